@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"userimages/core"
+)
+
+// adminService opens the embedded stores for a one-shot command.
+func adminService(ctx context.Context, data string) (*core.Service, func(), error) {
+	st, err := openEmbedded(ctx, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := st.service(core.Config{}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		st.db.Close()
+		return nil, nil, err
+	}
+	return svc, func() { st.db.Close() }, nil
+}
+
+func gc(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("gc", flag.ContinueOnError)
+	data := dataFlag(fs)
+	window := fs.Duration("claim-window", core.DefaultClaimWindow, "uploads older than this are expired")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := openEmbedded(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.db.Close()
+	svc, err := st.service(core.Config{ClaimWindow: *window, UploadURLTTL: min(*window, core.DefaultUploadURLTTL)}, slog.Default())
+	if err != nil {
+		return err
+	}
+	stats, err := svc.Sweep(ctx, core.SweepOptions{Orphans: true})
+	fmt.Printf("expired uploads: %d, staged orphans: %d, image orphans: %d\n", stats.ExpiredUploads, stats.StagedOrphans, stats.ImageOrphans)
+	return err
+}
+
+func admin(ctx context.Context, cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	data := dataFlag(fs)
+	email := fs.String("email", "", "the user's email (user commands)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (user add); else USERIMAGES_PASSWORD")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	svc, closeFn, err := adminService(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	switch cmd {
+	case "brand add":
+		if fs.NArg() == 0 {
+			return fmt.Errorf("brand add: give one or more brand ids")
+		}
+		for _, id := range fs.Args() {
+			if err := svc.AddBrand(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "brand ls":
+		brands, err := svc.Brands(ctx)
+		for _, b := range brands {
+			fmt.Println(b)
+		}
+		return err
+	case "user add":
+		password := os.Getenv("USERIMAGES_PASSWORD")
+		if *pwStdin {
+			line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("user add: read password: %w", err)
+			}
+			password = strings.TrimRight(line, "\r\n")
+		}
+		if password == "" {
+			return fmt.Errorf("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
+		}
+		id, err := svc.AddUser(ctx, *email, password)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("user %d: %s\n", id, *email)
+		return nil
+	case "user token":
+		token, err := svc.NewAPIToken(ctx, *email)
+		if err != nil {
+			return err
+		}
+		fmt.Println(token)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q", cmd)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"userimages/core"
+	"userimages/localdisk"
+	"userimages/selfsign"
+	"userimages/sqlite"
+)
+
+// embedded is the embedded default: SQLite metadata, bytes on local disk,
+// upload URLs signed by this server.
+type embedded struct {
+	db     *sqlite.DB
+	blobs  *localdisk.Store
+	signer *selfsign.Signer
+}
+
+func dataFlag(fs *flag.FlagSet) *string {
+	return fs.String("data", "./userimages-data", "directory of the embedded database, image bytes and signing secret")
+}
+
+func openEmbedded(ctx context.Context, dir string) (*embedded, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	secret, err := signingSecret(dir)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := selfsign.New(secret)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "userimages.db"))
+	if err != nil {
+		return nil, err
+	}
+	return &embedded{db: db, blobs: blobs, signer: signer}, nil
+}
+
+func (e *embedded) service(cfg core.Config, log *slog.Logger) (*core.Service, error) {
+	return core.New(cfg, core.Deps{Meta: e.db, Blobs: e.blobs, Signer: e.signer, Log: log})
+}
+
+// signingSecret returns USERIMAGES_SIGNING_SECRET, or the secret kept in
+// dir, generating it (0600) on first start.
+func signingSecret(dir string) (string, error) {
+	if s := os.Getenv("USERIMAGES_SIGNING_SECRET"); s != "" {
+		return s, nil
+	}
+	path := filepath.Join(dir, "signing-secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("signing secret: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("signing secret: %w", err)
+	}
+	secret := hex.EncodeToString(raw[:])
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("signing secret: %w", err)
+	}
+	_, err = f.WriteString(secret + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("signing secret: %w", err)
+	}
+	return secret, nil
+}

@@ -1,0 +1,157 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// API tokens are tokenIDLen hex characters of lookup id followed by the hex
+// secret; only a bcrypt hash of the secret is stored.
+const (
+	tokenIDLen     = 12
+	tokenSecretLen = 40
+)
+
+// dummyHash is compared against when a user or token does not exist, so that
+// failures take as long as wrong passwords and reveal nothing.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("userimages-dummy"), bcrypt.MinCost)
+
+func unauthorized(format string, args ...any) *Error {
+	return Errorf(CodeUnauthorized, format, args...)
+}
+
+// Authenticate checks an Authorization header value. An empty header is the
+// anonymous caller (user id 0). Accepted: Basic email:password, Basic
+// email/token:api_token and Bearer api_token. Anything else, or wrong
+// credentials, is CodeUnauthorized.
+func (s *Service) Authenticate(ctx context.Context, header string) (int64, error) {
+	if header == "" {
+		return 0, nil
+	}
+	scheme, cred, _ := strings.Cut(header, " ")
+	cred = strings.TrimSpace(cred)
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil {
+			return 0, unauthorized("the Basic credentials are not valid base64")
+		}
+		user, secret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return 0, unauthorized("the Basic credentials must be email:password or email/token:api_token")
+		}
+		if email, isToken := strings.CutSuffix(user, "/token"); isToken {
+			return s.checkAPIToken(ctx, email, secret)
+		}
+		return s.checkPassword(ctx, user, secret)
+	case "bearer":
+		return s.checkAPIToken(ctx, "", cred)
+	}
+	return 0, unauthorized("the Authorization scheme must be Basic or Bearer")
+}
+
+func (s *Service) checkPassword(ctx context.Context, email, password string) (int64, error) {
+	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
+	if errors.Is(err, ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return 0, unauthorized("wrong email or password")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("authenticate %s: %w", email, err)
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		return 0, unauthorized("wrong email or password")
+	}
+	return u.ID, nil
+}
+
+// checkAPIToken verifies token; when email is not empty it must be the
+// token owner's.
+func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64, error) {
+	if len(token) != tokenIDLen+tokenSecretLen {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(token))
+		return 0, unauthorized("wrong API token")
+	}
+	t, err := s.meta.APIToken(ctx, token[:tokenIDLen])
+	if errors.Is(err, ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(token))
+		return 0, unauthorized("wrong API token")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("authenticate token: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword(t.Hash, []byte(token[tokenIDLen:])) != nil {
+		return 0, unauthorized("wrong API token")
+	}
+	if email != "" {
+		u, err := s.meta.User(ctx, t.UserID)
+		if err != nil || !strings.EqualFold(u.Email, email) {
+			return 0, unauthorized("wrong API token")
+		}
+	}
+	return t.UserID, nil
+}
+
+// AddUser creates a user with a bcrypt-hashed password.
+func (s *Service) AddUser(ctx context.Context, email, password string) (int64, error) {
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email {
+		return 0, Errorf(CodeInvalidProperty, "%q is not a plain email address", email)
+	}
+	if len(password) < 8 || len(password) > 72 {
+		return 0, Errorf(CodeInvalidProperty, "the password must be 8 to 72 bytes long")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return 0, fmt.Errorf("hash password: %w", err)
+	}
+	id, err := s.meta.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, CreatedAt: s.now()})
+	if errors.Is(err, ErrExist) {
+		return 0, Errorf(CodeConflict, "a user with email %s exists already", email)
+	}
+	return id, err
+}
+
+// NewAPIToken creates an API token for the user with email and returns it;
+// it is shown once and only its hash is kept.
+func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error) {
+	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
+	if errors.Is(err, ErrNotFound) {
+		return "", Errorf(CodeNotFound, "no user has email %s", email)
+	}
+	if err != nil {
+		return "", fmt.Errorf("new api token for %s: %w", email, err)
+	}
+	var b [(tokenIDLen + tokenSecretLen) / 2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("new api token: %w", err)
+	}
+	token := hex.EncodeToString(b[:])
+	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenIDLen:]), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash api token: %w", err)
+	}
+	if err := s.meta.AddAPIToken(ctx, APIToken{ID: token[:tokenIDLen], UserID: u.ID, Hash: hash, CreatedAt: s.now()}); err != nil {
+		return "", fmt.Errorf("store api token: %w", err)
+	}
+	return token, nil
+}
+
+// AddBrand registers a brand id.
+func (s *Service) AddBrand(ctx context.Context, id string) error {
+	if !validBrandID(id) {
+		return Errorf(CodeInvalidProperty, "brand id %q must be 1 to 64 letters, digits, '-' or '_'", id)
+	}
+	return s.meta.AddBrand(ctx, id)
+}
+
+// Brands lists the registered brand ids.
+func (s *Service) Brands(ctx context.Context) ([]string, error) { return s.meta.Brands(ctx) }

@@ -1,0 +1,72 @@
+package core
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults of Config, as documented in the README.
+const (
+	DefaultMaxFileSize  = 2_000_000
+	DefaultUploadURLTTL = time.Hour
+	DefaultClaimWindow  = 24 * time.Hour
+	// DefaultOrphanGrace is how old a stored image object without metadata
+	// (left by a crash between storing and publishing) must be before the
+	// sweeper deletes it.
+	DefaultOrphanGrace = time.Hour
+)
+
+// DefaultContentTypes are the image types accepted unless configured.
+var DefaultContentTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+// Config is the upload policy. The zero value of each field means its default.
+type Config struct {
+	// MaxFileSize is the largest file_size accepted, in bytes. Default 2,000,000.
+	MaxFileSize int64
+	// ContentTypes are the accepted types, a subset of DefaultContentTypes.
+	// Default: all of them.
+	ContentTypes []string
+	// UploadURLTTL is how long an upload URL accepts its PUT. Default 1 h.
+	UploadURLTTL time.Duration
+	// ClaimWindow is how long after creation an upload can be claimed; after
+	// it the upload is swept. Default 24 h; must be at least UploadURLTTL.
+	ClaimWindow time.Duration
+	// OrphanGrace: see DefaultOrphanGrace.
+	OrphanGrace time.Duration
+}
+
+// withDefaults returns c with zero fields set to their defaults, or an error
+// naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.MaxFileSize == 0 {
+		c.MaxFileSize = DefaultMaxFileSize
+	}
+	if len(c.ContentTypes) == 0 {
+		c.ContentTypes = DefaultContentTypes
+	}
+	if c.UploadURLTTL == 0 {
+		c.UploadURLTTL = DefaultUploadURLTTL
+	}
+	if c.ClaimWindow == 0 {
+		c.ClaimWindow = DefaultClaimWindow
+	}
+	if c.OrphanGrace == 0 {
+		c.OrphanGrace = DefaultOrphanGrace
+	}
+	switch {
+	case c.MaxFileSize < 1:
+		return c, fmt.Errorf("max file size %d: must be positive", c.MaxFileSize)
+	case c.UploadURLTTL < time.Second || c.UploadURLTTL > 7*24*time.Hour:
+		return c, fmt.Errorf("upload url ttl %s: must be between 1s and 7 days (the SigV4 limit)", c.UploadURLTTL)
+	case c.ClaimWindow < c.UploadURLTTL:
+		return c, fmt.Errorf("claim window %s: must be at least the upload url ttl %s", c.ClaimWindow, c.UploadURLTTL)
+	case c.OrphanGrace < 0:
+		return c, fmt.Errorf("orphan grace %s: must not be negative", c.OrphanGrace)
+	}
+	for _, ct := range c.ContentTypes {
+		if _, ok := formats[ct]; !ok {
+			return c, fmt.Errorf("content type %q: not one of %v", ct, DefaultContentTypes)
+		}
+	}
+	return c, nil
+}

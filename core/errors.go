@@ -1,0 +1,109 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code. Codes are part of the public
+// API: clients switch on them, the README lists them, and the HTTP layer maps
+// each one to a status.
+type Code string
+
+// Error codes. Each must appear in the README's error table (a test checks).
+const (
+	CodeInvalidJSON            Code = "InvalidJSON"
+	CodeBodyTooLarge           Code = "BodyTooLarge"
+	CodeInvalidProperty        Code = "InvalidProperty"
+	CodeUnsupportedContentType Code = "UnsupportedContentType"
+	CodeInvalidFileSize        Code = "InvalidFileSize"
+	CodeFileTooLarge           Code = "FileTooLarge"
+	CodeUnauthorized           Code = "Unauthorized"
+	CodeSignatureMismatch      Code = "SignatureMismatch"
+	CodeUploadURLExpired       Code = "UploadURLExpired"
+	CodePayloadTooLarge        Code = "PayloadTooLarge"
+	CodeIncompleteBody         Code = "IncompleteBody"
+	CodeAlreadyUploaded        Code = "AlreadyUploaded"
+	CodeTokenNotFound          Code = "TokenNotFound"
+	CodeTokenExpired           Code = "TokenExpired"
+	CodeNotUploaded            Code = "NotUploaded"
+	CodeBrandNotFound          Code = "BrandNotFound"
+	CodeAlreadyClaimed         Code = "AlreadyClaimed"
+	CodeContentMismatch        Code = "ContentMismatch"
+	CodeInvalidImage           Code = "InvalidImage"
+	CodeNotFound               Code = "NotFound"
+	CodeMethodNotAllowed       Code = "MethodNotAllowed"
+	CodeConflict               Code = "Conflict"
+	CodeUnavailable            Code = "ServiceUnavailable"
+	CodeInternal               Code = "InternalError"
+)
+
+// Codes lists every code, for documentation checks and exhaustive tests.
+var Codes = []Code{
+	CodeInvalidJSON, CodeBodyTooLarge, CodeInvalidProperty, CodeUnsupportedContentType,
+	CodeInvalidFileSize, CodeFileTooLarge, CodeUnauthorized, CodeSignatureMismatch,
+	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
+	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,
+	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeNotFound,
+	CodeMethodNotAllowed, CodeConflict, CodeUnavailable, CodeInternal,
+}
+
+// Error is the one error type of userimages. Message is safe to show to the
+// caller; Pointer, when set, is the JSON pointer of the offending request
+// property. Err, the cause, is never shown to callers.
+type Error struct {
+	Code    Code
+	Message string
+	Pointer string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	msg := string(e.Code)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, core.ErrNotFound) matches any not-found error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Errorf returns an *Error with the given code and a caller-safe message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// propertyError is an Errorf that also names the offending request property.
+func propertyError(code Code, pointer, format string, args ...any) *Error {
+	e := Errorf(code, format, args...)
+	e.Pointer = pointer
+	return e
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// CodeInternal when there is none.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// Sentinels returned by stores; match them with errors.Is.
+var (
+	// ErrNotFound: the record or object does not exist.
+	ErrNotFound = &Error{Code: CodeNotFound, Message: "not found"}
+	// ErrExist: the record or object already exists and was not replaced.
+	ErrExist = &Error{Code: CodeConflict, Message: "already exists"}
+)

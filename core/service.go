@@ -1,0 +1,350 @@
+// Package core owns the upload policy of userimages: the three steps of the
+// Zendesk User Images API (create an upload, receive its bytes, claim it as
+// an image), their limits, tokens, expiry and validation, and the sweeping
+// of what is never claimed. Storage and URL signing are adapters behind the
+// small interfaces in store.go.
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Service runs the upload flow. Create it with New.
+type Service struct {
+	cfg    Config
+	meta   MetadataStore
+	blobs  BlobStore
+	signer UploadSigner
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// Deps are the adapters a Service runs on. Now defaults to time.Now and Log
+// to slog.Default.
+type Deps struct {
+	Meta   MetadataStore
+	Blobs  BlobStore
+	Signer UploadSigner
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// New returns a Service, or an error if cfg is invalid.
+func New(cfg Config, d Deps) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if d.Meta == nil || d.Blobs == nil || d.Signer == nil {
+		return nil, errors.New("new service: Meta, Blobs and Signer are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, now: d.Now, log: d.Log}, nil
+}
+
+// Config returns the effective configuration, defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
+
+// Object keys: staging holds uploaded, unclaimed bytes; images the published.
+func stagingKey(token string) string { return "staging/" + token }
+func imageKey(id string) string      { return "images/" + id }
+
+// CreateUploadInput is step 1's request.
+type CreateUploadInput struct {
+	ContentType string
+	FileSize    int64
+	Uploader    Uploader
+	// BaseURL is the public scheme://host the upload URL points at when the
+	// bytes go to this server.
+	BaseURL string
+}
+
+// CreatedUpload is step 1's answer.
+type CreatedUpload struct {
+	Token string
+	UploadTarget
+}
+
+// CreateUpload validates the declared type and size, records the upload and
+// returns its token and presigned PUT target.
+func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (CreatedUpload, error) {
+	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
+	if !slices.Contains(s.cfg.ContentTypes, ct) {
+		return CreatedUpload{}, propertyError(CodeUnsupportedContentType, "/content_type",
+			"content_type %q is not accepted; use one of %s", in.ContentType, strings.Join(s.cfg.ContentTypes, ", "))
+	}
+	switch {
+	case in.FileSize < 1:
+		return CreatedUpload{}, propertyError(CodeInvalidFileSize, "/file_size", "file_size must be a positive number of bytes")
+	case in.FileSize > s.cfg.MaxFileSize:
+		return CreatedUpload{}, propertyError(CodeFileTooLarge, "/file_size",
+			"file_size %d is over the limit of %d bytes", in.FileSize, s.cfg.MaxFileSize)
+	}
+	now := s.now()
+	token, err := ulid.New(ulid.Timestamp(now), rand.Reader)
+	if err != nil {
+		return CreatedUpload{}, fmt.Errorf("new token: %w", err)
+	}
+	up := Upload{Token: token.String(), ContentType: ct, FileSize: in.FileSize, CreatedAt: now, Uploader: in.Uploader}
+	if err := s.meta.CreateUpload(ctx, up); err != nil {
+		return CreatedUpload{}, fmt.Errorf("create upload %s: %w", up.Token, err)
+	}
+	ext, _ := Extension(ct)
+	target, err := s.signer.PresignPut(ctx, PresignParams{
+		BaseURL: in.BaseURL,
+		Key:     stagingKey(up.Token),
+		Token:   up.Token,
+		Headers: map[string]string{
+			"Content-Disposition":          fmt.Sprintf("attachment; filename=%q", up.Token+"."+ext),
+			"Content-Type":                 ct,
+			"X-Amz-Server-Side-Encryption": "AES256",
+		},
+		FileSize: in.FileSize,
+		Now:      now,
+		TTL:      s.cfg.UploadURLTTL,
+	})
+	if err != nil {
+		return CreatedUpload{}, fmt.Errorf("presign upload %s: %w", up.Token, err)
+	}
+	return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
+}
+
+// ReceiveUpload stores the body of step 2's PUT for token. The caller has
+// verified the presigned URL. contentLength is the request's declared length
+// (-1 if unknown); body is read at most to the declared file size plus one
+// byte, and nothing is stored unless exactly file_size bytes arrive.
+func (s *Service) ReceiveUpload(ctx context.Context, token string, contentLength int64, body io.Reader) error {
+	up, err := s.meta.Upload(ctx, token)
+	if errors.Is(err, ErrNotFound) {
+		if _, err := s.meta.ImageByToken(ctx, token); err == nil {
+			return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
+		}
+		return Errorf(CodeTokenNotFound, "no upload has this token")
+	}
+	if err != nil {
+		return fmt.Errorf("receive %s: %w", token, err)
+	}
+	if contentLength > up.FileSize {
+		return Errorf(CodePayloadTooLarge, "the body is %d bytes, more than the declared file_size %d", contentLength, up.FileSize)
+	}
+	if contentLength >= 0 && contentLength < up.FileSize {
+		return Errorf(CodeIncompleteBody, "the body is %d bytes, less than the declared file_size %d", contentLength, up.FileSize)
+	}
+	err = s.blobs.Put(ctx, stagingKey(token), &exactReader{r: io.LimitReader(body, up.FileSize+1), want: up.FileSize})
+	if errors.Is(err, ErrExist) {
+		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
+	}
+	if err != nil {
+		return fmt.Errorf("receive %s: %w", token, err)
+	}
+	return nil
+}
+
+// exactReader yields r's bytes and fails unless there are exactly want.
+type exactReader struct {
+	r    io.Reader
+	want int64
+	got  int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.got += int64(n)
+	if e.got > e.want {
+		return n, Errorf(CodePayloadTooLarge, "the body is longer than the declared file_size %d", e.want)
+	}
+	if err == io.EOF && e.got < e.want {
+		return n, Errorf(CodeIncompleteBody, "the body ended after %d of the declared %d bytes", e.got, e.want)
+	}
+	if err != nil && err != io.EOF {
+		return n, Errorf(CodeIncompleteBody, "the body could not be read to its end: %v", err)
+	}
+	return n, err
+}
+
+// Claim publishes the uploaded bytes of token as an image of brandID (step
+// 3). Claiming a claimed token again for the same brand returns the same
+// image; for another brand it fails with CodeAlreadyClaimed.
+func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, error) {
+	if !ValidToken(token) {
+		return Image{}, propertyError(CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
+	}
+	if !validBrandID(brandID) {
+		return Image{}, propertyError(CodeInvalidProperty, "/brand_id", "brand_id must be 1 to 64 letters, digits, '-' or '_'")
+	}
+	if img, err := s.meta.ImageByToken(ctx, token); err == nil {
+		return sameBrand(img, brandID)
+	} else if !errors.Is(err, ErrNotFound) {
+		return Image{}, fmt.Errorf("claim %s: %w", token, err)
+	}
+	up, err := s.meta.Upload(ctx, token)
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, propertyError(CodeTokenNotFound, "/token", "no upload has this token")
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("claim %s: %w", token, err)
+	}
+	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
+		return Image{}, propertyError(CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
+	}
+	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
+		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)
+	} else if !ok {
+		return Image{}, propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist", brandID)
+	}
+	sum, err := s.verifyStaged(ctx, up)
+	if err != nil {
+		return Image{}, err
+	}
+	id, err := newImageID()
+	if err != nil {
+		return Image{}, err
+	}
+	if err := s.blobs.Copy(ctx, stagingKey(token), imageKey(id)); errors.Is(err, ErrNotFound) {
+		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded")
+	} else if err != nil {
+		return Image{}, fmt.Errorf("claim %s: store image %s: %w", token, id, err)
+	}
+	img := Image{ID: id, Token: token, BrandID: brandID, ContentType: up.ContentType, Size: up.FileSize,
+		SHA256: sum, CreatedAt: s.now(), Uploader: up.Uploader}
+	if err := s.meta.PublishImage(ctx, img); err != nil {
+		s.deleteBlob(ctx, imageKey(id))
+		switch {
+		case errors.Is(err, ErrExist): // a concurrent claim won
+			winner, err := s.meta.ImageByToken(ctx, token)
+			if err != nil {
+				return Image{}, fmt.Errorf("claim %s: %w", token, err)
+			}
+			return sameBrand(winner, brandID)
+		case errors.Is(err, ErrNotFound): // swept meanwhile
+			return Image{}, propertyError(CodeTokenExpired, "/token", "this upload has expired")
+		}
+		return Image{}, fmt.Errorf("claim %s: publish: %w", token, err)
+	}
+	s.deleteBlob(ctx, stagingKey(token))
+	return img, nil
+}
+
+// verifyStaged checks the staged bytes of up and returns their SHA-256.
+func (s *Service) verifyStaged(ctx context.Context, up Upload) (string, error) {
+	b, err := s.blobs.Open(ctx, stagingKey(up.Token))
+	if errors.Is(err, ErrNotFound) {
+		return "", Errorf(CodeNotUploaded, "the image bytes have not been uploaded; PUT them to the upload URL first")
+	}
+	if err != nil {
+		return "", fmt.Errorf("open staged %s: %w", up.Token, err)
+	}
+	defer b.Close()
+	if b.Size() != up.FileSize {
+		return "", Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
+	}
+	if _, err := checkImage(b, up.ContentType); err != nil {
+		return "", err
+	}
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		return "", fmt.Errorf("rewind staged %s: %w", up.Token, err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, b); err != nil {
+		return "", fmt.Errorf("hash staged %s: %w", up.Token, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sameBrand(img Image, brandID string) (Image, error) {
+	if img.BrandID != brandID {
+		return Image{}, propertyError(CodeAlreadyClaimed, "/token", "this upload was already claimed for another brand")
+	}
+	return img, nil
+}
+
+// deleteBlob deletes key, logging failure: leftovers are swept later.
+func (s *Service) deleteBlob(ctx context.Context, key string) {
+	if err := s.blobs.Delete(ctx, key); err != nil {
+		s.log.WarnContext(ctx, "delete blob failed; the sweeper will retry", "key", key, "err", err)
+	}
+}
+
+// OpenImage returns the image published under id with extension ext, and its
+// bytes. Unknown ids, malformed ids and wrong extensions are CodeNotFound.
+func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, error) {
+	notFound := Errorf(CodeNotFound, "no image at this path")
+	if !ValidImageID(id) {
+		return Image{}, nil, notFound
+	}
+	img, err := s.meta.Image(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, nil, notFound
+	}
+	if err != nil {
+		return Image{}, nil, fmt.Errorf("image %s: %w", id, err)
+	}
+	if e, _ := Extension(img.ContentType); e != ext {
+		return Image{}, nil, notFound
+	}
+	b, err := s.blobs.Open(ctx, imageKey(id))
+	if err != nil {
+		return Image{}, nil, fmt.Errorf("image %s: open bytes: %w", id, err)
+	}
+	return img, b, nil
+}
+
+// Path is where an image is served.
+func Path(img Image) string {
+	ext, _ := Extension(img.ContentType)
+	return "/hc/user_images/" + img.ID + "." + ext
+}
+
+func newImageID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("new image id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// ValidToken reports whether s is a canonical (upper-case) ULID.
+func ValidToken(s string) bool {
+	id, err := ulid.ParseStrict(s)
+	return err == nil && id.String() == s
+}
+
+// ValidImageID reports whether s is 22 characters of canonical URL-safe
+// base64 encoding 16 bytes.
+func ValidImageID(s string) bool {
+	if len(s) != 22 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && base64.RawURLEncoding.EncodeToString(b) == s
+}
+
+func validBrandID(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,149 @@
+package core
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Upload is an issued upload token: what the client promised to PUT.
+type Upload struct {
+	Token       string // ULID
+	ContentType string
+	FileSize    int64
+	CreatedAt   time.Time
+	Uploader    Uploader
+}
+
+// Uploader says who sent an upload, for moderation.
+type Uploader struct {
+	UserID     int64 // 0 for anonymous
+	ClientAddr string
+}
+
+// Image is a claimed, published image.
+type Image struct {
+	ID          string // 22 characters of URL-safe base64
+	Token       string // the upload token it was claimed from
+	BrandID     string
+	ContentType string
+	Size        int64
+	SHA256      string // hex
+	CreatedAt   time.Time
+	Uploader    Uploader
+}
+
+// User is an account that may authenticate; anonymous callers have none.
+type User struct {
+	ID           int64
+	Email        string
+	PasswordHash []byte
+	CreatedAt    time.Time
+}
+
+// APIToken is a user's API token. Only its hash is stored; the token a user
+// holds is ID followed by a secret part.
+type APIToken struct {
+	ID        string
+	UserID    int64
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// MetadataStore keeps uploads, images, brands and users.
+//
+// Contract (checked by storetest.TestMetadataStore):
+//   - Lookups of a missing record return an error matching ErrNotFound.
+//   - Inserting a record whose key exists returns an error matching ErrExist
+//     and changes nothing.
+//   - A nil error from a write means it is committed and durable.
+//   - Times are returned in UTC with at least microsecond precision.
+type MetadataStore interface {
+	CreateUpload(ctx context.Context, u Upload) error
+	Upload(ctx context.Context, token string) (Upload, error)
+
+	// PublishImage atomically inserts img and deletes the upload row of
+	// img.Token. It returns ErrExist if an image with that token exists
+	// already, and ErrNotFound if the upload row is gone (swept); in both
+	// cases nothing changes.
+	PublishImage(ctx context.Context, img Image) error
+	Image(ctx context.Context, id string) (Image, error)
+	ImageByToken(ctx context.Context, token string) (Image, error)
+
+	// DeleteExpiredUpload deletes the upload row of token if it was created
+	// before cutoff. It returns ErrNotFound when no such row exists.
+	DeleteExpiredUpload(ctx context.Context, token string, cutoff time.Time) error
+	// ExpiredUploads lists up to limit tokens of uploads created before cutoff.
+	ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+	// ImageExists reports whether an image with this id exists, for the
+	// sweeper's orphan check.
+	ImageExists(ctx context.Context, id string) (bool, error)
+
+	// AddBrand registers a brand; adding an existing one is not an error.
+	AddBrand(ctx context.Context, id string) error
+	BrandExists(ctx context.Context, id string) (bool, error)
+	Brands(ctx context.Context) ([]string, error)
+
+	// AddUser inserts u and returns its id; ErrExist if the email is taken.
+	AddUser(ctx context.Context, u User) (int64, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	User(ctx context.Context, id int64) (User, error)
+	AddAPIToken(ctx context.Context, t APIToken) error
+	APIToken(ctx context.Context, id string) (APIToken, error)
+}
+
+// Blob is an open stored object.
+type Blob interface {
+	io.ReadSeekCloser
+	Size() int64
+	ModTime() time.Time
+}
+
+// BlobStore keeps image bytes under opaque keys made of [A-Za-z0-9_-] and
+// slashes.
+//
+// Contract (checked by storetest.TestBlobStore):
+//   - Put stores everything r yields under key, atomically and durably: when
+//     it returns nil the bytes survive a crash; when it returns an error (also
+//     the error r returned) nothing is stored and the key is unchanged. If
+//     key exists, Put returns ErrExist and never overwrites.
+//   - Open returns ErrNotFound for a missing key.
+//   - Copy stores src's bytes under dst with Put's guarantees; ErrNotFound if
+//     src is missing, ErrExist if dst exists.
+//   - Delete removes key; deleting a missing key is not an error.
+//   - List calls fn for each key under prefix with its modification time.
+//   - Invalid keys return an error, never touch anything outside the store.
+type BlobStore interface {
+	Put(ctx context.Context, key string, r io.Reader) error
+	Open(ctx context.Context, key string) (Blob, error)
+	Copy(ctx context.Context, src, dst string) error
+	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error
+}
+
+// UploadTarget says where and how a client PUTs an upload's bytes.
+type UploadTarget struct {
+	URL     string
+	Headers map[string]string
+}
+
+// UploadSigner issues the presigned URL of step 2.
+//
+// Contract: the URL accepts one PUT, within ttl of now, of a body sent with
+// exactly the returned headers; it stores the bytes under key. baseURL is the
+// server's public base URL (scheme and host) for signers that point at this
+// server; others ignore it. Errors are internal.
+type UploadSigner interface {
+	PresignPut(ctx context.Context, p PresignParams) (UploadTarget, error)
+}
+
+// PresignParams describe one upload to presign.
+type PresignParams struct {
+	BaseURL  string
+	Key      string
+	Token    string
+	Headers  map[string]string
+	FileSize int64
+	Now      time.Time
+	TTL      time.Duration
+}

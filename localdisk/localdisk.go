@@ -1,0 +1,245 @@
+// Package localdisk is the embedded blob store: one file per object under a
+// root directory, written atomically and durably (temp file, fsync, link,
+// directory fsync).
+package localdisk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"userimages/core"
+)
+
+// tmpDir holds partial writes; keys cannot start with a dot, so it never
+// collides with one.
+const tmpDir = ".tmp"
+
+var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
+
+// Store is a core.BlobStore on a local directory.
+type Store struct {
+	root string
+}
+
+// Open returns a Store rooted at dir, creating it, and removes partial writes
+// left by a crash.
+func Open(dir string) (*Store, error) {
+	tmp := filepath.Join(dir, tmpDir)
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
+	}
+	return &Store{root: dir}, nil
+}
+
+// path maps a key to its file. The last segment is sharded by its first two
+// characters so that no directory holds millions of entries.
+func (s *Store) path(key string) (string, error) {
+	if !validKey.MatchString(key) {
+		return "", fmt.Errorf("blob key %q: invalid", key)
+	}
+	dir, name := "", key
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		dir, name = key[:i], key[i+1:]
+	}
+	shard := name
+	if len(shard) > 2 {
+		shard = shard[:2]
+	}
+	return filepath.Join(s.root, filepath.FromSlash(dir), shard, name), nil
+}
+
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	dst, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("put %s: %w", key, core.ErrExist)
+	}
+	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("put %s: sync: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return s.link(key, f.Name(), dst)
+}
+
+// link makes dst a durable name for the complete file src, never replacing
+// an existing dst.
+func (s *Store) link(key, src, dst string) error {
+	if err := s.mkdirAll(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	if err := os.Link(src, dst); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("store %s: %w", key, core.ErrExist)
+	} else if err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+// mkdirAll creates dir and its missing parents, syncing each parent so the
+// new entries survive a crash.
+func (s *Store) mkdirAll(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := s.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// blob is an open object file.
+type blob struct {
+	*os.File
+	info fs.FileInfo
+}
+
+func (b blob) Size() int64        { return b.info.Size() }
+func (b blob) ModTime() time.Time { return b.info.ModTime() }
+
+func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open %s: %w", key, core.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	return blob{f, info}, nil
+}
+
+// Copy hard-links src to dst: objects are immutable, so the two names may
+// share one file.
+func (s *Store) Copy(ctx context.Context, src, dst string) error {
+	sp, err := s.path(src)
+	if err != nil {
+		return err
+	}
+	dp, err := s.path(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(sp); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
+	}
+	err = s.link(dst, sp, dp)
+	if errors.Is(err, fs.ErrNotExist) { // src deleted after the check
+		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
+	}
+	return err
+}
+
+func (s *Store) Delete(ctx context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List walks the files under prefix, which must be empty or end in a slash.
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error {
+	dir := strings.TrimSuffix(prefix, "/")
+	if prefix != "" && (!strings.HasSuffix(prefix, "/") || !validKey.MatchString(dir)) {
+		return fmt.Errorf("list %q: prefix must be a key followed by a slash", prefix)
+	}
+	start := filepath.Join(s.root, filepath.FromSlash(dir))
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == tmpDir {
+				return filepath.SkipDir
+			}
+			return ctx.Err()
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return err
+		}
+		// Drop the shard directory to get the key back.
+		shardDir := filepath.Dir(filepath.Dir(rel))
+		key := filepath.Base(rel)
+		if shardDir != "." {
+			key = filepath.ToSlash(shardDir) + "/" + key
+		}
+		if !validKey.MatchString(key) {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(key, info.ModTime())
+	})
+	if err != nil {
+		return fmt.Errorf("list %q: %w", prefix, err)
+	}
+	return nil
+}
+
+var _ core.BlobStore = (*Store)(nil)

@@ -1,0 +1,148 @@
+// Package selfsign issues and verifies the embedded default's upload URLs:
+// AWS SigV4 presigned PUT URLs, in S3's query form, that point at this server
+// and are signed with the server's own secret. Signing and verifying both go
+// through aws-sdk-go-v2's v4 signer, so the URLs are exactly what S3 clients
+// and Zendesk clients expect.
+package selfsign
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"userimages/core"
+)
+
+const (
+	// AccessKeyID names the server's key in X-Amz-Credential.
+	AccessKeyID = "userimages"
+	region      = "us-east-1"
+	service     = "s3"
+	// PathPrefix is where upload URLs point: PathPrefix + token.
+	PathPrefix = "/uploads/"
+	// maxSkew tolerates clients whose X-Amz-Date is slightly ahead of ours.
+	maxSkew = 5 * time.Minute
+)
+
+// requiredSigned are the headers every URL we issue signs.
+var requiredSigned = []string{"content-disposition", "content-type", "host", "x-amz-server-side-encryption"}
+
+// Signer presigns and verifies upload URLs with one secret.
+type Signer struct {
+	creds  aws.Credentials
+	signer *v4.Signer
+}
+
+// New returns a Signer for secret, which must be at least 32 bytes.
+func New(secret string) (*Signer, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("signing secret: must be at least 32 bytes, got %d", len(secret))
+	}
+	return &Signer{
+		creds: aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: secret},
+		signer: v4.NewSigner(func(o *v4.SignerOptions) {
+			o.DisableHeaderHoisting = true
+			o.DisableURIPathEscaping = true
+		}),
+	}, nil
+}
+
+// PresignPut implements core.UploadSigner: a URL on p.BaseURL that PUTs to
+// PathPrefix + p.Token.
+func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
+	u, err := url.Parse(p.BaseURL)
+	if err != nil || u.Host == "" {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: base url %q has no host", p.Token, p.BaseURL)
+	}
+	u.Path = PathPrefix + p.Token
+	u.RawQuery = url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
+	if err != nil {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
+	}
+	for k, v := range p.Headers {
+		req.Header.Set(k, v)
+	}
+	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, req, "UNSIGNED-PAYLOAD", service, region, p.Now)
+	if err != nil {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
+	}
+	return core.UploadTarget{URL: signed, Headers: p.Headers}, nil
+}
+
+// Verify checks that r is a PUT through a URL this Signer issued, unchanged,
+// with every signed header as issued, on the host it was issued for, before
+// it expired. It returns the upload token, or an *core.Error with
+// CodeSignatureMismatch or CodeUploadURLExpired.
+func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
+	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature; use the url and headers exactly as returned")
+	q := r.URL.Query()
+	got := q.Get("X-Amz-Signature")
+	token, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
+	if !ok || got == "" || q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+		return "", mismatch
+	}
+	signedAt, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if err != nil {
+		return "", mismatch
+	}
+	expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil || expires < 1 || expires > 7*24*3600 {
+		return "", mismatch
+	}
+	signedHeaders := strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
+	for _, h := range requiredSigned {
+		if !slices.Contains(signedHeaders, h) {
+			return "", mismatch
+		}
+	}
+	// Rebuild the request as it was presigned: the URL without its
+	// signature, and only the signed headers, taken from r.
+	q.Del("X-Amz-Signature")
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, u.String(), nil)
+	if err != nil || r.Method != http.MethodPut {
+		return "", mismatch
+	}
+	for _, h := range signedHeaders {
+		switch h {
+		case "host":
+		case "content-length":
+			req.ContentLength = r.ContentLength
+		default:
+			for _, v := range r.Header.Values(h) {
+				req.Header.Add(h, v)
+			}
+		}
+	}
+	want, _, err := s.signer.PresignHTTP(r.Context(), s.creds, req, "UNSIGNED-PAYLOAD", service, region, signedAt)
+	if err != nil {
+		return "", mismatch
+	}
+	wu, err := url.Parse(want)
+	if err != nil {
+		return "", mismatch
+	}
+	wq := wu.Query()
+	if subtle.ConstantTimeCompare([]byte(wq.Get("X-Amz-Signature")), []byte(got)) != 1 ||
+		wq.Get("X-Amz-SignedHeaders") != q.Get("X-Amz-SignedHeaders") ||
+		wq.Get("X-Amz-Credential") != q.Get("X-Amz-Credential") {
+		return "", mismatch
+	}
+	switch {
+	case now.After(signedAt.Add(time.Duration(expires) * time.Second)):
+		return "", core.Errorf(core.CodeUploadURLExpired, "the upload URL expired; request a new one")
+	case signedAt.After(now.Add(maxSkew)):
+		return "", mismatch
+	}
+	return token, nil
+}
