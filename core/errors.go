@@ -34,7 +34,6 @@ const (
 	CodeNotFound               Code = "NotFound"
 	CodeMethodNotAllowed       Code = "MethodNotAllowed"
 	CodeConflict               Code = "Conflict"
-	CodeUnavailable            Code = "ServiceUnavailable"
 	CodeInternal               Code = "InternalError"
 )
 
@@ -45,7 +44,7 @@ var Codes = []Code{
 	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
 	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,
 	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeNotFound,
-	CodeMethodNotAllowed, CodeConflict, CodeUnavailable, CodeInternal,
+	CodeMethodNotAllowed, CodeConflict, CodeInternal,
 }
 
 // Error is the one error type of userimages. Message is safe to show to the

@@ -38,7 +38,6 @@ var statuses = map[core.Code]struct {
 	core.CodeNotFound:               {http.StatusNotFound, "Not found"},
 	core.CodeMethodNotAllowed:       {http.StatusMethodNotAllowed, "Method not allowed"},
 	core.CodeConflict:               {http.StatusConflict, "Conflict"},
-	core.CodeUnavailable:            {http.StatusServiceUnavailable, "Service unavailable"},
 	core.CodeInternal:               {http.StatusInternalServerError, "Internal error"},
 }
 

@@ -1,0 +1,225 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"userimages/core"
+	"userimages/httpapi"
+	"userimages/localdisk"
+	"userimages/selfsign"
+	"userimages/sqlite"
+)
+
+// env is a real server (SQLite, local disk, self-signed URLs) on a test
+// listener, with a clock the test moves.
+type env struct {
+	t    *testing.T
+	srv  *httptest.Server
+	db   *sqlite.DB
+	svc  *core.Service
+	dir  string
+	mu   sync.Mutex
+	time time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), time: time.Now().UTC()}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(e.dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	blobs, err := localdisk.Open(filepath.Join(e.dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := selfsign.New(strings.Repeat("s", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := core.New(core.Config{}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Now: e.now, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	for _, b := range []string{"10016", "20000"} {
+		if err := svc.AddBrand(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.AddUser(ctx, "ann@example.com", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(svc, signer, httpapi.Config{UploadPath: selfsign.PathPrefix}, log, e.now)
+	e.srv = httptest.NewServer(api.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.time
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.time = e.time.Add(d)
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (e *env) do(req *http.Request) response {
+	e.t.Helper()
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
+	return response{res.StatusCode, res.Header, body}
+}
+
+func (e *env) request(method, path string, body io.Reader) *http.Request {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return req
+}
+
+func (e *env) postJSON(path, body string) response {
+	e.t.Helper()
+	return e.do(e.request(http.MethodPost, path, strings.NewReader(body)))
+}
+
+// upload is step 1's answer.
+type upload struct {
+	Token   string            `json:"token"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+}
+
+func (e *env) create(contentType string, size int) upload {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"content_type": contentType, "file_size": size})
+	res := e.postJSON("/api/v2/guide/user_images/uploads", string(body))
+	var got struct{ Upload upload }
+	if res.status != http.StatusOK || json.Unmarshal(res.body, &got) != nil {
+		e.t.Fatalf("create upload: got %d %s, want 200", res.status, res.body)
+	}
+	return got.Upload
+}
+
+// putRequest is the PUT a client makes with u, its body and headers.
+func (e *env) putRequest(u upload, body []byte) *http.Request {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPut, u.URL, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range u.Headers {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+func (e *env) put(u upload, body []byte) {
+	e.t.Helper()
+	if res := e.do(e.putRequest(u, body)); res.status != http.StatusOK {
+		e.t.Fatalf("PUT: got %d %s, want 200", res.status, res.body)
+	}
+}
+
+func (e *env) claimBody(token, brand string) string {
+	return `{"token":"` + token + `","brand_id":"` + brand + `"}`
+}
+
+// claimed runs the three steps and returns the image path.
+func (e *env) claimed(contentType string, body []byte) (upload, string) {
+	e.t.Helper()
+	u := e.create(contentType, len(body))
+	e.put(u, body)
+	res := e.postJSON("/api/v2/guide/user_images", e.claimBody(u.Token, "10016"))
+	var got struct {
+		UserImage struct{ Path string } `json:"user_image"`
+	}
+	if res.status != http.StatusCreated || json.Unmarshal(res.body, &got) != nil {
+		e.t.Fatalf("claim: got %d %s, want 201", res.status, res.body)
+	}
+	return u, got.UserImage.Path
+}
+
+// snapshot describes everything stored: row counts and every file.
+func (e *env) snapshot() string {
+	e.t.Helper()
+	uploads, images, err := e.db.Counts(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var files []string
+	filepath.WalkDir(filepath.Join(e.dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, strings.TrimPrefix(p, e.dir))
+		}
+		return nil
+	})
+	sort.Strings(files)
+	b, _ := json.Marshal(map[string]any{"uploads": uploads, "images": images, "files": files})
+	return string(b)
+}
+
+func testJPEG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		for y := range h {
+			m.Set(x, y, color.RGBA{uint8(x), uint8(y), 90, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func testPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

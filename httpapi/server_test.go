@@ -1,0 +1,136 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"userimages/core"
+	"userimages/httpapi"
+)
+
+func TestEveryCodeHasAStatus(t *testing.T) {
+	for _, c := range core.Codes {
+		st := httpapi.StatusOf(c)
+		switch {
+		case c == core.CodeInternal && st != 500:
+			t.Errorf("%s: got status %d, want 500", c, st)
+		case c != core.CodeInternal && (st < 400 || st > 499):
+			t.Errorf("%s: got status %d, want a 4xx", c, st)
+		}
+	}
+}
+
+// TestREADMEListsEveryCode keeps the README's error table true.
+func TestREADMEListsEveryCode(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `(\\w+)` \\| (\\d{3}) \\|").FindAllStringSubmatch(string(readme), -1)
+	documented := map[string]string{}
+	for _, r := range rows {
+		documented[r[1]] = r[2]
+	}
+	for _, c := range core.Codes {
+		if got, want := documented[string(c)], strconv.Itoa(httpapi.StatusOf(c)); got != want {
+			t.Errorf("README error table: %s has status %q, want %q", c, got, want)
+		}
+	}
+	if len(documented) != len(core.Codes) {
+		t.Errorf("README error table: got %d codes, want %d", len(documented), len(core.Codes))
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t)
+	res := e.do(e.request(http.MethodGet, "/healthz", nil))
+	if res.status != 200 || !strings.Contains(string(res.body), `"ok"`) {
+		t.Fatalf("healthz: got %d %s", res.status, res.body)
+	}
+}
+
+func TestCORSPreflightAllowsBrowserPut(t *testing.T) {
+	e := newEnv(t)
+	u := e.create("image/jpeg", 100)
+	req := e.request(http.MethodOptions, strings.TrimPrefix(u.URL, e.srv.URL), nil)
+	req.Header.Set("Origin", "https://help.example.com")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	req.Header.Set("Access-Control-Request-Headers", "content-disposition,content-type,x-amz-server-side-encryption")
+	res := e.do(req)
+	if res.status != http.StatusNoContent {
+		t.Fatalf("preflight: got %d, want 204", res.status)
+	}
+	if got := res.header.Get("Access-Control-Allow-Origin"); got != "https://help.example.com" {
+		t.Errorf("Allow-Origin: got %q", got)
+	}
+	if got := res.header.Get("Access-Control-Allow-Methods"); !strings.Contains(got, "PUT") {
+		t.Errorf("Allow-Methods: got %q, want PUT in it", got)
+	}
+	allowed := strings.ToLower(res.header.Get("Access-Control-Allow-Headers"))
+	for h := range u.Headers {
+		if !strings.Contains(allowed, strings.ToLower(h)) {
+			t.Errorf("Allow-Headers %q lacks %s", allowed, h)
+		}
+	}
+}
+
+func TestClaimIsIdempotentPerBrand(t *testing.T) {
+	e := newEnv(t)
+	img := testJPEG(t, 20, 20)
+	u, path := e.claimed("image/jpeg", img)
+	for _, body := range []string{e.claimBody(u.Token, "10016"), `{"token":"` + u.Token + `","brand_id":10016}`} {
+		res := e.postJSON(claimPath, body)
+		var got struct {
+			UserImage struct {
+				ContentType string `json:"content_type"`
+				Path        string `json:"path"`
+				Size        int    `json:"size"`
+			} `json:"user_image"`
+		}
+		if res.status != 201 || json.Unmarshal(res.body, &got) != nil {
+			t.Fatalf("claim again %s: got %d %s, want 201", body, res.status, res.body)
+		}
+		if got.UserImage.Path != path || got.UserImage.Size != len(img) || got.UserImage.ContentType != "image/jpeg" {
+			t.Errorf("claim again: got %+v, want path %s size %d", got.UserImage, path, len(img))
+		}
+	}
+}
+
+func TestSweepRemovesExpiredUploads(t *testing.T) {
+	e := newEnv(t)
+	img := testJPEG(t, 20, 20)
+	_, path := e.claimed("image/jpeg", img)
+	expired := e.create("image/jpeg", len(img))
+	e.put(expired, img)
+	e.advance(core.DefaultClaimWindow + time.Second)
+	fresh := e.create("image/jpeg", len(img))
+	e.put(fresh, img)
+
+	st, err := e.svc.Sweep(context.Background(), core.SweepOptions{Orphans: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (core.SweepStats{ExpiredUploads: 1}); st != want {
+		t.Errorf("sweep: got %+v, want %+v", st, want)
+	}
+	if res := e.postJSON(claimPath, e.claimBody(expired.Token, "10016")); res.status != 404 {
+		t.Errorf("claim swept upload: got %d %s, want 404", res.status, res.body)
+	}
+	if res := e.postJSON(claimPath, e.claimBody(fresh.Token, "10016")); res.status != 201 {
+		t.Errorf("claim fresh upload: got %d %s, want 201", res.status, res.body)
+	}
+	if res := e.do(e.request(http.MethodGet, path, nil)); res.status != 200 || string(res.body) != string(img) {
+		t.Errorf("claimed image after sweep: got %d, %d bytes; want 200, %d bytes", res.status, len(res.body), len(img))
+	}
+	snap := e.snapshot()
+	if st, _ := e.svc.Sweep(context.Background(), core.SweepOptions{Orphans: true}); st != (core.SweepStats{}) || e.snapshot() != snap {
+		t.Errorf("second sweep: got %+v and a changed store, want nothing swept", st)
+	}
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test of userimages. Installs what the tests need
+# (Debian packages) when missing; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "scripts/test.sh: please install: ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== staticcheck (pinned in go.mod)"
+go tool staticcheck ./...
+echo "== go test"
+go test -race -count=1 ./...
+echo "== fuzz (briefly)"
+go test -run '^$' -fuzz '^FuzzVerify$' -fuzztime 10s ./selfsign

@@ -1,0 +1,172 @@
+package selfsign
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"userimages/core"
+)
+
+const testSecret = "0123456789abcdef0123456789abcdef"
+
+var issued = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func presign(t testing.TB, s *Signer) core.UploadTarget {
+	t.Helper()
+	target, err := s.PresignPut(context.Background(), core.PresignParams{
+		BaseURL: "http://images.example.test:8080",
+		Token:   "01GC9JEN2X052BAKW905PH9C36",
+		Headers: map[string]string{
+			"Content-Disposition":          `attachment; filename="01GC9JEN2X052BAKW905PH9C36.jpeg"`,
+			"Content-Type":                 "image/jpeg",
+			"X-Amz-Server-Side-Encryption": "AES256",
+		},
+		FileSize: 10,
+		Now:      issued,
+		TTL:      time.Hour,
+	})
+	if err != nil {
+		t.Fatalf("PresignPut: %v", err)
+	}
+	return target
+}
+
+// request builds the PUT a client makes with target, as the server sees it.
+func request(target core.UploadTarget) *http.Request {
+	r := httptest.NewRequest(http.MethodPut, target.URL, strings.NewReader("0123456789"))
+	for k, v := range target.Headers {
+		r.Header.Set(k, v)
+	}
+	return r
+}
+
+func TestPresignedURLShape(t *testing.T) {
+	s, _ := New(testSecret)
+	target := presign(t, s)
+	u, err := url.Parse(target.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := u.Path, "/uploads/01GC9JEN2X052BAKW905PH9C36"; got != want {
+		t.Errorf("path: got %q, want %q", got, want)
+	}
+	q := u.Query()
+	for k, want := range map[string]string{
+		"X-Amz-Algorithm":     "AWS4-HMAC-SHA256",
+		"X-Amz-Credential":    "userimages/20261126/us-east-1/s3/aws4_request",
+		"X-Amz-Date":          "20261126T120000Z",
+		"X-Amz-Expires":       "3600",
+		"X-Amz-SignedHeaders": "content-disposition;content-type;host;x-amz-server-side-encryption",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
+		}
+	}
+	if len(q.Get("X-Amz-Signature")) != 64 {
+		t.Errorf("X-Amz-Signature: got %q, want 64 hex chars", q.Get("X-Amz-Signature"))
+	}
+}
+
+func TestVerify(t *testing.T) {
+	s, _ := New(testSecret)
+	other, _ := New(strings.Repeat("x", 32))
+	setQuery := func(k, v string) func(*http.Request) {
+		return func(r *http.Request) {
+			q := r.URL.Query()
+			q.Set(k, v)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	tests := []struct {
+		name   string
+		tamper func(*http.Request)
+		signer *Signer
+		now    time.Time
+		want   core.Code // "" means valid
+	}{
+		{name: "valid", now: issued.Add(time.Minute)},
+		{name: "valid at the last second", now: issued.Add(time.Hour)},
+		{name: "expired", now: issued.Add(time.Hour + time.Second), want: core.CodeUploadURLExpired},
+		{name: "signed far in the future", now: issued.Add(-time.Hour), want: core.CodeSignatureMismatch},
+		{name: "other secret", signer: other, now: issued, want: core.CodeSignatureMismatch},
+		{name: "signature changed", tamper: setQuery("X-Amz-Signature", strings.Repeat("0", 64)), now: issued, want: core.CodeSignatureMismatch},
+		{name: "signature missing", tamper: func(r *http.Request) {
+			q := r.URL.Query()
+			q.Del("X-Amz-Signature")
+			r.URL.RawQuery = q.Encode()
+		}, now: issued, want: core.CodeSignatureMismatch},
+		{name: "expiry extended", tamper: setQuery("X-Amz-Expires", "604800"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "date moved", tamper: setQuery("X-Amz-Date", "20261126T130000Z"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "credential changed", tamper: setQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "signed headers reduced", tamper: setQuery("X-Amz-SignedHeaders", "host"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "query added", tamper: setQuery("extra", "1"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "algorithm changed", tamper: setQuery("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "token changed", tamper: func(r *http.Request) { r.URL.Path = "/uploads/01GC9JEN2X052BAKW905PH9C37" }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "path prefix changed", tamper: func(r *http.Request) { r.URL.Path = "/other/01GC9JEN2X052BAKW905PH9C36" }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "content type changed", tamper: func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "content type missing", tamper: func(r *http.Request) { r.Header.Del("Content-Type") }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "disposition changed", tamper: func(r *http.Request) { r.Header.Set("Content-Disposition", "inline") }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "encryption header missing", tamper: func(r *http.Request) { r.Header.Del("X-Amz-Server-Side-Encryption") }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "wrong host", tamper: func(r *http.Request) { r.Host = "evil.example.test:8080" }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "wrong method", tamper: func(r *http.Request) { r.Method = http.MethodPost }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "unsigned header added is ignored", tamper: func(r *http.Request) { r.Header.Set("X-Other", "1") }, now: issued},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			signer := s
+			if tt.signer != nil {
+				signer = tt.signer
+			}
+			r := request(presign(t, signer))
+			if tt.tamper != nil {
+				tt.tamper(r)
+			}
+			token, err := s.Verify(r, tt.now)
+			if tt.want == "" {
+				if err != nil || token != "01GC9JEN2X052BAKW905PH9C36" {
+					t.Fatalf("Verify: got %q, %v; want the token, nil", token, err)
+				}
+				return
+			}
+			if got := core.ErrorCode(err); got != tt.want {
+				t.Fatalf("Verify: got code %s (err %v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewRejectsShortSecret(t *testing.T) {
+	if _, err := New("short"); err == nil {
+		t.Fatal("New(short secret): got nil error, want one")
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	s, _ := New(testSecret)
+	target := presign(f, s)
+	f.Add(target.URL, "image/jpeg")
+	f.Add("http://h/uploads/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261126T120000Z&X-Amz-Expires=1&X-Amz-Signature=00&X-Amz-SignedHeaders=host", "")
+	f.Fuzz(func(t *testing.T, rawURL, contentType string) {
+		u, err := url.Parse(rawURL)
+		if err != nil || u.Host == "" {
+			return
+		}
+		r := &http.Request{Method: http.MethodPut, URL: u, Host: u.Host, Header: http.Header{"Content-Type": {contentType}}}
+		r = r.WithContext(context.Background())
+		token, err := s.Verify(r, issued)
+		if err == nil && rawURL != target.URL {
+			// Only the issued URL, unchanged in every signed part, verifies.
+			if token != "01GC9JEN2X052BAKW905PH9C36" {
+				t.Fatalf("Verify accepted %q with token %q", rawURL, token)
+			}
+		}
+		if err != nil && core.ErrorCode(err) != core.CodeSignatureMismatch && core.ErrorCode(err) != core.CodeUploadURLExpired {
+			t.Fatalf("Verify: unexpected error code %s", core.ErrorCode(err))
+		}
+	})
+}
