@@ -134,3 +134,35 @@ func TestSweepRemovesExpiredUploads(t *testing.T) {
 		t.Errorf("second sweep: got %+v and a changed store, want nothing swept", st)
 	}
 }
+
+func TestImageRecordsUploader(t *testing.T) {
+	e := newEnv(t)
+	img := testJPEG(t, 20, 20)
+	req := e.request(http.MethodPost, createPath, strings.NewReader(`{"content_type":"image/jpeg","file_size":`+strconv.Itoa(len(img))+`}`))
+	req.SetBasicAuth("ann@example.com", "correct horse")
+	res := e.do(req)
+	var created struct{ Upload upload }
+	if res.status != 200 || json.Unmarshal(res.body, &created) != nil {
+		t.Fatalf("create as ann: got %d %s", res.status, res.body)
+	}
+	e.put(created.Upload, img)
+	if res := e.postJSON(claimPath, e.claimBody(created.Upload.Token, "10016")); res.status != 201 {
+		t.Fatalf("claim: got %d %s", res.status, res.body)
+	}
+	e.claimed("image/jpeg", img) // anonymous
+
+	images, err := e.db.Images(context.Background())
+	if err != nil || len(images) != 2 {
+		t.Fatalf("images: got %d, %v; want 2", len(images), err)
+	}
+	users := map[int64]int{}
+	for _, img := range images {
+		users[img.Uploader.UserID]++
+		if img.Uploader.ClientAddr != "127.0.0.1" {
+			t.Errorf("client address: got %q, want 127.0.0.1", img.Uploader.ClientAddr)
+		}
+	}
+	if users[0] != 1 || len(users) != 2 {
+		t.Errorf("uploaders: got %v, want one anonymous image and one of ann's", users)
+	}
+}
