@@ -52,11 +52,18 @@ func (s *Store) path(key string) (string, error) {
 	if i := strings.LastIndexByte(key, '/'); i >= 0 {
 		dir, name = key[:i], key[i+1:]
 	}
-	shard := name
-	if len(shard) > 2 {
-		shard = shard[:2]
+	return filepath.Join(s.root, filepath.FromSlash(dir), shard(name), name), nil
+}
+
+// shard returns the directory holding the file of a key whose last segment
+// is name. Its prefix is not in the key alphabet, so a shard directory never
+// has the name of a key's segment: otherwise key "a" (file a/a) and key
+// "a/a" (file a/a/a) would collide, and List("a/") would report key "a".
+func shard(name string) string {
+	if len(name) > 2 {
+		name = name[:2]
 	}
-	return filepath.Join(s.root, filepath.FromSlash(dir), shard, name), nil
+	return "@" + name
 }
 
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
@@ -162,25 +169,20 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 	return blob{f, info}, nil
 }
 
-// Copy hard-links src to dst: objects are immutable, so the two names may
-// share one file.
+// Copy writes a new file for dst rather than hard-linking src: a link would
+// share src's modification time, and the sweeper takes an old image object
+// without metadata for an orphan, which a fresh copy from an old staged
+// upload is until its image is published.
 func (s *Store) Copy(ctx context.Context, src, dst string) error {
-	sp, err := s.path(src)
-	if err != nil {
+	if _, err := s.path(dst); err != nil {
 		return err
 	}
-	dp, err := s.path(dst)
+	b, err := s.Open(ctx, src)
 	if err != nil {
-		return err
+		return fmt.Errorf("copy: %w", err)
 	}
-	if _, err := os.Lstat(sp); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
-	}
-	err = s.link(dst, sp, dp)
-	if errors.Is(err, fs.ErrNotExist) { // src deleted after the check
-		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
-	}
-	return err
+	defer b.Close()
+	return s.Put(ctx, dst, b)
 }
 
 func (s *Store) Delete(ctx context.Context, key string) error {
@@ -218,11 +220,14 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 		if err != nil {
 			return err
 		}
-		// Drop the shard directory to get the key back.
-		shardDir := filepath.Dir(filepath.Dir(rel))
-		key := filepath.Base(rel)
-		if shardDir != "." {
-			key = filepath.ToSlash(shardDir) + "/" + key
+		// Drop the shard directory to get the key back; files elsewhere
+		// are not objects.
+		key, parent := filepath.Base(rel), filepath.Dir(rel)
+		if filepath.Base(parent) != shard(key) {
+			return nil
+		}
+		if dir := filepath.Dir(parent); dir != "." {
+			key = filepath.ToSlash(dir) + "/" + key
 		}
 		if !validKey.MatchString(key) {
 			return nil

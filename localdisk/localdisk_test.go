@@ -1,0 +1,203 @@
+package localdisk
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"userimages/core"
+	"userimages/storetest"
+)
+
+func TestBlobStore(t *testing.T) {
+	storetest.TestBlobStore(t, func(t *testing.T) core.BlobStore {
+		return open(t, t.TempDir())
+	})
+}
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open(%s): got error %v, want nil", dir, err)
+	}
+	return s
+}
+
+func put(t *testing.T, s *Store, key string, data []byte) {
+	t.Helper()
+	if err := s.Put(t.Context(), key, bytes.NewReader(data)); err != nil {
+		t.Fatalf("Put(%s): got error %v, want nil", key, err)
+	}
+}
+
+func read(t *testing.T, s *Store, key string) []byte {
+	t.Helper()
+	b, err := s.Open(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Open(%s): got error %v, want nil", key, err)
+	}
+	defer b.Close()
+	data, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatalf("Open(%s): read: got error %v, want nil", key, err)
+	}
+	return data
+}
+
+func keys(t *testing.T, s *Store) []string {
+	t.Helper()
+	var out []string
+	err := s.List(t.Context(), "", func(key string, _ time.Time) error {
+		out = append(out, key)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("List: got error %v, want nil", err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestPartialWrites checks that files left in the temporary directory by a
+// crash mid-write are never keys, and that Open removes them.
+func TestPartialWrites(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := open(t, dir)
+	key := "staging/01HZX3AAAAAAAAAAAAAAAAAAAA"
+	put(t, s, key, []byte("complete"))
+
+	tmp := filepath.Join(dir, tmpDir)
+	leftovers := []string{filepath.Join(tmp, "put-123456"), filepath.Join(tmp, "x"), filepath.Join(tmp, "staging", "01", "x")}
+	for _, p := range leftovers {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string, s *Store) {
+		t.Helper()
+		if got, want := keys(t, s), []string{key}; !slices.Equal(got, want) {
+			t.Errorf("%s: List: got %q, want %q", what, got, want)
+		}
+		for _, k := range []string{".tmp/put-123456", ".tmp/x", tmpDir, "put-123456", "x"} {
+			if b, err := s.Open(ctx, k); err == nil {
+				b.Close()
+				t.Errorf("%s: Open(%q): got nil, want an error", what, k)
+			}
+		}
+		if got := read(t, s, key); string(got) != "complete" {
+			t.Errorf("%s: Open(%s): got %q, want %q", what, key, got, "complete")
+		}
+	}
+	check("before reopening", s)
+
+	s = open(t, dir)
+	check("after reopening", s)
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatalf("ReadDir(%s): got error %v, want nil", tmp, err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("ReadDir(%s) after reopening: got %d entries, want none", tmp, len(entries))
+	}
+	put(t, s, "images/Zq_-AAAAAAAAAAAAAAAAAA", []byte("new"))
+}
+
+// TestInvalidKeysStayInside checks that invalid keys touch nothing next to
+// the store's directory.
+func TestInvalidKeysStayInside(t *testing.T) {
+	ctx := t.Context()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "store")
+	s := open(t, dir)
+	for _, name := range []string{"x", "abs", "b"} {
+		if err := os.WriteFile(filepath.Join(parent, name), []byte("outside"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, s, "x", []byte("inside"))
+	for _, key := range storetest.InvalidKeys {
+		if err := s.Put(ctx, key, bytes.NewReader([]byte("evil"))); err == nil {
+			t.Errorf("Put(%q): got nil, want an error", key)
+		}
+		if err := s.Copy(ctx, "x", key); err == nil {
+			t.Errorf("Copy(x, %q): got nil, want an error", key)
+		}
+		if err := s.Delete(ctx, key); err == nil {
+			t.Errorf("Delete(%q): got nil, want an error", key)
+		}
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"abs", "b", "store", "x"}; !slices.Equal(names, want) {
+		t.Errorf("next to the store: got %q, want %q", names, want)
+	}
+	for _, name := range []string{"x", "abs", "b"} {
+		if got, err := os.ReadFile(filepath.Join(parent, name)); err != nil || string(got) != "outside" {
+			t.Errorf("ReadFile(%s): got %q, %v, want %q, nil", name, got, err, "outside")
+		}
+	}
+	if got := keys(t, s); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("List: got %q, want [x]", got)
+	}
+	tmp, err := os.ReadDir(filepath.Join(dir, tmpDir))
+	if err != nil || len(tmp) != 0 {
+		t.Errorf("ReadDir(%s): got %d entries, %v, want none, nil", tmpDir, len(tmp), err)
+	}
+}
+
+// TestCopyModTime checks that a copy is a new object, modified when it was
+// copied: the sweeper deletes image objects whose modification time is older
+// than the orphan grace and that have no metadata, which is the state of a
+// claim between Copy and PublishImage. The source keeps its own time.
+func TestCopyModTime(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, t.TempDir())
+	src, dst := "staging/01HZX3AAAAAAAAAAAAAAAAAA", "images/Zq_-AAAAAAAAAAAAAAAAAA"
+	put(t, s, src, []byte("staged a day ago"))
+	p, err := s.path(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+
+	before := time.Now()
+	if err := s.Copy(ctx, src, dst); err != nil {
+		t.Fatalf("Copy: got error %v, want nil", err)
+	}
+	after := time.Now()
+	mod := map[string]time.Time{}
+	if err := s.List(ctx, "", func(key string, m time.Time) error { mod[key] = m; return nil }); err != nil {
+		t.Fatalf("List: got error %v, want nil", err)
+	}
+	if m := mod[dst]; m.Before(before.Add(-5*time.Second)) || m.After(after.Add(5*time.Second)) {
+		t.Errorf("List: modification time of the copy: got %v, want between %v and %v", m, before, after)
+	}
+	if m := mod[src]; !m.Equal(old) {
+		t.Errorf("List: modification time of the source: got %v, want %v", m, old)
+	}
+	if got := read(t, s, dst); string(got) != "staged a day ago" {
+		t.Errorf("Open(%s): got %q, want %q", dst, got, "staged a day ago")
+	}
+	if err := s.Copy(ctx, "staging/01HZX3BBBBBBBBBBBBBBBBBBBB", "images/Zq_-BBBBBBBBBBBBBBBBBB"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("Copy of a missing key: got error %v, want %v", err, core.ErrNotFound)
+	}
+}

@@ -1,0 +1,160 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"userimages/core"
+	"userimages/sqlite"
+	"userimages/storetest"
+)
+
+// open opens the database at path, closing it when t ends.
+func open(t *testing.T, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%s): got error %v, want nil", path, err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close(%s): got error %v, want nil", path, err)
+		}
+	})
+	return db
+}
+
+func TestMetadataStore(t *testing.T) {
+	storetest.TestMetadataStore(t, func(t *testing.T) core.MetadataStore {
+		return open(t, filepath.Join(t.TempDir(), "meta.db"))
+	})
+}
+
+// TestReopen checks that data survives closing and reopening the file, and
+// that reopening does not apply the schema again.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	created := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	up := core.Upload{Token: "01HZX3AAAAAAAAAAAAAAAAAAAA", ContentType: "image/png", FileSize: 10, CreatedAt: created,
+		Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.1"}}
+	claimed := core.Upload{Token: "01HZX3BBBBBBBBBBBBBBBBBBBB", ContentType: "image/gif", FileSize: 20, CreatedAt: created}
+	img := core.Image{ID: "Zq_-AAAAAAAAAAAAAAAAAA", Token: claimed.Token, BrandID: "acme", ContentType: "image/gif",
+		Size: 20, SHA256: "00ff", CreatedAt: created.Add(time.Minute)}
+
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: got error %v, want nil", err)
+	}
+	steps := []struct {
+		what string
+		err  error
+	}{
+		{"CreateUpload", db.CreateUpload(ctx, up)},
+		{"CreateUpload", db.CreateUpload(ctx, claimed)},
+		{"PublishImage", db.PublishImage(ctx, img)},
+		{"AddBrand", db.AddBrand(ctx, "acme")},
+	}
+	uid, err := db.AddUser(ctx, core.User{Email: "ann@example.com", PasswordHash: []byte("h"), CreatedAt: created})
+	steps = append(steps, struct {
+		what string
+		err  error
+	}{"AddUser", err})
+	for _, s := range steps {
+		if s.err != nil {
+			t.Fatalf("%s: got error %v, want nil", s.what, s.err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: got error %v, want nil", err)
+	}
+
+	for i := range 3 {
+		db := open(t, path)
+		if got, err := db.Upload(ctx, up.Token); err != nil || got != up {
+			t.Errorf("reopen %d: Upload: got %+v, %v, want %+v, nil", i, got, err, up)
+		}
+		if got, err := db.Image(ctx, img.ID); err != nil || got != img {
+			t.Errorf("reopen %d: Image: got %+v, %v, want %+v, nil", i, got, err, img)
+		}
+		if _, err := db.Upload(ctx, claimed.Token); !errors.Is(err, core.ErrNotFound) {
+			t.Errorf("reopen %d: Upload of the claimed token: got error %v, want %v", i, err, core.ErrNotFound)
+		}
+		if got, err := db.Brands(ctx); err != nil || !slices.Equal(got, []string{"acme"}) {
+			t.Errorf("reopen %d: Brands: got %q, %v, want [acme], nil", i, got, err)
+		}
+		if got, err := db.UserByEmail(ctx, "ann@example.com"); err != nil || got.ID != uid {
+			t.Errorf("reopen %d: UserByEmail: got %+v, %v, want id %d, nil", i, got, err, uid)
+		}
+		// One upload, plus one per earlier reopen.
+		if uploads, images, err := db.Counts(ctx); err != nil || uploads != int64(1+i) || images != 1 {
+			t.Errorf("reopen %d: Counts: got %d, %d, %v, want %d, 1, nil", i, uploads, images, err, 1+i)
+		}
+		// Writes still work after a reopen.
+		if err := db.CreateUpload(ctx, core.Upload{Token: "01HZX3C" + string(rune('A'+i)) + "AAAAAAAAAAAAAAAAAA", ContentType: "image/png", FileSize: 1, CreatedAt: created}); err != nil {
+			t.Errorf("reopen %d: CreateUpload: got error %v, want nil", i, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatalf("reopen %d: Close: got error %v, want nil", i, err)
+		}
+	}
+
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var version, tables int
+	if err := raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version != 1 {
+		t.Errorf("user_version: got %d, %v, want 1, nil", version, err)
+	}
+	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil || tables != 5 {
+		t.Errorf("tables: got %d, %v, want 5, nil", tables, err)
+	}
+}
+
+// TestNewerSchema checks that a database from a newer binary is refused.
+func TestNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	open(t, path).Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(t.Context(), "PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if db, err := sqlite.Open(t.Context(), path); err == nil {
+		db.Close()
+		t.Errorf("Open of a version 99 database: got nil, want an error")
+	}
+}
+
+// TestPathCharacters checks that the path is a file name, not a URI: the
+// characters URIs treat specially name the file they spell.
+func TestPathCharacters(t *testing.T) {
+	for _, name := range []string{"a#b.db", "a?mode=ro.db", "a%41b.db", "a b.db", "a&_pragma=x.db"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			db := open(t, path)
+			if err := db.AddBrand(t.Context(), "acme"); err != nil {
+				t.Fatalf("AddBrand: got error %v, want nil", err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				entries, _ := os.ReadDir(dir)
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("Stat(%s): got error %v, want the database there; the directory holds %q", path, err, names)
+			}
+		})
+	}
+}
