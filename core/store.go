@@ -63,9 +63,10 @@ type MetadataStore interface {
 	Upload(ctx context.Context, token string) (Upload, error)
 
 	// PublishImage atomically inserts img and deletes the upload row of
-	// img.Token. It returns ErrExist if an image with that token exists
-	// already, and ErrNotFound if the upload row is gone (swept); in both
-	// cases nothing changes.
+	// img.Token. It returns ErrExist if an image with that token (or id)
+	// exists already, even when the upload row is gone too, and otherwise
+	// ErrNotFound if the upload row is gone (swept); in both cases nothing
+	// changes.
 	PublishImage(ctx context.Context, img Image) error
 	Image(ctx context.Context, id string) (Image, error)
 	ImageByToken(ctx context.Context, token string) (Image, error)
@@ -104,14 +105,18 @@ type Blob interface {
 //
 // Contract (checked by storetest.TestBlobStore):
 //   - Put stores everything r yields under key, atomically and durably: when
-//     it returns nil the bytes survive a crash; when it returns an error (also
-//     the error r returned) nothing is stored and the key is unchanged. If
-//     key exists, Put returns ErrExist and never overwrites.
+//     it returns nil the bytes survive a crash; when it returns an error
+//     nothing is stored and the key is unchanged. If r fails, the error wraps
+//     r's error (errors.Is finds it). If key exists, Put returns ErrExist and
+//     never overwrites.
 //   - Open returns ErrNotFound for a missing key.
 //   - Copy stores src's bytes under dst with Put's guarantees; ErrNotFound if
-//     src is missing, ErrExist if dst exists.
+//     src is missing, ErrExist if dst exists. dst's modification time is the
+//     time of the Copy (the sweeper's orphan grace depends on it).
 //   - Delete removes key; deleting a missing key is not an error.
-//   - List calls fn for each key under prefix with its modification time.
+//   - List calls fn for each key below prefix, at any depth, with its
+//     modification time; prefix is empty or ends with a slash. An error from
+//     fn stops the listing and is returned.
 //   - Invalid keys return an error, never touch anything outside the store.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader) error
