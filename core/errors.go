@@ -31,6 +31,11 @@ const (
 	CodeAlreadyClaimed         Code = "AlreadyClaimed"
 	CodeContentMismatch        Code = "ContentMismatch"
 	CodeInvalidImage           Code = "InvalidImage"
+	CodeTruncatedImage         Code = "TruncatedImage"
+	CodeImageTooLarge          Code = "ImageTooLarge"
+	CodeActiveContent          Code = "ActiveContent"
+	CodeRateLimited            Code = "RateLimited"
+	CodeUnavailable            Code = "ServiceUnavailable"
 	CodeNotFound               Code = "NotFound"
 	CodeMethodNotAllowed       Code = "MethodNotAllowed"
 	CodeConflict               Code = "Conflict"
@@ -43,7 +48,8 @@ var Codes = []Code{
 	CodeInvalidFileSize, CodeFileTooLarge, CodeUnauthorized, CodeSignatureMismatch,
 	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
 	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,
-	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeNotFound,
+	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeTruncatedImage,
+	CodeImageTooLarge, CodeActiveContent, CodeRateLimited, CodeUnavailable, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeInternal,
 }
 
