@@ -29,15 +29,28 @@ type Store struct {
 	root string
 }
 
+// staleTemp is how long a partial write must have been left untouched
+// before Open deletes it. Writes in progress (of this or another process on
+// the same directory) touch their file as data arrives, so only writes
+// abandoned by a crash are this old.
+const staleTemp = time.Hour
+
 // Open returns a Store rooted at dir, creating it, and removes partial writes
-// left by a crash.
+// abandoned by a crash. It is safe to open a directory another process is
+// using.
 func Open(dir string) (*Store, error) {
 	tmp := filepath.Join(dir, tmpDir)
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
-	}
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+			os.RemoveAll(filepath.Join(tmp, e.Name()))
+		}
 	}
 	return &Store{root: dir}, nil
 }

@@ -65,7 +65,8 @@ func keys(t *testing.T, s *Store) []string {
 }
 
 // TestPartialWrites checks that files left in the temporary directory by a
-// crash mid-write are never keys, and that Open removes them.
+// crash mid-write are never keys, and that Open removes them once stale but
+// leaves a write in progress (of another process) alone.
 func TestPartialWrites(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -82,6 +83,16 @@ func TestPartialWrites(t *testing.T) {
 		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	for _, p := range append(leftovers, filepath.Join(tmp, "staging")) {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inProgress := filepath.Join(tmp, "put-in-progress")
+	if err := os.WriteFile(inProgress, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	check := func(what string, s *Store) {
 		t.Helper()
@@ -106,8 +117,8 @@ func TestPartialWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadDir(%s): got error %v, want nil", tmp, err)
 	}
-	if len(entries) != 0 {
-		t.Errorf("ReadDir(%s) after reopening: got %d entries, want none", tmp, len(entries))
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(inProgress) {
+		t.Errorf("ReadDir(%s) after reopening: got %v, want only the write in progress", tmp, entries)
 	}
 	put(t, s, "images/Zq_-AAAAAAAAAAAAAAAAAA", []byte("new"))
 }

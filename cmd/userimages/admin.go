@@ -30,7 +30,7 @@ func gc(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gc", flag.ContinueOnError)
 	data := dataFlag(fs)
 	window := fs.Duration("claim-window", core.DefaultClaimWindow, "uploads older than this are expired")
-	if err := parse(fs, args); err != nil {
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	st, err := openEmbedded(ctx, *data)
@@ -52,7 +52,8 @@ func admin(ctx context.Context, cmd string, args []string) error {
 	data := dataFlag(fs)
 	email := fs.String("email", "", "the user's email (user commands)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (user add); else USERIMAGES_PASSWORD")
-	if err := parse(fs, args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	svc, closeFn, err := adminService(ctx, *data)
@@ -62,10 +63,10 @@ func admin(ctx context.Context, cmd string, args []string) error {
 	defer closeFn()
 	switch cmd {
 	case "brand add":
-		if fs.NArg() == 0 {
+		if len(positional) == 0 {
 			return fmt.Errorf("brand add: give one or more brand ids")
 		}
-		for _, id := range fs.Args() {
+		for _, id := range positional {
 			if err := svc.AddBrand(ctx, id); err != nil {
 				return err
 			}

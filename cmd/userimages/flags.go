@@ -21,8 +21,9 @@ func (l *listFlag) Set(v string) error {
 }
 
 // parse sets each flag of fs from USERIMAGES_<NAME> when that is set, then
-// from args, which win.
-func parse(fs *flag.FlagSet, args []string) error {
+// from args, which win. Flags may come before or after the positional
+// arguments, which it returns.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := "USERIMAGES_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -33,7 +34,17 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return fs.Parse(args)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

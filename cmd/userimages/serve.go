@@ -31,8 +31,10 @@ func serve(ctx context.Context, args []string) error {
 	window := fs.Duration("claim-window", core.DefaultClaimWindow, "how long an upload can be claimed before it is swept")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often expired uploads are swept")
 	shutdownGrace := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
-	if err := parse(fs, args); err != nil {
+	if rest, err := parse(fs, args); err != nil {
 		return err
+	} else if len(rest) > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", rest)
 	}
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
