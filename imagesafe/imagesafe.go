@@ -1,0 +1,325 @@
+// Package imagesafe checks that uploaded bytes are one well-formed image of
+// the declared type, and plans a safe copy of it: the container walked to its
+// end marker (trailing bytes cut), dimensions read from the header and capped
+// before anything is decoded, and, when stripping, every metadata block
+// dropped except the ICC colour profile and the orientation. Pixels are never
+// decoded or re-encoded: the plan copies the compressed data byte for byte.
+//
+// Inspect reads its input once, as a stream, holding at most one small
+// header or metadata block in memory; Plan.Reader then produces the output
+// from a seekable copy of the same input.
+package imagesafe
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Reason says why an image is refused.
+type Reason int
+
+const (
+	// NotFormat: the bytes are not of the declared format.
+	NotFormat Reason = iota + 1
+	// Corrupt: the structure is invalid (bad marker, chunk, checksum, size).
+	Corrupt
+	// Truncated: the input ends before the image does.
+	Truncated
+	// TooLarge: the dimensions exceed the caps.
+	TooLarge
+	// ActiveContent: markup, script, PDF or archive bytes in kept metadata.
+	ActiveContent
+)
+
+// Refusal is the error of a refused image.
+type Refusal struct {
+	Reason Reason
+	Detail string
+}
+
+func (r *Refusal) Error() string { return r.Detail }
+
+func refuse(reason Reason, format string, args ...any) *Refusal {
+	return &Refusal{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxPixels = 50_000_000
+	DefaultMaxSide   = 20_000
+)
+
+// Options tune Inspect. Zero fields take their defaults.
+type Options struct {
+	// Strip drops metadata (EXIF, XMP, IPTC, comments, text chunks), keeping
+	// the ICC profile and a minimal EXIF orientation where one was set.
+	Strip bool
+	// MaxPixels caps width × height. Default DefaultMaxPixels.
+	MaxPixels int64
+	// MaxSide caps width and height each. Default DefaultMaxSide.
+	MaxSide int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.MaxSide <= 0 {
+		o.MaxSide = DefaultMaxSide
+	}
+	return o
+}
+
+func (o Options) checkDims(w, h int) error {
+	switch {
+	case w <= 0 || h <= 0:
+		return refuse(Corrupt, "the image has no pixels (%dx%d)", w, h)
+	case w > o.MaxSide || h > o.MaxSide:
+		return refuse(TooLarge, "the image is %dx%d; each side may be at most %d pixels", w, h, o.MaxSide)
+	case int64(w)*int64(h) > o.MaxPixels:
+		return refuse(TooLarge, "the image is %dx%d, over the limit of %d pixels", w, h, o.MaxPixels)
+	}
+	return nil
+}
+
+// Formats are the content types this package understands.
+var Formats = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+// Plan is the safe copy of an inspected image.
+type Plan struct {
+	Width, Height int
+	pieces        []piece
+	inputSize     int64
+}
+
+// piece is a literal or a range of the input.
+type piece struct {
+	lit    []byte
+	off, n int64
+}
+
+// Size is the size of the planned output.
+func (p *Plan) Size() int64 {
+	var n int64
+	for _, pc := range p.pieces {
+		if pc.lit != nil {
+			n += int64(len(pc.lit))
+		} else {
+			n += pc.n
+		}
+	}
+	return n
+}
+
+// Unchanged reports whether the output equals the whole input.
+func (p *Plan) Unchanged() bool {
+	return len(p.pieces) == 1 && p.pieces[0].lit == nil && p.pieces[0].off == 0 && p.pieces[0].n == p.inputSize
+}
+
+// Reader returns the planned output, read from src, the input Inspect read.
+func (p *Plan) Reader(src io.ReadSeeker) io.Reader {
+	return &planReader{src: src, pieces: p.pieces}
+}
+
+type planReader struct {
+	src    io.ReadSeeker
+	pieces []piece
+	cur    io.Reader
+}
+
+func (r *planReader) Read(b []byte) (int, error) {
+	for {
+		if r.cur != nil {
+			n, err := r.cur.Read(b)
+			if err == io.EOF {
+				r.cur, err = nil, nil
+				if n == 0 {
+					continue
+				}
+			}
+			return n, err
+		}
+		if len(r.pieces) == 0 {
+			return 0, io.EOF
+		}
+		pc := r.pieces[0]
+		r.pieces = r.pieces[1:]
+		if pc.lit != nil {
+			r.cur = bytes.NewReader(pc.lit)
+			continue
+		}
+		if _, err := r.src.Seek(pc.off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		r.cur = &exact{r: io.LimitReader(r.src, pc.n), n: pc.n}
+	}
+}
+
+// exact fails if its reader ends early: the input changed under the plan.
+type exact struct {
+	r io.Reader
+	n int64
+}
+
+func (e *exact) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	e.n -= int64(n)
+	if err == io.EOF && e.n > 0 {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// builder collects a plan's pieces, merging adjacent ranges.
+type builder struct{ pieces []piece }
+
+func (b *builder) keep(off, n int64) {
+	if n == 0 {
+		return
+	}
+	if k := len(b.pieces); k > 0 && b.pieces[k-1].lit == nil && b.pieces[k-1].off+b.pieces[k-1].n == off {
+		b.pieces[k-1].n += n
+		return
+	}
+	b.pieces = append(b.pieces, piece{off: off, n: n})
+}
+
+func (b *builder) literal(lit []byte) {
+	if len(lit) > 0 {
+		b.pieces = append(b.pieces, piece{lit: lit})
+	}
+}
+
+// Inspect reads r, an image declared as contentType, to the end of the
+// image, and returns the plan of its safe copy or a *Refusal. Errors of r
+// other than EOF are returned as they are.
+func Inspect(r io.Reader, contentType string, opt Options) (*Plan, error) {
+	opt = opt.withDefaults()
+	s := &scanner{br: bufio.NewReaderSize(r, 32<<10)}
+	var b builder
+	var (
+		w, h int
+		err  error
+	)
+	switch contentType {
+	case "image/jpeg":
+		w, h, err = inspectJPEG(s, &b, opt)
+	case "image/png":
+		w, h, err = inspectPNG(s, &b, opt)
+	case "image/gif":
+		w, h, err = inspectGIF(s, &b, opt)
+	case "image/webp":
+		w, h, err = inspectWebP(s, &b, opt)
+	default:
+		return nil, refuse(NotFormat, "%s is not a supported image type", contentType)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Count the input to its end, so Unchanged knows of trailing bytes.
+	rest, err := io.Copy(io.Discard, s.br)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Width: w, Height: h, pieces: b.pieces, inputSize: s.off + rest}, nil
+}
+
+// Sniff checks the first bytes of an upload before the rest arrives: the
+// declared format's magic, and the dimensions where the header holds them
+// (PNG, GIF, WebP). It returns a *Refusal or nil; a head too short to tell
+// is not refused.
+func Sniff(head []byte, contentType string, opt Options) error {
+	opt = opt.withDefaults()
+	var w, h int
+	var ok bool
+	switch contentType {
+	case "image/jpeg":
+		if !hasMagic(head, jpegMagic) {
+			return notFormat(contentType)
+		}
+		return nil
+	case "image/png":
+		if !hasMagic(head, pngMagic) {
+			return notFormat(contentType)
+		}
+		w, h, ok = pngHeadDims(head)
+	case "image/gif":
+		if !hasMagic(head, gif87) && !hasMagic(head, gif89) {
+			return notFormat(contentType)
+		}
+		w, h, ok = gifHeadDims(head)
+	case "image/webp":
+		if !isWebP(head) {
+			return notFormat(contentType)
+		}
+		w, h, ok = webpHeadDims(head)
+	default:
+		return notFormat(contentType)
+	}
+	if !ok {
+		return nil
+	}
+	return opt.checkDims(w, h)
+}
+
+func notFormat(contentType string) *Refusal {
+	return refuse(NotFormat, "the bytes are not %s", contentType)
+}
+
+// hasMagic reports whether head starts with magic, or is a prefix of it
+// (too short to tell yet).
+func hasMagic(head []byte, magic string) bool {
+	n := min(len(head), len(magic))
+	return string(head[:n]) == magic[:n]
+}
+
+// scanner reads the input, counting offsets and mapping EOF to Truncated.
+type scanner struct {
+	br  *bufio.Reader
+	off int64
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return refuse(Truncated, "the image ends early: the file is truncated")
+	}
+	return err
+}
+
+func (s *scanner) read(n int) ([]byte, error) {
+	b := make([]byte, n)
+	k, err := io.ReadFull(s.br, b)
+	s.off += int64(k)
+	if err != nil {
+		return nil, truncated(err)
+	}
+	return b, nil
+}
+
+func (s *scanner) byte() (byte, error) {
+	c, err := s.br.ReadByte()
+	if err != nil {
+		return 0, truncated(err)
+	}
+	s.off++
+	return c, nil
+}
+
+// copy passes the next n bytes to w (io.Discard to skip them).
+func (s *scanner) copy(w io.Writer, n int64) error {
+	k, err := io.CopyN(w, s.br, n)
+	s.off += k
+	if err != nil {
+		return truncated(err)
+	}
+	return nil
+}
+
+// peek returns up to n next bytes without consuming them.
+func (s *scanner) peek(n int) []byte {
+	b, _ := s.br.Peek(n)
+	return b
+}
