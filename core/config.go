@@ -3,6 +3,8 @@ package core
 import (
 	"fmt"
 	"time"
+
+	"userimages/imagesafe"
 )
 
 // Defaults of Config, as documented in the README.
@@ -33,6 +35,14 @@ type Config struct {
 	ClaimWindow time.Duration
 	// OrphanGrace: see DefaultOrphanGrace.
 	OrphanGrace time.Duration
+	// KeepMetadata serves images with their EXIF, XMP, IPTC and comments.
+	// Default false: metadata is stripped (the ICC profile and orientation
+	// stay), so no photo leaks where it was taken.
+	KeepMetadata bool
+	// MaxPixels caps width × height. Default imagesafe.DefaultMaxPixels (50 MP).
+	MaxPixels int64
+	// MaxSide caps each of width and height. Default imagesafe.DefaultMaxSide.
+	MaxSide int
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an error
@@ -53,6 +63,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = DefaultOrphanGrace
 	}
+	if c.MaxPixels == 0 {
+		c.MaxPixels = imagesafe.DefaultMaxPixels
+	}
+	if c.MaxSide == 0 {
+		c.MaxSide = imagesafe.DefaultMaxSide
+	}
 	switch {
 	case c.MaxFileSize < 1:
 		return c, fmt.Errorf("max file size %d: must be positive", c.MaxFileSize)
@@ -62,9 +78,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("claim window %s: must be at least the upload url ttl %s", c.ClaimWindow, c.UploadURLTTL)
 	case c.OrphanGrace < 0:
 		return c, fmt.Errorf("orphan grace %s: must not be negative", c.OrphanGrace)
+	case c.MaxPixels < 1 || c.MaxSide < 1:
+		return c, fmt.Errorf("pixel caps %d, %d: must be positive", c.MaxPixels, c.MaxSide)
 	}
 	for _, ct := range c.ContentTypes {
-		if _, ok := formats[ct]; !ok {
+		if _, ok := extensions[ct]; !ok {
 			return c, fmt.Errorf("content type %q: not one of %v", ct, DefaultContentTypes)
 		}
 	}

@@ -1,77 +1,25 @@
 package core
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
-	"image"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"userimages/imagesafe"
 )
 
-func encode(t *testing.T, enc func(io.Writer, image.Image) error, w, h int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := enc(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
-		t.Fatal(err)
+func TestEveryRefusalHasACode(t *testing.T) {
+	for r := imagesafe.NotFormat; r <= imagesafe.ActiveContent; r++ {
+		err := imageError(&imagesafe.Refusal{Reason: r, Detail: "x"}, "image/png")
+		if c := ErrorCode(err); c == CodeInternal || c == "" {
+			t.Errorf("reason %d: got code %q, want a specific one", r, c)
+		}
 	}
-	return buf.Bytes()
-}
-
-// webpLossless is the header of a VP8L WebP of w×h, enough for DecodeConfig.
-func webpLossless(w, h int) []byte {
-	bits := uint32(w-1) | uint32(h-1)<<14
-	chunk := append([]byte{0x2f}, binary.LittleEndian.AppendUint32(nil, bits)...)
-	chunk = append(chunk, 0, 0, 0)
-	b := []byte("RIFF")
-	b = binary.LittleEndian.AppendUint32(b, uint32(4+8+len(chunk)))
-	b = append(b, "WEBPVP8L"...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(chunk)))
-	return append(b, chunk...)
-}
-
-func TestCheckImage(t *testing.T) {
-	jpg := encode(t, func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) }, 30, 20)
-	pngb := encode(t, png.Encode, 30, 20)
-	gifb := encode(t, func(w io.Writer, m image.Image) error { return gif.Encode(w, m, nil) }, 30, 20)
-	webpb := webpLossless(30, 20)
-	tests := []struct {
-		name, contentType string
-		data              []byte
-		want              Code // "" = accepted as 30x20
-	}{
-		{"jpeg", "image/jpeg", jpg, ""},
-		{"png", "image/png", pngb, ""},
-		{"gif", "image/gif", gifb, ""},
-		{"webp", "image/webp", webpb, ""},
-		{"png declared jpeg", "image/jpeg", pngb, CodeContentMismatch},
-		{"jpeg declared png", "image/png", jpg, CodeContentMismatch},
-		{"gif declared webp", "image/webp", gifb, CodeContentMismatch},
-		{"webp declared gif", "image/gif", webpb, CodeContentMismatch},
-		{"html declared jpeg", "image/jpeg", []byte("<!doctype html><script>alert(1)</script>"), CodeContentMismatch},
-		{"svg declared png", "image/png", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), CodeContentMismatch},
-		{"empty", "image/jpeg", nil, CodeContentMismatch},
-		{"jpeg truncated in header", "image/jpeg", jpg[:10], CodeInvalidImage},
-		{"png truncated in header", "image/png", pngb[:20], CodeInvalidImage},
-		{"gif header only", "image/gif", []byte("GIF89a"), CodeInvalidImage},
-		{"riff but not webp", "image/webp", append([]byte("RIFF\x00\x00\x00\x00WAVE"), make([]byte, 20)...), CodeContentMismatch},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := checkImage(bytes.NewReader(tt.data), tt.contentType)
-			if got := codeOf(err); got != tt.want {
-				t.Fatalf("checkImage: got code %q (err %v), want %q", got, err, tt.want)
-			}
-			if tt.want == "" && (cfg.Width != 30 || cfg.Height != 20) {
-				t.Errorf("size: got %dx%d, want 30x20", cfg.Width, cfg.Height)
-			}
-		})
+	if err := imageError(io.ErrUnexpectedEOF, "image/png"); err != io.ErrUnexpectedEOF {
+		t.Errorf("imageError(other): got %v, want it unchanged", err)
 	}
 }
 

@@ -6,6 +6,7 @@
 package core
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"userimages/imagesafe"
 )
 
 // Service runs the upload flow. Create it with New.
@@ -148,7 +151,13 @@ func (s *Service) ReceiveUpload(ctx context.Context, token string, contentLength
 	if contentLength >= 0 && contentLength < up.FileSize {
 		return Errorf(CodeIncompleteBody, "the body is %d bytes, less than the declared file_size %d", contentLength, up.FileSize)
 	}
-	err = s.blobs.Put(ctx, stagingKey(token), &exactReader{r: io.LimitReader(body, up.FileSize+1), want: up.FileSize})
+	// Refuse what is plainly not the declared image before storing a byte.
+	br := bufio.NewReaderSize(body, 4096)
+	head, _ := br.Peek(int(min(up.FileSize, sniffLen)))
+	if err := imagesafe.Sniff(head, up.ContentType, s.imageOptions()); err != nil {
+		return imageError(err, up.ContentType)
+	}
+	err = s.blobs.Put(ctx, stagingKey(token), &exactReader{r: io.LimitReader(br, up.FileSize+1), want: up.FileSize})
 	if errors.Is(err, ErrExist) {
 		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 	}
@@ -210,21 +219,15 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 	} else if !ok {
 		return Image{}, propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist", brandID)
 	}
-	sum, err := s.verifyStaged(ctx, up)
-	if err != nil {
-		return Image{}, err
-	}
 	id, err := newImageID()
 	if err != nil {
 		return Image{}, err
 	}
-	if err := s.blobs.Copy(ctx, stagingKey(token), imageKey(id)); errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded")
-	} else if err != nil {
-		return Image{}, fmt.Errorf("claim %s: store image %s: %w", token, id, err)
+	img, err := s.storeSafeCopy(ctx, up, imageKey(id))
+	if err != nil {
+		return Image{}, err
 	}
-	img := Image{ID: id, Token: token, BrandID: brandID, ContentType: up.ContentType, Size: up.FileSize,
-		SHA256: sum, CreatedAt: s.now(), Uploader: up.Uploader}
+	img.ID, img.BrandID, img.CreatedAt = id, brandID, s.now()
 	if err := s.meta.PublishImage(ctx, img); err != nil {
 		s.deleteBlob(ctx, imageKey(id))
 		switch {
@@ -243,30 +246,40 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 	return img, nil
 }
 
-// verifyStaged checks the staged bytes of up and returns their SHA-256.
-func (s *Service) verifyStaged(ctx context.Context, up Upload) (string, error) {
+// storeSafeCopy checks the staged bytes of up and stores the copy to serve
+// under key: the image cut at its end and, by default, stripped of
+// metadata. The returned Image has the served size and hash.
+func (s *Service) storeSafeCopy(ctx context.Context, up Upload, key string) (Image, error) {
 	b, err := s.blobs.Open(ctx, stagingKey(up.Token))
 	if errors.Is(err, ErrNotFound) {
-		return "", Errorf(CodeNotUploaded, "the image bytes have not been uploaded; PUT them to the upload URL first")
+		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded; PUT them to the upload URL first")
 	}
 	if err != nil {
-		return "", fmt.Errorf("open staged %s: %w", up.Token, err)
+		return Image{}, fmt.Errorf("open staged %s: %w", up.Token, err)
 	}
 	defer b.Close()
 	if b.Size() != up.FileSize {
-		return "", Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
-	}
-	if _, err := checkImage(b, up.ContentType); err != nil {
-		return "", err
-	}
-	if _, err := b.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("rewind staged %s: %w", up.Token, err)
+		return Image{}, Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, b); err != nil {
-		return "", fmt.Errorf("hash staged %s: %w", up.Token, err)
+	plan, err := imagesafe.Inspect(io.TeeReader(b, h), up.ContentType, s.imageOptions())
+	if err != nil {
+		return Image{}, fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if plan.Unchanged() {
+		err = s.blobs.Copy(ctx, stagingKey(up.Token), key)
+	} else {
+		h.Reset()
+		err = s.blobs.Put(ctx, key, io.TeeReader(plan.Reader(b), h))
+	}
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded")
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("store %s: %w", key, err)
+	}
+	return Image{Token: up.Token, ContentType: up.ContentType, Size: plan.Size(),
+		SHA256: hex.EncodeToString(h.Sum(nil)), Uploader: up.Uploader}, nil
 }
 
 func sameBrand(img Image, brandID string) (Image, error) {
