@@ -26,5 +26,7 @@ echo "== staticcheck (pinned in go.mod)"
 go tool staticcheck ./...
 echo "== go test"
 go test -race -count=1 ./...
-echo "== fuzz (briefly)"
-go test -run '^$' -fuzz '^FuzzVerify$' -fuzztime 10s ./selfsign
+echo "== fuzz (each target briefly; seed corpora also run in go test above)"
+for target in selfsign:FuzzVerify httpapi:FuzzDecode imagesafe:FuzzInspect; do
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"
+done
