@@ -100,8 +100,9 @@ func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64
 	return t.UserID, nil
 }
 
-// AddUser creates a user with a bcrypt-hashed password.
-func (s *Service) AddUser(ctx context.Context, email, password string) (int64, error) {
+// AddUser creates a user with a bcrypt-hashed password; admins may delete
+// images.
+func (s *Service) AddUser(ctx context.Context, email, password string, admin bool) (int64, error) {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email {
 		return 0, Errorf(CodeInvalidProperty, "%q is not a plain email address", email)
@@ -113,7 +114,7 @@ func (s *Service) AddUser(ctx context.Context, email, password string) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("hash password: %w", err)
 	}
-	id, err := s.meta.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, CreatedAt: s.now()})
+	id, err := s.meta.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, Admin: admin, CreatedAt: s.now()})
 	if errors.Is(err, ErrExist) {
 		return 0, Errorf(CodeConflict, "a user with email %s exists already", email)
 	}

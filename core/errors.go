@@ -34,6 +34,8 @@ const (
 	CodeTruncatedImage         Code = "TruncatedImage"
 	CodeImageTooLarge          Code = "ImageTooLarge"
 	CodeActiveContent          Code = "ActiveContent"
+	CodeBlockedContent         Code = "BlockedContent"
+	CodeForbidden              Code = "Forbidden"
 	CodeRateLimited            Code = "RateLimited"
 	CodeUnavailable            Code = "ServiceUnavailable"
 	CodeNotFound               Code = "NotFound"
@@ -49,7 +51,7 @@ var Codes = []Code{
 	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
 	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,
 	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeTruncatedImage,
-	CodeImageTooLarge, CodeActiveContent, CodeRateLimited, CodeUnavailable, CodeNotFound,
+	CodeImageTooLarge, CodeActiveContent, CodeBlockedContent, CodeForbidden, CodeRateLimited, CodeUnavailable, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeInternal,
 }
 

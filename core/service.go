@@ -228,6 +228,13 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 		return Image{}, err
 	}
 	img.ID, img.BrandID, img.CreatedAt = id, brandID, s.now()
+	if blocked, err := s.meta.IsBlocked(ctx, img.SHA256); err != nil || blocked {
+		s.deleteBlob(ctx, imageKey(id))
+		if err != nil {
+			return Image{}, fmt.Errorf("claim %s: blocklist: %w", token, err)
+		}
+		return Image{}, Errorf(CodeBlockedContent, "this image was taken down by a moderator and may not be uploaded again")
+	}
 	if err := s.meta.PublishImage(ctx, img); err != nil {
 		s.deleteBlob(ctx, imageKey(id))
 		switch {

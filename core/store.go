@@ -34,11 +34,31 @@ type Image struct {
 }
 
 // User is an account that may authenticate; anonymous callers have none.
+// Admins may delete images.
 type User struct {
 	ID           int64
 	Email        string
 	PasswordHash []byte
+	Admin        bool
 	CreatedAt    time.Time
+}
+
+// Deletion is the audit record of a moderator taking an image down.
+type Deletion struct {
+	Image   Image
+	By      string // who: "user:<id>" over HTTP, "cli:<login>" from the command line
+	Reason  string
+	Blocked bool // the image's SHA-256 was blocklisted: the same bytes are refused again
+	At      time.Time
+}
+
+// ImageFilter selects images to list, newest first.
+type ImageFilter struct {
+	BrandID   string    // "" for any brand
+	UserID    int64     // 0 for any uploader
+	Anonymous bool      // only anonymous uploads
+	Before    time.Time // zero for no bound: only images created before it
+	Limit     int
 }
 
 // APIToken is a user's API token. Only its hash is stored; the token a user
@@ -79,6 +99,17 @@ type MetadataStore interface {
 	// ImageExists reports whether an image with this id exists, for the
 	// sweeper's orphan check.
 	ImageExists(ctx context.Context, id string) (bool, error)
+
+	// ListImages returns the images f selects, newest first, at most f.Limit.
+	ListImages(ctx context.Context, f ImageFilter) ([]Image, error)
+	// DeleteImage atomically deletes the image row of d.Image.ID, records
+	// d in the audit log and, if d.Blocked, blocklists d.Image.SHA256. It
+	// returns ErrNotFound, changing nothing, if the image does not exist.
+	DeleteImage(ctx context.Context, d Deletion) error
+	// Deletions lists the audit log, newest first, at most limit entries.
+	Deletions(ctx context.Context, limit int) ([]Deletion, error)
+	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
+	IsBlocked(ctx context.Context, sha256 string) (bool, error)
 
 	// AddBrand registers a brand; adding an existing one is not an error.
 	AddBrand(ctx context.Context, id string) error

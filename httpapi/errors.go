@@ -38,6 +38,8 @@ var statuses = map[core.Code]struct {
 	core.CodeTruncatedImage:         {http.StatusUnprocessableEntity, "Truncated image"},
 	core.CodeImageTooLarge:          {http.StatusUnprocessableEntity, "Image dimensions too large"},
 	core.CodeActiveContent:          {http.StatusUnprocessableEntity, "Active content in image"},
+	core.CodeBlockedContent:         {http.StatusUnprocessableEntity, "Blocked content"},
+	core.CodeForbidden:              {http.StatusForbidden, "Forbidden"},
 	core.CodeRateLimited:            {http.StatusTooManyRequests, "Too many requests"},
 	core.CodeUnavailable:            {http.StatusServiceUnavailable, "Service unavailable"},
 	core.CodeNotFound:               {http.StatusNotFound, "Not found"},

@@ -211,19 +211,19 @@ func (s *DB) Brands(ctx context.Context) ([]string, error) {
 }
 
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)`, u.Email, u.PasswordHash, micros(u.CreatedAt))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?)`, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
 	if err != nil {
 		return 0, mapErr(err)
 	}
 	return res.LastInsertId()
 }
 
-const userColumns = `id, email, password_hash, created_at`
+const userColumns = `id, email, password_hash, admin, created_at`
 
 func scanUser(row *sql.Row) (core.User, error) {
 	var u core.User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &created)
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created)
 	u.CreatedAt = fromMicros(created)
 	return u, mapErr(err)
 }
@@ -255,12 +255,16 @@ func (s *DB) Counts(ctx context.Context) (uploads, images int64, err error) {
 	return uploads, images, err
 }
 
-// Images lists every image, for tests and operators.
+// Images lists every image, oldest first, for tests and operators.
 func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+imageColumns+` FROM images ORDER BY created_at`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+imageColumns+` FROM images ORDER BY created_at, rowid`)
 	if err != nil {
 		return nil, err
 	}
+	return collectImages(rows)
+}
+
+func collectImages(rows *sql.Rows) ([]core.Image, error) {
 	defer rows.Close()
 	var out []core.Image
 	for rows.Next() {
@@ -273,6 +277,86 @@ func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
 		out = append(out, img)
 	}
 	return out, rows.Err()
+}
+
+func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error) {
+	q := `SELECT ` + imageColumns + ` FROM images WHERE 1=1`
+	var args []any
+	if f.BrandID != "" {
+		q += ` AND brand_id = ?`
+		args = append(args, f.BrandID)
+	}
+	if f.UserID != 0 {
+		q += ` AND user_id = ?`
+		args = append(args, f.UserID)
+	}
+	if f.Anonymous {
+		q += ` AND user_id = 0`
+	}
+	if !f.Before.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, micros(f.Before))
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collectImages(rows)
+}
+
+func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM images WHERE id = ?`, d.Image.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return core.ErrNotFound
+	}
+	img := d.Image
+	_, err = tx.ExecContext(ctx, `INSERT INTO deletions (image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, micros(d.At))
+	if err != nil {
+		return err
+	}
+	if d.Blocked {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, img.SHA256, micros(d.At)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at FROM deletions ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Deletion
+	for rows.Next() {
+		var d core.Deletion
+		var created, at int64
+		img := &d.Image
+		if err := rows.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &d.By, &d.Reason, &d.Blocked, &at); err != nil {
+			return nil, err
+		}
+		img.CreatedAt, d.At = fromMicros(created), fromMicros(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM blocklist WHERE sha256 = ?`, sha256).Scan(&n)
+	return n > 0, err
 }
 
 var _ core.MetadataStore = (*DB)(nil)

@@ -113,8 +113,8 @@ func TestReopen(t *testing.T) {
 	if err := raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version != 1 {
 		t.Errorf("user_version: got %d, %v, want 1, nil", version, err)
 	}
-	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil || tables != 5 {
-		t.Errorf("tables: got %d, %v, want 5, nil", tables, err)
+	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil || tables != 7 {
+		t.Errorf("tables: got %d, %v, want 7, nil", tables, err)
 	}
 }
 

@@ -31,6 +31,8 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore)
 	t.Run("UserDuplicateEmail", func(t *testing.T) { testUserDuplicateEmail(t, open) })
 	t.Run("UserMissing", func(t *testing.T) { testUserMissing(t, open) })
 	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
+	t.Run("ListImages", func(t *testing.T) { testListImages(t, open) })
+	t.Run("DeleteImage", func(t *testing.T) { testDeleteImage(t, open) })
 }
 
 type openMeta = func(t *testing.T) core.MetadataStore
@@ -71,9 +73,9 @@ func checkImage(t *testing.T, what string, got, want core.Image) {
 func checkUser(t *testing.T, what string, got, want core.User) {
 	t.Helper()
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
-	if got.ID != want.ID || got.Email != want.Email || !bytes.Equal(got.PasswordHash, want.PasswordHash) {
-		t.Errorf("%s: got {ID:%d Email:%q PasswordHash:%q}, want {ID:%d Email:%q PasswordHash:%q}",
-			what, got.ID, got.Email, got.PasswordHash, want.ID, want.Email, want.PasswordHash)
+	if got.ID != want.ID || got.Email != want.Email || !bytes.Equal(got.PasswordHash, want.PasswordHash) || got.Admin != want.Admin {
+		t.Errorf("%s: got {ID:%d Email:%q PasswordHash:%q Admin:%v}, want {ID:%d Email:%q PasswordHash:%q Admin:%v}",
+			what, got.ID, got.Email, got.PasswordHash, got.Admin, want.ID, want.Email, want.PasswordHash, want.Admin)
 	}
 }
 
@@ -461,7 +463,7 @@ func testUsers(t *testing.T, open openMeta) {
 	users := []core.User{
 		{Email: "ann@example.com", PasswordHash: []byte("$2a$10$annannannannannannannuV3ZQ0f7yUe"), CreatedAt: base},
 		{Email: "bob@example.com", PasswordHash: []byte{0, 1, 2, 0xff}, CreatedAt: base.Add(time.Nanosecond)},
-		{Email: "cy@example.org", PasswordHash: []byte("x"), CreatedAt: base.Add(time.Hour)},
+		{Email: "cy@example.org", PasswordHash: []byte("x"), Admin: true, CreatedAt: base.Add(time.Hour)},
 	}
 	seen := map[int64]string{}
 	for i := range users {

@@ -51,6 +51,7 @@ func admin(ctx context.Context, cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	data := dataFlag(fs)
 	email := fs.String("email", "", "the user's email (user commands)")
+	isAdmin := fs.Bool("admin", false, "the user may delete images (user add)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (user add); else USERIMAGES_PASSWORD")
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -90,7 +91,7 @@ func admin(ctx context.Context, cmd string, args []string) error {
 		if password == "" {
 			return fmt.Errorf("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
 		}
-		id, err := svc.AddUser(ctx, *email, password)
+		id, err := svc.AddUser(ctx, *email, password, *isAdmin)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,77 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Moderator returns the audit name of an authenticated admin, or
+// CodeUnauthorized for anonymous callers and CodeForbidden for users who are
+// not admins.
+func (s *Service) Moderator(ctx context.Context, userID int64) (string, error) {
+	if userID == 0 {
+		return "", Errorf(CodeUnauthorized, "moderation needs an admin's credentials")
+	}
+	u, err := s.meta.User(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("moderator %d: %w", userID, err)
+	}
+	if !u.Admin {
+		return "", Errorf(CodeForbidden, "only admins may delete images")
+	}
+	return fmt.Sprintf("user:%d", u.ID), nil
+}
+
+// ParseImagePath returns the image id of a published path
+// (/hc/user_images/<id>.<ext>), a file name (<id>.<ext>) or a bare id.
+func ParseImagePath(p string) (string, error) {
+	p = p[strings.LastIndexByte(p, '/')+1:]
+	id, _, _ := strings.Cut(p, ".")
+	if !ValidImageID(id) {
+		return "", Errorf(CodeNotFound, "%q is not an image path or id", p)
+	}
+	return id, nil
+}
+
+// DeleteImage takes an image down: its metadata goes (with an audit record
+// of who did it and why) and then its bytes. With block, the same bytes are
+// refused if anyone uploads them again.
+func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block bool) (Image, error) {
+	if !ValidImageID(id) {
+		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
+	}
+	img, err := s.meta.Image(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
+	}
+	err = s.meta.DeleteImage(ctx, Deletion{Image: img, By: by, Reason: reason, Blocked: block, At: s.now()})
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
+	}
+	s.deleteBlob(ctx, imageKey(id))
+	return img, nil
+}
+
+// ListImages lists images, newest first; f.Limit defaults to 100.
+func (s *Service) ListImages(ctx context.Context, f ImageFilter) ([]Image, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	return s.meta.ListImages(ctx, f)
+}
+
+// Deletions lists the moderation audit log, newest first.
+func (s *Service) Deletions(ctx context.Context, limit int) ([]Deletion, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return s.meta.Deletions(ctx, limit)
+}
