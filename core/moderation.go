@@ -75,3 +75,12 @@ func (s *Service) Deletions(ctx context.Context, limit int) ([]Deletion, error) 
 	}
 	return s.meta.Deletions(ctx, limit)
 }
+
+// UserID returns the id of the user with email.
+func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
+	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
+	if errors.Is(err, ErrNotFound) {
+		return 0, Errorf(CodeNotFound, "no user has email %s", email)
+	}
+	return u.ID, err
+}

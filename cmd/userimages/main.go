@@ -19,6 +19,9 @@ Usage:
   userimages brand ls [flags]               list brands
   userimages user add [flags] --email E     create a user (password from --password-stdin or prompt-free env USERIMAGES_PASSWORD)
   userimages user token [flags] --email E   create an API token for a user and print it
+  userimages images ls [flags]              list images, newest first (--brand, --user EMAIL, --anonymous, --limit)
+  userimages images rm [flags] PATH...      take images down (--reason, --block refuses the same bytes again)
+  userimages images log [flags]             the moderation audit log, newest first
 
 Every flag can also be set by an environment variable USERIMAGES_<FLAG>, e.g.
 USERIMAGES_DATA=/var/lib/userimages. Run a command with -h for its flags.
@@ -44,7 +47,7 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, rest)
 	case "gc":
 		return gc(ctx, rest)
-	case "brand", "user":
+	case "brand", "user", "images":
 		if len(rest) == 0 {
 			return fmt.Errorf("%s: which subcommand? see userimages help", cmd)
 		}
