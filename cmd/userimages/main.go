@@ -22,6 +22,7 @@ Usage:
   userimages images ls [flags]              list images, newest first (--brand, --user EMAIL, --anonymous, --limit)
   userimages images rm [flags] PATH...      take images down (--reason, --block refuses the same bytes again)
   userimages images log [flags]             the moderation audit log, newest first
+  userimages upload [flags] FILE...         upload images to --server for --brand (--user, --token or --bearer; --json)
 
 Every flag can also be set by an environment variable USERIMAGES_<FLAG>, e.g.
 USERIMAGES_DATA=/var/lib/userimages. Run a command with -h for its flags.
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, rest)
 	case "gc":
 		return gc(ctx, rest)
+	case "upload":
+		return upload(ctx, rest)
 	case "brand", "user", "images":
 		if len(rest) == 0 {
 			return fmt.Errorf("%s: which subcommand? see userimages help", cmd)

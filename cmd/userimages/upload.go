@@ -1,0 +1,375 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"userimages/client"
+)
+
+// upload is `userimages upload`: the three steps of the API for each file,
+// through package client, against a userimages server or Zendesk itself.
+func upload(ctx context.Context, args []string) error {
+	fset := flag.NewFlagSet("upload", flag.ContinueOnError)
+	server := fset.String("server", "http://127.0.0.1:8080", "base URL of the server, scheme://host[:port]; Zendesk: https://SUBDOMAIN.zendesk.com")
+	user := fset.String("user", "", "Basic credentials EMAIL:PASSWORD (default: anonymous)")
+	token := fset.String("token", "", "Basic API-token credentials EMAIL/token:API_TOKEN")
+	bearer := fset.String("bearer", "", "Bearer API token")
+	brand := fset.String("brand", "", "id of the brand the images are for (required)")
+	asJSON := fset.Bool("json", false, `print one JSON object per file ({"file","path","url","size","content_type"} or {"file","error"}) instead of its path`)
+	retries := fset.Int("retries", 3, "retries of a request that failed in a way that may pass: network errors, 429, 502, 503, 504")
+	files, err := parse(fset, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(files) == 0:
+		return errors.New("upload: give one or more image files")
+	case *brand == "" || strings.Contains(*brand, ","):
+		return errors.New("upload: give the brand id with --brand ID (one brand)")
+	case *retries < 0:
+		return fmt.Errorf("upload: --retries %d: must be 0 or more", *retries)
+	}
+	auth, err := credentials(*user, *token, *bearer)
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	policy := client.DefaultRetryPolicy()
+	policy.MaxAttempts = *retries + 1
+	c, err := client.New(*server, append(auth, client.WithRetry(policy))...)
+	if err != nil {
+		return fmt.Errorf("upload: --server: %w", err)
+	}
+
+	u := uploadCmd{c: c, brand: *brand, asJSON: *asJSON, stdout: os.Stdout, stderr: os.Stderr, bars: stderrIsTerminal()}
+	failed := 0
+	for i, file := range files {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; %d of %d files not uploaded", len(files)-i, len(files))
+		}
+		err := u.one(ctx, file)
+		if err == nil {
+			continue
+		}
+		failed++
+		if left := len(files) - i - 1; left > 0 && failsEveryFile(err) {
+			return fmt.Errorf("%d of %d files failed; %d not tried, as they would fail the same way", failed, len(files), left)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, len(files))
+	}
+	return nil
+}
+
+// failsEveryFile reports whether err is about the server, the credentials
+// or the brand rather than one file, so that trying more files is useless.
+func failsEveryFile(err error) bool {
+	var e *client.Error
+	var ue *url.Error
+	switch {
+	case errors.As(err, &e):
+		switch e.Code {
+		case client.CodeUnauthorized, client.CodeForbidden, client.CodeBrandNotFound, client.CodeNotFound, client.CodeMethodNotAllowed:
+			return true
+		case client.CodeInvalidProperty:
+			return e.Pointer == "/brand_id"
+		case "":
+			return e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed
+		}
+	case errors.As(err, &ue): // unreachable even after the retries
+		return true
+	}
+	return false
+}
+
+// credentials turns the credential flags, at most one of them, into options.
+func credentials(user, token, bearer string) ([]client.Option, error) {
+	given := 0
+	for _, v := range []string{user, token, bearer} {
+		if v != "" {
+			given++
+		}
+	}
+	if given > 1 {
+		return nil, errors.New("give at most one of --user, --token and --bearer")
+	}
+	switch {
+	case user != "":
+		email, password, ok := strings.Cut(user, ":")
+		if !ok || email == "" || password == "" {
+			return nil, errors.New("--user: want EMAIL:PASSWORD")
+		}
+		if e, isToken := strings.CutSuffix(email, "/token"); isToken { // curl -u style API token
+			return []client.Option{client.WithAPIToken(e, password)}, nil
+		}
+		return []client.Option{client.WithPassword(email, password)}, nil
+	case token != "":
+		who, secret, ok := strings.Cut(token, ":")
+		email, isToken := strings.CutSuffix(who, "/token")
+		if !ok || !isToken || email == "" || secret == "" {
+			return nil, errors.New("--token: want EMAIL/token:API_TOKEN (for a bare token, use --bearer)")
+		}
+		return []client.Option{client.WithAPIToken(email, secret)}, nil
+	case bearer != "":
+		return []client.Option{client.WithBearer(bearer)}, nil
+	}
+	return nil, nil
+}
+
+// stderrIsTerminal reports whether progress bars may be drawn on stderr.
+func stderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
+}
+
+type uploadCmd struct {
+	c      *client.Client
+	brand  string
+	asJSON bool
+	stdout io.Writer
+	stderr io.Writer
+	bars   bool
+}
+
+// uploadResult is a line of --json output.
+type uploadResult struct {
+	File        string       `json:"file"`
+	Path        string       `json:"path,omitempty"`
+	URL         string       `json:"url,omitempty"`
+	Size        int64        `json:"size,omitempty"`
+	ContentType string       `json:"content_type,omitempty"`
+	Error       *uploadError `json:"error,omitempty"`
+}
+
+type uploadError struct {
+	Code    string `json:"code,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	Status  int    `json:"status,omitempty"`
+	Message string `json:"message"`
+}
+
+// one uploads file and prints the outcome; it returns the upload's error.
+func (u *uploadCmd) one(ctx context.Context, file string) error {
+	var size int64
+	if fi, err := os.Stat(file); err == nil {
+		size = fi.Size()
+	}
+	var progress func(sent, total int64)
+	var bar *progressBar
+	if u.bars {
+		bar = &progressBar{w: u.stderr, name: file, last: -1}
+		progress = bar.update
+	}
+	img, err := u.c.UploadFile(ctx, file, u.brand, progress)
+	if bar != nil {
+		bar.clear()
+	}
+	if err != nil {
+		msg := describe(file, size, u.c.BaseURL(), err)
+		fmt.Fprintln(u.stderr, "userimages: "+msg)
+		if u.asJSON {
+			ue := &uploadError{Detail: err.Error(), Message: msg}
+			var e *client.Error
+			if errors.As(err, &e) {
+				ue.Code, ue.Detail, ue.Status = e.Code, e.Detail, e.Status
+			}
+			u.printJSON(uploadResult{File: file, Error: ue})
+		}
+		return err
+	}
+	if u.asJSON {
+		u.printJSON(uploadResult{File: file, Path: img.Path, URL: img.URL, Size: img.Size, ContentType: img.ContentType})
+	} else {
+		fmt.Fprintln(u.stdout, img.Path)
+	}
+	return nil
+}
+
+func (u *uploadCmd) printJSON(v uploadResult) {
+	enc := json.NewEncoder(u.stdout)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// progressBar draws one file's upload on a terminal line.
+type progressBar struct {
+	w    io.Writer
+	name string
+	last int // percent drawn last, -1 for none
+}
+
+func (b *progressBar) update(sent, total int64) {
+	if total <= 0 {
+		return
+	}
+	pct := int(sent * 100 / total)
+	if pct == b.last {
+		return
+	}
+	b.last = pct
+	const width = 30
+	name := b.name
+	if r := []rune(name); len(r) > 30 {
+		name = "…" + string(r[len(r)-29:])
+	}
+	done := width * pct / 100
+	fmt.Fprintf(b.w, "\r%s [%s%s] %3d%% %s / %s\x1b[K", name, strings.Repeat("=", done), strings.Repeat(" ", width-done),
+		pct, humanSize(sent), humanSize(total))
+}
+
+// clear erases the bar, so that messages and paths start on a clean line.
+func (b *progressBar) clear() {
+	if b.last >= 0 {
+		fmt.Fprint(b.w, "\r\x1b[K")
+	}
+}
+
+// limitRE finds the limit in the server's FileTooLarge detail.
+var limitRE = regexp.MustCompile(`limit of (\d+) bytes`)
+
+// describe says in plain words why file was not uploaded, followed by the
+// server's own code and detail.
+func describe(file string, size int64, server string, err error) string {
+	var e *client.Error
+	if !errors.As(err, &e) {
+		var ue *url.Error
+		switch {
+		case errors.Is(err, context.Canceled):
+			return file + ": interrupted"
+		case errors.Is(err, context.DeadlineExceeded):
+			return file + ": timed out"
+		case errors.Is(err, fs.ErrNotExist):
+			return file + ": no such file"
+		case errors.As(err, &ue):
+			return fmt.Sprintf("%s: cannot reach %s: %v; check --server", file, server, ue.Err)
+		}
+		return file + ": " + err.Error()
+	}
+	if e.Status == 0 { // found before any request
+		switch e.Code {
+		case client.CodeInvalidFileSize:
+			return file + " is empty"
+		}
+		return file + ": " + e.Detail
+	}
+	var msg string
+	switch e.Code {
+	case client.CodeFileTooLarge:
+		msg = file + " is too large for the server"
+		if m := limitRE.FindStringSubmatch(e.Detail); m != nil && size > 0 {
+			limit, _ := strconv.ParseInt(m[1], 10, 64)
+			have, most := humanSize(size), humanSize(limit)
+			if have == most {
+				have, most = exactSize(size), exactSize(limit)
+			}
+			msg = fmt.Sprintf("%s is %s; the server accepts at most %s", file, have, most)
+		}
+	case client.CodeUnsupportedContentType:
+		msg = "the server does not accept the image type of " + file
+	case client.CodeInvalidFileSize:
+		msg = "the server refused the size of " + file
+	case client.CodeUnauthorized:
+		msg = "the server refused the credentials; check --user/--token/--bearer"
+	case client.CodeForbidden:
+		msg = "these credentials may not upload; check --user/--token/--bearer"
+	case client.CodeRateLimited:
+		msg = "slow down: too many requests; " + retryHint(e.RetryAfter)
+	case client.CodeServiceUnavailable:
+		msg = "the server is busy or restarting; " + retryHint(e.RetryAfter)
+	case client.CodeBlockedContent:
+		msg = file + " was taken down by a moderator and may not be uploaded again"
+	case client.CodeTokenExpired:
+		msg = "the upload of " + file + " expired before it was claimed; run the command again"
+	case client.CodeContentMismatch:
+		msg = "the bytes of " + file + " are not the type of image they start like (a damaged or disguised file?)"
+	case client.CodeInvalidImage:
+		msg = file + " is not a valid image: it is damaged or has no pixels"
+	case client.CodeTruncatedImage:
+		msg = file + " is cut short: the image ends early (an incomplete download or copy?)"
+	case client.CodeImageTooLarge:
+		msg = file + " has too many pixels for the server; scale it down"
+	case client.CodeActiveContent:
+		msg = file + " carries markup or script in its metadata; save it again without metadata"
+	case client.CodeBrandNotFound:
+		msg = "the server has no such brand; check --brand"
+	case client.CodeInvalidProperty:
+		msg = "the server refused the request for " + file
+		if e.Pointer == "/brand_id" {
+			msg = "the brand id is not valid; check --brand"
+		}
+	case client.CodePayloadTooLarge, client.CodeIncompleteBody:
+		msg = file + " changed size while it was being uploaded; try again"
+	case client.CodeUploadURLExpired, "ExpiredToken":
+		msg = "the upload URL expired before " + file + " was sent (is this computer's clock right?)"
+	case client.CodeSignatureMismatch, "SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied":
+		msg = "the upload URL refused " + file + " (a proxy changing headers, or a wrong clock?)"
+	case client.CodeAlreadyUploaded, client.CodeAlreadyClaimed, client.CodeNotUploaded, client.CodeTokenNotFound:
+		msg = "the upload of " + file + " went wrong midway; run the command again"
+	case client.CodeInternalError:
+		msg = "the server failed while taking " + file + "; give its operator the request id quoted here"
+	case client.CodeNotFound, client.CodeMethodNotAllowed:
+		msg = server + " does not look like a userimages or Zendesk help center server; check --server"
+	case "":
+		switch e.Status {
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			msg = server + " does not look like a userimages or Zendesk help center server; check --server"
+		case http.StatusRequestEntityTooLarge:
+			msg = "a proxy in front of the server refused " + file + " as too large"
+		case http.StatusTooManyRequests:
+			msg = "slow down: too many requests; " + retryHint(e.RetryAfter)
+		default:
+			msg = fmt.Sprintf("the server answered HTTP %d %s for %s", e.Status, http.StatusText(e.Status), file)
+		}
+	default:
+		msg = fmt.Sprintf("%s was refused (HTTP %d)", file, e.Status)
+	}
+	said := e.Code
+	if said == "" {
+		said = fmt.Sprintf("HTTP %d", e.Status)
+	}
+	if e.Detail != "" {
+		said += ": " + e.Detail
+	}
+	return msg + " (" + said + ")"
+}
+
+func retryHint(d time.Duration) string {
+	if d <= 0 {
+		return "retry later"
+	}
+	return fmt.Sprintf("retry after %ds", int((d+time.Second-1)/time.Second))
+}
+
+// humanSize is n bytes in decimal units, as the API's limits are (2 MB is
+// 2,000,000 bytes).
+func humanSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1_000_000:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e3), ".0") + " kB"
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e6), ".0") + " MB"
+}
+
+// exactSize is n bytes with thousands separators.
+func exactSize(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " bytes"
+}
