@@ -204,6 +204,20 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 	} else if !errors.Is(err, ErrNotFound) {
 		return Image{}, fmt.Errorf("claim %s: %w", token, err)
 	}
+	img, err := s.publish(ctx, token, brandID)
+	switch ErrorCode(err) {
+	case CodeTokenNotFound, CodeNotUploaded:
+		// A concurrent claim of the same token may have published it and
+		// removed the upload and its staged bytes meanwhile.
+		if winner, err := s.meta.ImageByToken(ctx, token); err == nil {
+			return sameBrand(winner, brandID)
+		}
+	}
+	return img, err
+}
+
+// publish checks and publishes the staged upload of token.
+func (s *Service) publish(ctx context.Context, token, brandID string) (Image, error) {
 	up, err := s.meta.Upload(ctx, token)
 	if errors.Is(err, ErrNotFound) {
 		return Image{}, propertyError(CodeTokenNotFound, "/token", "no upload has this token")
