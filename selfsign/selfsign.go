@@ -3,11 +3,18 @@
 // and are signed with the server's own secret. Signing and verifying both go
 // through aws-sdk-go-v2's v4 signer, so the URLs are exactly what S3 clients
 // and Zendesk clients expect.
+//
+// Secrets rotate: a Signer signs with its current secret and also verifies
+// URLs signed with previous ones. Each secret has its own access key id
+// (KeyID), carried in X-Amz-Credential, which picks the secret to verify
+// with.
 package selfsign
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -23,10 +30,11 @@ import (
 )
 
 const (
-	// AccessKeyID names the server's key in X-Amz-Credential.
-	AccessKeyID = "userimages"
-	region      = "us-east-1"
-	service     = "s3"
+	// LegacyAccessKeyID is the access key id of URLs issued before secrets
+	// had their own (KeyID). Such URLs are verified with every secret.
+	LegacyAccessKeyID = "userimages"
+	region            = "us-east-1"
+	service           = "s3"
 	// PathPrefix is where upload URLs point: PathPrefix + token.
 	PathPrefix = "/uploads/"
 	// maxSkew tolerates clients whose X-Amz-Date is slightly ahead of ours.
@@ -36,24 +44,50 @@ const (
 // requiredSigned are the headers every URL we issue signs.
 var requiredSigned = []string{"content-disposition", "content-type", "host", "x-amz-server-side-encryption"}
 
-// Signer presigns and verifies upload URLs with one secret.
+// KeyID is the access key id of secret: "ui" and the first 8 hex digits of
+// its SHA-256. It names the secret in URLs without revealing it.
+func KeyID(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return "ui" + hex.EncodeToString(sum[:4])
+}
+
+// Signer presigns upload URLs with its current secret and verifies them
+// with the current or a previous one.
 type Signer struct {
+	// keys are the secrets, current first.
+	keys []key
+}
+
+// key is one secret. Each has its own v4.Signer because v4.Signer caches
+// derived keys by access key id, which legacy URLs share across secrets.
+type key struct {
 	creds  aws.Credentials
 	signer *v4.Signer
 }
 
-// New returns a Signer for secret, which must be at least 32 bytes.
-func New(secret string) (*Signer, error) {
-	if len(secret) < 32 {
-		return nil, fmt.Errorf("signing secret: must be at least 32 bytes, got %d", len(secret))
-	}
-	return &Signer{
-		creds: aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: secret},
-		signer: v4.NewSigner(func(o *v4.SignerOptions) {
+// New returns a Signer that signs with current and verifies with current
+// and each of previous, until the URLs they signed expire. Secrets must be
+// at least 32 bytes and different from each other.
+func New(current string, previous ...string) (*Signer, error) {
+	s := &Signer{}
+	for i, secret := range append([]string{current}, previous...) {
+		which := "signing secret"
+		if i > 0 {
+			which = "previous signing secret"
+		}
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("%s: must be at least 32 bytes, got %d", which, len(secret))
+		}
+		creds := aws.Credentials{AccessKeyID: KeyID(secret), SecretAccessKey: secret}
+		if slices.ContainsFunc(s.keys, func(k key) bool { return k.creds.AccessKeyID == creds.AccessKeyID }) {
+			return nil, fmt.Errorf("%s: the same as another one (key id %s)", which, creds.AccessKeyID)
+		}
+		s.keys = append(s.keys, key{creds: creds, signer: v4.NewSigner(func(o *v4.SignerOptions) {
 			o.DisableHeaderHoisting = true
 			o.DisableURIPathEscaping = true
-		}),
-	}, nil
+		})})
+	}
+	return s, nil
 }
 
 // PresignPut implements core.UploadSigner: a URL on p.BaseURL that PUTs to
@@ -72,7 +106,8 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 	for k, v := range p.Headers {
 		req.Header.Set(k, v)
 	}
-	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, req, "UNSIGNED-PAYLOAD", service, region, p.Now)
+	current := s.keys[0]
+	signed, _, err := current.signer.PresignHTTP(ctx, current.creds, req, "UNSIGNED-PAYLOAD", service, region, p.Now)
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
 	}
@@ -81,7 +116,8 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 
 // Verify checks that r is a PUT through a URL this Signer issued, unchanged,
 // with every signed header as issued, on the host it was issued for, before
-// it expired. It returns the upload token, or an *core.Error with
+// it expired, signed with one of its secrets: the one X-Amz-Credential
+// names. It returns the upload token, or an *core.Error with
 // CodeSignatureMismatch or CodeUploadURLExpired.
 func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature; use the url and headers exactly as returned")
@@ -124,18 +160,23 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 			}
 		}
 	}
-	want, _, err := s.signer.PresignHTTP(r.Context(), s.creds, req, "UNSIGNED-PAYLOAD", service, region, signedAt)
-	if err != nil {
-		return "", mismatch
+	keyID, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
+	matched := false
+	for _, k := range s.keys {
+		creds := k.creds
+		switch keyID {
+		case creds.AccessKeyID:
+		case LegacyAccessKeyID: // issued before key ids: try every secret
+			creds.AccessKeyID = LegacyAccessKeyID
+		default:
+			continue
+		}
+		if signatureMatches(k.signer, req, creds, signedAt, q, got) {
+			matched = true
+			break
+		}
 	}
-	wu, err := url.Parse(want)
-	if err != nil {
-		return "", mismatch
-	}
-	wq := wu.Query()
-	if subtle.ConstantTimeCompare([]byte(wq.Get("X-Amz-Signature")), []byte(got)) != 1 ||
-		wq.Get("X-Amz-SignedHeaders") != q.Get("X-Amz-SignedHeaders") ||
-		wq.Get("X-Amz-Credential") != q.Get("X-Amz-Credential") {
+	if !matched {
 		return "", mismatch
 	}
 	switch {
@@ -145,4 +186,23 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 		return "", mismatch
 	}
 	return token, nil
+}
+
+// signatureMatches reports whether presigning req with signer and creds at
+// signedAt
+// gives signature and q's signed headers and credential. The signature is
+// compared in constant time.
+func signatureMatches(signer *v4.Signer, req *http.Request, creds aws.Credentials, signedAt time.Time, q url.Values, signature string) bool {
+	want, _, err := signer.PresignHTTP(req.Context(), creds, req, "UNSIGNED-PAYLOAD", service, region, signedAt)
+	if err != nil {
+		return false
+	}
+	wu, err := url.Parse(want)
+	if err != nil {
+		return false
+	}
+	wq := wu.Query()
+	return subtle.ConstantTimeCompare([]byte(wq.Get("X-Amz-Signature")), []byte(signature)) == 1 &&
+		wq.Get("X-Amz-SignedHeaders") == q.Get("X-Amz-SignedHeaders") &&
+		wq.Get("X-Amz-Credential") == q.Get("X-Amz-Credential")
 }

@@ -58,7 +58,7 @@ func TestPresignedURLShape(t *testing.T) {
 	q := u.Query()
 	for k, want := range map[string]string{
 		"X-Amz-Algorithm":     "AWS4-HMAC-SHA256",
-		"X-Amz-Credential":    "userimages/20261126/us-east-1/s3/aws4_request",
+		"X-Amz-Credential":    "ui3eb1bd43/20261126/us-east-1/s3/aws4_request", // KeyID(testSecret)
 		"X-Amz-Date":          "20261126T120000Z",
 		"X-Amz-Expires":       "3600",
 		"X-Amz-SignedHeaders": "content-disposition;content-type;host;x-amz-server-side-encryption",
@@ -169,4 +169,87 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify: unexpected error code %s", core.ErrorCode(err))
 		}
 	})
+}
+
+func TestRotation(t *testing.T) {
+	oldSecret, newSecret := testSecret, strings.Repeat("n", 32)
+	mustNew := func(current string, previous ...string) *Signer {
+		s, err := New(current, previous...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// legacy signs as servers did before secrets had key ids.
+	legacy := mustNew(oldSecret)
+	legacy.keys[0].creds.AccessKeyID = LegacyAccessKeyID
+	swapKeyID := func(r *http.Request) {
+		q := r.URL.Query()
+		q.Set("X-Amz-Credential", strings.Replace(q.Get("X-Amz-Credential"), KeyID(oldSecret), KeyID(newSecret), 1))
+		r.URL.RawQuery = q.Encode()
+	}
+	tests := []struct {
+		name     string
+		signer   *Signer // issues the URL
+		verifier *Signer
+		tamper   func(*http.Request)
+		now      time.Time
+		want     core.Code // "" means valid
+	}{
+		{name: "new URL, new secret with previous", signer: mustNew(newSecret, oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued},
+		{name: "old URL, new secret with previous", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued},
+		{name: "old URL, previous removed", signer: mustNew(oldSecret), verifier: mustNew(newSecret), now: issued, want: core.CodeSignatureMismatch},
+		{name: "old URL still expires", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued.Add(time.Hour + time.Second), want: core.CodeUploadURLExpired},
+		{name: "new URL before the swap (new secret given as previous)", signer: mustNew(newSecret), verifier: mustNew(oldSecret, newSecret), now: issued},
+		{name: "old URL with the new key id", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), tamper: swapKeyID, now: issued, want: core.CodeSignatureMismatch},
+		{name: "legacy URL, same secret", signer: legacy, verifier: mustNew(oldSecret), now: issued},
+		{name: "legacy URL, secret now previous", signer: legacy, verifier: mustNew(newSecret, oldSecret), now: issued},
+		{name: "legacy URL, secret gone", signer: legacy, verifier: mustNew(newSecret), now: issued, want: core.CodeSignatureMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request(presign(t, tt.signer))
+			if tt.tamper != nil {
+				tt.tamper(r)
+			}
+			token, err := tt.verifier.Verify(r, tt.now)
+			if tt.want == "" {
+				if err != nil || token != "01GC9JEN2X052BAKW905PH9C36" {
+					t.Fatalf("Verify: got %q, %v; want the token, nil", token, err)
+				}
+				return
+			}
+			if got := core.ErrorCode(err); got != tt.want {
+				t.Fatalf("Verify: got code %s (err %v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewURLsNameTheCurrentKey(t *testing.T) {
+	newSecret := strings.Repeat("n", 32)
+	s, _ := New(newSecret, testSecret)
+	u, _ := url.Parse(presign(t, s).URL)
+	if got, want := u.Query().Get("X-Amz-Credential"), KeyID(newSecret)+"/20261126/us-east-1/s3/aws4_request"; got != want {
+		t.Errorf("X-Amz-Credential: got %q, want %q", got, want)
+	}
+	if got := KeyID(newSecret); len(got) != 10 || !strings.HasPrefix(got, "ui") || got == KeyID(testSecret) {
+		t.Errorf("KeyID: got %q, want ui and 8 hex digits, different per secret", got)
+	}
+}
+
+func TestNewRejectsBadPreviousSecrets(t *testing.T) {
+	tests := []struct {
+		name     string
+		previous []string
+	}{
+		{"short previous", []string{"short"}},
+		{"previous same as current", []string{testSecret}},
+		{"previous given twice", []string{strings.Repeat("p", 32), strings.Repeat("p", 32)}},
+	}
+	for _, tt := range tests {
+		if _, err := New(testSecret, tt.previous...); err == nil {
+			t.Errorf("New(%s): got nil error, want one", tt.name)
+		}
+	}
 }

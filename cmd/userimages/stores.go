@@ -39,7 +39,11 @@ func openEmbedded(ctx context.Context, dir string) (*embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer, err := selfsign.New(secret)
+	var previous []string
+	if p := os.Getenv("USERIMAGES_SIGNING_SECRET_PREVIOUS"); p != "" {
+		previous = append(previous, p)
+	}
+	signer, err := selfsign.New(secret, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +63,9 @@ func (e *embedded) service(cfg core.Config, log *slog.Logger) (*core.Service, er
 }
 
 // signingSecret returns USERIMAGES_SIGNING_SECRET, or the secret kept in
-// dir, generating it (0600) on first start.
+// dir, generating it (0600) on first start. It signs new upload URLs;
+// USERIMAGES_SIGNING_SECRET_PREVIOUS, when set, still verifies the URLs it
+// signed (see the README on rotating secrets).
 func signingSecret(dir string) (string, error) {
 	if s := os.Getenv("USERIMAGES_SIGNING_SECRET"); s != "" {
 		return s, nil
