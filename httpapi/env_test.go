@@ -30,16 +30,20 @@ import (
 // env is a real server (SQLite, local disk, self-signed URLs) on a test
 // listener, with a clock the test moves.
 type env struct {
-	t    *testing.T
-	srv  *httptest.Server
-	db   *sqlite.DB
-	svc  *core.Service
-	dir  string
-	mu   sync.Mutex
-	time time.Time
+	t      *testing.T
+	srv    *httptest.Server
+	db     *sqlite.DB
+	svc    *core.Service
+	signer *selfsign.Signer
+	log    *slog.Logger
+	dir    string
+	mu     sync.Mutex
+	time   time.Time
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the server; configure, when given, changes its
+// httpapi.Config.
+func newEnv(t *testing.T, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), time: time.Now().UTC()}
 	ctx := context.Background()
@@ -68,13 +72,29 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.AddUser(ctx, "ann@example.com", "correct horse"); err != nil {
+	if _, err := svc.AddUser(ctx, "ann@example.com", "correct horse", false); err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(svc, signer, httpapi.Config{UploadPath: selfsign.PathPrefix}, log, e.now)
-	e.srv = httptest.NewServer(api.Handler())
-	t.Cleanup(e.srv.Close)
+	e.signer, e.log = signer, log
+	e.srv = e.newServer(configure...)
 	return e
+}
+
+// newServer starts another server on the same service and stores, as
+// another instance of a deployment would be.
+func (e *env) newServer(configure ...func(*httpapi.Config)) *httptest.Server {
+	e.t.Helper()
+	cfg := httpapi.Config{UploadPath: selfsign.PathPrefix}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	api, err := httpapi.New(e.svc, e.signer, cfg, e.log, e.now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.Handler())
+	e.t.Cleanup(srv.Close)
+	return srv
 }
 
 func (e *env) now() time.Time {

@@ -56,7 +56,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
-			slog.Int64("in_bytes", r.ContentLength), slog.String("remote", clientAddr(r)),
+			slog.Int64("in_bytes", r.ContentLength), slog.String("remote", s.clientAddr(r)),
 			slog.Duration("duration", time.Since(start)))
 	})
 }
@@ -74,7 +74,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After")
+			h.Set("Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After, X-Rate-Limit, X-Rate-Limit-Remaining")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if allowed {

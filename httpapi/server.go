@@ -8,10 +8,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"userimages/core"
@@ -35,6 +39,67 @@ type Config struct {
 	CORSOrigins []string
 	// UploadPath is the route of self-signed upload URLs, e.g. "/uploads/".
 	UploadPath string
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed: when the direct peer is in one of them, the client address
+	// (for rate limits and recorded with images) is the rightmost address
+	// in X-Forwarded-For that is not. Default: none; the peer is the client.
+	TrustedProxies []netip.Prefix
+	// Limiter keeps the rate-limit budgets. When it fails, requests go
+	// through (fail open) and a warning is logged at most every 10s.
+	// Default nil: no rate limiting.
+	Limiter Limiter
+	// RateLimits are the budgets Limiter enforces. A zero Limit leaves its
+	// route unlimited; DefaultRateLimits is what the command uses.
+	RateLimits RateLimits
+
+	// MaxConcurrentUploads caps the PUT bodies being received at once; a
+	// PUT over the cap gets 503 and Retry-After without its body being
+	// read. Default 64.
+	MaxConcurrentUploads int
+	// UploadTimeout is how long a PUT may take, from its handler starting
+	// to its last byte arriving; a slower body is cut off (400
+	// IncompleteBody) and nothing is stored. It overrides the server's read
+	// timeout for the PUT route. Default 2m.
+	UploadTimeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxConcurrentUploads = 64
+	DefaultUploadTimeout        = 2 * time.Minute
+)
+
+// uploadsFullRetryAfter is the Retry-After of a PUT refused because the
+// cap of concurrent uploads is reached: about the time an upload takes.
+const uploadsFullRetryAfter = "5"
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.CORSOrigins) == 0 {
+		c.CORSOrigins = []string{"*"}
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if c.MaxConcurrentUploads == 0 {
+		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
+	}
+	if c.UploadTimeout == 0 {
+		c.UploadTimeout = DefaultUploadTimeout
+	}
+	switch {
+	case c.MaxConcurrentUploads < 0:
+		return c, fmt.Errorf("MaxConcurrentUploads %d: must be positive", c.MaxConcurrentUploads)
+	case c.UploadTimeout < 0:
+		return c, fmt.Errorf("UploadTimeout %s: must be positive", c.UploadTimeout)
+	}
+	if err := c.RateLimits.validate(); err != nil {
+		return c, err
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return c, fmt.Errorf("TrustedProxies: %v is not a valid prefix", p)
+		}
+	}
+	return c, nil
 }
 
 // Server serves the API.
@@ -44,19 +109,26 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	// uploads holds one element per PUT body being received.
+	uploads chan struct{}
+	// limiterWarned is when a failing limiter was last logged (UnixNano).
+	limiterWarned atomic.Int64
 }
 
-// New returns a Server. verifier may be nil when upload URLs point
-// elsewhere (an object store); the PUT route is then not served.
-func New(svc *core.Service, verifier UploadVerifier, cfg Config, log *slog.Logger, now func() time.Time) *Server {
-	if len(cfg.CORSOrigins) == 0 {
-		cfg.CORSOrigins = []string{"*"}
+// New returns a Server, or an error if cfg is invalid. verifier may be nil
+// when upload URLs point elsewhere (an object store); the PUT route is then
+// not served. now is the clock (default time.Now); network deadlines use
+// the real time regardless.
+func New(svc *core.Service, verifier UploadVerifier, cfg Config, log *slog.Logger, now func() time.Time) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("httpapi config: %w", err)
 	}
-	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now}
+	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now,
+		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}, nil
 }
 
 // Handler returns the routes wrapped in logging and CORS.
@@ -95,15 +167,7 @@ func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
 // header is sent, which must then be valid.
 func (s *Server) caller(r *http.Request) (core.Uploader, error) {
 	uid, err := s.svc.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	return core.Uploader{UserID: uid, ClientAddr: clientAddr(r)}, err
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return core.Uploader{UserID: uid, ClientAddr: s.clientAddr(r)}, err
 }
 
 func (s *Server) baseURL(r *http.Request) string {
@@ -126,7 +190,7 @@ type uploadResponse struct {
 }
 
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) {
-	up, err := s.caller(r)
+	up, err := s.admit(w, r, "create", s.cfg.RateLimits.Create)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -156,9 +220,18 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// receiveUpload takes step 2's PUT. Order matters: nothing is looked up
+// before the token's syntax and the signature are checked, and no body is
+// read before a slot under the cap of concurrent uploads is taken.
 func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.caller(r); err != nil {
+	// The body must arrive within UploadTimeout of now, in real time.
+	deadline := time.Now().Add(s.cfg.UploadTimeout)
+	if _, err := s.admit(w, r, "put", s.cfg.RateLimits.Put); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if !core.ValidToken(r.PathValue("token")) {
+		s.writeError(w, r, core.Errorf(core.CodeSignatureMismatch, "this is not an upload URL issued by this server"))
 		return
 	}
 	token, err := s.verifier.Verify(r, s.now())
@@ -166,12 +239,49 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.svc.ReceiveUpload(r.Context(), token, r.ContentLength, r.Body); err != nil {
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		w.Header().Set("Retry-After", uploadsFullRetryAfter)
+		w.Header().Set("Connection", "close") // the body stays unread
+		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter))
+		return
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(deadline); err != nil {
+		s.log.WarnContext(r.Context(), "cannot bound the upload time", "request_id", requestID(r.Context()), "err", err)
+	}
+	// Leave time to answer even when the body came at the last moment.
+	_ = rc.SetWriteDeadline(deadline.Add(uploadAnswerTime))
+	body := &deadlineReader{r: r.Body}
+	if err := s.svc.ReceiveUpload(r.Context(), token, r.ContentLength, body); err != nil {
+		if body.timedOut {
+			err = core.Errorf(core.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
+		}
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+}
+
+// uploadAnswerTime is how long after UploadTimeout the answer to a PUT may
+// take to write.
+const uploadAnswerTime = 30 * time.Second
+
+// deadlineReader notes whether reading failed on a passed deadline.
+type deadlineReader struct {
+	r        io.Reader
+	timedOut bool
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		d.timedOut = true
+	}
+	return n, err
 }
 
 type imageResponse struct {
@@ -183,7 +293,7 @@ type imageResponse struct {
 }
 
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.caller(r); err != nil {
+	if _, err := s.admit(w, r, "claim", s.cfg.RateLimits.Claim); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

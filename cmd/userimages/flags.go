@@ -3,8 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
+
+	"userimages/ratelimit"
 )
 
 // listFlag is a repeatable flag; from the environment it is comma-separated.
@@ -47,4 +50,46 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// limitFlag is a rate limit, RATE/PERIOD or off.
+type limitFlag struct{ l ratelimit.Limit }
+
+func (f *limitFlag) String() string { return f.l.String() }
+func (f *limitFlag) Set(v string) error {
+	l, err := ratelimit.Parse(v)
+	if err == nil {
+		f.l = l
+	}
+	return err
+}
+
+// prefixFlag is a repeatable list of CIDR prefixes; a bare address is a
+// prefix of its full length.
+type prefixFlag []netip.Prefix
+
+func (p *prefixFlag) String() string {
+	var s []string
+	for _, x := range *p {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return fmt.Errorf("%q is not a CIDR prefix or an address", s)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		*p = append(*p, prefix.Masked())
+	}
+	return nil
 }

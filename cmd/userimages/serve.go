@@ -14,6 +14,8 @@ import (
 
 	"userimages/core"
 	"userimages/httpapi"
+	"userimages/ratelimit/memrate"
+	"userimages/ratelimit/redisrate"
 	"userimages/selfsign"
 )
 
@@ -31,10 +33,33 @@ func serve(ctx context.Context, args []string) error {
 	window := fs.Duration("claim-window", core.DefaultClaimWindow, "how long an upload can be claimed before it is swept")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often expired uploads are swept")
 	shutdownGrace := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
+	redisURL := fs.String("redis", "", "redis://[user:password@]host:port/db keeping rate limits shared by all instances (default: kept in this process)")
+	defaults := httpapi.DefaultRateLimits()
+	limitCreate, limitPut, limitClaim := limitFlag{defaults.Create}, limitFlag{defaults.Put}, limitFlag{defaults.Claim}
+	fs.Var(&limitCreate, "rate-limit-create", "requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off")
+	fs.Var(&limitPut, "rate-limit-put", "upload PUTs per client, RATE/PERIOD or off")
+	fs.Var(&limitClaim, "rate-limit-claim", "claims per client, RATE/PERIOD or off")
+	var proxies prefixFlag
+	fs.Var(&proxies, "trusted-proxy", "CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	maxUploads := fs.Int("max-concurrent-uploads", httpapi.DefaultMaxConcurrentUploads, "upload bodies received at once; more get 503")
+	uploadTimeout := fs.Duration("upload-timeout", httpapi.DefaultUploadTimeout, "how long an upload PUT may take to send its body")
+	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	readTimeout := fs.Duration("read-timeout", time.Minute, "how long a client may take to send a whole request (except upload PUTs: --upload-timeout)")
+	writeTimeout := fs.Duration("write-timeout", 5*time.Minute, "how long a response may take, from the end of the request headers")
+	idleTimeout := fs.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", rest)
+	}
+	for name, d := range map[string]time.Duration{"upload-timeout": *uploadTimeout, "read-header-timeout": *readHeaderTimeout,
+		"read-timeout": *readTimeout, "write-timeout": *writeTimeout, "idle-timeout": *idleTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("--%s %s: must be positive", name, d)
+		}
+	}
+	if *maxUploads < 1 {
+		return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1", *maxUploads)
 	}
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
@@ -58,7 +83,24 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("--brand %s: %w", b, err)
 		}
 	}
-	api := httpapi.New(svc, st.signer, httpapi.Config{PublicURL: *publicURL, CORSOrigins: origins, UploadPath: selfsign.PathPrefix}, log, nil)
+	limiter, closeLimiter, err := newLimiter(ctx, *redisURL, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	api, err := httpapi.New(svc, st.signer, httpapi.Config{
+		PublicURL:            *publicURL,
+		CORSOrigins:          origins,
+		UploadPath:           selfsign.PathPrefix,
+		TrustedProxies:       proxies,
+		Limiter:              limiter,
+		RateLimits:           httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l},
+		MaxConcurrentUploads: *maxUploads,
+		UploadTimeout:        *uploadTimeout,
+	}, log, nil)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -66,10 +108,10 @@ func serve(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: *readHeaderTimeout,
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
+		IdleTimeout:       *idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -77,7 +119,8 @@ func serve(ctx context.Context, args []string) error {
 	defer stopSweeper()
 	go svc.RunSweeper(sweepCtx, *sweepEvery, core.SweepOptions{Orphans: true})
 
-	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "brands", brands)
+	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "brands", brands,
+		"rate_limits", map[string]string{"create": limitCreate.String(), "put": limitPut.String(), "claim": limitClaim.String()})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -96,4 +139,42 @@ func serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newLimiter returns the rate limiter: on Redis when redisURL is set, so
+// that every instance shares the budgets, else in this process. A Redis
+// that does not answer at start is only warned about: limits fail open
+// until it does (see the README).
+func newLimiter(ctx context.Context, redisURL string, log *slog.Logger) (httpapi.Limiter, func(), error) {
+	if redisURL == "" {
+		l, err := memrate.New(memrate.Config{})
+		return l, func() {}, err
+	}
+	client, err := redisrate.NewClient(redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis: %w", err)
+	}
+	l, err := redisrate.New(client, redisrate.Config{})
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	where := redactedURL(redisURL)
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		log.Warn("redis does not answer; rate limits are off until it does (fail open)", "redis", where, "err", err)
+	} else {
+		log.Info("rate limits shared through redis", "redis", where)
+	}
+	return l, func() { client.Close() }, nil
+}
+
+// redactedURL is rawURL without its password, for logs.
+func redactedURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
 }

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"userimages/core"
+	"userimages/ratelimit"
+)
+
+// Limiter keeps the request budgets of rate limiting. Instances that share
+// a Limiter's backing store share its budgets.
+//
+// Contract (checked by ratelimittest.Run):
+//   - Allow takes one request from key's budget under limit. If it fits, the
+//     Result is Allowed and Remaining says how many more fit right now (0 to
+//     limit.Burst-1). If not, nothing is taken, Remaining is 0 and RetryAfter
+//     (> 0, at most limit.Interval()) is how long until one request fits.
+//   - A budget holds limit.Burst requests and refills at limit.Rate per
+//     limit.Period. Keys are independent; a caller uses one limit per key.
+//   - limit is valid and not zero; key is at most 256 bytes of any text.
+//   - An error means no decision was taken (the backing store failed, or
+//     ctx ended); the Result is then the zero Result.
+//   - Safe for concurrent use.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit ratelimit.Limit) (ratelimit.Result, error)
+}
+
+// RateLimits are the budgets of the rate-limited routes, per caller: per
+// user id for authenticated callers, per client address for anonymous ones
+// (per /64 for IPv6, which hands out /64s). A zero Limit leaves its route
+// unlimited.
+type RateLimits struct {
+	Create ratelimit.Limit // step 1: POST /api/v2/guide/user_images/uploads
+	Put    ratelimit.Limit // step 2: PUT of an upload URL
+	Claim  ratelimit.Limit // step 3: POST /api/v2/guide/user_images
+}
+
+// DefaultRateLimits are 120 requests per minute on each route: far above
+// what a person uploading pictures into posts does, and a small fraction of
+// what a script can.
+func DefaultRateLimits() RateLimits {
+	l := ratelimit.PerPeriod(120, time.Minute)
+	return RateLimits{Create: l, Put: l, Claim: l}
+}
+
+func (l RateLimits) validate() error {
+	for _, lim := range []ratelimit.Limit{l.Create, l.Put, l.Claim} {
+		if err := lim.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// limiterWarnEvery spaces the warnings about a failing limiter, which would
+// otherwise come once per request.
+const limiterWarnEvery = 10 * time.Second
+
+// admit authenticates the caller of a rate-limited route and charges the
+// request to the caller's budget of route, setting X-Rate-Limit and
+// X-Rate-Limit-Remaining. A caller whose credentials fail is charged as an
+// anonymous one, by address; being over the budget wins over failing to
+// authenticate. When the limiter fails, the request is let through (fail
+// open) and a warning logged.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, limit ratelimit.Limit) (core.Uploader, error) {
+	up, authErr := s.caller(r)
+	if s.cfg.Limiter == nil || limit.IsZero() {
+		return up, authErr
+	}
+	res, err := s.cfg.Limiter.Allow(r.Context(), route+":"+subject(up), limit)
+	if err != nil {
+		s.warnLimiter(r.Context(), err)
+		return up, authErr
+	}
+	h := w.Header()
+	h.Set("X-Rate-Limit", strconv.Itoa(limit.Rate))
+	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(max(res.Remaining, 0)))
+	if !res.Allowed {
+		h.Set("Retry-After", retryAfterSeconds(res.RetryAfter))
+		return up, core.Errorf(core.CodeRateLimited, "too many requests: the limit is %s; retry in %s s",
+			limit, h.Get("Retry-After"))
+	}
+	return up, authErr
+}
+
+// subject is whose budget a request is charged to.
+func subject(up core.Uploader) string {
+	if up.UserID != 0 {
+		return "u:" + strconv.FormatInt(up.UserID, 10)
+	}
+	addr, err := netip.ParseAddr(up.ClientAddr)
+	if err != nil {
+		return "a:" + up.ClientAddr
+	}
+	if addr = addr.Unmap(); addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return "a:" + p.String()
+	}
+	return "a:" + addr.String()
+}
+
+// retryAfterSeconds is d in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+func (s *Server) warnLimiter(ctx context.Context, err error) {
+	now := s.now().UnixNano()
+	last := s.limiterWarned.Load()
+	if now-last < int64(limiterWarnEvery) || !s.limiterWarned.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.WarnContext(ctx, "rate limiter failed; letting requests through unlimited (fail open)",
+		"request_id", requestID(ctx), "err", err)
+}
