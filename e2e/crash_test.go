@@ -20,10 +20,11 @@ import (
 // crashFlow is one three-step upload of the crash test and how far the
 // server's answers got before the kill.
 type crashFlow struct {
-	data  []byte
-	token string // step 1 answered 200
-	put   bool   // step 2 answered 200
-	path  string // step 3 answered 201
+	data   []byte // uploaded
+	served []byte // data without its comment padding, which the server strips
+	token  string // step 1 answered 200
+	put    bool   // step 2 answered 200
+	path   string // step 3 answered 201
 }
 
 // TestCrashDurability kills the server with SIGKILL while uploads and
@@ -93,7 +94,7 @@ func crashRound(t *testing.T, srv *server, rng *rand.Rand, workers, perWorker, m
 					return
 				default:
 				}
-				f := &crashFlow{data: padJPEG(base, len(base)+4+wrng.IntN(maxSize-len(base)-4), bytesRng)}
+				f := &crashFlow{data: padJPEG(base, len(base)+4+wrng.IntN(maxSize-len(base)-4), bytesRng), served: base}
 				up, err := createUpload(client, srv.base, "", "image/jpeg", len(f.data))
 				if err != nil {
 					failed("create upload", err)
@@ -167,7 +168,7 @@ func recoverFlows(t *testing.T, srv *server, flows []*crashFlow, published map[s
 		switch {
 		case f.path != "":
 			// Answered 201: checked by checkPublished.
-			published[f.path] = f.data
+			published[f.path] = f.served
 		case f.put:
 			// Answered 200: the bytes are durable, so the claim succeeds
 			// (or had succeeded, unanswered) with exactly these bytes.
@@ -176,14 +177,14 @@ func recoverFlows(t *testing.T, srv *server, flows []*crashFlow, published map[s
 				t.Errorf("claim of token %s after the restart (its PUT had answered 200): %v", f.token, err)
 				continue
 			}
-			published[img.UserImage.Path] = f.data
+			published[img.UserImage.Path] = f.served
 		default:
 			// The PUT was unanswered: all of its bytes were stored, or none.
 			img, err := claim(c, srv.base, "", f.token, brandID)
 			var e *errStatus
 			switch {
 			case err == nil:
-				published[img.UserImage.Path] = f.data
+				published[img.UserImage.Path] = f.served
 			case errors.As(err, &e) && e.status == http.StatusConflict && errorCode(e.body) == "NotUploaded":
 			default:
 				t.Errorf("claim of token %s after the restart (its PUT was cut off): got %v, want 201 or 409 NotUploaded", f.token, err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -449,7 +450,8 @@ func TestGracefulShutdown(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data)
 	rng := newRand(t)
-	img := padJPEG(encodeJPEG(t, rng, 64, 64), 600_000, rngBytes(rng))
+	base := encodeJPEG(t, rng, 64, 64)
+	img := padJPEG(base, 600_000, rngBytes(rng)) // served as base: comments are stripped
 	up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
 	if err != nil {
 		t.Fatal(err)
@@ -478,7 +480,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("claim after the restart: %v", err)
 	}
-	checkServed(t, srv2, got.UserImage.Path, "image/jpeg", img)
+	checkServed(t, srv2, got.UserImage.Path, "image/jpeg", base)
 }
 
 // TestAdminCommandDuringUpload runs one-shot admin commands (`user token`,
@@ -501,7 +503,8 @@ func TestAdminCommandDuringUpload(t *testing.T) {
 			addUser(t, data, email, password)
 			srv := startServer(t, data)
 			rng := newRand(t)
-			img := padJPEG(encodeJPEG(t, rng, 64, 64), 300_000, rngBytes(rng))
+			base := encodeJPEG(t, rng, 64, 64)
+			img := padJPEG(base, 300_000, rngBytes(rng)) // served as base: comments are stripped
 			up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
 			if err != nil {
 				t.Fatal(err)
@@ -522,7 +525,7 @@ func TestAdminCommandDuringUpload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkServed(t, srv, got.UserImage.Path, "image/jpeg", img)
+			checkServed(t, srv, got.UserImage.Path, "image/jpeg", base)
 		})
 	}
 }
@@ -536,14 +539,15 @@ func TestRequestErrors(t *testing.T) {
 	pngData := encodePNG(t, rng, 32, 32)
 	c := http.DefaultClient
 
-	// An upload declared as JPEG whose bytes are a PNG: the PUT stores them,
-	// the claim refuses them.
+	// An upload declared as JPEG whose bytes are a PNG: the PUT refuses them
+	// from their first bytes and stores nothing, so a claim finds nothing.
 	mismatched, err := createUpload(c, srv.base, "", "image/jpeg", len(pngData))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putUpload(c, mismatched, pngData); err != nil {
-		t.Fatal(err)
+	var refused *errStatus
+	if err := putUpload(c, mismatched, pngData); !errors.As(err, &refused) || refused.status != http.StatusUnprocessableEntity || errorCode(refused.body) != "ContentMismatch" {
+		t.Fatalf("PUT of PNG bytes declared JPEG: got %v, want 422 ContentMismatch", err)
 	}
 	// A good upload, for the brand check.
 	good, err := createUpload(c, srv.base, "", "image/jpeg", len(jpg))
@@ -575,7 +579,7 @@ func TestRequestErrors(t *testing.T) {
 		{"malformed token", images, `{"token": "nope", "brand_id": "10016"}`, 422, "InvalidProperty"},
 		{"unknown token", images, `{"token": "01GC9JEN2X052BAKW905PH9C36", "brand_id": "10016"}`, 404, "TokenNotFound"},
 		{"unregistered brand", images, `{"token": "` + good.Upload.Token + `", "brand_id": "99999"}`, 422, "BrandNotFound"},
-		{"bytes of another type", images, `{"token": "` + mismatched.Upload.Token + `", "brand_id": "10016"}`, 422, "ContentMismatch"},
+		{"bytes of another type, refused at the PUT", images, `{"token": "` + mismatched.Upload.Token + `", "brand_id": "10016"}`, 409, "NotUploaded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
