@@ -20,10 +20,6 @@ const (
 	tokenSecretLen = 40
 )
 
-// dummyHash is compared against when a user or token does not exist, so that
-// failures take as long as wrong passwords and reveal nothing.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("userimages-dummy"), bcrypt.MinCost)
-
 func unauthorized(format string, args ...any) *Error {
 	return Errorf(CodeUnauthorized, format, args...)
 }
@@ -61,7 +57,7 @@ func (s *Service) Authenticate(ctx context.Context, header string) (int64, error
 func (s *Service) checkPassword(ctx context.Context, email, password string) (int64, error) {
 	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
 		return 0, unauthorized("wrong email or password")
 	}
 	if err != nil {
@@ -77,12 +73,12 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (in
 // token owner's.
 func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64, error) {
 	if len(token) != tokenIDLen+tokenSecretLen {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(token))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
 	}
 	t, err := s.meta.APIToken(ctx, token[:tokenIDLen])
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(token))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
 	}
 	if err != nil {
@@ -110,7 +106,7 @@ func (s *Service) AddUser(ctx context.Context, email, password string, admin boo
 	if len(password) < 8 || len(password) > 72 {
 		return 0, Errorf(CodeInvalidProperty, "the password must be 8 to 72 bytes long")
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.PasswordCost)
 	if err != nil {
 		return 0, fmt.Errorf("hash password: %w", err)
 	}
@@ -136,7 +132,7 @@ func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error)
 		return "", fmt.Errorf("new api token: %w", err)
 	}
 	token := hex.EncodeToString(b[:])
-	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenIDLen:]), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenIDLen:]), s.cfg.PasswordCost)
 	if err != nil {
 		return "", fmt.Errorf("hash api token: %w", err)
 	}

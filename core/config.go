@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"userimages/imagesafe"
 )
 
@@ -43,6 +45,9 @@ type Config struct {
 	MaxPixels int64
 	// MaxSide caps each of width and height. Default imagesafe.DefaultMaxSide.
 	MaxSide int
+	// PasswordCost is the bcrypt cost of new password and API token hashes.
+	// Default bcrypt.DefaultCost (10); tests may lower it to bcrypt.MinCost.
+	PasswordCost int
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an error
@@ -69,6 +74,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxSide == 0 {
 		c.MaxSide = imagesafe.DefaultMaxSide
 	}
+	if c.PasswordCost == 0 {
+		c.PasswordCost = bcrypt.DefaultCost
+	}
 	switch {
 	case c.MaxFileSize < 1:
 		return c, fmt.Errorf("max file size %d: must be positive", c.MaxFileSize)
@@ -78,6 +86,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("claim window %s: must be at least the upload url ttl %s", c.ClaimWindow, c.UploadURLTTL)
 	case c.OrphanGrace < 0:
 		return c, fmt.Errorf("orphan grace %s: must not be negative", c.OrphanGrace)
+	case c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost:
+		return c, fmt.Errorf("password cost %d: must be between %d and %d", c.PasswordCost, bcrypt.MinCost, bcrypt.MaxCost)
 	case c.MaxPixels < 1 || c.MaxSide < 1:
 		return c, fmt.Errorf("pixel caps %d, %d: must be positive", c.MaxPixels, c.MaxSide)
 	}

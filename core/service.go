@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
 
 	"userimages/imagesafe"
 )
@@ -33,6 +34,9 @@ type Service struct {
 	signer UploadSigner
 	now    func() time.Time
 	log    *slog.Logger
+	// dummyHash is compared against when a user or token does not exist,
+	// so that such failures take as long as wrong passwords.
+	dummyHash []byte
 }
 
 // Deps are the adapters a Service runs on. Now defaults to time.Now and Log
@@ -60,7 +64,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, now: d.Now, log: d.Log}, nil
+	dummy, err := bcrypt.GenerateFromPassword([]byte("userimages-dummy"), cfg.PasswordCost)
+	if err != nil {
+		return nil, fmt.Errorf("new service: %w", err)
+	}
+	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, now: d.Now, log: d.Log, dummyHash: dummy}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.

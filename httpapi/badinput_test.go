@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -190,30 +191,49 @@ func TestBadInput(t *testing.T) {
 			e.advance(24*time.Hour + time.Second)
 			return claimWith(e, e.claimBody(u.Token, "10016"))
 		}, 410, core.CodeTokenExpired},
-		{"claim: PNG bytes declared JPEG", func(e *env) *http.Request {
+		{"put: PNG bytes declared JPEG", func(e *env) *http.Request {
 			p := testPNG(t, 10, 10)
-			u := e.create("image/jpeg", len(p))
-			e.put(u, p)
-			return claimWith(e, e.claimBody(u.Token, "10016"))
+			return e.putRequest(e.create("image/jpeg", len(p)), p)
 		}, 422, core.CodeContentMismatch},
-		{"claim: HTML declared PNG", func(e *env) *http.Request {
+		{"put: HTML declared PNG", func(e *env) *http.Request {
 			h := []byte("<html><script>alert(1)</script></html>")
-			u := e.create("image/png", len(h))
-			e.put(u, h)
-			return claimWith(e, e.claimBody(u.Token, "10016"))
+			return e.putRequest(e.create("image/png", len(h)), h)
 		}, 422, core.CodeContentMismatch},
-		{"claim: JPEG magic, corrupt header", func(e *env) *http.Request {
-			b := append([]byte{0xFF, 0xD8, 0xFF}, []byte(strings.Repeat("x", 100))...)
-			u := e.create("image/jpeg", len(b))
-			e.put(u, b)
+		{"put: SVG declared GIF", func(e *env) *http.Request {
+			h := []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)
+			return e.putRequest(e.create("image/gif", len(h)), h)
+		}, 422, core.CodeContentMismatch},
+		{"put: PNG decompression bomb header", func(e *env) *http.Request {
+			p := pngWithDims(t, 30000, 30000)
+			return e.putRequest(e.create("image/png", len(p)), p)
+		}, 422, core.CodeImageTooLarge},
+		{"claim: JPEG too wide", func(e *env) *http.Request {
+			j := jpegWithDims(t, 30000, 10)
+			u := e.create("image/jpeg", len(j))
+			e.put(u, j)
+			return claimWith(e, e.claimBody(u.Token, "10016"))
+		}, 422, core.CodeImageTooLarge},
+		{"claim: JPEG with stray bytes", func(e *env) *http.Request {
+			j := testJPEG(t, 10, 10)
+			i := bytes.Index(j, []byte{0xFF, 0xC0})
+			j = append(append(append([]byte{}, j[:i]...), 0x00, 0x01), j[i:]...)
+			u := e.create("image/jpeg", len(j))
+			e.put(u, j)
 			return claimWith(e, e.claimBody(u.Token, "10016"))
 		}, 422, core.CodeInvalidImage},
+		{"claim: truncated JPEG", func(e *env) *http.Request {
+			j := testJPEG(t, 40, 40)
+			j = j[:len(j)-30]
+			u := e.create("image/jpeg", len(j))
+			e.put(u, j)
+			return claimWith(e, e.claimBody(u.Token, "10016"))
+		}, 422, core.CodeTruncatedImage},
 		{"claim: truncated PNG header", func(e *env) *http.Request {
 			b := testPNG(t, 10, 10)[:20]
 			u := e.create("image/png", len(b))
 			e.put(u, b)
 			return claimWith(e, e.claimBody(u.Token, "10016"))
-		}, 422, core.CodeInvalidImage},
+		}, 422, core.CodeTruncatedImage},
 		{"claim: other brand", func(e *env) *http.Request {
 			u, _ := e.claimed("image/jpeg", img)
 			return claimWith(e, e.claimBody(u.Token, "20000"))

@@ -3,7 +3,9 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -19,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
 	"userimages/httpapi"
@@ -62,7 +66,7 @@ func newEnv(t *testing.T, configure ...func(*httpapi.Config)) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := core.New(core.Config{}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Now: e.now, Log: log})
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Now: e.now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,4 +246,27 @@ func testPNG(t testing.TB, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// pngWithDims is a small PNG whose header claims w×h.
+func pngWithDims(t testing.TB, w, h int) []byte {
+	t.Helper()
+	p := testPNG(t, 1, 1)
+	binary.BigEndian.PutUint32(p[16:], uint32(w))
+	binary.BigEndian.PutUint32(p[20:], uint32(h))
+	binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
+	return p
+}
+
+// jpegWithDims is a small JPEG whose frame header claims w×h.
+func jpegWithDims(t testing.TB, w, h int) []byte {
+	t.Helper()
+	j := testJPEG(t, 8, 8)
+	i := bytes.Index(j, []byte{0xFF, 0xC0})
+	if i < 0 {
+		t.Fatal("no SOF0 in the test JPEG")
+	}
+	binary.BigEndian.PutUint16(j[i+5:], uint16(h))
+	binary.BigEndian.PutUint16(j[i+7:], uint16(w))
+	return j
 }

@@ -166,3 +166,42 @@ func TestImageRecordsUploader(t *testing.T) {
 		t.Errorf("uploaders: got %v, want one anonymous image and one of ann's", users)
 	}
 }
+
+// TestServedCopyIsSafe uploads a camera JPEG with GPS and an HTML tail: the
+// served copy has neither, keeps its orientation, and its size is what the
+// claim said.
+func TestServedCopyIsSafe(t *testing.T) {
+	e := newEnv(t)
+	photo, err := os.ReadFile("../imagesafe/testdata/gps_rotated.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := append(append([]byte{}, photo...), "<html><script>alert(1)</script>"...)
+	u := e.create("image/jpeg", len(upload))
+	e.put(u, upload)
+	res := e.postJSON(claimPath, e.claimBody(u.Token, "10016"))
+	var got struct {
+		UserImage struct {
+			Path string `json:"path"`
+			Size int    `json:"size"`
+		} `json:"user_image"`
+	}
+	if res.status != 201 || json.Unmarshal(res.body, &got) != nil {
+		t.Fatalf("claim: got %d %s", res.status, res.body)
+	}
+	served := e.do(e.request(http.MethodGet, got.UserImage.Path, nil))
+	if served.status != 200 || len(served.body) != got.UserImage.Size {
+		t.Fatalf("GET: got %d with %d bytes, want 200 with the claimed %d", served.status, len(served.body), got.UserImage.Size)
+	}
+	if got.UserImage.Size >= len(photo) {
+		t.Errorf("size: got %d, want less than the %d uploaded (metadata stripped)", got.UserImage.Size, len(photo))
+	}
+	for _, leak := range []string{"GPS", "CAM123456", "Jane Secret", "<script", "<html"} {
+		if strings.Contains(string(served.body), leak) {
+			t.Errorf("served copy contains %q", leak)
+		}
+	}
+	if !strings.Contains(string(served.body), "Exif\x00\x00MM\x00*") || !strings.Contains(string(served.body), "Artifex Software sRGB") {
+		t.Error("served copy lost its orientation or its ICC profile")
+	}
+}
