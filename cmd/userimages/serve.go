@@ -14,6 +14,7 @@ import (
 
 	"userimages/core"
 	"userimages/httpapi"
+	"userimages/imagesafe"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/redisrate"
 	"userimages/selfsign"
@@ -29,6 +30,9 @@ func serve(ctx context.Context, args []string) error {
 	fs.Var(&origins, "cors-origin", `origin allowed to call from a browser (repeatable; default "*")`)
 	fs.Var(&types, "content-type", "accepted content type (repeatable; default image/jpeg, image/png, image/gif, image/webp)")
 	maxSize := fs.Int64("max-file-size", core.DefaultMaxFileSize, "largest accepted file_size in bytes")
+	keepMetadata := fs.Bool("keep-metadata", false, "serve images with their EXIF, XMP, IPTC and comments (default: stripped, keeping the ICC profile and orientation)")
+	maxPixels := fs.Int64("max-pixels", imagesafe.DefaultMaxPixels, "largest accepted width × height, checked from the header before decoding")
+	maxSide := fs.Int("max-side", imagesafe.DefaultMaxSide, "largest accepted width or height")
 	ttl := fs.Duration("upload-url-ttl", core.DefaultUploadURLTTL, "how long an upload URL accepts its PUT")
 	window := fs.Duration("claim-window", core.DefaultClaimWindow, "how long an upload can be claimed before it is swept")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often expired uploads are swept")
@@ -74,7 +78,8 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.db.Close()
-	svc, err := st.service(core.Config{MaxFileSize: *maxSize, ContentTypes: types, UploadURLTTL: *ttl, ClaimWindow: *window}, log)
+	svc, err := st.service(core.Config{MaxFileSize: *maxSize, ContentTypes: types, UploadURLTTL: *ttl, ClaimWindow: *window,
+		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide}, log)
 	if err != nil {
 		return err
 	}
