@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Moderator returns the audit name of an authenticated admin, or
@@ -83,4 +84,15 @@ func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
 		return 0, Errorf(CodeNotFound, "no user has email %s", email)
 	}
 	return u.ID, err
+}
+
+// Ready checks that the metadata and blob stores answer.
+func (s *Service) Ready(ctx context.Context) error {
+	if _, err := s.meta.BrandExists(ctx, "readyz"); err != nil {
+		return fmt.Errorf("metadata store: %w", err)
+	}
+	if err := s.blobs.List(ctx, "readyz/", func(string, time.Time) error { return nil }); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	return nil
 }

@@ -85,15 +85,20 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 	return st, nil
 }
 
-// RunSweeper sweeps every interval until ctx is done, logging results.
-func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt SweepOptions) {
+// RunSweeper sweeps every interval until ctx is done, logging results and
+// passing them to report when it is not nil.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt SweepOptions, report func(SweepStats)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		st, err := s.Sweep(ctx, opt)
 		if err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "sweep failed", "err", err)
-		} else if st != (SweepStats{}) {
+		}
+		if report != nil {
+			report(st)
+		}
+		if err == nil && st != (SweepStats{}) {
 			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans)
 		}
 		opt = SweepOptions{} // the full orphan scan runs once, at start

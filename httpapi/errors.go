@@ -76,6 +76,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		code, st = core.CodeInternal, statuses[core.CodeInternal]
 	}
+	if rec, ok := w.(*recorder); ok {
+		rec.code = code
+	}
 	item := errorItem{Code: code, Title: st.title, Status: strconv.Itoa(st.status)}
 	if code == core.CodeInternal {
 		s.log.ErrorContext(r.Context(), "internal error", "request_id", requestID(r.Context()), "err", err)

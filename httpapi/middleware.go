@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"userimages/core"
 )
 
 // recorder captures the status and size of a response. It keeps the
@@ -15,6 +17,7 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	code   core.Code // of an error answer
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -52,13 +55,37 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+		req := r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		next.ServeHTTP(rec, req)
+		if s.cfg.Metrics != nil {
+			s.count(req.Pattern, r, rec, time.Since(start))
+		}
 		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
 			slog.Int64("in_bytes", r.ContentLength), slog.String("remote", s.clientAddr(r)),
 			slog.Duration("duration", time.Since(start)))
 	})
+}
+
+// count records a finished request in the metrics. req.Pattern, set by
+// the ServeMux, names the route without unbounded path values.
+func (s *Server) count(pattern string, r *http.Request, rec *recorder, d time.Duration) {
+	m := s.cfg.Metrics
+	m.Request(pattern, r.Method, rec.status, d)
+	switch {
+	case pattern == patternImage:
+		m.BytesServed(rec.bytes)
+	case pattern != patternCreate && pattern != s.putPattern() && pattern != patternClaim:
+	case rec.code != "":
+		m.UploadRefused(string(rec.code))
+	case pattern == patternCreate:
+		m.UploadCreated()
+	case pattern == s.putPattern():
+		m.BytesReceived(r.ContentLength)
+	case pattern == patternClaim:
+		m.UploadClaimed()
+	}
 }
 
 // cors lets pages on the allowed origins call the API and PUT uploads with
@@ -78,7 +105,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if allowed {
-				h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, OPTIONS")
+				h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Disposition, X-Amz-Server-Side-Encryption, X-Requested-With")
 				h.Set("Access-Control-Max-Age", "600")
 			}

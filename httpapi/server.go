@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"userimages/core"
+	"userimages/metrics"
 )
 
 // UploadVerifier checks the presigned PUTs of upload URLs that point at this
@@ -57,6 +58,10 @@ type Config struct {
 	// PUT over the cap gets 503 and Retry-After without its body being
 	// read. Default 64.
 	MaxConcurrentUploads int
+	// Metrics, when set, counts requests and upload outcomes and is served
+	// at GET /metrics. Default nil: no metrics.
+	Metrics *metrics.Metrics
+
 	// UploadTimeout is how long a PUT may take, from its handler starting
 	// to its last byte arriving; a slower body is cut off (400
 	// IncompleteBody) and nothing is stored. It overrides the server's read
@@ -131,22 +136,45 @@ func New(svc *core.Service, verifier UploadVerifier, cfg Config, log *slog.Logge
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}, nil
 }
 
+// Route patterns, also the metrics' route labels.
+const (
+	patternCreate = "POST /api/v2/guide/user_images/uploads"
+	patternClaim  = "POST /api/v2/guide/user_images"
+	patternDelete = "DELETE /api/v2/guide/user_images/{id}"
+	patternImage  = "GET /hc/user_images/{file}"
+)
+
+// putPattern is the route of upload PUTs, under cfg.UploadPath.
+func (s *Server) putPattern() string { return "PUT " + s.cfg.UploadPath + "{token}" }
+
 // Handler returns the routes wrapped in logging and CORS.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(method, path string, h http.HandlerFunc) {
-		mux.HandleFunc(method+" "+path, h)
-		mux.HandleFunc(path, s.methodNotAllowed(method))
+	// route registers h, and a JSON 405 for the path's other methods (a
+	// method-less fallback would conflict with the DELETE route's wildcard).
+	route := func(pattern string, h http.HandlerFunc) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(pattern, h)
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if m != method {
+				mux.HandleFunc(m+" "+path, s.methodNotAllowed(method))
+			}
+		}
 	}
-	route(http.MethodPost, "/api/v2/guide/user_images/uploads", s.createUpload)
-	route(http.MethodPost, "/api/v2/guide/user_images", s.claim)
-	route(http.MethodGet, "/hc/user_images/{file}", s.serveImage)
+	route(patternCreate, s.createUpload)
+	route(patternClaim, s.claim)
+	route(patternDelete, s.deleteImage)
+	route(patternImage, s.serveImage)
 	if s.verifier != nil {
-		route(http.MethodPut, s.cfg.UploadPath+"{token}", s.receiveUpload)
+		route(s.putPattern(), s.receiveUpload)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.CodeNotFound, "no such route"))
 	})

@@ -15,6 +15,7 @@ import (
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/imagesafe"
+	"userimages/metrics"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/redisrate"
 	"userimages/selfsign"
@@ -93,7 +94,9 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeLimiter()
+	m := metrics.New()
 	api, err := httpapi.New(svc, st.signer, httpapi.Config{
+		Metrics:              m,
 		PublicURL:            *publicURL,
 		CORSOrigins:          origins,
 		UploadPath:           selfsign.PathPrefix,
@@ -122,7 +125,9 @@ func serve(ctx context.Context, args []string) error {
 	}
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
-	go svc.RunSweeper(sweepCtx, *sweepEvery, core.SweepOptions{Orphans: true})
+	go svc.RunSweeper(sweepCtx, *sweepEvery, core.SweepOptions{Orphans: true}, func(st core.SweepStats) {
+		m.UploadsExpired(st.ExpiredUploads)
+	})
 
 	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "brands", brands,
 		"rate_limits", map[string]string{"create": limitCreate.String(), "put": limitPut.String(), "claim": limitClaim.String()})

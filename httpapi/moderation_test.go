@@ -1,0 +1,156 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"userimages/core"
+	"userimages/httpapi"
+	"userimages/metrics"
+)
+
+func TestModerationDelete(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.AddUser(ctx, "mod@example.com", "moderator pw", true); err != nil {
+		t.Fatal(err)
+	}
+	img := testJPEG(t, 24, 24)
+	_, path := e.claimed("image/jpeg", img)
+	other := e.newServer() // a second instance on the same stores
+	del := func(auth func(*http.Request), target string) response {
+		req := e.request(http.MethodDelete, "/api/v2/guide/user_images/"+target, nil)
+		if auth != nil {
+			auth(req)
+		}
+		return e.do(req)
+	}
+	as := func(user, pass string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(user, pass) }
+	}
+	file := strings.TrimPrefix(path, "/hc/user_images/")
+	id, _, _ := strings.Cut(file, ".")
+
+	for _, tt := range []struct {
+		name   string
+		auth   func(*http.Request)
+		target string
+		status int
+		code   core.Code
+	}{
+		{"anonymous", nil, id, 401, core.CodeUnauthorized},
+		{"wrong password", as("mod@example.com", "nope"), id, 401, core.CodeUnauthorized},
+		{"not an admin", as("ann@example.com", "correct horse"), id, 403, core.CodeForbidden},
+		{"unknown image", as("mod@example.com", "moderator pw"), "AAAAAAAAAAAAAAAAAAAAAA", 404, core.CodeNotFound},
+		{"malformed id", as("mod@example.com", "moderator pw"), "nope", 404, core.CodeNotFound},
+		{"bad block value", as("mod@example.com", "moderator pw"), id + "?block=maybe", 422, core.CodeInvalidProperty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := del(tt.auth, tt.target)
+			if res.status != tt.status {
+				t.Errorf("status: got %d, want %d (%s)", res.status, tt.status, res.body)
+			}
+			checkErrorBody(t, res, tt.status, tt.code)
+			if get := e.do(e.request(http.MethodGet, path, nil)); get.status != 200 {
+				t.Errorf("image after a refused delete: got %d, want 200", get.status)
+			}
+		})
+	}
+
+	if res := del(as("mod@example.com", "moderator pw"), file+"?block=true&reason=spam"); res.status != http.StatusNoContent {
+		t.Fatalf("admin delete: got %d %s, want 204", res.status, res.body)
+	}
+	for name, srv := range map[string]*httptest.Server{"this instance": e.srv, "another instance": other} {
+		res, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET after delete on %s: got %d, want 404", name, res.StatusCode)
+		}
+	}
+	log, err := e.svc.Deletions(ctx, 10)
+	if err != nil || len(log) != 1 {
+		t.Fatalf("audit log: got %d entries, %v; want 1", len(log), err)
+	}
+	if d := log[0]; !strings.HasPrefix(d.By, "user:") || d.Reason != "spam" || !d.Blocked || core.Path(d.Image) != path {
+		t.Errorf("audit entry: got %+v, want by a user, reason spam, blocked, path %s", d, path)
+	}
+	if files := e.snapshot(); strings.Contains(files, "images/") {
+		t.Errorf("image bytes left after delete: %s", files)
+	}
+
+	// The same bytes again are refused; other bytes are not.
+	u := e.create("image/jpeg", len(img))
+	e.put(u, img)
+	res := e.postJSON(claimPath, e.claimBody(u.Token, "10016"))
+	if res.status != 422 {
+		t.Errorf("re-upload of blocked bytes: got %d %s, want 422", res.status, res.body)
+	}
+	checkErrorBody(t, res, 422, core.CodeBlockedContent)
+	e.claimed("image/jpeg", testJPEG(t, 25, 24))
+}
+
+func TestReadyz(t *testing.T) {
+	e := newEnv(t)
+	if res := e.do(e.request(http.MethodGet, "/readyz", nil)); res.status != 200 {
+		t.Fatalf("readyz: got %d %s, want 200", res.status, res.body)
+	}
+	e.db.Close() // the metadata store stops answering
+	res := e.do(e.request(http.MethodGet, "/readyz", nil))
+	checkErrorBody(t, res, 503, core.CodeUnavailable)
+}
+
+func TestMetrics(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, func(c *httpapi.Config) { c.Metrics = m })
+	img := testJPEG(t, 24, 24)
+	_, path := e.claimed("image/jpeg", img)
+	e.do(e.request(http.MethodGet, path, nil))
+	e.postJSON(createPath, `{"content_type":"text/html","file_size":10}`)
+	e.do(e.request(http.MethodGet, "/nowhere/"+strings.Repeat("x", 10), nil))
+
+	res := e.do(e.request(http.MethodGet, "/metrics", nil))
+	if res.status != 200 {
+		t.Fatalf("metrics: got %d", res.status)
+	}
+	body := string(res.body)
+	for _, want := range []struct {
+		series string
+		value  float64
+	}{
+		{`userimages_uploads_created_total`, 1},
+		{`userimages_uploads_claimed_total`, 1},
+		{`userimages_uploads_refused_total{code="UnsupportedContentType"}`, 1},
+		{`userimages_bytes_received_total`, float64(len(img))},
+		{`userimages_bytes_served_total`, float64(len(img))},
+		{`userimages_http_requests_total{method="POST",route="POST /api/v2/guide/user_images",status="201"}`, 1},
+		{`userimages_http_requests_total{method="GET",route="GET /hc/user_images/{file}",status="200"}`, 1},
+		{`userimages_http_requests_total{method="GET",route="/",status="404"}`, 1},
+	} {
+		if got := metricValue(t, body, want.series); got != want.value {
+			t.Errorf("%s: got %v, want %v", want.series, got, want.value)
+		}
+	}
+	if strings.Contains(body, "xxxxxxxxxx") {
+		t.Error("a raw path leaked into the metric labels")
+	}
+}
+
+// metricValue reads one series' value from the Prometheus text format.
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Errorf("no series %s", series)
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
