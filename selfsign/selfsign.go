@@ -30,11 +30,8 @@ import (
 )
 
 const (
-	// LegacyAccessKeyID is the access key id of URLs issued before secrets
-	// had their own (KeyID). Such URLs are verified with every secret.
-	LegacyAccessKeyID = "userimages"
-	region            = "us-east-1"
-	service           = "s3"
+	region  = "us-east-1"
+	service = "s3"
 	// PathPrefix is where upload URLs point: PathPrefix + token.
 	PathPrefix = "/uploads/"
 	// maxSkew tolerates clients whose X-Amz-Date is slightly ahead of ours.
@@ -58,8 +55,8 @@ type Signer struct {
 	keys []key
 }
 
-// key is one secret. Each has its own v4.Signer because v4.Signer caches
-// derived keys by access key id, which legacy URLs share across secrets.
+// key is one secret, with its own v4.Signer (which caches the derived
+// signing key).
 type key struct {
 	creds  aws.Credentials
 	signer *v4.Signer
@@ -163,16 +160,8 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 	keyID, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
 	matched := false
 	for _, k := range s.keys {
-		creds := k.creds
-		switch keyID {
-		case creds.AccessKeyID:
-		case LegacyAccessKeyID: // issued before key ids: try every secret
-			creds.AccessKeyID = LegacyAccessKeyID
-		default:
-			continue
-		}
-		if signatureMatches(k.signer, req, creds, signedAt, q, got) {
-			matched = true
+		if k.creds.AccessKeyID == keyID {
+			matched = signatureMatches(k.signer, req, k.creds, signedAt, q, got)
 			break
 		}
 	}
@@ -189,8 +178,7 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 }
 
 // signatureMatches reports whether presigning req with signer and creds at
-// signedAt
-// gives signature and q's signed headers and credential. The signature is
+// signedAt gives signature and q's signed headers and credential. The signature is
 // compared in constant time.
 func signatureMatches(signer *v4.Signer, req *http.Request, creds aws.Credentials, signedAt time.Time, q url.Values, signature string) bool {
 	want, _, err := signer.PresignHTTP(req.Context(), creds, req, "UNSIGNED-PAYLOAD", service, region, signedAt)
