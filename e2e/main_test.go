@@ -180,6 +180,9 @@ type server struct {
 	logPath string
 	exited  chan struct{}
 	waitErr error // set before exited is closed
+	// dumpTail, if positive, limits the log printed when the test fails to
+	// its last dumpTail bytes (for tests that start many servers).
+	dumpTail int
 }
 
 // startServer starts `userimages serve --addr 127.0.0.1:0 --data dataDir
@@ -245,6 +248,9 @@ func (s *server) dumpLog() {
 	if err != nil {
 		s.t.Logf("server log %s: %v", s.logPath, err)
 		return
+	}
+	if s.dumpTail > 0 && len(b) > s.dumpTail {
+		b = append([]byte("[…]"), b[len(b)-s.dumpTail:]...)
 	}
 	s.t.Logf("server log (%s, data %s):\n%s", s.addr, s.dataDir, b)
 }
