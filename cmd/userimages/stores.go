@@ -83,12 +83,12 @@ func signingSecret(dir string) (string, error) {
 		return "", fmt.Errorf("signing secret: %w", err)
 	}
 	secret := hex.EncodeToString(raw[:])
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(dir, "signing-secret-*")
 	if err != nil {
 		return "", fmt.Errorf("signing secret: %w", err)
 	}
-	_, err = f.WriteString(secret + "\n")
+	defer os.Remove(f.Name())
+	_, err = f.WriteString(secret + "\n") // CreateTemp makes it 0600
 	if err == nil {
 		err = f.Sync()
 	}
@@ -96,10 +96,27 @@ func signingSecret(dir string) (string, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		// Link never replaces: when two processes start on a new data
+		// directory at once, the first secret wins and both use it.
+		err = os.Link(f.Name(), path)
+		if errors.Is(err, fs.ErrExist) {
+			return signingSecret(dir)
+		}
+	}
+	if err == nil {
+		err = syncDir(dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("signing secret: %w", err)
 	}
 	return secret, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
