@@ -215,10 +215,14 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 	img, err := s.publish(ctx, token, brandID)
 	switch ErrorCode(err) {
 	case CodeTokenNotFound, CodeNotUploaded:
-		// A concurrent claim of the same token may have published it and
-		// removed the upload and its staged bytes meanwhile.
+		// A concurrent claim of the same token may have published it, or the
+		// sweeper expired it, removing the upload and its staged bytes
+		// meanwhile.
 		if winner, err := s.meta.ImageByToken(ctx, token); err == nil {
 			return sameBrand(winner, brandID)
+		}
+		if _, uerr := s.meta.Upload(ctx, token); errors.Is(uerr, ErrNotFound) && ErrorCode(err) == CodeNotUploaded {
+			return Image{}, propertyError(CodeTokenExpired, "/token", "this upload has expired")
 		}
 	}
 	return img, err
