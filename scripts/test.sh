@@ -15,6 +15,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# Services the tests use, from the environment; these defaults are where the
+# development machines and CI run them.
+export USERIMAGES_TEST_REDIS_URL="${USERIMAGES_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
