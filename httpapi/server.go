@@ -61,6 +61,10 @@ type Config struct {
 	// Metrics, when set, counts requests and upload outcomes and is served
 	// at GET /metrics. Default nil: no metrics.
 	Metrics *metrics.Metrics
+	// Composer, when set, serves the browser composer page under
+	// /composer/ (see package composer), and / redirects to it. Default
+	// nil: neither route.
+	Composer http.Handler
 
 	// UploadTimeout is how long a PUT may take, from its handler starting
 	// to its last byte arriving; a slower body is cut off (400
@@ -174,6 +178,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.ready)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	}
+	if s.cfg.Composer != nil {
+		route("GET /composer/", s.cfg.Composer.ServeHTTP)
+		route("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/composer/", http.StatusFound)
+		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.CodeNotFound, "no such route"))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/imagesafe"
@@ -105,6 +106,7 @@ func serve(ctx context.Context, args []string) error {
 		RateLimits:           httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l},
 		MaxConcurrentUploads: *maxUploads,
 		UploadTimeout:        *uploadTimeout,
+		Composer:             composer.Handler(composerConfig(svc, *publicURL)),
 	}, log, nil)
 	if err != nil {
 		return err
@@ -187,4 +189,16 @@ func redactedURL(rawURL string) string {
 		return "(unparsable)"
 	}
 	return u.Redacted()
+}
+
+// composerConfig gives the composer page the service's brands and limits.
+// Upload URLs point at publicURL when it is set, which may not be where the
+// page is loaded from, so the page may connect there too.
+func composerConfig(svc *core.Service, publicURL string) composer.Config {
+	c := svc.Config()
+	cfg := composer.Config{Brands: svc.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes}
+	if u, err := url.Parse(publicURL); err == nil && publicURL != "" {
+		cfg.ConnectOrigins = []string{u.Scheme + "://" + u.Host}
+	}
+	return cfg
 }

@@ -1,0 +1,161 @@
+// Package composer serves a browser page for writing a community post with
+// pictures: a title, a body and an image area where files are picked,
+// dropped or pasted, each uploaded in the User Images API's three steps
+// exactly as Zendesk's own help-center theme does it. It shows end users
+// the service working, and its script is plain enough to copy into a
+// help-center theme.
+//
+// The page and its assets are embedded in the binary, so nothing is built
+// or fetched at run time. They are served with a strict Content Security
+// Policy: the page runs no inline script or style, only its own files.
+package composer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Prefix is the path the page and its assets are served under.
+const Prefix = "/composer/"
+
+//go:embed static/index.html static/composer.js static/composer.css
+var static embed.FS
+
+// Config is what the page needs to know about the service. The page gets it
+// as /composer/config.json.
+type Config struct {
+	// Brands lists the brand ids the page offers in its brand selector.
+	// Nil: none.
+	Brands func(ctx context.Context) ([]string, error)
+	// MaxFileSize and ContentTypes are the service's limits. The page checks
+	// files against them before uploading, so a refused file costs no
+	// request and gets a message naming the limits. Zero or empty: the page
+	// leaves that check to the server.
+	MaxFileSize  int64
+	ContentTypes []string
+	// ConnectOrigins are origins, other than the page's own, that the page
+	// may send requests to: where upload URLs point when that is not the
+	// host the page is loaded from (a --public-url, an object store).
+	ConnectOrigins []string
+}
+
+// asset is one embedded file, ready to serve.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+type handler struct {
+	cfg    Config
+	csp    string
+	assets map[string]asset
+}
+
+// Handler serves the page at Prefix, its script, style sheet and
+// config.json below it. Other paths under Prefix are 404; methods other
+// than GET and HEAD are 405.
+func Handler(cfg Config) http.Handler {
+	h := &handler{cfg: cfg, assets: map[string]asset{}}
+	for name, ct := range map[string]string{
+		"index.html":   "text/html; charset=utf-8",
+		"composer.js":  "text/javascript; charset=utf-8",
+		"composer.css": "text/css; charset=utf-8",
+	} {
+		b, err := static.ReadFile("static/" + name)
+		if err != nil {
+			panic("composer: embedded " + name + " is missing: " + err.Error()) // caught by the tests
+		}
+		sum := sha256.Sum256(b)
+		h.assets[name] = asset{body: b, contentType: ct,
+			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	}
+	connect := "'self'"
+	for _, o := range cfg.ConnectOrigins {
+		connect += " " + o
+	}
+	// Only the page's own files may run or style it; images may also be
+	// local previews (blob:) and the empty favicon (data:). Nothing may
+	// frame the page, and it submits no form anywhere.
+	h.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src " + connect +
+		"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hd.Set("Allow", "GET, HEAD")
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	name, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if name == "" {
+		name = "index.html"
+	}
+	hd.Set("Content-Security-Policy", h.csp)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	if name == "config.json" {
+		h.serveConfig(w, r)
+		return
+	}
+	a, ok := h.assets[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	hd.Set("Content-Type", a.contentType)
+	hd.Set("ETag", a.etag)
+	// Revalidate every time: the ETag makes that a 304, and a new binary's
+	// page never runs with the old script.
+	hd.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}
+
+// pageConfig is config.json, named like the API's JSON.
+type pageConfig struct {
+	Brands       []string `json:"brands"`
+	MaxFileSize  int64    `json:"max_file_size"`
+	ContentTypes []string `json:"content_types"`
+}
+
+func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
+	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes}
+	if pc.ContentTypes == nil {
+		pc.ContentTypes = []string{}
+	}
+	if h.cfg.Brands != nil {
+		brands, err := h.cfg.Brands(r.Context())
+		if err != nil {
+			// The request log records the 500; the page says it cannot
+			// load its settings.
+			http.Error(w, "cannot list brands", http.StatusInternalServerError)
+			return
+		}
+		if brands != nil {
+			pc.Brands = brands
+		}
+	}
+	b, err := json.Marshal(pc)
+	if err != nil {
+		http.Error(w, "cannot encode the configuration", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	// Brands are added while the server runs.
+	hd.Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}

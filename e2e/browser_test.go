@@ -1,0 +1,289 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is where Debian's chromium package puts the browser;
+// scripts/test.sh installs it.
+const chromiumPath = "/usr/bin/chromium"
+
+// browserLimit is the --max-file-size of the browser test's server: small,
+// so that a file over it is quick to make.
+const browserLimit = 100_000
+
+// TestComposerInBrowser drives the composer page in headless Chromium: a
+// JPEG picked through the file input goes through the three steps, shows
+// in the preview and lands in the body as <img>; a file over the size limit
+// and a text file are refused with the limits named, without a request.
+func TestComposerInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no Chromium (bash scripts/test.sh installs it): %v", err)
+		}
+		t.Fatalf("no Chromium in CI, which scripts/test.sh should have installed: %v", err)
+	}
+	s := startServer(t, t.TempDir(), "--max-file-size", fmt.Sprint(browserLimit))
+	rng := newRand(t)
+	dir := t.TempDir()
+	photo := encodeJPEG(t, rng, 320, 200)
+	if len(photo) >= browserLimit {
+		t.Fatalf("test photo is %d bytes, want it under the %d limit", len(photo), browserLimit)
+	}
+	photoPath := writeTestFile(t, dir, "office.jpg", photo)
+	bigPath := writeTestFile(t, dir, "big.jpg", padJPEG(photo, browserLimit+50_000, rngBytes(rng)))
+	textPath := writeTestFile(t, dir, "notes.txt", []byte("not a picture\n"))
+	// A PNG named .jpg: the browser declares image/jpeg, and the server
+	// refuses the PUT's bytes with an errors document.
+	fakePath := writeTestFile(t, dir, "fake.jpg", encodePNG(t, rng, 40, 30))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.WindowSize(1280, 1000),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	// The page's requests and its errors (script exceptions, CSP
+	// violations, failed loads), as the browser reports them.
+	var mu sync.Mutex
+	var requests, pageErrors []string
+	if err := chromedp.Listen(bctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, ev.Request.Method+" "+ev.Request.URL)
+		case *cdpruntime.EventExceptionThrown:
+			pageErrors = append(pageErrors, "exception: "+ev.ExceptionDetails.Text+exceptionText(ev.ExceptionDetails))
+		case *cdplog.EventEntryAdded:
+			// The 422 of the PNG named .jpg is expected; any other error
+			// is not.
+			expected := ev.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(ev.Entry.Text, "status of 422")
+			if ev.Entry.Level == cdplog.EntryLevelError && !expected {
+				pageErrors = append(pageErrors, string(ev.Entry.Source)+": "+ev.Entry.Text+" "+ev.Entry.URL)
+			}
+		}
+	}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	uploadRequests := func() (n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range requests {
+			if strings.HasPrefix(r, "POST ") || strings.HasPrefix(r, "PUT ") {
+				n++
+			}
+		}
+		return n
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if t.Failed() {
+			t.Logf("requests the page made:\n%s", strings.Join(requests, "\n"))
+		}
+	})
+
+	// / leads to the page, whose settings load.
+	inBrowser(t, bctx, "open the page", chromedp.Navigate(s.base+"/"))
+	if path := evalJS[string](t, bctx, "location.pathname"); path != "/composer/" {
+		t.Errorf("/ led to %s, want /composer/", path)
+	}
+	inBrowser(t, bctx, "wait for the settings", pollJS[bool](`!document.getElementById('drop').disabled`))
+	if bad := evalJS[[]string](t, bctx, unlabelledJS); len(bad) > 0 {
+		t.Errorf("controls without an accessible name: %q", bad)
+	}
+
+	// A picture through the file input, as a user picks one.
+	inBrowser(t, bctx, "write the post", chromedp.Steps(
+		chromedp.SendKeys(chromedp.CSS("#title"), "Our new office"),
+		chromedp.SendKeys(chromedp.CSS("#body"), "Here is the view:"),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{photoPath}),
+	))
+	// Until the preview shows the picture (or the page reports a failure).
+	got := inBrowser(t, bctx, "wait for the preview", pollJS[struct {
+		Src   string `json:"src"`
+		Error string `json:"error"`
+	}](`(() => {
+		const img = document.querySelector('#preview-body img');
+		if (img && img.complete && img.naturalWidth > 0) return {src: img.getAttribute('src'), alt: img.alt};
+		const e = document.querySelector('#status .message-error');
+		return e ? {error: e.textContent} : false;
+	})()`))
+	if got.Error != "" {
+		t.Fatalf("upload failed in the page: %s", got.Error)
+	}
+	if !strings.HasPrefix(got.Src, "/hc/user_images/") || !strings.HasSuffix(got.Src, ".jpeg") {
+		t.Fatalf("preview <img src>: got %q, want /hc/user_images/….jpeg", got.Src)
+	}
+	served, err := fetch(http.DefaultClient, s.base, got.Src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(served, photo) {
+		t.Errorf("GET %s: got %d bytes, want the %d of the uploaded file", got.Src, len(served), len(photo))
+	}
+	body := evalJS[string](t, bctx, `document.getElementById('body').value`)
+	if want := "Here is the view:\n" + `<img src="` + got.Src + `" alt="office.jpg">`; !strings.Contains(body, want) {
+		t.Errorf("body: got %q, want it to contain %q", body, want)
+	}
+	if alt := evalJS[string](t, bctx, `document.querySelector('#preview-body img').alt`); alt != "office.jpg" {
+		t.Errorf("preview alt: got %q, want office.jpg", alt)
+	}
+	bar := evalJS[struct {
+		Value float64 `json:"value"`
+		Max   float64 `json:"max"`
+		Label string  `json:"label"`
+	}](t, bctx, `(() => { const p = document.querySelector('#uploads progress'); return {value: p.value, max: p.max, label: p.getAttribute('aria-label')}; })()`)
+	if bar.Value != bar.Max || bar.Max != float64(len(photo)) || bar.Label != "Uploading office.jpg" {
+		t.Errorf("progress bar: got %+v, want full at %d bytes, labelled Uploading office.jpg", bar, len(photo))
+	}
+	if n := uploadRequests(); n != 3 {
+		t.Errorf("the upload made %d POST/PUT requests, want 3 (create, PUT, claim)", n)
+	}
+
+	// Files the server would refuse are refused in the page, with the
+	// configured limits, before any request.
+	const refusal = "Images must be JPEG, PNG, GIF or WebP and 100 KB or smaller."
+	for _, f := range []struct{ path, name string }{{bigPath, "big.jpg"}, {textPath, "notes.txt"}} {
+		before := uploadRequests()
+		inBrowser(t, bctx, "pick "+f.name, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{f.path}))
+		msg := inBrowser(t, bctx, "wait for the refusal of "+f.name, pollJS[string](fmt.Sprintf(
+			`[...document.querySelectorAll('#status .message')].map(p => p.textContent).find(t => t.startsWith(%q)) || false`, f.name)))
+		if want := f.name + " was not uploaded. " + refusal; msg != want {
+			t.Errorf("refusal of %s: got %q, want %q", f.name, msg, want)
+		}
+		// A request would have been sent right away, from the same handler.
+		time.Sleep(200 * time.Millisecond)
+		if n := uploadRequests() - before; n != 0 {
+			t.Errorf("refused %s: the page made %d upload requests, want none", f.name, n)
+		}
+	}
+	// A refusal by the server is shown with its first error's title and
+	// detail, and the file's row says it failed.
+	inBrowser(t, bctx, "pick fake.jpg", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{fakePath}))
+	msg := inBrowser(t, bctx, "wait for the server's refusal", pollJS[string](
+		`[...document.querySelectorAll('#status .message-error')].map(p => p.textContent).find(t => t.startsWith('fake.jpg')) || false`))
+	if want := "fake.jpg was not uploaded. Content does not match type: "; !strings.HasPrefix(msg, want) || len(msg) <= len(want)+1 {
+		t.Errorf("server refusal: got %q, want %q and the detail", msg, want+"…")
+	}
+	if state := evalJS[string](t, bctx, `document.querySelector('#uploads li:last-child').className`); state != "upload failed" {
+		t.Errorf("row of fake.jpg: got class %q, want upload failed", state)
+	}
+	if strings.Count(evalJS[string](t, bctx, `document.getElementById('body').value`), "<img") != 1 {
+		t.Errorf("the refused upload was inserted into the body")
+	}
+
+	// Pasting into the body and dropping on the drop zone upload too. The
+	// events are made in the page, with the served picture as their file.
+	inBrowser(t, bctx, "paste and drop", chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
+		const blob = await (await fetch(%q)).blob();
+		const transfer = name => { const dt = new DataTransfer(); dt.items.add(new File([blob], name, {type: 'image/jpeg'})); return dt; };
+		document.getElementById('body').dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer('pasted.jpg'), bubbles: true, cancelable: true}));
+		document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer('dropped.jpg'), bubbles: true, cancelable: true}));
+		return true;
+	})()`, got.Src), chromedp.EvalAwaitPromise))
+	alts := inBrowser(t, bctx, "wait for the pasted and dropped pictures", pollJS[[]string](`(() => {
+		const imgs = [...document.querySelectorAll('#preview-body img')];
+		return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0) && imgs.map(i => i.alt).sort();
+	})()`))
+	if want := []string{"dropped.jpg", "office.jpg", "pasted.jpg"}; !slices.Equal(alts, want) {
+		t.Errorf("preview pictures: got %q, want %q", alts, want)
+	}
+
+	live := evalJS[string](t, bctx, `(() => { const s = document.getElementById('status'); return s.getAttribute('role') + ' ' + s.getAttribute('aria-live'); })()`)
+	if live != "status polite" {
+		t.Errorf("status region: got role and aria-live %q, want status polite", live)
+	}
+
+	saveScreenshot(t, bctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(pageErrors) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(pageErrors, "\n"))
+	}
+}
+
+// unlabelledJS lists the page's controls that have no accessible name.
+const unlabelledJS = `[...document.querySelectorAll('input, textarea, select, button, progress')]
+	.filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+	.map(el => el.outerHTML)`
+
+func exceptionText(d *cdpruntime.ExceptionDetails) string {
+	if d.Exception != nil && d.Exception.Description != "" {
+		return " " + d.Exception.Description
+	}
+	return ""
+}
+
+// pollJS polls expr until it is truthy and returns its value; it gives up
+// after 15 s.
+func pollJS[T any](expr string) chromedp.Action[T] {
+	return chromedp.Poll[T](expr, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// inBrowser runs one action in the browser, failing the test with what it was
+// doing if the action fails.
+func inBrowser[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %s: %v", what, err)
+	}
+	return v
+}
+
+func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	return inBrowser(t, ctx, "evaluate "+expr, chromedp.Evaluate[T](expr))
+}
+
+func writeTestFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// saveScreenshot writes the whole page to test-artifacts/composer.png at the
+// repository's root, for people to look at.
+func saveScreenshot(t *testing.T, ctx context.Context) {
+	t.Helper()
+	png := inBrowser(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+	dir := filepath.Join("..", "test-artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "composer.png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(p)
+	t.Logf("screenshot: %s", (&url.URL{Scheme: "file", Path: abs}).String())
+}
