@@ -45,13 +45,6 @@ func (a *activeScanner) err(where string) error {
 	return refuse(ActiveContent, "the %s holds %q: markup, script, PDF or archive content is not allowed in images", where, a.found)
 }
 
-// scanActive checks one in-memory metadata block.
-func scanActive(b []byte, where string) error {
-	var a activeScanner
-	a.Write(b)
-	return a.err(where)
-}
-
 // exifOrientation returns the Orientation (tag 0x0112) of IFD0 in a TIFF
 // structure (the body of an EXIF block), or 0 if there is none or the
 // structure is malformed.
