@@ -1,0 +1,413 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"userimages/composer"
+	"userimages/core"
+	"userimages/httpapi"
+	"userimages/localdisk"
+	"userimages/metrics"
+	"userimages/ratelimit"
+)
+
+// docCase is one request to a fresh server, whose exchange is checked
+// against openapi.json.
+type docCase struct {
+	name      string
+	configure []func(*testing.T, *httpapi.Config)
+	// req may run earlier steps on the server; the request it returns is
+	// the one checked.
+	req func(t *testing.T, e *env) *http.Request
+}
+
+func withMetrics(_ *testing.T, c *httpapi.Config) { c.Metrics = metrics.New() }
+
+func withComposer(brands func(context.Context) ([]string, error)) func(*testing.T, *httpapi.Config) {
+	return func(_ *testing.T, c *httpapi.Config) {
+		c.Composer = composer.Handler(composer.Config{Brands: brands,
+			MaxFileSize: core.DefaultMaxFileSize, ContentTypes: core.DefaultContentTypes})
+	}
+}
+
+// limitedTo limits one route ("create", "put" or "claim") to one request an
+// hour per client.
+func limitedTo(route string) func(*testing.T, *httpapi.Config) {
+	return func(t *testing.T, c *httpapi.Config) {
+		one := ratelimit.PerPeriod(1, time.Hour)
+		var l httpapi.RateLimits
+		switch route {
+		case "create":
+			l.Create = one
+		case "put":
+			l.Put = one
+		case "claim":
+			l.Claim = one
+		default:
+			t.Fatalf("no route %q", route)
+		}
+		withLimits(memLimiter(t), l)(c)
+	}
+}
+
+// keepMetadata moves e onto a service that keeps image metadata, on the
+// same stores.
+func keepMetadata(t *testing.T, e *env) {
+	t.Helper()
+	blobs, err := localdisk.Open(filepath.Join(e.dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost, KeepMetadata: true},
+		core.Deps{Meta: e.db, Blobs: blobs, Signer: e.signer, Now: e.now, Log: e.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.srv = e.newServer()
+}
+
+// withJPEGComment inserts a comment segment after a JPEG's SOI marker.
+func withJPEGComment(j []byte, comment string) []byte {
+	seg := []byte{0xFF, 0xFE, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(len(comment)+2))
+	out := append(append([]byte{}, j[:2]...), seg...)
+	out = append(out, comment...)
+	return append(out, j[2:]...)
+}
+
+func addAdmin(t *testing.T, e *env) {
+	t.Helper()
+	if _, err := e.svc.AddUser(context.Background(), "mod@example.com", "moderator pw", true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func docCases(t *testing.T) []docCase {
+	img := testJPEG(t, 32, 24)
+	goodCreate := fmt.Sprintf(`{"content_type":"image/jpeg","file_size":%d}`, len(img))
+	brands := func(context.Context) ([]string, error) { return []string{"10016"}, nil }
+	failingBrands := func(context.Context) ([]string, error) { return nil, errors.New("store down") }
+	cfg := func(fs ...func(*testing.T, *httpapi.Config)) []func(*testing.T, *httpapi.Config) { return fs }
+
+	req := func(method, path, body string, header ...string) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request {
+			r := e.request(method, path, strings.NewReader(body))
+			for i := 0; i+1 < len(header); i += 2 {
+				r.Header.Set(header[i], header[i+1])
+			}
+			return r
+		}
+	}
+	get := func(path string, header ...string) func(*testing.T, *env) *http.Request {
+		return req(http.MethodGet, path, "", header...)
+	}
+	asAnn := func(r *http.Request) *http.Request { r.SetBasicAuth("ann@example.com", "correct horse"); return r }
+	asMod := func(r *http.Request) *http.Request { r.SetBasicAuth("mod@example.com", "moderator pw"); return r }
+	wrongPassword := func(r *http.Request) *http.Request { r.SetBasicAuth("ann@example.com", "wrong horse"); return r }
+	// etagOf gets path and returns its ETag.
+	etagOf := func(t *testing.T, e *env, path string) string {
+		etag := e.do(e.request(http.MethodGet, path, nil)).header.Get("ETag")
+		if etag == "" {
+			t.Fatalf("GET %s: no ETag", path)
+		}
+		return etag
+	}
+	claimReq := func(e *env, token, brand string) *http.Request {
+		return e.request(http.MethodPost, claimPath, strings.NewReader(e.claimBody(token, brand)))
+	}
+	// uploaded runs steps 1 and 2 with body.
+	uploaded := func(e *env, contentType string, body []byte) upload {
+		u := e.create(contentType, len(body))
+		e.put(u, body)
+		return u
+	}
+	// claimOf runs steps 1 and 2 with body and returns the claim.
+	claimOf := func(body []byte) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request {
+			return claimReq(e, uploaded(e, "image/jpeg", body).Token, "10016")
+		}
+	}
+	putOf := func(size int, body []byte) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request { return e.putRequest(e.create("image/jpeg", size), body) }
+	}
+	deleteReq := func(auth func(*http.Request) *http.Request, query string) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			_, path := e.claimed("image/jpeg", img)
+			r := e.request(http.MethodDelete, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/")+query, nil)
+			if auth != nil {
+				r = auth(r)
+			}
+			return r
+		}
+	}
+
+	cases := []docCase{
+		// Operations.
+		{"healthz", nil, get("/healthz")},
+		{"readyz", nil, get("/readyz")},
+		{"readyz: store down", nil, func(t *testing.T, e *env) *http.Request {
+			e.db.Close()
+			return get("/readyz")(t, e)
+		}},
+		{"metrics", cfg(withMetrics), get("/metrics")},
+		{"metrics: off", nil, get("/metrics")},
+		{"openapi", nil, get("/api/openapi.json")},
+		{"openapi: POST", nil, req(http.MethodPost, "/api/openapi.json", "{}")},
+		{"unknown route", nil, get("/api/v2/nope")},
+
+		// Composer.
+		{"root", cfg(withComposer(brands)), get("/")},
+		{"root: no composer", nil, get("/")},
+		{"composer", cfg(withComposer(brands)), get("/composer/")},
+		{"composer: not modified", cfg(withComposer(brands)), func(t *testing.T, e *env) *http.Request {
+			return get("/composer/", "If-None-Match", etagOf(t, e, "/composer/"))(t, e)
+		}},
+		{"composer: off", nil, get("/composer/")},
+		{"composer: POST", cfg(withComposer(brands)), req(http.MethodPost, "/composer/", "{}")},
+		{"composer config", cfg(withComposer(brands)), get("/composer/config.json")},
+		{"composer config: brands fail", cfg(withComposer(failingBrands)), get("/composer/config.json")},
+		{"composer config: off", nil, get("/composer/config.json")},
+		{"composer script", cfg(withComposer(brands)), get("/composer/composer.js")},
+		{"composer style", cfg(withComposer(brands)), get("/composer/composer.css")},
+		{"composer script: not modified", cfg(withComposer(brands)), func(t *testing.T, e *env) *http.Request {
+			return get("/composer/composer.js", "If-None-Match", etagOf(t, e, "/composer/composer.js"))(t, e)
+		}},
+		{"composer asset: unknown", cfg(withComposer(brands)), get("/composer/nope.js")},
+		{"composer asset: off", nil, get("/composer/composer.js")},
+
+		// Step 1.
+		{"create", nil, req(http.MethodPost, createPath, goodCreate)},
+		{"create: JSON content type", nil, req(http.MethodPost, createPath, goodCreate, "Content-Type", "application/json")},
+		{"create: password", nil, func(t *testing.T, e *env) *http.Request {
+			return asAnn(req(http.MethodPost, createPath, goodCreate)(t, e))
+		}},
+		{"create: API token", nil, func(t *testing.T, e *env) *http.Request {
+			tok, err := e.svc.NewAPIToken(context.Background(), "ann@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := req(http.MethodPost, createPath, goodCreate)(t, e)
+			r.SetBasicAuth("ann@example.com/token", tok)
+			return r
+		}},
+		{"create: bearer", nil, func(t *testing.T, e *env) *http.Request {
+			tok, err := e.svc.NewAPIToken(context.Background(), "ann@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return req(http.MethodPost, createPath, goodCreate, "Authorization", "Bearer "+tok)(t, e)
+		}},
+		{"create: rate limited route", cfg(limitedTo("create")), req(http.MethodPost, createPath, goodCreate)},
+		{"create: over the rate limit", cfg(limitedTo("create")), func(t *testing.T, e *env) *http.Request {
+			e.create("image/jpeg", len(img))
+			return req(http.MethodPost, createPath, goodCreate)(t, e)
+		}},
+		{"create: not JSON", nil, req(http.MethodPost, createPath, `{"content_type":`)},
+		{"create: body over 64 KiB", nil, req(http.MethodPost, createPath, `{"pad":"`+strings.Repeat("a", 70<<10)+`"}`)},
+		{"create: file_size missing", nil, req(http.MethodPost, createPath, `{"content_type":"image/jpeg"}`)},
+		{"create: text/html", nil, req(http.MethodPost, createPath, `{"content_type":"text/html","file_size":10}`)},
+		{"create: file_size fraction", nil, req(http.MethodPost, createPath, `{"content_type":"image/png","file_size":1.5}`)},
+		{"create: file_size over the limit", nil, req(http.MethodPost, createPath, `{"content_type":"image/png","file_size":2000001}`)},
+		{"create: wrong password", nil, func(t *testing.T, e *env) *http.Request {
+			return wrongPassword(req(http.MethodPost, createPath, goodCreate)(t, e))
+		}},
+		{"create: store down", nil, func(t *testing.T, e *env) *http.Request {
+			e.db.Close()
+			return req(http.MethodPost, createPath, goodCreate)(t, e)
+		}},
+		{"create: GET", nil, get(createPath)},
+
+		// Step 2.
+		{"put", nil, putOf(len(img), img)},
+		{"put: rate limited route", cfg(limitedTo("put")), putOf(len(img), img)},
+		{"put: over the rate limit", cfg(limitedTo("put")), func(t *testing.T, e *env) *http.Request {
+			uploaded(e, "image/jpeg", img)
+			return putOf(len(img), img)(t, e)
+		}},
+		{"put: signature changed", nil, func(t *testing.T, e *env) *http.Request {
+			u := e.create("image/jpeg", len(img))
+			u.URL = strings.Replace(u.URL, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
+			return e.putRequest(u, img)
+		}},
+		{"put: expired", nil, func(t *testing.T, e *env) *http.Request {
+			u := e.create("image/jpeg", len(img))
+			e.advance(time.Hour + time.Second)
+			return e.putRequest(u, img)
+		}},
+		{"put: longer than declared", nil, putOf(len(img)-1, img)},
+		{"put: shorter than declared", nil, putOf(len(img)+1, img)},
+		{"put: again", nil, func(t *testing.T, e *env) *http.Request {
+			return e.putRequest(uploaded(e, "image/jpeg", img), img)
+		}},
+		{"put: upload deleted", nil, func(t *testing.T, e *env) *http.Request {
+			// A URL signed with the server's secret for a token it does not
+			// have, as for an upload the sweeper deleted.
+			const token = "01GC9JEN2X052BAKW905PH9C36"
+			target, err := e.signer.PresignPut(context.Background(), core.PresignParams{
+				BaseURL: e.srv.URL, Token: token, FileSize: int64(len(img)), Now: e.now(), TTL: time.Hour,
+				Headers: map[string]string{"Content-Disposition": `attachment; filename="` + token + `.jpeg"`,
+					"Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.putRequest(upload{Token: token, URL: target.URL, Headers: target.Headers}, img)
+		}},
+		{"put: PNG declared JPEG", nil, func(t *testing.T, e *env) *http.Request {
+			p := testPNG(t, 10, 10)
+			return e.putRequest(e.create("image/jpeg", len(p)), p)
+		}},
+		{"put: PNG bomb", nil, func(t *testing.T, e *env) *http.Request {
+			p := pngWithDims(t, 30000, 30000)
+			return e.putRequest(e.create("image/png", len(p)), p)
+		}},
+		{"put: wrong password", nil, func(t *testing.T, e *env) *http.Request {
+			return wrongPassword(putOf(len(img), img)(t, e))
+		}},
+		{"put: over the upload cap", cfg(func(_ *testing.T, c *httpapi.Config) { c.MaxConcurrentUploads = 1 }), func(t *testing.T, e *env) *http.Request {
+			_, br := rawPut(t, e.create("image/jpeg", len(img)), len(img), true)
+			if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+				t.Fatalf("held PUT: got %q, %v; want 100 Continue", line, err)
+			}
+			return putOf(len(img), img)(t, e)
+		}},
+		{"put: store down", nil, func(t *testing.T, e *env) *http.Request {
+			u := e.create("image/jpeg", len(img))
+			e.db.Close()
+			return e.putRequest(u, img)
+		}},
+		{"put: GET", nil, func(t *testing.T, e *env) *http.Request {
+			return e.request(http.MethodGet, "/uploads/"+e.create("image/jpeg", len(img)).Token, nil)
+		}},
+
+		// Step 3.
+		{"claim", nil, claimOf(img)},
+		{"claim: brand as a number", nil, func(t *testing.T, e *env) *http.Request {
+			u := uploaded(e, "image/jpeg", img)
+			return req(http.MethodPost, claimPath, `{"token":"`+u.Token+`","brand_id":10016}`)(t, e)
+		}},
+		{"claim: rate limited route", cfg(limitedTo("claim")), claimOf(img)},
+		{"claim: over the rate limit", cfg(limitedTo("claim")), func(t *testing.T, e *env) *http.Request {
+			u := uploaded(e, "image/jpeg", img)
+			e.do(claimReq(e, u.Token, "10016"))
+			return claimReq(e, u.Token, "10016")
+		}},
+		{"claim: not JSON", nil, req(http.MethodPost, claimPath, `{token}`)},
+		{"claim: body over 64 KiB", nil, req(http.MethodPost, claimPath, `{"pad":"`+strings.Repeat("a", 70<<10)+`"}`)},
+		{"claim: token malformed", nil, req(http.MethodPost, claimPath, `{"token":"../x","brand_id":"10016"}`)},
+		{"claim: token unknown", nil, req(http.MethodPost, claimPath, `{"token":"01GC9JEN2X052BAKW905PH9C36","brand_id":"10016"}`)},
+		{"claim: before the PUT", nil, func(t *testing.T, e *env) *http.Request {
+			return claimReq(e, e.create("image/jpeg", len(img)).Token, "10016")
+		}},
+		{"claim: claimed for another brand", nil, func(t *testing.T, e *env) *http.Request {
+			u, _ := e.claimed("image/jpeg", img)
+			return claimReq(e, u.Token, "20000")
+		}},
+		{"claim: after the claim window", nil, func(t *testing.T, e *env) *http.Request {
+			u := uploaded(e, "image/jpeg", img)
+			e.advance(24*time.Hour + time.Second)
+			return claimReq(e, u.Token, "10016")
+		}},
+		{"claim: brand unknown", nil, func(t *testing.T, e *env) *http.Request {
+			return claimReq(e, uploaded(e, "image/jpeg", img).Token, "99999")
+		}},
+		{"claim: corrupt JPEG", nil, func(t *testing.T, e *env) *http.Request {
+			i := bytes.Index(img, []byte{0xFF, 0xC0})
+			return claimOf(append(append(append([]byte{}, img[:i]...), 0x00, 0x01), img[i:]...))(t, e)
+		}},
+		{"claim: truncated JPEG", nil, claimOf(img[:len(img)-30])},
+		{"claim: JPEG too wide", nil, func(t *testing.T, e *env) *http.Request {
+			return claimOf(jpegWithDims(t, 30000, 10))(t, e)
+		}},
+		{"claim: script in kept metadata", nil, func(t *testing.T, e *env) *http.Request {
+			keepMetadata(t, e)
+			return claimOf(withJPEGComment(img, "<script>alert(1)</script>"))(t, e)
+		}},
+		{"claim: blocked bytes", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			_, path := e.claimed("image/jpeg", img)
+			del := asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/")+"?block=true", nil))
+			if res := e.do(del); res.status != http.StatusNoContent {
+				t.Fatalf("delete: got %d %s, want 204", res.status, res.body)
+			}
+			return claimOf(img)(t, e)
+		}},
+		{"claim: wrong password", nil, func(t *testing.T, e *env) *http.Request {
+			return wrongPassword(claimOf(img)(t, e))
+		}},
+		{"claim: store down", nil, func(t *testing.T, e *env) *http.Request {
+			u := uploaded(e, "image/jpeg", img)
+			e.db.Close()
+			return claimReq(e, u.Token, "10016")
+		}},
+		{"claim: PUT", nil, req(http.MethodPut, claimPath, "{}")},
+
+		// Moderation.
+		{"delete", nil, deleteReq(asMod, "")},
+		{"delete and block", nil, deleteReq(asMod, "?block=true&reason=spam")},
+		{"delete: anonymous", nil, deleteReq(nil, "")},
+		{"delete: not an admin", nil, deleteReq(asAnn, "")},
+		{"delete: unknown image", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			return asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/AAAAAAAAAAAAAAAAAAAAAA", nil))
+		}},
+		{"delete: block not a boolean", nil, deleteReq(asMod, "?block=maybe")},
+		{"delete: store down", nil, func(t *testing.T, e *env) *http.Request {
+			r := deleteReq(asMod, "")(t, e)
+			e.db.Close()
+			return r
+		}},
+		{"delete: GET", nil, get("/api/v2/guide/user_images/AAAAAAAAAAAAAAAAAAAAAA")},
+	}
+
+	// Serving, by GET and HEAD.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		image := func(header func(t *testing.T, e *env, path string) (string, string)) func(*testing.T, *env) *http.Request {
+			return func(t *testing.T, e *env) *http.Request {
+				_, path := e.claimed("image/jpeg", img)
+				r := e.request(method, path, nil)
+				if header != nil {
+					k, v := header(t, e, path)
+					r.Header.Set(k, v)
+				}
+				return r
+			}
+		}
+		header := func(k, v string) func(*testing.T, *env, string) (string, string) {
+			return func(*testing.T, *env, string) (string, string) { return k, v }
+		}
+		cases = append(cases, []docCase{
+			{method + " image", nil, image(nil)},
+			{method + " image: range", nil, image(header("Range", "bytes=0-9"))},
+			{method + " image: range outside", nil, image(header("Range", "bytes="+strconv.Itoa(10*len(img))+"-"))},
+			{method + " image: not modified", nil, image(func(t *testing.T, e *env, path string) (string, string) {
+				return "If-None-Match", etagOf(t, e, path)
+			})},
+			{method + " image: If-Match fails", nil, image(header("If-Match", `"nope"`))},
+			{method + " image: unknown", nil, req(method, "/hc/user_images/AAAAAAAAAAAAAAAAAAAAAA.jpeg", "")},
+			{method + " image: store down", nil, func(t *testing.T, e *env) *http.Request {
+				r := image(nil)(t, e)
+				e.db.Close()
+				return r
+			}},
+		}...)
+	}
+	return append(cases, docCase{"image: POST", nil, func(t *testing.T, e *env) *http.Request {
+		_, path := e.claimed("image/jpeg", img)
+		return e.request(http.MethodPost, path, nil)
+	}})
+}
