@@ -10,21 +10,18 @@ import (
 // deleteImage lets an admin take an image down:
 // DELETE /api/v2/guide/user_images/{id}[?block=true&reason=…], where {id} is
 // the image id or its file name (<id>.<ext>). 204 when done.
-func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	caller, err := s.caller(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	by, err := s.svc.Moderator(r.Context(), caller.UserID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	id, err := core.ParseImagePath(r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	block, err := strconv.ParseBool(q.Get("block"))
@@ -32,23 +29,22 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
 		block, err = false, nil
 	}
 	if err != nil {
-		s.writeError(w, r, &core.Error{Code: core.CodeInvalidProperty, Message: "block must be true or false", Pointer: "/block"})
-		return
+		return &core.Error{Code: core.CodeInvalidProperty, Message: "block must be true or false", Pointer: "/block"}
 	}
 	if _, err := s.svc.DeleteImage(r.Context(), id, by, q.Get("reason"), block); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // ready answers 200 when the stores answer, else 503: for load balancers
 // and orchestrators.
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Ready(r.Context()); err != nil {
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
-		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "a store does not answer"))
-		return
+		return core.Errorf(core.CodeUnavailable, "a store does not answer")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }

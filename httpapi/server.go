@@ -165,17 +165,17 @@ func (s *Server) Handler() http.Handler {
 			}
 		}
 	}
-	route(patternCreate, s.createUpload)
-	route(patternClaim, s.claim)
-	route(patternDelete, s.deleteImage)
-	route(patternImage, s.serveImage)
+	route(patternCreate, s.api(s.createUpload))
+	route(patternClaim, s.api(s.claim))
+	route(patternDelete, s.api(s.deleteImage))
+	route(patternImage, s.api(s.serveImage))
 	if s.verifier != nil {
-		route(s.putPattern(), s.receiveUpload)
+		route(s.putPattern(), s.api(s.receiveUpload))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /readyz", s.api(s.ready))
 	route("GET /api/openapi.json", serveOpenAPI)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
@@ -190,6 +190,16 @@ func (s *Server) Handler() http.Handler {
 		s.writeError(w, r, core.Errorf(core.CodeNotFound, "no such route"))
 	})
 	return s.logRequests(s.cors(mux))
+}
+
+// api adapts a handler that returns its error, answering that error as
+// JSON with its status: the one place handlers' errors are written.
+func (s *Server) api(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
 }
 
 func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
@@ -228,55 +238,48 @@ type uploadResponse struct {
 	} `json:"upload"`
 }
 
-func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	up, err := s.admit(w, r, "create", s.cfg.RateLimits.Create)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	obj, err := readObject(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ct, err := stringProp(obj, "content_type")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	size, err := fileSizeProp(obj)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	created, err := s.svc.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: ct, FileSize: size, Uploader: up, BaseURL: s.baseURL(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var resp uploadResponse
 	resp.Upload.Headers, resp.Upload.Token, resp.Upload.URL = created.Headers, created.Token, created.URL
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // receiveUpload takes step 2's PUT. Order matters: nothing is looked up
 // before the token's syntax and the signature are checked, and no body is
 // read before a slot under the cap of concurrent uploads is taken.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// The body must arrive within UploadTimeout of now, in real time.
 	deadline := time.Now().Add(s.cfg.UploadTimeout)
 	if _, err := s.admit(w, r, "put", s.cfg.RateLimits.Put); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !core.ValidToken(r.PathValue("token")) {
-		s.writeError(w, r, core.Errorf(core.CodeSignatureMismatch, "this is not an upload URL issued by this server"))
-		return
+		return core.Errorf(core.CodeSignatureMismatch, "this is not an upload URL issued by this server")
 	}
 	token, err := s.verifier.Verify(r, s.now())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	select {
 	case s.uploads <- struct{}{}:
@@ -284,8 +287,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Retry-After", uploadsFullRetryAfter)
 		w.Header().Set("Connection", "close") // the body stays unread
-		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter))
-		return
+		return core.Errorf(core.CodeUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter)
 	}
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(deadline); err != nil {
@@ -298,11 +300,11 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) {
 		if body.timedOut {
 			err = core.Errorf(core.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // uploadAnswerTime is how long after UploadTimeout the answer to a PUT may
@@ -331,42 +333,37 @@ type imageResponse struct {
 	} `json:"user_image"`
 }
 
-func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
+func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admit(w, r, "claim", s.cfg.RateLimits.Claim); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	obj, err := readObject(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	token, err := stringProp(obj, "token")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	brand, err := brandProp(obj)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	img, err := s.svc.Claim(r.Context(), token, brand)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var resp imageResponse
 	resp.UserImage.ContentType, resp.UserImage.Path, resp.UserImage.Size = img.ContentType, core.Path(img), img.Size
 	writeJSON(w, http.StatusCreated, resp)
+	return nil
 }
 
-func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 	id, ext, _ := strings.Cut(r.PathValue("file"), ".")
 	img, blob, err := s.svc.OpenImage(r.Context(), id, ext)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	defer blob.Close()
 	h := w.Header()
@@ -376,6 +373,7 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	http.ServeContent(w, r, "", img.CreatedAt, blob)
+	return nil
 }
 
 func asError(err error) (*core.Error, bool) {
