@@ -135,7 +135,10 @@ func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
 
 const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
 
-func scanImage(row *sql.Row) (core.Image, error) {
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanImage(row rowScanner) (core.Image, error) {
 	var img core.Image
 	var created int64
 	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr)
@@ -268,12 +271,10 @@ func collectImages(rows *sql.Rows) ([]core.Image, error) {
 	defer rows.Close()
 	var out []core.Image
 	for rows.Next() {
-		var img core.Image
-		var created int64
-		if err := rows.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr); err != nil {
+		img, err := scanImage(rows)
+		if err != nil {
 			return nil, err
 		}
-		img.CreatedAt = fromMicros(created)
 		out = append(out, img)
 	}
 	return out, rows.Err()
