@@ -77,6 +77,12 @@ func (s *Service) Deletions(ctx context.Context, limit int) ([]Deletion, error) 
 	return s.meta.Deletions(ctx, limit)
 }
 
+// UserEmail returns the email of the user with id.
+func (s *Service) UserEmail(ctx context.Context, id int64) (string, error) {
+	u, err := s.meta.User(ctx, id)
+	return u.Email, err
+}
+
 // UserID returns the id of the user with email.
 func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
 	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,7 +21,7 @@ Usage:
   userimages brand ls [flags]               list brands
   userimages user add [flags] --email E     create a user (password from --password-stdin or prompt-free env USERIMAGES_PASSWORD)
   userimages user token [flags] --email E   create an API token for a user and print it
-  userimages images ls [flags]              list images, newest first (--brand, --user EMAIL, --anonymous, --limit)
+  userimages images ls [flags]              list images, newest first (--brand, --email, --anonymous, --limit)
   userimages images rm [flags] PATH...      take images down (--reason, --block refuses the same bytes again)
   userimages images log [flags]             the moderation audit log, newest first
   userimages upload [flags] FILE...         upload images to --server for --brand (--user, --token or --bearer; --json)
@@ -31,7 +33,7 @@ USERIMAGES_DATA=/var/lib/userimages. Run a command with -h for its flags.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	if err := run(ctx, os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "userimages:", err)
 		os.Exit(1)
 	}
