@@ -243,7 +243,7 @@ func (s *Service) publish(ctx context.Context, token, brandID string) (Image, er
 	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
 		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)
 	} else if !ok {
-		return Image{}, propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist", brandID)
+		return Image{}, propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
 	id, err := newImageID()
 	if err != nil {

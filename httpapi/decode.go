@@ -84,5 +84,9 @@ func brandProp(obj map[string]json.RawMessage) (string, error) {
 		}
 		return strconv.FormatUint(n, 10), nil
 	}
-	return stringProp(obj, "brand_id")
+	var s string
+	if !ok || json.Unmarshal(raw, &s) != nil {
+		return "", invalid("brand_id", "brand_id is required and must be a string or a whole number")
+	}
+	return s, nil
 }

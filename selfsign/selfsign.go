@@ -117,7 +117,9 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 // names. It returns the upload token, or an *core.Error with
 // CodeSignatureMismatch or CodeUploadURLExpired.
 func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
-	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature; use the url and headers exactly as returned")
+	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature: "+
+		"PUT to the url exactly as returned, on the host it names (a proxy must keep the Host header), "+
+		"with exactly the Content-Type, Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
 	q := r.URL.Query()
 	got := q.Get("X-Amz-Signature")
 	token, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
@@ -145,6 +147,11 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, u.String(), nil)
 	if err != nil || r.Method != http.MethodPut {
 		return "", mismatch
+	}
+	for _, h := range requiredSigned {
+		if h != "host" && r.Header.Get(h) == "" {
+			return "", core.Errorf(core.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
+		}
 	}
 	for _, h := range signedHeaders {
 		switch h {

@@ -2,6 +2,7 @@ package selfsign
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -245,5 +246,18 @@ func TestNewRejectsBadPreviousSecrets(t *testing.T) {
 		if _, err := New(testSecret, tt.previous...); err == nil {
 			t.Errorf("New(%s): got nil error, want one", tt.name)
 		}
+	}
+}
+
+// TestMissingHeaderIsNamed: the commonest client mistake, a header of
+// upload.headers not sent, gets a message naming it.
+func TestMissingHeaderIsNamed(t *testing.T) {
+	s := mustNew(testSecret)
+	r := request(presign(t, s))
+	r.Header.Del("X-Amz-Server-Side-Encryption")
+	_, err := s.Verify(r, issued)
+	var e *core.Error
+	if !errors.As(err, &e) || e.Code != core.CodeSignatureMismatch || !strings.Contains(e.Message, "X-Amz-Server-Side-Encryption header is missing") {
+		t.Fatalf("Verify without a header: got %v, want SignatureMismatch naming the header", err)
 	}
 }
