@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string) error {
 	window := fs.Duration("claim-window", core.DefaultClaimWindow, "how long an upload can be claimed before it is swept")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often expired uploads are swept")
 	shutdownGrace := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
+	redisPrefix := fs.String("redis-prefix", redisrate.DefaultPrefix, "prefix of the rate-limit keys in Redis, for deployments sharing one Redis")
 	redisURL := fs.String("redis", "", "redis://[user:password@]host:port/db keeping rate limits shared by all instances (default: kept in this process)")
 	defaults := httpapi.DefaultRateLimits()
 	limitCreate, limitPut, limitClaim := limitFlag{defaults.Create}, limitFlag{defaults.Put}, limitFlag{defaults.Claim}
@@ -90,7 +91,7 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("--brand %s: %w", b, err)
 		}
 	}
-	limiter, closeLimiter, err := newLimiter(ctx, *redisURL, log)
+	limiter, closeLimiter, err := newLimiter(ctx, *redisURL, *redisPrefix, log)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func serve(ctx context.Context, args []string) error {
 // that every instance shares the budgets, else in this process. A Redis
 // that does not answer at start is only warned about: limits fail open
 // until it does (see the README).
-func newLimiter(ctx context.Context, redisURL string, log *slog.Logger) (httpapi.Limiter, func(), error) {
+func newLimiter(ctx context.Context, redisURL, prefix string, log *slog.Logger) (httpapi.Limiter, func(), error) {
 	if redisURL == "" {
 		l, err := memrate.New(memrate.Config{})
 		return l, func() {}, err
@@ -166,7 +167,7 @@ func newLimiter(ctx context.Context, redisURL string, log *slog.Logger) (httpapi
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis: %w", err)
 	}
-	l, err := redisrate.New(client, redisrate.Config{})
+	l, err := redisrate.New(client, redisrate.Config{Prefix: prefix})
 	if err != nil {
 		client.Close()
 		return nil, nil, err
