@@ -90,7 +90,7 @@ func TestFixtures(t *testing.T) {
 	}{
 		{"gps_rotated.jpg", []string{"CAM123456", "Jane Secret", "private", "Canon", "GPS", "http://ns.adobe.com"}, []string{"Artifex Software sRGB"}, 6},
 		{"text.png", []string{"Jane Secret", "private", "Author", "XML:com.adobe.xmp"}, nil, 6},
-		{"meta.webp", []string{"Jane Secret", "http://ns.adobe.com", "XMP ", "EXIF"}, []string{"ICCP"}, 0},
+		{"meta.webp", []string{"Jane Secret", "http://ns.adobe.com", "XMP ", "GPS"}, []string{"ICCP"}, 6},
 		{"plain.webp", nil, nil, 0},
 		{"progressive.jpg", nil, nil, 0},
 		{"cmyk.jpg", nil, []string{"Adobe"}, 0},
@@ -115,6 +115,16 @@ func TestFixtures(t *testing.T) {
 			}
 			if got := outputOrientation(t, out, ct); got != tt.orientation {
 				t.Errorf("orientation: got %d, want %d", got, tt.orientation)
+			}
+			if ct == "image/webp" && len(out) > 20 && string(out[12:16]) == "VP8X" {
+				// The flags must announce exactly the chunks left.
+				flags := out[20]
+				if hasXMP := flags&webpFlagXMP != 0; hasXMP != bytes.Contains(out, []byte("XMP ")) {
+					t.Errorf("VP8X XMP flag %v disagrees with the chunks", hasXMP)
+				}
+				if hasEXIF := flags&webpFlagEXIF != 0; hasEXIF != bytes.Contains(out, []byte("EXIF")) {
+					t.Errorf("VP8X EXIF flag %v disagrees with the chunks", hasEXIF)
+				}
 			}
 			if !samePixels(decode(t, in, ct), decode(t, out, ct)) {
 				t.Error("stripping changed the pixels")
@@ -147,8 +157,9 @@ func outputOrientation(t *testing.T, data []byte, contentType string) int {
 			return exifOrientation(data[i+4 : i+4+int(n)])
 		}
 	case "image/webp":
-		if bytes.Contains(data, []byte("EXIF")) {
-			return -1
+		if i := bytes.Index(data, []byte("EXIF")); i >= 0 {
+			n := binary.LittleEndian.Uint32(data[i+4:])
+			return exifOrientation(bytes.TrimPrefix(data[i+8:i+8+int(n)], []byte("Exif\x00\x00")))
 		}
 	}
 	return 0

@@ -1,6 +1,7 @@
 package imagesafe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 )
@@ -42,7 +43,20 @@ func webpChunkDims(fourcc string, d []byte) (w, h int, ok bool) {
 var webpKept = map[string]bool{"VP8X": true, "VP8 ": true, "VP8L": true, "ALPH": true, "ANIM": true, "ANMF": true, "ICCP": true}
 
 // VP8X flags of metadata chunks.
-const webpFlagsMeta = 0x04 | 0x08 // XMP, EXIF
+const (
+	webpFlagXMP  = 0x04
+	webpFlagEXIF = 0x08
+)
+
+// webpChunk is a RIFF chunk, padded to an even size.
+func webpChunk(fourcc string, data []byte) []byte {
+	c := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
+	c = append(c, data...)
+	if len(data)%2 == 1 {
+		c = append(c, 0)
+	}
+	return c
+}
 
 func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	if m := s.peek(12); len(m) < 12 || !isWebP(m) {
@@ -54,7 +68,7 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	}
 	riffEnd := 8 + int64(binary.LittleEndian.Uint32(head[4:]))
 	var kept builder
-	dropped, sawImage := false, false
+	dropped, sawImage, keptOrientation := false, false, false
 	var vp8x []byte // the VP8X chunk, rewritten if metadata is dropped
 	for first := true; s.off < riffEnd; first = false {
 		start := s.off
@@ -72,6 +86,7 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			return 0, 0, refuse(Corrupt, "the WebP chunk %q at offset %d runs past the file's end", fourcc, start)
 		}
 		var active activeScanner
+		var exif []byte // an EXIF chunk's data, read to find the orientation
 		if dimsChunk := fourcc == "VP8X" || fourcc == "VP8 " || fourcc == "VP8L"; dimsChunk && n >= 10 {
 			d, err := s.read(10)
 			if err != nil {
@@ -96,6 +111,11 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			if err := s.copy(io.Discard, padded-10); err != nil {
 				return 0, 0, err
 			}
+		} else if fourcc == "EXIF" && opt.Strip && n <= maxEXIFRead {
+			if exif, err = s.read(int(padded)); err != nil {
+				return 0, 0, err
+			}
+			exif = bytes.TrimPrefix(exif[:n], []byte("Exif\x00\x00"))
 		} else if err := s.copy(&active, padded); err != nil {
 			return 0, 0, err
 		}
@@ -115,6 +135,15 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			kept.keep(start, s.off-start)
 		case webpKept[fourcc]:
 			kept.keep(start, s.off-start)
+		case fourcc == "EXIF" && exifOrientation(exif) > 1:
+			// Keep the orientation alone, as for JPEG and PNG.
+			keptOrientation = true
+			if minimal := orientationTIFF(exifOrientation(exif)); bytes.Equal(exif, minimal) && n == int64(len(minimal)) {
+				kept.keep(start, s.off-start) // stripped already
+			} else {
+				kept.literal(webpChunk("EXIF", minimal))
+				dropped = true
+			}
 		default:
 			dropped = true
 		}
@@ -133,11 +162,14 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 		size += 18
 	}
 	for _, pc := range kept.pieces {
-		size += pc.n
+		size += pc.n + int64(len(pc.lit))
 	}
 	b.literal(append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(size))...), "WEBP"...))
 	if vp8x != nil {
-		vp8x[8] &^= webpFlagsMeta
+		vp8x[8] &^= webpFlagXMP
+		if !keptOrientation {
+			vp8x[8] &^= webpFlagEXIF
+		}
 		b.literal(vp8x)
 	}
 	b.pieces = append(b.pieces, kept.pieces...)
