@@ -266,6 +266,7 @@ func TestHostile(t *testing.T) {
 		{"jpeg stray bytes between segments", "image/jpeg", append(append(append([]byte{}, jpg[:2]...), 0x00, 0x01), jpg[2:]...), true, Corrupt, 0},
 		{"png too wide", "image/png", encodePNG(t, DefaultMaxSide+1, 1), true, TooLarge, 0},
 		{"gif too tall", "image/gif", encodeGIF(t, 1, DefaultMaxSide+1), true, TooLarge, 0},
+		{"png over the pixel cap, sides under theirs", "image/png", pngBomb(t, 10000, 6000), true, TooLarge, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
