@@ -23,6 +23,8 @@ func FuzzInspect(f *testing.F) {
 	f.Add(encodePNG(f, 8, 8), uint8(1), false)
 	f.Add(encodeGIF(f, 8, 8), uint8(2), true)
 	f.Add(withComment(encodeJPEG(f, 4, 4), "<script>"), uint8(0), false)
+	f.Add([]byte("\xff\xd8\xff\xe1\x00\x02Exif\x00\x00\xff\xd9"), uint8(0), true)
+	f.Add([]byte(pngMagic+"\x7f\xff\xff\xffIHDR\x00\x00\x00\x01"), uint8(1), true)
 	f.Fuzz(func(t *testing.T, data []byte, format uint8, strip bool) {
 		ct := Formats[int(format)%len(Formats)]
 		opt := Options{Strip: strip}

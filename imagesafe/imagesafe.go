@@ -289,7 +289,14 @@ func truncated(err error) error {
 	return err
 }
 
+// maxRead bounds what one header or metadata block may take in memory;
+// every format's blocks read whole are far smaller.
+const maxRead = 1 << 17
+
 func (s *scanner) read(n int) ([]byte, error) {
+	if n < 0 || n > maxRead {
+		return nil, refuse(Corrupt, "the image has a block of %d bytes where a small header belongs", n)
+	}
 	b := make([]byte, n)
 	k, err := io.ReadFull(s.br, b)
 	s.off += int64(k)

@@ -257,6 +257,8 @@ func TestHostile(t *testing.T) {
 		{"png private chunk with zip is stripped", "image/png", pngWith(pngb, "zzZz", zip), true, 0, len(pngb)},
 		{"png unknown critical chunk", "image/png", pngWith(pngb, "ABCD", nil), true, Corrupt, 0},
 		{"png bad checksum", "image/png", badCRC, true, Corrupt, 0},
+		{"png header claiming 2 GiB", "image/png", append([]byte(pngMagic+"\x7f\xff\xff\xffIHDR\x00\x00\x00\x01\x00\x00\x00\x01"), make([]byte, 200)...), true, Corrupt, 0},
+		{"jpeg APP1 too short for its Exif prefix", "image/jpeg", []byte("\xff\xd8\xff\xe1\x00\x02Exif\x00\x00\xff\xd9\x00\x00"), true, Corrupt, 0},
 		{"jpeg truncated in scan", "image/jpeg", jpg[:len(jpg)-40], true, Truncated, 0},
 		{"jpeg truncated in header", "image/jpeg", jpg[:30], true, Truncated, 0},
 		{"jpeg without EOI", "image/jpeg", jpg[:len(jpg)-2], true, Truncated, 0},

@@ -111,7 +111,7 @@ func inspectJPEG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 				return 0, 0, err
 			}
 			b.keep(start, s.off-start)
-		case m == mAPP1 && opt.Strip && bytes.HasPrefix(s.peek(6), []byte("Exif\x00\x00")):
+		case m == mAPP1 && opt.Strip && n >= 6 && bytes.HasPrefix(s.peek(6), []byte("Exif\x00\x00")):
 			exif, err := s.read(int(n))
 			if err != nil {
 				return 0, 0, err

@@ -27,7 +27,7 @@ var pngTextChunks = map[string]bool{"tEXt": true, "iTXt": true}
 const maxEXIFRead = 64 << 10
 
 func pngHeadDims(head []byte) (w, h int, ok bool) {
-	if len(head) < 24 || string(head[12:16]) != "IHDR" {
+	if len(head) < 24 || string(head[12:16]) != "IHDR" || binary.BigEndian.Uint32(head[8:]) != 13 {
 		return 0, 0, false
 	}
 	return int(binary.BigEndian.Uint32(head[16:])), int(binary.BigEndian.Uint32(head[20:])), true
@@ -53,6 +53,9 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 		}
 		if first != (typ == "IHDR") {
 			return 0, 0, refuse(Corrupt, "the PNG must start with one IHDR chunk")
+		}
+		if typ == "IHDR" && n != 13 {
+			return 0, 0, refuse(Corrupt, "the PNG header has the wrong length")
 		}
 		critical := typ[0] >= 'A' && typ[0] <= 'Z'
 		if critical && !pngCritical[typ] {
