@@ -57,13 +57,13 @@ func (s *Service) Authenticate(ctx context.Context, header string) (int64, error
 func (s *Service) checkPassword(ctx context.Context, email, password string) (int64, error) {
 	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
+		_ = s.compareHash(ctx, s.dummyHash, []byte(password))
 		return 0, unauthorized("wrong email or password")
 	}
 	if err != nil {
 		return 0, fmt.Errorf("authenticate %s: %w", email, err)
 	}
-	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+	if s.compareHash(ctx, u.PasswordHash, []byte(password)) != nil {
 		return 0, unauthorized("wrong email or password")
 	}
 	return u.ID, nil
@@ -73,18 +73,18 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (in
 // token owner's.
 func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64, error) {
 	if len(token) != tokenIDLen+tokenSecretLen {
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(token))
+		_ = s.compareHash(ctx, s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
 	}
 	t, err := s.meta.APIToken(ctx, token[:tokenIDLen])
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(token))
+		_ = s.compareHash(ctx, s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
 	}
 	if err != nil {
 		return 0, fmt.Errorf("authenticate token: %w", err)
 	}
-	if bcrypt.CompareHashAndPassword(t.Hash, []byte(token[tokenIDLen:])) != nil {
+	if s.compareHash(ctx, t.Hash, []byte(token[tokenIDLen:])) != nil {
 		return 0, unauthorized("wrong API token")
 	}
 	if email != "" {
@@ -152,3 +152,15 @@ func (s *Service) AddBrand(ctx context.Context, id string) error {
 
 // Brands lists the registered brand ids.
 func (s *Service) Brands(ctx context.Context) ([]string, error) { return s.meta.Brands(ctx) }
+
+// compareHash checks secret against a bcrypt hash, at most len(hashSlots)
+// at a time, so that a flood of credentials cannot take every core.
+func (s *Service) compareHash(ctx context.Context, hash, secret []byte) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+		defer func() { <-s.hashSlots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return bcrypt.CompareHashAndPassword(hash, secret)
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ type Service struct {
 	// dummyHash is compared against when a user or token does not exist,
 	// so that such failures take as long as wrong passwords.
 	dummyHash []byte
+	// hashSlots bounds the password hash checks running at once.
+	hashSlots chan struct{}
 }
 
 // Deps are the adapters a Service runs on. Now defaults to time.Now and Log
@@ -68,7 +71,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new service: %w", err)
 	}
-	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, now: d.Now, log: d.Log, dummyHash: dummy}, nil
+	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, now: d.Now, log: d.Log, dummyHash: dummy,
+		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.

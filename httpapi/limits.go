@@ -38,6 +38,10 @@ type RateLimits struct {
 	Create ratelimit.Limit // step 1: POST /api/v2/guide/user_images/uploads
 	Put    ratelimit.Limit // step 2: PUT of an upload URL
 	Claim  ratelimit.Limit // step 3: POST /api/v2/guide/user_images
+	// Auth is charged, per client address, for every request that sends
+	// credentials, before they are checked: password hashing is what a
+	// flood of bad credentials would otherwise spend the CPU on.
+	Auth ratelimit.Limit
 }
 
 // DefaultRateLimits are 120 requests per minute on each route: far above
@@ -45,11 +49,11 @@ type RateLimits struct {
 // what a script can.
 func DefaultRateLimits() RateLimits {
 	l := ratelimit.PerPeriod(120, time.Minute)
-	return RateLimits{Create: l, Put: l, Claim: l}
+	return RateLimits{Create: l, Put: l, Claim: l, Auth: ratelimit.PerPeriod(600, time.Minute)}
 }
 
 func (l RateLimits) validate() error {
-	for _, lim := range []ratelimit.Limit{l.Create, l.Put, l.Claim} {
+	for _, lim := range []ratelimit.Limit{l.Create, l.Put, l.Claim, l.Auth} {
 		if err := lim.Validate(); err != nil {
 			return err
 		}
@@ -68,6 +72,9 @@ const limiterWarnEvery = 10 * time.Second
 // authenticate. When the limiter fails, the request is let through (fail
 // open) and a warning logged.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, limit ratelimit.Limit) (core.Uploader, error) {
+	if err := s.admitCredentials(w, r); err != nil {
+		return core.Uploader{ClientAddr: s.clientAddr(r)}, err
+	}
 	up, authErr := s.caller(r)
 	if s.cfg.Limiter == nil || limit.IsZero() {
 		return up, authErr
@@ -86,6 +93,26 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, lim
 			limit, h.Get("Retry-After"))
 	}
 	return up, authErr
+}
+
+// admitCredentials charges a request that sends credentials to its
+// address's Auth budget before they are checked.
+func (s *Server) admitCredentials(w http.ResponseWriter, r *http.Request) error {
+	limit := s.cfg.RateLimits.Auth
+	if r.Header.Get("Authorization") == "" || s.cfg.Limiter == nil || limit.IsZero() {
+		return nil
+	}
+	res, err := s.cfg.Limiter.Allow(r.Context(), "auth:"+subject(core.Uploader{ClientAddr: s.clientAddr(r)}), limit)
+	if err != nil {
+		s.warnLimiter(r.Context(), err)
+		return nil
+	}
+	if !res.Allowed {
+		w.Header().Set("Retry-After", retryAfterSeconds(res.RetryAfter))
+		return core.Errorf(core.CodeRateLimited, "too many requests with credentials from this address: the limit is %s; retry in %s s",
+			limit, w.Header().Get("Retry-After"))
+	}
+	return nil
 }
 
 // subject is whose budget a request is charged to.

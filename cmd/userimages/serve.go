@@ -42,10 +42,11 @@ func serve(ctx context.Context, args []string) error {
 	redisPrefix := fs.String("redis-prefix", redisrate.DefaultPrefix, "prefix of the rate-limit keys in Redis, for deployments sharing one Redis")
 	redisURL := fs.String("redis", "", "redis://[user:password@]host:port/db keeping rate limits shared by all instances (default: kept in this process)")
 	defaults := httpapi.DefaultRateLimits()
-	limitCreate, limitPut, limitClaim := limitFlag{defaults.Create}, limitFlag{defaults.Put}, limitFlag{defaults.Claim}
+	limitCreate, limitPut, limitClaim, limitAuth := limitFlag{defaults.Create}, limitFlag{defaults.Put}, limitFlag{defaults.Claim}, limitFlag{defaults.Auth}
 	fs.Var(&limitCreate, "rate-limit-create", "requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off")
 	fs.Var(&limitPut, "rate-limit-put", "upload PUTs per client, RATE/PERIOD or off")
 	fs.Var(&limitClaim, "rate-limit-claim", "claims per client, RATE/PERIOD or off")
+	fs.Var(&limitAuth, "rate-limit-auth", "requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off")
 	var proxies prefixFlag
 	fs.Var(&proxies, "trusted-proxy", "CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
 	maxUploads := fs.Int("max-concurrent-uploads", httpapi.DefaultMaxConcurrentUploads, "upload bodies received at once; more get 503")
@@ -104,7 +105,7 @@ func serve(ctx context.Context, args []string) error {
 		UploadPath:           selfsign.PathPrefix,
 		TrustedProxies:       proxies,
 		Limiter:              limiter,
-		RateLimits:           httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l},
+		RateLimits:           httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l, Auth: limitAuth.l},
 		MaxConcurrentUploads: *maxUploads,
 		UploadTimeout:        *uploadTimeout,
 		Composer:             composer.Handler(composerConfig(svc, *publicURL)),
