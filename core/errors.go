@@ -13,6 +13,7 @@ type Code string
 // Error codes. Each must appear in the README's error table (a test checks).
 const (
 	CodeInvalidJSON            Code = "InvalidJSON"
+	CodeInvalidHost            Code = "InvalidHost"
 	CodeBodyTooLarge           Code = "BodyTooLarge"
 	CodeInvalidProperty        Code = "InvalidProperty"
 	CodeUnsupportedContentType Code = "UnsupportedContentType"
@@ -46,7 +47,7 @@ const (
 
 // Codes lists every code, for documentation checks and exhaustive tests.
 var Codes = []Code{
-	CodeInvalidJSON, CodeBodyTooLarge, CodeInvalidProperty, CodeUnsupportedContentType,
+	CodeInvalidJSON, CodeInvalidHost, CodeBodyTooLarge, CodeInvalidProperty, CodeUnsupportedContentType,
 	CodeInvalidFileSize, CodeFileTooLarge, CodeUnauthorized, CodeSignatureMismatch,
 	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
 	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,

@@ -119,9 +119,6 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (Creat
 		return CreatedUpload{}, fmt.Errorf("new token: %w", err)
 	}
 	up := Upload{Token: token.String(), ContentType: ct, FileSize: in.FileSize, CreatedAt: now, Uploader: in.Uploader}
-	if err := s.meta.CreateUpload(ctx, up); err != nil {
-		return CreatedUpload{}, fmt.Errorf("create upload %s: %w", up.Token, err)
-	}
 	ext, _ := Extension(ct)
 	target, err := s.signer.PresignPut(ctx, PresignParams{
 		BaseURL: in.BaseURL,
@@ -138,6 +135,10 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (Creat
 	})
 	if err != nil {
 		return CreatedUpload{}, fmt.Errorf("presign upload %s: %w", up.Token, err)
+	}
+	// Recorded last, so that a failure above leaves nothing behind.
+	if err := s.meta.CreateUpload(ctx, up); err != nil {
+		return CreatedUpload{}, fmt.Errorf("create upload %s: %w", up.Token, err)
 	}
 	return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
 }

@@ -98,6 +98,11 @@ func TestBadInput(t *testing.T) {
 		{"create: unknown scheme", func(e *env) *http.Request {
 			return withHeader(createWith(e, good), "Authorization", "Digest abc")
 		}, 401, core.CodeUnauthorized},
+		{"create: malformed Host header", func(e *env) *http.Request {
+			req := createWith(e, good)
+			req.Host = "a%zz"
+			return req
+		}, 400, core.CodeInvalidHost},
 		{"create: GET instead of POST", func(e *env) *http.Request { return e.request(http.MethodGet, createPath, nil) }, 405, core.CodeMethodNotAllowed},
 
 		// Step 2: PUT to the upload URL.

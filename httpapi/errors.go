@@ -17,6 +17,7 @@ var statuses = map[core.Code]struct {
 	title  string
 }{
 	core.CodeInvalidJSON:            {http.StatusBadRequest, "Invalid JSON"},
+	core.CodeInvalidHost:            {http.StatusBadRequest, "Invalid Host header"},
 	core.CodeBodyTooLarge:           {http.StatusRequestEntityTooLarge, "Request body too large"},
 	core.CodeInvalidProperty:        {http.StatusUnprocessableEntity, "Invalid property"},
 	core.CodeUnsupportedContentType: {http.StatusUnprocessableEntity, "Unsupported content type"},

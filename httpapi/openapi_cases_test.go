@@ -217,6 +217,11 @@ func docCases(t *testing.T) []docCase {
 			return req(http.MethodPost, createPath, goodCreate)(t, e)
 		}},
 		{"create: not JSON", nil, req(http.MethodPost, createPath, `{"content_type":`)},
+		{"create: invalid Host", nil, func(t *testing.T, e *env) *http.Request {
+			r := e.request(http.MethodPost, createPath, strings.NewReader(goodCreate))
+			r.Host = "a%zz"
+			return r
+		}},
 		{"create: body over 64 KiB", nil, req(http.MethodPost, createPath, `{"pad":"`+strings.Repeat("a", 70<<10)+`"}`)},
 		{"create: file_size missing", nil, req(http.MethodPost, createPath, `{"content_type":"image/jpeg"}`)},
 		{"create: text/html", nil, req(http.MethodPost, createPath, `{"content_type":"text/html","file_size":10}`)},

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -219,15 +220,19 @@ func (s *Server) caller(r *http.Request) (core.Uploader, error) {
 	return core.Uploader{UserID: uid, ClientAddr: s.clientAddr(r)}, err
 }
 
-func (s *Server) baseURL(r *http.Request) string {
+// baseURL is where upload URLs point: PublicURL, else this request's host.
+func (s *Server) baseURL(r *http.Request) (string, error) {
 	if s.cfg.PublicURL != "" {
-		return s.cfg.PublicURL
+		return s.cfg.PublicURL, nil
 	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	if u, err := url.Parse(scheme + "://" + r.Host); r.Host == "" || err != nil || u.Host != r.Host || u.Path != "" {
+		return "", core.Errorf(core.CodeInvalidHost, "the Host header is missing or invalid; upload URLs are built from it (or from the server's --public-url)")
+	}
+	return scheme + "://" + r.Host, nil
 }
 
 type uploadResponse struct {
@@ -255,7 +260,11 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created, err := s.svc.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: ct, FileSize: size, Uploader: up, BaseURL: s.baseURL(r)})
+	base, err := s.baseURL(r)
+	if err != nil {
+		return err
+	}
+	created, err := s.svc.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: ct, FileSize: size, Uploader: up, BaseURL: base})
 	if err != nil {
 		return err
 	}
@@ -271,14 +280,14 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// The body must arrive within UploadTimeout of now, in real time.
 	deadline := time.Now().Add(s.cfg.UploadTimeout)
-	if _, err := s.admit(w, r, "put", s.cfg.RateLimits.Put); err != nil {
-		return err
-	}
 	if !core.ValidToken(r.PathValue("token")) {
 		return core.Errorf(core.CodeSignatureMismatch, "this is not an upload URL issued by this server")
 	}
 	token, err := s.verifier.Verify(r, s.now())
 	if err != nil {
+		return err
+	}
+	if _, err := s.admit(w, r, "put", s.cfg.RateLimits.Put); err != nil {
 		return err
 	}
 	select {

@@ -1,8 +1,12 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -203,5 +207,28 @@ func TestServedCopyIsSafe(t *testing.T) {
 	}
 	if !strings.Contains(string(served.body), "Exif\x00\x00MM\x00*") || !strings.Contains(string(served.body), "Artifex Software sRGB") {
 		t.Error("served copy lost its orientation or its ICC profile")
+	}
+}
+
+// TestHTTP10WithoutHost: an HTTP/1.0 request has no Host to build the
+// upload URL from; it gets a 400, not a 500, and nothing is stored.
+func TestHTTP10WithoutHost(t *testing.T) {
+	e := newEnv(t)
+	before := e.snapshot()
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"content_type":"image/png","file_size":100}`
+	fmt.Fprintf(conn, "POST %s HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s", createPath, len(body), body)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	checkErrorBody(t, response{res.StatusCode, res.Header, b}, 400, core.CodeInvalidHost)
+	if after := e.snapshot(); after != before {
+		t.Errorf("stored state changed: got %s, want %s", after, before)
 	}
 }
