@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -56,21 +58,54 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		rec := &recorder{ResponseWriter: w}
 		req := r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
-		next.ServeHTTP(rec, req)
+		body := &countingBody{ReadCloser: r.Body}
+		req.Body = body
+		s.serveRecovering(rec, req, next)
 		if s.cfg.Metrics != nil {
-			s.count(req.Pattern, r, rec, time.Since(start))
+			s.count(req.Pattern, r, rec, body.n, time.Since(start))
 		}
 		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
-			slog.Int64("in_bytes", r.ContentLength), slog.String("remote", s.clientAddr(r)),
+			slog.Int64("in_bytes", body.n), slog.String("remote", s.clientAddr(r)),
 			slog.Duration("duration", time.Since(start)))
 	})
 }
 
+// serveRecovering serves req, turning a panic into a logged 500 (every
+// panic is a bug) so that the client gets an answer and the log a line.
+func (s *Server) serveRecovering(rec *recorder, req *http.Request, next http.Handler) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+			if rec.status == 0 {
+				s.writeError(rec, req, err)
+			} else {
+				s.log.ErrorContext(req.Context(), "panic after the answer started", "request_id", requestID(req.Context()), "err", err)
+			}
+		}
+	}()
+	next.ServeHTTP(rec, req)
+}
+
+// countingBody counts the request body bytes a handler read.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // count records a finished request in the metrics. req.Pattern, set by
 // the ServeMux, names the route without unbounded path values.
-func (s *Server) count(pattern string, r *http.Request, rec *recorder, d time.Duration) {
+func (s *Server) count(pattern string, r *http.Request, rec *recorder, bodyBytes int64, d time.Duration) {
 	m := s.cfg.Metrics
 	m.Request(pattern, r.Method, rec.status, d)
 	switch {
@@ -82,7 +117,7 @@ func (s *Server) count(pattern string, r *http.Request, rec *recorder, d time.Du
 	case pattern == patternCreate:
 		m.UploadCreated()
 	case pattern == s.putPattern():
-		m.BytesReceived(r.ContentLength)
+		m.BytesReceived(bodyBytes)
 	case pattern == patternClaim:
 		m.UploadClaimed()
 	}

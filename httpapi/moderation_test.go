@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -153,4 +154,22 @@ func metricValue(t *testing.T, body, series string) float64 {
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
+}
+
+// TestMetricsChunkedUpload: a PUT without Content-Length counts the bytes
+// it sent.
+func TestMetricsChunkedUpload(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, func(c *httpapi.Config) { c.Metrics = m })
+	img := testJPEG(t, 24, 24)
+	u := e.create("image/jpeg", len(img))
+	req := e.putRequest(u, nil)
+	req.Body, req.ContentLength = io.NopCloser(chunked{strings.NewReader(string(img))}), -1
+	if res := e.do(req); res.status != 200 {
+		t.Fatalf("chunked PUT: got %d %s, want 200", res.status, res.body)
+	}
+	body := string(e.do(e.request(http.MethodGet, "/metrics", nil)).body)
+	if got := metricValue(t, body, "userimages_bytes_received_total"); got != float64(len(img)) {
+		t.Errorf("bytes received: got %v, want %d", got, len(img))
+	}
 }
