@@ -165,16 +165,29 @@ func (s *Service) ReceiveUpload(ctx context.Context, token string, contentLength
 		return Errorf(CodeIncompleteBody, "the body is %d bytes, less than the declared file_size %d", contentLength, up.FileSize)
 	}
 	// Refuse what is plainly not the declared image before storing a byte.
-	br := bufio.NewReaderSize(body, 4096)
+	// The limit is under the buffer, so nothing past it is read.
+	br := bufio.NewReaderSize(io.LimitReader(body, up.FileSize+1), 4096)
 	head, _ := br.Peek(int(min(up.FileSize, sniffLen)))
 	if err := imagesafe.Sniff(head, up.ContentType, s.imageOptions()); err != nil {
 		return imageError(err, up.ContentType)
 	}
-	err = s.blobs.Put(ctx, stagingKey(token), &exactReader{r: io.LimitReader(br, up.FileSize+1), want: up.FileSize})
+	err = s.blobs.Put(ctx, stagingKey(token), &exactReader{r: br, want: up.FileSize})
 	if errors.Is(err, ErrExist) {
 		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 	}
 	if err != nil {
+		return fmt.Errorf("receive %s: %w", token, err)
+	}
+	// The upload may have been claimed (by an earlier PUT's bytes) or swept
+	// while this body streamed: then these bytes would never be served, so
+	// they must not get a 200.
+	if _, err := s.meta.Upload(ctx, token); errors.Is(err, ErrNotFound) {
+		s.deleteBlob(ctx, stagingKey(token))
+		if _, err := s.meta.ImageByToken(ctx, token); err == nil {
+			return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
+		}
+		return Errorf(CodeTokenExpired, "this upload expired while its body was being received")
+	} else if err != nil {
 		return fmt.Errorf("receive %s: %w", token, err)
 	}
 	return nil
@@ -197,7 +210,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return n, Errorf(CodeIncompleteBody, "the body ended after %d of the declared %d bytes", e.got, e.want)
 	}
 	if err != nil && err != io.EOF {
-		return n, Errorf(CodeIncompleteBody, "the body could not be read to its end: %v", err)
+		return n, &Error{Code: CodeIncompleteBody, Message: "the body could not be read to its end", Err: err}
 	}
 	return n, err
 }

@@ -254,6 +254,9 @@ func docCases(t *testing.T) []docCase {
 			return e.putRequest(u, img)
 		}},
 		{"put: longer than declared", nil, putOf(len(img)-1, img)},
+		{"put: upload swept while its body streams", nil, func(t *testing.T, e *env) *http.Request {
+			return e.putSweptMidway(e.create("image/jpeg", len(img)), img)
+		}},
 		{"put: shorter than declared", nil, putOf(len(img)+1, img)},
 		{"put: again", nil, func(t *testing.T, e *env) *http.Request {
 			return e.putRequest(uploaded(e, "image/jpeg", img), img)
