@@ -72,7 +72,7 @@ func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			} else if lzw < 1 || lzw > 11 {
 				return 0, 0, refuse(Corrupt, "the GIF has an invalid code size at offset %d", start)
 			}
-			if err := s.subBlocks(io.Discard); err != nil {
+			if err := s.subBlocks(io.Discard, io.Discard); err != nil {
 				return 0, 0, err
 			}
 			frames++
@@ -86,15 +86,20 @@ func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			if label == 0xFF {
 				app = s.peek(12)
 			}
-			var active activeScanner
-			if err := s.subBlocks(&active); err != nil {
+			// Scan the data as a reader of the extension sees it and the raw
+			// bytes as a sniffing browser would: length bytes can split a
+			// pattern in one view and complete it in the other.
+			var data, raw activeScanner
+			if err := s.subBlocks(&data, &raw); err != nil {
 				return 0, 0, err
 			}
 			kept := label == 0xF9 || label == 0xFF && len(app) == 12 && app[0] == 11 && gifKeptApps[string(app[1:])]
 			if !opt.Strip || kept {
 				if label != 0xF9 {
-					if err := active.err("GIF extension"); err != nil {
-						return 0, 0, err
+					for _, a := range []*activeScanner{&data, &raw} {
+						if err := a.err("GIF extension"); err != nil {
+							return 0, 0, err
+						}
 					}
 				}
 				b.keep(start, s.off-start)
@@ -105,14 +110,16 @@ func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	}
 }
 
-// subBlocks passes a GIF data sub-block sequence's data to w.
-func (s *scanner) subBlocks(w io.Writer) error {
+// subBlocks passes a GIF data sub-block sequence's data to data, and its
+// raw bytes, length bytes included, to raw.
+func (s *scanner) subBlocks(data, raw io.Writer) error {
 	for {
 		n, err := s.byte()
 		if err != nil || n == 0 {
 			return err
 		}
-		if err := s.copy(w, int64(n)); err != nil {
+		raw.Write([]byte{n})
+		if err := s.copy(io.MultiWriter(data, raw), int64(n)); err != nil {
 			return err
 		}
 	}

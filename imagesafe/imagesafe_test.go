@@ -211,6 +211,13 @@ func gifWithComment(g []byte, comment string) []byte {
 	return append(append(append([]byte{}, g[:i]...), ext...), g[i:]...)
 }
 
+// gifWithRawExtension inserts ext, a whole extension block, before the
+// first image.
+func gifWithRawExtension(g, ext []byte) []byte {
+	i := bytes.IndexByte(g[13+6:], 0x2C) + 13 + 6
+	return append(append(append([]byte{}, g[:i]...), ext...), g[i:]...)
+}
+
 // pngWith inserts a chunk after IHDR.
 func pngWith(p []byte, typ string, data []byte) []byte {
 	const afterIHDR = 8 + 25
@@ -255,6 +262,9 @@ func TestHostile(t *testing.T) {
 		{"png text html is stripped", "image/png", pngWith(pngb, "tEXt", []byte("Comment\x00<html><body>hi</body></html>")), true, 0, len(pngb)},
 		{"png text html refused when kept", "image/png", pngWith(pngb, "tEXt", []byte("Comment\x00<html>")), false, ActiveContent, 0},
 		{"png private chunk with zip is stripped", "image/png", pngWith(pngb, "zzZz", zip), true, 0, len(pngb)},
+		{"png private chunk dropped even when keeping metadata", "image/png", pngWith(pngb, "prVt", html), false, 0, len(pngb)},
+		{"gif script split by a sub-block length refused when kept", "image/gif", gifWithRawExtension(gifb, append(append([]byte("\x21\xfe\x04<scr\x69pt>"), bytes.Repeat([]byte{'.'}, 0x69-3)...), 0)), false, ActiveContent, 0},
+		{"gif script split in the raw bytes refused when kept", "image/gif", gifWithRawExtension(gifb, []byte("\x21\xfe\x04<scr\x04ipt>\x00")), false, ActiveContent, 0},
 		{"png unknown critical chunk", "image/png", pngWith(pngb, "ABCD", nil), true, Corrupt, 0},
 		{"png bad checksum", "image/png", badCRC, true, Corrupt, 0},
 		{"png header claiming 2 GiB", "image/png", append([]byte(pngMagic+"\x7f\xff\xff\xffIHDR\x00\x00\x00\x01\x00\x00\x00\x01"), make([]byte, 200)...), true, Corrupt, 0},

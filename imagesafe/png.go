@@ -19,8 +19,9 @@ var pngKept = map[string]bool{
 
 var pngCritical = map[string]bool{"IHDR": true, "PLTE": true, "IDAT": true, "IEND": true}
 
-// pngTextChunks hold plain text worth scanning for active content.
-var pngTextChunks = map[string]bool{"tEXt": true, "iTXt": true}
+// pngMetadata are the metadata chunks kept with --keep-metadata, scanned
+// for active content.
+var pngMetadata = map[string]bool{"tEXt": true, "zTXt": true, "iTXt": true, "eXIf": true, "tIME": true}
 
 // maxEXIFRead bounds how much of an EXIF block is read to find the
 // orientation; IFD0 comes first in practice.
@@ -114,13 +115,15 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 					b.literal(pngChunk("eXIf", minimal))
 				}
 			}
-		case !opt.Strip:
-			if pngTextChunks[typ] || typ == "eXIf" {
-				if err := active.err("PNG " + typ + " chunk"); err != nil {
-					return 0, 0, err
-				}
+		case !opt.Strip && pngMetadata[typ]:
+			if err := active.err("PNG " + typ + " chunk"); err != nil {
+				return 0, 0, err
 			}
 			b.keep(start, end-start)
+		case !opt.Strip && pngKept[typ]:
+			b.keep(start, end-start)
+			// Unknown and private chunks go, even when metadata is kept:
+			// nothing reads them, and they could carry anything.
 		}
 	}
 }

@@ -68,7 +68,8 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	}
 	riffEnd := 8 + int64(binary.LittleEndian.Uint32(head[4:]))
 	var kept builder
-	dropped, sawImage, keptOrientation := false, false, false
+	dropped, sawImage := false, false
+	keptEXIF, keptXMP := false, false
 	var vp8x []byte // the VP8X chunk, rewritten if metadata is dropped
 	for first := true; s.off < riffEnd; first = false {
 		start := s.off
@@ -126,18 +127,17 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 		switch {
 		case first && fourcc == "VP8X":
 			// written below, flags fixed
-		case !opt.Strip:
-			if fourcc == "EXIF" || fourcc == "XMP " {
-				if err := active.err("WebP metadata"); err != nil {
-					return 0, 0, err
-				}
+		case !opt.Strip && (fourcc == "EXIF" || fourcc == "XMP "):
+			if err := active.err("WebP metadata"); err != nil {
+				return 0, 0, err
 			}
 			kept.keep(start, s.off-start)
+			keptEXIF, keptXMP = keptEXIF || fourcc == "EXIF", keptXMP || fourcc == "XMP "
 		case webpKept[fourcc]:
 			kept.keep(start, s.off-start)
 		case fourcc == "EXIF" && exifOrientation(exif) > 1:
 			// Keep the orientation alone, as for JPEG and PNG.
-			keptOrientation = true
+			keptEXIF = true
 			if minimal := orientationTIFF(exifOrientation(exif)); bytes.Equal(exif, minimal) && n == int64(len(minimal)) {
 				kept.keep(start, s.off-start) // stripped already
 			} else {
@@ -166,8 +166,10 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	}
 	b.literal(append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(size))...), "WEBP"...))
 	if vp8x != nil {
-		vp8x[8] &^= webpFlagXMP
-		if !keptOrientation {
+		if !keptXMP {
+			vp8x[8] &^= webpFlagXMP
+		}
+		if !keptEXIF {
 			vp8x[8] &^= webpFlagEXIF
 		}
 		b.literal(vp8x)
