@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -102,12 +103,15 @@ func TestIDSyntax(t *testing.T) {
 	}
 }
 
-func TestErrorIs(t *testing.T) {
-	err := errors.Join(errors.New("x"), &Error{Code: CodeNotFound, Err: io.EOF})
-	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrExist) {
-		t.Errorf("errors.Is by code: got NotFound=%v Exist=%v, want true, false", errors.Is(err, ErrNotFound), errors.Is(err, ErrExist))
+func TestErrorCodes(t *testing.T) {
+	wrapped := fmt.Errorf("claim x: %w", &Error{Code: CodeTokenExpired, Err: io.EOF})
+	if got := ErrorCode(wrapped); got != CodeTokenExpired {
+		t.Errorf("ErrorCode(wrapped): got %s, want %s", got, CodeTokenExpired)
 	}
-	if got := ErrorCode(errors.New("plain")); got != CodeInternal {
-		t.Errorf("ErrorCode(plain): got %s, want %s", got, CodeInternal)
+	if !errors.Is(wrapped, io.EOF) {
+		t.Error("errors.Is does not reach the cause")
+	}
+	if got := ErrorCode(fmt.Errorf("open: %w", ErrNotFound)); got != CodeInternal {
+		t.Errorf("ErrorCode(store not-found): got %s, want %s (unexpected store errors are internal)", got, CodeInternal)
 	}
 }

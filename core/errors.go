@@ -79,13 +79,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is an *Error with the same code, so that
-// errors.Is(err, core.ErrNotFound) matches any not-found error.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
 // Errorf returns an *Error with the given code and a caller-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -108,10 +101,13 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
-// Sentinels returned by stores; match them with errors.Is.
+// Sentinels returned by stores; match them with errors.Is. They carry no
+// code on purpose: the core decides what a missing record means to a
+// caller, and one it did not expect (a row whose bytes are gone) stays an
+// internal error, logged, instead of passing for a 404.
 var (
 	// ErrNotFound: the record or object does not exist.
-	ErrNotFound = &Error{Code: CodeNotFound, Message: "not found"}
+	ErrNotFound = errors.New("not found")
 	// ErrExist: the record or object already exists and was not replaced.
-	ErrExist = &Error{Code: CodeConflict, Message: "already exists"}
+	ErrExist = errors.New("already exists")
 )
