@@ -214,9 +214,14 @@ func adminService(ctx context.Context, data string) (*core.Service, func(), erro
 func gc(ctx context.Context, args []string) error {
 	set := flag.NewFlagSet("gc", flag.ContinueOnError)
 	data := dataFlag(set)
-	window := set.Duration("claim-window", core.DefaultClaimWindow, "uploads older than this are expired")
+	window := set.Duration("claim-window", 0, "the server's --claim-window (required): uploads older than this are deleted")
 	if _, err := parse(set, args); err != nil {
 		return err
+	}
+	if *window <= 0 {
+		// A default could be shorter than the server's window and delete
+		// uploads the server would still accept.
+		return fmt.Errorf("gc: give the server's --claim-window (or USERIMAGES_CLAIM_WINDOW), e.g. --claim-window 24h")
 	}
 	if err := checkDataDir(*data, false); err != nil {
 		return err
