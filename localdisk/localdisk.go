@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"userimages/core"
@@ -27,6 +28,9 @@ var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
 // Store is a core.BlobStore on a local directory.
 type Store struct {
 	root string
+	// durable holds the directories this Store has made sure survive a
+	// crash: created if needed and their entry in the parent fsynced.
+	durable sync.Map
 }
 
 // staleTemp is how long a partial write must have been left untouched
@@ -52,7 +56,11 @@ func Open(dir string) (*Store, error) {
 			os.RemoveAll(filepath.Join(tmp, e.Name()))
 		}
 	}
-	return &Store{root: dir}, nil
+	s := &Store{root: dir}
+	if err := s.mkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
+	}
+	return s, nil
 }
 
 // path maps a key to its file. The last segment is sharded by its first two
@@ -126,10 +134,17 @@ func (s *Store) link(key, src, dst string) error {
 	return nil
 }
 
-// mkdirAll creates dir and its missing parents, syncing each parent so the
-// new entries survive a crash.
+// mkdirAll makes dir and its parents exist durably: created if missing, and
+// the entries of the store's root and of every directory in it fsynced in
+// their parent once per Store, even when another writer created them
+// (which may not have synced them yet). Existing directories above the
+// root are left alone.
 func (s *Store) mkdirAll(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
+	if _, ok := s.durable.Load(dir); ok {
+		return nil
+	}
+	ours := dir == s.root || strings.HasPrefix(dir, s.root+string(filepath.Separator))
+	if _, err := os.Stat(dir); err == nil && !ours {
 		return nil
 	}
 	parent := filepath.Dir(dir)
@@ -141,7 +156,11 @@ func (s *Store) mkdirAll(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(parent)
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	s.durable.Store(dir, true)
+	return nil
 }
 
 func syncDir(dir string) error {
