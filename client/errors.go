@@ -62,6 +62,7 @@ func (e *Error) Error() string {
 // Zendesk uses some of the same names; an object store has its own.
 const (
 	CodeInvalidJSON            = "InvalidJSON"            // 400: the body is not a JSON object
+	CodeInvalidHost            = "InvalidHost"            // 400: no valid Host header to build the upload URL from
 	CodeBodyTooLarge           = "BodyTooLarge"           // 413: a JSON body over 64 KiB
 	CodeInvalidProperty        = "InvalidProperty"        // 422: a property is missing or malformed (see Pointer)
 	CodeUnsupportedContentType = "UnsupportedContentType" // 422: not an accepted image type
