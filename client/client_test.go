@@ -797,7 +797,7 @@ func TestReadmeCodes(t *testing.T) {
 		t.Skipf("no README next to the module: %v", err)
 	}
 	known := map[string]bool{}
-	for _, c := range []string{CodeInvalidJSON, CodeBodyTooLarge, CodeInvalidProperty, CodeUnsupportedContentType,
+	for _, c := range []string{CodeInvalidJSON, CodeInvalidHost, CodeBodyTooLarge, CodeInvalidProperty, CodeUnsupportedContentType,
 		CodeInvalidFileSize, CodeFileTooLarge, CodeUnauthorized, CodeSignatureMismatch, CodeUploadURLExpired,
 		CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded, CodeTokenNotFound, CodeTokenExpired,
 		CodeNotUploaded, CodeBrandNotFound, CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage,
