@@ -191,6 +191,12 @@ type server struct {
 // the test failed.
 func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 	t.Helper()
+	return startServerEnv(t, dataDir, nil, extraArgs...)
+}
+
+// startServerEnv is startServer with env added to the server's environment.
+func startServerEnv(t *testing.T, dataDir string, env []string, extraArgs ...string) *server {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "server.log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -198,7 +204,7 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 	}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--brand", brandID}, extraArgs...)
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	sink := &logSink{file: f, changed: make(chan struct{})}
 	cmd.Stderr = sink
 	s := &server{t: t, dataDir: dataDir, cmd: cmd, logs: sink, logPath: logPath, exited: make(chan struct{})}

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestServeConfiguration: --public-url is the base of upload URLs, and
+// USERIMAGES_* variables configure serve like its flags (which win).
+func TestServeConfiguration(t *testing.T) {
+	env := []string{"USERIMAGES_MAX_FILE_SIZE=5000", "USERIMAGES_CONTENT_TYPE=image/png,image/gif", "USERIMAGES_PUBLIC_URL=https://images.example.test"}
+	srv := startServerEnv(t, t.TempDir(), env, "--public-url", "https://help.example.test:8443")
+	c := http.DefaultClient
+
+	up, err := createUpload(c, srv.base, "", "image/png", 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(up.Upload.URL, "https://help.example.test:8443/uploads/"+up.Upload.Token+"?") {
+		t.Errorf("upload URL: got %s, want it on the flag's --public-url", up.Upload.URL)
+	}
+	for _, tt := range []struct {
+		contentType string
+		size        int
+		code        string
+	}{
+		{"image/png", 5001, "FileTooLarge"},            // USERIMAGES_MAX_FILE_SIZE
+		{"image/jpeg", 100, "UnsupportedContentType"}, // USERIMAGES_CONTENT_TYPE
+	} {
+		_, err := createUpload(c, srv.base, "", tt.contentType, tt.size)
+		if got := errorCodeOf(err); got != tt.code {
+			t.Errorf("create %s of %d bytes: got %v, want %s", tt.contentType, tt.size, err, tt.code)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if res, body, err := do(c, http.MethodGet, srv.base+path, "", nil, nil); err != nil || res.StatusCode != 200 {
+			t.Errorf("GET %s: got %v %s", path, err, body)
+		}
+	}
+}
+
+func errorCodeOf(err error) string {
+	if e, ok := err.(*errStatus); ok {
+		return errorCode(e.body)
+	}
+	return ""
+}
