@@ -34,7 +34,7 @@ import (
 // env is a real server (SQLite, local disk, self-signed URLs) on a test
 // listener, with a clock the test moves.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	db     *sqlite.DB
 	svc    *core.Service
@@ -46,8 +46,8 @@ type env struct {
 }
 
 // newEnv starts the server; configure, when given, changes its
-// httpapi.Config.
-func newEnv(t *testing.T, configure ...func(*httpapi.Config)) *env {
+// httpapi.Config. t may be a benchmark's *testing.B.
+func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), time: time.Now().UTC()}
 	ctx := context.Background()
