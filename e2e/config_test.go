@@ -25,7 +25,7 @@ func TestServeConfiguration(t *testing.T) {
 		size        int
 		code        string
 	}{
-		{"image/png", 5001, "FileTooLarge"},            // USERIMAGES_MAX_FILE_SIZE
+		{"image/png", 5001, "FileTooLarge"},           // USERIMAGES_MAX_FILE_SIZE
 		{"image/jpeg", 100, "UnsupportedContentType"}, // USERIMAGES_CONTENT_TYPE
 	} {
 		_, err := createUpload(c, srv.base, "", tt.contentType, tt.size)

@@ -280,6 +280,7 @@ func hasMagic(head []byte, magic string) bool {
 type scanner struct {
 	br  *bufio.Reader
 	off int64
+	buf []byte // reused by copy
 }
 
 func truncated(err error) error {
@@ -317,7 +318,13 @@ func (s *scanner) byte() (byte, error) {
 
 // copy passes the next n bytes to w (io.Discard to skip them).
 func (s *scanner) copy(w io.Writer, n int64) error {
-	k, err := io.CopyN(w, s.br, n)
+	if s.buf == nil {
+		s.buf = make([]byte, 32<<10)
+	}
+	k, err := io.CopyBuffer(w, io.LimitReader(s.br, n), s.buf)
+	if err == nil && k < n {
+		err = io.ErrUnexpectedEOF
+	}
 	s.off += k
 	if err != nil {
 		return truncated(err)

@@ -74,7 +74,13 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			crc.Write(data)
 			active.Write(data)
 		default:
-			if err := s.copy(io.MultiWriter(crc, &active), n); err != nil {
+			// Only metadata that may be kept is scanned: pixel data is most
+			// of the file, and the scan costs a copy.
+			var w io.Writer = crc
+			if !opt.Strip && pngMetadata[typ] {
+				w = io.MultiWriter(crc, &active)
+			}
+			if err := s.copy(w, n); err != nil {
 				return 0, 0, err
 			}
 		}

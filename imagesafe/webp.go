@@ -117,8 +117,14 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 				return 0, 0, err
 			}
 			exif = bytes.TrimPrefix(exif[:n], []byte("Exif\x00\x00"))
-		} else if err := s.copy(&active, padded); err != nil {
-			return 0, 0, err
+		} else {
+			var w io.Writer = io.Discard
+			if fourcc == "EXIF" || fourcc == "XMP " {
+				w = &active // only metadata is scanned, not frames
+			}
+			if err := s.copy(w, padded); err != nil {
+				return 0, 0, err
+			}
 		}
 		switch fourcc {
 		case "VP8 ", "VP8L", "ANMF":
