@@ -40,6 +40,7 @@ func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	}
 	b.keep(0, s.off)
 	frames := 0
+	budget := frameBudget{opt: opt}
 	for {
 		start := s.off
 		intro, err := s.byte()
@@ -59,7 +60,7 @@ func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 				return 0, 0, err
 			}
 			fw, fh := int(binary.LittleEndian.Uint16(desc[4:])), int(binary.LittleEndian.Uint16(desc[6:]))
-			if err := opt.checkDims(max(fw, 1), max(fh, 1)); err != nil {
+			if err := budget.add(max(fw, 1), max(fh, 1)); err != nil {
 				return 0, 0, err
 			}
 			if desc[8]&0x80 != 0 {

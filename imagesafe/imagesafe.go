@@ -73,6 +73,29 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// maxFramePixelsFactor: the frames of an animation may add up to this many
+// times MaxPixels, so that a small file cannot make a viewer decode
+// gigapixels frame after frame.
+const maxFramePixelsFactor = 10
+
+// frameBudget adds up the pixels of an animation's frames.
+type frameBudget struct {
+	opt    Options
+	pixels int64
+}
+
+// add checks one frame of w×h against the caps and the running total.
+func (f *frameBudget) add(w, h int) error {
+	if err := f.opt.checkDims(w, h); err != nil {
+		return err
+	}
+	f.pixels += int64(w) * int64(h)
+	if limit := maxFramePixelsFactor * f.opt.MaxPixels; f.pixels > limit {
+		return refuse(TooLarge, "the animation's frames add up to over %d pixels", limit)
+	}
+	return nil
+}
+
 func (o Options) checkDims(w, h int) error {
 	switch {
 	case w <= 0 || h <= 0:

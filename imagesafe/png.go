@@ -41,6 +41,7 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	}
 	b.keep(0, int64(len(pngMagic)))
 	sawData := false
+	budget := frameBudget{opt: opt}
 	for first := true; ; first = false {
 		start := s.off
 		hdr, err := s.read(8)
@@ -67,7 +68,7 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 		var data []byte // read into memory: IHDR, and eXIf up to maxEXIFRead
 		var active activeScanner
 		switch {
-		case typ == "IHDR" || typ == "eXIf" && n <= maxEXIFRead:
+		case typ == "IHDR" || typ == "fcTL" && n == 26 || typ == "eXIf" && n <= maxEXIFRead:
 			if data, err = s.read(int(n)); err != nil {
 				return 0, 0, err
 			}
@@ -99,6 +100,10 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			}
 			w, h = int(binary.BigEndian.Uint32(data)), int(binary.BigEndian.Uint32(data[4:]))
 			if err := opt.checkDims(w, h); err != nil {
+				return 0, 0, err
+			}
+		case typ == "fcTL": // an APNG frame
+			if err := budget.add(int(binary.BigEndian.Uint32(data[4:])), int(binary.BigEndian.Uint32(data[8:]))); err != nil {
 				return 0, 0, err
 			}
 		case typ == "IDAT":

@@ -71,6 +71,7 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	dropped, sawImage := false, false
 	keptEXIF, keptXMP := false, false
 	var vp8x []byte // the VP8X chunk, rewritten if metadata is dropped
+	budget := frameBudget{opt: opt}
 	for first := true; s.off < riffEnd; first = false {
 		start := s.off
 		hdr, err := s.read(8)
@@ -117,6 +118,19 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 				return 0, 0, err
 			}
 			exif = bytes.TrimPrefix(exif[:n], []byte("Exif\x00\x00"))
+		} else if fourcc == "ANMF" && n >= 16 {
+			frame, err := s.read(16) // offsets, then width-1 and height-1 (24 bits each)
+			if err != nil {
+				return 0, 0, err
+			}
+			fw := 1 + int(uint32(frame[6])|uint32(frame[7])<<8|uint32(frame[8])<<16)
+			fh := 1 + int(uint32(frame[9])|uint32(frame[10])<<8|uint32(frame[11])<<16)
+			if err := budget.add(fw, fh); err != nil {
+				return 0, 0, err
+			}
+			if err := s.copy(io.Discard, padded-16); err != nil {
+				return 0, 0, err
+			}
 		} else {
 			var w io.Writer = io.Discard
 			if fourcc == "EXIF" || fourcc == "XMP " {

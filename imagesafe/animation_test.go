@@ -1,0 +1,91 @@
+package imagesafe
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"image"
+	"image/color"
+	"image/gif"
+	"testing"
+)
+
+// small caps, so that animations over them are cheap to make.
+var smallCaps = Options{Strip: true, MaxPixels: 100, MaxSide: 100}
+
+func animatedGIF(t *testing.T, frames int) []byte {
+	t.Helper()
+	a := &gif.GIF{}
+	for range frames {
+		a.Image = append(a.Image, image.NewPaletted(image.Rect(0, 0, 10, 10), color.Palette{color.Black, color.White}))
+		a.Delay = append(a.Delay, 1)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// apng is a 10×10 PNG announcing frames 10×10 frames (their data left out:
+// only the frame headers matter here).
+func apng(t *testing.T, frames int) []byte {
+	t.Helper()
+	p := encodePNG(t, 10, 10)
+	const afterIHDR = 8 + 25
+	out := append([]byte{}, p[:afterIHDR]...)
+	out = append(out, pngChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(frames)), 0))...)
+	for i := range frames {
+		fc := binary.BigEndian.AppendUint32(nil, uint32(i))
+		fc = binary.BigEndian.AppendUint32(fc, 10)
+		fc = binary.BigEndian.AppendUint32(fc, 10)
+		fc = append(fc, make([]byte, 8+4+2)...) // x, y, delay, dispose, blend
+		out = append(out, pngChunk("fcTL", fc)...)
+	}
+	return append(out, p[afterIHDR:]...)
+}
+
+// animatedWebP is a 10×10 canvas with frames ANMF chunks of 10×10.
+func animatedWebP(frames int) []byte {
+	le24 := func(v int) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16)} }
+	var chunks []byte
+	vp8x := append([]byte{0x02, 0, 0, 0}, append(le24(9), le24(9)...)...) // animation flag
+	chunks = append(chunks, webpChunk("VP8X", vp8x)...)
+	chunks = append(chunks, webpChunk("ANIM", make([]byte, 6))...)
+	for range frames {
+		frame := append(make([]byte, 6), append(le24(9), le24(9)...)...)
+		frame = append(frame, 0, 0, 0, 0) // duration, flags
+		chunks = append(chunks, webpChunk("ANMF", frame)...)
+	}
+	out := append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(4+len(chunks)))...)
+	return append(append(out, "WEBP"...), chunks...)
+}
+
+// TestAnimationFramesAreCapped: an animation's frames may add up to ten
+// times the pixel cap, no more.
+func TestAnimationFramesAreCapped(t *testing.T) {
+	tests := []struct {
+		name, contentType string
+		data              []byte
+		want              Reason
+	}{
+		{"gif at the cap", "image/gif", animatedGIF(t, 10), 0},
+		{"gif over the cap", "image/gif", animatedGIF(t, 11), TooLarge},
+		{"apng at the cap", "image/png", apng(t, 10), 0},
+		{"apng over the cap", "image/png", apng(t, 11), TooLarge},
+		{"webp at the cap", "image/webp", animatedWebP(10), 0},
+		{"webp over the cap", "image/webp", animatedWebP(11), TooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Inspect(bytes.NewReader(tt.data), tt.contentType, smallCaps)
+			var r *Refusal
+			switch {
+			case tt.want == 0 && err != nil:
+				t.Fatalf("Inspect: got %v, want accepted", err)
+			case tt.want != 0 && (!errors.As(err, &r) || r.Reason != tt.want):
+				t.Fatalf("Inspect: got %v, want refusal %d", err, tt.want)
+			}
+		})
+	}
+}
