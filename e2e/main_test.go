@@ -5,7 +5,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"userimages/core"
 )
 
 // binPath is the userimages binary built once by TestMain.
@@ -550,4 +554,19 @@ func rngBytes(rng *rand.Rand) *rand.ChaCha8 {
 		seed[i] = byte(rng.Uint32())
 	}
 	return rand.NewChaCha8(seed)
+}
+
+// checkRowServed checks that the image of a database row is served with
+// exactly the row's size and SHA-256: nothing partial is reachable.
+func checkRowServed(base string, row core.Image) error {
+	path := core.Path(row)
+	got, err := fetch(http.DefaultClient, base, path)
+	if err != nil {
+		return fmt.Errorf("image row %s (token %s): %w", row.ID, row.Token, err)
+	}
+	sum := sha256.Sum256(got)
+	if int64(len(got)) != row.Size || hex.EncodeToString(sum[:]) != row.SHA256 {
+		return fmt.Errorf("GET %s: got %d bytes with sha256 %x, want the row's %d bytes with sha256 %s", path, len(got), sum, row.Size, row.SHA256)
+	}
+	return nil
 }
