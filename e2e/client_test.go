@@ -61,10 +61,7 @@ func checkClientImage(t *testing.T, srv *server, img client.Image, contentType, 
 // way of authenticating, and reads the images back.
 func TestClientUpload(t *testing.T) {
 	const email, password = "client@example.com", "client-password-1"
-	data := t.TempDir()
-	addUser(t, data, email, password)
-	token := apiToken(t, data, email)
-	srv := startServer(t, data)
+	srv, token := serverWithUser(t, email, password)
 	rng := newRand(t)
 	dir := t.TempDir()
 
@@ -321,10 +318,7 @@ func runUploadCLI(t *testing.T, env []string, args ...string) uploadRun {
 // TestUploadCommand runs `userimages upload` as a subprocess.
 func TestUploadCommand(t *testing.T) {
 	const email, password = "cli@example.com", "cli-password-1"
-	data := t.TempDir()
-	addUser(t, data, email, password)
-	token := apiToken(t, data, email)
-	srv := startServer(t, data)
+	srv, token := serverWithUser(t, email, password)
 	rng := newRand(t)
 	dir := t.TempDir()
 	jpegData, pngData, gifData := encodeJPEG(t, rng, 120, 90), encodePNG(t, rng, 50, 40), encodeGIF(t, rng, 30, 20)

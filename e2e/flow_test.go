@@ -156,10 +156,7 @@ func checkServed(t *testing.T, srv *server, path, contentType string, data []byt
 // sample does, for each image type and each way of authenticating.
 func TestGoSampleFlow(t *testing.T) {
 	const email, password = "user@example.com", "another-secret-1"
-	data := t.TempDir()
-	addUser(t, data, email, password)
-	token := apiToken(t, data, email)
-	srv := startServer(t, data)
+	srv, token := serverWithUser(t, email, password)
 	rng := newRand(t)
 
 	images := []struct {

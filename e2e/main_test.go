@@ -99,6 +99,16 @@ func addUser(t *testing.T, dataDir, email, password string) {
 	}
 }
 
+// serverWithUser starts a server on a new data directory holding the user
+// email, and returns it with an API token of that user.
+func serverWithUser(t *testing.T, email, password string) (*server, string) {
+	t.Helper()
+	data := t.TempDir()
+	addUser(t, data, email, password)
+	token := apiToken(t, data, email)
+	return startServer(t, data), token
+}
+
 // apiToken creates an API token with the binary's `user token`.
 func apiToken(t *testing.T, dataDir, email string) string {
 	t.Helper()

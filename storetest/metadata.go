@@ -52,22 +52,25 @@ func checkTime(t *testing.T, what string, got, want time.Time) {
 	}
 }
 
-func checkUpload(t *testing.T, what string, got, want core.Upload) {
+// checkRecord fails t unless got equals want, comparing the time createdAt
+// points into with checkTime and every other field exactly.
+func checkRecord[T comparable](t *testing.T, what string, got, want T, createdAt func(*T) *time.Time) {
 	t.Helper()
-	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
-	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
+	checkTime(t, what+": CreatedAt", *createdAt(&got), *createdAt(&want))
+	*createdAt(&got), *createdAt(&want) = time.Time{}, time.Time{}
 	if got != want {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 }
 
+func checkUpload(t *testing.T, what string, got, want core.Upload) {
+	t.Helper()
+	checkRecord(t, what, got, want, func(u *core.Upload) *time.Time { return &u.CreatedAt })
+}
+
 func checkImage(t *testing.T, what string, got, want core.Image) {
 	t.Helper()
-	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
-	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
-	if got != want {
-		t.Errorf("%s: got %+v, want %+v", what, got, want)
-	}
+	checkRecord(t, what, got, want, func(i *core.Image) *time.Time { return &i.CreatedAt })
 }
 
 func checkUser(t *testing.T, what string, got, want core.User) {
