@@ -123,21 +123,29 @@ func TestVerify(t *testing.T) {
 			if tt.signer != nil {
 				signer = tt.signer
 			}
-			r := request(presign(t, signer))
-			if tt.tamper != nil {
-				tt.tamper(r)
-			}
-			token, err := s.Verify(r, tt.now)
-			if tt.want == "" {
-				if err != nil || token != "01GC9JEN2X052BAKW905PH9C36" {
-					t.Fatalf("Verify: got %q, %v; want the token, nil", token, err)
-				}
-				return
-			}
-			if got := core.ErrorCode(err); got != tt.want {
-				t.Fatalf("Verify: got code %s (err %v), want %s", got, err, tt.want)
-			}
+			checkVerify(t, signer, s, tt.tamper, tt.now, tt.want)
 		})
+	}
+}
+
+// checkVerify presigns with signer, changes the request with tamper (if
+// any), and checks that verifier accepts it (want "") or refuses it with
+// want.
+func checkVerify(t *testing.T, signer, verifier *Signer, tamper func(*http.Request), now time.Time, want core.Code) {
+	t.Helper()
+	r := request(presign(t, signer))
+	if tamper != nil {
+		tamper(r)
+	}
+	token, err := verifier.Verify(r, now)
+	if want == "" {
+		if err != nil || token != "01GC9JEN2X052BAKW905PH9C36" {
+			t.Fatalf("Verify: got %q, %v; want the token, nil", token, err)
+		}
+		return
+	}
+	if got := core.ErrorCode(err); got != want {
+		t.Fatalf("Verify: got code %s (err %v), want %s", got, err, want)
 	}
 }
 
@@ -203,20 +211,7 @@ func TestRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := request(presign(t, tt.signer))
-			if tt.tamper != nil {
-				tt.tamper(r)
-			}
-			token, err := tt.verifier.Verify(r, tt.now)
-			if tt.want == "" {
-				if err != nil || token != "01GC9JEN2X052BAKW905PH9C36" {
-					t.Fatalf("Verify: got %q, %v; want the token, nil", token, err)
-				}
-				return
-			}
-			if got := core.ErrorCode(err); got != tt.want {
-				t.Fatalf("Verify: got code %s (err %v), want %s", got, err, tt.want)
-			}
+			checkVerify(t, tt.signer, tt.verifier, tt.tamper, tt.now, tt.want)
 		})
 	}
 }

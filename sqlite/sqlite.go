@@ -121,7 +121,16 @@ func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE token = ?`, img.Token)
+	if err := deletedOne(tx.ExecContext(ctx, `DELETE FROM uploads WHERE token = ?`, img.Token)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
+
+// deletedOne checks that a DELETE removed a row: ErrNotFound if none.
+func deletedOne(res sql.Result, err error) error {
 	if err != nil {
 		return err
 	}
@@ -130,10 +139,8 @@ func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
 	} else if n == 0 {
 		return core.ErrNotFound
 	}
-	return tx.Commit()
+	return nil
 }
-
-const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
 
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -161,16 +168,7 @@ func (s *DB) ImageExists(ctx context.Context, id string) (bool, error) {
 }
 
 func (s *DB) DeleteExpiredUpload(ctx context.Context, token string, cutoff time.Time) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM uploads WHERE token = ? AND created_at < ?`, token, micros(cutoff))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return core.ErrNotFound
-	}
-	return nil
+	return deletedOne(s.db.ExecContext(ctx, `DELETE FROM uploads WHERE token = ? AND created_at < ?`, token, micros(cutoff)))
 }
 
 func (s *DB) ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
@@ -311,14 +309,8 @@ func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM images WHERE id = ?`, d.Image.ID)
-	if err != nil {
+	if err := deletedOne(tx.ExecContext(ctx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
 		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return core.ErrNotFound
 	}
 	img := d.Image
 	_, err = tx.ExecContext(ctx, `INSERT INTO deletions (image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
