@@ -14,6 +14,9 @@ const (
 	DefaultMaxFileSize  = 2_000_000
 	DefaultUploadURLTTL = time.Hour
 	DefaultClaimWindow  = 24 * time.Hour
+	// DefaultServerSideEncryption is the X-Amz-Server-Side-Encryption
+	// header upload URLs ask for, as Zendesk's do.
+	DefaultServerSideEncryption = "AES256"
 	// DefaultOrphanGrace is how old a stored image object without metadata
 	// (left by a crash between storing and publishing) must be before the
 	// sweeper deletes it.
@@ -45,6 +48,11 @@ type Config struct {
 	MaxPixels int64
 	// MaxSide caps each of width and height. Default imagesafe.DefaultMaxSide.
 	MaxSide int
+	// ServerSideEncryption is the X-Amz-Server-Side-Encryption header that
+	// upload URLs sign and return (AES256 or aws:kms). Default
+	// DefaultServerSideEncryption; "none" leaves the header out, for object
+	// stores that refuse it.
+	ServerSideEncryption string
 	// PasswordCost is the bcrypt cost of new password and API token hashes.
 	// Default bcrypt.DefaultCost (10); tests may lower it to bcrypt.MinCost.
 	PasswordCost int
@@ -74,6 +82,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxSide == 0 {
 		c.MaxSide = imagesafe.DefaultMaxSide
 	}
+	if c.ServerSideEncryption == "" {
+		c.ServerSideEncryption = DefaultServerSideEncryption
+	}
 	if c.PasswordCost == 0 {
 		c.PasswordCost = bcrypt.DefaultCost
 	}
@@ -88,6 +99,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("orphan grace %s: must not be negative", c.OrphanGrace)
 	case c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost:
 		return c, fmt.Errorf("password cost %d: must be between %d and %d", c.PasswordCost, bcrypt.MinCost, bcrypt.MaxCost)
+	case c.ServerSideEncryption != "none" && c.ServerSideEncryption != "AES256" && c.ServerSideEncryption != "aws:kms":
+		return c, fmt.Errorf("server-side encryption %q: want AES256, aws:kms or none", c.ServerSideEncryption)
 	case c.MaxPixels < 1 || c.MaxSide < 1:
 		return c, fmt.Errorf("pixel caps %d, %d: must be positive", c.MaxPixels, c.MaxSide)
 	}

@@ -67,6 +67,9 @@ func TestConfigValidation(t *testing.T) {
 		{"unknown type", Config{ContentTypes: []string{"image/svg+xml"}}, false},
 		{"subset of types", Config{ContentTypes: []string{"image/png"}}, true},
 		{"negative orphan grace", Config{OrphanGrace: -time.Second}, false},
+		{"kms encryption", Config{ServerSideEncryption: "aws:kms"}, true},
+		{"no encryption header", Config{ServerSideEncryption: "none"}, true},
+		{"unknown encryption", Config{ServerSideEncryption: "AES128"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +81,28 @@ func TestConfigValidation(t *testing.T) {
 				t.Errorf("withDefaults left zero fields: %+v", got)
 			}
 		})
+	}
+}
+
+func TestUploadHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		sse, want string
+	}{
+		{"", "AES256"},
+		{"aws:kms", "aws:kms"},
+		{"none", ""},
+	} {
+		cfg, err := Config{ServerSideEncryption: tt.sse}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := (&Service{cfg: cfg}).uploadHeaders("01GC9JEN2X052BAKW905PH9C36.jpeg", "image/jpeg")
+		if got := h["X-Amz-Server-Side-Encryption"]; got != tt.want {
+			t.Errorf("ServerSideEncryption %q: got header %q, want %q", tt.sse, got, tt.want)
+		}
+		if got, want := h["Content-Disposition"], `attachment; filename="01GC9JEN2X052BAKW905PH9C36.jpeg"`; got != want {
+			t.Errorf("Content-Disposition: got %q, want %q", got, want)
+		}
 	}
 }
 

@@ -57,7 +57,7 @@ func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block 
 	if err != nil {
 		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
 	}
-	s.deleteBlob(ctx, imageKey(id))
+	s.deleteBlob(ctx, ImageKey(id))
 	return img, nil
 }
 

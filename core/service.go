@@ -80,7 +80,10 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Object keys: staging holds uploaded, unclaimed bytes; images the published.
 func stagingKey(token string) string { return "staging/" + token }
-func imageKey(id string) string      { return "images/" + id }
+
+// ImageKey is the object key of a published image's bytes, for serving them
+// from the object store or a CDN in front of it.
+func ImageKey(id string) string { return "images/" + id }
 
 // CreateUploadInput is step 1's request.
 type CreateUploadInput struct {
@@ -121,14 +124,10 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (Creat
 	up := Upload{Token: token.String(), ContentType: ct, FileSize: in.FileSize, CreatedAt: now, Uploader: in.Uploader}
 	ext, _ := Extension(ct)
 	target, err := s.signer.PresignPut(ctx, PresignParams{
-		BaseURL: in.BaseURL,
-		Key:     stagingKey(up.Token),
-		Token:   up.Token,
-		Headers: map[string]string{
-			"Content-Disposition":          fmt.Sprintf("attachment; filename=%q", up.Token+"."+ext),
-			"Content-Type":                 ct,
-			"X-Amz-Server-Side-Encryption": "AES256",
-		},
+		BaseURL:  in.BaseURL,
+		Key:      stagingKey(up.Token),
+		Token:    up.Token,
+		Headers:  s.uploadHeaders(up.Token+"."+ext, ct),
 		FileSize: in.FileSize,
 		Now:      now,
 		TTL:      s.cfg.UploadURLTTL,
@@ -141,6 +140,18 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (Creat
 		return CreatedUpload{}, fmt.Errorf("create upload %s: %w", up.Token, err)
 	}
 	return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
+}
+
+// uploadHeaders are the headers an upload URL signs and its PUT must send.
+func (s *Service) uploadHeaders(filename, contentType string) map[string]string {
+	h := map[string]string{
+		"Content-Disposition": fmt.Sprintf("attachment; filename=%q", filename),
+		"Content-Type":        contentType,
+	}
+	if sse := s.cfg.ServerSideEncryption; sse != "none" {
+		h["X-Amz-Server-Side-Encryption"] = sse
+	}
+	return h
 }
 
 // ReceiveUpload stores the body of step 2's PUT for token. The caller has
@@ -267,20 +278,20 @@ func (s *Service) publish(ctx context.Context, token, brandID string) (Image, er
 	if err != nil {
 		return Image{}, err
 	}
-	img, err := s.storeSafeCopy(ctx, up, imageKey(id))
+	img, err := s.storeSafeCopy(ctx, up, ImageKey(id))
 	if err != nil {
 		return Image{}, err
 	}
 	img.ID, img.BrandID, img.CreatedAt = id, brandID, s.now()
 	if blocked, err := s.meta.IsBlocked(ctx, img.SHA256); err != nil || blocked {
-		s.deleteBlob(ctx, imageKey(id))
+		s.deleteBlob(ctx, ImageKey(id))
 		if err != nil {
 			return Image{}, fmt.Errorf("claim %s: blocklist: %w", token, err)
 		}
 		return Image{}, Errorf(CodeBlockedContent, "this image was taken down by a moderator and may not be uploaded again")
 	}
 	if err := s.meta.PublishImage(ctx, img); err != nil {
-		s.deleteBlob(ctx, imageKey(id))
+		s.deleteBlob(ctx, ImageKey(id))
 		switch {
 		case errors.Is(err, ErrExist): // a concurrent claim won
 			winner, err := s.meta.ImageByToken(ctx, token)
@@ -347,24 +358,34 @@ func (s *Service) deleteBlob(ctx context.Context, key string) {
 	}
 }
 
-// OpenImage returns the image published under id with extension ext, and its
-// bytes. Unknown ids, malformed ids and wrong extensions are CodeNotFound.
-func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, error) {
+// PublishedImage returns the image published under id with extension ext.
+// Unknown ids, malformed ids and wrong extensions are CodeNotFound.
+func (s *Service) PublishedImage(ctx context.Context, id, ext string) (Image, error) {
 	notFound := Errorf(CodeNotFound, "no image at this path")
 	if !ValidImageID(id) {
-		return Image{}, nil, notFound
+		return Image{}, notFound
 	}
 	img, err := s.meta.Image(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Image{}, nil, notFound
+		return Image{}, notFound
 	}
 	if err != nil {
-		return Image{}, nil, fmt.Errorf("image %s: %w", id, err)
+		return Image{}, fmt.Errorf("image %s: %w", id, err)
 	}
 	if e, _ := Extension(img.ContentType); e != ext {
-		return Image{}, nil, notFound
+		return Image{}, notFound
 	}
-	b, err := s.blobs.Open(ctx, imageKey(id))
+	return img, nil
+}
+
+// OpenImage returns the image published under id with extension ext, as
+// PublishedImage does, and its bytes.
+func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, error) {
+	img, err := s.PublishedImage(ctx, id, ext)
+	if err != nil {
+		return Image{}, nil, err
+	}
+	b, err := s.blobs.Open(ctx, ImageKey(id))
 	if err != nil {
 		return Image{}, nil, fmt.Errorf("image %s: open bytes: %w", id, err)
 	}

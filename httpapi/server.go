@@ -67,11 +67,25 @@ type Config struct {
 	// nil: neither route.
 	Composer http.Handler
 
+	// Redirect, when set, answers image GETs with a 302 to where it says
+	// the image's bytes are (a presigned GET of the object store, or a CDN)
+	// instead of streaming them through this server. Default nil: stream.
+	Redirect ImageRedirector
+
 	// UploadTimeout is how long a PUT may take, from its handler starting
 	// to its last byte arriving; a slower body is cut off (400
 	// IncompleteBody) and nothing is stored. It overrides the server's read
 	// timeout for the PUT route. Default 2m.
 	UploadTimeout time.Duration
+}
+
+// ImageRedirector says where a client can fetch an image's bytes itself.
+//
+// Contract: RedirectURL returns an absolute URL that serves the bytes of the
+// object key (see core.ImageKey) for at least maxAge, and maxAge is how long
+// clients may cache the redirect. Errors are internal.
+type ImageRedirector interface {
+	RedirectURL(ctx context.Context, key string) (url string, maxAge time.Duration, err error)
 }
 
 // Defaults of Config.
@@ -370,6 +384,9 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 	id, ext, _ := strings.Cut(r.PathValue("file"), ".")
+	if s.cfg.Redirect != nil {
+		return s.redirectImage(w, r, id, ext)
+	}
 	img, blob, err := s.svc.OpenImage(r.Context(), id, ext)
 	if err != nil {
 		return err
@@ -382,6 +399,23 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	http.ServeContent(w, r, "", img.CreatedAt, blob)
+	return nil
+}
+
+// redirectImage answers a published image's GET with a 302 to its bytes
+// elsewhere. The redirect is cached for no longer than its target is good,
+// and the lookup behind it is what makes a taken-down image 404.
+func (s *Server) redirectImage(w http.ResponseWriter, r *http.Request, id, ext string) error {
+	img, err := s.svc.PublishedImage(r.Context(), id, ext)
+	if err != nil {
+		return err
+	}
+	target, maxAge, err := s.cfg.Redirect.RedirectURL(r.Context(), core.ImageKey(img.ID))
+	if err != nil {
+		return fmt.Errorf("redirect image %s: %w", img.ID, err)
+	}
+	w.Header().Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(maxAge.Seconds())))
+	http.Redirect(w, r, target, http.StatusFound)
 	return nil
 }
 
