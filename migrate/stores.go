@@ -31,6 +31,14 @@ type Source interface {
 // matching core.ErrExist and changes nothing, which is how a resumed run
 // skips what it copied before.
 type Destination interface {
+	// Image and User look a record up, to tell a record copied by an
+	// earlier run from a conflicting one; core.ErrNotFound if missing.
+	Image(ctx context.Context, id string) (core.Image, error)
+	User(ctx context.Context, id int64) (core.User, error)
+	// BrandExists and IsBlocked tell what an earlier run copied of the
+	// records whose writes are idempotent.
+	BrandExists(ctx context.Context, id string) (bool, error)
+	IsBlocked(ctx context.Context, sha256 string) (bool, error)
 	// AddBrand registers a brand; adding an existing one is not an error.
 	AddBrand(ctx context.Context, id string) error
 	// ImportUser inserts u with its own ID; ErrExist if the ID or the email

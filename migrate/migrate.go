@@ -1,0 +1,290 @@
+// Package migrate moves a deployment from one pair of stores to another (the
+// embedded default to PostgreSQL and S3, or back) without loss: every
+// record keeps its keys, so every image path stays the same; every image's
+// bytes are checked against its SHA-256 on the way out and read back from
+// the destination; and a run that is interrupted is resumed by running it
+// again, which skips what is already there.
+//
+// Uploads that are not yet claimed are not moved: their clients are still
+// between steps and get a new upload when they retry.
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"userimages/core"
+)
+
+// DefaultPageSize is how many records Run reads per page.
+const DefaultPageSize = 500
+
+// Options say what to move where.
+type Options struct {
+	From      Source
+	FromBlobs core.BlobStore
+	To        Destination
+	ToBlobs   core.BlobStore
+	// PageSize is how many records are read at a time. Default DefaultPageSize.
+	PageSize int
+	// Progress, when set, is called after each record of every kind.
+	Progress func(Progress)
+}
+
+// Progress counts one kind of record moved so far.
+type Progress struct {
+	Kind    string // "brands", "users", "api tokens", "blocklist", "images", "deletions"
+	Copied  int64  // written to the destination by this run
+	Skipped int64  // found there already, from an earlier run
+	Bytes   int64  // image bytes written by this run
+}
+
+// ErrConflict means the destination holds a different record under the
+// same key: the stores were not a source and its copy.
+var ErrConflict = errors.New("the destination holds a different record with this key")
+
+// Run copies everything from o.From to o.To and returns the final count of
+// each kind, in order. It is safe to run again after any interruption.
+func Run(ctx context.Context, o Options) ([]Progress, error) {
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	m := &mover{Options: o}
+	steps := []struct {
+		kind string
+		run  func(context.Context, *Progress) error
+	}{
+		{"brands", m.brands},
+		{"users", m.users},
+		{"api tokens", m.apiTokens},
+		{"blocklist", m.blocklist},
+		{"images", m.images},
+		{"deletions", m.deletions},
+	}
+	var done []Progress
+	for _, s := range steps {
+		p := Progress{Kind: s.kind}
+		if err := s.run(ctx, &p); err != nil {
+			return done, fmt.Errorf("migrate %s: %w", s.kind, err)
+		}
+		done = append(done, p)
+	}
+	return done, nil
+}
+
+type mover struct{ Options }
+
+// record counts one record, copied (err nil) or skipped (err ErrExist),
+// and reports progress; other errors are returned.
+func (m *mover) record(p *Progress, err error) error {
+	switch {
+	case err == nil:
+		p.Copied++
+	case errors.Is(err, core.ErrExist):
+		p.Skipped++
+	default:
+		return err
+	}
+	if m.Progress != nil {
+		m.Progress(*p)
+	}
+	return nil
+}
+
+// pages calls each with every record list pages yields, until a page is
+// empty; next gives the key after which the following page starts.
+func pages[T any, K any](ctx context.Context, size int, page func(context.Context, K, int) ([]T, error), next func(T) K, each func(T) error) error {
+	var after K
+	for {
+		recs, err := page(ctx, after, size)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		for _, r := range recs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := each(r); err != nil {
+				return err
+			}
+		}
+		after = next(recs[len(recs)-1])
+	}
+}
+
+func (m *mover) brands(ctx context.Context, p *Progress) error {
+	ids, err := m.From.Brands(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := m.record(p, addUnlessThere(ctx, id, m.To.BrandExists, m.To.AddBrand)); err != nil {
+			return fmt.Errorf("brand %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// addUnlessThere adds key with add, an idempotent write, unless has finds
+// it, then returning core.ErrExist so that it counts as skipped.
+func addUnlessThere(ctx context.Context, key string, has func(context.Context, string) (bool, error), add func(context.Context, string) error) error {
+	if there, err := has(ctx, key); err != nil {
+		return err
+	} else if there {
+		return core.ErrExist
+	}
+	return add(ctx, key)
+}
+
+func (m *mover) users(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.UsersAfter, func(u core.User) int64 { return u.ID }, func(u core.User) error {
+		err := m.To.ImportUser(ctx, u)
+		if errors.Is(err, core.ErrExist) {
+			if there, lerr := m.To.User(ctx, u.ID); lerr != nil || there.Email != u.Email {
+				return fmt.Errorf("user %d (%s): %w", u.ID, u.Email, ErrConflict)
+			}
+		}
+		if err := m.record(p, err); err != nil {
+			return fmt.Errorf("user %d: %w", u.ID, err)
+		}
+		return nil
+	})
+}
+
+func (m *mover) apiTokens(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.APITokensAfter, func(t core.APIToken) string { return t.ID }, func(t core.APIToken) error {
+		if err := m.record(p, m.To.AddAPIToken(ctx, t)); err != nil {
+			return fmt.Errorf("api token %s: %w", t.ID, err)
+		}
+		return nil
+	})
+}
+
+func (m *mover) blocklist(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.BlockedAfter, func(h string) string { return h }, func(h string) error {
+		if err := m.record(p, addUnlessThere(ctx, h, m.To.IsBlocked, m.To.Block)); err != nil {
+			return fmt.Errorf("blocked %s: %w", h, err)
+		}
+		return nil
+	})
+}
+
+func (m *mover) deletions(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.DeletionsAfter, func(d core.Deletion) string { return d.Image.ID }, func(d core.Deletion) error {
+		if err := m.record(p, m.To.ImportDeletion(ctx, d)); err != nil {
+			return fmt.Errorf("deletion of %s: %w", d.Image.ID, err)
+		}
+		return nil
+	})
+}
+
+// images copies each image's bytes, then its metadata: a row at the
+// destination always has its bytes, checked, so a row found there means the
+// image was moved whole by an earlier run.
+func (m *mover) images(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.ImagesAfter, func(img core.Image) string { return img.ID }, func(img core.Image) error {
+		if err := m.image(ctx, p, img); err != nil {
+			return fmt.Errorf("image %s: %w", img.ID, err)
+		}
+		return nil
+	})
+}
+
+func (m *mover) image(ctx context.Context, p *Progress, img core.Image) error {
+	there, err := m.To.Image(ctx, img.ID)
+	switch {
+	case err == nil:
+		if there.SHA256 != img.SHA256 || there.Token != img.Token {
+			return ErrConflict
+		}
+		return m.record(p, core.ErrExist)
+	case !errors.Is(err, core.ErrNotFound):
+		return err
+	}
+	key := core.ImageKey(img.ID)
+	written, err := m.copyBytes(ctx, key, img)
+	if err != nil {
+		return err
+	}
+	if err := m.To.ImportImage(ctx, img); err != nil && !errors.Is(err, core.ErrExist) {
+		return err
+	}
+	p.Bytes += written
+	return m.record(p, nil)
+}
+
+// copyBytes stores the image's bytes at the destination, refusing source
+// bytes that do not match the recorded hash, and reads them back to check
+// them. Bytes stored by an interrupted run are checked and kept. It returns
+// how many bytes this call wrote.
+func (m *mover) copyBytes(ctx context.Context, key string, img core.Image) (int64, error) {
+	src, err := m.FromBlobs.Open(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("open source bytes: %w", err)
+	}
+	defer src.Close()
+	vr := &verifyingReader{r: src, h: sha256.New(), want: img}
+	err = m.ToBlobs.Put(ctx, key, vr)
+	written := vr.n
+	if errors.Is(err, core.ErrExist) {
+		written = 0
+	} else if err != nil {
+		return 0, fmt.Errorf("store bytes: %w", err)
+	}
+	if err := checkStored(ctx, m.ToBlobs, key, img); err != nil {
+		return 0, err
+	}
+	return written, nil
+}
+
+// checkStored reads key back from blobs and compares it with img.
+func checkStored(ctx context.Context, blobs core.BlobStore, key string, img core.Image) error {
+	b, err := blobs.Open(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	defer b.Close()
+	vr := &verifyingReader{r: b, h: sha256.New(), want: img}
+	if _, err := io.Copy(io.Discard, vr); err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	return nil
+}
+
+// verifyingReader yields r and, at its end, fails unless the bytes have
+// img's size and SHA-256, so that a store's Put keeps nothing of them.
+type verifyingReader struct {
+	r    io.Reader
+	h    hash.Hash
+	want core.Image
+	n    int64
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if v.n > v.want.Size {
+		return n, v.mismatch()
+	}
+	if err == io.EOF {
+		want, _ := hex.DecodeString(v.want.SHA256)
+		if v.n != v.want.Size || !bytes.Equal(v.h.Sum(nil), want) {
+			return n, v.mismatch()
+		}
+	}
+	return n, err
+}
+
+func (v *verifyingReader) mismatch() error {
+	return fmt.Errorf("bytes do not match the recorded size %d and sha256 %s", v.want.Size, v.want.SHA256)
+}
