@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -165,16 +163,16 @@ func admin(ctx context.Context, name string, args []string) error {
 		fmt.Fprintf(fs.Output(), "userimages %s: %s\n\nFlags:\n", name, c.summary)
 		fs.PrintDefaults()
 	}
-	data := dataFlag(fs)
+	where := locationFlags(fs)
 	run := c.flags(fs)
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := checkDataDir(*data, c.creates); err != nil {
+	if err := checkLocation(*where, c.creates); err != nil {
 		return err
 	}
-	svc, closeFn, err := adminService(ctx, *data)
+	svc, closeFn, err := adminService(ctx, *where)
 	if err != nil {
 		return err
 	}
@@ -182,13 +180,14 @@ func admin(ctx context.Context, name string, args []string) error {
 	return run(ctx, svc, positional)
 }
 
-// checkDataDir refuses a data directory without data, which is almost
-// always a wrong --data: working on a new empty one would hide that. When
-// creating is allowed it says so instead.
-func checkDataDir(data string, creating bool) error {
-	if _, err := os.Stat(filepath.Join(data, "userimages.db")); !errors.Is(err, fs.ErrNotExist) {
+// checkLocation refuses an embedded database that does not exist, which is
+// almost always a wrong --data: working on a new empty one would hide that.
+// When creating is allowed it says so instead.
+func checkLocation(where location, creating bool) error {
+	if where.holdsData() {
 		return nil
 	}
+	data := where.data
 	abs, _ := filepath.Abs(data)
 	if creating {
 		fmt.Fprintf(os.Stderr, "userimages: starting a new data directory %s (the server must use the same --data)\n", abs)
@@ -197,23 +196,23 @@ func checkDataDir(data string, creating bool) error {
 	return fmt.Errorf("no userimages data in %s: give the server's --data (or USERIMAGES_DATA), or start `userimages serve --data %s` once to create it", abs, data)
 }
 
-// adminService opens the embedded stores for a one-shot command.
-func adminService(ctx context.Context, data string) (*core.Service, func(), error) {
-	st, err := openEmbedded(ctx, data)
+// adminService opens the stores for a one-shot command.
+func adminService(ctx context.Context, where location) (*core.Service, func(), error) {
+	st, err := where.open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	svc, err := st.service(core.Config{}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
-		st.db.Close()
+		st.Close()
 		return nil, nil, err
 	}
-	return svc, func() { st.db.Close() }, nil
+	return svc, st.Close, nil
 }
 
 func gc(ctx context.Context, args []string) error {
 	set := flag.NewFlagSet("gc", flag.ContinueOnError)
-	data := dataFlag(set)
+	where := locationFlags(set)
 	window := set.Duration("claim-window", 0, "the server's --claim-window (required): uploads older than this are deleted")
 	if _, err := parse(set, args); err != nil {
 		return err
@@ -223,14 +222,14 @@ func gc(ctx context.Context, args []string) error {
 		// uploads the server would still accept.
 		return fmt.Errorf("gc: give the server's --claim-window (or USERIMAGES_CLAIM_WINDOW), e.g. --claim-window 24h")
 	}
-	if err := checkDataDir(*data, false); err != nil {
+	if err := checkLocation(*where, false); err != nil {
 		return err
 	}
-	st, err := openEmbedded(ctx, *data)
+	st, err := where.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
+	defer st.Close()
 	svc, err := st.service(core.Config{ClaimWindow: *window, UploadURLTTL: min(*window, core.DefaultUploadURLTTL)}, slog.Default())
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ Usage:
   userimages images ls [flags]              list images, newest first (--brand, --email, --anonymous, --limit)
   userimages images rm [flags] PATH...      take images down (--reason, --block refuses the same bytes again)
   userimages images log [flags]             the moderation audit log, newest first
+  userimages migrate --from SRC --to DST     copy a deployment to other stores (e.g. embedded to PostgreSQL + S3), resumable
   userimages upload [flags] FILE...         upload images to --server for --brand (--user, --token or --bearer; --json)
 
 Every flag can also be set by an environment variable USERIMAGES_<FLAG>, e.g.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string) error {
 		return gc(ctx, rest)
 	case "upload":
 		return upload(ctx, rest)
+	case "migrate":
+		return migrateCmd(ctx, rest)
 	case "brand", "user", "images":
 		if len(rest) == 0 {
 			return fmt.Errorf("%s: which subcommand? see userimages help", cmd)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"userimages/composer"
@@ -19,13 +20,18 @@ import (
 	"userimages/metrics"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/redisrate"
+	"userimages/s3store"
 	"userimages/selfsign"
 )
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	data := dataFlag(fs)
+	where := locationFlags(fs)
+	serveMode := fs.String("serve-mode", "stream", "how images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)")
+	cdnURL := fs.String("cdn-url", "", "with --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)")
+	redirectTTL := fs.Duration("redirect-ttl", 15*time.Minute, "with --serve-mode redirect: how long a presigned GET is good; browsers cache the redirect half as long")
+	sse := fs.String("upload-sse", core.DefaultServerSideEncryption, "X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)")
 	publicURL := fs.String("public-url", "", "scheme://host[:port] clients reach this server at (default: each request's Host)")
 	var brands, origins, types listFlag
 	fs.Var(&brands, "brand", "register a brand id (repeatable)")
@@ -77,13 +83,17 @@ func serve(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
-	st, err := openEmbedded(ctx, *data)
+	st, err := where.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
+	defer st.Close()
+	redirect, err := redirector(*serveMode, *cdnURL, *redirectTTL, st.s3)
+	if err != nil {
+		return err
+	}
 	svc, err := st.service(core.Config{MaxFileSize: *maxSize, ContentTypes: types, UploadURLTTL: *ttl, ClaimWindow: *window,
-		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide}, log)
+		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide, ServerSideEncryption: *sse}, log)
 	if err != nil {
 		return err
 	}
@@ -98,7 +108,8 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer closeLimiter()
 	m := metrics.New()
-	api, err := httpapi.New(svc, st.signer, httpapi.Config{
+	api, err := httpapi.New(svc, st.verifier, httpapi.Config{
+		Redirect:             redirect,
 		Metrics:              m,
 		PublicURL:            *publicURL,
 		CORSOrigins:          origins,
@@ -133,7 +144,7 @@ func serve(ctx context.Context, args []string) error {
 		m.UploadsExpired(st.ExpiredUploads)
 	})
 
-	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "brands", brands,
+	log.Info("listening", "addr", ln.Addr().String(), "db", redactedURL(where.dbURL()), "blob", where.blobURL(), "serve_mode", *serveMode, "brands", brands,
 		"rate_limits", map[string]string{"create": limitCreate.String(), "put": limitPut.String(), "claim": limitClaim.String()})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -153,6 +164,59 @@ func serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// redirector returns how image GETs are redirected in mode, or nil to
+// stream them. Redirects need an object store to point at.
+func redirector(mode, cdnURL string, ttl time.Duration, store *s3store.Store) (httpapi.ImageRedirector, error) {
+	switch mode {
+	case "stream":
+		if cdnURL != "" {
+			return nil, fmt.Errorf("--cdn-url needs --serve-mode redirect")
+		}
+		return nil, nil
+	case "redirect":
+	default:
+		return nil, fmt.Errorf("--serve-mode %q: want stream or redirect", mode)
+	}
+	if store == nil {
+		return nil, fmt.Errorf("--serve-mode redirect needs image bytes in an object store (--blob s3://…)")
+	}
+	if cdnURL != "" {
+		u, err := url.Parse(cdnURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("--cdn-url %q: want http(s)://host[/path]", cdnURL)
+		}
+		return cdnRedirect{base: strings.TrimSuffix(cdnURL, "/")}, nil
+	}
+	if ttl < 2*time.Second || ttl > 7*24*time.Hour {
+		return nil, fmt.Errorf("--redirect-ttl %s: must be between 2s and 7 days (the SigV4 limit)", ttl)
+	}
+	return presignRedirect{store: store, ttl: ttl}, nil
+}
+
+// presignRedirect redirects to a presigned GET of the object, cached by
+// clients for half its life so that a cached redirect still works.
+type presignRedirect struct {
+	store *s3store.Store
+	ttl   time.Duration
+}
+
+func (p presignRedirect) RedirectURL(ctx context.Context, key string) (string, time.Duration, error) {
+	u, err := p.store.PresignGet(ctx, key, p.ttl)
+	return u, p.ttl / 2, err
+}
+
+// cdnRedirectMaxAge is how long clients cache a redirect to the CDN, which
+// bounds how long a taken-down image stays reachable through it (besides
+// the CDN's own cache, which the operator purges).
+const cdnRedirectMaxAge = 5 * time.Minute
+
+// cdnRedirect redirects to the object's URL under a CDN that serves the bucket.
+type cdnRedirect struct{ base string }
+
+func (c cdnRedirect) RedirectURL(_ context.Context, key string) (string, time.Duration, error) {
+	return c.base + "/" + key, cdnRedirectMaxAge, nil
 }
 
 // newLimiter returns the rate limiter: on Redis when redisURL is set, so

@@ -14,28 +14,138 @@ import (
 	"strings"
 
 	"userimages/core"
+	"userimages/httpapi"
 	"userimages/localdisk"
+	"userimages/migrate"
+	"userimages/postgres"
+	"userimages/s3store"
 	"userimages/selfsign"
 	"userimages/sqlite"
 )
 
-// embedded is the embedded default: SQLite metadata, bytes on local disk,
-// upload URLs signed by this server.
-type embedded struct {
-	db     *sqlite.DB
-	blobs  *localdisk.Store
-	signer *selfsign.Signer
+// location says where a deployment keeps its metadata and image bytes.
+// Empty db and blob mean the embedded default inside data. A location with
+// no data directory opens no upload signer for bytes on local disk.
+type location struct {
+	data string // the embedded default's stores and the signing secret of self-signed upload URLs
+	db   string // sqlite:PATH or postgres://…
+	blob string // file:DIR or s3://BUCKET?…
 }
 
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", "./userimages-data", "directory of the embedded database, image bytes and signing secret")
+// locationFlags registers --data, --db and --blob.
+func locationFlags(fs *flag.FlagSet) *location {
+	var l location
+	fs.StringVar(&l.data, "data", "./userimages-data", "directory of the embedded database, image bytes and signing secret")
+	fs.StringVar(&l.db, "db", "", "metadata store: sqlite:PATH or postgres://USER@HOST:PORT/DB?… (default: sqlite:DATA/userimages.db)")
+	fs.StringVar(&l.blob, "blob", "", "image byte store: file:DIR or s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P, credentials from the AWS environment (default: file:DATA/blobs)")
+	return &l
 }
 
-func openEmbedded(ctx context.Context, dir string) (*embedded, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// dbURL and blobURL are the stores' addresses, defaults filled in.
+func (l location) dbURL() string {
+	if l.db == "" {
+		return "sqlite:" + filepath.Join(l.data, "userimages.db")
+	}
+	return l.db
+}
+
+func (l location) blobURL() string {
+	if l.blob == "" {
+		return "file:" + filepath.Join(l.data, "blobs")
+	}
+	return l.blob
+}
+
+// holdsData reports whether the location has been used: always for a
+// database server, else when its SQLite file exists.
+func (l location) holdsData() bool {
+	path, ok := strings.CutPrefix(l.dbURL(), "sqlite:")
+	if !ok {
+		return true
+	}
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// metaStore is what every metadata adapter provides.
+type metaStore interface {
+	core.MetadataStore
+	migrate.Source
+	migrate.Destination
+}
+
+// stores are a location's open adapters.
+type stores struct {
+	meta   metaStore
+	blobs  core.BlobStore
+	signer core.UploadSigner
+	// verifier checks self-signed upload URLs; nil when clients PUT
+	// straight to the object store.
+	verifier httpapi.UploadVerifier
+	// s3 is the object store, nil when bytes are on local disk.
+	s3      *s3store.Store
+	closeDB func()
+}
+
+// open opens l's stores, creating the embedded ones on first use.
+func (l location) open(ctx context.Context) (*stores, error) {
+	st := &stores{}
+	switch u := l.blobURL(); {
+	case strings.HasPrefix(u, "file:"):
+		blobs, err := localdisk.Open(strings.TrimPrefix(u, "file:"))
+		if err != nil {
+			return nil, fmt.Errorf("--blob: %w", err)
+		}
+		st.blobs = blobs
+		if l.data != "" { // with no data directory (a migration), no URLs are signed
+			signer, err := l.selfSigner()
+			if err != nil {
+				return nil, err
+			}
+			st.signer, st.verifier = signer, signer
+		}
+	case strings.HasPrefix(u, "s3://"):
+		s3, err := s3store.Open(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("--blob: %w", err)
+		}
+		st.blobs, st.signer, st.s3 = s3, s3, s3
+	default:
+		return nil, fmt.Errorf("--blob %q: want file:DIR or s3://BUCKET?…", u)
+	}
+	switch u := l.dbURL(); {
+	case strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(u, "sqlite:")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+		st.meta, st.closeDB = db, func() { db.Close() }
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		db, err := postgres.Open(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", redactedURL(u), err)
+		}
+		st.meta, st.closeDB = db, db.Close
+	default:
+		return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://…", redactedURL(u))
+	}
+	return st, nil
+}
+
+func (st *stores) Close() { st.closeDB() }
+
+// selfSigner signs upload URLs that point at this server, with the shared
+// secret of every instance: USERIMAGES_SIGNING_SECRET, else the one kept in
+// the data directory.
+func (l location) selfSigner() (*selfsign.Signer, error) {
+	if err := os.MkdirAll(l.data, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	secret, err := signingSecret(dir)
+	secret, err := signingSecret(l.data)
 	if err != nil {
 		return nil, err
 	}
@@ -43,23 +153,11 @@ func openEmbedded(ctx context.Context, dir string) (*embedded, error) {
 	if p := os.Getenv("USERIMAGES_SIGNING_SECRET_PREVIOUS"); p != "" {
 		previous = append(previous, p)
 	}
-	signer, err := selfsign.New(secret, previous...)
-	if err != nil {
-		return nil, err
-	}
-	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "userimages.db"))
-	if err != nil {
-		return nil, err
-	}
-	return &embedded{db: db, blobs: blobs, signer: signer}, nil
+	return selfsign.New(secret, previous...)
 }
 
-func (e *embedded) service(cfg core.Config, log *slog.Logger) (*core.Service, error) {
-	return core.New(cfg, core.Deps{Meta: e.db, Blobs: e.blobs, Signer: e.signer, Log: log})
+func (st *stores) service(cfg core.Config, log *slog.Logger) (*core.Service, error) {
+	return core.New(cfg, core.Deps{Meta: st.meta, Blobs: st.blobs, Signer: st.signer, Log: log})
 }
 
 // signingSecret returns USERIMAGES_SIGNING_SECRET, or the secret kept in
