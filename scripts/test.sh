@@ -17,9 +17,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# The S3 server the scale-out tests run against (s3store/s3test starts it on
+# a loopback port). Pinned; the first install takes about two minutes.
+VERSITYGW_VERSION=v1.8.0
+if ! command -v versitygw >/dev/null && [ ! -x "$(go env GOPATH)/bin/versitygw" ]; then
+  echo "== installing versitygw $VERSITYGW_VERSION"
+  go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+
 # Services the tests use, from the environment; these defaults are where the
 # development machines and CI run them.
 export USERIMAGES_TEST_REDIS_URL="${USERIMAGES_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+export USERIMAGES_TEST_POSTGRES_URL="${USERIMAGES_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 
 echo "== gofmt"
 unformatted=$(gofmt -l .)
