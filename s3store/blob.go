@@ -1,0 +1,114 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"userimages/core"
+)
+
+// blob reads an object lazily: Seek only moves the position, and a Read
+// with no response body open at that position GETs the rest of the object
+// from there (Range: bytes=pos-). So http.ServeContent's Seek to the end to
+// learn the size downloads nothing, sequential reads are one GET, and a
+// range request fetches only from its start. Every GET is pinned to the
+// version Open saw (If-Match: its ETag), so the bytes of one blob all come
+// from one object even if the key is replaced meanwhile.
+type blob struct {
+	ctx     context.Context // Open's, for the GETs
+	s       *Store
+	key     string
+	obj     string
+	size    int64
+	modTime time.Time
+	etag    string
+	pos     int64
+	// body is the open GET response whose next byte is at pos, or nil.
+	body io.ReadCloser
+}
+
+func (b *blob) Size() int64        { return b.size }
+func (b *blob) ModTime() time.Time { return b.modTime }
+
+func (b *blob) Read(p []byte) (int, error) {
+	if b.pos >= b.size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.body == nil {
+		out, err := b.s.client.GetObject(b.ctx, &s3.GetObjectInput{
+			Bucket:  &b.s.bucket,
+			Key:     &b.obj,
+			Range:   aws.String("bytes=" + strconv.FormatInt(b.pos, 10) + "-"),
+			IfMatch: aws.String(b.etag),
+		})
+		switch {
+		case isNotFound(err):
+			return 0, fmt.Errorf("read %s: deleted since opened: %w", b.key, core.ErrNotFound)
+		case status(err) == http.StatusPreconditionFailed:
+			return 0, fmt.Errorf("read %s: replaced since opened", b.key)
+		case err != nil:
+			return 0, fmt.Errorf("read %s: %w", b.key, err)
+		}
+		b.body = out.Body
+	}
+	n, err := b.body.Read(p)
+	b.pos += int64(n)
+	if errors.Is(err, io.EOF) {
+		b.closeBody()
+		if b.pos < b.size {
+			return n, fmt.Errorf("read %s: %w", b.key, io.ErrUnexpectedEOF)
+		}
+		return n, io.EOF
+	}
+	if err != nil {
+		b.closeBody()
+		return n, fmt.Errorf("read %s: %w", b.key, err)
+	}
+	return n, nil
+}
+
+func (b *blob) Seek(offset int64, whence int) (int64, error) {
+	pos := offset
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		pos += b.pos
+	case io.SeekEnd:
+		pos += b.size
+	default:
+		return 0, fmt.Errorf("seek %s: invalid whence %d", b.key, whence)
+	}
+	if pos < 0 {
+		return 0, fmt.Errorf("seek %s: negative position %d", b.key, pos)
+	}
+	if pos != b.pos {
+		b.closeBody()
+		b.pos = pos
+	}
+	return pos, nil
+}
+
+func (b *blob) Close() error {
+	b.closeBody()
+	return nil
+}
+
+// closeBody drops the open response, if any. Its unread rest is not
+// wanted, so its close error is not either.
+func (b *blob) closeBody() {
+	if b.body != nil {
+		b.body.Close()
+		b.body = nil
+	}
+}

@@ -1,0 +1,401 @@
+// Package s3store keeps image bytes in any S3-compatible object store (AWS
+// S3, Versity S3 Gateway, MinIO, …) for the scale-out mode, and presigns the
+// URLs browsers PUT uploads to and GET images from, so that bytes go straight
+// between the browser and the store, as on Zendesk.
+//
+// Keys map to object names as prefix + key + ".blob". The suffix is there
+// because file-backed S3 servers (Versity's posix backend, MinIO) store an
+// object as a file and a "/" as a directory, and so cannot hold both "a" and
+// "a/b"; a suffix outside the key alphabet never names a directory, so keys
+// may nest as core.BlobStore allows. Objects without the suffix are not keys
+// and are ignored by List.
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"userimages/core"
+)
+
+// MaxPutSize is the largest body Put accepts. Put does not know the length
+// of its reader and S3's PutObject needs one (and a body it can resend on
+// retry), so the body is buffered in memory, at most this much per call;
+// uploads are at most a few MB.
+const MaxPutSize = 8 << 20
+
+// objectSuffix ends every object name; see the package comment.
+const objectSuffix = ".blob"
+
+// defaultRegion is used when neither the URL nor the AWS configuration
+// names one; S3-compatible servers mostly accept any region.
+const defaultRegion = "us-east-1"
+
+var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
+
+// Store is a core.BlobStore, core.UploadSigner and GET presigner on one S3
+// bucket. Create it with Open.
+type Store struct {
+	client *s3.Client
+	bucket string
+	prefix string // "" or ends with "/"
+}
+
+// Open returns a Store for rawURL, which has the form
+//
+//	s3://BUCKET?endpoint=URL&region=REGION&path_style=BOOL&prefix=PREFIX
+//
+// where every parameter is optional:
+//   - endpoint: the server's http(s) base URL; default AWS S3's endpoint of
+//     the region.
+//   - region: default the AWS configuration's (AWS_REGION, the profile),
+//     else us-east-1.
+//   - path_style: address the bucket in the path (http://host/BUCKET/key)
+//     rather than the host name; default true when endpoint is set (most
+//     S3-compatible servers need it), else false.
+//   - prefix: where the keys live in the bucket, such as "userimages/":
+//     segments of [A-Za-z0-9_-] each followed by a slash; default none.
+//
+// Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, the shared files and profile, then the platform's
+// roles). Open does no I/O against the store; a wrong bucket or credentials
+// show at the first call (the server's /readyz lists the store).
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("s3 url: %w", err)
+	}
+	if u.Scheme != "s3" || u.Host == "" || u.Port() != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return nil, fmt.Errorf("s3 url %q: want s3://BUCKET?endpoint=…&region=…&path_style=…&prefix=… (put a key prefix in prefix=, not the path)", rawURL)
+	}
+	s := &Store{bucket: u.Host}
+	var endpoint, region string
+	pathStyle := false
+	pathStyleSet := false
+	for name, values := range u.Query() {
+		if len(values) != 1 {
+			return nil, fmt.Errorf("s3 url: parameter %s given %d times", name, len(values))
+		}
+		v := values[0]
+		switch name {
+		case "endpoint":
+			e, err := url.Parse(v)
+			if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
+				return nil, fmt.Errorf("s3 url: endpoint %q is not an http(s) URL", v)
+			}
+			endpoint = v
+		case "region":
+			region = v
+		case "path_style":
+			pathStyle, err = strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("s3 url: path_style %q is not true or false", v)
+			}
+			pathStyleSet = true
+		case "prefix":
+			if !strings.HasSuffix(v, "/") || !validKey.MatchString(strings.TrimSuffix(v, "/")) {
+				return nil, fmt.Errorf("s3 url: prefix %q must be segments of [A-Za-z0-9_-] each followed by a slash", v)
+			}
+			s.prefix = v
+		default:
+			return nil, fmt.Errorf("s3 url: unknown parameter %q (known: endpoint, region, path_style, prefix)", name)
+		}
+	}
+	if !pathStyleSet {
+		pathStyle = endpoint != ""
+	}
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+		// Checksums only where S3 requires them: many S3-compatible
+		// servers reject the SDK's default trailing checksums, and
+		// SigV4 already covers the payload's SHA-256.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		// S3 answers 409 to a conditional write racing another one to
+		// the same key; retrying settles which one wins.
+		o.Retryer = retry.AddWithErrorCodes(o.Retryer, "ConditionalRequestConflict")
+	})
+	return s, nil
+}
+
+// object returns the object name of key, or an error if key is invalid.
+func (s *Store) object(key string) (string, error) {
+	if !validKey.MatchString(key) {
+		return "", fmt.Errorf("blob key %q: invalid", key)
+	}
+	return s.prefix + key + objectSuffix, nil
+}
+
+// Put buffers r (at most MaxPutSize bytes) and stores it with a conditional
+// PutObject (If-None-Match: *), which the server refuses with 412 if the
+// object exists, atomically, so that concurrent Puts of one key have one
+// winner. The server must honour If-None-Match on PUT (AWS S3, Versity,
+// MinIO and R2 do); one that ignored it would let a Put overwrite.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	obj, err := s.object(key)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxPutSize+1)); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if buf.Len() > MaxPutSize {
+		return fmt.Errorf("put %s: body over the limit of %d bytes", key, MaxPutSize)
+	}
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &obj,
+		Body:          bytes.NewReader(buf.Bytes()),
+		ContentLength: aws.Int64(int64(buf.Len())),
+		IfNoneMatch:   aws.String("*"),
+	})
+	if status(err) == http.StatusPreconditionFailed {
+		return fmt.Errorf("put %s: %w", key, core.ErrExist)
+	}
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Open returns the object of key after a HeadObject, which gives its size,
+// modification time and ETag; bytes are fetched only when read (see blob).
+// Reads use ctx.
+func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
+	obj, err := s.object(key)
+	if err != nil {
+		return nil, err
+	}
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &obj})
+	if isNotFound(err) {
+		return nil, fmt.Errorf("open %s: %w", key, core.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	return &blob{ctx: ctx, s: s, key: key, obj: obj, size: aws.ToInt64(head.ContentLength),
+		modTime: aws.ToTime(head.LastModified), etag: aws.ToString(head.ETag)}, nil
+}
+
+// Copy is a server-side CopyObject, conditional on dst not existing
+// (If-None-Match: *). Some servers ignore that condition on a copy (Versity
+// 1.8.0 does), so dst is also checked first with a HeadObject: against
+// those, two Copies racing to one new dst could both succeed, the later
+// replacing the earlier. The service copies only to fresh random keys.
+func (s *Store) Copy(ctx context.Context, src, dst string) error {
+	srcObj, err := s.object(src)
+	if err != nil {
+		return err
+	}
+	dstObj, err := s.object(dst)
+	if err != nil {
+		return err
+	}
+	// exists tells ErrExist from ErrNotFound when dst is taken: a missing
+	// src wins.
+	exists := func() error {
+		_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &srcObj})
+		if isNotFound(err) {
+			return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
+		}
+		return fmt.Errorf("copy to %s: %w", dst, core.ErrExist)
+	}
+	_, err = s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &dstObj})
+	if err == nil {
+		return exists()
+	}
+	if !isNotFound(err) {
+		return fmt.Errorf("copy to %s: %w", dst, err)
+	}
+	_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:      &s.bucket,
+		Key:         &dstObj,
+		CopySource:  aws.String(s.bucket + "/" + srcObj),
+		IfNoneMatch: aws.String("*"),
+	})
+	switch {
+	case isNotFound(err):
+		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
+	case status(err) == http.StatusPreconditionFailed:
+		return exists()
+	case err != nil:
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// Delete removes key. S3 answers a delete of a missing object with success
+// already; a 404 is taken as such too, for servers that send it.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	obj, err := s.object(key)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &obj})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List pages through ListObjectsV2 below prefix, which must be empty or
+// end in a slash.
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error {
+	if prefix != "" && (!strings.HasSuffix(prefix, "/") || !validKey.MatchString(strings.TrimSuffix(prefix, "/"))) {
+		return fmt.Errorf("list %q: prefix must be a key followed by a slash", prefix)
+	}
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket: &s.bucket,
+		Prefix: aws.String(s.prefix + prefix),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %q: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			key, ok := strings.CutSuffix(strings.TrimPrefix(aws.ToString(o.Key), s.prefix), objectSuffix)
+			if !ok || !validKey.MatchString(key) {
+				continue
+			}
+			if err := fn(key, aws.ToTime(o.LastModified)); err != nil {
+				return fmt.Errorf("list %q: %w", prefix, err)
+			}
+		}
+	}
+	return nil
+}
+
+// PresignPut implements core.UploadSigner with an S3 presigned PutObject
+// URL for p.Key, signed at p.Now (if set) for p.TTL. It signs
+// Content-Length = p.FileSize, so the store itself refuses a body of
+// another size, and each of p.Headers: Content-Type, Content-Disposition
+// and X-Amz-Server-Side-Encryption (others are an error). The returned
+// headers are p.Headers: the browser sends Content-Length itself.
+//
+// S3 cannot make the URL single-use: until it expires, a second PUT
+// replaces the staged bytes.
+func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
+	obj, err := s.object(p.Key)
+	if err != nil {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
+	}
+	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &obj, ContentLength: aws.Int64(p.FileSize)}
+	for name, v := range p.Headers {
+		switch http.CanonicalHeaderKey(name) {
+		case "Content-Type":
+			in.ContentType = aws.String(v)
+		case "Content-Disposition":
+			in.ContentDisposition = aws.String(v)
+		case "X-Amz-Server-Side-Encryption":
+			in.ServerSideEncryption = types.ServerSideEncryption(v)
+		default:
+			return core.UploadTarget{}, fmt.Errorf("presign %s: header %s cannot be signed", p.Token, name)
+		}
+	}
+	req, err := s3.NewPresignClient(s.client).PresignPutObject(ctx, in, s.presignOptions(p.Now, p.TTL))
+	if err != nil {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
+	}
+	return core.UploadTarget{URL: req.URL, Headers: p.Headers}, nil
+}
+
+// PresignGet returns a URL that GETs key's bytes for ttl, for serving by
+// redirect.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	obj, err := s.object(key)
+	if err != nil {
+		return "", err
+	}
+	req, err := s3.NewPresignClient(s.client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &obj},
+		s.presignOptions(time.Time{}, ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign get %s: %w", key, err)
+	}
+	return req.URL, nil
+}
+
+// presignOptions sets a URL's lifetime and, unless now is zero, its signing
+// time: the SDK signs at the wall clock, the service at the time it
+// records for the upload.
+func (s *Store) presignOptions(now time.Time, ttl time.Duration) func(*s3.PresignOptions) {
+	return func(o *s3.PresignOptions) {
+		o.Expires = ttl
+		if !now.IsZero() {
+			o.Presigner = signAt{now: now, signer: v4.NewSigner(func(so *v4.SignerOptions) {
+				so.DisableURIPathEscaping = true // as the S3 client's own presigner
+			})}
+		}
+	}
+}
+
+// signAt is a presigner that signs at a fixed time.
+type signAt struct {
+	now    time.Time
+	signer *v4.Signer
+}
+
+func (a signAt) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string,
+	_ time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	return a.signer.PresignHTTP(ctx, creds, r, payloadHash, service, region, a.now, optFns...)
+}
+
+// status returns the HTTP status of a failed S3 call, or 0.
+func status(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// isNotFound reports whether err says the object is missing; a missing
+// bucket is a misconfiguration, not a missing key.
+func isNotFound(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket" {
+		return false
+	}
+	return status(err) == http.StatusNotFound
+}
+
+var (
+	_ core.BlobStore    = (*Store)(nil)
+	_ core.UploadSigner = (*Store)(nil)
+)

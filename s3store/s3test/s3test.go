@@ -1,0 +1,238 @@
+// Package s3test runs a real S3 server for tests: a Versity S3 Gateway
+// (versitygw) on loopback, storing in a temporary directory, one per call
+// to Start and stopped when the test ends.
+//
+// versitygw is looked up on PATH, then in $GOBIN and $(go env GOPATH)/bin.
+// Install it with
+//
+//	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+//
+// Without it tests skip, unless the environment variable CI is set: then
+// they fail, so that CI never passes by skipping.
+package s3test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Install is the command that installs the gateway this package runs.
+const Install = "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+
+// startTimeout bounds how long the gateway may take to answer.
+const startTimeout = 30 * time.Second
+
+// Server is a running gateway. Its root user's credentials are AccessKey and
+// SecretKey; it accepts any bucket name valid in S3.
+type Server struct {
+	Endpoint  string // http://127.0.0.1:PORT
+	AccessKey string
+	SecretKey string
+	Region    string
+	client    *s3.Client
+}
+
+// Start runs a gateway for the rest of t, or skips t (fails it under CI) if
+// versitygw is not installed. Its log is shown if t fails.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := findBinary()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("s3test: %v; install it with: %s", err, Install)
+		}
+		t.Skipf("s3test: %v; install it with: %s (under CI=1 this fails)", err, Install)
+	}
+	dir := t.TempDir()
+	s := &Server{AccessKey: "s3test" + randHex(4), SecretKey: randHex(20), Region: "us-east-1"}
+	root, sidecar, logPath := filepath.Join(dir, "root"), filepath.Join(dir, "meta"), filepath.Join(dir, "versitygw.log")
+	for _, d := range []string{root, sidecar} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatalf("s3test: %v", err)
+		}
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	t.Cleanup(func() {
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("s3test: versitygw log (%s):\n%s", logPath, b)
+		}
+	})
+	// A free port can be taken by someone else before the gateway binds
+	// it; then the gateway exits and another port is tried.
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		// Metadata goes to a sidecar directory rather than extended
+		// attributes, which some temporary file systems lack.
+		cmd := exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
+			"--quiet", "posix", "--sidecar", sidecar, root)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("s3test: start %s: %v", bin, err)
+		}
+		exited := make(chan struct{})
+		go func() {
+			cmd.Wait()
+			close(exited)
+		}()
+		stop := func() {
+			cmd.Process.Kill()
+			<-exited
+		}
+		s.Endpoint = "http://" + addr
+		err := waitUp(s.Endpoint, exited)
+		if err == nil {
+			t.Cleanup(stop)
+			break
+		}
+		stop()
+		if attempt == 3 {
+			t.Fatalf("s3test: versitygw on %s: %v (log: %s)", addr, err, logPath)
+		}
+	}
+	s.client = s3.New(s3.Options{
+		BaseEndpoint: aws.String(s.Endpoint),
+		Region:       s.Region,
+		UsePathStyle: true,
+		Credentials:  aws.NewCredentialsCache(aws.CredentialsProviderFunc(s.credentials)),
+	})
+	return s
+}
+
+func (s *Server) credentials(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey, Source: "s3test"}, nil
+}
+
+// NewBucket creates an empty bucket with a fresh name and returns the name.
+func (s *Server) NewBucket(t testing.TB) string {
+	t.Helper()
+	name := "t-" + randHex(8)
+	if _, err := s.client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatalf("s3test: create bucket %s: %v", name, err)
+	}
+	return name
+}
+
+// URL returns the s3:// URL that s3store.Open takes for bucket on this
+// server. Open reads the credentials from the environment: see Env and
+// Setenv.
+func (s *Server) URL(bucket string) string {
+	q := url.Values{"endpoint": {s.Endpoint}, "region": {s.Region}, "path_style": {"true"}}
+	return "s3://" + bucket + "?" + q.Encode()
+}
+
+// Env returns the environment variables that give the AWS SDK this
+// server's credentials, for a child process's environment (appended to
+// os.Environ, they win). The profile and session token are cleared so that
+// a developer's own AWS configuration does not interfere.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey,
+		"AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=",
+		"AWS_REGION=" + s.Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// Setenv sets Env in this process for the rest of t, for code under test
+// that loads the standard AWS configuration. Like t.Setenv, it cannot be
+// used in parallel tests.
+func (s *Server) Setenv(t testing.TB) {
+	t.Helper()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// findBinary returns the path of versitygw.
+func findBinary() (string, error) {
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if gobin := os.Getenv("GOBIN"); gobin != "" {
+		dirs = append(dirs, gobin)
+	}
+	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) > 0 && lines[0] != "" {
+			dirs = append(dirs, lines[0])
+		}
+		for _, gopath := range lines[1:] {
+			for p := range strings.SplitSeq(gopath, string(os.PathListSeparator)) {
+				if p != "" {
+					dirs = append(dirs, filepath.Join(p, "bin"))
+				}
+			}
+		}
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "versitygw")
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("versitygw is not on PATH nor in %s", strings.Join(dirs, ", "))
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitUp waits until endpoint answers HTTP (any status: unauthenticated
+// requests are refused) or the gateway exits.
+func waitUp(endpoint string, exited <-chan struct{}) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		resp, err := client.Get(endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("exited before answering")
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer within %v: %w", startTimeout, err)
+		}
+	}
+}
+
+// randHex returns n random bytes in hex.
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails
+	return hex.EncodeToString(b)
+}
