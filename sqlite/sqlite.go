@@ -5,9 +5,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"strings"
 	"time"
@@ -18,11 +19,13 @@ import (
 	"userimages/core"
 )
 
-//go:embed schema.sql
-var schema string
-
-// schemaVersion is stored in PRAGMA user_version once schema.sql is applied.
-const schemaVersion = 1
+// schemaFiles holds the schema versions, NNNN_what.sql, numbered from 1
+// without gaps; PRAGMA user_version is the number of those applied. A
+// released file is never edited: changes go in a new one, which Open applies
+// to existing databases.
+//
+//go:embed schema/*.sql
+var schemaFiles embed.FS
 
 // DB is a core.MetadataStore on SQLite.
 type DB struct {
@@ -55,7 +58,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 
+// migrate applies, in one transaction, the schema versions the database
+// lacks. The transaction is IMMEDIATE (_txlock), so processes opening one
+// file at once take turns, and each applies only what is left.
 func (s *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(schemaFiles, "schema/*.sql")
+	if err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -66,15 +76,21 @@ func (s *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	switch {
-	case v == schemaVersion:
+	case v == len(names):
 		return nil
-	case v > schemaVersion:
-		return fmt.Errorf("schema version %d is newer than this binary's %d", v, schemaVersion)
+	case v > len(names):
+		return fmt.Errorf("schema version %d is newer than this binary's %d", v, len(names))
 	}
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("apply schema: %w", err)
+	for _, name := range names[v:] {
+		b, err := schemaFiles.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(b)); err != nil {
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(names))); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -116,10 +132,8 @@ func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO images (id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr)
-	if err != nil {
-		return mapErr(err)
+	if err := insertImage(ctx, tx, img); err != nil {
+		return err
 	}
 	if err := deletedOne(tx.ExecContext(ctx, `DELETE FROM uploads WHERE token = ?`, img.Token)); err != nil {
 		return err
@@ -128,6 +142,19 @@ func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
 }
 
 const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
+
+// execer is a *sql.DB or a *sql.Tx: single statements need no transaction
+// of their own.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertImage inserts img's row; ErrExist if its id or token is taken.
+func insertImage(ctx context.Context, db execer, img core.Image) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr)
+	return mapErr(err)
+}
 
 // deletedOne checks that a DELETE removed a row: ErrNotFound if none.
 func deletedOne(res sql.Result, err error) error {
@@ -172,24 +199,31 @@ func (s *DB) DeleteExpiredUpload(ctx context.Context, token string, cutoff time.
 }
 
 func (s *DB) ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?`, micros(cutoff), limit)
+	return queryAll(ctx, s.db, scanString, `SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?`, micros(cutoff), limit)
+}
+
+// queryAll runs a query and scans each row it returns with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows)
-}
-
-func collect(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		r, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+func scanString(row rowScanner) (string, error) {
+	var s string
+	err := row.Scan(&s)
+	return s, err
 }
 
 func (s *DB) AddBrand(ctx context.Context, id string) error {
@@ -204,11 +238,7 @@ func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
 }
 
 func (s *DB) Brands(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM brands ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows)
+	return queryAll(ctx, s.db, scanString, `SELECT id FROM brands ORDER BY id`)
 }
 
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
@@ -221,7 +251,7 @@ func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
 
 const userColumns = `id, email, password_hash, admin, created_at`
 
-func scanUser(row *sql.Row) (core.User, error) {
+func scanUser(row rowScanner) (core.User, error) {
 	var u core.User
 	var created int64
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created)
@@ -242,12 +272,18 @@ func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
 	return mapErr(err)
 }
 
-func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
+const apiTokenColumns = `id, user_id, hash, created_at`
+
+func scanAPIToken(row rowScanner) (core.APIToken, error) {
 	var t core.APIToken
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, user_id, hash, created_at FROM api_tokens WHERE id = ?`, id).Scan(&t.ID, &t.UserID, &t.Hash, &created)
+	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &created)
 	t.CreatedAt = fromMicros(created)
 	return t, mapErr(err)
+}
+
+func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
+	return scanAPIToken(s.db.QueryRowContext(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id = ?`, id))
 }
 
 // Counts returns the number of rows per table, for tests and operators.
@@ -258,24 +294,7 @@ func (s *DB) Counts(ctx context.Context) (uploads, images int64, err error) {
 
 // Images lists every image, oldest first, for tests and operators.
 func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+imageColumns+` FROM images ORDER BY created_at, rowid`)
-	if err != nil {
-		return nil, err
-	}
-	return collectImages(rows)
-}
-
-func collectImages(rows *sql.Rows) ([]core.Image, error) {
-	defer rows.Close()
-	var out []core.Image
-	for rows.Next() {
-		img, err := scanImage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, img)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanImage, `SELECT `+imageColumns+` FROM images ORDER BY created_at, rowid`)
 }
 
 func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error) {
@@ -296,11 +315,7 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 		q += ` AND created_at < ?`
 		args = append(args, micros(f.Before))
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
-	if err != nil {
-		return nil, err
-	}
-	return collectImages(rows)
+	return queryAll(ctx, s.db, scanImage, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
 }
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
@@ -312,38 +327,45 @@ func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 	if err := deletedOne(tx.ExecContext(ctx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
 		return err
 	}
-	img := d.Image
-	_, err = tx.ExecContext(ctx, `INSERT INTO deletions (image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, micros(d.At))
-	if err != nil {
+	if err := insertDeletion(ctx, tx, d); err != nil {
 		return err
 	}
 	if d.Blocked {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, img.SHA256, micros(d.At)); err != nil {
+		if err := block(ctx, tx, d.Image.SHA256, d.At); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
+const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at`
+
+// insertDeletion records d in the audit log; ErrExist if a deletion of
+// d.Image.ID is recorded already.
+func insertDeletion(ctx context.Context, db execer, d core.Deletion) error {
+	img := d.Image
+	_, err := db.ExecContext(ctx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, micros(d.At))
+	return mapErr(err)
+}
+
+// block blocklists sha256 as of at; blocking it again is not an error.
+func block(ctx context.Context, db execer, sha256 string, at time.Time) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
+	return err
+}
+
 func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at FROM deletions ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.Deletion
-	for rows.Next() {
-		var d core.Deletion
-		var created, at int64
-		img := &d.Image
-		if err := rows.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &d.By, &d.Reason, &d.Blocked, &at); err != nil {
-			return nil, err
-		}
-		img.CreatedAt, d.At = fromMicros(created), fromMicros(at)
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanDeletion, `SELECT `+deletionColumns+` FROM deletions ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, limit)
+}
+
+func scanDeletion(row rowScanner) (core.Deletion, error) {
+	var d core.Deletion
+	var created, at int64
+	img := &d.Image
+	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &d.By, &d.Reason, &d.Blocked, &at)
+	img.CreatedAt, d.At = fromMicros(created), fromMicros(at)
+	return d, err
 }
 
 func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {

@@ -3,9 +3,11 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +35,71 @@ func TestMetadataStore(t *testing.T) {
 	storetest.TestMetadataStore(t, func(t *testing.T) core.MetadataStore {
 		return open(t, filepath.Join(t.TempDir(), "meta.db"))
 	})
+}
+
+func TestMigrationStore(t *testing.T) {
+	storetest.TestMigrationStore(t, func(t *testing.T) storetest.MigrationStore {
+		return open(t, filepath.Join(t.TempDir(), "meta.db"))
+	})
+}
+
+// schemaFiles returns the names of the schema versions, checking that they
+// are numbered 1, 2, … without gaps, since Open counts them.
+func schemaFiles(t *testing.T) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join("schema", "*.sql"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("schema files: got %q, %v, want some", names, err)
+	}
+	for i, name := range names {
+		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(filepath.Base(name), want) {
+			t.Errorf("schema file %d: got %s, want a name starting %s", i, name, want)
+		}
+	}
+	return names
+}
+
+// TestUpgrade checks that a database made by an older binary, at each
+// earlier version, is upgraded on Open and keeps its data.
+func TestUpgrade(t *testing.T) {
+	names := schemaFiles(t)
+	img := core.Image{ID: "Zq_-AAAAAAAAAAAAAAAAAA", Token: "01HZX3BBBBBBBBBBBBBBBBBBBB", BrandID: "acme", ContentType: "image/gif",
+		Size: 20, SHA256: "00ff", CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)}
+	d := core.Deletion{Image: img, By: "cli:root", Reason: "spam", At: img.CreatedAt.Add(time.Hour)}
+	for v := 1; v < len(names); v++ {
+		t.Run(fmt.Sprintf("from %d", v), func(t *testing.T) {
+			ctx := t.Context()
+			path := filepath.Join(t.TempDir(), "meta.db")
+			raw, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range names[:v] {
+				b, err := os.ReadFile(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := raw.ExecContext(ctx, string(b)); err != nil {
+					t.Fatalf("apply %s: got error %v, want nil", name, err)
+				}
+			}
+			if _, err := raw.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+
+			db := open(t, path)
+			if err := db.ImportDeletion(ctx, d); err != nil {
+				t.Fatalf("ImportDeletion: got error %v, want nil", err)
+			}
+			if err := db.ImportDeletion(ctx, d); !errors.Is(err, core.ErrExist) {
+				t.Errorf("ImportDeletion again: got error %v, want %v", err, core.ErrExist)
+			}
+			if log, err := db.Deletions(ctx, 10); err != nil || len(log) != 1 {
+				t.Errorf("Deletions: got %d entries, %v, want 1, nil", len(log), err)
+			}
+		})
+	}
 }
 
 // TestReopen checks that data survives closing and reopening the file, and
@@ -110,8 +177,11 @@ func TestReopen(t *testing.T) {
 	}
 	defer raw.Close()
 	var version, tables int
-	if err := raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version != 1 {
-		t.Errorf("user_version: got %d, %v, want 1, nil", version, err)
+	if err := raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatalf("user_version: got error %v, want nil", err)
+	}
+	if want := len(schemaFiles(t)); version != want {
+		t.Errorf("user_version: got %d, want %d", version, want)
 	}
 	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil || tables != 7 {
 		t.Errorf("tables: got %d, %v, want 7, nil", tables, err)

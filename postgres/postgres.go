@@ -1,0 +1,332 @@
+// Package postgres is a core.MetadataStore on PostgreSQL, through the pure-Go
+// pgx driver, for deployments that run several instances on one database.
+// It keeps the semantics of the embedded SQLite store (package sqlite) record
+// for record, so that either can replace the other and data can move between
+// them.
+//
+// Every write is one transaction, and a committed transaction is the
+// durability guarantee: a nil error means PostgreSQL has committed it. Which
+// schema the tables live in is the connection's search_path, given in the
+// URL (…?search_path=name); Open creates or upgrades the schema's tables.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"userimages/core"
+)
+
+// DB is a core.MetadataStore on PostgreSQL. pgx returns timestamptz values
+// in the local zone; every method converts them to UTC, as the contract asks.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at url, a postgres:// URL whose query may
+// set pgx's pool options and run-time parameters such as search_path, and
+// applies the schema migrations this binary has and the database lacks.
+// Several instances may Open one database at once.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error quotes the URL with its password masked; url itself
+		// may hold one, so it is not repeated here.
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	name := cfg.ConnConfig.Database
+	sub, err := fs.Sub(schemaFiles, "schema")
+	if err != nil {
+		return nil, err
+	}
+	ms, err := loadMigrations(sub)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", name, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", name, err)
+	}
+	if err := migrateSchema(ctx, pool, ms); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", name, err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Close closes every connection, waiting for those in use to be released.
+func (s *DB) Close() { s.pool.Close() }
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
+
+// mapErr turns driver errors into core sentinels, keeping the driver's
+// message for the log.
+func mapErr(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return core.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		return fmt.Errorf("%w: %v", core.ErrExist, err)
+	}
+	return err
+}
+
+// execer is a pool or a transaction: single statements need no transaction
+// of their own.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// deletedOne checks that a DELETE removed a row: ErrNotFound if none.
+func deletedOne(tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return core.ErrNotFound
+	}
+	return nil
+}
+
+// exists runs a SELECT EXISTS query.
+func (s *DB) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, query, args...).Scan(&ok)
+	return ok, err
+}
+
+// texts runs a query of one text column.
+func (s *DB) texts(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.Token, u.ContentType, u.FileSize, u.CreatedAt, u.Uploader.UserID, u.Uploader.ClientAddr)
+	return mapErr(err)
+}
+
+func (s *DB) Upload(ctx context.Context, token string) (core.Upload, error) {
+	var u core.Upload
+	err := s.pool.QueryRow(ctx, `SELECT token, content_type, file_size, created_at, user_id, client_addr FROM uploads WHERE token = $1`, token).
+		Scan(&u.Token, &u.ContentType, &u.FileSize, &u.CreatedAt, &u.Uploader.UserID, &u.Uploader.ClientAddr)
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, mapErr(err)
+}
+
+const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
+
+// insertImage inserts img's row; ErrExist if its id or token is taken.
+func insertImage(ctx context.Context, tx execer, img core.Image) error {
+	_, err := tx.Exec(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr)
+	return mapErr(err)
+}
+
+// PublishImage inserts the image before it deletes the upload row, so that a
+// taken token or id is ErrExist even when the upload row is gone too.
+func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := insertImage(ctx, tx, img); err != nil {
+			return err
+		}
+		return deletedOne(tx.Exec(ctx, `DELETE FROM uploads WHERE token = $1`, img.Token))
+	})
+}
+
+func scanImage(row pgx.Row) (core.Image, error) {
+	var img core.Image
+	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr)
+	img.CreatedAt = img.CreatedAt.UTC()
+	return img, mapErr(err)
+}
+
+// images runs a query of imageColumns.
+func (s *DB) images(ctx context.Context, query string, args ...any) ([]core.Image, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Image, error) { return scanImage(row) })
+}
+
+func (s *DB) Image(ctx context.Context, id string) (core.Image, error) {
+	return scanImage(s.pool.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE id = $1`, id))
+}
+
+func (s *DB) ImageByToken(ctx context.Context, token string) (core.Image, error) {
+	return scanImage(s.pool.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE token = $1`, token))
+}
+
+func (s *DB) ImageExists(ctx context.Context, id string) (bool, error) {
+	return s.exists(ctx, `SELECT EXISTS (SELECT FROM images WHERE id = $1)`, id)
+}
+
+func (s *DB) DeleteExpiredUpload(ctx context.Context, token string, cutoff time.Time) error {
+	return deletedOne(s.pool.Exec(ctx, `DELETE FROM uploads WHERE token = $1 AND created_at < $2`, token, cutoff))
+}
+
+func (s *DB) ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	return s.texts(ctx, `SELECT token FROM uploads WHERE created_at < $1 ORDER BY created_at LIMIT $2`, cutoff, limit)
+}
+
+func (s *DB) AddBrand(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO brands (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, time.Now())
+	return err
+}
+
+func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
+	return s.exists(ctx, `SELECT EXISTS (SELECT FROM brands WHERE id = $1)`, id)
+}
+
+func (s *DB) Brands(ctx context.Context) ([]string, error) {
+	return s.texts(ctx, `SELECT id FROM brands ORDER BY id`)
+}
+
+func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		u.Email, u.PasswordHash, u.Admin, u.CreatedAt).Scan(&id)
+	return id, mapErr(err)
+}
+
+const userColumns = `id, email, password_hash, admin, created_at`
+
+func scanUser(row pgx.Row) (core.User, error) {
+	var u core.User
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &u.CreatedAt)
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, mapErr(err)
+}
+
+func (s *DB) UserByEmail(ctx context.Context, email string) (core.User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+}
+
+func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at) VALUES ($1, $2, $3, $4)`, t.ID, t.UserID, t.Hash, t.CreatedAt)
+	return mapErr(err)
+}
+
+const apiTokenColumns = `id, user_id, hash, created_at`
+
+func scanAPIToken(row pgx.Row) (core.APIToken, error) {
+	var t core.APIToken
+	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &t.CreatedAt)
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, mapErr(err)
+}
+
+func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
+	return scanAPIToken(s.pool.QueryRow(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id = $1`, id))
+}
+
+// Counts returns the number of uploads and of images, for tests and
+// operators.
+func (s *DB) Counts(ctx context.Context) (uploads, images int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM uploads), (SELECT count(*) FROM images)`).Scan(&uploads, &images)
+	return uploads, images, err
+}
+
+// Images lists every image, oldest first, for tests and operators.
+func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
+	return s.images(ctx, `SELECT `+imageColumns+` FROM images ORDER BY created_at, seq`)
+}
+
+func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error) {
+	q := `SELECT ` + imageColumns + ` FROM images WHERE true`
+	var args []any
+	// arg adds v to args and returns its placeholder.
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.BrandID != "" {
+		q += ` AND brand_id = ` + arg(f.BrandID)
+	}
+	if f.UserID != 0 {
+		q += ` AND user_id = ` + arg(f.UserID)
+	}
+	if f.Anonymous {
+		q += ` AND user_id = 0`
+	}
+	if !f.Before.IsZero() {
+		q += ` AND created_at < ` + arg(f.Before)
+	}
+	return s.images(ctx, q+` ORDER BY created_at DESC, seq DESC LIMIT `+arg(f.Limit), args...)
+}
+
+// insertDeletion records d in the audit log; ErrExist if a deletion of
+// d.Image.ID is recorded already.
+func insertDeletion(ctx context.Context, tx execer, d core.Deletion) error {
+	img := d.Image
+	_, err := tx.Exec(ctx, `INSERT INTO deletions (`+deletionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, d.At)
+	return mapErr(err)
+}
+
+// block blocklists sha256 as of at; blocking it again is not an error.
+func block(ctx context.Context, tx execer, sha256 string, at time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO blocklist (sha256, created_at) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING`, sha256, at)
+	return err
+}
+
+func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := deletedOne(tx.Exec(ctx, `DELETE FROM images WHERE id = $1`, d.Image.ID)); err != nil {
+			return err
+		}
+		if err := insertDeletion(ctx, tx, d); err != nil {
+			return err
+		}
+		if d.Blocked {
+			return block(ctx, tx, d.Image.SHA256, d.At)
+		}
+		return nil
+	})
+}
+
+const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at`
+
+// deletions runs a query of deletionColumns.
+func (s *DB) deletions(ctx context.Context, query string, args ...any) ([]core.Deletion, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Deletion, error) {
+		var d core.Deletion
+		img := &d.Image
+		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &d.By, &d.Reason, &d.Blocked, &d.At)
+		img.CreatedAt, d.At = img.CreatedAt.UTC(), d.At.UTC()
+		return d, err
+	})
+}
+
+func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) {
+	return s.deletions(ctx, `SELECT `+deletionColumns+` FROM deletions ORDER BY deleted_at DESC, seq DESC LIMIT $1`, limit)
+}
+
+func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
+	return s.exists(ctx, `SELECT EXISTS (SELECT FROM blocklist WHERE sha256 = $1)`, sha256)
+}
+
+var _ core.MetadataStore = (*DB)(nil)
