@@ -242,19 +242,21 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 		return Image{}, fmt.Errorf("claim %s: %w", token, err)
 	}
 	img, err := s.publish(ctx, token, brandID)
-	switch ErrorCode(err) {
-	case CodeTokenNotFound, CodeNotUploaded:
-		// A concurrent claim of the same token may have published it, or the
-		// sweeper expired it, removing the upload and its staged bytes
-		// meanwhile.
-		if winner, err := s.meta.ImageByToken(ctx, token); err == nil {
-			return sameBrand(winner, brandID)
-		}
-		if _, uerr := s.meta.Upload(ctx, token); errors.Is(uerr, ErrNotFound) && ErrorCode(err) == CodeNotUploaded {
+	if err == nil {
+		return img, nil
+	}
+	// A concurrent claim of the same token may have published it meanwhile,
+	// deleting the staged bytes this claim was reading (which then look
+	// missing, cut short or not an image), or the sweeper expired it.
+	if winner, werr := s.meta.ImageByToken(ctx, token); werr == nil {
+		return sameBrand(winner, brandID)
+	}
+	if ErrorCode(err) == CodeNotUploaded {
+		if _, uerr := s.meta.Upload(ctx, token); errors.Is(uerr, ErrNotFound) {
 			return Image{}, propertyError(CodeTokenExpired, "/token", "this upload has expired")
 		}
 	}
-	return img, err
+	return Image{}, err
 }
 
 // publish checks and publishes the staged upload of token.

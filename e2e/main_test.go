@@ -79,8 +79,14 @@ func cleanEnv() []string {
 // runCLI runs a one-shot userimages command and returns its standard output.
 func runCLI(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
+	return runCLIEnv(t, nil, stdin, args...)
+}
+
+// runCLIEnv is runCLI with env added to the command's environment.
+func runCLIEnv(t *testing.T, env []string, stdin string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -187,7 +187,7 @@ func redirector(mode, cdnURL string, ttl time.Duration, store *s3store.Store) (h
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 			return nil, fmt.Errorf("--cdn-url %q: want http(s)://host[/path]", cdnURL)
 		}
-		return cdnRedirect{base: strings.TrimSuffix(cdnURL, "/")}, nil
+		return cdnRedirect{base: strings.TrimSuffix(cdnURL, "/"), store: store}, nil
 	}
 	if ttl < 2*time.Second || ttl > 7*24*time.Hour {
 		return nil, fmt.Errorf("--redirect-ttl %s: must be between 2s and 7 days (the SigV4 limit)", ttl)
@@ -212,11 +212,16 @@ func (p presignRedirect) RedirectURL(ctx context.Context, key string) (string, t
 // the CDN's own cache, which the operator purges).
 const cdnRedirectMaxAge = 5 * time.Minute
 
-// cdnRedirect redirects to the object's URL under a CDN that serves the bucket.
-type cdnRedirect struct{ base string }
+// cdnRedirect redirects to the object's URL under a CDN that serves the
+// bucket (and the store's key prefix) at base.
+type cdnRedirect struct {
+	base  string
+	store *s3store.Store
+}
 
 func (c cdnRedirect) RedirectURL(_ context.Context, key string) (string, time.Duration, error) {
-	return c.base + "/" + key, cdnRedirectMaxAge, nil
+	obj, err := c.store.ObjectName(key)
+	return c.base + "/" + obj, cdnRedirectMaxAge, err
 }
 
 // newLimiter returns the rate limiter: on Redis when redisURL is set, so
