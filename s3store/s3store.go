@@ -13,6 +13,7 @@ package s3store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -150,8 +151,10 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return s, nil
 }
 
-// object returns the object name of key, or an error if key is invalid.
-func (s *Store) object(key string) (string, error) {
+// ObjectName returns the name of key's object in the bucket (see the
+// package comment), for URLs of a CDN serving the bucket, or an error if key
+// is invalid.
+func (s *Store) ObjectName(key string) (string, error) {
 	if !validKey.MatchString(key) {
 		return "", fmt.Errorf("blob key %q: invalid", key)
 	}
@@ -163,8 +166,12 @@ func (s *Store) object(key string) (string, error) {
 // object exists, atomically, so that concurrent Puts of one key have one
 // winner. The server must honour If-None-Match on PUT (AWS S3, Versity,
 // MinIO and R2 do); one that ignored it would let a Put overwrite.
+//
+// Bytes that are a JPEG, PNG, GIF or WebP image get that Content-Type, so
+// that the object serves right when GET straight from the store (presigned
+// or through a CDN); other bytes get none.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
-	obj, err := s.object(key)
+	obj, err := s.ObjectName(key)
 	if err != nil {
 		return err
 	}
@@ -180,6 +187,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 		Key:           &obj,
 		Body:          bytes.NewReader(buf.Bytes()),
 		ContentLength: aws.Int64(int64(buf.Len())),
+		ContentType:   imageType(buf.Bytes()),
 		IfNoneMatch:   aws.String("*"),
 	})
 	if status(err) == http.StatusPreconditionFailed {
@@ -191,11 +199,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	return nil
 }
 
+// imageType returns the Content-Type of data if it is one of the images the
+// service accepts, else nil.
+func imageType(data []byte) *string {
+	switch ct := http.DetectContentType(data); ct {
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		return &ct
+	}
+	return nil
+}
+
 // Open returns the object of key after a HeadObject, which gives its size,
 // modification time and ETag; bytes are fetched only when read (see blob).
 // Reads use ctx.
 func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
-	obj, err := s.object(key)
+	obj, err := s.ObjectName(key)
 	if err != nil {
 		return nil, err
 	}
@@ -210,60 +228,73 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 		modTime: aws.ToTime(head.LastModified), etag: aws.ToString(head.ETag)}, nil
 }
 
-// Copy is a server-side CopyObject, conditional on dst not existing
+// Copy is a server-side CopyObject of src's bytes and Content-Type (not
+// its other metadata: an upload's Content-Disposition: attachment is not
+// wanted on a served image), conditional on dst not existing
 // (If-None-Match: *). Some servers ignore that condition on a copy (Versity
 // 1.8.0 does), so dst is also checked first with a HeadObject: against
 // those, two Copies racing to one new dst could both succeed, the later
 // replacing the earlier. The service copies only to fresh random keys.
 func (s *Store) Copy(ctx context.Context, src, dst string) error {
-	srcObj, err := s.object(src)
+	srcObj, err := s.ObjectName(src)
 	if err != nil {
 		return err
 	}
-	dstObj, err := s.object(dst)
+	dstObj, err := s.ObjectName(dst)
 	if err != nil {
 		return err
 	}
-	// exists tells ErrExist from ErrNotFound when dst is taken: a missing
-	// src wins.
-	exists := func() error {
-		_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &srcObj})
-		if isNotFound(err) {
-			return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", src, err)
-		}
-		return fmt.Errorf("copy to %s: %w", dst, core.ErrExist)
-	}
-	_, err = s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &dstObj})
-	if err == nil {
-		return exists()
-	}
-	if !isNotFound(err) {
+	dstExists, err := s.exists(ctx, dstObj)
+	if err != nil {
 		return fmt.Errorf("copy to %s: %w", dst, err)
 	}
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &srcObj})
+	if isNotFound(err) {
+		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	if dstExists {
+		return fmt.Errorf("copy to %s: %w", dst, core.ErrExist)
+	}
 	_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket:      &s.bucket,
-		Key:         &dstObj,
-		CopySource:  aws.String(s.bucket + "/" + srcObj),
-		IfNoneMatch: aws.String("*"),
+		Bucket:            &s.bucket,
+		Key:               &dstObj,
+		CopySource:        aws.String(s.bucket + "/" + srcObj),
+		CopySourceIfMatch: head.ETag, // the bytes whose Content-Type this is
+		IfNoneMatch:       aws.String("*"),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType:       head.ContentType,
 	})
 	switch {
 	case isNotFound(err):
 		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
 	case status(err) == http.StatusPreconditionFailed:
-		return exists()
+		// dst was created meanwhile, or src replaced.
+		if ok, err := s.exists(ctx, dstObj); err != nil || ok {
+			return fmt.Errorf("copy to %s: %w", dst, cmp.Or(err, core.ErrExist))
+		}
+		return fmt.Errorf("copy %s: replaced during the copy", src)
 	case err != nil:
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	return nil
 }
 
+// exists reports whether obj exists.
+func (s *Store) exists(ctx context.Context, obj string) (bool, error) {
+	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &obj})
+	if isNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Delete removes key. S3 answers a delete of a missing object with success
 // already; a 404 is taken as such too, for servers that send it.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	obj, err := s.object(key)
+	obj, err := s.ObjectName(key)
 	if err != nil {
 		return err
 	}
@@ -312,7 +343,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 // S3 cannot make the URL single-use: until it expires, a second PUT
 // replaces the staged bytes.
 func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
-	obj, err := s.object(p.Key)
+	obj, err := s.ObjectName(p.Key)
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
 	}
@@ -339,7 +370,7 @@ func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.Uplo
 // PresignGet returns a URL that GETs key's bytes for ttl, for serving by
 // redirect.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	obj, err := s.object(key)
+	obj, err := s.ObjectName(key)
 	if err != nil {
 		return "", err
 	}
