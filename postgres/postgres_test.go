@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -27,10 +29,12 @@ func open(t *testing.T, url string) *postgres.DB {
 }
 
 func TestMetadataStore(t *testing.T) {
+	t.Parallel()
 	storetest.TestMetadataStore(t, func(t *testing.T) core.MetadataStore { return open(t, pgtest.URL(t)) })
 }
 
 func TestMigrationStore(t *testing.T) {
+	t.Parallel()
 	storetest.TestMigrationStore(t, func(t *testing.T) storetest.MigrationStore { return open(t, pgtest.URL(t)) })
 }
 
@@ -79,8 +83,9 @@ func checkVersions(t *testing.T, url string) []migration {
 // TestOpenConcurrent checks that instances starting at once on a fresh
 // schema all succeed, and that the schema is migrated exactly once.
 func TestOpenConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{2, 8} {
-		t.Run(string(rune('0'+n)), func(t *testing.T) {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			url := pgtest.URL(t)
 			errs := make([]error, n)
 			dbs := make([]*postgres.DB, n)
@@ -121,6 +126,7 @@ func TestOpenConcurrent(t *testing.T) {
 // TestReopen checks that opening a migrated schema changes nothing: no
 // migration is applied or recorded again, and the data stays.
 func TestReopen(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	url := pgtest.URL(t)
 	db, err := postgres.Open(ctx, url)
@@ -157,6 +163,7 @@ func TestReopen(t *testing.T) {
 
 // TestNewerSchema checks that a schema migrated by a newer binary is refused.
 func TestNewerSchema(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	open(t, url).Close()
 	conn, err := pgx.Connect(t.Context(), url)
@@ -193,5 +200,42 @@ func TestOpenBadURL(t *testing.T) {
 				t.Errorf("Open(%q): got error %v, want no store sentinel", tt.url, err)
 			}
 		})
+	}
+}
+
+// TestImportUserConcurrent checks that users imported while others are
+// added all keep their ids, and that users added afterwards get ids above
+// every imported one, whatever the interleaving. Imported ids are far
+// apart, so that no user added meanwhile can take one.
+func TestImportUserConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := open(t, pgtest.URL(t))
+	const n = 16
+	importedID := func(i int) int64 { return int64(1000 * (i + 1)) }
+	errs := make([]error, 2*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = db.ImportUser(ctx, core.User{ID: importedID(i), Email: fmt.Sprintf("imported%d@example.com", i), PasswordHash: []byte("h")})
+		})
+		wg.Go(func() {
+			_, errs[n+i] = db.AddUser(ctx, core.User{Email: fmt.Sprintf("added%d@example.com", i), PasswordHash: []byte("h")})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("write %d: got error %v, want nil", i, err)
+		}
+	}
+	for i := range n {
+		if u, err := db.User(ctx, importedID(i)); err != nil || u.Email != fmt.Sprintf("imported%d@example.com", i) {
+			t.Errorf("User(%d): got %+v, %v, want imported%d@example.com", importedID(i), u, err, i)
+		}
+	}
+	id, err := db.AddUser(ctx, core.User{Email: "last@example.com", PasswordHash: []byte("h")})
+	if err != nil || id <= importedID(n-1) {
+		t.Errorf("AddUser afterwards: got id %d, %v, want above %d, nil", id, err, importedID(n-1))
 	}
 }
