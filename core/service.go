@@ -313,6 +313,10 @@ func (s *Service) publish(ctx context.Context, token, brandID string) (Image, er
 // storeSafeCopy checks the staged bytes of up and stores the copy to serve
 // under key: the image cut at its end and, by default, stripped of
 // metadata. The returned Image has the served size and hash.
+//
+// The copy is written from the opened blob even when nothing is cut, never
+// copied by key: an object store's presigned URL can be PUT to again until
+// it expires, and a copy by key could publish bytes that were never checked.
 func (s *Service) storeSafeCopy(ctx context.Context, up Upload, key string) (Image, error) {
 	b, err := s.blobs.Open(ctx, stagingKey(up.Token))
 	if errors.Is(err, ErrNotFound) {
@@ -330,12 +334,8 @@ func (s *Service) storeSafeCopy(ctx context.Context, up Upload, key string) (Ima
 	if err != nil {
 		return Image{}, fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
 	}
-	if plan.Unchanged() {
-		err = s.blobs.Copy(ctx, stagingKey(up.Token), key)
-	} else {
-		h.Reset()
-		err = s.blobs.Put(ctx, key, io.TeeReader(plan.Reader(b), h))
-	}
+	h.Reset()
+	err = s.blobs.Put(ctx, key, io.TeeReader(plan.Reader(b), h))
 	if errors.Is(err, ErrNotFound) {
 		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded")
 	}

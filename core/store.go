@@ -141,9 +141,6 @@ type Blob interface {
 //     r's error (errors.Is finds it). If key exists, Put returns ErrExist and
 //     never overwrites.
 //   - Open returns ErrNotFound for a missing key.
-//   - Copy stores src's bytes under dst with Put's guarantees; ErrNotFound if
-//     src is missing, ErrExist if dst exists. dst's modification time is the
-//     time of the Copy (the sweeper's orphan grace depends on it).
 //   - Delete removes key; deleting a missing key is not an error.
 //   - List calls fn for each key below prefix, at any depth, with its
 //     modification time; prefix is empty or ends with a slash. An error from
@@ -152,7 +149,6 @@ type Blob interface {
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader) error
 	Open(ctx context.Context, key string) (Blob, error)
-	Copy(ctx context.Context, src, dst string) error
 	Delete(ctx context.Context, key string) error
 	List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error
 }

@@ -201,22 +201,6 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 	return blob{f, info}, nil
 }
 
-// Copy writes a new file for dst rather than hard-linking src: a link would
-// share src's modification time, and the sweeper takes an old image object
-// without metadata for an orphan, which a fresh copy from an old staged
-// upload is until its image is published.
-func (s *Store) Copy(ctx context.Context, src, dst string) error {
-	if _, err := s.path(dst); err != nil {
-		return err
-	}
-	b, err := s.Open(ctx, src)
-	if err != nil {
-		return fmt.Errorf("copy: %w", err)
-	}
-	defer b.Close()
-	return s.Put(ctx, dst, b)
-}
-
 func (s *Store) Delete(ctx context.Context, key string) error {
 	p, err := s.path(key)
 	if err != nil {

@@ -2,7 +2,6 @@ package localdisk
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -140,9 +139,6 @@ func TestInvalidKeysStayInside(t *testing.T) {
 		if err := s.Put(ctx, key, bytes.NewReader([]byte("evil"))); err == nil {
 			t.Errorf("Put(%q): got nil, want an error", key)
 		}
-		if err := s.Copy(ctx, "x", key); err == nil {
-			t.Errorf("Copy(x, %q): got nil, want an error", key)
-		}
 		if err := s.Delete(ctx, key); err == nil {
 			t.Errorf("Delete(%q): got nil, want an error", key)
 		}
@@ -169,46 +165,5 @@ func TestInvalidKeysStayInside(t *testing.T) {
 	tmp, err := os.ReadDir(filepath.Join(dir, tmpDir))
 	if err != nil || len(tmp) != 0 {
 		t.Errorf("ReadDir(%s): got %d entries, %v, want none, nil", tmpDir, len(tmp), err)
-	}
-}
-
-// TestCopyModTime checks that a copy is a new object, modified when it was
-// copied: the sweeper deletes image objects whose modification time is older
-// than the orphan grace and that have no metadata, which is the state of a
-// claim between Copy and PublishImage. The source keeps its own time.
-func TestCopyModTime(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, t.TempDir())
-	src, dst := "staging/01HZX3AAAAAAAAAAAAAAAAAA", "images/Zq_-AAAAAAAAAAAAAAAAAA"
-	put(t, s, src, []byte("staged a day ago"))
-	p, err := s.path(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
-	if err := os.Chtimes(p, old, old); err != nil {
-		t.Fatal(err)
-	}
-
-	before := time.Now()
-	if err := s.Copy(ctx, src, dst); err != nil {
-		t.Fatalf("Copy: got error %v, want nil", err)
-	}
-	after := time.Now()
-	mod := map[string]time.Time{}
-	if err := s.List(ctx, "", func(key string, m time.Time) error { mod[key] = m; return nil }); err != nil {
-		t.Fatalf("List: got error %v, want nil", err)
-	}
-	if m := mod[dst]; m.Before(before.Add(-5*time.Second)) || m.After(after.Add(5*time.Second)) {
-		t.Errorf("List: modification time of the copy: got %v, want between %v and %v", m, before, after)
-	}
-	if m := mod[src]; !m.Equal(old) {
-		t.Errorf("List: modification time of the source: got %v, want %v", m, old)
-	}
-	if got := read(t, s, dst); string(got) != "staged a day ago" {
-		t.Errorf("Open(%s): got %q, want %q", dst, got, "staged a day ago")
-	}
-	if err := s.Copy(ctx, "staging/01HZX3BBBBBBBBBBBBBBBBBBBB", "images/Zq_-BBBBBBBBBBBBBBBBBB"); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("Copy of a missing key: got error %v, want %v", err, core.ErrNotFound)
 	}
 }

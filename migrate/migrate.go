@@ -43,6 +43,9 @@ type Progress struct {
 	Copied  int64  // written to the destination by this run
 	Skipped int64  // found there already, from an earlier run
 	Bytes   int64  // image bytes written by this run
+	// Last names the record just counted: a brand or API token id, a
+	// user's email, a blocked hash, or an image's path.
+	Last string
 }
 
 // ErrConflict means the destination holds a different record under the
@@ -80,9 +83,9 @@ func Run(ctx context.Context, o Options) ([]Progress, error) {
 
 type mover struct{ Options }
 
-// record counts one record, copied (err nil) or skipped (err ErrExist),
-// and reports progress; other errors are returned.
-func (m *mover) record(p *Progress, err error) error {
+// record counts the record named last, copied (err nil) or skipped (err
+// ErrExist), and reports progress; other errors are returned.
+func (m *mover) record(p *Progress, last string, err error) error {
 	switch {
 	case err == nil:
 		p.Copied++
@@ -91,6 +94,7 @@ func (m *mover) record(p *Progress, err error) error {
 	default:
 		return err
 	}
+	p.Last = last
 	if m.Progress != nil {
 		m.Progress(*p)
 	}
@@ -127,7 +131,7 @@ func (m *mover) brands(ctx context.Context, p *Progress) error {
 		return err
 	}
 	for _, id := range ids {
-		if err := m.record(p, addUnlessThere(ctx, id, m.To.BrandExists, m.To.AddBrand)); err != nil {
+		if err := m.record(p, id, addUnlessThere(ctx, id, m.To.BrandExists, m.To.AddBrand)); err != nil {
 			return fmt.Errorf("brand %s: %w", id, err)
 		}
 	}
@@ -153,7 +157,7 @@ func (m *mover) users(ctx context.Context, p *Progress) error {
 				return fmt.Errorf("user %d (%s): %w", u.ID, u.Email, ErrConflict)
 			}
 		}
-		if err := m.record(p, err); err != nil {
+		if err := m.record(p, u.Email, err); err != nil {
 			return fmt.Errorf("user %d: %w", u.ID, err)
 		}
 		return nil
@@ -162,7 +166,7 @@ func (m *mover) users(ctx context.Context, p *Progress) error {
 
 func (m *mover) apiTokens(ctx context.Context, p *Progress) error {
 	return pages(ctx, m.PageSize, m.From.APITokensAfter, func(t core.APIToken) string { return t.ID }, func(t core.APIToken) error {
-		if err := m.record(p, m.To.AddAPIToken(ctx, t)); err != nil {
+		if err := m.record(p, t.ID, m.To.AddAPIToken(ctx, t)); err != nil {
 			return fmt.Errorf("api token %s: %w", t.ID, err)
 		}
 		return nil
@@ -171,7 +175,7 @@ func (m *mover) apiTokens(ctx context.Context, p *Progress) error {
 
 func (m *mover) blocklist(ctx context.Context, p *Progress) error {
 	return pages(ctx, m.PageSize, m.From.BlockedAfter, func(h string) string { return h }, func(h string) error {
-		if err := m.record(p, addUnlessThere(ctx, h, m.To.IsBlocked, m.To.Block)); err != nil {
+		if err := m.record(p, h, addUnlessThere(ctx, h, m.To.IsBlocked, m.To.Block)); err != nil {
 			return fmt.Errorf("blocked %s: %w", h, err)
 		}
 		return nil
@@ -180,7 +184,7 @@ func (m *mover) blocklist(ctx context.Context, p *Progress) error {
 
 func (m *mover) deletions(ctx context.Context, p *Progress) error {
 	return pages(ctx, m.PageSize, m.From.DeletionsAfter, func(d core.Deletion) string { return d.Image.ID }, func(d core.Deletion) error {
-		if err := m.record(p, m.To.ImportDeletion(ctx, d)); err != nil {
+		if err := m.record(p, core.Path(d.Image), m.To.ImportDeletion(ctx, d)); err != nil {
 			return fmt.Errorf("deletion of %s: %w", d.Image.ID, err)
 		}
 		return nil
@@ -206,7 +210,7 @@ func (m *mover) image(ctx context.Context, p *Progress, img core.Image) error {
 		if there.SHA256 != img.SHA256 || there.Token != img.Token {
 			return ErrConflict
 		}
-		return m.record(p, core.ErrExist)
+		return m.record(p, core.Path(img), core.ErrExist)
 	case !errors.Is(err, core.ErrNotFound):
 		return err
 	}
@@ -219,7 +223,7 @@ func (m *mover) image(ctx context.Context, p *Progress, img core.Image) error {
 		return err
 	}
 	p.Bytes += written
-	return m.record(p, nil)
+	return m.record(p, core.Path(img), nil)
 }
 
 // copyBytes stores the image's bytes at the destination, refusing source

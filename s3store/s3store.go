@@ -13,7 +13,6 @@ package s3store
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -226,69 +225,6 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 	}
 	return &blob{ctx: ctx, s: s, key: key, obj: obj, size: aws.ToInt64(head.ContentLength),
 		modTime: aws.ToTime(head.LastModified), etag: aws.ToString(head.ETag)}, nil
-}
-
-// Copy is a server-side CopyObject of src's bytes and Content-Type (not
-// its other metadata: an upload's Content-Disposition: attachment is not
-// wanted on a served image), conditional on dst not existing
-// (If-None-Match: *). Some servers ignore that condition on a copy (Versity
-// 1.8.0 does), so dst is also checked first with a HeadObject: against
-// those, two Copies racing to one new dst could both succeed, the later
-// replacing the earlier. The service copies only to fresh random keys.
-func (s *Store) Copy(ctx context.Context, src, dst string) error {
-	srcObj, err := s.ObjectName(src)
-	if err != nil {
-		return err
-	}
-	dstObj, err := s.ObjectName(dst)
-	if err != nil {
-		return err
-	}
-	dstExists, err := s.exists(ctx, dstObj)
-	if err != nil {
-		return fmt.Errorf("copy to %s: %w", dst, err)
-	}
-	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &srcObj})
-	if isNotFound(err) {
-		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	if dstExists {
-		return fmt.Errorf("copy to %s: %w", dst, core.ErrExist)
-	}
-	_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket:            &s.bucket,
-		Key:               &dstObj,
-		CopySource:        aws.String(s.bucket + "/" + srcObj),
-		CopySourceIfMatch: head.ETag, // the bytes whose Content-Type this is
-		IfNoneMatch:       aws.String("*"),
-		MetadataDirective: types.MetadataDirectiveReplace,
-		ContentType:       head.ContentType,
-	})
-	switch {
-	case isNotFound(err):
-		return fmt.Errorf("copy %s: %w", src, core.ErrNotFound)
-	case status(err) == http.StatusPreconditionFailed:
-		// dst was created meanwhile, or src replaced.
-		if ok, err := s.exists(ctx, dstObj); err != nil || ok {
-			return fmt.Errorf("copy to %s: %w", dst, cmp.Or(err, core.ErrExist))
-		}
-		return fmt.Errorf("copy %s: replaced during the copy", src)
-	case err != nil:
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	return nil
-}
-
-// exists reports whether obj exists.
-func (s *Store) exists(ctx context.Context, obj string) (bool, error) {
-	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &obj})
-	if isNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // Delete removes key. S3 answers a delete of a missing object with success

@@ -27,8 +27,6 @@ func TestBlobStore(t *testing.T, open func(t *testing.T) core.BlobStore) {
 	t.Run("PutConcurrent", func(t *testing.T) { testPutConcurrent(t, open) })
 	t.Run("OpenMissing", func(t *testing.T) { testOpenMissing(t, open) })
 	t.Run("Seek", func(t *testing.T) { testSeek(t, open) })
-	t.Run("Copy", func(t *testing.T) { testCopy(t, open) })
-	t.Run("CopyErrors", func(t *testing.T) { testCopyErrors(t, open) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, open) })
 	t.Run("List", func(t *testing.T) { testList(t, open) })
 	t.Run("ListEmpty", func(t *testing.T) { testListEmpty(t, open) })
@@ -362,57 +360,6 @@ func testSeek(t *testing.T, open openBlob) {
 	}
 }
 
-func testCopy(t *testing.T, open openBlob) {
-	s := open(t)
-	ctx := t.Context()
-	src, dst := stagingKey(1), imageKey(1)
-	data := content(1, 100000)
-	mustPut(t, s, src, data)
-	before := time.Now()
-	noErr(t, "Copy", s.Copy(ctx, src, dst))
-	after := time.Now()
-	checkContent(t, s, dst, data)
-	checkContent(t, s, src, data)
-	b, err := s.Open(ctx, dst)
-	noErr(t, "Open(dst)", err)
-	checkModTime(t, "Open(dst).ModTime", b.ModTime(), before, after)
-	b.Close()
-	checkList(t, s, "", src, dst)
-
-	// The copy outlives its source, and the source its copy.
-	noErr(t, "Delete(src)", s.Delete(ctx, src))
-	checkMissing(t, s, src)
-	checkContent(t, s, dst, data)
-	dst2 := imageKey(2)
-	mustPut(t, s, src, data)
-	noErr(t, "Copy again", s.Copy(ctx, src, dst2))
-	noErr(t, "Delete(dst2)", s.Delete(ctx, dst2))
-	checkContent(t, s, src, data)
-	checkList(t, s, "", src, dst)
-}
-
-func testCopyErrors(t *testing.T, open openBlob) {
-	s := open(t)
-	ctx := t.Context()
-	src, dst := stagingKey(1), imageKey(1)
-	srcData, dstData := content(1, 3000), content(2, 4000)
-	mustPut(t, s, src, srcData)
-	mustPut(t, s, dst, dstData)
-
-	wantErr(t, "Copy onto an existing key", s.Copy(ctx, src, dst), core.ErrExist)
-	wantErr(t, "Copy onto itself", s.Copy(ctx, src, src), core.ErrExist)
-	wantErr(t, "Copy of a missing key", s.Copy(ctx, stagingKey(2), imageKey(2)), core.ErrNotFound)
-	wantErr(t, "Copy of a missing key onto an existing one", s.Copy(ctx, stagingKey(2), dst), core.ErrNotFound)
-	noErr(t, "Delete(src)", s.Delete(ctx, src))
-	wantErr(t, "Copy of a deleted key", s.Copy(ctx, src, imageKey(3)), core.ErrNotFound)
-
-	checkContent(t, s, dst, dstData)
-	checkMissing(t, s, src)
-	checkMissing(t, s, imageKey(2))
-	checkMissing(t, s, imageKey(3))
-	checkList(t, s, "", dst)
-}
-
 func testDelete(t *testing.T, open openBlob) {
 	s := open(t)
 	ctx := t.Context()
@@ -564,12 +511,6 @@ func testInvalidKeys(t *testing.T, open openBlob) {
 			if b, err := s.Open(ctx, key); err == nil {
 				b.Close()
 				t.Errorf("Open(%q): got nil, want an error", key)
-			}
-			if err := s.Copy(ctx, "x", key); err == nil {
-				t.Errorf("Copy(x, %q): got nil, want an error", key)
-			}
-			if err := s.Copy(ctx, key, "new"); err == nil {
-				t.Errorf("Copy(%q, new): got nil, want an error", key)
 			}
 			if err := s.Delete(ctx, key); err == nil {
 				t.Errorf("Delete(%q): got nil, want an error", key)

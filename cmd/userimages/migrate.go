@@ -35,6 +35,7 @@ Flags:
 	to := fs.String("to", "", "destination: DATA_DIR or 'DB BLOB' (required)")
 	pageSize := fs.Int("page-size", migrate.DefaultPageSize, "records read at a time")
 	quiet := fs.Bool("quiet", false, "print only the final counts")
+	verbose := fs.Bool("v", false, "print every record as it is copied or found there already")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -68,7 +69,7 @@ Flags:
 	}
 	defer out.Close()
 
-	report := progressPrinter(os.Stderr, *quiet)
+	report := progressPrinter(os.Stderr, *quiet, *verbose)
 	counts, err := migrate.Run(ctx, migrate.Options{From: in.meta, FromBlobs: in.blobs, To: out.meta, ToBlobs: out.blobs,
 		PageSize: *pageSize, Progress: report})
 	for _, p := range counts {
@@ -95,14 +96,24 @@ func parseLocation(s string) (location, error) {
 	return location{db: db, blob: blob}, nil
 }
 
-// progressPrinter reports progress to w at most every half second, one line
-// per kind as it finishes.
-func progressPrinter(w io.Writer, quiet bool) func(migrate.Progress) {
+// progressPrinter reports progress to w at most every half second, or
+// every record when verbose.
+func progressPrinter(w io.Writer, quiet, verbose bool) func(migrate.Progress) {
 	if quiet {
 		return nil
 	}
 	var last time.Time
+	var prev migrate.Progress
 	return func(p migrate.Progress) {
+		if verbose {
+			what := "copied"
+			if p.Kind == prev.Kind && p.Copied == prev.Copied || p.Kind != prev.Kind && p.Copied == 0 {
+				what = "already there"
+			}
+			prev = p
+			fmt.Fprintf(w, "migrate: %s %s: %s\n", p.Kind, what, p.Last)
+			return
+		}
 		if now := time.Now(); now.Sub(last) >= 500*time.Millisecond {
 			last = now
 			fmt.Fprintf(w, "migrate: %s: %d copied, %d already there%s\n", p.Kind, p.Copied, p.Skipped, megabytes(p.Bytes))
