@@ -122,8 +122,11 @@ func progressPrinter(w io.Writer, quiet, verbose bool) func(migrate.Progress) {
 }
 
 func megabytes(n int64) string {
-	if n == 0 {
+	switch {
+	case n == 0:
 		return ""
+	case n < 1e6:
+		return fmt.Sprintf(", %.1f kB", float64(n)/1e3)
 	}
 	return fmt.Sprintf(", %.1f MB", float64(n)/1e6)
 }
