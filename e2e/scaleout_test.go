@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,10 +11,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"userimages/client"
+	"userimages/core"
 	"userimages/postgres"
 	"userimages/postgres/pgtest"
+	"userimages/s3store"
 	"userimages/s3store/s3test"
 )
 
@@ -299,6 +303,59 @@ func TestScaleOutTools(t *testing.T) {
 	if log := d.cli(t, "", "images", "log"); !strings.Contains(log, img.Path) {
 		t.Errorf("images log: got %q, want the takedown of %s", log, img.Path)
 	}
+}
+
+// TestScaleOutSweepAndComposer: `gc` on the scale-out stores deletes an
+// expired upload's staged object from the bucket; the composer page may
+// connect to the store, where its PUTs go.
+func TestScaleOutSweepAndComposer(t *testing.T) {
+	d := newScaleOut(t)
+	srv := d.start(t)
+	rng := newRand(t)
+	data := encodeJPEG(t, rng, 64, 48)
+	up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putUpload(http.DefaultClient, up, data); err != nil {
+		t.Fatal(err)
+	}
+	store := d.openBlobs(t)
+	staged := "staging/" + up.Upload.Token
+	if b, err := store.Open(context.Background(), staged); err != nil {
+		t.Fatalf("staged object after the PUT: %v", err)
+	} else {
+		b.Close()
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if out := d.cli(t, "", "gc", "--claim-window", "1s"); !strings.Contains(out, "expired uploads: 1") {
+		t.Errorf("gc: got %q, want one expired upload", out)
+	}
+	if _, err := store.Open(context.Background(), staged); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("staged object after gc: got %v, want ErrNotFound", err)
+	}
+	if _, err := claim(http.DefaultClient, srv.base, "", up.Upload.Token, brandID); statusOf(err) != http.StatusNotFound {
+		t.Errorf("claim after gc: got %v, want 404 TokenNotFound", err)
+	}
+
+	res, _, err := do(http.DefaultClient, http.MethodGet, srv.base+"/composer/", "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' "+d.s3.Endpoint) {
+		t.Errorf("composer CSP %q: want connect-src to allow the store %s", csp, d.s3.Endpoint)
+	}
+}
+
+// openBlobs opens the deployment's bucket as the instances do.
+func (d *scaleOut) openBlobs(t *testing.T) *s3store.Store {
+	t.Helper()
+	d.s3.Setenv(t)
+	s, err := s3store.Open(context.Background(), d.blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func statusCode(res *http.Response) string {

@@ -102,6 +102,10 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("--brand %s: %w", b, err)
 		}
 	}
+	composerCfg, err := composerConfig(ctx, svc, *publicURL, st.signer)
+	if err != nil {
+		return err
+	}
 	limiter, closeLimiter, err := newLimiter(ctx, *redisURL, *redisPrefix, log)
 	if err != nil {
 		return err
@@ -119,7 +123,7 @@ func serve(ctx context.Context, args []string) error {
 		RateLimits:           httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l, Auth: limitAuth.l},
 		MaxConcurrentUploads: *maxUploads,
 		UploadTimeout:        *uploadTimeout,
-		Composer:             composer.Handler(composerConfig(svc, *publicURL)),
+		Composer:             composer.Handler(composerCfg),
 	}, log, nil)
 	if err != nil {
 		return err
@@ -264,12 +268,30 @@ func redactedURL(rawURL string) string {
 
 // composerConfig gives the composer page the service's brands and limits.
 // Upload URLs point at publicURL when it is set, which may not be where the
-// page is loaded from, so the page may connect there too.
-func composerConfig(svc *core.Service, publicURL string) composer.Config {
+// page is loaded from, or at the object store: the page may connect there.
+func composerConfig(ctx context.Context, svc *core.Service, publicURL string, signer core.UploadSigner) (composer.Config, error) {
 	c := svc.Config()
 	cfg := composer.Config{Brands: svc.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes}
-	if u, err := url.Parse(publicURL); err == nil && publicURL != "" {
-		cfg.ConnectOrigins = []string{u.Scheme + "://" + u.Host}
+	if publicURL != "" {
+		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(publicURL))
 	}
-	return cfg
+	if _, ok := signer.(*s3store.Store); ok {
+		// The store's origin is where any upload URL points.
+		probe, err := signer.PresignPut(ctx, core.PresignParams{Key: "staging/origin-probe", Token: "origin-probe",
+			Headers: map[string]string{"Content-Type": "image/jpeg"}, FileSize: 1, Now: time.Now(), TTL: time.Minute})
+		if err != nil {
+			return cfg, fmt.Errorf("upload origin: %w", err)
+		}
+		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(probe.URL))
+	}
+	return cfg, nil
+}
+
+// origin is the scheme://host[:port] of a URL.
+func origin(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
