@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDeploymentDocFlagTables checks DEPLOYMENT.md's flag tables against the
+// real binary: every flag `serve -h` and `migrate -h` print has a row in its
+// command's table, with the environment variable the binary reads for it
+// (USERIMAGES_<FLAG>), and no row names a flag the command does not have.
+func TestDeploymentDocFlagTables(t *testing.T) {
+	doc, err := os.ReadFile("../DEPLOYMENT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"serve", "migrate"} {
+		t.Run(cmd, func(t *testing.T) {
+			flags := helpFlags(t, cmd)
+			if len(flags) < 3 {
+				t.Fatalf("%s -h: found only %d flags (%v); is the help format still `  -name type`?", cmd, len(flags), flags)
+			}
+			rows := flagTable(t, string(doc), cmd)
+			for _, f := range flags {
+				env, ok := rows[f]
+				if !ok {
+					t.Errorf("DEPLOYMENT.md: the %s flag table has no row for --%s", cmd, f)
+					continue
+				}
+				if want := "USERIMAGES_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_")); env != want {
+					t.Errorf("DEPLOYMENT.md: %s --%s: env column says %q, the binary reads %s", cmd, f, env, want)
+				}
+			}
+			for f := range rows {
+				if !slices.Contains(flags, f) {
+					t.Errorf("DEPLOYMENT.md: the %s flag table has a row for --%s, which `%s -h` does not print", cmd, f, cmd)
+				}
+			}
+		})
+	}
+}
+
+// helpFlags runs `userimages CMD -h` and returns the flag names it prints
+// (the flag package's usage, on standard error).
+func helpFlags(t *testing.T, cmd string) []string {
+	t.Helper()
+	c := exec.Command(binPath, cmd, "-h")
+	c.Env = cleanEnv()
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		t.Fatalf("userimages %s -h: %v\n%s", cmd, err, out.String())
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)(?:\s|$)`).FindAllStringSubmatch(out.String(), -1) {
+		names = append(names, m[1])
+	}
+	return names
+}
+
+// flagTable returns the rows of the flag table under DEPLOYMENT.md's
+// heading "### `cmd`": flag name (without dashes) → its env column.
+func flagTable(t *testing.T, doc, cmd string) map[string]string {
+	t.Helper()
+	heading := "\n### `" + cmd + "`\n"
+	i := strings.Index(doc, heading)
+	if i < 0 {
+		t.Fatalf("DEPLOYMENT.md: no heading %q", strings.TrimSpace(heading))
+	}
+	section := doc[i+len(heading):]
+	if j := strings.Index(section, "\n#"); j >= 0 {
+		section = section[:j]
+	}
+	rows := map[string]string{}
+	row := regexp.MustCompile("(?m)^\\| `--?([a-z0-9][a-z0-9-]*)` \\| `([A-Z0-9_]+)` \\|")
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("DEPLOYMENT.md: the %s flag table has two rows for --%s", cmd, m[1])
+		}
+		rows[m[1]] = m[2]
+	}
+	if len(rows) == 0 {
+		t.Fatalf("DEPLOYMENT.md: no flag rows (| `--flag` | `USERIMAGES_FLAG` | …) under %q", strings.TrimSpace(heading))
+	}
+	return rows
+}
