@@ -169,6 +169,15 @@ type UploadSigner interface {
 	PresignPut(ctx context.Context, p PresignParams) (UploadTarget, error)
 }
 
+// UploadCarrier is an UploadSigner whose URLs point at this server and
+// carry, signed, the Upload they were issued for, which the server gets back
+// when verifying the PUT. The service then records an upload when its bytes
+// arrive (ReceiveUpload), and step 1 writes nothing.
+type UploadCarrier interface {
+	UploadSigner
+	CarriesUploads()
+}
+
 // PresignParams describe one upload to presign.
 type PresignParams struct {
 	BaseURL  string
@@ -176,6 +185,7 @@ type PresignParams struct {
 	Token    string
 	Headers  map[string]string
 	FileSize int64
+	Uploader Uploader
 	Now      time.Time
 	TTL      time.Duration
 }

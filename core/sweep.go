@@ -53,7 +53,7 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 	}
 	err := s.blobs.List(ctx, "staging/", func(key string, _ time.Time) error {
 		token := strings.TrimPrefix(key, "staging/")
-		// A row always exists before its URL is issued, so no row means
+		// A row always exists before its bytes are stored, so no row means
 		// claimed or swept: the bytes are garbage.
 		if _, err := s.meta.Upload(ctx, token); !errors.Is(err, ErrNotFound) {
 			return err

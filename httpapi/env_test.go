@@ -272,32 +272,3 @@ func jpegWithDims(t testing.TB, w, h int) []byte {
 	binary.BigEndian.PutUint16(j[i+7:], uint16(w))
 	return j
 }
-
-// sweptMidway is a PUT body whose upload the sweeper deletes just as the
-// server starts to read it (the request waits for 100 Continue, which the
-// server sends once it has looked the upload up).
-type sweptMidway struct {
-	e     *env
-	token string
-	data  io.Reader
-}
-
-func (s *sweptMidway) Read(p []byte) (int, error) {
-	if s.e != nil {
-		// What the sweeper does to an upload past its claim window.
-		if err := s.e.db.DeleteExpiredUpload(context.Background(), s.token, time.Now().Add(1000*time.Hour)); err != nil {
-			return 0, err
-		}
-		s.e = nil
-	}
-	return s.data.Read(p)
-}
-
-// putSweptMidway is the PUT of u whose upload is swept while it streams.
-func (e *env) putSweptMidway(u upload, data []byte) *http.Request {
-	req := e.putRequest(u, nil)
-	req.Header.Set("Expect", "100-continue")
-	req.Body = io.NopCloser(&sweptMidway{e: e, token: u.Token, data: bytes.NewReader(data)})
-	req.ContentLength = int64(len(data))
-	return req
-}

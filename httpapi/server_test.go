@@ -232,15 +232,3 @@ func TestHTTP10WithoutHost(t *testing.T) {
 		t.Errorf("stored state changed: got %s, want %s", after, before)
 	}
 }
-
-// TestPutRacingTheSweeper: an upload swept while its PUT body streams gets
-// no 200 (its bytes would never be served) and leaves no bytes behind.
-func TestPutRacingTheSweeper(t *testing.T) {
-	e := newEnv(t)
-	img := testJPEG(t, 30, 30)
-	res := e.do(e.putSweptMidway(e.create("image/jpeg", len(img)), img))
-	checkErrorBody(t, res, http.StatusGone, core.CodeTokenExpired)
-	if snap := e.snapshot(); snap != `{"files":null,"images":0,"uploads":0}` {
-		t.Errorf("stored: got %s, want nothing", snap)
-	}
-}

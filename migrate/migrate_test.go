@@ -95,7 +95,9 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := d.svc.ReceiveUpload(ctx, up.Token, int64(len(body)), bytes.NewReader(body)); err != nil {
+		received := core.Upload{Token: up.Token, ContentType: "image/jpeg", FileSize: int64(len(body)),
+			CreatedAt: core.TokenTime(up.Token), Uploader: core.Uploader{UserID: int64(i % 3), ClientAddr: "192.0.2.1"}}
+		if err := d.svc.ReceiveUpload(ctx, received, int64(len(body)), bytes.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
 		img, err := d.svc.Claim(ctx, up.Token, []string{"10016", "20000"}[i%2])

@@ -38,8 +38,18 @@ const (
 	maxSkew = 5 * time.Minute
 )
 
-// requiredSigned are the headers every URL we issue signs.
-var requiredSigned = []string{"content-disposition", "content-type", "host", "x-amz-server-side-encryption"}
+// requiredSigned are the headers every URL we issue signs (besides
+// X-Amz-Server-Side-Encryption, when the service asks for it).
+var requiredSigned = []string{"content-disposition", "content-type", "host"}
+
+// The signed query parameters that carry an upload's declared size and
+// uploader, so that the server learns them from the URL when the bytes
+// arrive and step 1 need not store anything.
+const (
+	paramSize = "x-ui-size"
+	paramUser = "x-ui-user"
+	paramAddr = "x-ui-addr"
+)
 
 // KeyID is the access key id of secret: "ui" and the first 8 hex digits of
 // its SHA-256. It names the secret in URLs without revealing it.
@@ -88,14 +98,21 @@ func New(current string, previous ...string) (*Signer, error) {
 }
 
 // PresignPut implements core.UploadSigner: a URL on p.BaseURL that PUTs to
-// PathPrefix + p.Token.
+// PathPrefix + p.Token and carries the upload (see CarriesUploads).
 func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
 	u, err := url.Parse(p.BaseURL)
 	if err != nil || u.Host == "" {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: base url %q has no host", p.Token, p.BaseURL)
 	}
 	u.Path = PathPrefix + p.Token
-	u.RawQuery = url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}}.Encode()
+	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}, paramSize: {strconv.FormatInt(p.FileSize, 10)}}
+	if p.Uploader.UserID != 0 {
+		q.Set(paramUser, strconv.FormatInt(p.Uploader.UserID, 10))
+	}
+	if p.Uploader.ClientAddr != "" {
+		q.Set(paramAddr, p.Uploader.ClientAddr)
+	}
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
@@ -111,12 +128,38 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 	return core.UploadTarget{URL: signed, Headers: p.Headers}, nil
 }
 
+// CarriesUploads implements core.UploadCarrier: the URLs carry, signed,
+// everything Verify returns, so the service records an upload only when
+// its bytes arrive.
+func (s *Signer) CarriesUploads() {}
+
 // Verify checks that r is a PUT through a URL this Signer issued, unchanged,
 // with every signed header as issued, on the host it was issued for, before
 // it expired, signed with one of its secrets: the one X-Amz-Credential
-// names. It returns the upload token, or an *core.Error with
-// CodeSignatureMismatch or CodeUploadURLExpired.
-func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
+// names. It returns the upload the URL was issued for (its token, declared
+// type and size, uploader, and creation time: the token's), or an
+// *core.Error with CodeSignatureMismatch or CodeUploadURLExpired.
+func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
+	token, err := s.verify(r, now)
+	if err != nil {
+		return core.Upload{}, err
+	}
+	// Signed, so only this server's own values: a parse error is a bug.
+	q := r.URL.Query()
+	up := core.Upload{Token: token, ContentType: r.Header.Get("Content-Type"), CreatedAt: core.TokenTime(token)}
+	if up.FileSize, err = strconv.ParseInt(q.Get(paramSize), 10, 64); err != nil {
+		return core.Upload{}, fmt.Errorf("verify %s: size: %w", token, err)
+	}
+	if v := q.Get(paramUser); v != "" {
+		if up.Uploader.UserID, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return core.Upload{}, fmt.Errorf("verify %s: user: %w", token, err)
+		}
+	}
+	up.Uploader.ClientAddr = q.Get(paramAddr)
+	return up, nil
+}
+
+func (s *Signer) verify(r *http.Request, now time.Time) (string, error) {
 	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature: "+
 		"PUT to the url exactly as returned, on the host it names (a proxy must keep the Host header), "+
 		"with exactly the Content-Type, Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
@@ -140,6 +183,9 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 			return "", mismatch
 		}
 	}
+	if !q.Has(paramSize) {
+		return "", mismatch
+	}
 	// Rebuild the request as it was presigned: the URL without its
 	// signature, and only the signed headers, taken from r.
 	q.Del("X-Amz-Signature")
@@ -148,8 +194,8 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (string, error) {
 	if err != nil || r.Method != http.MethodPut {
 		return "", mismatch
 	}
-	for _, h := range requiredSigned {
-		if h != "host" && r.Header.Get(h) == "" {
+	for _, h := range signedHeaders {
+		if h != "host" && h != "content-length" && r.Header.Get(h) == "" {
 			return "", core.Errorf(core.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
 		}
 	}

@@ -3,6 +3,7 @@ package selfsign
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -28,6 +29,7 @@ func presign(t testing.TB, s *Signer) core.UploadTarget {
 			"X-Amz-Server-Side-Encryption": "AES256",
 		},
 		FileSize: 10,
+		Uploader: core.Uploader{UserID: 42, ClientAddr: "2001:db8::1"},
 		Now:      issued,
 		TTL:      time.Hour,
 	})
@@ -106,6 +108,14 @@ func TestVerify(t *testing.T) {
 		{name: "credential changed", tamper: setQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "signed headers reduced", tamper: setQuery("X-Amz-SignedHeaders", "host"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "query added", tamper: setQuery("extra", "1"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "declared size changed", tamper: setQuery("x-ui-size", "2000000"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "declared size removed", tamper: func(r *http.Request) {
+			q := r.URL.Query()
+			q.Del("x-ui-size")
+			r.URL.RawQuery = q.Encode()
+		}, now: issued, want: core.CodeSignatureMismatch},
+		{name: "uploader changed", tamper: setQuery("x-ui-user", "1"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "uploader address changed", tamper: setQuery("x-ui-addr", "192.0.2.1"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "algorithm changed", tamper: setQuery("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "token changed", tamper: func(r *http.Request) { r.URL.Path = "/uploads/01GC9JEN2X052BAKW905PH9C37" }, now: issued, want: core.CodeSignatureMismatch},
 		{name: "path prefix changed", tamper: func(r *http.Request) { r.URL.Path = "/other/01GC9JEN2X052BAKW905PH9C36" }, now: issued, want: core.CodeSignatureMismatch},
@@ -137,10 +147,12 @@ func checkVerify(t *testing.T, signer, verifier *Signer, tamper func(*http.Reque
 	if tamper != nil {
 		tamper(r)
 	}
-	token, err := verifier.Verify(r, now)
+	up, err := verifier.Verify(r, now)
 	if want == "" {
-		if err != nil || token != "01GC9JEN2X052BAKW905PH9C36" {
-			t.Fatalf("Verify: got %q, %v; want the token, nil", token, err)
+		wantUp := core.Upload{Token: "01GC9JEN2X052BAKW905PH9C36", ContentType: "image/jpeg", FileSize: 10,
+			CreatedAt: core.TokenTime("01GC9JEN2X052BAKW905PH9C36"), Uploader: core.Uploader{UserID: 42, ClientAddr: "2001:db8::1"}}
+		if err != nil || up != wantUp {
+			t.Fatalf("Verify: got %+v, %v; want %+v, nil", up, err, wantUp)
 		}
 		return
 	}
@@ -167,11 +179,11 @@ func FuzzVerify(f *testing.F) {
 		}
 		r := &http.Request{Method: http.MethodPut, URL: u, Host: u.Host, Header: http.Header{"Content-Type": {contentType}}}
 		r = r.WithContext(context.Background())
-		token, err := s.Verify(r, issued)
+		up, err := s.Verify(r, issued)
 		if err == nil && rawURL != target.URL {
 			// Only the issued URL, unchanged in every signed part, verifies.
-			if token != "01GC9JEN2X052BAKW905PH9C36" {
-				t.Fatalf("Verify accepted %q with token %q", rawURL, token)
+			if up.Token != "01GC9JEN2X052BAKW905PH9C36" || up.FileSize != 10 || up.Uploader.UserID != 42 {
+				t.Fatalf("Verify accepted %q as %+v", rawURL, up)
 			}
 		}
 		if err != nil && core.ErrorCode(err) != core.CodeSignatureMismatch && core.ErrorCode(err) != core.CodeUploadURLExpired {
@@ -254,5 +266,26 @@ func TestMissingHeaderIsNamed(t *testing.T) {
 	var e *core.Error
 	if !errors.As(err, &e) || e.Code != core.CodeSignatureMismatch || !strings.Contains(e.Message, "X-Amz-Server-Side-Encryption header is missing") {
 		t.Fatalf("Verify without a header: got %v, want SignatureMismatch naming the header", err)
+	}
+}
+
+// TestWithoutEncryptionHeader: with the service's encryption header turned
+// off (--upload-sse none), URLs sign and require only the others.
+func TestWithoutEncryptionHeader(t *testing.T) {
+	s, _ := New(testSecret)
+	target, err := s.PresignPut(context.Background(), core.PresignParams{
+		BaseURL: "http://images.example.test:8080", Token: "01GC9JEN2X052BAKW905PH9C36", FileSize: 10, Now: issued, TTL: time.Hour,
+		Headers: map[string]string{"Content-Disposition": `attachment; filename="x.png"`, "Content-Type": "image/png"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := request(target)
+	if up, err := s.Verify(r, issued); err != nil || up.ContentType != "image/png" {
+		t.Fatalf("Verify: got %+v, %v; want the png upload", up, err)
+	}
+	r.Header.Del("Content-Disposition")
+	if _, err := s.Verify(r, issued); !strings.Contains(fmt.Sprint(err), "Content-Disposition header is missing") {
+		t.Errorf("Verify without Content-Disposition: got %v, want it named", err)
 	}
 }
