@@ -57,6 +57,7 @@ func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block 
 	if err != nil {
 		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
 	}
+	s.images.remove(id)
 	s.deleteBlob(ctx, ImageKey(id))
 	return img, nil
 }

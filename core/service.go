@@ -40,6 +40,8 @@ type Service struct {
 	dummyHash []byte
 	// hashSlots bounds the password hash checks running at once.
 	hashSlots chan struct{}
+	// images caches published images' metadata for OpenImage.
+	images imageCache
 }
 
 // Deps are the adapters a Service runs on. Now defaults to time.Now and Log
@@ -381,8 +383,23 @@ func (s *Service) PublishedImage(ctx context.Context, id, ext string) (Image, er
 }
 
 // OpenImage returns the image published under id with extension ext, as
-// PublishedImage does, and its bytes.
+// PublishedImage does, and its bytes. Its metadata comes from the image
+// cache when there (see imagecache.go).
 func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, error) {
+	now := s.now()
+	img, cached := s.images.get(id, now)
+	if cached {
+		if e, _ := Extension(img.ContentType); e != ext {
+			return Image{}, nil, Errorf(CodeNotFound, "no image at this path")
+		}
+		b, err := s.blobs.Open(ctx, ImageKey(id))
+		if err == nil {
+			return img, b, nil
+		}
+		// Taken down on another instance (the bytes go after the row), or
+		// failing: ask the metadata store again.
+		s.images.remove(id)
+	}
 	img, err := s.PublishedImage(ctx, id, ext)
 	if err != nil {
 		return Image{}, nil, err
@@ -391,6 +408,7 @@ func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, e
 	if err != nil {
 		return Image{}, nil, fmt.Errorf("image %s: open bytes: %w", id, err)
 	}
+	s.images.add(img, now)
 	return img, b, nil
 }
 

@@ -42,7 +42,15 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	n, err := io.Copy(r.ResponseWriter, src)
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		// net/http's response: an *os.File (or an io.LimitedReader of
+		// one) goes out with sendfile(2).
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(r.ResponseWriter, src)
+	}
 	r.bytes += n
 	return n, err
 }

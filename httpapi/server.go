@@ -398,9 +398,18 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	http.ServeContent(w, r, "", img.CreatedAt, blob)
+	var content io.ReadSeeker = blob
+	if f, ok := blob.(fileBlob); ok && f.File() != nil {
+		// net/http sends an *os.File (inside the io.LimitedReader of
+		// ServeContent) with sendfile(2) instead of copying it.
+		content = f.File()
+	}
+	http.ServeContent(w, r, "", img.CreatedAt, content)
 	return nil
 }
+
+// fileBlob is a core.Blob backed by an open file (localdisk's).
+type fileBlob interface{ File() *os.File }
 
 // redirectImage answers a published image's GET with a 302 to its bytes
 // elsewhere. The redirect is cached for no longer than its target is good,

@@ -172,14 +172,23 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// osFile lets blob embed an *os.File under a field name other than File,
+// which is the name of its method below.
+type osFile = os.File
+
 // blob is an open object file.
 type blob struct {
-	*os.File
+	*osFile
 	info fs.FileInfo
 }
 
 func (b blob) Size() int64        { return b.info.Size() }
 func (b blob) ModTime() time.Time { return b.info.ModTime() }
+
+// File returns the open file itself, so that a server can hand it to
+// net/http, which sends an *os.File with sendfile(2). Reading or seeking it
+// is reading or seeking the blob; Close still goes through the blob.
+func (b blob) File() *os.File { return b.osFile }
 
 func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 	p, err := s.path(key)

@@ -30,6 +30,44 @@ var schemaFiles embed.FS
 // DB is a core.MetadataStore on SQLite.
 type DB struct {
 	db *sql.DB
+	// The hot lookups, prepared once at Open: SQLite parsing a SELECT
+	// costs more than running it by primary key.
+	upload, image, imageByToken, brandExists, isBlocked, userByEmail, user, apiToken *sql.Stmt
+}
+
+// prepare prepares the statements of the hot lookups.
+func (s *DB) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.upload, `SELECT token, content_type, file_size, created_at, user_id, client_addr FROM uploads WHERE token = ?`},
+		{&s.image, `SELECT ` + imageColumns + ` FROM images WHERE id = ?`},
+		{&s.imageByToken, `SELECT ` + imageColumns + ` FROM images WHERE token = ?`},
+		{&s.brandExists, `SELECT count(*) FROM brands WHERE id = ?`},
+		{&s.isBlocked, `SELECT count(*) FROM blocklist WHERE sha256 = ?`},
+		{&s.userByEmail, `SELECT ` + userColumns + ` FROM users WHERE email = ?`},
+		{&s.user, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
+		{&s.apiToken, `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE id = ?`},
+	} {
+		st, err := s.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
+// closeStmts closes the prepared statements.
+func (s *DB) closeStmts() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.upload, s.image, s.imageByToken, s.brandExists, s.isBlocked, s.userByEmail, s.user, s.apiToken} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Open opens or creates the database file at path and applies the schema.
@@ -52,11 +90,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error { return errors.Join(s.closeStmts(), s.db.Close()) }
 
 // migrate applies, in one transaction, the schema versions the database
 // lacks. The transaction is IMMEDIATE (_txlock), so processes opening one
@@ -120,7 +162,7 @@ func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
 func (s *DB) Upload(ctx context.Context, token string) (core.Upload, error) {
 	var u core.Upload
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT token, content_type, file_size, created_at, user_id, client_addr FROM uploads WHERE token = ?`, token).
+	err := s.upload.QueryRowContext(ctx, token).
 		Scan(&u.Token, &u.ContentType, &u.FileSize, &created, &u.Uploader.UserID, &u.Uploader.ClientAddr)
 	u.CreatedAt = fromMicros(created)
 	return u, mapErr(err)
@@ -181,11 +223,11 @@ func scanImage(row rowScanner) (core.Image, error) {
 }
 
 func (s *DB) Image(ctx context.Context, id string) (core.Image, error) {
-	return scanImage(s.db.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ?`, id))
+	return scanImage(s.image.QueryRowContext(ctx, id))
 }
 
 func (s *DB) ImageByToken(ctx context.Context, token string) (core.Image, error) {
-	return scanImage(s.db.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE token = ?`, token))
+	return scanImage(s.imageByToken.QueryRowContext(ctx, token))
 }
 
 func (s *DB) ImageExists(ctx context.Context, id string) (bool, error) {
@@ -233,7 +275,7 @@ func (s *DB) AddBrand(ctx context.Context, id string) error {
 
 func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM brands WHERE id = ?`, id).Scan(&n)
+	err := s.brandExists.QueryRowContext(ctx, id).Scan(&n)
 	return n > 0, err
 }
 
@@ -260,11 +302,11 @@ func scanUser(row rowScanner) (core.User, error) {
 }
 
 func (s *DB) UserByEmail(ctx context.Context, email string) (core.User, error) {
-	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	return scanUser(s.userByEmail.QueryRowContext(ctx, email))
 }
 
 func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
-	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(s.user.QueryRowContext(ctx, id))
 }
 
 func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
@@ -283,7 +325,7 @@ func scanAPIToken(row rowScanner) (core.APIToken, error) {
 }
 
 func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
-	return scanAPIToken(s.db.QueryRowContext(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id = ?`, id))
+	return scanAPIToken(s.apiToken.QueryRowContext(ctx, id))
 }
 
 // Counts returns the number of rows per table, for tests and operators.
@@ -370,7 +412,7 @@ func scanDeletion(row rowScanner) (core.Deletion, error) {
 
 func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM blocklist WHERE sha256 = ?`, sha256).Scan(&n)
+	err := s.isBlocked.QueryRowContext(ctx, sha256).Scan(&n)
 	return n > 0, err
 }
 

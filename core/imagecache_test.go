@@ -1,0 +1,312 @@
+package core_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"userimages/core"
+	"userimages/localdisk"
+	"userimages/sqlite"
+)
+
+// countingMeta counts the image lookups reaching the metadata store.
+type countingMeta struct {
+	core.MetadataStore
+	lookups atomic.Int64
+}
+
+func (m *countingMeta) Image(ctx context.Context, id string) (core.Image, error) {
+	m.lookups.Add(1)
+	return m.MetadataStore.Image(ctx, id)
+}
+
+// stuckBlobs fails every Delete, as an unreachable object store would.
+type stuckBlobs struct{ core.BlobStore }
+
+func (stuckBlobs) Delete(context.Context, string) error { return errors.New("delete: unreachable") }
+
+type nopSigner struct{}
+
+func (nopSigner) PresignPut(context.Context, core.PresignParams) (core.UploadTarget, error) {
+	return core.UploadTarget{URL: "http://example.invalid/"}, nil
+}
+
+// cacheFixture is two instances (services) on one SQLite file and one blob
+// directory, with a clock the test moves. a counts its image lookups.
+type cacheFixture struct {
+	db    *sqlite.DB
+	blobs core.BlobStore
+	meta  *countingMeta
+	a, b  *core.Service
+	mu    sync.Mutex
+	time  time.Time
+}
+
+func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	disk, err := localdisk.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{MetadataStore: db}, time: time.Now().UTC()}
+	if err := db.AddBrand(ctx, "10016"); err != nil {
+		t.Fatal(err)
+	}
+	var blobs core.BlobStore = disk
+	if stuckDelete {
+		blobs = stuckBlobs{disk}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	newService := func(meta core.MetadataStore) *core.Service {
+		s, err := core.New(core.Config{PasswordCost: bcrypt.MinCost},
+			core.Deps{Meta: meta, Blobs: blobs, Signer: nopSigner{}, Now: f.now, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	f.a, f.b = newService(f.meta), newService(db)
+	return f
+}
+
+func (f *cacheFixture) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.time
+}
+
+func (f *cacheFixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.time = f.time.Add(d)
+}
+
+// publish stores an image straight in the stores and returns its id.
+func (f *cacheFixture) publish(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	var b [16]byte
+	rand.Read(b[:])
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/png", FileSize: 4, CreatedAt: f.now()}
+	if err := f.db.CreateUpload(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	img := core.Image{ID: id, Token: up.Token, BrandID: "10016", ContentType: up.ContentType, Size: 4,
+		SHA256: strings.Repeat("ab", 32), CreatedAt: f.now()}
+	if err := f.db.PublishImage(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.blobs.Put(ctx, core.ImageKey(id), strings.NewReader("\x89PNG")); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// open opens id.png on s and returns the error code ("" for success).
+func open(t *testing.T, s *core.Service, id string) core.Code {
+	t.Helper()
+	return openExt(t, s, id, "png")
+}
+
+func openExt(t *testing.T, s *core.Service, id, ext string) core.Code {
+	t.Helper()
+	img, b, err := s.OpenImage(context.Background(), id, ext)
+	if err != nil {
+		return core.ErrorCode(err)
+	}
+	defer b.Close()
+	got, err := io.ReadAll(b)
+	if err != nil || string(got) != "\x89PNG" || img.ID != id {
+		t.Fatalf("open %s: got %+v, %q, %v", id, img, got, err)
+	}
+	return ""
+}
+
+func TestImageCache(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name        string
+		stuckDelete bool // blob deletes fail
+		run         func(t *testing.T, f *cacheFixture)
+	}{
+		{"hit makes no metadata lookup", false, func(t *testing.T, f *cacheFixture) {
+			id := f.publish(t)
+			for range 3 {
+				if c := open(t, f.a, id); c != "" {
+					t.Fatalf("open: %s", c)
+				}
+			}
+			if n := f.meta.lookups.Load(); n != 1 {
+				t.Errorf("lookups for 3 opens: got %d, want 1", n)
+			}
+		}},
+		{"wrong extension of a cached image", false, func(t *testing.T, f *cacheFixture) {
+			id := f.publish(t)
+			open(t, f.a, id)
+			if c := openExt(t, f.a, id, "jpeg"); c != core.CodeNotFound {
+				t.Errorf("cached image under another extension: got %q, want %s", c, core.CodeNotFound)
+			}
+		}},
+		{"unknown ids are not cached", false, func(t *testing.T, f *cacheFixture) {
+			id := f.publish(t)
+			if err := f.db.DeleteImage(ctx, core.Deletion{Image: core.Image{ID: id}, By: "test", At: f.now()}); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if c := open(t, f.a, id); c != core.CodeNotFound {
+					t.Fatalf("unknown id: got %q, want %s", c, core.CodeNotFound)
+				}
+			}
+			if n, l := f.meta.lookups.Load(), core.ImageCacheLen(f.a); n != 2 || l != 0 {
+				t.Errorf("after 2 opens of an unknown id: %d lookups, %d entries; want 2, 0", n, l)
+			}
+		}},
+		{"deleted on this instance", true, func(t *testing.T, f *cacheFixture) {
+			id := f.publish(t)
+			open(t, f.a, id)
+			// The bytes stay (delete fails): only the invalidation makes this a 404.
+			if _, err := f.a.DeleteImage(ctx, id, "test", "spam", false); err != nil {
+				t.Fatal(err)
+			}
+			if c := open(t, f.a, id); c != core.CodeNotFound {
+				t.Errorf("open after delete: got %q, want %s", c, core.CodeNotFound)
+			}
+		}},
+		{"deleted on another instance", false, func(t *testing.T, f *cacheFixture) {
+			id, kept := f.publish(t), f.publish(t)
+			open(t, f.a, id)
+			open(t, f.a, kept)
+			if _, err := f.b.DeleteImage(ctx, id, "test", "spam", false); err != nil {
+				t.Fatal(err)
+			}
+			if c := open(t, f.a, id); c != core.CodeNotFound {
+				t.Errorf("open of the cached image after its delete elsewhere: got %q, want %s", c, core.CodeNotFound)
+			}
+			if l := core.ImageCacheLen(f.a); l != 1 {
+				t.Errorf("entries after the failed open: got %d, want 1 (the entry dropped)", l)
+			}
+			if c := open(t, f.a, kept); c != "" {
+				t.Errorf("the other image: got %q", c)
+			}
+		}},
+		{"deleted on another instance whose blob delete failed: 404 after the TTL", true, func(t *testing.T, f *cacheFixture) {
+			id := f.publish(t)
+			open(t, f.a, id)
+			if _, err := f.b.DeleteImage(ctx, id, "test", "spam", false); err != nil {
+				t.Fatal(err)
+			}
+			if c := open(t, f.b, id); c != core.CodeNotFound {
+				t.Errorf("open on the deleting instance: got %q, want %s", c, core.CodeNotFound)
+			}
+			f.advance(core.ImageCacheTTL - time.Second)
+			if c := open(t, f.a, id); c != "" {
+				t.Errorf("open within the TTL (the bounded stale window): got %q, want success", c)
+			}
+			f.advance(time.Second)
+			if c := open(t, f.a, id); c != core.CodeNotFound {
+				t.Errorf("open at the TTL: got %q, want %s", c, core.CodeNotFound)
+			}
+		}},
+		{"entries expire after the TTL", false, func(t *testing.T, f *cacheFixture) {
+			id := f.publish(t)
+			open(t, f.a, id)
+			f.advance(core.ImageCacheTTL - time.Nanosecond)
+			open(t, f.a, id)
+			if n := f.meta.lookups.Load(); n != 1 {
+				t.Errorf("lookups within the TTL: got %d, want 1", n)
+			}
+			f.advance(time.Nanosecond)
+			open(t, f.a, id)
+			open(t, f.a, id)
+			if n := f.meta.lookups.Load(); n != 2 {
+				t.Errorf("lookups after the TTL: got %d, want 2", n)
+			}
+		}},
+		{"size bound evicts the least recently used", false, func(t *testing.T, f *cacheFixture) {
+			core.SetImageCacheLimits(f.a, 3, 0)
+			ids := make([]string, 5)
+			for i := range ids {
+				ids[i] = f.publish(t)
+			}
+			open(t, f.a, ids[0])
+			open(t, f.a, ids[1])
+			open(t, f.a, ids[2])
+			open(t, f.a, ids[0]) // 1 is now the least recently used
+			open(t, f.a, ids[3])
+			open(t, f.a, ids[4])
+			if l := core.ImageCacheLen(f.a); l != 3 {
+				t.Errorf("entries: got %d, want 3", l)
+			}
+			before := f.meta.lookups.Load()
+			for _, i := range []int{0, 3, 4} {
+				open(t, f.a, ids[i])
+			}
+			if n := f.meta.lookups.Load() - before; n != 0 {
+				t.Errorf("lookups of the 3 most recent: got %d, want 0", n)
+			}
+			open(t, f.a, ids[1])
+			if n := f.meta.lookups.Load() - before; n != 1 {
+				t.Errorf("lookups of an evicted image: got %d, want 1", n)
+			}
+			if l := core.ImageCacheLen(f.a); l != 3 {
+				t.Errorf("entries: got %d, want 3", l)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t, newCacheFixture(t, tt.stuckDelete))
+		})
+	}
+}
+
+// TestImageCacheConcurrent opens and deletes from many goroutines, for the
+// race detector, and checks the size bound holds.
+func TestImageCacheConcurrent(t *testing.T) {
+	f := newCacheFixture(t, false)
+	core.SetImageCacheLimits(f.a, 4, 0)
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = f.publish(t)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				id := ids[(g+i)%len(ids)]
+				if _, b, err := f.a.OpenImage(context.Background(), id, "png"); err == nil {
+					b.Close()
+				} else if core.ErrorCode(err) != core.CodeNotFound {
+					t.Error(err)
+				}
+				if g == 0 && i == 25 {
+					f.a.DeleteImage(context.Background(), ids[7], "test", "", false)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if l := core.ImageCacheLen(f.a); l > 4 {
+		t.Errorf("entries: got %d, want at most 4", l)
+	}
+}

@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"userimages/core"
+	"userimages/localdisk"
+	"userimages/sqlite"
+)
+
+// readFromWriter is a ResponseWriter with ReadFrom, as net/http's is, which
+// records what ReadFrom was given. net/http sends src with sendfile(2) when
+// it is an *os.File or an *io.LimitedReader of one (net.TCPConn.ReadFrom).
+type readFromWriter struct {
+	*httptest.ResponseRecorder
+	srcs []io.Reader
+}
+
+func (w *readFromWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.srcs = append(w.srcs, src)
+	return io.Copy(w.ResponseRecorder, src) // the recorder has no ReadFrom
+}
+
+// srcTypes describes what ReadFrom was given, for failures.
+func srcTypes(srcs []io.Reader) string {
+	var s []string
+	for _, src := range srcs {
+		if lr, ok := src.(*io.LimitedReader); ok {
+			s = append(s, fmt.Sprintf("*io.LimitedReader{%T}", lr.R))
+		} else {
+			s = append(s, fmt.Sprintf("%T", src))
+		}
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// sendfileable reports whether net/http would send src with sendfile(2).
+func sendfileable(src io.Reader) bool {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src = lr.R
+	}
+	_, ok := src.(*os.File)
+	return ok
+}
+
+func TestRecorderReadFrom(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	body := bytes.Repeat([]byte("x"), 100_000)
+	f.Write(body)
+	f.Seek(0, io.SeekStart)
+
+	// A bare *os.File is a WriterTo: io.Copy would call its WriteTo, which
+	// hands the writer a wrapper that is no longer an *os.File.
+	for _, tt := range []struct {
+		name string
+		src  io.Reader
+		n    int64
+	}{
+		{"file", f, 100_000},
+		{"limited file", &io.LimitedReader{R: f, N: 60_000}, 60_000},
+	} {
+		t.Run("forwards a "+tt.name+" to the writer's ReadFrom", func(t *testing.T) {
+			f.Seek(0, io.SeekStart)
+			w := &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
+			rec := &recorder{ResponseWriter: w}
+			n, err := rec.ReadFrom(tt.src)
+			if err != nil || n != tt.n {
+				t.Fatalf("ReadFrom: got %d, %v; want %d", n, err, tt.n)
+			}
+			if len(w.srcs) != 1 || w.srcs[0] != tt.src {
+				t.Errorf("the underlying ReadFrom got %s, want the source itself", srcTypes(w.srcs))
+			}
+			if rec.bytes != tt.n || rec.status != http.StatusOK || int64(w.Body.Len()) != tt.n {
+				t.Errorf("counted %d bytes, status %d, body %d; want %d, 200, %d", rec.bytes, rec.status, w.Body.Len(), tt.n, tt.n)
+			}
+		})
+	}
+	t.Run("copies for a writer without ReadFrom", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		rec := &recorder{ResponseWriter: w}
+		n, err := rec.ReadFrom(strings.NewReader("hello"))
+		if err != nil || n != 5 || rec.bytes != 5 || w.Body.String() != "hello" {
+			t.Errorf("ReadFrom: got %d, %v, counted %d, body %q", n, err, rec.bytes, w.Body.String())
+		}
+	})
+}
+
+// TestServeImageSendfile serves a stored image through the whole handler
+// and checks that the body reached the connection's ReadFrom as a file.
+func TestServeImageSendfile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: nopSigner{}, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddBrand(ctx, "10016"); err != nil {
+		t.Fatal(err)
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	body := bytes.Repeat([]byte("\xff\xd8jpeg"), 40_000)
+	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/jpeg", FileSize: int64(len(body)), CreatedAt: time.Now()}
+	img := core.Image{ID: base64.RawURLEncoding.EncodeToString(b[:]), Token: up.Token, BrandID: "10016",
+		ContentType: up.ContentType, Size: up.FileSize, SHA256: strings.Repeat("ab", 32), CreatedAt: up.CreatedAt}
+	if err := db.CreateUpload(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PublishImage(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.Put(ctx, core.ImageKey(img.ID), bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	api, err := New(svc, nil, Config{}, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := api.Handler()
+	for _, tt := range []struct {
+		name   string
+		rng    string
+		status int
+		want   []byte
+	}{
+		{"whole", "", http.StatusOK, body},
+		{"range", "bytes=10-1009", http.StatusPartialContent, body[10:1010]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range 2 { // uncached, then cached
+				w := &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
+				r := httptest.NewRequest(http.MethodGet, core.Path(img), nil)
+				if tt.rng != "" {
+					r.Header.Set("Range", tt.rng)
+				}
+				h.ServeHTTP(w, r)
+				if w.Code != tt.status || !bytes.Equal(w.Body.Bytes(), tt.want) {
+					t.Fatalf("GET %d: got %d and %d bytes, want %d and %d", i, w.Code, w.Body.Len(), tt.status, len(tt.want))
+				}
+				if len(w.srcs) != 1 || !sendfileable(w.srcs[0]) {
+					t.Errorf("GET %d: ReadFrom got %s, want one *os.File, maybe in an *io.LimitedReader", i, srcTypes(w.srcs))
+				}
+			}
+		})
+	}
+}
+
+type nopSigner struct{}
+
+func (nopSigner) PresignPut(context.Context, core.PresignParams) (core.UploadTarget, error) {
+	return core.UploadTarget{URL: "http://example.invalid/"}, nil
+}
