@@ -75,7 +75,7 @@ func TestMigrateToScaleOut(t *testing.T) {
 	d := newScaleOut(t)
 	to := d.db + " " + d.blob
 	// The first run is killed after it has copied a few images.
-	cmd := exec.Command(binPath, "migrate", "-v", "--page-size", "7", "--from", data, "--to", to)
+	cmd := exec.Command(binPath, "migrate", "--verbose", "--page-size", "7", "--from", data, "--to", to)
 	cmd.Env = append(cleanEnv(), d.env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -35,7 +35,7 @@ Flags:
 	to := fs.String("to", "", "destination: DATA_DIR or 'DB BLOB' (required)")
 	pageSize := fs.Int("page-size", migrate.DefaultPageSize, "records read at a time")
 	quiet := fs.Bool("quiet", false, "print only the final counts")
-	verbose := fs.Bool("v", false, "print every record as it is copied or found there already")
+	verbose := fs.Bool("verbose", false, "print every record as it is copied or found there already")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
