@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"userimages/core"
+	"userimages/internal/jpegpad"
 )
 
 // binPath is the userimages binary built once by TestMain.
@@ -526,31 +527,9 @@ func encodeGIF(t testing.TB, rng *rand.Rand, w, h int) []byte {
 // incompressible files of any size without encoding megapixels. size must
 // be 0 or at least len(base)+4.
 func padJPEG(base []byte, size int, rng *rand.ChaCha8) []byte {
-	pad := size - len(base)
-	if pad <= 0 {
-		return slices.Clone(base)
-	}
-	if pad < 4 {
-		panic(fmt.Sprintf("padJPEG: cannot pad %d bytes", pad))
-	}
-	const maxSeg = 4 + 65533 // marker, length, payload
-	out := make([]byte, 0, size)
-	out = append(out, base[:2]...) // SOI
-	for pad > 0 {
-		seg := min(pad, maxSeg)
-		if rest := pad - seg; rest > 0 && rest < 4 {
-			seg = pad - 4
-		}
-		n := seg - 2 // the length field counts itself
-		out = append(out, 0xFF, 0xFE, byte(n>>8), byte(n))
-		payload := make([]byte, seg-4)
-		rng.Read(payload)
-		out = append(out, payload...)
-		pad -= seg
-	}
-	out = append(out, base[2:]...)
-	if len(out) != size {
-		panic(fmt.Sprintf("padJPEG: made %d bytes, want %d", len(out), size))
+	out, err := jpegpad.Pad(base, size, rng)
+	if err != nil {
+		panic(err)
 	}
 	return out
 }

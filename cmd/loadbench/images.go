@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math/rand/v2"
+
+	"userimages/internal/jpegpad"
 )
 
 // noiseJPEG encodes a w×h image of deterministic random pixels, which
@@ -27,41 +29,12 @@ func noiseJPEG(w, h int, seed uint64) []byte {
 	return buf.Bytes()
 }
 
-// padJPEG returns a valid JPEG of exactly size bytes: base with comment
-// (COM) segments of random bytes inserted after its SOI marker, as
-// e2e/main_test.go does. Decoders skip comments; stripping removes them.
-// size must be len(base), or at least len(base)+4.
+// padJPEG returns base padded to exactly size bytes with comments of
+// random bytes from seed (see package jpegpad).
 func padJPEG(base []byte, size int, seed uint64) ([]byte, error) {
-	pad := size - len(base)
-	if pad == 0 {
-		return bytes.Clone(base), nil
-	}
-	if pad < 4 {
-		return nil, fmt.Errorf("padJPEG: cannot pad %d bytes to %d", len(base), size)
-	}
 	var key [32]byte
 	key[0] = byte(seed)
-	rng := rand.NewChaCha8(key)
-	const maxSeg = 4 + 65533 // marker, length, payload
-	out := make([]byte, 0, size)
-	out = append(out, base[:2]...) // SOI
-	for pad > 0 {
-		seg := min(pad, maxSeg)
-		if rest := pad - seg; rest > 0 && rest < 4 {
-			seg = pad - 4
-		}
-		n := seg - 2 // the length field counts itself
-		out = append(out, 0xFF, 0xFE, byte(n>>8), byte(n))
-		payload := make([]byte, seg-4)
-		rng.Read(payload)
-		out = append(out, payload...)
-		pad -= seg
-	}
-	out = append(out, base[2:]...)
-	if len(out) != size {
-		return nil, fmt.Errorf("padJPEG: made %d bytes, want %d", len(out), size)
-	}
-	return out, nil
+	return jpegpad.Pad(base, size, rand.NewChaCha8(key))
 }
 
 // testImages are the bodies of the scenarios.
