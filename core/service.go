@@ -33,8 +33,11 @@ type Service struct {
 	meta   MetadataStore
 	blobs  BlobStore
 	signer UploadSigner
-	now    func() time.Time
-	log    *slog.Logger
+	// carried: the signer's URLs carry their uploads, which are recorded
+	// when their bytes arrive rather than at step 1.
+	carried bool
+	now     func() time.Time
+	log     *slog.Logger
 	// dummyHash is compared against when a user or token does not exist,
 	// so that such failures take as long as wrong passwords.
 	dummyHash []byte
@@ -73,7 +76,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new service: %w", err)
 	}
-	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, now: d.Now, log: d.Log, dummyHash: dummy,
+	_, carried := d.Signer.(UploadCarrier)
+	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carried: carried, now: d.Now, log: d.Log, dummyHash: dummy,
 		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}, nil
 }
 
@@ -103,8 +107,11 @@ type CreatedUpload struct {
 	UploadTarget
 }
 
-// CreateUpload validates the declared type and size, records the upload and
-// returns its token and presigned PUT target.
+// CreateUpload validates the declared type and size and returns the
+// upload's token and presigned PUT target. The upload is recorded now when
+// the bytes go to an object store; when they come to this server, its URL
+// carries it (UploadCarrier) and it is recorded as they arrive, so that
+// this step touches no disk.
 func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (CreatedUpload, error) {
 	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
 	if !slices.Contains(s.cfg.ContentTypes, ct) {
@@ -131,11 +138,15 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (Creat
 		Token:    up.Token,
 		Headers:  s.uploadHeaders(up.Token+"."+ext, ct),
 		FileSize: in.FileSize,
+		Uploader: in.Uploader,
 		Now:      now,
 		TTL:      s.cfg.UploadURLTTL,
 	})
 	if err != nil {
 		return CreatedUpload{}, fmt.Errorf("presign upload %s: %w", up.Token, err)
+	}
+	if s.carried {
+		return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
 	}
 	// Recorded last, so that a failure above leaves nothing behind.
 	if err := s.meta.CreateUpload(ctx, up); err != nil {
@@ -156,20 +167,21 @@ func (s *Service) uploadHeaders(filename, contentType string) map[string]string 
 	return h
 }
 
-// ReceiveUpload stores the body of step 2's PUT for token. The caller has
-// verified the presigned URL. contentLength is the request's declared length
-// (-1 if unknown); body is read at most to the declared file size plus one
-// byte, and nothing is stored unless exactly file_size bytes arrive.
-func (s *Service) ReceiveUpload(ctx context.Context, token string, contentLength int64, body io.Reader) error {
-	up, err := s.meta.Upload(ctx, token)
-	if errors.Is(err, ErrNotFound) {
-		if _, err := s.meta.ImageByToken(ctx, token); err == nil {
-			return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
-		}
-		return Errorf(CodeTokenNotFound, "no upload has this token")
+// ReceiveUpload stores the body of step 2's PUT for up, the upload its
+// verified URL carries (see UploadCarrier), and records the upload.
+// contentLength is the request's declared length (-1 if unknown); body is
+// read at most to the declared file size plus one byte, and nothing is
+// stored unless exactly file_size bytes arrive.
+func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) error {
+	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
+		// Only when the URL lives as long as the claim window: then the
+		// upload could be swept as soon as it is recorded.
+		return Errorf(CodeTokenExpired, "this upload's claim window has passed; request a new upload URL")
 	}
-	if err != nil {
-		return fmt.Errorf("receive %s: %w", token, err)
+	if _, err := s.meta.ImageByToken(ctx, up.Token); err == nil {
+		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("receive %s: %w", up.Token, err)
 	}
 	if contentLength > up.FileSize {
 		return Errorf(CodePayloadTooLarge, "the body is %d bytes, more than the declared file_size %d", contentLength, up.FileSize)
@@ -184,24 +196,34 @@ func (s *Service) ReceiveUpload(ctx context.Context, token string, contentLength
 	if err := imagesafe.Sniff(head, up.ContentType, s.imageOptions()); err != nil {
 		return imageError(err, up.ContentType)
 	}
-	err = s.blobs.Put(ctx, stagingKey(token), &exactReader{r: br, want: up.FileSize})
+	// The row before the bytes, as the sweeper expects (staged bytes
+	// without a row are garbage). A row left without bytes, by a failed
+	// body or a crash, only makes a claim answer NotUploaded until the
+	// upload expires; a PUT again finds it there.
+	err := s.meta.CreateUpload(ctx, up)
+	recorded := err == nil
+	if err != nil && !errors.Is(err, ErrExist) {
+		return fmt.Errorf("receive %s: record: %w", up.Token, err)
+	}
+	err = s.blobs.Put(ctx, stagingKey(up.Token), &exactReader{r: br, want: up.FileSize})
+	if err != nil && recorded {
+		// Nothing is kept of a refused body.
+		if derr := s.meta.DeleteExpiredUpload(ctx, up.Token, s.now().Add(time.Hour)); derr != nil {
+			s.log.WarnContext(ctx, "delete upload row failed; the sweeper will", "token", up.Token, "err", derr)
+		}
+	}
 	if errors.Is(err, ErrExist) {
 		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 	}
 	if err != nil {
-		return fmt.Errorf("receive %s: %w", token, err)
+		return fmt.Errorf("receive %s: %w", up.Token, err)
 	}
-	// The upload may have been claimed (by an earlier PUT's bytes) or swept
-	// while this body streamed: then these bytes would never be served, so
-	// they must not get a 200.
-	if _, err := s.meta.Upload(ctx, token); errors.Is(err, ErrNotFound) {
-		s.deleteBlob(ctx, stagingKey(token))
-		if _, err := s.meta.ImageByToken(ctx, token); err == nil {
-			return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
-		}
-		return Errorf(CodeTokenExpired, "this upload expired while its body was being received")
-	} else if err != nil {
-		return fmt.Errorf("receive %s: %w", token, err)
+	// A claim of an earlier PUT's bytes may have published the upload
+	// while this body streamed: these bytes would never be served, so they
+	// must not get a 200.
+	if _, err := s.meta.ImageByToken(ctx, up.Token); err == nil {
+		s.deleteBlob(ctx, stagingKey(up.Token))
+		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
 	}
 	return nil
 }
@@ -253,7 +275,8 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 	if winner, werr := s.meta.ImageByToken(ctx, token); werr == nil {
 		return sameBrand(winner, brandID)
 	}
-	if ErrorCode(err) == CodeNotUploaded {
+	if ErrorCode(err) == CodeNotUploaded && !errors.Is(err, errNoUploadRow) {
+		// The upload was there, its bytes not: the sweeper took both.
 		if _, uerr := s.meta.Upload(ctx, token); errors.Is(uerr, ErrNotFound) {
 			return Image{}, propertyError(CodeTokenExpired, "/token", "this upload has expired")
 		}
@@ -261,10 +284,20 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, erro
 	return Image{}, err
 }
 
+// errNoUploadRow marks a claim of a carried upload whose bytes never
+// arrived, so that it is not taken for one the sweeper expired.
+var errNoUploadRow = errors.New("no upload row")
+
 // publish checks and publishes the staged upload of token.
 func (s *Service) publish(ctx context.Context, token, brandID string) (Image, error) {
 	up, err := s.meta.Upload(ctx, token)
 	if errors.Is(err, ErrNotFound) {
+		// Uploads carried by their URLs have no row until their bytes
+		// arrive: a recent token is most likely one whose PUT is missing.
+		if age := s.now().Sub(TokenTime(token)); s.carried && age > -time.Minute && age < s.cfg.ClaimWindow {
+			return Image{}, &Error{Code: CodeNotUploaded, Err: errNoUploadRow,
+				Message: "no image bytes have been uploaded with this token; PUT them to the upload URL first"}
+		}
 		return Image{}, propertyError(CodeTokenNotFound, "/token", "no upload has this token")
 	}
 	if err != nil {
@@ -331,12 +364,11 @@ func (s *Service) storeSafeCopy(ctx context.Context, up Upload, key string) (Ima
 	if b.Size() != up.FileSize {
 		return Image{}, Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
 	}
-	h := sha256.New()
-	plan, err := imagesafe.Inspect(io.TeeReader(b, h), up.ContentType, s.imageOptions())
+	plan, err := imagesafe.Inspect(b, up.ContentType, s.imageOptions())
 	if err != nil {
 		return Image{}, fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
 	}
-	h.Reset()
+	h := sha256.New()
 	err = s.blobs.Put(ctx, key, io.TeeReader(plan.Reader(b), h))
 	if errors.Is(err, ErrNotFound) {
 		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded")
@@ -424,6 +456,15 @@ func newImageID() (string, error) {
 		return "", fmt.Errorf("new image id: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// TokenTime is when an upload token was issued: its ULID's timestamp.
+func TokenTime(token string) time.Time {
+	id, err := ulid.ParseStrict(token)
+	if err != nil {
+		return time.Time{}
+	}
+	return ulid.Time(id.Time()).UTC()
 }
 
 // ValidToken reports whether s is a canonical (upper-case) ULID.

@@ -24,10 +24,11 @@ import (
 )
 
 // UploadVerifier checks the presigned PUTs of upload URLs that point at this
-// server. Verify returns the upload token, or an error with
-// core.CodeSignatureMismatch or core.CodeUploadURLExpired.
+// server. Verify returns the upload the URL was issued for (see
+// core.UploadCarrier), or an error with core.CodeSignatureMismatch or
+// core.CodeUploadURLExpired.
 type UploadVerifier interface {
-	Verify(r *http.Request, now time.Time) (token string, err error)
+	Verify(r *http.Request, now time.Time) (core.Upload, error)
 }
 
 // Config configures the HTTP layer.
@@ -297,7 +298,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	if !core.ValidToken(r.PathValue("token")) {
 		return core.Errorf(core.CodeSignatureMismatch, "this is not an upload URL issued by this server")
 	}
-	token, err := s.verifier.Verify(r, s.now())
+	upload, err := s.verifier.Verify(r, s.now())
 	if err != nil {
 		return err
 	}
@@ -319,7 +320,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// Leave time to answer even when the body came at the last moment.
 	_ = rc.SetWriteDeadline(deadline.Add(uploadAnswerTime))
 	body := &deadlineReader{r: r.Body}
-	if err := s.svc.ReceiveUpload(r.Context(), token, r.ContentLength, body); err != nil {
+	if err := s.svc.ReceiveUpload(r.Context(), upload, r.ContentLength, body); err != nil {
 		if body.timedOut {
 			err = core.Errorf(core.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
 		}
