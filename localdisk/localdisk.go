@@ -195,7 +195,7 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	f, err := openFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open %s: %w", key, core.ErrNotFound)
 	}

@@ -1,0 +1,25 @@
+package localdisk
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// openFile opens name for reading as os.Open does, without os.Open's bid to
+// register the file with the network poller, which regular files refuse:
+// on Linux that costs two fcntl(2) calls and a failing epoll_ctl(2), a
+// tenth of the CPU of serving a small image. The file is used the same way
+// (blocking reads; net/http still sends it with sendfile).
+func openFile(name string) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
+}
