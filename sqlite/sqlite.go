@@ -75,7 +75,11 @@ func (s *DB) closeStmts() error {
 // survives a crash or power loss.
 func Open(ctx context.Context, path string) (*DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)",
+		// At a million images the indexes a claim writes to outgrow the
+		// default 2 MiB page cache: 16 MiB per connection, and pages read
+		// through a memory map of the file rather than a read(2) each.
+		"cache_size(-16384)", "mmap_size(268435456)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
