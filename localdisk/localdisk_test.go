@@ -2,11 +2,13 @@ package localdisk
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"userimages/core"
@@ -14,9 +16,53 @@ import (
 )
 
 func TestBlobStore(t *testing.T) {
-	storetest.TestBlobStore(t, func(t *testing.T) core.BlobStore {
-		return open(t, t.TempDir())
+	t.Run("unnamed temp files", func(t *testing.T) {
+		if !open(t, t.TempDir()).unnamedTemp {
+			t.Skip("this file system or system has no O_TMPFILE; the named case covers it")
+		}
+		storetest.TestBlobStore(t, func(t *testing.T) core.BlobStore { return open(t, t.TempDir()) })
 	})
+	t.Run("named temp files", func(t *testing.T) {
+		storetest.TestBlobStore(t, func(t *testing.T) core.BlobStore { return openNamed(t, t.TempDir()) })
+	})
+}
+
+// openNamed opens a Store that writes through named temporary files, as on
+// systems without O_TMPFILE.
+func openNamed(t *testing.T, dir string) *Store {
+	s := open(t, dir)
+	s.unnamedTemp = false
+	return s
+}
+
+// TestPutLeavesNoTempFiles: whether a Put stores, is refused or fails, the
+// temporary directory ends empty, with either kind of temporary file.
+func TestPutLeavesNoTempFiles(t *testing.T) {
+	for name, openStore := range map[string]func(*testing.T, string) *Store{"default": open, "named": openNamed} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openStore(t, dir)
+			key := "images/Zq_-AAAAAAAAAAAAAAAAAA"
+			data := bytes.Repeat([]byte("0123456789"), 20_000) // over one copy buffer
+			put(t, s, key, data)
+			if err := s.Put(t.Context(), key, bytes.NewReader([]byte("other"))); !errors.Is(err, core.ErrExist) {
+				t.Errorf("Put over a key: got %v, want ErrExist", err)
+			}
+			broken := errors.New("connection reset")
+			if err := s.Put(t.Context(), "staging/01HZX3AAAAAAAAAAAAAAAAAAAA", io.MultiReader(bytes.NewReader(data), iotest.ErrReader(broken))); !errors.Is(err, broken) {
+				t.Errorf("Put of a failing reader: got %v, want it wrapped", err)
+			}
+			if got := read(t, s, key); !bytes.Equal(got, data) {
+				t.Errorf("Open(%s): got %d bytes, want the %d put", key, len(got), len(data))
+			}
+			if got := keys(t, s); !slices.Equal(got, []string{key}) {
+				t.Errorf("List: got %q, want only %s", got, key)
+			}
+			if entries, err := os.ReadDir(filepath.Join(dir, tmpDir)); err != nil || len(entries) != 0 {
+				t.Errorf("temp dir: got %v, %v; want it empty", entries, err)
+			}
+		})
+	}
 }
 
 func open(t *testing.T, dir string) *Store {
