@@ -413,17 +413,26 @@ func startSlowPut(t *testing.T, srv *server, up uploadResponse, data []byte, n i
 		t.Fatalf("write the first %d bytes: %v", n, err)
 	}
 	tmp := filepath.Join(srv.dataDir, "blobs", ".tmp")
-	for i := 0; ; i++ {
-		entries, _ := os.ReadDir(tmp)
-		if len(entries) > 0 {
-			break
-		}
+	for i := 0; !writingIn(srv.cmd.Process.Pid, tmp); i++ {
 		if i == 3000 {
-			t.Fatalf("the server has not started storing the PUT body: %s is empty", tmp)
+			t.Fatalf("the server has not started storing the PUT body: it has no file open in %s", tmp)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return p
+}
+
+// writingIn reports whether process pid has a file open in dir: a
+// temporary file, named or not (O_TMPFILE), which /proc shows either way.
+func writingIn(pid int, dir string) bool {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // finish writes the rest of data and returns the PUT's outcome.
