@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,4 +47,21 @@ func errorCodeOf(err error) string {
 		return errorCode(e.body)
 	}
 	return ""
+}
+
+// TestCPUProfile: serve --cpuprofile writes a pprof profile (gzip) of the
+// run when the server stops.
+func TestCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	srv := startServer(t, t.TempDir(), "--cpuprofile", prof)
+	if _, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile: got %d bytes, %v; want a gzip-compressed pprof profile", len(b), err)
+	}
 }

@@ -52,16 +52,16 @@ echo "== run (nproc $(nproc), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/l
   -scenarios "$SCENARIOS" -c "$C" -d "$D" -scale-sizes "$SCALE" -json "$OUT/results.json" | tee "$OUT/results.md"
 
 if [ "${PROFILE:-1}" != 0 ]; then
-  # Our server's wiring run as `loadbench profserve` under a CPU profile, in
-  # its own process; the numbers of this second run are not the baseline.
+  # Our server run with `serve --cpuprofile`; the numbers of this second run
+  # are not the results.
   echo "== CPU profiles of our server (create, get, put, flow)"
   "$BIN/loadbench" run -bin "$BIN/userimages" -nginx "$NGINX" -versitygw "$VERSITYGW" \
     -scenarios create,get,put,flow -peers=false -c "$C" -d 5s -profile "$OUT/profiles" >"$OUT/profiled-run.md"
   for s in create get put flow; do
     echo "-- $s: top by own CPU (flat), then by cumulative CPU"
-    go tool pprof -top -nodecount 25 "$BIN/loadbench" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \
+    go tool pprof -top -nodecount 25 "$BIN/userimages" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \
       | tee "$OUT/profiles/top-$s.txt" | sed -n '4,5p;7,30p'
-    go tool pprof -top -cum -nodecount 60 "$BIN/loadbench" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \
+    go tool pprof -top -cum -nodecount 60 "$BIN/userimages" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \
       > "$OUT/profiles/top-cum-$s.txt"
     grep -E 'userimages/|modernc|database/sql|encoding/json|crypto|log/slog' "$OUT/profiles/top-cum-$s.txt" | head -25 || true
   done

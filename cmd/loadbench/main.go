@@ -6,7 +6,6 @@
 //
 //	loadbench run -bin ./userimages [-scenarios create,get,put,flow,put256,scale] [-c 32] [-d 10s] [-json out.json]
 //	loadbench noop -addr 127.0.0.1:PORT -size N     the no-op peer of create-upload
-//	loadbench profserve --cpuprofile F serve-flags  our server's wiring in this binary, CPU-profiled
 //
 // scripts/bench.sh installs the peers, builds and runs everything; see
 // BENCHMARKS.md.
@@ -28,7 +27,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadbench run|noop|profserve [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadbench run|noop [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -37,10 +36,8 @@ func main() {
 		err = runCmd(ctx, os.Args[2:])
 	case "noop":
 		err = noopCmd(ctx, os.Args[2:])
-	case "profserve":
-		err = profserve(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: want run, noop or profserve", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want run or noop", os.Args[1])
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)

@@ -114,9 +114,8 @@ func (p *proc) stop() {
 var ourArgs = []string{"--brand", "10016",
 	"--rate-limit-create", "off", "--rate-limit-put", "off", "--rate-limit-claim", "off", "--rate-limit-auth", "off"}
 
-// startOurs starts our server on data. When profile names a file, it runs
-// `loadbench profserve` (the same wiring in this binary, CPU-profiled)
-// instead of the userimages binary.
+// startOurs starts our server on data, CPU-profiled into the file profile
+// when it is not empty (serve --cpuprofile).
 func (h *harness) startOurs(data, profile string, extra ...string) (*proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
@@ -124,16 +123,10 @@ func (h *harness) startOurs(data, profile string, extra ...string) (*proc, error
 	}
 	args := append([]string{"serve", "--addr", addr, "--data", data}, ourArgs...)
 	args = append(args, extra...)
-	bin := h.bin
 	if profile != "" {
-		self, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		bin = self
-		args = append([]string{"profserve", "--cpuprofile", profile}, args[1:]...)
+		args = append(args, "--cpuprofile", profile)
 	}
-	return startProc("userimages", filepath.Join(h.work, "userimages.log"), addr, "/healthz", bin, args...)
+	return startProc("userimages", filepath.Join(h.work, "userimages.log"), addr, "/healthz", h.bin, args...)
 }
 
 func (h *harness) startNoop(size int) (*proc, error) {

@@ -70,7 +70,7 @@ func runCmd(ctx context.Context, args []string) error {
 	sizes := fs.String("scale-sizes", "1000,1000000", "images stored before the scale scenario, one run each")
 	fs.IntVar(&h.scaleC, "scale-c", 16, "the moderate concurrency of the scale scenario (it also runs at 1)")
 	fs.DurationVar(&h.scaleD, "scale-d", 3*time.Second, "duration of each operation of the scale scenario")
-	fs.StringVar(&h.profile, "profile", "", "write CPU profiles of our server during create, get and put to this directory (runs `loadbench profserve`)")
+	fs.StringVar(&h.profile, "profile", "", "write CPU profiles of our server during create, get, put and flow to this directory (serve --cpuprofile)")
 	fs.BoolVar(&h.peers, "peers", true, "also run the peers (no-op, nginx, versitygw); false with -profile measures only ours")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the temporary directory of data and logs")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ func serve(ctx context.Context, args []string) error {
 	readTimeout := fs.Duration("read-timeout", time.Minute, "how long a client may take to send a whole request (except upload PUTs: --upload-timeout)")
 	writeTimeout := fs.Duration("write-timeout", 5*time.Minute, "how long a response may take, from the end of the request headers")
 	idleTimeout := fs.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file when the server stops")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -82,6 +84,13 @@ func serve(ctx context.Context, args []string) error {
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	st, err := where.open(ctx)
 	if err != nil {
@@ -168,6 +177,22 @@ func serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // redirector returns how image GETs are redirected in mode, or nil to
