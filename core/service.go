@@ -206,26 +206,49 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 		return fmt.Errorf("receive %s: record: %w", up.Token, err)
 	}
 	err = s.blobs.Put(ctx, stagingKey(up.Token), &exactReader{r: br, want: up.FileSize})
-	if err != nil && recorded {
-		// Nothing is kept of a refused body.
-		if derr := s.meta.DeleteExpiredUpload(ctx, up.Token, s.now().Add(time.Hour)); derr != nil {
-			s.log.WarnContext(ctx, "delete upload row failed; the sweeper will", "token", up.Token, "err", derr)
-		}
-	}
-	if errors.Is(err, ErrExist) {
-		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
-	}
 	if err != nil {
+		// Nothing is kept of a refused body, unless another PUT of the
+		// same URL stored its bytes meanwhile: they need the row.
+		if recorded && !errors.Is(err, ErrExist) && !s.staged(ctx, up.Token) {
+			if derr := s.meta.DeleteExpiredUpload(ctx, up.Token, s.now().Add(time.Hour)); derr != nil && !errors.Is(derr, ErrNotFound) {
+				s.log.WarnContext(ctx, "delete upload row failed; the sweeper will", "token", up.Token, "err", derr)
+			}
+		}
+		if errors.Is(err, ErrExist) {
+			return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
+		}
 		return fmt.Errorf("receive %s: %w", up.Token, err)
 	}
+	// A 200 needs the row as well as the bytes: a refused PUT of the same
+	// URL may have deleted it just before these bytes were stored.
+	if err := s.meta.CreateUpload(ctx, up); err != nil && !errors.Is(err, ErrExist) {
+		s.deleteBlob(ctx, stagingKey(up.Token))
+		return fmt.Errorf("receive %s: record: %w", up.Token, err)
+	}
 	// A claim of an earlier PUT's bytes may have published the upload
-	// while this body streamed: these bytes would never be served, so they
-	// must not get a 200.
+	// while this body streamed, or (when URLs live as long as the claim
+	// window) the window closed: these bytes would never be served, so
+	// they must not get a 200.
 	if _, err := s.meta.ImageByToken(ctx, up.Token); err == nil {
 		s.deleteBlob(ctx, stagingKey(up.Token))
 		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
 	}
+	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
+		s.deleteBlob(ctx, stagingKey(up.Token))
+		return Errorf(CodeTokenExpired, "this upload's claim window closed while its body was being received")
+	}
 	return nil
+}
+
+// staged reports whether bytes are staged for token; when the store cannot
+// tell, it says yes, so that nothing is deleted on a guess.
+func (s *Service) staged(ctx context.Context, token string) bool {
+	b, err := s.blobs.Open(ctx, stagingKey(token))
+	if err != nil {
+		return !errors.Is(err, ErrNotFound)
+	}
+	b.Close()
+	return true
 }
 
 // exactReader yields r's bytes and fails unless there are exactly want.
