@@ -182,9 +182,18 @@ func (m *mover) blocklist(ctx context.Context, p *Progress) error {
 	})
 }
 
+// deletions copies the audit log. An image taken down at the source after
+// an earlier run copied it is taken down at the destination too, bytes
+// included, rather than left published.
 func (m *mover) deletions(ctx context.Context, p *Progress) error {
 	return pages(ctx, m.PageSize, m.From.DeletionsAfter, func(d core.Deletion) string { return d.Image.ID }, func(d core.Deletion) error {
-		if err := m.record(p, core.Path(d.Image), m.To.ImportDeletion(ctx, d)); err != nil {
+		err := m.To.DeleteImage(ctx, d)
+		if err == nil {
+			err = m.ToBlobs.Delete(ctx, core.ImageKey(d.Image.ID))
+		} else if errors.Is(err, core.ErrNotFound) {
+			err = m.To.ImportDeletion(ctx, d)
+		}
+		if err := m.record(p, core.Path(d.Image), err); err != nil {
 			return fmt.Errorf("deletion of %s: %w", d.Image.ID, err)
 		}
 		return nil

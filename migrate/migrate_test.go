@@ -241,6 +241,33 @@ func snapshotBlocked(t *testing.T, d *deployment) string {
 	return blocked[0]
 }
 
+// TestMigrateTakedownBetweenRuns: an image taken down at the source after
+// a run copied it is taken down at the destination by the next run, bytes
+// and all, with its audit entry.
+func TestMigrateTakedownBetweenRuns(t *testing.T) {
+	ctx := context.Background()
+	from, to := newDeployment(t), newDeployment(t)
+	ids := from.fill(t, 3)
+	if _, err := migrate.Run(ctx, options(from, to)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := from.svc.DeleteImage(ctx, ids[1], "cli:root", "late report", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Run(ctx, options(from, to)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := to.db.Image(ctx, ids[1]); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("row of the image taken down between runs: got %v, want none", err)
+	}
+	if _, err := to.blobs.Open(ctx, core.ImageKey(ids[1])); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("bytes of the image taken down between runs: got %v, want none", err)
+	}
+	if !reflect.DeepEqual(snapshot(t, from), snapshot(t, to)) {
+		t.Errorf("after the second run: the destination differs from the source")
+	}
+}
+
 // TestMigrateRefusesCorruptBytes: source bytes that do not match their
 // recorded hash stop the run, and nothing of that image reaches the
 // destination.

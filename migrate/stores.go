@@ -52,6 +52,10 @@ type Destination interface {
 	// ImportDeletion records d in the audit log; ErrExist if a deletion of
 	// d.Image.ID is recorded already. It does not touch the blocklist.
 	ImportDeletion(ctx context.Context, d core.Deletion) error
+	// DeleteImage deletes the image of d and records d, atomically, for
+	// an image taken down at the source after an earlier run copied it;
+	// core.ErrNotFound if the image is not there.
+	DeleteImage(ctx context.Context, d core.Deletion) error
 	// Block blocklists a SHA-256 (hex); blocking it again is not an error.
 	Block(ctx context.Context, sha256 string) error
 }
