@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -40,6 +41,9 @@ func (s *Service) Authenticate(ctx context.Context, header string) (int64, error
 		if err != nil {
 			return 0, unauthorized("the Basic credentials are not valid base64")
 		}
+		if !textual(string(raw)) {
+			return 0, unauthorized("the Basic credentials must be UTF-8 text")
+		}
 		user, secret, ok := strings.Cut(string(raw), ":")
 		if !ok {
 			return 0, unauthorized("the Basic credentials must be email:password or email/token:api_token")
@@ -49,9 +53,19 @@ func (s *Service) Authenticate(ctx context.Context, header string) (int64, error
 		}
 		return s.checkPassword(ctx, user, secret)
 	case "bearer":
+		if !textual(cred) {
+			return 0, unauthorized("wrong API token")
+		}
 		return s.checkAPIToken(ctx, "", cred)
 	}
 	return 0, unauthorized("the Authorization scheme must be Basic or Bearer")
+}
+
+// textual reports whether s is UTF-8 without NUL: what every store can
+// look up (PostgreSQL refuses other text with an error rather than finding
+// nothing).
+func textual(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 func (s *Service) checkPassword(ctx context.Context, email, password string) (int64, error) {

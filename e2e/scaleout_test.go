@@ -290,6 +290,14 @@ func TestScaleOutTools(t *testing.T) {
 		t.Errorf("images ls: got %q, want both paths", listed)
 	}
 
+	// Credentials PostgreSQL cannot hold as text are wrong credentials,
+	// not a server error.
+	for _, auth := range []string{basicAuth("a\x00b", "pw"), basicAuth("mod@example.com", "\xffpw"), "Bearer \xff" + strings.Repeat("a", 51)} {
+		if _, err := createUpload(http.DefaultClient, a.base, auth, "image/jpeg", 1000); statusOf(err) != http.StatusUnauthorized {
+			t.Errorf("create with credentials %q: got %v, want 401", auth, err)
+		}
+	}
+
 	res, body, err := do(http.DefaultClient, http.MethodDelete, a.base+"/api/v2/guide/user_images/"+strings.TrimSuffix(strings.TrimPrefix(img.Path, "/hc/user_images/"), ".jpeg"),
 		basicAuth("mod@example.com/token", token), nil, nil)
 	if err != nil || res.StatusCode != http.StatusNoContent {
@@ -356,6 +364,18 @@ func (d *scaleOut) openBlobs(t *testing.T) *s3store.Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestScaleOutRefusesUnpublishableSize: an upload limit the bucket store
+// could never publish is refused at start.
+func TestScaleOutRefusesUnpublishableSize(t *testing.T) {
+	d := newScaleOut(t)
+	cmd := exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--max-file-size", "9000000"}, d.storeArgs()...)...)
+	cmd.Env = append(cleanEnv(), d.env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--max-file-size 9000000") {
+		t.Errorf("serve with --max-file-size 9000000 on S3: got %v, %s; want it refused, naming the flag", err, out)
+	}
 }
 
 func statusCode(res *http.Response) string {

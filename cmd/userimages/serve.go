@@ -101,6 +101,11 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if st.s3 != nil && *maxSize > s3store.MaxPutSize {
+		// A claim writes the checked copy to the bucket through a buffer of
+		// at most this size: larger uploads could never be published.
+		return fmt.Errorf("--max-file-size %d: at most %d with an s3:// --blob", *maxSize, s3store.MaxPutSize)
+	}
 	svc, err := st.service(core.Config{MaxFileSize: *maxSize, ContentTypes: types, UploadURLTTL: *ttl, ClaimWindow: *window,
 		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide, ServerSideEncryption: *sse}, log)
 	if err != nil {
