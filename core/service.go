@@ -183,6 +183,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("receive %s: %w", up.Token, err)
 	}
+	if gone, err := s.meta.TakenDown(ctx, up.Token); err != nil {
+		return fmt.Errorf("receive %s: %w", up.Token, err)
+	} else if gone {
+		return Errorf(CodeAlreadyUploaded, "this upload was claimed, and its image taken down by a moderator")
+	}
 	if contentLength > up.FileSize {
 		return Errorf(CodePayloadTooLarge, "the body is %d bytes, more than the declared file_size %d", contentLength, up.FileSize)
 	}
@@ -328,6 +333,13 @@ func (s *Service) publish(ctx context.Context, token, brandID string) (Image, er
 	}
 	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
 		return Image{}, propertyError(CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
+	}
+	// One image per token, even when its upload URL is replayed after a
+	// moderator took the image down.
+	if gone, err := s.meta.TakenDown(ctx, token); err != nil {
+		return Image{}, fmt.Errorf("claim %s: %w", token, err)
+	} else if gone {
+		return Image{}, propertyError(CodeAlreadyClaimed, "/token", "this upload was claimed, and its image taken down by a moderator")
 	}
 	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
 		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)

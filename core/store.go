@@ -110,6 +110,9 @@ type MetadataStore interface {
 	Deletions(ctx context.Context, limit int) ([]Deletion, error)
 	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
 	IsBlocked(ctx context.Context, sha256 string) (bool, error)
+	// TakenDown reports whether the image published from an upload token
+	// was deleted (DeleteImage or ImportDeletion).
+	TakenDown(ctx context.Context, token string) (bool, error)
 
 	// AddBrand registers a brand; adding an existing one is not an error.
 	AddBrand(ctx context.Context, id string) error

@@ -173,3 +173,24 @@ func TestMetricsChunkedUpload(t *testing.T) {
 		t.Errorf("bytes received: got %v, want %d", got, len(img))
 	}
 }
+
+// TestReplayAfterTakedown: an upload URL replayed after its image was
+// taken down (without blocking the bytes) publishes nothing: one image per
+// token.
+func TestReplayAfterTakedown(t *testing.T) {
+	e := newEnv(t)
+	img := testJPEG(t, 24, 24)
+	u, path := e.claimed("image/jpeg", img)
+	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
+	if _, err := e.svc.DeleteImage(context.Background(), id, "cli:root", "spam", false); err != nil {
+		t.Fatal(err)
+	}
+	checkErrorBody(t, e.do(e.putRequest(u, img)), http.StatusConflict, core.CodeAlreadyUploaded)
+	res := e.postJSON(claimPath, e.claimBody(u.Token, "10016"))
+	if res.status != http.StatusConflict {
+		t.Errorf("claim after the takedown: got %d %s, want 409", res.status, res.body)
+	}
+	if snap := e.snapshot(); snap != `{"files":null,"images":0,"uploads":0}` {
+		t.Errorf("stored after the replay: got %s, want nothing", snap)
+	}
+}

@@ -329,4 +329,8 @@ func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM blocklist WHERE sha256 = $1)`, sha256)
 }
 
+func (s *DB) TakenDown(ctx context.Context, token string) (bool, error) {
+	return s.exists(ctx, `SELECT EXISTS (SELECT FROM deletions WHERE token = $1)`, token)
+}
+
 var _ core.MetadataStore = (*DB)(nil)

@@ -32,7 +32,7 @@ type DB struct {
 	db *sql.DB
 	// The hot lookups, prepared once at Open: SQLite parsing a SELECT
 	// costs more than running it by primary key.
-	upload, image, imageByToken, brandExists, isBlocked, userByEmail, user, apiToken *sql.Stmt
+	upload, image, imageByToken, brandExists, isBlocked, takenDown, userByEmail, user, apiToken *sql.Stmt
 }
 
 // prepare prepares the statements of the hot lookups.
@@ -46,6 +46,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.imageByToken, `SELECT ` + imageColumns + ` FROM images WHERE token = ?`},
 		{&s.brandExists, `SELECT count(*) FROM brands WHERE id = ?`},
 		{&s.isBlocked, `SELECT count(*) FROM blocklist WHERE sha256 = ?`},
+		{&s.takenDown, `SELECT count(*) FROM deletions WHERE token = ?`},
 		{&s.userByEmail, `SELECT ` + userColumns + ` FROM users WHERE email = ?`},
 		{&s.user, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
 		{&s.apiToken, `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE id = ?`},
@@ -62,7 +63,7 @@ func (s *DB) prepare(ctx context.Context) error {
 // closeStmts closes the prepared statements.
 func (s *DB) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.upload, s.image, s.imageByToken, s.brandExists, s.isBlocked, s.userByEmail, s.user, s.apiToken} {
+	for _, st := range []*sql.Stmt{s.upload, s.image, s.imageByToken, s.brandExists, s.isBlocked, s.takenDown, s.userByEmail, s.user, s.apiToken} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -415,8 +416,17 @@ func scanDeletion(row rowScanner) (core.Deletion, error) {
 }
 
 func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
+	return counted(ctx, s.isBlocked, sha256)
+}
+
+func (s *DB) TakenDown(ctx context.Context, token string) (bool, error) {
+	return counted(ctx, s.takenDown, token)
+}
+
+// counted runs a prepared count(*) query and reports whether it found any.
+func counted(ctx context.Context, st *sql.Stmt, arg string) (bool, error) {
 	var n int
-	err := s.isBlocked.QueryRowContext(ctx, sha256).Scan(&n)
+	err := st.QueryRowContext(ctx, arg).Scan(&n)
 	return n > 0, err
 }
 

@@ -96,6 +96,14 @@ func testDeleteImage(t *testing.T, open openMeta) {
 	if ok, err := s.IsBlocked(ctx, gone.SHA256); err != nil || ok {
 		t.Errorf("IsBlocked(deleted without block): got %v, %v, want false, nil", ok, err)
 	}
+	for _, tt := range []struct {
+		token string
+		want  bool
+	}{{gone.Token, true}, {blocked.Token, true}, {keep.Token, false}, {ulid(99), false}} {
+		if got, err := s.TakenDown(ctx, tt.token); err != nil || got != tt.want {
+			t.Errorf("TakenDown(%s): got %v, %v, want %v, nil", tt.token, got, err, tt.want)
+		}
+	}
 	log, err := s.Deletions(ctx, 10)
 	noErr(t, "Deletions", err)
 	if len(log) != 2 {
