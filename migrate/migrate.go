@@ -228,7 +228,10 @@ func (m *mover) image(ctx context.Context, p *Progress, img core.Image) error {
 	if err != nil {
 		return err
 	}
-	if err := m.To.ImportImage(ctx, img); err != nil && !errors.Is(err, core.ErrExist) {
+	if err := m.To.ImportImage(ctx, img); errors.Is(err, core.ErrExist) {
+		// Its id was not there: another image holds its token.
+		return fmt.Errorf("token %s: %w", img.Token, ErrConflict)
+	} else if err != nil {
 		return err
 	}
 	p.Bytes += written

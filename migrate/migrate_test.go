@@ -298,12 +298,32 @@ func TestMigrateRefusesCorruptBytes(t *testing.T) {
 // refused rather than merged.
 func TestMigrateConflict(t *testing.T) {
 	ctx := context.Background()
-	from, to := newDeployment(t), newDeployment(t)
-	from.fill(t, 1)
-	if err := to.db.ImportUser(ctx, core.User{ID: 1, Email: "mallory@example.com", PasswordHash: []byte("x")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migrate.Run(ctx, options(from, to)); !errors.Is(err, migrate.ErrConflict) {
-		t.Fatalf("got %v, want ErrConflict", err)
+	for _, tt := range []struct {
+		name    string
+		prepare func(t *testing.T, from, to *deployment, ids []string)
+	}{
+		{"another user with the same id", func(t *testing.T, _, to *deployment, _ []string) {
+			if err := to.db.ImportUser(ctx, core.User{ID: 1, Email: "mallory@example.com", PasswordHash: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"another image with the same token", func(t *testing.T, from, to *deployment, ids []string) {
+			img, err := from.db.Image(ctx, ids[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.ID = "AAAAAAAAAAAAAAAAAAAAAA"
+			if err := to.db.ImportImage(ctx, img); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			from, to := newDeployment(t), newDeployment(t)
+			tt.prepare(t, from, to, from.fill(t, 1))
+			if _, err := migrate.Run(ctx, options(from, to)); !errors.Is(err, migrate.ErrConflict) {
+				t.Fatalf("got %v, want ErrConflict", err)
+			}
+		})
 	}
 }
