@@ -28,17 +28,37 @@ const chromiumPath = "/usr/bin/chromium"
 // so that a file over it is quick to make.
 const browserLimit = 100_000
 
-// TestComposerInBrowser drives the composer page in headless Chromium: a
-// JPEG picked through the file input goes through the three steps, shows
-// in the preview and lands in the body as <img>; a file over the size limit
-// and a text file are refused with the limits named, without a request.
-func TestComposerInBrowser(t *testing.T) {
+// newBrowser starts headless Chromium for the rest of t, its profile in
+// dir, or skips t without Chromium (fails it under CI).
+func newBrowser(t *testing.T, dir string) context.Context {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("no Chromium (bash scripts/test.sh installs it): %v", err)
 		}
 		t.Fatalf("no Chromium in CI, which scripts/test.sh should have installed: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.WindowSize(1280, 1000),
+	)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	return bctx
+}
+
+// TestComposerInBrowser drives the composer page in headless Chromium: a
+// JPEG picked through the file input goes through the three steps, shows
+// in the preview and lands in the body as <img>; a file over the size limit
+// and a text file are refused with the limits named, without a request.
+func TestComposerInBrowser(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--max-file-size", fmt.Sprint(browserLimit))
 	rng := newRand(t)
 	dir := t.TempDir()
@@ -53,19 +73,7 @@ func TestComposerInBrowser(t *testing.T) {
 	// refuses the PUT's bytes with an errors document.
 	fakePath := writeTestFile(t, dir, "fake.jpg", encodePNG(t, rng, 40, 30))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
-		chromedp.WindowSize(1280, 1000),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	bctx := newBrowser(t, dir)
 
 	// The page's requests and its errors (script exceptions, CSP
 	// violations, failed loads), as the browser reports them.
@@ -286,4 +294,53 @@ func saveScreenshot(t *testing.T, ctx context.Context) {
 	}
 	abs, _ := filepath.Abs(p)
 	t.Logf("screenshot: %s", (&url.URL{Scheme: "file", Path: abs}).String())
+}
+
+// TestComposerScaleOut: the composer of a scale-out instance, in the
+// browser, PUTs a picture straight to the bucket (whose CORS rule allows
+// the page's origin, as DEPLOYMENT.md sets it up) and shows it inline.
+func TestComposerScaleOut(t *testing.T) {
+	d := newScaleOut(t)
+	srv := d.start(t)
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(d.blob, "s3://"), "?")
+	d.s3.AllowBrowsers(t, bucket, srv.base)
+	dir := t.TempDir()
+	photo := encodeJPEG(t, newRand(t), 320, 200)
+	photoPath := writeTestFile(t, dir, "office.jpg", photo)
+
+	bctx := newBrowser(t, dir)
+	var mu sync.Mutex
+	var puts []string
+	if err := chromedp.Listen(bctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request.Method == http.MethodPut {
+			mu.Lock()
+			puts = append(puts, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	inBrowser(t, bctx, "open the composer", chromedp.Navigate(srv.base+"/composer/"))
+	inBrowser(t, bctx, "wait for the settings", pollJS[bool](`!document.getElementById('drop').disabled`))
+	inBrowser(t, bctx, "pick the photo", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{photoPath}))
+	got := inBrowser(t, bctx, "wait for the preview", pollJS[struct {
+		Src   string `json:"src"`
+		Error string `json:"error"`
+	}](`(() => {
+		const img = document.querySelector('#preview-body img');
+		if (img && img.complete && img.naturalWidth > 0) return {src: img.getAttribute('src')};
+		const e = document.querySelector('#status .message-error');
+		return e ? {error: e.textContent} : false;
+	})()`))
+	if got.Error != "" {
+		t.Fatalf("upload failed in the page: %s", got.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(puts) != 1 || !strings.HasPrefix(puts[0], d.s3.Endpoint+"/") {
+		t.Errorf("PUTs the page made: got %q, want one, to the bucket at %s", puts, d.s3.Endpoint)
+	}
+	if served, err := fetch(http.DefaultClient, srv.base, got.Src); err != nil || !bytes.Equal(served, photo) {
+		t.Errorf("GET %s: got %d bytes, %v; want the %d of the file", got.Src, len(served), err, len(photo))
+	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Install is the command that installs the gateway this package runs.
@@ -130,6 +131,25 @@ func (s *Server) NewBucket(t testing.TB) string {
 		t.Fatalf("s3test: create bucket %s: %v", name, err)
 	}
 	return name
+}
+
+// AllowBrowsers gives bucket the CORS rule DEPLOYMENT.md asks for, so that
+// pages on origins can PUT uploads straight to it and read the images.
+func (s *Server) AllowBrowsers(t testing.TB, bucket string, origins ...string) {
+	t.Helper()
+	_, err := s.client.PutBucketCors(t.Context(), &s3.PutBucketCorsInput{
+		Bucket: &bucket,
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{
+			AllowedMethods: []string{"PUT", "GET", "HEAD"},
+			AllowedOrigins: origins,
+			AllowedHeaders: []string{"content-type", "content-disposition", "x-amz-server-side-encryption"},
+			ExposeHeaders:  []string{"ETag"},
+			MaxAgeSeconds:  aws.Int32(600),
+		}}},
+	})
+	if err != nil {
+		t.Fatalf("s3test: put bucket cors %s: %v", bucket, err)
+	}
 }
 
 // URL returns the s3:// URL that s3store.Open takes for bucket on this
