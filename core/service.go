@@ -472,6 +472,13 @@ func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, e
 		return Image{}, nil, err
 	}
 	b, err := s.blobs.Open(ctx, ImageKey(id))
+	if errors.Is(err, ErrNotFound) {
+		// A takedown between the lookup and the open deletes the row
+		// before the bytes: then this path is gone, not broken.
+		if _, lerr := s.meta.Image(ctx, id); errors.Is(lerr, ErrNotFound) {
+			return Image{}, nil, Errorf(CodeNotFound, "no image at this path")
+		}
+	}
 	if err != nil {
 		return Image{}, nil, fmt.Errorf("image %s: open bytes: %w", id, err)
 	}
