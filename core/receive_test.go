@@ -100,3 +100,35 @@ func (s *sniffThenGate) Read(p []byte) (int, error) {
 	}
 	return s.rest.Read(p)
 }
+
+// TestReceiveUploadOfALegacyURL: a PUT through a URL issued before URLs
+// carried their uploads (FileSize 0) takes the upload recorded at step 1,
+// and is refused as TokenNotFound when there is none.
+func TestReceiveUploadOfALegacyURL(t *testing.T) {
+	f := newCacheFixture(t, false)
+	ctx := context.Background()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	body := buf.Bytes()
+	token := ulid.Make().String()
+	recorded := core.Upload{Token: token, ContentType: "image/png", FileSize: int64(len(body)), CreatedAt: core.TokenTime(token),
+		Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.7"}}
+	if err := f.db.CreateUpload(ctx, recorded); err != nil {
+		t.Fatal(err)
+	}
+	legacy := core.Upload{Token: token, ContentType: "image/png", CreatedAt: core.TokenTime(token)}
+	if err := f.a.ReceiveUpload(ctx, legacy, int64(len(body)), bytes.NewReader(body)); err != nil {
+		t.Fatalf("PUT through a legacy URL: %v", err)
+	}
+	img, err := f.a.Claim(ctx, token, "10016")
+	if err != nil || img.Uploader != recorded.Uploader {
+		t.Errorf("claim: got %+v, %v; want the image, uploaded by %+v", img, err, recorded.Uploader)
+	}
+	other := ulid.Make().String()
+	err = f.a.ReceiveUpload(ctx, core.Upload{Token: other, ContentType: "image/png", CreatedAt: core.TokenTime(other)}, int64(len(body)), bytes.NewReader(body))
+	if core.ErrorCode(err) != core.CodeTokenNotFound {
+		t.Errorf("PUT through a legacy URL with no upload: got %v, want TokenNotFound", err)
+	}
+}

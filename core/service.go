@@ -168,11 +168,24 @@ func (s *Service) uploadHeaders(filename, contentType string) map[string]string 
 }
 
 // ReceiveUpload stores the body of step 2's PUT for up, the upload its
-// verified URL carries (see UploadCarrier), and records the upload.
+// verified URL carries (see UploadCarrier; FileSize 0 for a URL issued
+// before URLs carried uploads, whose upload was recorded at step 1), and
+// records the upload.
 // contentLength is the request's declared length (-1 if unknown); body is
 // read at most to the declared file size plus one byte, and nothing is
 // stored unless exactly file_size bytes arrive.
 func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) error {
+	if up.FileSize == 0 {
+		// A URL from before URLs carried their uploads: the upload was
+		// recorded at step 1.
+		recorded, err := s.meta.Upload(ctx, up.Token)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(CodeTokenNotFound, "no upload has this token")
+		} else if err != nil {
+			return fmt.Errorf("receive %s: %w", up.Token, err)
+		}
+		up = recorded
+	}
 	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
 		// Only when the URL lives as long as the claim window: then the
 		// upload could be swept as soon as it is recorded.

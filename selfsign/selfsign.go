@@ -137,8 +137,9 @@ func (s *Signer) CarriesUploads() {}
 // with every signed header as issued, on the host it was issued for, before
 // it expired, signed with one of its secrets: the one X-Amz-Credential
 // names. It returns the upload the URL was issued for (its token, declared
-// type and size, uploader, and creation time: the token's), or an
-// *core.Error with CodeSignatureMismatch or CodeUploadURLExpired.
+// type and size, uploader, and creation time: the token's; FileSize 0 for a
+// URL issued before URLs carried uploads), or an *core.Error with
+// CodeSignatureMismatch or CodeUploadURLExpired.
 func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
 	token, err := s.verify(r, now)
 	if err != nil {
@@ -147,6 +148,11 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
 	// Signed, so only this server's own values: a parse error is a bug.
 	q := r.URL.Query()
 	up := core.Upload{Token: token, ContentType: r.Header.Get("Content-Type"), CreatedAt: core.TokenTime(token)}
+	if !q.Has(paramSize) {
+		// Issued by a version that recorded uploads at step 1: FileSize 0
+		// tells the service to look the upload up.
+		return up, nil
+	}
 	if up.FileSize, err = strconv.ParseInt(q.Get(paramSize), 10, 64); err != nil {
 		return core.Upload{}, fmt.Errorf("verify %s: size: %w", token, err)
 	}
@@ -182,9 +188,6 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, error) {
 		if !slices.Contains(signedHeaders, h) {
 			return "", mismatch
 		}
-	}
-	if !q.Has(paramSize) {
-		return "", mismatch
 	}
 	// Rebuild the request as it was presigned: the URL without its
 	// signature, and only the signed headers, taken from r.

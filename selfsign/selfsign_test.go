@@ -289,3 +289,27 @@ func TestWithoutEncryptionHeader(t *testing.T) {
 		t.Errorf("Verify without Content-Disposition: got %v, want it named", err)
 	}
 }
+
+// TestURLFromBeforeCarriedUploads: a URL issued by a version that recorded
+// uploads at step 1 (no x-ui-size) still verifies after an upgrade, with
+// FileSize 0 so that the service looks the upload up.
+func TestURLFromBeforeCarriedUploads(t *testing.T) {
+	s, _ := New(testSecret)
+	req, err := http.NewRequest(http.MethodPut, "http://images.example.test:8080"+PathPrefix+"01GC9JEN2X052BAKW905PH9C36?X-Amz-Expires=3600", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := map[string]string{"Content-Disposition": `attachment; filename="x.jpeg"`, "Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	k := s.keys[0]
+	legacy, _, err := k.signer.PresignHTTP(context.Background(), k.creds, req, "UNSIGNED-PAYLOAD", service, region, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.Verify(request(core.UploadTarget{URL: legacy, Headers: headers}), issued)
+	if err != nil || up.Token != "01GC9JEN2X052BAKW905PH9C36" || up.FileSize != 0 || up.ContentType != "image/jpeg" {
+		t.Fatalf("Verify(legacy URL): got %+v, %v; want its token and type, FileSize 0", up, err)
+	}
+}
