@@ -39,11 +39,7 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 func TestReceiveUploadRacingARefusedPut(t *testing.T) {
 	f := newCacheFixture(t, false)
 	ctx := context.Background()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
-		t.Fatal(err)
-	}
-	body := buf.Bytes()
+	body := smallPNG(t)
 	token := ulid.Make().String()
 	up := core.Upload{Token: token, ContentType: "image/png", FileSize: int64(len(body)), CreatedAt: core.TokenTime(token)}
 
@@ -107,11 +103,7 @@ func (s *sniffThenGate) Read(p []byte) (int, error) {
 func TestReceiveUploadOfALegacyURL(t *testing.T) {
 	f := newCacheFixture(t, false)
 	ctx := context.Background()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
-		t.Fatal(err)
-	}
-	body := buf.Bytes()
+	body := smallPNG(t)
 	token := ulid.Make().String()
 	recorded := core.Upload{Token: token, ContentType: "image/png", FileSize: int64(len(body)), CreatedAt: core.TokenTime(token),
 		Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.7"}}
@@ -131,4 +123,14 @@ func TestReceiveUploadOfALegacyURL(t *testing.T) {
 	if core.ErrorCode(err) != core.CodeTokenNotFound {
 		t.Errorf("PUT through a legacy URL with no upload: got %v, want TokenNotFound", err)
 	}
+}
+
+// smallPNG is a valid 4×4 PNG, more than the 64 bytes a PUT sniffs.
+func smallPNG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -66,12 +66,12 @@ func TestComposerInBrowser(t *testing.T) {
 	if len(photo) >= browserLimit {
 		t.Fatalf("test photo is %d bytes, want it under the %d limit", len(photo), browserLimit)
 	}
-	photoPath := writeTestFile(t, dir, "office.jpg", photo)
-	bigPath := writeTestFile(t, dir, "big.jpg", padJPEG(photo, browserLimit+50_000, rngBytes(rng)))
-	textPath := writeTestFile(t, dir, "notes.txt", []byte("not a picture\n"))
+	photoPath := clientFile(t, dir, "office.jpg", photo)
+	bigPath := clientFile(t, dir, "big.jpg", padJPEG(photo, browserLimit+50_000, rngBytes(rng)))
+	textPath := clientFile(t, dir, "notes.txt", []byte("not a picture\n"))
 	// A PNG named .jpg: the browser declares image/jpeg, and the server
 	// refuses the PUT's bytes with an errors document.
-	fakePath := writeTestFile(t, dir, "fake.jpg", encodePNG(t, rng, 40, 30))
+	fakePath := clientFile(t, dir, "fake.jpg", encodePNG(t, rng, 40, 30))
 
 	bctx := newBrowser(t, dir)
 
@@ -270,15 +270,6 @@ func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	return inBrowser(t, ctx, "evaluate "+expr, chromedp.Evaluate[T](expr))
 }
 
-func writeTestFile(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // saveScreenshot writes the whole page to test-artifacts/composer.png at the
 // repository's root, for people to look at.
 func saveScreenshot(t *testing.T, ctx context.Context) {
@@ -306,7 +297,7 @@ func TestComposerScaleOut(t *testing.T) {
 	d.s3.AllowBrowsers(t, bucket, srv.base)
 	dir := t.TempDir()
 	photo := encodeJPEG(t, newRand(t), 320, 200)
-	photoPath := writeTestFile(t, dir, "office.jpg", photo)
+	photoPath := clientFile(t, dir, "office.jpg", photo)
 
 	bctx := newBrowser(t, dir)
 	var mu sync.Mutex

@@ -26,7 +26,8 @@ func clientPathRE(ext string) *regexp.Regexp {
 	return regexp.MustCompile(`^/hc/user_images/[A-Za-z0-9_-]{22}\.` + ext + `$`)
 }
 
-// clientFile writes data to name in dir and returns its path.
+// clientFile writes data to name in dir and returns its path: a file for a
+// client (the CLI, package client, or a browser) to upload.
 func clientFile(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
