@@ -46,6 +46,8 @@ type Progress struct {
 	// Last names the record just counted: a brand or API token id, a
 	// user's email, a blocked hash, or an image's path.
 	Last string
+	// LastCopied: this run wrote Last; false when it was there already.
+	LastCopied bool
 }
 
 // ErrConflict means the destination holds a different record under the
@@ -94,7 +96,7 @@ func (m *mover) record(p *Progress, last string, err error) error {
 	default:
 		return err
 	}
-	p.Last = last
+	p.Last, p.LastCopied = last, err == nil
 	if m.Progress != nil {
 		m.Progress(*p)
 	}

@@ -180,14 +180,25 @@ func TestMigrateResumes(t *testing.T) {
 		t.Fatalf("interrupted run: got %v, want the crash", err)
 	}
 	var reports int
+	copiedReports := map[string]int64{}
 	o = options(from, to)
-	o.Progress = func(migrate.Progress) { reports++ }
+	o.Progress = func(p migrate.Progress) {
+		reports++
+		if p.LastCopied {
+			copiedReports[p.Kind]++
+		}
+	}
 	got, err := migrate.Run(ctx, o)
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
 	if want := 2 + 2 + 1 + 1 + len(ids) + 2; reports != want {
 		t.Errorf("progress reports: got %d, want one per record (%d)", reports, want)
+	}
+	for _, p := range got {
+		if copiedReports[p.Kind] != p.Copied {
+			t.Errorf("%s: got %d reports of a copied record, want %d (one per copy)", p.Kind, copiedReports[p.Kind], p.Copied)
+		}
 	}
 	images := got[4]
 	// The sixth image's bytes were stored before the crash: they are kept,

@@ -103,14 +103,12 @@ func progressPrinter(w io.Writer, quiet, verbose bool) func(migrate.Progress) {
 		return nil
 	}
 	var last time.Time
-	var prev migrate.Progress
 	return func(p migrate.Progress) {
 		if verbose {
-			what := "copied"
-			if p.Kind == prev.Kind && p.Copied == prev.Copied || p.Kind != prev.Kind && p.Copied == 0 {
-				what = "already there"
+			what := "already there"
+			if p.LastCopied {
+				what = "copied"
 			}
-			prev = p
 			fmt.Fprintf(w, "migrate: %s %s: %s\n", p.Kind, what, p.Last)
 			return
 		}
