@@ -372,17 +372,30 @@ func TestUploadRejections(t *testing.T) {
 	checkServed(t, srv, got.UserImage.Path, "image/jpeg", img)
 }
 
-// slowPut is a PUT whose body the test writes piecemeal.
+// slowPut is the PUT of an upload whose body the test writes in two
+// halves.
 type slowPut struct {
+	up   uploadResponse
+	data []byte
+	n    int // bytes sent so far
 	w    *io.PipeWriter
 	done chan error // the PUT's outcome: nil for 200
 }
 
-// startSlowPut starts the PUT of up with data's length declared and writes
-// the first n bytes of data, then waits until the server is storing the body
-// (its temporary file exists under dataDir/blobs/.tmp).
-func startSlowPut(t *testing.T, srv *server, up uploadResponse, data []byte, n int) *slowPut {
+// startHalfPut creates the upload of a JPEG of size bytes (base padded
+// with comments, which the claim strips, so base is what is served), starts
+// its PUT with the first half of the body, and waits until the server is
+// storing it (it has a temporary file open under dataDir/blobs/.tmp).
+func startHalfPut(t *testing.T, srv *server, size int) (put *slowPut, base []byte) {
 	t.Helper()
+	rng := newRand(t)
+	base = encodeJPEG(t, rng, 64, 64)
+	data := padJPEG(base, size, rngBytes(rng))
+	up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(data) / 2
 	pr, pw := io.Pipe()
 	req, err := http.NewRequest(http.MethodPut, up.Upload.URL, pr)
 	if err != nil {
@@ -392,7 +405,7 @@ func startSlowPut(t *testing.T, srv *server, up uploadResponse, data []byte, n i
 	for k, v := range up.Upload.Headers {
 		req.Header.Set(k, v)
 	}
-	p := &slowPut{w: pw, done: make(chan error, 1)}
+	p := &slowPut{up: up, data: data, n: n, w: pw, done: make(chan error, 1)}
 	client := &http.Client{Transport: &http.Transport{}}
 	go func() {
 		res, err := client.Do(req)
@@ -419,7 +432,7 @@ func startSlowPut(t *testing.T, srv *server, up uploadResponse, data []byte, n i
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return p
+	return p, base
 }
 
 // writingIn reports whether process pid has a file open in dir: a
@@ -435,10 +448,10 @@ func writingIn(pid int, dir string) bool {
 	return false
 }
 
-// finish writes the rest of data and returns the PUT's outcome.
-func (p *slowPut) finish(data []byte, n int) error {
-	if _, err := p.w.Write(data[n:]); err != nil {
-		return fmt.Errorf("write the last %d bytes: %w", len(data)-n, err)
+// finish writes the rest of the body and returns the PUT's outcome.
+func (p *slowPut) finish() error {
+	if _, err := p.w.Write(p.data[p.n:]); err != nil {
+		return fmt.Errorf("write the last %d bytes: %w", len(p.data)-p.n, err)
 	}
 	p.w.Close()
 	select {
@@ -455,15 +468,7 @@ func (p *slowPut) finish(data []byte, n int) error {
 func TestGracefulShutdown(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data)
-	rng := newRand(t)
-	base := encodeJPEG(t, rng, 64, 64)
-	img := padJPEG(base, 600_000, rngBytes(rng)) // served as base: comments are stripped
-	up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
-	if err != nil {
-		t.Fatal(err)
-	}
-	half := len(img) / 2
-	put := startSlowPut(t, srv, up, img, half)
+	put, base := startHalfPut(t, srv, 600_000)
 
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -471,7 +476,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if !srv.waitForLog("shutting down: finishing in-flight requests") {
 		t.Fatalf("no shutting-down line after SIGTERM (exited: %v)", srv.hasExited())
 	}
-	if err := put.finish(img, half); err != nil {
+	if err := put.finish(); err != nil {
 		t.Fatalf("PUT across SIGTERM: got %v, want 200", err)
 	}
 	if err := srv.wait(); err != nil {
@@ -482,7 +487,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	srv2 := startServer(t, data)
-	got, err := claim(http.DefaultClient, srv2.base, "", up.Upload.Token, brandID)
+	got, err := claim(http.DefaultClient, srv2.base, "", put.up.Upload.Token, brandID)
 	if err != nil {
 		t.Fatalf("claim after the restart: %v", err)
 	}
@@ -508,26 +513,17 @@ func TestAdminCommandDuringUpload(t *testing.T) {
 			data := t.TempDir()
 			addUser(t, data, email, password)
 			srv := startServer(t, data)
-			rng := newRand(t)
-			base := encodeJPEG(t, rng, 64, 64)
-			img := padJPEG(base, 300_000, rngBytes(rng)) // served as base: comments are stripped
-			up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
-			if err != nil {
-				t.Fatal(err)
-			}
-			half := len(img) / 2
-			put := startSlowPut(t, srv, up, img, half)
+			put, base := startHalfPut(t, srv, 300_000)
 			args := tc.args(data)
 			runCLI(t, "", args...)
-			if err := put.finish(img, half); err != nil {
-				// Known cause: every admin command opens the blob store
-				// (cmd/userimages/stores.go openEmbedded), and
-				// localdisk.Open removes blobs/.tmp, where the running
-				// server is writing this PUT's body.
+			if err := put.finish(); err != nil {
+				// A cause seen before: every admin command opens the blob
+				// store, and localdisk.Open once removed blobs/.tmp, where
+				// the running server writes this PUT's body.
 				t.Fatalf("PUT in flight while `userimages %s` ran: got %v, want 200 "+
 					"(the admin command deleted the server's partial upload in blobs/.tmp)", strings.Join(args, " "), err)
 			}
-			got, err := claim(http.DefaultClient, srv.base, "", up.Upload.Token, brandID)
+			got, err := claim(http.DefaultClient, srv.base, "", put.up.Upload.Token, brandID)
 			if err != nil {
 				t.Fatal(err)
 			}
