@@ -34,6 +34,34 @@ const (
 	ActiveContent
 )
 
+// ReadError is the error of an input that could not be read: a fault of
+// the reader (a cut connection, a failing disk), not of the image, so the
+// same bytes may pass when read again. Inspect returns it, never a
+// Refusal, for any error of its reader other than a clean io.EOF.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return "read image: " + e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// sourceReader marks its reader's errors as ReadErrors, so that an
+// io.ErrUnexpectedEOF of the reader is not taken for a truncated image, and
+// keeps the first one.
+type sourceReader struct {
+	r      io.Reader
+	failed *ReadError
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		if s.failed == nil {
+			s.failed = &ReadError{Err: err}
+		}
+		return n, s.failed
+	}
+	return n, err
+}
+
 // Refusal is the error of a refused image.
 type Refusal struct {
 	Reason Reason
@@ -221,7 +249,8 @@ func (b *builder) literal(lit []byte) {
 // other than EOF are returned as they are.
 func Inspect(r io.Reader, contentType string, opt Options) (*Plan, error) {
 	opt = opt.withDefaults()
-	s := &scanner{br: bufio.NewReaderSize(r, 32<<10)}
+	src := &sourceReader{r: r}
+	s := &scanner{br: bufio.NewReaderSize(src, 32<<10)}
 	var b builder
 	var (
 		w, h int
@@ -238,6 +267,12 @@ func Inspect(r io.Reader, contentType string, opt Options) (*Plan, error) {
 		w, h, err = inspectWebP(s, &b, opt)
 	default:
 		return nil, refuse(NotFormat, "%s is not a supported image type", contentType)
+	}
+	if src.failed != nil {
+		// Whatever was concluded from bytes cut short by a failing reader
+		// (such as "not this format" from a short peek) is not the image's
+		// fault.
+		return nil, src.failed
 	}
 	if err != nil {
 		return nil, err
@@ -306,7 +341,13 @@ type scanner struct {
 	buf []byte // reused by copy
 }
 
+// truncated maps the end of the input to a Truncated refusal; a reader's
+// failure stays a *ReadError.
 func truncated(err error) error {
+	var re *ReadError
+	if errors.As(err, &re) {
+		return err
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return refuse(Truncated, "the image ends early: the file is truncated")
 	}

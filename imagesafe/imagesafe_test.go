@@ -389,3 +389,50 @@ func TestOrientationTIFFRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// failingReader yields the first n bytes of data, then fails with err.
+type failingReader struct {
+	data []byte
+	n    int
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, f.err
+	}
+	k := copy(p[:min(len(p), f.n)], f.data)
+	f.data, f.n = f.data[k:], f.n-k
+	return k, nil
+}
+
+// A reader that fails part way, even with io.ErrUnexpectedEOF (as an HTTP
+// body cut short does), is a ReadError, never a refusal of the image: the
+// same bytes may pass when read again.
+func TestInspectReaderFailureIsNotARefusal(t *testing.T) {
+	for _, name := range []string{"gps_rotated.jpg", "text.png", "plain.webp"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := contentTypes[filepath.Ext(name)]
+		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset by peer")} {
+			for _, at := range []int{0, 1, 20, len(data) / 2, len(data) - 1} {
+				_, err := Inspect(&failingReader{data: data, n: at, err: cause}, ct, Options{Strip: true})
+				var re *ReadError
+				if !errors.As(err, &re) || !errors.Is(err, cause) {
+					t.Errorf("%s cut at %d by %v: got %v (%T), want a *ReadError wrapping it", name, at, cause, err, err)
+				}
+				var r *Refusal
+				if errors.As(err, &r) {
+					t.Errorf("%s cut at %d: got refusal %v", name, at, r)
+				}
+			}
+		}
+		// The same bytes ending cleanly early are still a truncated image.
+		_, err = Inspect(bytes.NewReader(data[:len(data)/2]), ct, Options{Strip: true})
+		if r := (*Refusal)(nil); !errors.As(err, &r) || r.Reason != Truncated {
+			t.Errorf("%s ending at half: got %v, want a Truncated refusal", name, err)
+		}
+	}
+}
