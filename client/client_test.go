@@ -292,6 +292,9 @@ func TestRetries(t *testing.T) {
 	}{
 		{name: "gateway errors then success", create: []reply{bare(502), bare(503), bare(504)},
 			wantCreates: 4, wantPuts: 1, wantClaims: 1},
+		{name: "storage faults then success", put: []reply{withHeader(apiError(503, CodeStorageUnavailable, "store failed", ""), "Retry-After", "2")},
+			claim:       []reply{withHeader(apiError(507, CodeInsufficientStorage, "disk full", ""), "Retry-After", "1")},
+			wantCreates: 1, wantPuts: 2, wantClaims: 2, wantWaits: []time.Duration{2 * time.Second, time.Second}},
 		{name: "503 until attempts are spent", create: []reply{busy, busy, busy, busy},
 			wantErr: &Error{Status: 503, Code: CodeServiceUnavailable, RetryAfter: 5 * time.Second}, wantCreates: 4,
 			wantWaits: []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second}},
@@ -802,7 +805,8 @@ func TestReadmeCodes(t *testing.T) {
 		CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded, CodeTokenNotFound, CodeTokenExpired,
 		CodeNotUploaded, CodeBrandNotFound, CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage,
 		CodeTruncatedImage, CodeImageTooLarge, CodeActiveContent, CodeBlockedContent, CodeForbidden,
-		CodeRateLimited, CodeServiceUnavailable, CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodeInternalError} {
+		CodeRateLimited, CodeServiceUnavailable, CodeStorageUnavailable, CodeInsufficientStorage, CodeNotFound, CodeMethodNotAllowed,
+		CodeConflict, CodeInternalError} {
 		known[c] = true
 	}
 	n := 0

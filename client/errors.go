@@ -88,6 +88,8 @@ const (
 	CodeForbidden              = "Forbidden"              // 403: authenticated, but not allowed
 	CodeRateLimited            = "RateLimited"            // 429: too many requests; see RetryAfter
 	CodeServiceUnavailable     = "ServiceUnavailable"     // 503: busy or shutting down; see RetryAfter
+	CodeStorageUnavailable     = "StorageUnavailable"     // 503: a store of the server failed; nothing changed, see RetryAfter
+	CodeInsufficientStorage    = "InsufficientStorage"    // 507: the server's storage is full; nothing stored, see RetryAfter
 	CodeNotFound               = "NotFound"               // 404: no such route or image
 	CodeMethodNotAllowed       = "MethodNotAllowed"       // 405: wrong method for the route
 	CodeConflict               = "Conflict"               // 409: an admin command would create a duplicate

@@ -68,7 +68,8 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 
 func retryableStatus(status int) bool {
 	switch status {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		http.StatusInsufficientStorage: // full on this instance: space may come back, or another may answer
 		return true
 	}
 	return false

@@ -29,7 +29,8 @@ func unauthorized(format string, args ...any) *Error {
 // anonymous caller (user id 0). Accepted: Basic email:password, Basic
 // email/token:api_token and Bearer api_token. Anything else, or wrong
 // credentials, is CodeUnauthorized.
-func (s *Service) Authenticate(ctx context.Context, header string) (int64, error) {
+func (s *Service) Authenticate(ctx context.Context, header string) (_ int64, err error) {
+	defer func() { err = storeFault(err) }()
 	if header == "" {
 		return 0, nil
 	}

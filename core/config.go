@@ -53,6 +53,11 @@ type Config struct {
 	// DefaultServerSideEncryption; "none" leaves the header out, for object
 	// stores that refuse it.
 	ServerSideEncryption string
+	// MinFreeSpace is the free space, in bytes, under which the local disk
+	// (Deps.Disk) makes Ready fail, so that a load balancer sends uploads
+	// elsewhere before the disk is full. Default room for 64 uploads of
+	// MaxFileSize.
+	MinFreeSpace int64
 	// PasswordCost is the bcrypt cost of new password and API token hashes.
 	// Default bcrypt.DefaultCost (10); tests may lower it to bcrypt.MinCost.
 	PasswordCost int
@@ -85,6 +90,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ServerSideEncryption == "" {
 		c.ServerSideEncryption = DefaultServerSideEncryption
 	}
+	if c.MinFreeSpace == 0 {
+		c.MinFreeSpace = 64 * c.MaxFileSize
+	}
 	if c.PasswordCost == 0 {
 		c.PasswordCost = bcrypt.DefaultCost
 	}
@@ -95,6 +103,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("upload url ttl %s: must be between 1s and 7 days (the SigV4 limit)", c.UploadURLTTL)
 	case c.ClaimWindow < c.UploadURLTTL:
 		return c, fmt.Errorf("claim window %s: must be at least the upload url ttl %s", c.ClaimWindow, c.UploadURLTTL)
+	case c.MinFreeSpace < 0:
+		return c, fmt.Errorf("min free space %d: must not be negative", c.MinFreeSpace)
 	case c.OrphanGrace < 0:
 		return c, fmt.Errorf("orphan grace %s: must not be negative", c.OrphanGrace)
 	case c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost:

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Code is a stable, machine-readable error code. Codes are part of the public
@@ -39,6 +40,8 @@ const (
 	CodeForbidden              Code = "Forbidden"
 	CodeRateLimited            Code = "RateLimited"
 	CodeUnavailable            Code = "ServiceUnavailable"
+	CodeStorageUnavailable     Code = "StorageUnavailable"
+	CodeInsufficientStorage    Code = "InsufficientStorage"
 	CodeNotFound               Code = "NotFound"
 	CodeMethodNotAllowed       Code = "MethodNotAllowed"
 	CodeConflict               Code = "Conflict"
@@ -52,7 +55,8 @@ var Codes = []Code{
 	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
 	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,
 	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeTruncatedImage,
-	CodeImageTooLarge, CodeActiveContent, CodeBlockedContent, CodeForbidden, CodeRateLimited, CodeUnavailable, CodeNotFound,
+	CodeImageTooLarge, CodeActiveContent, CodeBlockedContent, CodeForbidden, CodeRateLimited, CodeUnavailable,
+	CodeStorageUnavailable, CodeInsufficientStorage, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeInternal,
 }
 
@@ -110,4 +114,24 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExist: the record or object already exists and was not replaced.
 	ErrExist = errors.New("already exists")
+	// ErrFull: the store is out of space or over its quota.
+	ErrFull = errors.New("storage full")
 )
+
+// storeFault classifies err, returned by a store, for the caller: a full
+// store (ErrFull, ENOSPC, EDQUOT) is CodeInsufficientStorage, any other
+// fault CodeStorageUnavailable; both are retryable and never blame the
+// caller's request. An *Error, or nil, passes unchanged.
+func storeFault(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &Error{Code: CodeInsufficientStorage, Message: "the server's storage is full; nothing was stored, retry later", Err: err}
+	}
+	return &Error{Code: CodeStorageUnavailable, Message: "a storage service failed or did not answer; nothing was changed, retry", Err: err}
+}

@@ -108,13 +108,12 @@ func (f *cacheFixture) publish(t *testing.T) string {
 	var b [16]byte
 	rand.Read(b[:])
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/png", FileSize: 4, CreatedAt: f.now()}
-	if err := f.db.CreateUpload(ctx, up); err != nil {
+	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/png", FileSize: 4, CreatedAt: f.now(),
+		ImageID: id, Size: 4, SHA256: strings.Repeat("ab", 32)}
+	if err := f.db.ReceiveUpload(ctx, up); err != nil {
 		t.Fatal(err)
 	}
-	img := core.Image{ID: id, Token: up.Token, BrandID: "10016", ContentType: up.ContentType, Size: 4,
-		SHA256: strings.Repeat("ab", 32), CreatedAt: f.now()}
-	if err := f.db.PublishImage(ctx, img); err != nil {
+	if _, err := f.db.ClaimUpload(ctx, core.UploadClaim{Token: up.Token, BrandID: "10016", NotBefore: up.CreatedAt, At: f.now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.blobs.Put(ctx, core.ImageKey(id), strings.NewReader("\x89PNG")); err != nil {

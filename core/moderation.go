@@ -11,7 +11,8 @@ import (
 // Moderator returns the audit name of an authenticated admin, or
 // CodeUnauthorized for anonymous callers and CodeForbidden for users who are
 // not admins.
-func (s *Service) Moderator(ctx context.Context, userID int64) (string, error) {
+func (s *Service) Moderator(ctx context.Context, userID int64) (_ string, err error) {
+	defer func() { err = storeFault(err) }()
 	if userID == 0 {
 		return "", Errorf(CodeUnauthorized, "moderation needs an admin's credentials")
 	}
@@ -39,7 +40,8 @@ func ParseImagePath(p string) (string, error) {
 // DeleteImage takes an image down: its metadata goes (with an audit record
 // of who did it and why) and then its bytes. With block, the same bytes are
 // refused if anyone uploads them again.
-func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block bool) (Image, error) {
+func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block bool) (_ Image, err error) {
+	defer func() { err = storeFault(err) }()
 	if !ValidImageID(id) {
 		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
 	}
@@ -93,13 +95,27 @@ func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
 	return u.ID, err
 }
 
-// Ready checks that the metadata and blob stores answer.
+// Ready checks that the metadata and blob stores answer and that the local
+// disk, if any, has more than Config.MinFreeSpace free.
 func (s *Service) Ready(ctx context.Context) error {
 	if _, err := s.meta.BrandExists(ctx, "readyz"); err != nil {
 		return fmt.Errorf("metadata store: %w", err)
 	}
 	if err := s.blobs.List(ctx, "readyz/", func(string, time.Time) error { return nil }); err != nil {
 		return fmt.Errorf("blob store: %w", err)
+	}
+	if s.disk == nil {
+		return nil
+	}
+	free, err := s.disk.FreeSpace()
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("disk: %w", err)
+	}
+	if free < s.cfg.MinFreeSpace {
+		return fmt.Errorf("disk: %d bytes free, under the reserve of %d", free, s.cfg.MinFreeSpace)
 	}
 	return nil
 }

@@ -3,134 +3,438 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"image"
 	"image/png"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
+	"userimages/localdisk"
+	"userimages/sqlite"
 )
 
-// gatedReader yields data after its first read has waited for proceed,
-// first signalling started.
-type gatedReader struct {
-	data             *bytes.Reader
-	started, proceed chan struct{}
-	fail             error // returned instead of the data when set
+// faultyBlobs is a blob store that fails as told: Puts with putErr, Opens
+// with openErr, and reads of opened blobs after readAfter bytes with
+// readErr (io.EOF: the store cuts the object short without saying so).
+// It counts Opens and Puts.
+type faultyBlobs struct {
+	core.BlobStore
+	mu        sync.Mutex
+	putErr    error
+	openErr   error
+	readAfter int64
+	readErr   error
+	opens     atomic.Int64
+	puts      atomic.Int64
 }
 
-func (g *gatedReader) Read(p []byte) (int, error) {
-	if g.started != nil {
-		close(g.started)
-		g.started = nil
-		<-g.proceed
-	}
-	if g.fail != nil {
-		return 0, g.fail
-	}
-	return g.data.Read(p)
+// heal makes every later call succeed.
+func (f *faultyBlobs) heal() {
+	f.set(func(f *faultyBlobs) { f.putErr, f.openErr, f.readErr = nil, nil, nil })
 }
 
-// TestReceiveUploadRacingARefusedPut: two PUTs of one URL, the first
-// (which recorded the upload) refused while the second streams. The second
-// gets 200, so its upload must be claimable: its row is there.
-func TestReceiveUploadRacingARefusedPut(t *testing.T) {
-	f := newCacheFixture(t, false)
-	ctx := context.Background()
-	body := smallPNG(t)
-	token := ulid.Make().String()
-	up := core.Upload{Token: token, ContentType: "image/png", FileSize: int64(len(body)), CreatedAt: core.TokenTime(token)}
-
-	// PUT 1 records the upload, then its connection breaks.
-	firstStarted, firstProceed := make(chan struct{}), make(chan struct{})
-	first := &gatedReader{data: bytes.NewReader(body), started: firstStarted, proceed: firstProceed, fail: errors.New("connection reset")}
-	firstDone := make(chan error, 1)
-	// Its sniff reads first: let that through, then hold the rest.
-	go func() {
-		firstDone <- f.a.ReceiveUpload(ctx, up, -1, &sniffThenGate{head: body[:64], rest: first})
-	}()
-	<-firstStarted // PUT 1 has recorded the row and is storing
-	if _, err := f.db.Upload(ctx, token); err != nil {
-		t.Fatalf("row after PUT 1 started: %v", err)
-	}
-	// PUT 2 streams meanwhile; PUT 1 fails (deleting the row it made)
-	// before PUT 2's bytes are stored.
-	secondStarted, secondProceed := make(chan struct{}), make(chan struct{})
-	second := &gatedReader{data: bytes.NewReader(body[64:]), started: secondStarted, proceed: secondProceed}
-	secondDone := make(chan error, 1)
-	go func() {
-		secondDone <- f.b.ReceiveUpload(ctx, up, int64(len(body)), &sniffThenGate{head: body[:64], rest: second})
-	}()
-	<-secondStarted // PUT 2 found the row there and is storing
-	close(firstProceed)
-	if err := <-firstDone; err == nil {
-		t.Fatal("PUT 1: got nil, want its read error")
-	}
-	close(secondProceed)
-	if err := <-secondDone; err != nil {
-		t.Fatalf("PUT 2: got %v, want nil", err)
-	}
-	if _, err := f.db.Upload(ctx, token); err != nil {
-		t.Errorf("row after PUT 2's 200: got %v, want it there", err)
-	}
-	img, err := f.b.Claim(ctx, token, "10016")
-	if err != nil || img.Size != int64(len(body)) {
-		t.Errorf("claim after PUT 2's 200: got %+v, %v; want the image", img, err)
-	}
+func (f *faultyBlobs) set(fn func(*faultyBlobs)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
 }
 
-// sniffThenGate yields head at once (the server peeks at it before
-// storing anything), then reads rest.
-type sniffThenGate struct {
-	head []byte
-	rest *gatedReader
-	sent bool
-}
-
-func (s *sniffThenGate) Read(p []byte) (int, error) {
-	if !s.sent {
-		s.sent = true
-		return copy(p, s.head), nil
+func (f *faultyBlobs) Put(ctx context.Context, key string, r io.Reader) error {
+	f.puts.Add(1)
+	f.mu.Lock()
+	err := f.putErr
+	f.mu.Unlock()
+	if err != nil {
+		io.Copy(io.Discard, r) // as a store failing at the end would
+		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return s.rest.Read(p)
+	return f.BlobStore.Put(ctx, key, r)
 }
 
-// TestReceiveUploadOfALegacyURL: a PUT through a URL issued before URLs
-// carried their uploads (FileSize 0) takes the upload recorded at step 1,
-// and is refused as TokenNotFound when there is none.
-func TestReceiveUploadOfALegacyURL(t *testing.T) {
-	f := newCacheFixture(t, false)
-	ctx := context.Background()
-	body := smallPNG(t)
-	token := ulid.Make().String()
-	recorded := core.Upload{Token: token, ContentType: "image/png", FileSize: int64(len(body)), CreatedAt: core.TokenTime(token),
-		Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.7"}}
-	if err := f.db.CreateUpload(ctx, recorded); err != nil {
+func (f *faultyBlobs) Open(ctx context.Context, key string) (core.Blob, error) {
+	f.opens.Add(1)
+	f.mu.Lock()
+	openErr, readErr, after := f.openErr, f.readErr, f.readAfter
+	f.mu.Unlock()
+	if openErr != nil {
+		return nil, fmt.Errorf("open %s: %w", key, openErr)
+	}
+	b, err := f.BlobStore.Open(ctx, key)
+	if err != nil || readErr == nil {
+		return b, err
+	}
+	return &failingBlob{Blob: b, left: after, err: readErr}, nil
+}
+
+// failingBlob fails its reads with err after left bytes.
+type failingBlob struct {
+	core.Blob
+	left int64
+	err  error
+}
+
+func (b *failingBlob) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, b.err
+	}
+	n, err := b.Blob.Read(p[:min(int64(len(p)), b.left)])
+	b.left -= int64(n)
+	return n, err
+}
+
+// faultyScratch fails the writes of its scratch files with err, when set.
+type faultyScratch struct {
+	core.ScratchSpace
+	err error
+}
+
+func (f faultyScratch) Scratch() (core.Scratch, error) {
+	s, err := f.ScratchSpace.Scratch()
+	if err != nil || f.err == nil {
+		return s, err
+	}
+	return failingScratch{Scratch: s, err: f.err}, nil
+}
+
+type failingScratch struct {
+	core.Scratch
+	err error
+}
+
+func (f failingScratch) Write([]byte) (int, error) { return 0, f.err }
+
+// carrier is an UploadCarrier whose URLs point nowhere: tests call
+// ReceiveUpload themselves.
+type carrier struct{ nopSigner }
+
+func (carrier) CarriesUploads() {}
+
+// flowFixture is a service on real SQLite and local disk, behind faulty
+// wrappers, with brand 10016.
+type flowFixture struct {
+	db      *sqlite.DB
+	disk    *localdisk.Store
+	blobs   *faultyBlobs
+	scratch *faultyScratch
+	svc     *core.Service
+}
+
+// newFlowFixture makes a fixture whose uploads come to the service
+// (carried, the embedded default) or go to the blob store (staged).
+func newFlowFixture(t *testing.T, carried bool) *flowFixture {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "db"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	legacy := core.Upload{Token: token, ContentType: "image/png", CreatedAt: core.TokenTime(token)}
-	if err := f.a.ReceiveUpload(ctx, legacy, int64(len(body)), bytes.NewReader(body)); err != nil {
-		t.Fatalf("PUT through a legacy URL: %v", err)
+	t.Cleanup(func() { db.Close() })
+	disk, err := localdisk.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	img, err := f.a.Claim(ctx, token, "10016")
-	if err != nil || img.Uploader != recorded.Uploader {
-		t.Errorf("claim: got %+v, %v; want the image, uploaded by %+v", img, err, recorded.Uploader)
+	if err := db.AddBrand(t.Context(), "10016"); err != nil {
+		t.Fatal(err)
 	}
-	other := ulid.Make().String()
-	err = f.a.ReceiveUpload(ctx, core.Upload{Token: other, ContentType: "image/png", CreatedAt: core.TokenTime(other)}, int64(len(body)), bytes.NewReader(body))
-	if core.ErrorCode(err) != core.CodeTokenNotFound {
-		t.Errorf("PUT through a legacy URL with no upload: got %v, want TokenNotFound", err)
+	f := &flowFixture{db: db, disk: disk, blobs: &faultyBlobs{BlobStore: disk}, scratch: &faultyScratch{ScratchSpace: disk}}
+	d := core.Deps{Meta: db, Blobs: f.blobs, Signer: nopSigner{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if carried {
+		d.Signer, d.Scratch = carrier{}, f.scratch
+	}
+	if f.svc, err = core.New(core.Config{PasswordCost: bcrypt.MinCost}, d); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// upload is a carried upload of body, as a verified URL hands it over.
+func carriedUpload(body []byte) core.Upload {
+	token := ulid.Make().String()
+	return core.Upload{Token: token, ContentType: "image/png", FileSize: int64(len(body)), CreatedAt: core.TokenTime(token),
+		Uploader: core.Uploader{ClientAddr: "192.0.2.7"}}
+}
+
+// put PUTs body for up, as the PUT handler does.
+func (f *flowFixture) put(t *testing.T, up core.Upload, body []byte) error {
+	t.Helper()
+	return f.svc.ReceiveUpload(t.Context(), up, int64(len(body)), bytes.NewReader(body))
+}
+
+// stage creates an upload of body whose bytes go to the blob store, and
+// PUTs them there as a client would.
+func (f *flowFixture) stage(t *testing.T, body []byte) string {
+	t.Helper()
+	created, err := f.svc.CreateUpload(t.Context(), core.CreateUploadInput{ContentType: "image/png", FileSize: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.disk.Put(t.Context(), "staging/"+created.Token, bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	return created.Token
+}
+
+// checkNothingStored fails t unless no checked copy and no record of
+// token exist.
+func (f *flowFixture) checkNothingStored(t *testing.T, token string) {
+	t.Helper()
+	if st, err := f.db.TokenStatus(t.Context(), token); err != nil || st.Upload != nil || st.Image != nil {
+		t.Errorf("TokenStatus(%s): got %+v, %v, want no upload and no image", token, st, err)
+	}
+	n := 0
+	f.disk.List(t.Context(), "images/", func(string, time.Time) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("images/ holds %d objects, want none", n)
 	}
 }
 
-// smallPNG is a valid 4×4 PNG, more than the 64 bytes a PUT sniffs.
-func smallPNG(t *testing.T) []byte {
+// checkServed fails t unless img is served with exactly want.
+func (f *flowFixture) checkServed(t *testing.T, img core.Image, want []byte) {
+	t.Helper()
+	_, b, err := f.svc.OpenImage(t.Context(), img.ID, "png")
+	if err != nil {
+		t.Fatalf("OpenImage: %v", err)
+	}
+	defer b.Close()
+	got, err := io.ReadAll(b)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("served bytes: got %d bytes, %v, want the %d checked", len(got), err, len(want))
+	}
+}
+
+// TestClaimReadsNoBytes: on the embedded default the PUT checks the image
+// and stores the copy to serve (metadata stripped), and the claim only
+// moves the upload's row: it opens and stores no blob.
+func TestClaimReadsNoBytes(t *testing.T) {
+	f := newFlowFixture(t, true)
+	body, stripped := pngWithText(t)
+	up := carriedUpload(body)
+	if err := f.put(t, up, body); err != nil {
+		t.Fatalf("PUT: %v", err)
+	}
+	opens, puts := f.blobs.opens.Load(), f.blobs.puts.Load()
+	img, err := f.svc.Claim(t.Context(), up.Token, "10016")
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if got := f.blobs.opens.Load() - opens; got != 0 {
+		t.Errorf("claim opened %d blobs, want 0", got)
+	}
+	if got := f.blobs.puts.Load() - puts; got != 0 {
+		t.Errorf("claim stored %d blobs, want 0", got)
+	}
+	if img.Size != int64(len(stripped)) {
+		t.Errorf("claimed size: got %d, want the stripped %d", img.Size, len(stripped))
+	}
+	f.checkServed(t, img, stripped)
+	if again, err := f.svc.Claim(t.Context(), up.Token, "10016"); err != nil || again != img {
+		t.Errorf("claim again: got %+v, %v, want the same image", again, err)
+	}
+}
+
+// TestReceiveFaults: a PUT whose storage fails answers a retryable code
+// (never one that blames the image), stores nothing, and the same PUT
+// succeeds once storage heals.
+func TestReceiveFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(f *flowFixture)
+		want   core.Code
+	}{
+		{"blob store fails", func(f *flowFixture) { f.blobs.set(func(b *faultyBlobs) { b.putErr = errors.New("i/o error") }) }, core.CodeStorageUnavailable},
+		{"blob store full", func(f *flowFixture) { f.blobs.set(func(b *faultyBlobs) { b.putErr = syscall.ENOSPC }) }, core.CodeInsufficientStorage},
+		{"scratch full", func(f *flowFixture) { f.scratch.err = syscall.ENOSPC }, core.CodeInsufficientStorage},
+		{"scratch fails", func(f *flowFixture) { f.scratch.err = syscall.EIO }, core.CodeStorageUnavailable},
+		{"metadata store closed", func(f *flowFixture) { f.db.Close() }, core.CodeStorageUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFlowFixture(t, true)
+			body, _ := pngWithText(t)
+			up := carriedUpload(body)
+			tt.break_(f)
+			err := f.put(t, up, body)
+			if got := core.ErrorCode(err); got != tt.want {
+				t.Fatalf("PUT: got %v (%s), want %s", err, got, tt.want)
+			}
+			if tt.name == "metadata store closed" {
+				return // the fixture cannot heal a closed database
+			}
+			f.checkNothingStored(t, up.Token)
+			f.blobs.heal()
+			f.scratch.err = nil
+			if err := f.put(t, up, body); err != nil {
+				t.Fatalf("PUT after healing: %v", err)
+			}
+			if _, err := f.svc.Claim(t.Context(), up.Token, "10016"); err != nil {
+				t.Errorf("claim after healing: %v", err)
+			}
+		})
+	}
+}
+
+// TestReceiveBadBodies: what the client sent wrong is its own 4xx code,
+// and nothing is stored.
+func TestReceiveBadBodies(t *testing.T) {
+	body, _ := pngWithText(t)
+	corrupt := bytes.Clone(body)
+	corrupt[len(corrupt)-5] ^= 0xff // the IEND chunk's CRC
+	tests := []struct {
+		name          string
+		body          io.Reader
+		contentLength int64
+		want          core.Code
+	}{
+		{"short", bytes.NewReader(body[:len(body)-10]), -1, core.CodeIncompleteBody},
+		{"long", io.MultiReader(bytes.NewReader(body), bytes.NewReader([]byte("extra"))), -1, core.CodePayloadTooLarge},
+		{"cut off", io.MultiReader(bytes.NewReader(body[:200]), iotestErr("connection reset by peer")), -1, core.CodeIncompleteBody},
+		{"corrupt", bytes.NewReader(corrupt), int64(len(corrupt)), core.CodeInvalidImage},
+		{"not a PNG", bytes.NewReader(append([]byte("GIF89a"), body[6:]...)), int64(len(body)), core.CodeContentMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFlowFixture(t, true)
+			up := carriedUpload(body)
+			err := f.svc.ReceiveUpload(t.Context(), up, tt.contentLength, tt.body)
+			if got := core.ErrorCode(err); got != tt.want {
+				t.Errorf("PUT: got %v (%s), want %s", err, got, tt.want)
+			}
+			f.checkNothingStored(t, up.Token)
+		})
+	}
+}
+
+// iotestErr is a reader failing at once with msg.
+type iotestErr string
+
+func (e iotestErr) Read([]byte) (int, error) { return 0, errors.New(string(e)) }
+
+// TestClaimStagedFaults: with an object store the claim reads the staged
+// bytes; when the store fails or cuts a read short, the claim answers a
+// retryable code, never one that blames the image, and the same claim
+// succeeds once the store heals.
+func TestClaimStagedFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(b *faultyBlobs)
+		want   core.Code
+	}{
+		{"open fails", func(b *faultyBlobs) { b.openErr = errors.New("connection refused") }, core.CodeStorageUnavailable},
+		{"read cut off", func(b *faultyBlobs) { b.readAfter, b.readErr = 100, io.ErrUnexpectedEOF }, core.CodeStorageUnavailable},
+		{"read reset at once", func(b *faultyBlobs) { b.readAfter, b.readErr = 0, errors.New("connection reset by peer") }, core.CodeStorageUnavailable},
+		{"object shorter than said", func(b *faultyBlobs) { b.readAfter, b.readErr = 300, io.EOF }, core.CodeStorageUnavailable},
+		{"store of the copy fails", func(b *faultyBlobs) { b.putErr = errors.New("503 SlowDown") }, core.CodeStorageUnavailable},
+		{"store of the copy full", func(b *faultyBlobs) { b.putErr = syscall.ENOSPC }, core.CodeInsufficientStorage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFlowFixture(t, false)
+			body, stripped := pngWithText(t)
+			token := f.stage(t, body)
+			f.blobs.set(tt.break_)
+			_, err := f.svc.Claim(t.Context(), token, "10016")
+			if got := core.ErrorCode(err); got != tt.want {
+				t.Fatalf("claim: got %v (%s), want %s", err, got, tt.want)
+			}
+			f.blobs.heal()
+			img, err := f.svc.Claim(t.Context(), token, "10016")
+			if err != nil {
+				t.Fatalf("claim after healing: %v", err)
+			}
+			f.checkServed(t, img, stripped)
+		})
+	}
+}
+
+// TestClaimStagedBadImage: a staged image that really is cut short is the
+// image's fault: 422, as before.
+func TestClaimStagedBadImage(t *testing.T) {
+	f := newFlowFixture(t, false)
+	body, _ := pngWithText(t)
+	cut := body[:len(body)-20]
+	token := f.stage(t, cut)
+	if _, err := f.svc.Claim(t.Context(), token, "10016"); core.ErrorCode(err) != core.CodeTruncatedImage {
+		t.Errorf("claim of a truncated PNG: got %v, want %s", err, core.CodeTruncatedImage)
+	}
+}
+
+// TestReceiveConcurrentPUTs: PUTs of one URL at once store one copy: one
+// gets nil, the others AlreadyUploaded, and only the winner's copy stays.
+func TestReceiveConcurrentPUTs(t *testing.T) {
+	f := newFlowFixture(t, true)
+	body, stripped := pngWithText(t)
+	up := carriedUpload(body)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = f.put(t, up, body) })
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch core.ErrorCode(err) {
+		case core.CodeInternal:
+			if err == nil {
+				ok++
+				continue
+			}
+			t.Errorf("PUT %d: got %v", i, err)
+		case core.CodeAlreadyUploaded:
+		default:
+			t.Errorf("PUT %d: got %v, want nil or AlreadyUploaded", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("PUTs: got %d successes, want 1", ok)
+	}
+	img, err := f.svc.Claim(t.Context(), up.Token, "10016")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.checkServed(t, img, stripped)
+	var keys []string
+	f.disk.List(t.Context(), "images/", func(k string, _ time.Time) error { keys = append(keys, k); return nil })
+	if len(keys) != 1 || keys[0] != core.ImageKey(img.ID) {
+		t.Errorf("images/: got %q, want only %s", keys, core.ImageKey(img.ID))
+	}
+}
+
+// pngChunk is a PNG chunk of type typ holding data, with its CRC.
+func pngChunk(typ string, data []byte) []byte {
+	c := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	c = append(append(c, typ...), data...)
+	return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+}
+
+// pngWithText is a valid PNG with a tEXt chunk, which stripping removes,
+// and the bytes served for it.
+func pngWithText(t *testing.T) (body, stripped []byte) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+	m := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := range m.Pix {
+		m.Pix[i] = byte(i * 7)
+	}
+	if err := png.Encode(&buf, m); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	stripped = buf.Bytes()
+	// A tEXt chunk after the signature and IHDR (8 + 25 bytes).
+	chunk := pngChunk("tEXt", []byte("Comment\x00taken at home"))
+	body = append(append(bytes.Clone(stripped[:33]), chunk...), stripped[33:]...)
+	return body, stripped
 }

@@ -36,6 +36,10 @@ type Service struct {
 	// carried: the signer's URLs carry their uploads, which are recorded
 	// when their bytes arrive rather than at step 1.
 	carried bool
+	// scratch holds PUT bodies while they are checked; nil when upload
+	// URLs point elsewhere.
+	scratch ScratchSpace
+	disk    DiskSpace
 	now     func() time.Time
 	log     *slog.Logger
 	// dummyHash is compared against when a user or token does not exist,
@@ -48,13 +52,17 @@ type Service struct {
 }
 
 // Deps are the adapters a Service runs on. Now defaults to time.Now and Log
-// to slog.Default.
+// to slog.Default. Scratch is required when Signer's URLs point at this
+// server (an UploadCarrier), which then receives the PUTs. Disk, when set,
+// is the local disk Ready watches.
 type Deps struct {
-	Meta   MetadataStore
-	Blobs  BlobStore
-	Signer UploadSigner
-	Now    func() time.Time
-	Log    *slog.Logger
+	Meta    MetadataStore
+	Blobs   BlobStore
+	Signer  UploadSigner
+	Scratch ScratchSpace
+	Disk    DiskSpace
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // New returns a Service, or an error if cfg is invalid.
@@ -77,14 +85,18 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("new service: %w", err)
 	}
 	_, carried := d.Signer.(UploadCarrier)
-	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carried: carried, now: d.Now, log: d.Log, dummyHash: dummy,
+	if carried && d.Scratch == nil {
+		return nil, errors.New("new service: Scratch is required when upload URLs point at this server")
+	}
+	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carried: carried, scratch: d.Scratch, disk: d.Disk, now: d.Now, log: d.Log, dummyHash: dummy,
 		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
 
-// Object keys: staging holds uploaded, unclaimed bytes; images the published.
+// Object keys: staging holds the bytes clients PUT to an object store,
+// unchecked; images the checked copies, received or published.
 func stagingKey(token string) string { return "staging/" + token }
 
 // ImageKey is the object key of a published image's bytes, for serving them
@@ -112,7 +124,8 @@ type CreatedUpload struct {
 // the bytes go to an object store; when they come to this server, its URL
 // carries it (UploadCarrier) and it is recorded as they arrive, so that
 // this step touches no disk.
-func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (CreatedUpload, error) {
+func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (_ CreatedUpload, err error) {
+	defer func() { err = storeFault(err) }()
 	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
 	if !slices.Contains(s.cfg.ContentTypes, ct) {
 		return CreatedUpload{}, propertyError(CodeUnsupportedContentType, "/content_type",
@@ -130,7 +143,7 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (Creat
 	if err != nil {
 		return CreatedUpload{}, fmt.Errorf("new token: %w", err)
 	}
-	up := Upload{Token: token.String(), ContentType: ct, FileSize: in.FileSize, CreatedAt: now, Uploader: in.Uploader}
+	up := Upload{Token: token.String(), ContentType: ct, FileSize: in.FileSize, CreatedAt: now, Uploader: in.Uploader, State: StateCreated}
 	ext, _ := Extension(ct)
 	target, err := s.signer.PresignPut(ctx, PresignParams{
 		BaseURL:  in.BaseURL,
@@ -167,39 +180,30 @@ func (s *Service) uploadHeaders(filename, contentType string) map[string]string 
 	return h
 }
 
-// ReceiveUpload stores the body of step 2's PUT for up, the upload its
-// verified URL carries (see UploadCarrier; FileSize 0 for a URL issued
-// before URLs carried uploads, whose upload was recorded at step 1), and
-// records the upload.
-// contentLength is the request's declared length (-1 if unknown); body is
-// read at most to the declared file size plus one byte, and nothing is
-// stored unless exactly file_size bytes arrive.
-func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) error {
-	if up.FileSize == 0 {
-		// A URL from before URLs carried their uploads: the upload was
-		// recorded at step 1.
-		recorded, err := s.meta.Upload(ctx, up.Token)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(CodeTokenNotFound, "no upload has this token")
-		} else if err != nil {
-			return fmt.Errorf("receive %s: %w", up.Token, err)
-		}
-		up = recorded
+// ReceiveUpload takes the body of step 2's PUT for up, the upload its
+// verified URL carries (see UploadCarrier): it checks the image as it
+// streams in, stores the copy to serve once, durably, and records the
+// upload as received (see lifecycle.go). contentLength is the request's
+// declared length (-1 if unknown); body is read at most to the declared
+// file size plus one byte, and nothing is recorded unless exactly
+// file_size bytes of an acceptable image arrive.
+func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) (err error) {
+	defer func() { err = storeFault(err) }()
+	if s.scratch == nil {
+		return errors.New("receive: no scratch space: upload URLs do not point at this server")
 	}
 	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
-		// Only when the URL lives as long as the claim window: then the
-		// upload could be swept as soon as it is recorded.
+		// Only when the URL lives as long as the claim window.
 		return Errorf(CodeTokenExpired, "this upload's claim window has passed; request a new upload URL")
 	}
-	if _, err := s.meta.ImageByToken(ctx, up.Token); err == nil {
-		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
-	} else if !errors.Is(err, ErrNotFound) {
+	// Refuse a used URL before reading its body; ReceiveUpload below
+	// decides races.
+	st, err := s.meta.TokenStatus(ctx, up.Token)
+	if err != nil {
 		return fmt.Errorf("receive %s: %w", up.Token, err)
 	}
-	if gone, err := s.meta.TakenDown(ctx, up.Token); err != nil {
-		return fmt.Errorf("receive %s: %w", up.Token, err)
-	} else if gone {
-		return Errorf(CodeAlreadyUploaded, "this upload was claimed, and its image taken down by a moderator")
+	if err := receivedAlready(st); err != nil {
+		return err
 	}
 	if contentLength > up.FileSize {
 		return Errorf(CodePayloadTooLarge, "the body is %d bytes, more than the declared file_size %d", contentLength, up.FileSize)
@@ -214,59 +218,47 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	if err := imagesafe.Sniff(head, up.ContentType, s.imageOptions()); err != nil {
 		return imageError(err, up.ContentType)
 	}
-	// The row before the bytes, as the sweeper expects (staged bytes
-	// without a row are garbage). A row left without bytes, by a failed
-	// body or a crash, only makes a claim answer NotUploaded until the
-	// upload expires; a PUT again finds it there.
-	err := s.meta.CreateUpload(ctx, up)
-	recorded := err == nil
-	if err != nil && !errors.Is(err, ErrExist) {
-		return fmt.Errorf("receive %s: record: %w", up.Token, err)
-	}
-	err = s.blobs.Put(ctx, stagingKey(up.Token), &exactReader{r: br, want: up.FileSize})
+	scratch, err := s.scratch.Scratch()
 	if err != nil {
-		// Nothing is kept of a refused body, unless another PUT of the
-		// same URL stored its bytes meanwhile: they need the row.
-		if recorded && !errors.Is(err, ErrExist) && !s.staged(ctx, up.Token) {
-			if derr := s.meta.DeleteExpiredUpload(ctx, up.Token, s.now().Add(time.Hour)); derr != nil && !errors.Is(derr, ErrNotFound) {
-				s.log.WarnContext(ctx, "delete upload row failed; the sweeper will", "token", up.Token, "err", derr)
-			}
+		return fmt.Errorf("receive %s: scratch: %w", up.Token, err)
+	}
+	defer scratch.Close()
+	// The body is checked as it arrives, and kept in scratch space (never
+	// synced) for the safe copy to be cut from.
+	plan, err := imagesafe.Inspect(io.TeeReader(&exactReader{r: br, want: up.FileSize}, scratch), up.ContentType, s.imageOptions())
+	if err != nil {
+		var bodyErr *Error
+		if errors.As(err, &bodyErr) {
+			return bodyErr // the body was too long, too short or broken off
 		}
-		if errors.Is(err, ErrExist) {
+		return fmt.Errorf("receive %s: %w", up.Token, imageError(err, up.ContentType))
+	}
+	checked, err := s.storeSafeCopy(ctx, up, plan, scratch)
+	if err != nil {
+		return err
+	}
+	if err := s.meta.ReceiveUpload(ctx, checked); err != nil {
+		s.deleteBlob(ctx, ImageKey(checked.ImageID))
+		if errors.Is(err, ErrExist) { // a racing PUT of the same URL won
 			return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 		}
-		return fmt.Errorf("receive %s: %w", up.Token, err)
-	}
-	// A 200 needs the row as well as the bytes: a refused PUT of the same
-	// URL may have deleted it just before these bytes were stored.
-	if err := s.meta.CreateUpload(ctx, up); err != nil && !errors.Is(err, ErrExist) {
-		s.deleteBlob(ctx, stagingKey(up.Token))
 		return fmt.Errorf("receive %s: record: %w", up.Token, err)
-	}
-	// A claim of an earlier PUT's bytes may have published the upload
-	// while this body streamed, or (when URLs live as long as the claim
-	// window) the window closed: these bytes would never be served, so
-	// they must not get a 200.
-	if _, err := s.meta.ImageByToken(ctx, up.Token); err == nil {
-		s.deleteBlob(ctx, stagingKey(up.Token))
-		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
-	}
-	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
-		s.deleteBlob(ctx, stagingKey(up.Token))
-		return Errorf(CodeTokenExpired, "this upload's claim window closed while its body was being received")
 	}
 	return nil
 }
 
-// staged reports whether bytes are staged for token; when the store cannot
-// tell, it says yes, so that nothing is deleted on a guess.
-func (s *Service) staged(ctx context.Context, token string) bool {
-	b, err := s.blobs.Open(ctx, stagingKey(token))
-	if err != nil {
-		return !errors.Is(err, ErrNotFound)
+// receivedAlready is the error of a PUT to an upload URL whose token has
+// bytes already, or nil.
+func receivedAlready(st TokenStatus) error {
+	switch {
+	case st.Image != nil:
+		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
+	case st.TakenDown:
+		return Errorf(CodeAlreadyUploaded, "this upload was claimed, and its image taken down by a moderator")
+	case st.Upload != nil:
+		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 	}
-	b.Close()
-	return true
+	return nil
 }
 
 // exactReader yields r's bytes and fails unless there are exactly want.
@@ -294,138 +286,188 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // Claim publishes the uploaded bytes of token as an image of brandID (step
 // 3). Claiming a claimed token again for the same brand returns the same
 // image; for another brand it fails with CodeAlreadyClaimed.
-func (s *Service) Claim(ctx context.Context, token, brandID string) (Image, error) {
+//
+// On the embedded default the PUT has checked and stored the bytes, so the
+// claim is one transition of the upload row. Otherwise the first attempt
+// finds the upload created, not received: the claim then checks the staged
+// object, stores its safe copy and tries again.
+func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, err error) {
+	defer func() { err = storeFault(err) }()
 	if !ValidToken(token) {
 		return Image{}, propertyError(CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
 	}
 	if !validBrandID(brandID) {
 		return Image{}, propertyError(CodeInvalidProperty, "/brand_id", "brand_id must be 1 to 64 letters, digits, '-' or '_'")
 	}
-	if img, err := s.meta.ImageByToken(ctx, token); err == nil {
-		return sameBrand(img, brandID)
-	} else if !errors.Is(err, ErrNotFound) {
-		return Image{}, fmt.Errorf("claim %s: %w", token, err)
-	}
-	img, err := s.publish(ctx, token, brandID)
-	if err == nil {
-		return img, nil
-	}
-	// A concurrent claim of the same token may have published it meanwhile,
-	// deleting the staged bytes this claim was reading (which then look
-	// missing, cut short or not an image), or the sweeper expired it.
-	if winner, werr := s.meta.ImageByToken(ctx, token); werr == nil {
-		return sameBrand(winner, brandID)
-	}
-	if ErrorCode(err) == CodeNotUploaded && !errors.Is(err, errNoUploadRow) {
-		// The upload was there, its bytes not: the sweeper took both.
-		if _, uerr := s.meta.Upload(ctx, token); errors.Is(uerr, ErrNotFound) {
-			return Image{}, propertyError(CodeTokenExpired, "/token", "this upload has expired")
+	checkedStaged := false
+	for attempt := 0; ; attempt++ {
+		img, err := s.meta.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+		if err == nil {
+			if checkedStaged {
+				s.deleteBlob(ctx, stagingKey(token))
+			}
+			return img, nil
+		}
+		// ErrExist: the image id or token is taken (a racing claim won).
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExist) {
+			return Image{}, fmt.Errorf("claim %s: %w", token, err)
+		}
+		st, err := s.meta.TokenStatus(ctx, token)
+		if err != nil {
+			return Image{}, fmt.Errorf("claim %s: %w", token, err)
+		}
+		if st.Upload != nil && st.Upload.State == StateCreated && !checkedStaged {
+			checkedStaged = true
+			if err := s.receiveStaged(ctx, *st.Upload, brandID); err != nil {
+				// A racing claim may have received or published the upload
+				// and deleted the staged bytes while this one read them:
+				// then the upload's state is the answer, not this read's
+				// failure.
+				if after, serr := s.meta.TokenStatus(ctx, token); serr != nil || after.Upload != nil && after.Upload.State == StateCreated {
+					return Image{}, err
+				}
+				continue // claim what a racing claim received, or explain
+			}
+			continue
+		}
+		img, err = s.claimRefused(ctx, token, brandID, st)
+		if !errors.Is(err, errRaced) || attempt == maxClaimAttempts {
+			return img, err
 		}
 	}
-	return Image{}, err
 }
 
-// errNoUploadRow marks a claim of a carried upload whose bytes never
-// arrived, so that it is not taken for one the sweeper expired.
-var errNoUploadRow = errors.New("no upload row")
+// errRaced: a claim was refused only because a racing request moved the
+// upload meanwhile; trying again settles it.
+var errRaced = &Error{Code: CodeStorageUnavailable, Message: "the upload changed while it was being claimed; retry"}
 
-// publish checks and publishes the staged upload of token.
-func (s *Service) publish(ctx context.Context, token, brandID string) (Image, error) {
-	up, err := s.meta.Upload(ctx, token)
-	if errors.Is(err, ErrNotFound) {
-		// Uploads carried by their URLs have no row until their bytes
-		// arrive: a recent token is most likely one whose PUT is missing.
+// maxClaimAttempts bounds a claim's retries after races.
+const maxClaimAttempts = 3
+
+// claimRefused tells why ClaimUpload refused a claim, from the token's
+// status read after it: the image when an equal claim won the race, else
+// the error to answer.
+func (s *Service) claimRefused(ctx context.Context, token, brandID string, st TokenStatus) (Image, error) {
+	expired := propertyError(CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
+	switch up := st.Upload; {
+	case st.Image != nil:
+		return sameBrand(*st.Image, brandID)
+	case st.TakenDown:
+		return Image{}, propertyError(CodeAlreadyClaimed, "/token", "this upload was claimed, and its image taken down by a moderator")
+	case up == nil:
+		// No row: on the embedded default a recent token's bytes have not
+		// arrived (its upload is recorded when they do); otherwise the
+		// token expired and was swept, or never existed.
 		if age := s.now().Sub(TokenTime(token)); s.carried && age > -time.Minute && age < s.cfg.ClaimWindow {
-			return Image{}, &Error{Code: CodeNotUploaded, Err: errNoUploadRow,
-				Message: "no image bytes have been uploaded with this token; PUT them to the upload URL first"}
+			return Image{}, propertyError(CodeNotUploaded, "/token", "no image bytes have been uploaded with this token; PUT them to the upload URL first")
 		}
 		return Image{}, propertyError(CodeTokenNotFound, "/token", "no upload has this token")
-	}
-	if err != nil {
-		return Image{}, fmt.Errorf("claim %s: %w", token, err)
-	}
-	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
-		return Image{}, propertyError(CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
-	}
-	// One image per token, even when its upload URL is replayed after a
-	// moderator took the image down.
-	if gone, err := s.meta.TakenDown(ctx, token); err != nil {
-		return Image{}, fmt.Errorf("claim %s: %w", token, err)
-	} else if gone {
-		return Image{}, propertyError(CodeAlreadyClaimed, "/token", "this upload was claimed, and its image taken down by a moderator")
+	case s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)):
+		return Image{}, expired
 	}
 	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
 		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)
 	} else if !ok {
 		return Image{}, propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
-	id, err := newImageID()
-	if err != nil {
-		return Image{}, err
-	}
-	img, err := s.storeSafeCopy(ctx, up, ImageKey(id))
-	if err != nil {
-		return Image{}, err
-	}
-	img.ID, img.BrandID, img.CreatedAt = id, brandID, s.now()
-	if blocked, err := s.meta.IsBlocked(ctx, img.SHA256); err != nil || blocked {
-		s.deleteBlob(ctx, ImageKey(id))
-		if err != nil {
+	if st.Upload.State == StateReceived {
+		if blocked, err := s.meta.IsBlocked(ctx, st.Upload.SHA256); err != nil {
 			return Image{}, fmt.Errorf("claim %s: blocklist: %w", token, err)
+		} else if blocked {
+			return Image{}, blockedError()
 		}
-		return Image{}, Errorf(CodeBlockedContent, "this image was taken down by a moderator and may not be uploaded again")
 	}
-	if err := s.meta.PublishImage(ctx, img); err != nil {
-		s.deleteBlob(ctx, ImageKey(id))
-		switch {
-		case errors.Is(err, ErrExist): // a concurrent claim won
-			winner, err := s.meta.ImageByToken(ctx, token)
-			if err != nil {
-				return Image{}, fmt.Errorf("claim %s: %w", token, err)
-			}
-			return sameBrand(winner, brandID)
-		case errors.Is(err, ErrNotFound): // swept meanwhile
-			return Image{}, propertyError(CodeTokenExpired, "/token", "this upload has expired")
-		}
-		return Image{}, fmt.Errorf("claim %s: publish: %w", token, err)
-	}
-	s.deleteBlob(ctx, stagingKey(token))
-	return img, nil
+	// Nothing explains the refusal but a transition after it.
+	return Image{}, errRaced
 }
 
-// storeSafeCopy checks the staged bytes of up and stores the copy to serve
-// under key: the image cut at its end and, by default, stripped of
-// metadata. The returned Image has the served size and hash.
-//
-// The copy is written from the opened blob even when nothing is cut, never
-// copied by key: an object store's presigned URL can be PUT to again until
-// it expires, and a copy by key could publish bytes that were never checked.
-func (s *Service) storeSafeCopy(ctx context.Context, up Upload, key string) (Image, error) {
+func blockedError() *Error {
+	return Errorf(CodeBlockedContent, "this image was taken down by a moderator and may not be uploaded again")
+}
+
+// receiveStaged checks the bytes a client PUT straight to the object store
+// for up (created), stores their safe copy and records the upload as
+// received. brandID is checked first, so that a claim for an unknown brand
+// reads nothing.
+func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) error {
+	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
+		return fmt.Errorf("claim %s: brand %s: %w", up.Token, brandID, err)
+	} else if !ok {
+		return propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
+	}
 	b, err := s.blobs.Open(ctx, stagingKey(up.Token))
 	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded; PUT them to the upload URL first")
+		return propertyError(CodeNotUploaded, "/token", "the image bytes have not been uploaded; PUT them to the upload URL first")
 	}
 	if err != nil {
-		return Image{}, fmt.Errorf("open staged %s: %w", up.Token, err)
+		return fmt.Errorf("open staged %s: %w", up.Token, err)
 	}
 	defer b.Close()
 	if b.Size() != up.FileSize {
-		return Image{}, Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
+		return Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
 	}
-	plan, err := imagesafe.Inspect(b, up.ContentType, s.imageOptions())
+	// A store that ends a read early has failed: that is no truncated image.
+	plan, err := imagesafe.Inspect(&fullReader{r: b, left: b.Size()}, up.ContentType, s.imageOptions())
 	if err != nil {
-		return Image{}, fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
+		return fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
+	}
+	checked, err := s.storeSafeCopy(ctx, up, plan, b)
+	if err != nil {
+		return err
+	}
+	if err := s.meta.ReceiveUpload(ctx, checked); err != nil {
+		// A racing claim recorded its copy first (ErrExist): this one is
+		// not needed, and the next attempt claims that one.
+		s.deleteBlob(ctx, ImageKey(checked.ImageID))
+		if !errors.Is(err, ErrExist) {
+			return fmt.Errorf("claim %s: record: %w", up.Token, err)
+		}
+	}
+	return nil
+}
+
+// fullReader reads r, which holds left bytes, and fails with
+// io.ErrUnexpectedEOF if it ends before them.
+type fullReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (f *fullReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	f.left -= int64(n)
+	if err == io.EOF && f.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// storeSafeCopy stores the copy to serve of up's bytes, src, as plan says
+// (the image cut at its end and, by default, stripped of metadata), under
+// a new image id, and returns up with the copy's id, size and hash, in
+// StateReceived. Bytes on the blocklist are refused before they are kept.
+//
+// The copy is written from src even when nothing is cut, never copied by
+// key: an object store's presigned URL can be PUT to again until it
+// expires, and a copy by key could publish bytes that were never checked.
+func (s *Service) storeSafeCopy(ctx context.Context, up Upload, plan *imagesafe.Plan, src io.ReadSeeker) (Upload, error) {
+	id, err := newImageID()
+	if err != nil {
+		return Upload{}, err
 	}
 	h := sha256.New()
-	err = s.blobs.Put(ctx, key, io.TeeReader(plan.Reader(b), h))
-	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(CodeNotUploaded, "the image bytes have not been uploaded")
+	if err := s.blobs.Put(ctx, ImageKey(id), io.TeeReader(plan.Reader(src), h)); err != nil {
+		return Upload{}, fmt.Errorf("store %s: %w", up.Token, err)
 	}
-	if err != nil {
-		return Image{}, fmt.Errorf("store %s: %w", key, err)
+	up.State, up.ImageID, up.Size, up.SHA256 = StateReceived, id, plan.Size(), hex.EncodeToString(h.Sum(nil))
+	if blocked, err := s.meta.IsBlocked(ctx, up.SHA256); err != nil || blocked {
+		s.deleteBlob(ctx, ImageKey(id))
+		if err != nil {
+			return Upload{}, fmt.Errorf("store %s: blocklist: %w", up.Token, err)
+		}
+		return Upload{}, blockedError()
 	}
-	return Image{Token: up.Token, ContentType: up.ContentType, Size: plan.Size(),
-		SHA256: hex.EncodeToString(h.Sum(nil)), Uploader: up.Uploader}, nil
+	return up, nil
 }
 
 func sameBrand(img Image, brandID string) (Image, error) {
@@ -444,7 +486,8 @@ func (s *Service) deleteBlob(ctx context.Context, key string) {
 
 // PublishedImage returns the image published under id with extension ext.
 // Unknown ids, malformed ids and wrong extensions are CodeNotFound.
-func (s *Service) PublishedImage(ctx context.Context, id, ext string) (Image, error) {
+func (s *Service) PublishedImage(ctx context.Context, id, ext string) (_ Image, err error) {
+	defer func() { err = storeFault(err) }()
 	notFound := Errorf(CodeNotFound, "no image at this path")
 	if !ValidImageID(id) {
 		return Image{}, notFound
@@ -465,7 +508,8 @@ func (s *Service) PublishedImage(ctx context.Context, id, ext string) (Image, er
 // OpenImage returns the image published under id with extension ext, as
 // PublishedImage does, and its bytes. Its metadata comes from the image
 // cache when there (see imagecache.go).
-func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, error) {
+func (s *Service) OpenImage(ctx context.Context, id, ext string) (_ Image, _ Blob, err error) {
+	defer func() { err = storeFault(err) }()
 	now := s.now()
 	img, cached := s.images.get(id, now)
 	if cached {
@@ -480,7 +524,7 @@ func (s *Service) OpenImage(ctx context.Context, id, ext string) (Image, Blob, e
 		// failing: ask the metadata store again.
 		s.images.remove(id)
 	}
-	img, err := s.PublishedImage(ctx, id, ext)
+	img, err = s.PublishedImage(ctx, id, ext)
 	if err != nil {
 		return Image{}, nil, err
 	}

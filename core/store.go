@@ -6,13 +6,21 @@ import (
 	"time"
 )
 
-// Upload is an issued upload token: what the client promised to PUT.
+// Upload is an issued upload token: what the client promised to PUT and,
+// from StateReceived on, the checked copy of what arrived.
 type Upload struct {
 	Token       string // ULID
 	ContentType string
 	FileSize    int64
 	CreatedAt   time.Time
 	Uploader    Uploader
+	State       UploadState
+	// Set in StateReceived: the checked (and stripped) copy of the bytes,
+	// stored under ImageKey(ImageID), its size and SHA-256 (hex). A claim
+	// publishes exactly these.
+	ImageID string
+	Size    int64
+	SHA256  string
 }
 
 // Uploader says who sent an upload, for moderation.
@@ -78,27 +86,38 @@ type APIToken struct {
 //     and changes nothing.
 //   - A nil error from a write means it is committed and durable.
 //   - Times are returned in UTC with at least microsecond precision.
+//   - The upload lifecycle (lifecycle.go) moves by the conditional writes
+//     CreateUpload, ReceiveUpload, ClaimUpload and ExpireUploads: each is
+//     one transaction, and of two racing for one token exactly one wins.
+//   - Any other error is a fault of the store (unreachable, failing, full);
+//     ErrFull marks a full one.
 type MetadataStore interface {
+	// CreateUpload records u in StateCreated; ErrExist if its token has a
+	// row.
 	CreateUpload(ctx context.Context, u Upload) error
-	Upload(ctx context.Context, token string) (Upload, error)
-
-	// PublishImage atomically inserts img and deletes the upload row of
-	// img.Token. It returns ErrExist if an image with that token (or id)
-	// exists already, even when the upload row is gone too, and otherwise
-	// ErrNotFound if the upload row is gone (swept); in both cases nothing
-	// changes.
-	PublishImage(ctx context.Context, img Image) error
+	// ReceiveUpload records that the checked copy of u's bytes is stored
+	// (u.State is ignored; u.ImageID, Size and SHA256 are set): it inserts
+	// u in StateReceived, or moves u's row from StateCreated to it. It
+	// returns ErrExist, changing nothing, when the token's row is in
+	// another state, or it was claimed or taken down.
+	ReceiveUpload(ctx context.Context, u Upload) error
+	// ClaimUpload publishes the received upload of c.Token: in one
+	// transaction it deletes the upload row and inserts the image (id
+	// ImageID, brand c.BrandID, created c.At), provided the row is in
+	// StateReceived, was created at or after c.NotBefore, the brand exists
+	// and the SHA-256 is not blocklisted. Otherwise it returns ErrNotFound
+	// and changes nothing; TokenStatus tells why.
+	ClaimUpload(ctx context.Context, c UploadClaim) (Image, error)
+	// ExpireUploads deletes up to limit upload rows (in any state) created
+	// before cutoff and returns them, so that their bytes can be deleted.
+	ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]Upload, error)
+	// TokenStatus returns what is recorded of an upload token: never
+	// ErrNotFound, an unknown token has an empty status.
+	TokenStatus(ctx context.Context, token string) (TokenStatus, error)
+	// ImageReferenced reports whether an image, or a received upload,
+	// has this id, for the sweeper's orphan check.
+	ImageReferenced(ctx context.Context, id string) (bool, error)
 	Image(ctx context.Context, id string) (Image, error)
-	ImageByToken(ctx context.Context, token string) (Image, error)
-
-	// DeleteExpiredUpload deletes the upload row of token if it was created
-	// before cutoff. It returns ErrNotFound when no such row exists.
-	DeleteExpiredUpload(ctx context.Context, token string, cutoff time.Time) error
-	// ExpiredUploads lists up to limit tokens of uploads created before cutoff.
-	ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
-	// ImageExists reports whether an image with this id exists, for the
-	// sweeper's orphan check.
-	ImageExists(ctx context.Context, id string) (bool, error)
 
 	// ListImages returns the images f selects, newest first, at most f.Limit.
 	ListImages(ctx context.Context, f ImageFilter) ([]Image, error)
@@ -110,9 +129,6 @@ type MetadataStore interface {
 	Deletions(ctx context.Context, limit int) ([]Deletion, error)
 	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
 	IsBlocked(ctx context.Context, sha256 string) (bool, error)
-	// TakenDown reports whether the image published from an upload token
-	// was deleted (DeleteImage or ImportDeletion).
-	TakenDown(ctx context.Context, token string) (bool, error)
 
 	// AddBrand registers a brand; adding an existing one is not an error.
 	AddBrand(ctx context.Context, id string) error
@@ -125,6 +141,23 @@ type MetadataStore interface {
 	User(ctx context.Context, id int64) (User, error)
 	AddAPIToken(ctx context.Context, t APIToken) error
 	APIToken(ctx context.Context, id string) (APIToken, error)
+}
+
+// UploadClaim asks ClaimUpload to publish an upload.
+type UploadClaim struct {
+	Token     string
+	BrandID   string
+	NotBefore time.Time // uploads created earlier have expired
+	At        time.Time // the image's CreatedAt
+}
+
+// TokenStatus is what is recorded of an upload token, to tell why a
+// transition was refused. At most one of Upload and Image is set; an
+// image taken down leaves only TakenDown.
+type TokenStatus struct {
+	Upload    *Upload // its upload row, in StateCreated or StateReceived
+	Image     *Image  // the image claimed from it
+	TakenDown bool    // the image claimed from it was taken down
 }
 
 // Blob is an open stored object.
@@ -149,11 +182,39 @@ type Blob interface {
 //     modification time; prefix is empty or ends with a slash. An error from
 //     fn stops the listing and is returned.
 //   - Invalid keys return an error, never touch anything outside the store.
+//   - Any other error is a fault of the store; a full one's matches ErrFull
+//     or syscall.ENOSPC.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader) error
 	Open(ctx context.Context, key string) (Blob, error)
 	Delete(ctx context.Context, key string) error
 	List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error
+}
+
+// Scratch holds one PUT body while it is checked: written once, read back
+// by seeking, never durable, gone when closed.
+type Scratch interface {
+	io.Writer
+	io.ReadSeeker
+	io.Closer
+}
+
+// ScratchSpace makes Scratch files on the same disk as the blob store, so
+// that a full disk refuses a body before any of it is checked.
+//
+// Contract: Scratch returns an empty Scratch, or an error that is a fault
+// of the store (ErrFull or syscall.ENOSPC when full).
+type ScratchSpace interface {
+	Scratch() (Scratch, error)
+}
+
+// DiskSpace tells how full the local disk holding the stores is, so that
+// an instance stops taking uploads (Ready fails) before the disk is full.
+//
+// Contract: FreeSpace returns the bytes still available to the process,
+// or errors.ErrUnsupported where the system cannot tell.
+type DiskSpace interface {
+	FreeSpace() (int64, error)
 }
 
 // UploadTarget says where and how a client PUTs an upload's bytes.

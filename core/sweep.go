@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,7 +11,7 @@ import (
 type SweepStats struct {
 	ExpiredUploads int // upload rows past the claim window, with their bytes
 	StagedOrphans  int // staged bytes whose upload row is gone
-	ImageOrphans   int // image bytes never published (crash between store and publish)
+	ImageOrphans   int // checked copies no image or upload refers to (crash between storing and recording them)
 }
 
 // SweepOptions choose what a sweep covers.
@@ -25,37 +24,39 @@ type SweepOptions struct {
 
 // Sweep deletes unclaimed uploads past the claim window and the bytes nothing
 // refers to. Every step is idempotent, so a crash mid-sweep is repaired by the
-// next sweep. It never deletes a published image's bytes: published images
-// live under their own keys, and the upload row a claim needs is deleted in
-// the same transaction that would otherwise publish it.
+// next sweep. It never deletes a published image's bytes: ExpireUploads and
+// ClaimUpload both take the upload row conditionally, so only one of them
+// gets it.
 func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, error) {
 	var st SweepStats
 	cutoff := s.now().Add(-s.cfg.ClaimWindow)
 	for {
-		tokens, err := s.meta.ExpiredUploads(ctx, cutoff, 500)
+		expired, err := s.meta.ExpireUploads(ctx, cutoff, 500)
 		if err != nil {
-			return st, fmt.Errorf("sweep: list expired: %w", err)
+			return st, fmt.Errorf("sweep: expire: %w", err)
 		}
-		for _, t := range tokens {
-			if err := s.meta.DeleteExpiredUpload(ctx, t, cutoff); errors.Is(err, ErrNotFound) {
-				continue // claimed or swept meanwhile
-			} else if err != nil {
-				return st, fmt.Errorf("sweep %s: %w", t, err)
+		for _, up := range expired {
+			// The rows are gone: bytes left by a failure here are orphans,
+			// which the scans below find.
+			if err := s.blobs.Delete(ctx, stagingKey(up.Token)); err != nil {
+				return st, fmt.Errorf("sweep %s: delete staged bytes: %w", up.Token, err)
 			}
-			if err := s.blobs.Delete(ctx, stagingKey(t)); err != nil {
-				return st, fmt.Errorf("sweep %s: delete bytes: %w", t, err)
+			if up.ImageID != "" {
+				if err := s.blobs.Delete(ctx, ImageKey(up.ImageID)); err != nil {
+					return st, fmt.Errorf("sweep %s: delete checked bytes: %w", up.Token, err)
+				}
 			}
 			st.ExpiredUploads++
 		}
-		if len(tokens) < 500 {
+		if len(expired) < 500 {
 			break
 		}
 	}
 	err := s.blobs.List(ctx, "staging/", func(key string, _ time.Time) error {
 		token := strings.TrimPrefix(key, "staging/")
-		// A row always exists before its bytes are stored, so no row means
-		// claimed or swept: the bytes are garbage.
-		if _, err := s.meta.Upload(ctx, token); !errors.Is(err, ErrNotFound) {
+		// Clients PUT staged bytes while their upload is created, so no
+		// row means claimed or swept: the bytes are garbage.
+		if status, err := s.meta.TokenStatus(ctx, token); err != nil || status.Upload != nil {
 			return err
 		}
 		st.StagedOrphans++
@@ -70,9 +71,9 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 	orphanCutoff := s.now().Add(-s.cfg.OrphanGrace)
 	err = s.blobs.List(ctx, "images/", func(key string, mod time.Time) error {
 		if mod.After(orphanCutoff) {
-			return nil // may be a claim in progress
+			return nil // may be a PUT or claim in progress
 		}
-		ok, err := s.meta.ImageExists(ctx, strings.TrimPrefix(key, "images/"))
+		ok, err := s.meta.ImageReferenced(ctx, strings.TrimPrefix(key, "images/"))
 		if err != nil || ok {
 			return err
 		}

@@ -43,7 +43,8 @@ func TestCrashDurability(t *testing.T) {
 
 	var pending []*crashFlow // the flows of the round killed last
 	for round := 0; ; round++ {
-		srv := startServer(t, data)
+		// Every flow stands for another user, all from 127.0.0.1.
+		srv := startServer(t, data, "--max-concurrent-uploads-per-client", "64")
 		recoverFlows(t, srv, pending, published)
 		checkPublished(t, srv, published)
 		checkEveryRow(t, srv, published)

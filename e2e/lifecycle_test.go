@@ -204,7 +204,9 @@ func (lc *lifecycle) start() {
 	}
 	srv := startServer(lc.t, lc.data, "--addr", addr, "--brand", otherBrand,
 		"--upload-url-ttl", lcTTL.String(), "--claim-window", lcClaimWindow.String(), "--sweep-interval", lcSweepEvery.String(),
-		"--rate-limit-create", "off", "--rate-limit-put", "off", "--rate-limit-claim", "off")
+		"--rate-limit-create", "off", "--rate-limit-put", "off", "--rate-limit-claim", "off",
+		// Every worker stands for another user, all from 127.0.0.1.
+		"--max-concurrent-uploads-per-client", "64")
 	srv.dumpTail = 6 << 10
 	if lc.addr == "" {
 		lc.addr = srv.addr // before any worker starts

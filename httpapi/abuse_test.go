@@ -295,11 +295,11 @@ func TestTrustedProxyClientAddress(t *testing.T) {
 			if res := e.do(req); res.status != 201 {
 				t.Fatalf("claim: got %d %s", res.status, res.body)
 			}
-			stored, err := e.db.ImageByToken(context.Background(), u.Token)
-			if err != nil {
-				t.Fatal(err)
+			st, err := e.db.TokenStatus(context.Background(), u.Token)
+			if err != nil || st.Image == nil {
+				t.Fatalf("TokenStatus: got %+v, %v, want the image", st, err)
 			}
-			if got := stored.Uploader.ClientAddr; got != tt.want {
+			if got := st.Image.Uploader.ClientAddr; got != tt.want {
 				t.Errorf("recorded client address: got %q, want %q", got, tt.want)
 			}
 			// The budget spent is the recorded address's: a request from

@@ -212,32 +212,26 @@ func TestBadInput(t *testing.T) {
 			p := pngWithDims(t, 30000, 30000)
 			return e.putRequest(e.create("image/png", len(p)), p)
 		}, 422, core.CodeImageTooLarge},
-		{"claim: JPEG too wide", func(e *env) *http.Request {
+		// The whole image is checked as it arrives: a bad one is refused
+		// at the PUT, before anything is stored.
+		{"put: JPEG too wide", func(e *env) *http.Request {
 			j := jpegWithDims(t, 30000, 10)
-			u := e.create("image/jpeg", len(j))
-			e.put(u, j)
-			return claimWith(e, e.claimBody(u.Token, "10016"))
+			return e.putRequest(e.create("image/jpeg", len(j)), j)
 		}, 422, core.CodeImageTooLarge},
-		{"claim: JPEG with stray bytes", func(e *env) *http.Request {
+		{"put: JPEG with stray bytes", func(e *env) *http.Request {
 			j := testJPEG(t, 10, 10)
 			i := bytes.Index(j, []byte{0xFF, 0xC0})
 			j = append(append(append([]byte{}, j[:i]...), 0x00, 0x01), j[i:]...)
-			u := e.create("image/jpeg", len(j))
-			e.put(u, j)
-			return claimWith(e, e.claimBody(u.Token, "10016"))
+			return e.putRequest(e.create("image/jpeg", len(j)), j)
 		}, 422, core.CodeInvalidImage},
-		{"claim: truncated JPEG", func(e *env) *http.Request {
+		{"put: truncated JPEG", func(e *env) *http.Request {
 			j := testJPEG(t, 40, 40)
 			j = j[:len(j)-30]
-			u := e.create("image/jpeg", len(j))
-			e.put(u, j)
-			return claimWith(e, e.claimBody(u.Token, "10016"))
+			return e.putRequest(e.create("image/jpeg", len(j)), j)
 		}, 422, core.CodeTruncatedImage},
-		{"claim: truncated PNG header", func(e *env) *http.Request {
+		{"put: truncated PNG header", func(e *env) *http.Request {
 			b := testPNG(t, 10, 10)[:20]
-			u := e.create("image/png", len(b))
-			e.put(u, b)
-			return claimWith(e, e.claimBody(u.Token, "10016"))
+			return e.putRequest(e.create("image/png", len(b)), b)
 		}, 422, core.CodeTruncatedImage},
 		{"claim: other brand", func(e *env) *http.Request {
 			u, _ := e.claimed("image/jpeg", img)

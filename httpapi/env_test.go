@@ -66,7 +66,7 @@ func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Now: e.now, Log: log})
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Scratch: blobs, Now: e.now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"userimages/core"
@@ -144,4 +145,31 @@ func (s *Server) warnLimiter(ctx context.Context, err error) {
 	}
 	s.log.WarnContext(ctx, "rate limiter failed; letting requests through unlimited (fail open)",
 		"request_id", requestID(ctx), "err", err)
+}
+
+// clientSlots counts the uploads each client is sending, up to max each.
+type clientSlots struct {
+	mu   sync.Mutex
+	max  int
+	held map[string]int // only clients holding a slot: bounded by the global cap
+}
+
+// acquire takes one of client's slots, or reports that all are taken.
+func (c *clientSlots) acquire(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[client] >= c.max {
+		return false
+	}
+	c.held[client]++
+	return true
+}
+
+// release gives back a slot acquire took.
+func (c *clientSlots) release(client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[client]--; c.held[client] <= 0 {
+		delete(c.held, client)
+	}
 }

@@ -87,10 +87,8 @@ func TestModerationDelete(t *testing.T) {
 		t.Errorf("image bytes left after delete: %s", files)
 	}
 
-	// The same bytes again are refused; other bytes are not.
-	u := e.create("image/jpeg", len(img))
-	e.put(u, img)
-	res := e.postJSON(claimPath, e.claimBody(u.Token, "10016"))
+	// The same bytes again are refused, at the PUT; other bytes are not.
+	res := e.do(e.putRequest(e.create("image/jpeg", len(img)), img))
 	if res.status != 422 {
 		t.Errorf("re-upload of blocked bytes: got %d %s, want 422", res.status, res.body)
 	}

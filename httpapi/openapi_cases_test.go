@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,12 +77,58 @@ func keepMetadata(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost, KeepMetadata: true},
-		core.Deps{Meta: e.db, Blobs: blobs, Signer: e.signer, Now: e.now, Log: e.log})
+		core.Deps{Meta: e.db, Blobs: blobs, Signer: e.signer, Scratch: blobs, Now: e.now, Log: e.log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.svc = svc
 	e.srv = e.newServer()
+}
+
+// rewire moves e onto a service on the same stores, with the dependencies
+// change makes.
+func rewire(t *testing.T, e *env, change func(d *core.Deps)) {
+	t.Helper()
+	disk, err := localdisk.Open(filepath.Join(e.dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := core.Deps{Meta: e.db, Blobs: disk, Signer: e.signer, Scratch: disk, Now: e.now, Log: e.log}
+	change(&d)
+	if e.svc, err = core.New(core.Config{PasswordCost: bcrypt.MinCost}, d); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = e.newServer()
+}
+
+// failBlobs moves e onto a service whose image store fails every Put with
+// err.
+func failBlobs(t *testing.T, e *env, err error) {
+	rewire(t, e, func(d *core.Deps) { d.Blobs = failingPuts{BlobStore: d.Blobs, err: err} })
+}
+
+// failingPuts is a blob store whose Puts fail with err.
+type failingPuts struct {
+	core.BlobStore
+	err error
+}
+
+func (f failingPuts) Put(context.Context, string, io.Reader) error { return f.err }
+
+// fullDB is a metadata store whose every write finds the disk full.
+type fullDB struct{ core.MetadataStore }
+
+func (fullDB) CreateUpload(context.Context, core.Upload) error { return core.ErrFull }
+func (fullDB) ClaimUpload(context.Context, core.UploadClaim) (core.Image, error) {
+	return core.Image{}, core.ErrFull
+}
+
+// stagedSigner signs as s does, but is no core.UploadCarrier: the service
+// then records uploads at step 1, as with an object store.
+type stagedSigner struct{ s core.UploadSigner }
+
+func (g stagedSigner) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
+	return g.s.PresignPut(ctx, p)
 }
 
 // withJPEGComment inserts a comment segment after a JPEG's SOI marker.
@@ -241,6 +289,11 @@ func docCases(t *testing.T) []docCase {
 			r.SetBasicAuth("ann@example.com", "correct horse")
 			return r
 		}},
+		{"create: database full", nil, func(t *testing.T, e *env) *http.Request {
+			// Step 1 writes only when the bytes go to an object store.
+			rewire(t, e, func(d *core.Deps) { d.Meta, d.Signer = fullDB{d.Meta}, stagedSigner{d.Signer} })
+			return req(http.MethodPost, createPath, goodCreate)(t, e)
+		}},
 		{"create: GET", nil, get(createPath)},
 
 		// Step 2.
@@ -265,7 +318,7 @@ func docCases(t *testing.T) []docCase {
 		{"put: again", nil, func(t *testing.T, e *env) *http.Request {
 			return e.putRequest(uploaded(e, "image/jpeg", img), img)
 		}},
-		{"put: URL from an earlier version, upload gone", nil, func(t *testing.T, e *env) *http.Request {
+		{"put: URL from an earlier version", nil, func(t *testing.T, e *env) *http.Request {
 			return e.putRequest(legacyUpload(t, e, ulid.Make().String()), img)
 		}},
 		{"put: claim window passed", nil, func(t *testing.T, e *env) *http.Request {
@@ -305,6 +358,37 @@ func docCases(t *testing.T) []docCase {
 			e.db.Close()
 			return e.putRequest(u, img)
 		}},
+		{"put: corrupt JPEG", nil, func(t *testing.T, e *env) *http.Request {
+			i := bytes.Index(img, []byte{0xFF, 0xC0})
+			return putOf(len(img)+2, append(append(append([]byte{}, img[:i]...), 0x00, 0x01), img[i:]...))(t, e)
+		}},
+		{"put: truncated JPEG", nil, putOf(len(img)-30, img[:len(img)-30])},
+		{"put: JPEG too wide", nil, func(t *testing.T, e *env) *http.Request {
+			j := jpegWithDims(t, 30000, 10)
+			return putOf(len(j), j)(t, e)
+		}},
+		{"put: script in kept metadata", nil, func(t *testing.T, e *env) *http.Request {
+			keepMetadata(t, e)
+			j := withJPEGComment(img, "<script>alert(1)</script>")
+			return putOf(len(j), j)(t, e)
+		}},
+		{"put: blocked bytes", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			_, path := e.claimed("image/jpeg", img)
+			del := asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/")+"?block=true", nil))
+			if res := e.do(del); res.status != http.StatusNoContent {
+				t.Fatalf("delete: got %d %s, want 204", res.status, res.body)
+			}
+			return putOf(len(img), img)(t, e)
+		}},
+		{"put: disk full", nil, func(t *testing.T, e *env) *http.Request {
+			failBlobs(t, e, syscall.ENOSPC)
+			return putOf(len(img), img)(t, e)
+		}},
+		{"put: image store failing", nil, func(t *testing.T, e *env) *http.Request {
+			failBlobs(t, e, syscall.EIO)
+			return putOf(len(img), img)(t, e)
+		}},
 		{"put: GET", nil, func(t *testing.T, e *env) *http.Request {
 			return e.request(http.MethodGet, "/uploads/"+e.create("image/jpeg", len(img)).Token, nil)
 		}},
@@ -340,33 +424,17 @@ func docCases(t *testing.T) []docCase {
 		{"claim: brand unknown", nil, func(t *testing.T, e *env) *http.Request {
 			return claimReq(e, uploaded(e, "image/jpeg", img).Token, "99999")
 		}},
-		{"claim: corrupt JPEG", nil, func(t *testing.T, e *env) *http.Request {
-			i := bytes.Index(img, []byte{0xFF, 0xC0})
-			return claimOf(append(append(append([]byte{}, img[:i]...), 0x00, 0x01), img[i:]...))(t, e)
-		}},
-		{"claim: truncated JPEG", nil, claimOf(img[:len(img)-30])},
-		{"claim: JPEG too wide", nil, func(t *testing.T, e *env) *http.Request {
-			return claimOf(jpegWithDims(t, 30000, 10))(t, e)
-		}},
-		{"claim: script in kept metadata", nil, func(t *testing.T, e *env) *http.Request {
-			keepMetadata(t, e)
-			return claimOf(withJPEGComment(img, "<script>alert(1)</script>"))(t, e)
-		}},
-		{"claim: blocked bytes", nil, func(t *testing.T, e *env) *http.Request {
-			addAdmin(t, e)
-			_, path := e.claimed("image/jpeg", img)
-			del := asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/")+"?block=true", nil))
-			if res := e.do(del); res.status != http.StatusNoContent {
-				t.Fatalf("delete: got %d %s, want 204", res.status, res.body)
-			}
-			return claimOf(img)(t, e)
-		}},
 		{"claim: wrong password", nil, func(t *testing.T, e *env) *http.Request {
 			return wrongPassword(claimOf(img)(t, e))
 		}},
 		{"claim: store down", nil, func(t *testing.T, e *env) *http.Request {
 			u := uploaded(e, "image/jpeg", img)
 			e.db.Close()
+			return claimReq(e, u.Token, "10016")
+		}},
+		{"claim: database full", nil, func(t *testing.T, e *env) *http.Request {
+			u := uploaded(e, "image/jpeg", img)
+			rewire(t, e, func(d *core.Deps) { d.Meta = fullDB{d.Meta} })
 			return claimReq(e, u.Token, "10016")
 		}},
 		{"claim: PUT", nil, req(http.MethodPut, claimPath, "{}")},

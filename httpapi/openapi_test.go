@@ -31,6 +31,7 @@ import (
 // code in core.Codes must be got by some case of TestResponsesMatchOpenAPI.
 var notOverHTTP = map[core.Code]string{
 	core.CodeConflict: "only admin commands (user add, brand add) return it; no HTTP route creates users or brands",
+	core.CodeInternal: "only a bug answers it: every fault of a store is StorageUnavailable or InsufficientStorage, and no request is known to cause one",
 }
 
 // docURL names openapi.json as a schema resource; nothing is fetched from it.

@@ -130,13 +130,13 @@ func TestServeImageSendfile(t *testing.T) {
 	var b [16]byte
 	rand.Read(b[:])
 	body := bytes.Repeat([]byte("\xff\xd8jpeg"), 40_000)
-	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/jpeg", FileSize: int64(len(body)), CreatedAt: time.Now()}
-	img := core.Image{ID: base64.RawURLEncoding.EncodeToString(b[:]), Token: up.Token, BrandID: "10016",
-		ContentType: up.ContentType, Size: up.FileSize, SHA256: strings.Repeat("ab", 32), CreatedAt: up.CreatedAt}
-	if err := db.CreateUpload(ctx, up); err != nil {
+	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/jpeg", FileSize: int64(len(body)), CreatedAt: time.Now(),
+		ImageID: base64.RawURLEncoding.EncodeToString(b[:]), Size: int64(len(body)), SHA256: strings.Repeat("ab", 32)}
+	if err := db.ReceiveUpload(ctx, up); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PublishImage(ctx, img); err != nil {
+	img, err := db.ClaimUpload(ctx, core.UploadClaim{Token: up.Token, BrandID: "10016", NotBefore: up.CreatedAt, At: up.CreatedAt})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := blobs.Put(ctx, core.ImageKey(img.ID), bytes.NewReader(body)); err != nil {

@@ -60,6 +60,12 @@ type Config struct {
 	// PUT over the cap gets 503 and Retry-After without its body being
 	// read. Default 64.
 	MaxConcurrentUploads int
+	// MaxConcurrentUploadsPerClient caps the PUT bodies one client (a user,
+	// or an address, per /64 for IPv6, for anonymous uploads) sends at
+	// once, so that one client's slow uploads cannot take every slot; over
+	// it a PUT gets 429 and Retry-After without its body being read.
+	// Default 4.
+	MaxConcurrentUploadsPerClient int
 	// Metrics, when set, counts requests and upload outcomes and is served
 	// at GET /metrics. Default nil: no metrics.
 	Metrics *metrics.Metrics
@@ -91,8 +97,9 @@ type ImageRedirector interface {
 
 // Defaults of Config.
 const (
-	DefaultMaxConcurrentUploads = 64
-	DefaultUploadTimeout        = 2 * time.Minute
+	DefaultMaxConcurrentUploads          = 64
+	DefaultMaxConcurrentUploadsPerClient = 4
+	DefaultUploadTimeout                 = 2 * time.Minute
 )
 
 // uploadsFullRetryAfter is the Retry-After of a PUT refused because the
@@ -107,12 +114,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConcurrentUploads == 0 {
 		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
 	}
+	if c.MaxConcurrentUploadsPerClient == 0 {
+		c.MaxConcurrentUploadsPerClient = DefaultMaxConcurrentUploadsPerClient
+	}
 	if c.UploadTimeout == 0 {
 		c.UploadTimeout = DefaultUploadTimeout
 	}
 	switch {
 	case c.MaxConcurrentUploads < 0:
 		return c, fmt.Errorf("MaxConcurrentUploads %d: must be positive", c.MaxConcurrentUploads)
+	case c.MaxConcurrentUploadsPerClient < 0:
+		return c, fmt.Errorf("MaxConcurrentUploadsPerClient %d: must be positive", c.MaxConcurrentUploadsPerClient)
 	case c.UploadTimeout < 0:
 		return c, fmt.Errorf("UploadTimeout %s: must be positive", c.UploadTimeout)
 	}
@@ -134,8 +146,10 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
-	// uploads holds one element per PUT body being received.
-	uploads chan struct{}
+	// uploads holds one element per PUT body being received; clientUploads
+	// counts them per client.
+	uploads       chan struct{}
+	clientUploads clientSlots
 	// limiterWarned is when a failing limiter was last logged (UnixNano).
 	limiterWarned atomic.Int64
 }
@@ -153,7 +167,8 @@ func New(svc *core.Service, verifier UploadVerifier, cfg Config, log *slog.Logge
 		now = time.Now
 	}
 	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now,
-		uploads: make(chan struct{}, cfg.MaxConcurrentUploads)}, nil
+		uploads:       make(chan struct{}, cfg.MaxConcurrentUploads),
+		clientUploads: clientSlots{max: cfg.MaxConcurrentUploadsPerClient, held: map[string]int{}}}, nil
 }
 
 // Route patterns, also the metrics' route labels.
@@ -305,6 +320,16 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admit(w, r, "put", s.cfg.RateLimits.Put); err != nil {
 		return err
 	}
+	// The client's slots first: one client over its share must not take
+	// a slot that another client's upload could use.
+	client := subject(core.Uploader{UserID: upload.Uploader.UserID, ClientAddr: s.clientAddr(r)})
+	if !s.clientUploads.acquire(client) {
+		w.Header().Set("Retry-After", uploadsFullRetryAfter)
+		w.Header().Set("Connection", "close") // the body stays unread
+		return core.Errorf(core.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
+			s.cfg.MaxConcurrentUploadsPerClient, uploadsFullRetryAfter)
+	}
+	defer s.clientUploads.release(client)
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()

@@ -22,10 +22,12 @@ import (
 func TestEveryCodeHasAStatus(t *testing.T) {
 	for _, c := range core.Codes {
 		st := httpapi.StatusOf(c)
-		switch {
-		case c == core.CodeInternal && st != 500, c == core.CodeUnavailable && st != 503:
-			t.Errorf("%s: got status %d", c, st)
-		case c != core.CodeInternal && c != core.CodeUnavailable && (st < 400 || st > 499):
+		// Faults of ours are 5xx; everything else blames the request.
+		want := map[core.Code]int{core.CodeInternal: 500, core.CodeUnavailable: 503, core.CodeStorageUnavailable: 503, core.CodeInsufficientStorage: 507}
+		switch w, ours := want[c]; {
+		case ours && st != w:
+			t.Errorf("%s: got status %d, want %d", c, st, w)
+		case !ours && (st < 400 || st > 499):
 			t.Errorf("%s: got status %d, want a 4xx", c, st)
 		}
 	}

@@ -125,6 +125,30 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	return s.link(key, t, dst)
 }
 
+// Scratch returns an empty temporary file on the store's disk, for a body
+// being checked before its copy is Put: unnamed where the file system
+// allows, never synced, gone when closed. On a full disk it fails, or its
+// writes do, with syscall.ENOSPC.
+func (s *Store) Scratch() (core.Scratch, error) {
+	t, err := s.createTemp()
+	if err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	return scratchFile{t}, nil
+}
+
+// scratchFile is a tempFile that Close discards.
+type scratchFile struct{ *tempFile }
+
+func (f scratchFile) Close() error {
+	f.discard()
+	return nil
+}
+
+// FreeSpace returns the bytes left for this process on the store's disk,
+// or errors.ErrUnsupported where the system cannot tell.
+func (s *Store) FreeSpace() (int64, error) { return freeSpace(s.root) }
+
 // tempFile is a file being written, reachable under no key yet.
 type tempFile struct {
 	*os.File
@@ -315,4 +339,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 	return nil
 }
 
-var _ core.BlobStore = (*Store)(nil)
+var (
+	_ core.BlobStore    = (*Store)(nil)
+	_ core.ScratchSpace = (*Store)(nil)
+)

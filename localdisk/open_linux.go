@@ -35,7 +35,7 @@ func openFile(name string) (*os.File, error) {
 // leaves nothing to clean up, and no name is made or removed per write.
 func createUnnamed(dir string) (*os.File, error) {
 	for {
-		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 		if err == unix.EINTR {
 			continue
 		}
@@ -74,4 +74,14 @@ func canLinkUnnamed(dir string) bool {
 	}
 	os.Remove(probe)
 	return true
+}
+
+// freeSpace returns the bytes available to this process on dir's file
+// system.
+func freeSpace(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, &fs.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	return int64(st.Bavail) * st.Bsize, nil
 }

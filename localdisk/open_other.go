@@ -15,3 +15,6 @@ func canLinkUnnamed(string) bool { return false }
 func createUnnamed(string) (*os.File, error) { return nil, errors.ErrUnsupported }
 
 func linkUnnamed(*os.File, string) error { return errors.ErrUnsupported }
+
+// freeSpace is not known here: free-space checks are skipped.
+func freeSpace(string) (int64, error) { return 0, errors.ErrUnsupported }

@@ -46,7 +46,7 @@ func newDeployment(t *testing.T) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer})
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Scratch: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestMigrateResumes(t *testing.T) {
 	}
 	// The moved deployment authenticates the same users and refuses the
 	// same blocklisted bytes.
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: to.db, Blobs: to.blobs, Signer: mustSigner(t)})
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: to.db, Blobs: to.blobs, Signer: mustSigner(t), Scratch: to.blobs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,8 +65,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // Close closes every connection, waiting for those in use to be released.
 func (s *DB) Close() { s.pool.Close() }
 
-// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
-const uniqueViolation = "23505"
+// PostgreSQL's SQLSTATEs for a duplicate key and for running out of disk
+// or memory.
+const (
+	uniqueViolation = "23505"
+	diskFull        = "53100"
+	outOfMemory     = "53200"
+)
 
 // mapErr turns driver errors into core sentinels, keeping the driver's
 // message for the log.
@@ -75,8 +80,13 @@ func mapErr(err error) error {
 		return core.ErrNotFound
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == uniqueViolation {
-		return fmt.Errorf("%w: %v", core.ErrExist, err)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case uniqueViolation:
+			return fmt.Errorf("%w: %v", core.ErrExist, err)
+		case diskFull, outOfMemory:
+			return fmt.Errorf("%w: %v", core.ErrFull, err)
+		}
 	}
 	return err
 }
@@ -87,8 +97,9 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// deletedOne checks that a DELETE removed a row: ErrNotFound if none.
-func deletedOne(tag pgconn.CommandTag, err error) error {
+// changedOne checks that a conditional write changed a row: ErrNotFound if
+// none.
+func changedOne(tag pgconn.CommandTag, err error) error {
 	if err != nil {
 		return err
 	}
@@ -114,18 +125,92 @@ func (s *DB) texts(ctx context.Context, query string, args ...any) ([]string, er
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+const uploadColumns = `token, content_type, file_size, created_at, user_id, client_addr, state, coalesce(image_id, ''), size, sha256`
+
+func scanUpload(row pgx.Row) (core.Upload, error) {
+	var u core.Upload
+	err := row.Scan(&u.Token, &u.ContentType, &u.FileSize, &u.CreatedAt, &u.Uploader.UserID, &u.Uploader.ClientAddr, &u.State, &u.ImageID, &u.Size, &u.SHA256)
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, mapErr(err)
+}
+
 func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES ($1, $2, $3, $4, $5, $6, 'created')`,
 		u.Token, u.ContentType, u.FileSize, u.CreatedAt, u.Uploader.UserID, u.Uploader.ClientAddr)
 	return mapErr(err)
 }
 
-func (s *DB) Upload(ctx context.Context, token string) (core.Upload, error) {
-	var u core.Upload
-	err := s.pool.QueryRow(ctx, `SELECT token, content_type, file_size, created_at, user_id, client_addr FROM uploads WHERE token = $1`, token).
-		Scan(&u.Token, &u.ContentType, &u.FileSize, &u.CreatedAt, &u.Uploader.UserID, &u.Uploader.ClientAddr)
-	u.CreatedAt = u.CreatedAt.UTC()
-	return u, mapErr(err)
+func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
+	// Inserted where the token has no record at all, or moved on from
+	// created. One statement sees one snapshot, so a takedown is seen
+	// whole. A replayed PUT racing the claim of its token's received row
+	// may insert a row again once the claim has deleted it; that row can
+	// never be claimed (images.token is unique) and expires.
+	tag, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
+		SELECT $1, $2, $3, $4, $5, $6, 'received', $7, $8, $9
+		WHERE NOT EXISTS (SELECT FROM images WHERE token = $1) AND NOT EXISTS (SELECT FROM deletions WHERE token = $1)
+		ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = $7, size = $8, sha256 = $9
+			WHERE uploads.state = 'created'`,
+		u.Token, u.ContentType, u.FileSize, u.CreatedAt, u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256)
+	if err := changedOne(tag, mapErr(err)); errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("receive %s: %w", u.Token, core.ErrExist)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
+	var img core.Image
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		up, err := scanUpload(tx.QueryRow(ctx, `DELETE FROM uploads WHERE token = $1 AND state = 'received' AND created_at >= $2
+				AND EXISTS (SELECT FROM brands WHERE id = $3)
+				AND NOT EXISTS (SELECT FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
+			RETURNING `+uploadColumns, c.Token, c.NotBefore, c.BrandID))
+		if err != nil {
+			return err
+		}
+		img = core.Image{ID: up.ImageID, Token: up.Token, BrandID: c.BrandID, ContentType: up.ContentType, Size: up.Size,
+			SHA256: up.SHA256, CreatedAt: c.At, Uploader: up.Uploader}
+		// Its time as stored, to the microsecond PostgreSQL rounds to.
+		return mapErr(tx.QueryRow(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at`,
+			img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr).Scan(&img.CreatedAt))
+	})
+	img.CreatedAt = img.CreatedAt.UTC()
+	return img, err
+}
+
+func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]core.Upload, error) {
+	rows, err := s.pool.Query(ctx, `DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING `+uploadColumns, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Upload, error) { return scanUpload(row) })
+}
+
+func (s *DB) TokenStatus(ctx context.Context, token string) (core.TokenStatus, error) {
+	var st core.TokenStatus
+	// One snapshot, so that a claim committing meanwhile cannot make the
+	// token look unknown.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if up, err := scanUpload(tx.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE token = $1`, token)); err == nil {
+			st.Upload = &up
+		} else if !errors.Is(err, core.ErrNotFound) {
+			return err
+		}
+		if img, err := scanImage(tx.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE token = $1`, token)); err == nil {
+			st.Image = &img
+		} else if !errors.Is(err, core.ErrNotFound) {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM deletions WHERE token = $1)`, token).Scan(&st.TakenDown)
+	})
+	return st, err
+}
+
+func (s *DB) ImageReferenced(ctx context.Context, id string) (bool, error) {
+	return s.exists(ctx, `SELECT EXISTS (SELECT FROM images WHERE id = $1) OR EXISTS (SELECT FROM uploads WHERE image_id = $1)`, id)
 }
 
 const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
@@ -135,17 +220,6 @@ func insertImage(ctx context.Context, tx execer, img core.Image) error {
 	_, err := tx.Exec(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr)
 	return mapErr(err)
-}
-
-// PublishImage inserts the image before it deletes the upload row, so that a
-// taken token or id is ErrExist even when the upload row is gone too.
-func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := insertImage(ctx, tx, img); err != nil {
-			return err
-		}
-		return deletedOne(tx.Exec(ctx, `DELETE FROM uploads WHERE token = $1`, img.Token))
-	})
 }
 
 func scanImage(row pgx.Row) (core.Image, error) {
@@ -166,22 +240,6 @@ func (s *DB) images(ctx context.Context, query string, args ...any) ([]core.Imag
 
 func (s *DB) Image(ctx context.Context, id string) (core.Image, error) {
 	return scanImage(s.pool.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE id = $1`, id))
-}
-
-func (s *DB) ImageByToken(ctx context.Context, token string) (core.Image, error) {
-	return scanImage(s.pool.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE token = $1`, token))
-}
-
-func (s *DB) ImageExists(ctx context.Context, id string) (bool, error) {
-	return s.exists(ctx, `SELECT EXISTS (SELECT FROM images WHERE id = $1)`, id)
-}
-
-func (s *DB) DeleteExpiredUpload(ctx context.Context, token string, cutoff time.Time) error {
-	return deletedOne(s.pool.Exec(ctx, `DELETE FROM uploads WHERE token = $1 AND created_at < $2`, token, cutoff))
-}
-
-func (s *DB) ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	return s.texts(ctx, `SELECT token FROM uploads WHERE created_at < $1 ORDER BY created_at LIMIT $2`, cutoff, limit)
 }
 
 func (s *DB) AddBrand(ctx context.Context, id string) error {
@@ -291,7 +349,7 @@ func block(ctx context.Context, tx execer, sha256 string, at time.Time) error {
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := deletedOne(tx.Exec(ctx, `DELETE FROM images WHERE id = $1`, d.Image.ID)); err != nil {
+		if err := changedOne(tx.Exec(ctx, `DELETE FROM images WHERE id = $1`, d.Image.ID)); err != nil {
 			return err
 		}
 		if err := insertDeletion(ctx, tx, d); err != nil {
@@ -327,10 +385,6 @@ func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) 
 
 func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM blocklist WHERE sha256 = $1)`, sha256)
-}
-
-func (s *DB) TakenDown(ctx context.Context, token string) (bool, error) {
-	return s.exists(ctx, `SELECT EXISTS (SELECT FROM deletions WHERE token = $1)`, token)
 }
 
 var _ core.MetadataStore = (*DB)(nil)

@@ -134,7 +134,8 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Open: got error %v, want nil", err)
 	}
 	up := core.Upload{Token: "01HZX3AAAAAAAAAAAAAAAAAAAA", ContentType: "image/png", FileSize: 10,
-		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC), Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.1"}}
+		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC), Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.1"},
+		State: core.StateCreated}
 	if err := db.CreateUpload(ctx, up); err != nil {
 		t.Fatalf("CreateUpload: got error %v, want nil", err)
 	}
@@ -143,8 +144,8 @@ func TestReopen(t *testing.T) {
 
 	for i := range 3 {
 		db := open(t, url)
-		if got, err := db.Upload(ctx, up.Token); err != nil || got != up {
-			t.Errorf("reopen %d: Upload: got %+v, %v, want %+v, nil", i, got, err, up)
+		if st, err := db.TokenStatus(ctx, up.Token); err != nil || st.Upload == nil || *st.Upload != up {
+			t.Errorf("reopen %d: TokenStatus: got %+v, %v, want the upload %+v, nil", i, st, err, up)
 		}
 		if uploads, images, err := db.Counts(ctx); err != nil || uploads != 1 || images != 0 {
 			t.Errorf("reopen %d: Counts: got %d, %d, %v, want 1, 0, nil", i, uploads, images, err)

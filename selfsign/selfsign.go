@@ -137,9 +137,8 @@ func (s *Signer) CarriesUploads() {}
 // with every signed header as issued, on the host it was issued for, before
 // it expired, signed with one of its secrets: the one X-Amz-Credential
 // names. It returns the upload the URL was issued for (its token, declared
-// type and size, uploader, and creation time: the token's; FileSize 0 for a
-// URL issued before URLs carried uploads), or an *core.Error with
-// CodeSignatureMismatch or CodeUploadURLExpired.
+// type and size, uploader, and creation time: the token's), or an
+// *core.Error with CodeSignatureMismatch or CodeUploadURLExpired.
 func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
 	token, err := s.verify(r, now)
 	if err != nil {
@@ -149,9 +148,9 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
 	q := r.URL.Query()
 	up := core.Upload{Token: token, ContentType: r.Header.Get("Content-Type"), CreatedAt: core.TokenTime(token)}
 	if !q.Has(paramSize) {
-		// Issued by a version that recorded uploads at step 1: FileSize 0
-		// tells the service to look the upload up.
-		return up, nil
+		// Issued by a version that recorded uploads at step 1: such URLs
+		// expired long ago.
+		return core.Upload{}, core.Errorf(core.CodeSignatureMismatch, "this upload URL was issued by an older version of this server; request a new one")
 	}
 	if up.FileSize, err = strconv.ParseInt(q.Get(paramSize), 10, 64); err != nil {
 		return core.Upload{}, fmt.Errorf("verify %s: size: %w", token, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,10 +89,13 @@ func bulk(b *testing.B, raw *sql.DB, fn func(tx *sql.Tx) error) {
 	}
 }
 
-func insertUploads(tx *sql.Tx, tokens []string, now time.Time) error {
+// insertReceived inserts received uploads of tokens, their image ids the
+// tokens' last 22 characters.
+func insertReceived(tx *sql.Tx, tokens []string, now time.Time) error {
 	for _, t := range tokens {
-		if _, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr) VALUES (?, 'image/jpeg', 200000, ?, 0, ?)`,
-			t, now.UnixMicro(), benchUploader.ClientAddr); err != nil {
+		if _, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
+			VALUES (?, 'image/jpeg', 200000, ?, 0, ?, 'received', ?, 199000, ?)`,
+			t, now.UnixMicro(), benchUploader.ClientAddr, t[len(t)-22:], strings.Repeat("ab", 32)); err != nil {
 			return err
 		}
 	}
@@ -140,13 +144,16 @@ func BenchmarkImage(b *testing.B) {
 	}
 }
 
-// BenchmarkPublishImage is the claim's write: insert the image row and
-// delete its upload row, in one transaction. The upload rows are made
-// beforehand, in batches, outside the timing.
-func BenchmarkPublishImage(b *testing.B) {
+// BenchmarkClaimUpload is the claim's write: the received upload row
+// deleted and the image row inserted, in one transaction. The received
+// rows are made beforehand, in batches, outside the timing.
+func BenchmarkClaimUpload(b *testing.B) {
 	const batch = 512
 	db, raw := benchDB(b)
 	g, now, ctx := newBenchRand(), time.Now(), context.Background()
+	if err := db.AddBrand(ctx, "10016"); err != nil {
+		b.Fatal(err)
+	}
 	var tokens []string
 	b.ReportAllocs()
 	for b.Loop() {
@@ -155,12 +162,42 @@ func BenchmarkPublishImage(b *testing.B) {
 			for range batch {
 				tokens = append(tokens, g.token())
 			}
-			bulk(b, raw, func(tx *sql.Tx) error { return insertUploads(tx, tokens, now) })
+			bulk(b, raw, func(tx *sql.Tx) error { return insertReceived(tx, tokens, now) })
 			b.StartTimer()
 		}
-		if err := db.PublishImage(ctx, g.image(tokens[0], now)); err != nil {
+		if _, err := db.ClaimUpload(ctx, core.UploadClaim{Token: tokens[0], BrandID: "10016", NotBefore: now.Add(-time.Hour), At: now}); err != nil {
 			b.Fatal(err)
 		}
 		tokens = tokens[1:]
 	}
+}
+
+// BenchmarkClaimUploadParallel is claims from 16 clients at once, whose
+// commits share fsyncs (group commit).
+func BenchmarkClaimUploadParallel(b *testing.B) {
+	db, raw := benchDB(b)
+	g, now, ctx := newBenchRand(), time.Now(), context.Background()
+	if err := db.AddBrand(ctx, "10016"); err != nil {
+		b.Fatal(err)
+	}
+	tokens := make(chan string, b.N)
+	var all []string
+	for range b.N {
+		t := g.token()
+		all = append(all, t)
+		tokens <- t
+	}
+	bulk(b, raw, func(tx *sql.Tx) error { return insertReceived(tx, all, now) })
+	close(tokens)
+	b.SetParallelism(8) // 16 goroutines on 2 cores
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.ClaimUpload(ctx, core.UploadClaim{Token: <-tokens, BrandID: "10016", NotBefore: now.Add(-time.Hour), At: now}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

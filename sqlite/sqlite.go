@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -28,12 +30,30 @@ import (
 var schemaFiles embed.FS
 
 // DB is a core.MetadataStore on SQLite.
+//
+// Connections: one writer, which every write of this process goes through
+// in turn (see writer.go), and a small pool of read-only readers, which in
+// WAL mode never wait for the writer. Idle, it holds at most
+// 1 + maxIdleReaders connections.
 type DB struct {
-	db *sql.DB
-	// The hot lookups, prepared once at Open: SQLite parsing a SELECT
-	// costs more than running it by primary key.
+	w, r *sql.DB
+	// writes queue for the writer's goroutine; closing stops it, and
+	// loopDone says it has stopped.
+	writes    chan *writeReq
+	closing   chan struct{}
+	closeOnce sync.Once
+	loopDone  chan struct{}
+	// The hot lookups, prepared once at Open on the readers: SQLite
+	// parsing a SELECT costs more than running it by primary key.
 	upload, image, imageByToken, brandExists, isBlocked, takenDown, userByEmail, user, apiToken *sql.Stmt
 }
+
+// Reader pool bounds: enough for concurrent GETs and claims to read at
+// once on a small machine, few enough to keep open handles small.
+const (
+	maxReaders     = 4
+	maxIdleReaders = 2
+)
 
 // prepare prepares the statements of the hot lookups.
 func (s *DB) prepare(ctx context.Context) error {
@@ -41,7 +61,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&s.upload, `SELECT token, content_type, file_size, created_at, user_id, client_addr FROM uploads WHERE token = ?`},
+		{&s.upload, `SELECT ` + uploadColumns + ` FROM uploads WHERE token = ?`},
 		{&s.image, `SELECT ` + imageColumns + ` FROM images WHERE id = ?`},
 		{&s.imageByToken, `SELECT ` + imageColumns + ` FROM images WHERE token = ?`},
 		{&s.brandExists, `SELECT count(*) FROM brands WHERE id = ?`},
@@ -51,7 +71,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.user, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
 		{&s.apiToken, `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE id = ?`},
 	} {
-		st, err := s.db.PrepareContext(ctx, p.query)
+		st, err := s.r.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
@@ -75,26 +95,33 @@ func (s *DB) closeStmts() error {
 // Commits are durable (synchronous=FULL): a nil error from a write means it
 // survives a crash or power loss.
 func Open(ctx context.Context, path string) (*DB, error) {
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)",
+	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)",
+		// Only for other processes (the admin commands) writing the same
+		// file: this process's writes never contend.
+		"busy_timeout(10000)", "foreign_keys(1)",
 		// At a million images the indexes a claim writes to outgrow the
 		// default 2 MiB page cache: 16 MiB per connection, and pages read
 		// through a memory map of the file rather than a read(2) each.
-		"cache_size(-16384)", "mmap_size(268435456)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	// path is a file name, not a URI: escape what URIs treat specially.
-	name := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite", "file:"+name+"?"+q.Encode())
+		"cache_size(-16384)", "mmap_size(268435456)"}
+	w, err := openPool(path, pragmas, "immediate")
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
-	s := &DB{db: db}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	s := &DB{w: w, writes: make(chan *writeReq), closing: make(chan struct{}), loopDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if s.r, err = openPool(path, append(pragmas, "query_only(1)"), "deferred"); err != nil {
+		w.Close()
+		return nil, err
+	}
+	s.r.SetMaxOpenConns(maxReaders)
+	s.r.SetMaxIdleConns(maxIdleReaders)
+	go s.commitLoop()
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -102,8 +129,28 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return s, nil
 }
 
-// Close closes the database.
-func (s *DB) Close() error { return errors.Join(s.closeStmts(), s.db.Close()) }
+// openPool opens a connection pool on the file at path.
+func openPool(path string, pragmas []string, txlock string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", txlock)
+	// path is a file name, not a URI: escape what URIs treat specially.
+	name := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+name+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close stops the writer, after the writes queued, and closes the database.
+func (s *DB) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.loopDone
+	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
+}
 
 // migrate applies, in one transaction, the schema versions the database
 // lacks. The transaction is IMMEDIATE (_txlock), so processes opening one
@@ -113,7 +160,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -152,59 +199,136 @@ func mapErr(err error) error {
 		return core.ErrNotFound
 	}
 	var se *sqlite.Error
-	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
-		return fmt.Errorf("%w: %v", core.ErrExist, err)
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", core.ErrExist, err)
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w: %v", core.ErrFull, err)
+		}
+		if se.Code()&0xff == sqlite3.SQLITE_IOERR && errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: %v", core.ErrFull, err)
+		}
 	}
 	return err
 }
 
-func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr)
-	return mapErr(err)
-}
+const uploadColumns = `token, content_type, file_size, created_at, user_id, client_addr, state, coalesce(image_id, ''), size, sha256`
 
-func (s *DB) Upload(ctx context.Context, token string) (core.Upload, error) {
+func scanUpload(row rowScanner) (core.Upload, error) {
 	var u core.Upload
 	var created int64
-	err := s.upload.QueryRowContext(ctx, token).
-		Scan(&u.Token, &u.ContentType, &u.FileSize, &created, &u.Uploader.UserID, &u.Uploader.ClientAddr)
+	err := row.Scan(&u.Token, &u.ContentType, &u.FileSize, &created, &u.Uploader.UserID, &u.Uploader.ClientAddr, &u.State, &u.ImageID, &u.Size, &u.SHA256)
 	u.CreatedAt = fromMicros(created)
 	return u, mapErr(err)
 }
 
-func (s *DB) PublishImage(ctx context.Context, img core.Image) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
+			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr)
+		return mapErr(err)
+	})
+}
+
+func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		// Inserted where the token has no record at all, or moved on from
+		// created; "WHERE true" lets SQLite parse the upsert of a SELECT.
+		res, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8, ?9 WHERE true
+				AND NOT EXISTS (SELECT 1 FROM images WHERE token = ?1)
+				AND NOT EXISTS (SELECT 1 FROM deletions WHERE token = ?1)
+			ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = ?7, size = ?8, sha256 = ?9
+				WHERE uploads.state = 'created'`,
+			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256)
+		if err := changedOne(res, mapErr(err)); errors.Is(err, core.ErrNotFound) {
+			return fmt.Errorf("receive %s: %w", u.Token, core.ErrExist)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
+	var img core.Image
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRow(`DELETE FROM uploads WHERE token = ?1 AND state = 'received' AND created_at >= ?2
+				AND EXISTS (SELECT 1 FROM brands WHERE id = ?3)
+				AND NOT EXISTS (SELECT 1 FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
+			RETURNING `+uploadColumns, c.Token, micros(c.NotBefore), c.BrandID)
+		up, err := scanUpload(row)
+		if err != nil {
+			return err
+		}
+		img = publishedImage(up, c)
+		return insertImage(tx, img)
+	})
+	return img, err
+}
+
+// publishedImage is the image a claim publishes from a received upload.
+func publishedImage(up core.Upload, c core.UploadClaim) core.Image {
+	return core.Image{ID: up.ImageID, Token: up.Token, BrandID: c.BrandID, ContentType: up.ContentType, Size: up.Size,
+		SHA256: up.SHA256, CreatedAt: fromMicros(micros(c.At)), Uploader: up.Uploader}
+}
+
+func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]core.Upload, error) {
+	var expired []core.Upload
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.Query(`DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?)
+			RETURNING `+uploadColumns, micros(cutoff), limit)
+		if err != nil {
+			return err
+		}
+		expired, err = collect(rows, scanUpload)
 		return err
+	})
+	return expired, err
+}
+
+func (s *DB) TokenStatus(ctx context.Context, token string) (core.TokenStatus, error) {
+	var st core.TokenStatus
+	// One read transaction: one snapshot, so that a claim committing
+	// meanwhile cannot make the token look unknown.
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return st, err
 	}
 	defer tx.Rollback()
-	if err := insertImage(ctx, tx, img); err != nil {
-		return err
+	if up, err := scanUpload(tx.StmtContext(ctx, s.upload).QueryRowContext(ctx, token)); err == nil {
+		st.Upload = &up
+	} else if !errors.Is(err, core.ErrNotFound) {
+		return st, err
 	}
-	if err := deletedOne(tx.ExecContext(ctx, `DELETE FROM uploads WHERE token = ?`, img.Token)); err != nil {
-		return err
+	if img, err := scanImage(tx.StmtContext(ctx, s.imageByToken).QueryRowContext(ctx, token)); err == nil {
+		st.Image = &img
+	} else if !errors.Is(err, core.ErrNotFound) {
+		return st, err
 	}
-	return tx.Commit()
+	st.TakenDown, err = counted(ctx, tx.StmtContext(ctx, s.takenDown), token)
+	return st, err
+}
+
+func (s *DB) ImageReferenced(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM images WHERE id = ?1) + (SELECT count(*) FROM uploads WHERE image_id = ?1)`, id).Scan(&n)
+	return n > 0, err
 }
 
 const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
 
-// execer is a *sql.DB or a *sql.Tx: single statements need no transaction
-// of their own.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // insertImage inserts img's row; ErrExist if its id or token is taken.
-func insertImage(ctx context.Context, db execer, img core.Image) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func insertImage(tx *sql.Tx, img core.Image) error {
+	_, err := tx.Exec(`INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr)
 	return mapErr(err)
 }
 
-// deletedOne checks that a DELETE removed a row: ErrNotFound if none.
-func deletedOne(res sql.Result, err error) error {
+// changedOne checks that a conditional write changed a row: ErrNotFound if
+// none.
+func changedOne(res sql.Result, err error) error {
 	if err != nil {
 		return err
 	}
@@ -231,30 +355,17 @@ func (s *DB) Image(ctx context.Context, id string) (core.Image, error) {
 	return scanImage(s.image.QueryRowContext(ctx, id))
 }
 
-func (s *DB) ImageByToken(ctx context.Context, token string) (core.Image, error) {
-	return scanImage(s.imageByToken.QueryRowContext(ctx, token))
-}
-
-func (s *DB) ImageExists(ctx context.Context, id string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM images WHERE id = ?`, id).Scan(&n)
-	return n > 0, err
-}
-
-func (s *DB) DeleteExpiredUpload(ctx context.Context, token string, cutoff time.Time) error {
-	return deletedOne(s.db.ExecContext(ctx, `DELETE FROM uploads WHERE token = ? AND created_at < ?`, token, micros(cutoff)))
-}
-
-func (s *DB) ExpiredUploads(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	return queryAll(ctx, s.db, scanString, `SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?`, micros(cutoff), limit)
-}
-
 // queryAll runs a query and scans each row it returns with scan.
 func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
+	return collect(rows, scan)
+}
+
+// collect scans every row of rows with scan, and closes rows.
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -274,8 +385,15 @@ func scanString(row rowScanner) (string, error) {
 }
 
 func (s *DB) AddBrand(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO brands (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, micros(time.Now()))
-	return err
+	return s.exec(ctx, `INSERT INTO brands (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, micros(time.Now()))
+}
+
+// exec runs one write statement on the writer.
+func (s *DB) exec(ctx context.Context, query string, args ...any) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(query, args...)
+		return mapErr(err)
+	})
 }
 
 func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
@@ -285,15 +403,16 @@ func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
 }
 
 func (s *DB) Brands(ctx context.Context) ([]string, error) {
-	return queryAll(ctx, s.db, scanString, `SELECT id FROM brands ORDER BY id`)
+	return queryAll(ctx, s.r, scanString, `SELECT id FROM brands ORDER BY id`)
 }
 
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?)`, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	return res.LastInsertId()
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return mapErr(tx.QueryRow(`INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt)).Scan(&id))
+	})
+	return id, err
 }
 
 const userColumns = `id, email, password_hash, admin, created_at`
@@ -315,8 +434,7 @@ func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
 }
 
 func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at) VALUES (?, ?, ?, ?)`, t.ID, t.UserID, t.Hash, micros(t.CreatedAt))
-	return mapErr(err)
+	return s.exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at) VALUES (?, ?, ?, ?)`, t.ID, t.UserID, t.Hash, micros(t.CreatedAt))
 }
 
 const apiTokenColumns = `id, user_id, hash, created_at`
@@ -335,13 +453,13 @@ func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
 
 // Counts returns the number of rows per table, for tests and operators.
 func (s *DB) Counts(ctx context.Context) (uploads, images int64, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM uploads), (SELECT count(*) FROM images)`).Scan(&uploads, &images)
+	err = s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM uploads), (SELECT count(*) FROM images)`).Scan(&uploads, &images)
 	return uploads, images, err
 }
 
 // Images lists every image, oldest first, for tests and operators.
 func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
-	return queryAll(ctx, s.db, scanImage, `SELECT `+imageColumns+` FROM images ORDER BY created_at, rowid`)
+	return queryAll(ctx, s.r, scanImage, `SELECT `+imageColumns+` FROM images ORDER BY created_at, rowid`)
 }
 
 func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error) {
@@ -362,48 +480,43 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 		q += ` AND created_at < ?`
 		args = append(args, micros(f.Before))
 	}
-	return queryAll(ctx, s.db, scanImage, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
+	return queryAll(ctx, s.r, scanImage, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
 }
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := deletedOne(tx.ExecContext(ctx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
-		return err
-	}
-	if err := insertDeletion(ctx, tx, d); err != nil {
-		return err
-	}
-	if d.Blocked {
-		if err := block(ctx, tx, d.Image.SHA256, d.At); err != nil {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := changedOne(tx.Exec(`DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		if err := insertDeletion(tx, d); err != nil {
+			return err
+		}
+		if d.Blocked {
+			return block(tx, d.Image.SHA256, d.At)
+		}
+		return nil
+	})
 }
 
 const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at`
 
 // insertDeletion records d in the audit log; ErrExist if a deletion of
 // d.Image.ID is recorded already.
-func insertDeletion(ctx context.Context, db execer, d core.Deletion) error {
+func insertDeletion(tx *sql.Tx, d core.Deletion) error {
 	img := d.Image
-	_, err := db.ExecContext(ctx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.Exec(`INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, micros(d.At))
 	return mapErr(err)
 }
 
 // block blocklists sha256 as of at; blocking it again is not an error.
-func block(ctx context.Context, db execer, sha256 string, at time.Time) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
+func block(tx *sql.Tx, sha256 string, at time.Time) error {
+	_, err := tx.Exec(`INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
 	return err
 }
 
 func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) {
-	return queryAll(ctx, s.db, scanDeletion, `SELECT `+deletionColumns+` FROM deletions ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, limit)
+	return queryAll(ctx, s.r, scanDeletion, `SELECT `+deletionColumns+` FROM deletions ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, limit)
 }
 
 func scanDeletion(row rowScanner) (core.Deletion, error) {
@@ -417,10 +530,6 @@ func scanDeletion(row rowScanner) (core.Deletion, error) {
 
 func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
 	return counted(ctx, s.isBlocked, sha256)
-}
-
-func (s *DB) TakenDown(ctx context.Context, token string) (bool, error) {
-	return counted(ctx, s.takenDown, token)
 }
 
 // counted runs a prepared count(*) query and reports whether it found any.

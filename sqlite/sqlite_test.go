@@ -109,9 +109,10 @@ func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	created := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
 	up := core.Upload{Token: "01HZX3AAAAAAAAAAAAAAAAAAAA", ContentType: "image/png", FileSize: 10, CreatedAt: created,
-		Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.1"}}
-	claimed := core.Upload{Token: "01HZX3BBBBBBBBBBBBBBBBBBBB", ContentType: "image/gif", FileSize: 20, CreatedAt: created}
-	img := core.Image{ID: "Zq_-AAAAAAAAAAAAAAAAAA", Token: claimed.Token, BrandID: "acme", ContentType: "image/gif",
+		Uploader: core.Uploader{UserID: 3, ClientAddr: "192.0.2.1"}, State: core.StateCreated}
+	claimed := core.Upload{Token: "01HZX3BBBBBBBBBBBBBBBBBBBB", ContentType: "image/gif", FileSize: 20, CreatedAt: created,
+		ImageID: "Zq_-AAAAAAAAAAAAAAAAAA", Size: 20, SHA256: "00ff"}
+	img := core.Image{ID: claimed.ImageID, Token: claimed.Token, BrandID: "acme", ContentType: "image/gif",
 		Size: 20, SHA256: "00ff", CreatedAt: created.Add(time.Minute)}
 
 	db, err := sqlite.Open(ctx, path)
@@ -123,10 +124,14 @@ func TestReopen(t *testing.T) {
 		err  error
 	}{
 		{"CreateUpload", db.CreateUpload(ctx, up)},
-		{"CreateUpload", db.CreateUpload(ctx, claimed)},
-		{"PublishImage", db.PublishImage(ctx, img)},
+		{"ReceiveUpload", db.ReceiveUpload(ctx, claimed)},
 		{"AddBrand", db.AddBrand(ctx, "acme")},
 	}
+	_, err = db.ClaimUpload(ctx, core.UploadClaim{Token: claimed.Token, BrandID: "acme", NotBefore: created, At: img.CreatedAt})
+	steps = append(steps, struct {
+		what string
+		err  error
+	}{"ClaimUpload", err})
 	uid, err := db.AddUser(ctx, core.User{Email: "ann@example.com", PasswordHash: []byte("h"), CreatedAt: created})
 	steps = append(steps, struct {
 		what string
@@ -143,14 +148,14 @@ func TestReopen(t *testing.T) {
 
 	for i := range 3 {
 		db := open(t, path)
-		if got, err := db.Upload(ctx, up.Token); err != nil || got != up {
-			t.Errorf("reopen %d: Upload: got %+v, %v, want %+v, nil", i, got, err, up)
+		if st, err := db.TokenStatus(ctx, up.Token); err != nil || st.Upload == nil || *st.Upload != up {
+			t.Errorf("reopen %d: TokenStatus: got %+v, %v, want the upload %+v, nil", i, st, err, up)
 		}
 		if got, err := db.Image(ctx, img.ID); err != nil || got != img {
 			t.Errorf("reopen %d: Image: got %+v, %v, want %+v, nil", i, got, err, img)
 		}
-		if _, err := db.Upload(ctx, claimed.Token); !errors.Is(err, core.ErrNotFound) {
-			t.Errorf("reopen %d: Upload of the claimed token: got error %v, want %v", i, err, core.ErrNotFound)
+		if st, err := db.TokenStatus(ctx, claimed.Token); err != nil || st.Upload != nil || st.Image == nil || *st.Image != img {
+			t.Errorf("reopen %d: TokenStatus of the claimed token: got %+v, %v, want only the image", i, st, err)
 		}
 		if got, err := db.Brands(ctx); err != nil || !slices.Equal(got, []string{"acme"}) {
 			t.Errorf("reopen %d: Brands: got %q, %v, want [acme], nil", i, got, err)

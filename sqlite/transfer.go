@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"userimages/core"
@@ -13,43 +14,42 @@ import (
 // promise.
 
 func (s *DB) UsersAfter(ctx context.Context, after int64, limit int) ([]core.User, error) {
-	return queryAll(ctx, s.db, scanUser, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return queryAll(ctx, s.r, scanUser, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
 func (s *DB) APITokensAfter(ctx context.Context, after string, limit int) ([]core.APIToken, error) {
-	return queryAll(ctx, s.db, scanAPIToken, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return queryAll(ctx, s.r, scanAPIToken, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
 func (s *DB) ImagesAfter(ctx context.Context, after string, limit int) ([]core.Image, error) {
-	return queryAll(ctx, s.db, scanImage, `SELECT `+imageColumns+` FROM images WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return queryAll(ctx, s.r, scanImage, `SELECT `+imageColumns+` FROM images WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
 func (s *DB) DeletionsAfter(ctx context.Context, after string, limit int) ([]core.Deletion, error) {
-	return queryAll(ctx, s.db, scanDeletion, `SELECT `+deletionColumns+` FROM deletions WHERE image_id > ? ORDER BY image_id LIMIT ?`, after, limit)
+	return queryAll(ctx, s.r, scanDeletion, `SELECT `+deletionColumns+` FROM deletions WHERE image_id > ? ORDER BY image_id LIMIT ?`, after, limit)
 }
 
 func (s *DB) BlockedAfter(ctx context.Context, after string, limit int) ([]string, error) {
-	return queryAll(ctx, s.db, scanString, `SELECT sha256 FROM blocklist WHERE sha256 > ? ORDER BY sha256 LIMIT ?`, after, limit)
+	return queryAll(ctx, s.r, scanString, `SELECT sha256 FROM blocklist WHERE sha256 > ? ORDER BY sha256 LIMIT ?`, after, limit)
 }
 
 // ImportUser inserts u with its own id. Users added later get ids above it
 // with no more work: SQLite gives a new INTEGER PRIMARY KEY row the largest
 // id plus one.
 func (s *DB) ImportUser(ctx context.Context, u core.User) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`, u.ID, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
-	return mapErr(err)
+	return s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`, u.ID, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
 }
 
 func (s *DB) ImportImage(ctx context.Context, img core.Image) error {
-	return insertImage(ctx, s.db, img)
+	return s.write(ctx, func(tx *sql.Tx) error { return insertImage(tx, img) })
 }
 
 func (s *DB) ImportDeletion(ctx context.Context, d core.Deletion) error {
-	return insertDeletion(ctx, s.db, d)
+	return s.write(ctx, func(tx *sql.Tx) error { return insertDeletion(tx, d) })
 }
 
 // Block blocklists sha256 as of now: the time it was first blocked is not
 // part of what a migration carries.
 func (s *DB) Block(ctx context.Context, sha256 string) error {
-	return block(ctx, s.db, sha256, time.Now())
+	return s.write(ctx, func(tx *sql.Tx) error { return block(tx, sha256, time.Now()) })
 }

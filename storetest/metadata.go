@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,14 +20,16 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore)
 	t.Run("UploadRoundTrip", func(t *testing.T) { testUploadRoundTrip(t, open) })
 	t.Run("UploadMissing", func(t *testing.T) { testUploadMissing(t, open) })
 	t.Run("UploadDuplicate", func(t *testing.T) { testUploadDuplicate(t, open) })
-	t.Run("PublishImage", func(t *testing.T) { testPublishImage(t, open) })
+	t.Run("ReceiveUpload", func(t *testing.T) { testReceiveUpload(t, open) })
+	t.Run("ClaimUpload", func(t *testing.T) { testClaimUpload(t, open) })
+	t.Run("ClaimDuplicateID", func(t *testing.T) { testClaimDuplicateID(t, open) })
 	t.Run("ImageMissing", func(t *testing.T) { testImageMissing(t, open) })
-	t.Run("PublishDuplicateToken", func(t *testing.T) { testPublishDuplicateToken(t, open) })
-	t.Run("PublishDuplicateID", func(t *testing.T) { testPublishDuplicateID(t, open) })
-	t.Run("PublishUploadGone", func(t *testing.T) { testPublishUploadGone(t, open) })
-	t.Run("PublishConcurrent", func(t *testing.T) { testPublishConcurrent(t, open) })
-	t.Run("DeleteExpiredUpload", func(t *testing.T) { testDeleteExpiredUpload(t, open) })
-	t.Run("ExpiredUploads", func(t *testing.T) { testExpiredUploads(t, open) })
+	t.Run("ExpireUploads", func(t *testing.T) { testExpireUploads(t, open) })
+	t.Run("RaceReceiveReceive", func(t *testing.T) { testRaceReceiveReceive(t, open) })
+	t.Run("RaceReceiveClaim", func(t *testing.T) { testRaceReceiveClaim(t, open) })
+	t.Run("RaceClaimClaim", func(t *testing.T) { testRaceClaimClaim(t, open) })
+	t.Run("RaceClaimExpire", func(t *testing.T) { testRaceClaimExpire(t, open) })
+	t.Run("RaceTakedownReceive", func(t *testing.T) { testRaceTakedownReceive(t, open) })
 	t.Run("Brands", func(t *testing.T) { testBrands(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("UserDuplicateEmail", func(t *testing.T) { testUserDuplicateEmail(t, open) })
@@ -110,7 +114,7 @@ func newImage(n int, up core.Upload) core.Image {
 		BrandID:     "brand1",
 		ContentType: up.ContentType,
 		Size:        up.FileSize,
-		SHA256:      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		SHA256:      sha(n),
 		CreatedAt:   base.Add(time.Hour + time.Duration(n)*time.Microsecond),
 		Uploader:    up.Uploader,
 	}
@@ -122,18 +126,87 @@ func mustUpload(t *testing.T, s core.MetadataStore, up core.Upload) {
 	noErr(t, "CreateUpload("+up.Token+")", s.CreateUpload(t.Context(), up))
 }
 
-// mustPublish creates up and publishes img from it, or fails t now.
+// received returns up received as the checked copy of image n.
+func received(up core.Upload, n int) core.Upload {
+	up.State, up.ImageID, up.Size, up.SHA256 = core.StateReceived, imageID(n), up.FileSize-int64(n), sha(n)
+	return up
+}
+
+// sha returns a SHA-256 in hex, distinct for each n.
+func sha(n int) string { return fmt.Sprintf("%064x", n) }
+
+// claimOf asks to claim up for brand as of at, while it is valid.
+func claimOf(up core.Upload, brand string, at time.Time) core.UploadClaim {
+	return core.UploadClaim{Token: up.Token, BrandID: brand, NotBefore: up.CreatedAt, At: at}
+}
+
+// mustPublish publishes img from up (received as img), or fails t now.
 func mustPublish(t *testing.T, s core.MetadataStore, up core.Upload, img core.Image) {
 	t.Helper()
-	mustUpload(t, s, up)
-	noErr(t, "PublishImage("+img.ID+")", s.PublishImage(t.Context(), img))
+	ctx := t.Context()
+	noErr(t, "AddBrand", s.AddBrand(ctx, img.BrandID))
+	up.ImageID, up.Size, up.SHA256 = img.ID, img.Size, img.SHA256
+	noErr(t, "ReceiveUpload("+up.Token+")", s.ReceiveUpload(ctx, up))
+	got, err := s.ClaimUpload(ctx, claimOf(up, img.BrandID, img.CreatedAt))
+	noErr(t, "ClaimUpload("+up.Token+")", err)
+	checkImage(t, "ClaimUpload("+up.Token+")", got, img)
+}
+
+// status returns the status of token in s, or fails t now.
+func status(t *testing.T, s core.MetadataStore, token string) core.TokenStatus {
+	t.Helper()
+	st, err := s.TokenStatus(t.Context(), token)
+	noErr(t, "TokenStatus("+token+")", err)
+	return st
+}
+
+// checkUploadRow fails t unless token's status is exactly the upload row
+// want.
+func checkUploadRow(t *testing.T, s core.MetadataStore, want core.Upload) {
+	t.Helper()
+	st := status(t, s, want.Token)
+	if st.Upload == nil || st.Image != nil || st.TakenDown {
+		t.Fatalf("TokenStatus(%s): got %+v, want only the upload row", want.Token, st)
+	}
+	checkUpload(t, "TokenStatus("+want.Token+").Upload", *st.Upload, want)
+}
+
+// checkClaimed fails t unless token's status is exactly the image want.
+func checkClaimed(t *testing.T, s core.MetadataStore, want core.Image) {
+	t.Helper()
+	st := status(t, s, want.Token)
+	if st.Image == nil || st.Upload != nil || st.TakenDown {
+		t.Fatalf("TokenStatus(%s): got %+v, want only the image", want.Token, st)
+	}
+	checkImage(t, "TokenStatus("+want.Token+").Image", *st.Image, want)
+	got, err := s.Image(t.Context(), want.ID)
+	noErr(t, "Image", err)
+	checkImage(t, "Image", got, want)
+	checkReferenced(t, s, want.ID, true)
 }
 
 // checkNoUpload fails t unless s has no upload row for token.
 func checkNoUpload(t *testing.T, s core.MetadataStore, token string) {
 	t.Helper()
-	_, err := s.Upload(t.Context(), token)
-	wantErr(t, "Upload("+token+")", err, core.ErrNotFound)
+	if st := status(t, s, token); st.Upload != nil {
+		t.Errorf("TokenStatus(%s).Upload: got %+v, want none", token, *st.Upload)
+	}
+}
+
+// checkUnknown fails t unless nothing is recorded of token.
+func checkUnknown(t *testing.T, s core.MetadataStore, token string) {
+	t.Helper()
+	if st := status(t, s, token); st != (core.TokenStatus{}) {
+		t.Errorf("TokenStatus(%s): got %+v, want nothing", token, st)
+	}
+}
+
+// checkReferenced fails t unless ImageReferenced(id) is want.
+func checkReferenced(t *testing.T, s core.MetadataStore, id string, want bool) {
+	t.Helper()
+	if ok, err := s.ImageReferenced(t.Context(), id); err != nil || ok != want {
+		t.Errorf("ImageReferenced(%s): got %v, %v, want %v, nil", id, ok, err, want)
+	}
 }
 
 // checkNoImage fails t unless s has no image with this id.
@@ -141,10 +214,7 @@ func checkNoImage(t *testing.T, s core.MetadataStore, id string) {
 	t.Helper()
 	_, err := s.Image(t.Context(), id)
 	wantErr(t, "Image("+id+")", err, core.ErrNotFound)
-	ok, err := s.ImageExists(t.Context(), id)
-	if err != nil || ok {
-		t.Errorf("ImageExists(%s): got %v, %v, want false, nil", id, ok, err)
-	}
+	checkReferenced(t, s, id, false)
 }
 
 func testUploadRoundTrip(t *testing.T, open openMeta) {
@@ -167,20 +237,18 @@ func testUploadRoundTrip(t *testing.T, open openMeta) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.Upload(ctx, tt.up.Token)
-			noErr(t, "Upload", err)
-			checkUpload(t, "Upload", got, tt.up)
+			want := tt.up
+			want.State = core.StateCreated
+			checkUploadRow(t, s, want)
 		})
 	}
 }
 
 func testUploadMissing(t *testing.T, open openMeta) {
 	s := open(t)
-	_, err := s.Upload(t.Context(), ulid(1))
-	wantErr(t, "Upload of a missing token", err, core.ErrNotFound)
+	checkUnknown(t, s, ulid(1))
 	mustUpload(t, s, newUpload(2, 0))
-	_, err = s.Upload(t.Context(), ulid(1))
-	wantErr(t, "Upload of a missing token next to another", err, core.ErrNotFound)
+	checkUnknown(t, s, ulid(1))
 }
 
 func testUploadDuplicate(t *testing.T, open openMeta) {
@@ -191,246 +259,357 @@ func testUploadDuplicate(t *testing.T, open openMeta) {
 	dup := core.Upload{Token: orig.Token, ContentType: "image/gif", FileSize: 99, CreatedAt: base.Add(time.Minute),
 		Uploader: core.Uploader{UserID: 7, ClientAddr: "203.0.113.9"}}
 	wantErr(t, "CreateUpload of an existing token", s.CreateUpload(ctx, dup), core.ErrExist)
-	got, err := s.Upload(ctx, orig.Token)
-	noErr(t, "Upload", err)
-	checkUpload(t, "Upload after the duplicate", got, orig)
+	orig.State = core.StateCreated
+	checkUploadRow(t, s, orig)
 }
 
-func testPublishImage(t *testing.T, open openMeta) {
+// testReceiveUpload: the transitions into received, and the ones refused.
+func testReceiveUpload(t *testing.T, open openMeta) {
 	s := open(t)
 	ctx := t.Context()
-	up := newUpload(1, 0)
-	other := newUpload(2, time.Second)
-	mustUpload(t, s, up)
-	mustUpload(t, s, other)
-	img := newImage(1, up)
-	noErr(t, "PublishImage", s.PublishImage(ctx, img))
+	noErr(t, "AddBrand", s.AddBrand(ctx, "brand1"))
 
-	got, err := s.Image(ctx, img.ID)
-	noErr(t, "Image", err)
-	checkImage(t, "Image", got, img)
-	got, err = s.ImageByToken(ctx, img.Token)
-	noErr(t, "ImageByToken", err)
-	checkImage(t, "ImageByToken", got, img)
-	if ok, err := s.ImageExists(ctx, img.ID); err != nil || !ok {
-		t.Errorf("ImageExists: got %v, %v, want true, nil", ok, err)
-	}
-	checkNoUpload(t, s, up.Token)
-	wantErr(t, "DeleteExpiredUpload of the published token", s.DeleteExpiredUpload(ctx, up.Token, base.Add(time.Hour)), core.ErrNotFound)
+	// none → received, as on the embedded default.
+	fresh := received(newUpload(1, 0), 1)
+	noErr(t, "ReceiveUpload of a new token", s.ReceiveUpload(ctx, fresh))
+	checkUploadRow(t, s, fresh)
+	checkReferenced(t, s, fresh.ImageID, true)
 
-	// The other upload is untouched.
-	gotUp, err := s.Upload(ctx, other.Token)
-	noErr(t, "Upload of the other token", err)
-	checkUpload(t, "Upload of the other token", gotUp, other)
-	tokens, err := s.ExpiredUploads(ctx, base.Add(time.Hour), 10)
-	noErr(t, "ExpiredUploads", err)
-	if want := []string{other.Token}; !slices.Equal(tokens, want) {
-		t.Errorf("ExpiredUploads: got %q, want %q", tokens, want)
+	// created → received, as when a claim checks an object store's bytes.
+	created := newUpload(2, 0)
+	mustUpload(t, s, created)
+	rec := received(created, 2)
+	noErr(t, "ReceiveUpload of a created upload", s.ReceiveUpload(ctx, rec))
+	checkUploadRow(t, s, rec)
+
+	// received → received is refused, the first copy kept.
+	again := received(newUpload(1, time.Minute), 3)
+	wantErr(t, "ReceiveUpload of a received upload", s.ReceiveUpload(ctx, again), core.ErrExist)
+	checkUploadRow(t, s, fresh)
+	checkReferenced(t, s, again.ImageID, false)
+
+	// A claimed token, even with its row gone, is never received again.
+	img, err := s.ClaimUpload(ctx, claimOf(fresh, "brand1", base.Add(time.Hour)))
+	noErr(t, "ClaimUpload", err)
+	wantErr(t, "ReceiveUpload of a claimed token", s.ReceiveUpload(ctx, again), core.ErrExist)
+	checkClaimed(t, s, img)
+
+	// Nor is one whose image was taken down.
+	noErr(t, "DeleteImage", s.DeleteImage(ctx, core.Deletion{Image: img, By: "test", Reason: "spam", At: base.Add(2 * time.Hour)}))
+	wantErr(t, "ReceiveUpload of a taken-down token", s.ReceiveUpload(ctx, again), core.ErrExist)
+	if st := status(t, s, img.Token); st != (core.TokenStatus{TakenDown: true}) {
+		t.Errorf("TokenStatus after the takedown: got %+v, want only TakenDown", st)
 	}
 }
 
-func testImageMissing(t *testing.T, open openMeta) {
+// testClaimUpload: received → claimed, and every condition that refuses
+// it changing nothing.
+func testClaimUpload(t *testing.T, open openMeta) {
 	s := open(t)
 	ctx := t.Context()
-	check := func() {
-		t.Helper()
-		checkNoImage(t, s, imageID(9))
-		_, err := s.ImageByToken(ctx, ulid(9))
-		wantErr(t, "ImageByToken of a missing token", err, core.ErrNotFound)
+	noErr(t, "AddBrand", s.AddBrand(ctx, "brand1"))
+	up := received(newUpload(1, 0), 1)
+	noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, up))
+	created := newUpload(2, 0)
+	mustUpload(t, s, created)
+	blocked := received(newUpload(3, 0), 3)
+	noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, blocked))
+	noErr(t, "Block", blockSHA(t, s, blocked.SHA256))
+
+	refused := []struct {
+		name  string
+		claim core.UploadClaim
+	}{
+		{"unknown token", claimOf(newUpload(9, 0), "brand1", base)},
+		{"created, not received", claimOf(created, "brand1", base)},
+		{"expired", core.UploadClaim{Token: up.Token, BrandID: "brand1", NotBefore: up.CreatedAt.Add(time.Second), At: base}},
+		{"unknown brand", claimOf(up, "brand2", base)},
+		{"blocklisted bytes", claimOf(blocked, "brand1", base)},
 	}
-	check()
-	up := newUpload(1, 0)
-	mustPublish(t, s, up, newImage(1, up))
-	check()
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.ClaimUpload(ctx, tt.claim)
+			wantErr(t, "ClaimUpload", err, core.ErrNotFound)
+		})
+	}
+	checkUploadRow(t, s, up)
+	checkNoImage(t, s, imageID(9))
+	created.State = core.StateCreated
+	checkUploadRow(t, s, created)
+	checkUploadRow(t, s, blocked)
+
+	// At the very start of its window it is claimed, with what was received.
+	at := base.Add(time.Hour)
+	img, err := s.ClaimUpload(ctx, claimOf(up, "brand1", at))
+	noErr(t, "ClaimUpload", err)
+	want := core.Image{ID: up.ImageID, Token: up.Token, BrandID: "brand1", ContentType: up.ContentType, Size: up.Size,
+		SHA256: up.SHA256, CreatedAt: at, Uploader: up.Uploader}
+	checkImage(t, "ClaimUpload", img, want)
+	checkClaimed(t, s, want)
+	_, err = s.ClaimUpload(ctx, claimOf(up, "brand1", at))
+	wantErr(t, "ClaimUpload again", err, core.ErrNotFound)
+	checkClaimed(t, s, want)
 }
 
-func testPublishDuplicateToken(t *testing.T, open openMeta) {
-	s := open(t)
-	ctx := t.Context()
-	up := newUpload(1, 0)
-	first := newImage(1, up)
-	mustPublish(t, s, up, first)
-	check := func(what string) {
-		t.Helper()
-		got, err := s.ImageByToken(ctx, up.Token)
-		noErr(t, what+": ImageByToken", err)
-		checkImage(t, what+": ImageByToken", got, first)
-		checkNoImage(t, s, imageID(2))
-	}
-
-	// The upload row is gone and the image exists: a concurrent claim won,
-	// which callers tell from a sweep by ErrExist.
-	wantErr(t, "PublishImage of a claimed token", s.PublishImage(ctx, newImage(2, up)), core.ErrExist)
-	check("after the duplicate")
-
-	// Even if the upload row came back, the token stays claimed and the row
-	// stays.
-	again := newUpload(1, time.Minute)
-	mustUpload(t, s, again)
-	wantErr(t, "PublishImage of a claimed token with an upload row", s.PublishImage(ctx, newImage(2, again)), core.ErrExist)
-	check("after the duplicate with an upload row")
-	got, err := s.Upload(ctx, again.Token)
-	noErr(t, "Upload after the failed publish", err)
-	checkUpload(t, "Upload after the failed publish", got, again)
+// blockSHA blocklists sha256 through a takedown of an image holding it.
+func blockSHA(t *testing.T, s core.MetadataStore, sha256 string) error {
+	t.Helper()
+	up := newUpload(90, 0)
+	img := newImage(90, up)
+	img.SHA256 = sha256
+	mustPublish(t, s, up, img)
+	return s.DeleteImage(t.Context(), core.Deletion{Image: img, By: "test", Reason: "block", Blocked: true, At: base})
 }
 
-func testPublishDuplicateID(t *testing.T, open openMeta) {
+// testClaimDuplicateID: an image id already published refuses the claim
+// (ErrExist) and changes nothing.
+func testClaimDuplicateID(t *testing.T, open openMeta) {
 	s := open(t)
 	ctx := t.Context()
 	up1 := newUpload(1, 0)
 	first := newImage(1, up1)
 	mustPublish(t, s, up1, first)
 
-	up2 := newUpload(2, time.Second)
-	mustUpload(t, s, up2)
-	dup := newImage(1, up2) // same id, other token
-	wantErr(t, "PublishImage of an existing id", s.PublishImage(ctx, dup), core.ErrExist)
-
-	got, err := s.Image(ctx, first.ID)
-	noErr(t, "Image", err)
-	checkImage(t, "Image after the duplicate", got, first)
-	_, err = s.ImageByToken(ctx, up2.Token)
-	wantErr(t, "ImageByToken of the duplicate's token", err, core.ErrNotFound)
-	gotUp, err := s.Upload(ctx, up2.Token)
-	noErr(t, "Upload of the duplicate's token", err)
-	checkUpload(t, "Upload of the duplicate's token", gotUp, up2)
-
-	// The upload can still be published under a fresh id.
-	noErr(t, "PublishImage under a fresh id", s.PublishImage(ctx, newImage(2, up2)))
+	up2 := received(newUpload(2, time.Second), 1) // the id of image 1
+	noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, up2))
+	_, err := s.ClaimUpload(ctx, claimOf(up2, "brand1", base.Add(time.Hour)))
+	wantErr(t, "ClaimUpload onto an existing id", err, core.ErrExist)
+	checkClaimed(t, s, first)
+	checkUploadRow(t, s, up2)
 }
 
-func testPublishUploadGone(t *testing.T, open openMeta) {
-	tests := []struct {
-		name  string
-		setup func(t *testing.T, s core.MetadataStore, up core.Upload)
-	}{
-		{"never-created", func(t *testing.T, s core.MetadataStore, up core.Upload) {}},
-		{"swept", func(t *testing.T, s core.MetadataStore, up core.Upload) {
-			mustUpload(t, s, up)
-			noErr(t, "DeleteExpiredUpload", s.DeleteExpiredUpload(t.Context(), up.Token, up.CreatedAt.Add(time.Second)))
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			up := newUpload(1, 0)
-			tt.setup(t, s, up)
-			img := newImage(1, up)
-			wantErr(t, "PublishImage without an upload row", s.PublishImage(t.Context(), img), core.ErrNotFound)
-			checkNoImage(t, s, img.ID)
-			_, err := s.ImageByToken(t.Context(), up.Token)
-			wantErr(t, "ImageByToken", err, core.ErrNotFound)
-			checkNoUpload(t, s, up.Token)
-		})
-	}
-}
-
-func testPublishConcurrent(t *testing.T, open openMeta) {
+func testImageMissing(t *testing.T, open openMeta) {
 	s := open(t)
-	ctx := t.Context()
+	checkNoImage(t, s, imageID(9))
+	checkUnknown(t, s, ulid(9))
 	up := newUpload(1, 0)
-	mustUpload(t, s, up)
-
-	const n = 20
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.PublishImage(ctx, newImage(i, up))
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner < 0:
-			winner = i
-		case err == nil:
-			t.Errorf("PublishImage %d: got nil, but %d succeeded already", i, winner)
-		case !errorsIsAny(err, core.ErrExist, core.ErrNotFound):
-			t.Errorf("PublishImage %d: got error %v, want nil, %v or %v", i, err, core.ErrExist, core.ErrNotFound)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("PublishImage: got no success among %d, want exactly one", n)
-	}
-	got, err := s.ImageByToken(ctx, up.Token)
-	noErr(t, "ImageByToken", err)
-	checkImage(t, "ImageByToken", got, newImage(winner, up))
-	for i := range n {
-		ok, err := s.ImageExists(ctx, imageID(i))
-		if err != nil || ok != (i == winner) {
-			t.Errorf("ImageExists(%s): got %v, %v, want %v, nil", imageID(i), ok, err, i == winner)
-		}
-	}
-	checkNoUpload(t, s, up.Token)
+	mustPublish(t, s, up, newImage(1, up))
+	checkNoImage(t, s, imageID(9))
+	checkUnknown(t, s, ulid(9))
 }
 
-func testDeleteExpiredUpload(t *testing.T, open openMeta) {
-	s := open(t)
+func testExpireUploads(t *testing.T, open openMeta) {
 	ctx := t.Context()
-	created := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC) // whole microseconds
-	up := core.Upload{Token: ulid(1), ContentType: "image/png", FileSize: 10, CreatedAt: created}
-	mustUpload(t, s, up)
-
-	for _, cutoff := range []time.Time{created.Add(-time.Hour), created.Add(-time.Microsecond), created} {
-		wantErr(t, "DeleteExpiredUpload with cutoff "+cutoff.Format(time.RFC3339Nano), s.DeleteExpiredUpload(ctx, up.Token, cutoff), core.ErrNotFound)
-		got, err := s.Upload(ctx, up.Token)
-		noErr(t, "Upload after a refused delete", err)
-		checkUpload(t, "Upload after a refused delete", got, up)
-	}
-	wantErr(t, "DeleteExpiredUpload of a missing token", s.DeleteExpiredUpload(ctx, ulid(2), created.Add(time.Hour)), core.ErrNotFound)
-
-	noErr(t, "DeleteExpiredUpload just after creation", s.DeleteExpiredUpload(ctx, up.Token, created.Add(time.Microsecond)))
-	checkNoUpload(t, s, up.Token)
-	wantErr(t, "DeleteExpiredUpload again", s.DeleteExpiredUpload(ctx, up.Token, created.Add(time.Hour)), core.ErrNotFound)
-}
-
-func testExpiredUploads(t *testing.T, open openMeta) {
-	s := open(t)
-	ctx := t.Context()
-	// Tokens 0..4 created a minute apart, inserted out of order.
-	for _, i := range []int{3, 0, 4, 1, 2} {
-		mustUpload(t, s, newUpload(i, time.Duration(i)*time.Minute))
-	}
-	// Token 5 is the oldest but published: it must not be listed.
-	old := newUpload(5, -time.Hour)
-	mustPublish(t, s, old, newImage(5, old))
-
-	tokens := func(ns ...int) []string {
-		out := []string{}
-		for _, n := range ns {
-			out = append(out, ulid(n))
-		}
-		return out
-	}
 	tests := []struct {
 		name   string
 		cutoff time.Time
 		limit  int
-		want   []string
+		want   []int
 	}{
-		{"before-all", base.Add(-time.Minute), 10, tokens()},
-		{"at-oldest", base, 10, tokens()},
-		{"just-after-oldest", base.Add(time.Microsecond), 10, tokens(0)},
-		{"three", base.Add(3 * time.Minute), 10, tokens(0, 1, 2)},
-		{"limit", base.Add(3 * time.Minute), 2, tokens(0, 1)},
-		{"limit-one", base.Add(time.Hour), 1, tokens(0)},
-		{"all", base.Add(time.Hour), 10, tokens(0, 1, 2, 3, 4)},
-		{"limit-exact", base.Add(time.Hour), 5, tokens(0, 1, 2, 3, 4)},
+		{"before-all", base.Add(-time.Minute), 10, nil},
+		{"at-oldest", base, 10, nil},
+		{"just-after-oldest", base.Add(time.Microsecond), 10, []int{0}},
+		{"three", base.Add(3 * time.Minute), 10, []int{0, 1, 2}},
+		{"limit", base.Add(3 * time.Minute), 2, []int{0, 1}},
+		{"limit-one", base.Add(time.Hour), 1, []int{0}},
+		{"all", base.Add(time.Hour), 10, []int{0, 1, 2, 3, 4}},
+		{"limit-exact", base.Add(time.Hour), 5, []int{0, 1, 2, 3, 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.ExpiredUploads(ctx, tt.cutoff, tt.limit)
-			noErr(t, "ExpiredUploads", err)
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("ExpiredUploads(%v, %d): got %q, want %q", tt.cutoff, tt.limit, got, tt.want)
+			s := open(t)
+			// Tokens 0..4 created a minute apart, inserted out of order;
+			// the odd ones received.
+			ups := map[int]core.Upload{}
+			for _, i := range []int{3, 0, 4, 1, 2} {
+				up := newUpload(i, time.Duration(i)*time.Minute)
+				if i%2 == 1 {
+					up = received(up, i)
+					noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, up))
+				} else {
+					mustUpload(t, s, up)
+					up.State = core.StateCreated
+				}
+				ups[i] = up
 			}
+			// Token 5 is the oldest but claimed: never expired.
+			old := newUpload(5, -time.Hour)
+			mustPublish(t, s, old, newImage(5, old))
+
+			got, err := s.ExpireUploads(ctx, tt.cutoff, tt.limit)
+			noErr(t, "ExpireUploads", err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("ExpireUploads(%v, %d): got %d uploads, want %d", tt.cutoff, tt.limit, len(got), len(tt.want))
+			}
+			slices.SortFunc(got, func(a, b core.Upload) int { return strings.Compare(a.Token, b.Token) })
+			for k, i := range tt.want {
+				checkUpload(t, "ExpireUploads", got[k], ups[i])
+				checkNoUpload(t, s, ups[i].Token)
+				delete(ups, i)
+			}
+			for _, up := range ups {
+				checkUploadRow(t, s, up)
+			}
+			checkClaimed(t, s, newImage(5, old))
 		})
+	}
+}
+
+// raceRuns is how many times each race is run: races are found by running
+// them often, under -race.
+const raceRuns = 25
+
+// race runs each of fns once, all at once, and returns their errors.
+func race(fns ...func() error) []error {
+	errs := make([]error, len(fns))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// winner returns the index of the one nil error among errs, failing t
+// unless there is exactly one and every other matches one of losers.
+func winner(t *testing.T, what string, errs []error, losers ...error) int {
+	t.Helper()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won < 0:
+			won = i
+		case err == nil:
+			t.Errorf("%s %d: got nil, but %d won already", what, i, won)
+		case !errorsIsAny(err, losers...):
+			t.Errorf("%s %d: got error %v, want nil or one of %v", what, i, err, losers)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("%s: got no winner among %d, want exactly one", what, len(errs))
+	}
+	return won
+}
+
+// testRaceReceiveReceive: PUTs of one URL at once record exactly one copy.
+func testRaceReceiveReceive(t *testing.T, open openMeta) {
+	s := open(t)
+	for run := range raceRuns {
+		up := newUpload(run, 0)
+		var fns []func() error
+		for i := range 4 {
+			fns = append(fns, func() error { return s.ReceiveUpload(t.Context(), received(up, 100*run+i)) })
+		}
+		won := winner(t, "ReceiveUpload", race(fns...), core.ErrExist)
+		checkUploadRow(t, s, received(up, 100*run+won))
+		for i := range 4 {
+			checkReferenced(t, s, imageID(100*run+i), i == won)
+		}
+	}
+}
+
+// testRaceReceiveClaim: a replayed PUT racing the claim of its token's
+// first copy never replaces that copy, and the claim publishes it.
+func testRaceReceiveClaim(t *testing.T, open openMeta) {
+	s := open(t)
+	noErr(t, "AddBrand", s.AddBrand(t.Context(), "brand1"))
+	for run := range raceRuns {
+		up := received(newUpload(run, 0), 100*run)
+		noErr(t, "ReceiveUpload", s.ReceiveUpload(t.Context(), up))
+		var img core.Image
+		errs := race(
+			func() error { return s.ReceiveUpload(t.Context(), received(up, 100*run+1)) },
+			func() (err error) { img, err = s.ClaimUpload(t.Context(), claimOf(up, "brand1", base)); return err },
+		)
+		noErr(t, "ClaimUpload", errs[1])
+		if img.ID != up.ImageID {
+			t.Errorf("ClaimUpload: got image %s, want the first copy %s", img.ID, up.ImageID)
+		}
+		// The replay lost, or (PostgreSQL) recorded a copy that can never
+		// be claimed.
+		if errs[0] == nil {
+			_, err := s.ClaimUpload(t.Context(), claimOf(up, "brand1", base))
+			wantErr(t, "ClaimUpload of the replay's copy", err, core.ErrExist)
+		} else {
+			wantErr(t, "ReceiveUpload racing the claim", errs[0], core.ErrExist)
+		}
+		st := status(t, s, up.Token)
+		if st.Image == nil || st.Image.ID != up.ImageID {
+			t.Errorf("TokenStatus: got %+v, want the image %s", st, up.ImageID)
+		}
+	}
+}
+
+// testRaceClaimClaim: claims of one upload at once publish it once.
+func testRaceClaimClaim(t *testing.T, open openMeta) {
+	s := open(t)
+	brands := []string{"brand1", "brand2", "brand3", "brand4"}
+	for _, b := range brands {
+		noErr(t, "AddBrand", s.AddBrand(t.Context(), b))
+	}
+	for run := range raceRuns {
+		up := received(newUpload(run, 0), run)
+		noErr(t, "ReceiveUpload", s.ReceiveUpload(t.Context(), up))
+		imgs := make([]core.Image, len(brands))
+		var fns []func() error
+		for i, b := range brands {
+			fns = append(fns, func() (err error) { imgs[i], err = s.ClaimUpload(t.Context(), claimOf(up, b, base)); return err })
+		}
+		won := winner(t, "ClaimUpload", race(fns...), core.ErrNotFound, core.ErrExist)
+		checkClaimed(t, s, imgs[won])
+		if imgs[won].BrandID != brands[won] {
+			t.Errorf("ClaimUpload %d: got brand %s, want %s", won, imgs[won].BrandID, brands[won])
+		}
+	}
+}
+
+// testRaceClaimExpire: a claim and the sweeper, on clocks that disagree
+// about whether the upload expired, never both take it.
+func testRaceClaimExpire(t *testing.T, open openMeta) {
+	s := open(t)
+	noErr(t, "AddBrand", s.AddBrand(t.Context(), "brand1"))
+	for run := range raceRuns {
+		up := received(newUpload(run, 0), run)
+		noErr(t, "ReceiveUpload", s.ReceiveUpload(t.Context(), up))
+		var expired []core.Upload
+		errs := race(
+			func() error { _, err := s.ClaimUpload(t.Context(), claimOf(up, "brand1", base)); return err },
+			func() (err error) {
+				expired, err = s.ExpireUploads(t.Context(), up.CreatedAt.Add(time.Microsecond), 10)
+				return err
+			},
+		)
+		noErr(t, "ExpireUploads", errs[1])
+		claimed := errs[0] == nil
+		if !claimed {
+			wantErr(t, "ClaimUpload racing the sweeper", errs[0], core.ErrNotFound)
+		}
+		if swept := len(expired) == 1; swept == claimed || len(expired) > 1 {
+			t.Fatalf("run %d: claimed %v and expired %d uploads, want exactly one of them to take it", run, claimed, len(expired))
+		}
+		if claimed {
+			checkReferenced(t, s, up.ImageID, true)
+		} else {
+			checkUnknown(t, s, up.Token)
+			checkReferenced(t, s, up.ImageID, false)
+		}
+	}
+}
+
+// testRaceTakedownReceive: a PUT replayed while the token's image is
+// taken down never records the token again.
+func testRaceTakedownReceive(t *testing.T, open openMeta) {
+	s := open(t)
+	for run := range raceRuns {
+		up := newUpload(run, 0)
+		img := newImage(run, up)
+		mustPublish(t, s, up, img)
+		errs := race(
+			func() error { return s.ReceiveUpload(t.Context(), received(up, 100+run)) },
+			func() error {
+				return s.DeleteImage(t.Context(), core.Deletion{Image: img, By: "test", Reason: "spam", At: base})
+			},
+		)
+		wantErr(t, "ReceiveUpload racing a takedown", errs[0], core.ErrExist)
+		noErr(t, "DeleteImage", errs[1])
+		if st := status(t, s, up.Token); st != (core.TokenStatus{TakenDown: true}) {
+			t.Errorf("TokenStatus: got %+v, want only TakenDown", st)
+		}
 	}
 }
 

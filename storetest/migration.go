@@ -320,12 +320,7 @@ func testImportImage(t *testing.T, open openMigration) {
 		got, err := s.Image(ctx, img.ID)
 		noErr(t, what+": Image", err)
 		checkImage(t, what+": Image", got, img)
-		got, err = s.ImageByToken(ctx, img.Token)
-		noErr(t, what+": ImageByToken", err)
-		checkImage(t, what+": ImageByToken", got, img)
-		if ok, err := s.ImageExists(ctx, img.ID); err != nil || !ok {
-			t.Errorf("%s: ImageExists: got %v, %v, want true, nil", what, ok, err)
-		}
+		checkClaimed(t, s, img)
 		list, err := s.ListImages(ctx, core.ImageFilter{Limit: 10})
 		noErr(t, what+": ListImages", err)
 		checkAll(t, what+": ListImages", list, []core.Image{img}, checkImage)
@@ -348,17 +343,14 @@ func testImportImage(t *testing.T, open openMigration) {
 		t.Run(tt.name, func(t *testing.T) {
 			wantErr(t, "ImportImage", s.ImportImage(ctx, tt.img), core.ErrExist)
 			checkNoImage(t, s, other.ID)
-			_, err := s.ImageByToken(ctx, other.Token)
-			wantErr(t, "ImageByToken of the other token", err, core.ErrNotFound)
+			checkUnknown(t, s, other.Token)
 			check("after a failed import")
 		})
 	}
 
 	// The imported image's token stays claimed, as a published one's does.
-	up := newUpload(1, time.Minute)
-	mustUpload(t, s, up)
-	wantErr(t, "PublishImage of an imported image's token", s.PublishImage(ctx, newImage(3, up)), core.ErrExist)
-	check("after a failed publish")
+	wantErr(t, "ReceiveUpload of an imported image's token", s.ReceiveUpload(ctx, received(newUpload(1, time.Minute), 3)), core.ErrExist)
+	check("after a refused receive")
 }
 
 func testImagesAfter(t *testing.T, open openMigration) {

@@ -100,8 +100,8 @@ func testDeleteImage(t *testing.T, open openMeta) {
 		token string
 		want  bool
 	}{{gone.Token, true}, {blocked.Token, true}, {keep.Token, false}, {ulid(99), false}} {
-		if got, err := s.TakenDown(ctx, tt.token); err != nil || got != tt.want {
-			t.Errorf("TakenDown(%s): got %v, %v, want %v, nil", tt.token, got, err, tt.want)
+		if got := status(t, s, tt.token).TakenDown; got != tt.want {
+			t.Errorf("TokenStatus(%s).TakenDown: got %v, want %v", tt.token, got, tt.want)
 		}
 	}
 	log, err := s.Deletions(ctx, 10)

@@ -57,6 +57,8 @@ func serve(ctx context.Context, args []string) error {
 	var proxies prefixFlag
 	fs.Var(&proxies, "trusted-proxy", "CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
 	maxUploads := fs.Int("max-concurrent-uploads", httpapi.DefaultMaxConcurrentUploads, "upload bodies received at once; more get 503")
+	maxClientUploads := fs.Int("max-concurrent-uploads-per-client", httpapi.DefaultMaxConcurrentUploadsPerClient, "upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429")
+	minFree := fs.Int64("min-free-space", 0, "bytes of free space on the data disk under which /readyz answers 503 (default: 64 × --max-file-size)")
 	uploadTimeout := fs.Duration("upload-timeout", httpapi.DefaultUploadTimeout, "how long an upload PUT may take to send its body")
 	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "how long a client may take to send a whole request (except upload PUTs: --upload-timeout)")
@@ -76,6 +78,12 @@ func serve(ctx context.Context, args []string) error {
 	}
 	if *maxUploads < 1 {
 		return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1", *maxUploads)
+	}
+	if *maxClientUploads < 1 {
+		return fmt.Errorf("--max-concurrent-uploads-per-client %d: must be at least 1", *maxClientUploads)
+	}
+	if *minFree < 0 {
+		return fmt.Errorf("--min-free-space %d: must not be negative", *minFree)
 	}
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
@@ -107,7 +115,7 @@ func serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("--max-file-size %d: at most %d with an s3:// --blob", *maxSize, s3store.MaxPutSize)
 	}
 	svc, err := st.service(core.Config{MaxFileSize: *maxSize, ContentTypes: types, UploadURLTTL: *ttl, ClaimWindow: *window,
-		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide, ServerSideEncryption: *sse}, log)
+		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide, ServerSideEncryption: *sse, MinFreeSpace: *minFree}, log)
 	if err != nil {
 		return err
 	}
@@ -127,17 +135,18 @@ func serve(ctx context.Context, args []string) error {
 	defer closeLimiter()
 	m := metrics.New()
 	api, err := httpapi.New(svc, st.verifier, httpapi.Config{
-		Redirect:             redirect,
-		Metrics:              m,
-		PublicURL:            *publicURL,
-		CORSOrigins:          origins,
-		UploadPath:           selfsign.PathPrefix,
-		TrustedProxies:       proxies,
-		Limiter:              limiter,
-		RateLimits:           httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l, Auth: limitAuth.l},
-		MaxConcurrentUploads: *maxUploads,
-		UploadTimeout:        *uploadTimeout,
-		Composer:             composer.Handler(composerCfg),
+		Redirect:                      redirect,
+		Metrics:                       m,
+		PublicURL:                     *publicURL,
+		CORSOrigins:                   origins,
+		UploadPath:                    selfsign.PathPrefix,
+		TrustedProxies:                proxies,
+		Limiter:                       limiter,
+		RateLimits:                    httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l, Auth: limitAuth.l},
+		MaxConcurrentUploads:          *maxUploads,
+		MaxConcurrentUploadsPerClient: *maxClientUploads,
+		UploadTimeout:                 *uploadTimeout,
+		Composer:                      composer.Handler(composerCfg),
 	}, log, nil)
 	if err != nil {
 		return err

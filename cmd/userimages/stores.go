@@ -82,8 +82,10 @@ type stores struct {
 	// verifier checks self-signed upload URLs; nil when clients PUT
 	// straight to the object store.
 	verifier httpapi.UploadVerifier
-	// s3 is the object store, nil when bytes are on local disk.
+	// s3 is the object store, nil when bytes are on local disk; disk the
+	// local one, nil with an object store.
 	s3      *s3store.Store
+	disk    *localdisk.Store
 	closeDB func()
 }
 
@@ -96,7 +98,7 @@ func (l location) open(ctx context.Context) (*stores, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--blob: %w", err)
 		}
-		st.blobs = blobs
+		st.blobs, st.disk = blobs, blobs
 		if l.data != "" { // with no data directory (a migration), no URLs are signed
 			signer, err := l.selfSigner()
 			if err != nil {
@@ -157,7 +159,13 @@ func (l location) selfSigner() (*selfsign.Signer, error) {
 }
 
 func (st *stores) service(cfg core.Config, log *slog.Logger) (*core.Service, error) {
-	return core.New(cfg, core.Deps{Meta: st.meta, Blobs: st.blobs, Signer: st.signer, Log: log})
+	d := core.Deps{Meta: st.meta, Blobs: st.blobs, Signer: st.signer, Log: log}
+	if st.disk != nil {
+		// PUT bodies are checked in scratch files on the disk they are
+		// stored on, whose free space readiness watches.
+		d.Scratch, d.Disk = st.disk, st.disk
+	}
+	return core.New(cfg, d)
 }
 
 // signingSecret returns USERIMAGES_SIGNING_SECRET, or the secret kept in

@@ -289,6 +289,10 @@ func describe(file string, size int64, server string, err error) string {
 		msg = "slow down: too many requests; " + retryHint(e.RetryAfter)
 	case client.CodeServiceUnavailable:
 		msg = "the server is busy or restarting; " + retryHint(e.RetryAfter)
+	case client.CodeStorageUnavailable:
+		msg = "the server's storage failed; nothing was kept of " + file + "; " + retryHint(e.RetryAfter)
+	case client.CodeInsufficientStorage:
+		msg = "the server's storage is full; nothing was kept of " + file + "; " + retryHint(e.RetryAfter)
 	case client.CodeBlockedContent:
 		msg = file + " was taken down by a moderator and may not be uploaded again"
 	case client.CodeTokenExpired:
