@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -109,10 +110,13 @@ func (p *proc) stop() {
 	p.log.Close()
 }
 
-// ourArgs are the serve flags of every run of our server: rate limits off,
-// so that the harness measures the work, not the limiter's refusals.
+// ourArgs are the serve flags of every run of our server: rate limits and
+// the per-client cap of uploads off (every worker stands for another user,
+// all from 127.0.0.1), so that the harness measures the work, not the
+// limiter's refusals.
 var ourArgs = []string{"--brand", "10016",
-	"--rate-limit-create", "off", "--rate-limit-put", "off", "--rate-limit-claim", "off", "--rate-limit-auth", "off"}
+	"--rate-limit-create", "off", "--rate-limit-put", "off", "--rate-limit-claim", "off", "--rate-limit-auth", "off",
+	"--max-concurrent-uploads-per-client", "1024"}
 
 // startOurs starts our server on data, CPU-profiled into the file profile
 // when it is not empty (serve --cpuprofile).
@@ -211,4 +215,25 @@ func settle(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(500 * time.Millisecond):
 	}
+}
+
+// openFilesUnder counts the files under dir that process pid has open
+// (its SQLite database, WAL and shared memory, once a server is idle).
+func openFilesUnder(pid int, dir string) (int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(target, abs+string(filepath.Separator)) {
+			n++
+		}
+	}
+	return n, nil
 }
