@@ -33,8 +33,11 @@ var schemaFiles embed.FS
 //
 // Connections: one writer, which every write of this process goes through
 // in turn (see writer.go), and a small pool of read-only readers, which in
-// WAL mode never wait for the writer. Idle, it holds at most
-// 1 + maxIdleReaders connections.
+// WAL mode never wait for the writer. Readers idle for readerIdleTime are
+// closed, so that an idle server holds the writer's handles and, since
+// SQLite keeps a closed connection's database handle for the next one
+// while others hold locks, at most maxReaders more: 1 + maxReaders + 2
+// files (database, WAL, shared memory).
 type DB struct {
 	w, r *sql.DB
 	// writes queue for the writer's goroutine; closing stops it, and
@@ -52,7 +55,7 @@ type DB struct {
 // once on a small machine, few enough to keep open handles small.
 const (
 	maxReaders     = 4
-	maxIdleReaders = 2
+	readerIdleTime = 2 * time.Second
 )
 
 // prepare prepares the statements of the hot lookups.
@@ -120,7 +123,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	s.r.SetMaxOpenConns(maxReaders)
-	s.r.SetMaxIdleConns(maxIdleReaders)
+	s.r.SetMaxIdleConns(maxReaders)
+	s.r.SetConnMaxIdleTime(readerIdleTime)
 	go s.commitLoop()
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
