@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/oklog/ulid/v2"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/composer"
@@ -24,7 +21,6 @@ import (
 	"userimages/localdisk"
 	"userimages/metrics"
 	"userimages/ratelimit"
-	"userimages/selfsign"
 )
 
 // docCase is one request to a fresh server, whose exchange is checked
@@ -265,9 +261,6 @@ func docCases(t *testing.T) []docCase {
 		{"put: again", nil, func(t *testing.T, e *env) *http.Request {
 			return e.putRequest(uploaded(e, "image/jpeg", img), img)
 		}},
-		{"put: URL from an earlier version, upload gone", nil, func(t *testing.T, e *env) *http.Request {
-			return e.putRequest(legacyUpload(t, e, ulid.Make().String()), img)
-		}},
 		{"put: claim window passed", nil, func(t *testing.T, e *env) *http.Request {
 			// A URL signed with the server's secret for a token older than
 			// the claim window, as when URLs live as long as the window.
@@ -425,28 +418,4 @@ func docCases(t *testing.T) []docCase {
 		_, path := e.claimed("image/jpeg", img)
 		return e.request(http.MethodPost, path, nil)
 	}})
-}
-
-// legacyUpload is an upload URL for token as the version before carried
-// uploads issued them: signed like today's, but without x-ui-size, so the
-// server looks the upload up.
-func legacyUpload(t *testing.T, e *env, token string) upload {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, e.srv.URL+selfsign.PathPrefix+token+"?X-Amz-Expires=3600", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	headers := map[string]string{"Content-Disposition": `attachment; filename="` + token + `.jpeg"`,
-		"Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	secret := strings.Repeat("s", 32) // newEnv's
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableHeaderHoisting, o.DisableURIPathEscaping = true, true })
-	url, _, err := signer.PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: selfsign.KeyID(secret), SecretAccessKey: secret},
-		req, "UNSIGNED-PAYLOAD", "s3", "us-east-1", e.now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return upload{Token: token, URL: url, Headers: headers}
 }
