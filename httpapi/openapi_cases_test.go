@@ -42,8 +42,8 @@ func withComposer(brands func(context.Context) ([]string, error)) func(*testing.
 	}
 }
 
-// limitedTo limits one route ("create", "put" or "claim") to one request an
-// hour per client.
+// limitedTo limits one route ("create", "put" or "claim"), or requests with
+// credentials ("auth"), to one request an hour per client.
 func limitedTo(route string) func(*testing.T, *httpapi.Config) {
 	return func(t *testing.T, c *httpapi.Config) {
 		one := ratelimit.PerPeriod(1, time.Hour)
@@ -55,6 +55,8 @@ func limitedTo(route string) func(*testing.T, *httpapi.Config) {
 			l.Put = one
 		case "claim":
 			l.Claim = one
+		case "auth":
+			l.Auth = one
 		default:
 			t.Fatalf("no route %q", route)
 		}
@@ -189,8 +191,29 @@ func docCases(t *testing.T) []docCase {
 		{"composer asset: unknown", cfg(withComposer(brands)), get("/composer/nope.js")},
 		{"composer asset: off", nil, get("/composer/composer.js")},
 
+		// Who the caller is, as Zendesk's help-center theme asks first.
+		{"me: anonymous", nil, get("/api/v2/users/me")},
+		{"me.json: anonymous", nil, get("/api/v2/users/me.json")},
+		{"me: user", nil, func(t *testing.T, e *env) *http.Request { return asAnn(get("/api/v2/users/me")(t, e)) }},
+		{"me.json: admin", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			return asMod(get("/api/v2/users/me.json")(t, e))
+		}},
+		{"me: wrong password", nil, func(t *testing.T, e *env) *http.Request { return wrongPassword(get("/api/v2/users/me")(t, e)) }},
+		{"me: over the credentials budget", cfg(limitedTo("auth")), func(t *testing.T, e *env) *http.Request {
+			e.do(asAnn(get("/api/v2/users/me")(t, e)))
+			return asAnn(get("/api/v2/users/me")(t, e))
+		}},
+		{"me: store down", nil, func(t *testing.T, e *env) *http.Request {
+			e.db.Close()
+			return asAnn(get("/api/v2/users/me")(t, e))
+		}},
+		{"me: POST", nil, req(http.MethodPost, "/api/v2/users/me.json", "{}")},
+
 		// Step 1.
 		{"create", nil, req(http.MethodPost, createPath, goodCreate)},
+		{"create: .json, as Zendesk's theme sends it", nil, req(http.MethodPost, createPath+".json", goodCreate,
+			"Content-Type", "text/plain;charset=UTF-8", "X-CSRF-Token", "anything")},
 		{"create: JSON content type", nil, req(http.MethodPost, createPath, goodCreate, "Content-Type", "application/json")},
 		{"create: password", nil, func(t *testing.T, e *env) *http.Request {
 			return asAnn(req(http.MethodPost, createPath, goodCreate)(t, e))
@@ -304,6 +327,10 @@ func docCases(t *testing.T) []docCase {
 
 		// Step 3.
 		{"claim", nil, claimOf(img)},
+		{"claim: .json", nil, func(t *testing.T, e *env) *http.Request {
+			token := uploaded(e, "image/jpeg", img).Token
+			return e.request(http.MethodPost, claimPath+".json", strings.NewReader(e.claimBody(token, "10016")))
+		}},
 		{"claim: brand as a number", nil, func(t *testing.T, e *env) *http.Request {
 			u := uploaded(e, "image/jpeg", img)
 			return req(http.MethodPost, claimPath, `{"token":"`+u.Token+`","brand_id":10016}`)(t, e)
@@ -366,6 +393,12 @@ func docCases(t *testing.T) []docCase {
 
 		// Moderation.
 		{"delete", nil, deleteReq(asMod, "")},
+		{"delete: .json", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			_, path := e.claimed("image/jpeg", img)
+			id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
+			return asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/"+id+".json", nil))
+		}},
 		{"delete and block", nil, deleteReq(asMod, "?block=true&reason=spam")},
 		{"delete: anonymous", nil, deleteReq(nil, "")},
 		{"delete: not an admin", nil, deleteReq(asAnn, "")},
