@@ -29,6 +29,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -158,7 +159,7 @@ func (k key) open(token, value string) (sealed, error) {
 	var v sealed
 	b, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil || len(b) < k.seal.NonceSize() {
-		return v, fmt.Errorf("sealed value malformed")
+		return v, errors.New("sealed value malformed")
 	}
 	plain, err := k.seal.Open(nil, b[:k.seal.NonceSize()], b[k.seal.NonceSize():], k.additionalData(token))
 	if err != nil {
