@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -211,9 +212,16 @@ func runTheme(t *testing.T, pageURL, apiBase string) {
 		if origin(shown.Abs) != apiOrigin {
 			t.Errorf("%s: the image loaded from %s, want userimages' origin %s", f.name, shown.Abs, apiOrigin)
 		}
-		mu.Lock()
-		made := slices.Clone(requests[before:])
-		mu.Unlock()
+		// Chromium reports the image's request asynchronously; wait for it.
+		var made []pageRequest
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			mu.Lock()
+			made = slices.Clone(requests[before:])
+			mu.Unlock()
+			if slices.ContainsFunc(made, func(r pageRequest) bool { return r.url == shown.Abs }) || time.Now().After(deadline) {
+				break
+			}
+		}
 		checkThemeRequests(t, f, made, apiOrigin, evalJS[[]string](t, bctx, `window.csrfTokens`)[i])
 		// A CORS read of the shown (and cached) picture works.
 		n := inBrowser(t, bctx, "CORS fetch of "+f.name, chromedp.Evaluate[int](fmt.Sprintf(
