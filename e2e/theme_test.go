@@ -104,10 +104,11 @@ func TestZendeskThemeCrossOrigin(t *testing.T) {
 	for _, listed := range []bool{false, true} {
 		name := map[bool]string{false: "any origin", true: "listed origin"}[listed]
 		t.Run(name, func(t *testing.T) {
-			// The page's server starts first: its origin is what
-			// --cors-origin lists.
+			// The page's server listens first: its origin is what
+			// --cors-origin lists. It serves once userimages' address,
+			// which the page's <base> names, is known.
 			var base string
-			page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			page := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/" {
 					http.NotFound(w, r)
 					return
@@ -116,14 +117,16 @@ func TestZendeskThemeCrossOrigin(t *testing.T) {
 				fmt.Fprintf(w, themePage, `<base href="`+base+`/">`)
 			}))
 			t.Cleanup(page.Close)
+			pageOrigin := "http://" + page.Listener.Addr().String()
 			args := []string{"--max-file-size", fmt.Sprint(browserLimit)}
 			if listed {
-				args = append(args, "--cors-origin", page.URL)
+				args = append(args, "--cors-origin", pageOrigin)
 			}
 			srv := startServer(t, t.TempDir(), args...)
 			base = srv.base
-			if origin(page.URL) == origin(srv.base) {
-				t.Fatalf("page and server share the origin %s", srv.base)
+			page.Start()
+			if page.URL != pageOrigin || origin(page.URL) == origin(srv.base) {
+				t.Fatalf("page on %s, userimages on %s: want two origins", page.URL, srv.base)
 			}
 			runTheme(t, page.URL+"/", srv.base)
 		})
