@@ -86,6 +86,16 @@ func (s *Service) UserEmail(ctx context.Context, id int64) (string, error) {
 	return u.Email, err
 }
 
+// User returns the user with id, for showing callers who they are.
+func (s *Service) User(ctx context.Context, id int64) (_ User, err error) {
+	defer func() { err = storeFault(err) }()
+	u, err := s.meta.User(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
 // UserID returns the id of the user with email.
 func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
 	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))

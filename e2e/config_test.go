@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,28 @@ func TestCPUProfile(t *testing.T) {
 	b, err := os.ReadFile(prof)
 	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("profile: got %d bytes, %v; want a gzip-compressed pprof profile", len(b), err)
+	}
+}
+
+// TestCORSCredentialsFlag: --cors-credentials allows credentialed requests
+// from the listed origins (here set through its environment variable), and
+// the server refuses to start with it and any origin.
+func TestCORSCredentialsFlag(t *testing.T) {
+	for _, args := range [][]string{{"--cors-credentials"}, {"--cors-credentials", "--cors-origin", "*"}} {
+		cmd := exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, args...)...)
+		cmd.Env = cleanEnv()
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--cors-credentials needs --cors-origin") {
+			t.Errorf("serve %s: got %v, %q; want it refused, naming --cors-origin", strings.Join(args, " "), err, out)
+		}
+	}
+	const origin = "https://help.example.test"
+	srv := startServerEnv(t, t.TempDir(), []string{"USERIMAGES_CORS_CREDENTIALS=true"}, "--cors-origin", origin)
+	res, body, err := do(http.DefaultClient, http.MethodGet, srv.base+"/api/v2/users/me.json", "", map[string]string{"Origin": origin}, nil)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET users/me.json: got %v %s", err, body)
+	}
+	if got := res.Header.Get("Access-Control-Allow-Credentials"); got != "true" || res.Header.Get("Access-Control-Allow-Origin") != origin {
+		t.Errorf("Access-Control-Allow-Credentials %q, -Allow-Origin %q: want true and %s", got, res.Header.Get("Access-Control-Allow-Origin"), origin)
 	}
 }

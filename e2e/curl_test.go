@@ -207,9 +207,11 @@ func checkUploadURL(t *testing.T, rawURL, addr, token string) {
 			return err == nil && time.Since(d).Abs() < time.Hour
 		}, "a SigV4 date near now"},
 		{"X-Amz-Expires", func(v string) bool { return v == "3600" }, "3600"},
-		{"X-Amz-SignedHeaders", func(v string) bool {
-			return strings.Contains(v, "content-disposition;content-type;host;x-amz-server-side-encryption")
-		}, "content-disposition;content-type;host;x-amz-server-side-encryption"},
+		// Zendesk's shape: type and encryption in the signed query.
+		{"X-Amz-SignedHeaders", func(v string) bool { return v == "content-disposition;host;x-amz-server-side-encryption" },
+			"content-disposition;host;x-amz-server-side-encryption"},
+		{"Content-Type", func(v string) bool { return v == "image/jpeg" }, "image/jpeg"},
+		{"x-amz-server-side-encryption", func(v string) bool { return v == "AES256" }, "AES256"},
 		{"X-Amz-Signature", signatureRE.MatchString, "64 hex digits"},
 	}
 	for _, c := range checks {

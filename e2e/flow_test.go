@@ -335,6 +335,7 @@ func TestUploadRejections(t *testing.T) {
 	q.Set("X-Amz-Signature", strings.Repeat("0", 64))
 	u.RawQuery = q.Encode()
 	tampered := u.String()
+	pngHeaded := append([]byte("\x89PNG\r\n\x1a\n"), img[8:]...)
 
 	cases := []struct {
 		name       string
@@ -345,7 +346,9 @@ func TestUploadRejections(t *testing.T) {
 		wantCode   string
 	}{
 		{"without X-Amz-Server-Side-Encryption", up.Upload.URL, withHeader("X-Amz-Server-Side-Encryption", ""), img, 403, "SignatureMismatch"},
-		{"other Content-Type", up.Upload.URL, withHeader("Content-Type", "image/png"), img, 403, "SignatureMismatch"},
+		// The PUT's Content-Type header is not signed (as on Zendesk's URLs);
+		// the bytes are checked against the type the URL signs.
+		{"PNG bytes sent as image/png to a JPEG URL", up.Upload.URL, withHeader("Content-Type", "image/png"), pngHeaded, 422, "ContentMismatch"},
 		{"other Content-Disposition", up.Upload.URL, withHeader("Content-Disposition", `attachment; filename="x.jpeg"`), img, 403, "SignatureMismatch"},
 		{"tampered signature", tampered, up.Upload.Headers, img, 403, "SignatureMismatch"},
 		{"short body", up.Upload.URL, up.Upload.Headers, img[:len(img)-1], 400, "IncompleteBody"},

@@ -474,6 +474,8 @@ func TestConfigIsValidated(t *testing.T) {
 		{"rate limit without a period", httpapi.Config{RateLimits: httpapi.RateLimits{Put: ratelimit.Limit{Rate: 5, Burst: 5}}}},
 		{"rate limit without a burst", httpapi.Config{RateLimits: httpapi.RateLimits{Claim: ratelimit.Limit{Rate: 5, Period: time.Minute}}}},
 		{"invalid trusted proxy", httpapi.Config{TrustedProxies: []netip.Prefix{{}}}},
+		{"CORS credentials with any origin", httpapi.Config{CORSCredentials: true}},
+		{"CORS credentials with * listed", httpapi.Config{CORSCredentials: true, CORSOrigins: []string{"https://a.example", "*"}}},
 	}
 	for _, tt := range tests {
 		if _, err := httpapi.New(nil, nil, tt.cfg, nil, nil); err == nil {

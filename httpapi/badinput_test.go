@@ -28,6 +28,7 @@ type chunked struct{ io.Reader }
 // stored by the bad request (setup may store; the snapshot is taken after).
 func TestBadInput(t *testing.T) {
 	img := testJPEG(t, 40, 30)
+	png := testPNG(t, 40, 30)
 	size := strconv.Itoa(len(img))
 	basic := func(user, pass string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
@@ -111,9 +112,14 @@ func TestBadInput(t *testing.T) {
 			u.URL = tamperQuery(u.URL, "X-Amz-Signature", strings.Repeat("0", 64))
 			return e.putRequest(u, img)
 		}, 403, core.CodeSignatureMismatch},
-		{"put: content type header changed", func(e *env) *http.Request {
-			return withHeader(e.putRequest(e.create("image/jpeg", len(img)), img), "Content-Type", "text/html")
+		{"put: declared type changed in the URL", func(e *env) *http.Request {
+			u := e.create("image/jpeg", len(img))
+			u.URL = tamperQuery(u.URL, "Content-Type", "image/png")
+			return e.putRequest(u, img)
 		}, 403, core.CodeSignatureMismatch},
+		{"put: PNG bytes under a JPEG URL, sent as image/png", func(e *env) *http.Request {
+			return withHeader(e.putRequest(e.create("image/jpeg", len(png)), png), "Content-Type", "image/png")
+		}, 422, core.CodeContentMismatch},
 		{"put: signed header missing", func(e *env) *http.Request {
 			req := e.putRequest(e.create("image/jpeg", len(img)), img)
 			req.Header.Del("Content-Disposition")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"userimages/core"
@@ -131,25 +132,54 @@ func (s *Server) count(pattern string, r *http.Request, rec *recorder, bodyBytes
 	}
 }
 
-// cors lets pages on the allowed origins call the API and PUT uploads with
-// the returned headers; it answers preflights itself.
+// corsAllowedHeaders are the request headers, besides those browsers
+// always allow, that pages may send: the upload steps' and Zendesk
+// clients' (its help-center theme sends X-CSRF-Token, jQuery sends
+// X-Requested-With). Lower case, as in Access-Control-Request-Headers.
+var corsAllowedHeaders = []string{"authorization", "content-type", "content-disposition",
+	"x-amz-server-side-encryption", "x-csrf-token", "x-requested-with"}
+
+// corsAllowedHeaderPrefix allows Zendesk clients' own headers
+// (X-Zendesk-Client, X-Zendesk-App-Id, …).
+const corsAllowedHeaderPrefix = "x-zendesk-"
+
+// corsExposedHeaders are the response headers pages may read.
+const corsExposedHeaders = "ETag, X-Request-Id, Retry-After, X-Rate-Limit, X-Rate-Limit-Remaining"
+
+// cors lets pages on the allowed origins call the API, PUT uploads with
+// the returned headers and read images with fetch; it answers preflights
+// itself, on every path. With any origin allowed, every response says
+// Access-Control-Allow-Origin: *, whatever the request, so a cached
+// response (an image cached for a year) serves any later CORS read. With
+// listed origins the answer depends on Origin, so every response says
+// Vary: Origin.
 func (s *Server) cors(next http.Handler) http.Handler {
-	any := slices.Contains(s.cfg.CORSOrigins, "*")
+	anyOrigin := slices.Contains(s.cfg.CORSOrigins, "*")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		allowed := origin != "" && (any || slices.Contains(s.cfg.CORSOrigins, origin))
 		h := w.Header()
-		if origin != "" {
+		allowed := anyOrigin
+		if anyOrigin {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
 			h.Add("Vary", "Origin")
+			if allowed = origin != "" && slices.Contains(s.cfg.CORSOrigins, origin); allowed {
+				h.Set("Access-Control-Allow-Origin", origin)
+				if s.cfg.CORSCredentials {
+					h.Set("Access-Control-Allow-Credentials", "true")
+				}
+			}
 		}
 		if allowed {
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After, X-Rate-Limit, X-Rate-Limit-Remaining")
+			h.Set("Access-Control-Expose-Headers", corsExposedHeaders)
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Add("Vary", "Access-Control-Request-Headers")
 			if allowed {
 				h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Disposition, X-Amz-Server-Side-Encryption, X-Requested-With")
+				if hs := allowedRequestHeaders(r.Header.Values("Access-Control-Request-Headers")); hs != "" {
+					h.Set("Access-Control-Allow-Headers", hs)
+				}
 				h.Set("Access-Control-Max-Age", "600")
 			}
 			w.WriteHeader(http.StatusNoContent)
@@ -157,6 +187,38 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedRequestHeaders returns the names of a preflight's
+// Access-Control-Request-Headers that pages may send, comma-separated.
+// Each name is checked on its own: a name not allowed is left out, so the
+// browser refuses the request that would send it.
+func allowedRequestHeaders(requested []string) string {
+	var ok []string
+	for _, list := range requested {
+		for name := range strings.SplitSeq(list, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if slices.Contains(corsAllowedHeaders, name) || zendeskHeader(name) {
+				ok = append(ok, name)
+			}
+		}
+	}
+	return strings.Join(ok, ", ")
+}
+
+// zendeskHeader reports whether name is X-Zendesk- and a rest made of
+// letters, digits and dashes: nothing that could split or smuggle a header.
+func zendeskHeader(name string) bool {
+	rest, ok := strings.CutPrefix(name, corsAllowedHeaderPrefix)
+	if !ok || rest == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range rest {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func levelFor(status int) slog.Level {

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/oklog/ulid/v2"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/composer"
@@ -26,7 +23,6 @@ import (
 	"userimages/localdisk"
 	"userimages/metrics"
 	"userimages/ratelimit"
-	"userimages/selfsign"
 )
 
 // docCase is one request to a fresh server, whose exchange is checked
@@ -48,8 +44,8 @@ func withComposer(brands func(context.Context) ([]string, error)) func(*testing.
 	}
 }
 
-// limitedTo limits one route ("create", "put" or "claim") to one request an
-// hour per client.
+// limitedTo limits one route ("create", "put" or "claim"), or requests with
+// credentials ("auth"), to one request an hour per client.
 func limitedTo(route string) func(*testing.T, *httpapi.Config) {
 	return func(t *testing.T, c *httpapi.Config) {
 		one := ratelimit.PerPeriod(1, time.Hour)
@@ -61,6 +57,8 @@ func limitedTo(route string) func(*testing.T, *httpapi.Config) {
 			l.Put = one
 		case "claim":
 			l.Claim = one
+		case "auth":
+			l.Auth = one
 		default:
 			t.Fatalf("no route %q", route)
 		}
@@ -241,8 +239,29 @@ func docCases(t *testing.T) []docCase {
 		{"composer asset: unknown", cfg(withComposer(brands)), get("/composer/nope.js")},
 		{"composer asset: off", nil, get("/composer/composer.js")},
 
+		// Who the caller is, as Zendesk's help-center theme asks first.
+		{"me: anonymous", nil, get("/api/v2/users/me")},
+		{"me.json: anonymous", nil, get("/api/v2/users/me.json")},
+		{"me: user", nil, func(t *testing.T, e *env) *http.Request { return asAnn(get("/api/v2/users/me")(t, e)) }},
+		{"me.json: admin", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			return asMod(get("/api/v2/users/me.json")(t, e))
+		}},
+		{"me: wrong password", nil, func(t *testing.T, e *env) *http.Request { return wrongPassword(get("/api/v2/users/me")(t, e)) }},
+		{"me: over the credentials budget", cfg(limitedTo("auth")), func(t *testing.T, e *env) *http.Request {
+			e.do(asAnn(get("/api/v2/users/me")(t, e)))
+			return asAnn(get("/api/v2/users/me")(t, e))
+		}},
+		{"me: store down", nil, func(t *testing.T, e *env) *http.Request {
+			e.db.Close()
+			return asAnn(get("/api/v2/users/me")(t, e))
+		}},
+		{"me: POST", nil, req(http.MethodPost, "/api/v2/users/me.json", "{}")},
+
 		// Step 1.
 		{"create", nil, req(http.MethodPost, createPath, goodCreate)},
+		{"create: .json, as Zendesk's theme sends it", nil, req(http.MethodPost, createPath+".json", goodCreate,
+			"Content-Type", "text/plain;charset=UTF-8", "X-CSRF-Token", "anything")},
 		{"create: JSON content type", nil, req(http.MethodPost, createPath, goodCreate, "Content-Type", "application/json")},
 		{"create: password", nil, func(t *testing.T, e *env) *http.Request {
 			return asAnn(req(http.MethodPost, createPath, goodCreate)(t, e))
@@ -318,9 +337,6 @@ func docCases(t *testing.T) []docCase {
 		{"put: again", nil, func(t *testing.T, e *env) *http.Request {
 			return e.putRequest(uploaded(e, "image/jpeg", img), img)
 		}},
-		{"put: URL from an earlier version", nil, func(t *testing.T, e *env) *http.Request {
-			return e.putRequest(legacyUpload(t, e, ulid.Make().String()), img)
-		}},
 		{"put: claim window passed", nil, func(t *testing.T, e *env) *http.Request {
 			// A URL signed with the server's secret for a token older than
 			// the claim window, as when URLs live as long as the window.
@@ -395,6 +411,10 @@ func docCases(t *testing.T) []docCase {
 
 		// Step 3.
 		{"claim", nil, claimOf(img)},
+		{"claim: .json", nil, func(t *testing.T, e *env) *http.Request {
+			token := uploaded(e, "image/jpeg", img).Token
+			return e.request(http.MethodPost, claimPath+".json", strings.NewReader(e.claimBody(token, "10016")))
+		}},
 		{"claim: brand as a number", nil, func(t *testing.T, e *env) *http.Request {
 			u := uploaded(e, "image/jpeg", img)
 			return req(http.MethodPost, claimPath, `{"token":"`+u.Token+`","brand_id":10016}`)(t, e)
@@ -441,6 +461,12 @@ func docCases(t *testing.T) []docCase {
 
 		// Moderation.
 		{"delete", nil, deleteReq(asMod, "")},
+		{"delete: .json", nil, func(t *testing.T, e *env) *http.Request {
+			addAdmin(t, e)
+			_, path := e.claimed("image/jpeg", img)
+			id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
+			return asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/"+id+".json", nil))
+		}},
 		{"delete and block", nil, deleteReq(asMod, "?block=true&reason=spam")},
 		{"delete: anonymous", nil, deleteReq(nil, "")},
 		{"delete: not an admin", nil, deleteReq(asAnn, "")},
@@ -493,28 +519,4 @@ func docCases(t *testing.T) []docCase {
 		_, path := e.claimed("image/jpeg", img)
 		return e.request(http.MethodPost, path, nil)
 	}})
-}
-
-// legacyUpload is an upload URL for token as the version before carried
-// uploads issued them: signed like today's, but without x-ui-size, so the
-// server looks the upload up.
-func legacyUpload(t *testing.T, e *env, token string) upload {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, e.srv.URL+selfsign.PathPrefix+token+"?X-Amz-Expires=3600", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	headers := map[string]string{"Content-Disposition": `attachment; filename="` + token + `.jpeg"`,
-		"Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	secret := strings.Repeat("s", 32) // newEnv's
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableHeaderHoisting, o.DisableURIPathEscaping = true, true })
-	url, _, err := signer.PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: selfsign.KeyID(secret), SecretAccessKey: secret},
-		req, "UNSIGNED-PAYLOAD", "s3", "us-east-1", e.now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return upload{Token: token, URL: url, Headers: headers}
 }

@@ -186,29 +186,47 @@ func (d *apiDoc) operations() []string {
 }
 
 // match returns the documented path a request path falls under: of the
-// templates that match it, the one with the most literal segments.
+// templates that match it, the most literal one (a literal segment counts
+// more than a parameter with a literal suffix, such as {id}.json, which
+// counts more than a bare parameter).
 func (d *apiDoc) match(path string) (string, bool) {
 	segs := strings.Split(path, "/")
-	best, bestLiterals := "", -1
+	best, bestScore := "", -1
 	for tmpl := range d.root["paths"].(map[string]any) {
 		ts := strings.Split(tmpl, "/")
 		if len(ts) != len(segs) {
 			continue
 		}
-		literals, ok := 0, true
+		score, ok := 0, true
 		for i, s := range ts {
-			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-				ok = ok && segs[i] != ""
+			if strings.HasPrefix(s, "{") {
+				_, suffix, _ := strings.Cut(s, "}")
+				rest, hasSuffix := strings.CutSuffix(segs[i], suffix)
+				ok = ok && hasSuffix && rest != ""
+				if suffix != "" {
+					score++
+				}
 				continue
 			}
 			ok = ok && s == segs[i]
-			literals++
+			score += 2
 		}
-		if ok && literals > bestLiterals {
-			best, bestLiterals = tmpl, literals
+		if ok && score > bestScore {
+			best, bestScore = tmpl, score
 		}
 	}
-	return best, bestLiterals >= 0
+	return best, bestScore >= 0
+}
+
+// aliasOf returns the path a .json alias path item refers to ("" if tmpl
+// is not an alias).
+func (d *apiDoc) aliasOf(tmpl string) string {
+	ref, _ := d.at(pointer("paths", tmpl, "$ref")).(string)
+	target, ok := strings.CutPrefix(ref, "#/paths/")
+	if !ok {
+		return ""
+	}
+	return pointerUnescaper.Replace(target)
 }
 
 // exchange is a request sent to the server and its response.
@@ -240,7 +258,12 @@ func (d *apiDoc) check(x exchange) (checked, []string) {
 	}
 	status := strconv.Itoa(x.res.status)
 	method := strings.ToLower(x.req.Method)
-	tmpl, known := d.match(x.req.URL.Path)
+	path := x.req.URL.Path
+	tmpl, known := d.match(path)
+	if target := d.aliasOf(tmpl); known && target != "" {
+		// A .json alias is served, and checked, as its route.
+		tmpl, path = target, strings.TrimSuffix(path, ".json")
+	}
 	var opPtr, respPtr string
 	switch {
 	case !known:
@@ -331,14 +354,14 @@ func (d *apiDoc) check(x exchange) (checked, []string) {
 	}
 
 	if opPtr != "" && x.res.status < 300 {
-		problems = append(problems, d.checkRequest(out.op, opPtr, tmpl, x)...)
+		problems = append(problems, d.checkRequest(out.op, opPtr, tmpl, path, x)...)
 	}
 	return out, problems
 }
 
 // checkRequest validates a request that succeeded against its operation's
 // parameters and request body.
-func (d *apiDoc) checkRequest(op, opPtr, tmpl string, x exchange) []string {
+func (d *apiDoc) checkRequest(op, opPtr, tmpl, path string, x exchange) []string {
 	var problems []string
 	fail := func(format string, args ...any) {
 		problems = append(problems, op+": request: "+fmt.Sprintf(format, args...))
@@ -350,7 +373,7 @@ func (d *apiDoc) checkRequest(op, opPtr, tmpl string, x exchange) []string {
 			params = append(params, owner+"/parameters/"+strconv.Itoa(i))
 		}
 	}
-	segs, tsegs := strings.Split(x.req.URL.Path, "/"), strings.Split(tmpl, "/")
+	segs, tsegs := strings.Split(path, "/"), strings.Split(tmpl, "/")
 	for _, pp := range params {
 		p, pp := d.object(pp)
 		name, _ := p["name"].(string)
@@ -689,6 +712,22 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 	if len(routes) < 10 {
 		t.Fatalf("found %d routes in Handler, want at least 10: %v", len(routes), routes)
+	}
+	// Every .json alias refers to a documented route under /api/v2/, as
+	// the path with .json appended.
+	aliases := 0
+	for path := range d.root["paths"].(map[string]any) {
+		target := d.aliasOf(path)
+		if target == "" {
+			continue
+		}
+		aliases++
+		if _, ok := d.at(pointer("paths", target)).(map[string]any); !ok || d.aliasOf(target) != "" || path != target+".json" || !strings.HasPrefix(path, "/api/v2/") {
+			t.Errorf("openapi.json: alias %s refers to %q; want a documented route under /api/v2/ that is %s without .json", path, target, path)
+		}
+	}
+	if aliases < 4 {
+		t.Errorf("openapi.json: got %d .json aliases, want one for each Zendesk route (4)", aliases)
 	}
 	for _, op := range d.operations() {
 		method, path, _ := strings.Cut(op, " ")

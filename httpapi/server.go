@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,11 @@ type Config struct {
 	// allows any origin. Default: "*" (the API is anonymous and uses no
 	// cookies, so there is nothing for a foreign page to ride on).
 	CORSOrigins []string
+	// CORSCredentials lets pages of CORSOrigins send credentialed requests
+	// (Access-Control-Allow-Credentials), e.g. a help center that logs its
+	// users in through a proxy's cookie. Only with listed origins, not "*":
+	// any page could otherwise act with its visitors' credentials.
+	CORSCredentials bool
 	// UploadPath is the route of self-signed upload URLs, e.g. "/uploads/".
 	UploadPath string
 
@@ -110,6 +116,9 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.CORSOrigins) == 0 {
 		c.CORSOrigins = []string{"*"}
 	}
+	if c.CORSCredentials && slices.Contains(c.CORSOrigins, "*") {
+		return c, fmt.Errorf("CORSCredentials needs CORSOrigins listed, not *")
+	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.MaxConcurrentUploads == 0 {
 		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
@@ -177,7 +186,14 @@ const (
 	patternClaim  = "POST /api/v2/guide/user_images"
 	patternDelete = "DELETE /api/v2/guide/user_images/{id}"
 	patternImage  = "GET /hc/user_images/{file}"
+	patternMe     = "GET /api/v2/users/me"
 )
+
+// jsonAliasPrefix is where paths may end in ".json", as Zendesk's API
+// accepts (…/uploads.json): such a path is served by its route without
+// the suffix. No route there ends in .json itself, and image ids have no
+// dot.
+const jsonAliasPrefix = "/api/v2/"
 
 // putPattern is the route of upload PUTs, under cfg.UploadPath.
 func (s *Server) putPattern() string { return "PUT " + s.cfg.UploadPath + "{token}" }
@@ -200,6 +216,7 @@ func (s *Server) Handler() http.Handler {
 	route(patternClaim, s.api(s.claim))
 	route(patternDelete, s.api(s.deleteImage))
 	route(patternImage, s.api(s.serveImage))
+	route(patternMe, s.api(s.showMe))
 	if s.verifier != nil {
 		route(s.putPattern(), s.api(s.receiveUpload))
 	}
@@ -220,7 +237,27 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.CodeNotFound, "no such route"))
 	})
-	return s.logRequests(s.cors(mux))
+	return s.logRequests(s.cors(jsonAliases(mux)))
+}
+
+// jsonAliases serves a path under jsonAliasPrefix ending in ".json" as the
+// path without it. The route's pattern is passed back to the request the
+// logger and metrics see (the ServeMux sets it on the request it serves),
+// so an alias is counted under its route's one pattern.
+func jsonAliases(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, ok := strings.CutSuffix(r.URL.Path, ".json")
+		if !ok || !strings.HasPrefix(path, jsonAliasPrefix) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		u := *r.URL
+		u.Path, u.RawPath = path, ""
+		alias := *r
+		alias.URL = &u
+		mux.ServeHTTP(w, &alias)
+		r.Pattern = alias.Pattern
+	})
 }
 
 // api adapts a handler that returns its error, answering that error as

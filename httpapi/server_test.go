@@ -62,31 +62,6 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
-func TestCORSPreflightAllowsBrowserPut(t *testing.T) {
-	e := newEnv(t)
-	u := e.create("image/jpeg", 100)
-	req := e.request(http.MethodOptions, strings.TrimPrefix(u.URL, e.srv.URL), nil)
-	req.Header.Set("Origin", "https://help.example.com")
-	req.Header.Set("Access-Control-Request-Method", "PUT")
-	req.Header.Set("Access-Control-Request-Headers", "content-disposition,content-type,x-amz-server-side-encryption")
-	res := e.do(req)
-	if res.status != http.StatusNoContent {
-		t.Fatalf("preflight: got %d, want 204", res.status)
-	}
-	if got := res.header.Get("Access-Control-Allow-Origin"); got != "https://help.example.com" {
-		t.Errorf("Allow-Origin: got %q", got)
-	}
-	if got := res.header.Get("Access-Control-Allow-Methods"); !strings.Contains(got, "PUT") {
-		t.Errorf("Allow-Methods: got %q, want PUT in it", got)
-	}
-	allowed := strings.ToLower(res.header.Get("Access-Control-Allow-Headers"))
-	for h := range u.Headers {
-		if !strings.Contains(allowed, strings.ToLower(h)) {
-			t.Errorf("Allow-Headers %q lacks %s", allowed, h)
-		}
-	}
-}
-
 func TestClaimIsIdempotentPerBrand(t *testing.T) {
 	e := newEnv(t)
 	img := testJPEG(t, 20, 20)

@@ -1,20 +1,35 @@
 // Package selfsign issues and verifies the embedded default's upload URLs:
 // AWS SigV4 presigned PUT URLs, in S3's query form, that point at this server
 // and are signed with the server's own secret. Signing and verifying both go
-// through aws-sdk-go-v2's v4 signer, so the URLs are exactly what S3 clients
-// and Zendesk clients expect.
+// through aws-sdk-go-v2's v4 signer.
+//
+// The URLs have the shape of Zendesk's own: the declared type and the
+// encryption header are signed query parameters (Content-Type,
+// x-amz-server-side-encryption) and only content-disposition, host and
+// x-amz-server-side-encryption are signed headers, so a PUT's Content-Type
+// header is not checked (as S3 does not check it on Zendesk's URLs); the
+// type that counts is the signed one, and the service checks the bytes
+// against it. Everything else the server needs back (declared size,
+// uploader) travels sealed in one opaque parameter, so that no address or
+// user id shows in proxy logs or browser history.
 //
 // Secrets rotate: a Signer signs with its current secret and also verifies
 // URLs signed with previous ones. Each secret has its own access key id
 // (KeyID), carried in X-Amz-Credential, which picks the secret to verify
-// with.
+// with, and its own sealing key, derived from it.
 package selfsign
 
 import (
 	"context"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,6 +40,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"userimages/core"
 )
@@ -40,16 +56,27 @@ const (
 
 // requiredSigned are the headers every URL we issue signs (besides
 // X-Amz-Server-Side-Encryption, when the service asks for it).
-var requiredSigned = []string{"content-disposition", "content-type", "host"}
+var requiredSigned = []string{"content-disposition", "host"}
 
-// The signed query parameters that carry an upload's declared size and
-// uploader, so that the server learns them from the URL when the bytes
-// arrive and step 1 need not store anything.
+// Query parameters besides SigV4's own: the declared type and encryption
+// header, as in Zendesk's URLs, and the sealed rest of the upload.
 const (
-	paramSize = "x-ui-size"
-	paramUser = "x-ui-user"
-	paramAddr = "x-ui-addr"
+	paramType   = "Content-Type"
+	paramSSE    = "x-amz-server-side-encryption"
+	paramSealed = "x-ui-upload"
 )
+
+// sealInfo names the sealing key in its derivation from a secret, so that
+// it differs from anything else derived from the same secret.
+const sealInfo = "userimages selfsign upload seal v1"
+
+// sealed is what an upload URL carries in paramSealed: what the service
+// needs when the bytes arrive and that is not already in the URL.
+type sealed struct {
+	Size int64  `json:"s"`
+	User int64  `json:"u,omitempty"`
+	Addr string `json:"a,omitempty"`
+}
 
 // KeyID is the access key id of secret: "ui" and the first 8 hex digits of
 // its SHA-256. It names the secret in URLs without revealing it.
@@ -66,10 +93,11 @@ type Signer struct {
 }
 
 // key is one secret, with its own v4.Signer (which caches the derived
-// signing key).
+// signing key) and the AEAD that seals what its URLs carry.
 type key struct {
 	creds  aws.Credentials
 	signer *v4.Signer
+	seal   cipher.AEAD
 }
 
 // New returns a Signer that signs with current and verifies with current
@@ -89,7 +117,11 @@ func New(current string, previous ...string) (*Signer, error) {
 		if slices.ContainsFunc(s.keys, func(k key) bool { return k.creds.AccessKeyID == creds.AccessKeyID }) {
 			return nil, fmt.Errorf("%s: the same as another one (key id %s)", which, creds.AccessKeyID)
 		}
-		s.keys = append(s.keys, key{creds: creds, signer: v4.NewSigner(func(o *v4.SignerOptions) {
+		aead, err := sealer(secret)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", which, err)
+		}
+		s.keys = append(s.keys, key{creds: creds, seal: aead, signer: v4.NewSigner(func(o *v4.SignerOptions) {
 			o.DisableHeaderHoisting = true
 			o.DisableURIPathEscaping = true
 		})})
@@ -97,30 +129,87 @@ func New(current string, previous ...string) (*Signer, error) {
 	return s, nil
 }
 
+// sealer returns the AEAD of secret's URLs: XChaCha20-Poly1305, whose
+// 24-byte nonces may be random for any number of URLs, keyed by HKDF-SHA256
+// of the secret.
+func sealer(secret string) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, []byte(secret), nil, sealInfo, chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("derive the sealing key: %w", err)
+	}
+	return chacha20poly1305.NewX(k)
+}
+
+// sealFor seals v for the URL of token; the token and key id are the
+// additional data, so a sealed value opens only in the URL it was made for.
+func (k key) sealFor(token string, v sealed) (string, error) {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, k.seal.NonceSize(), k.seal.NonceSize()+len(plain)+k.seal.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(k.seal.Seal(nonce, nonce, plain, k.additionalData(token))), nil
+}
+
+// open reverses sealFor; any change to the value, token or key fails.
+func (k key) open(token, value string) (sealed, error) {
+	var v sealed
+	b, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(b) < k.seal.NonceSize() {
+		return v, errors.New("sealed value malformed")
+	}
+	plain, err := k.seal.Open(nil, b[:k.seal.NonceSize()], b[k.seal.NonceSize():], k.additionalData(token))
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(plain, &v)
+}
+
+func (k key) additionalData(token string) []byte {
+	return []byte(k.creds.AccessKeyID + "/" + token)
+}
+
 // PresignPut implements core.UploadSigner: a URL on p.BaseURL that PUTs to
 // PathPrefix + p.Token and carries the upload (see CarriesUploads).
+// p.Headers' Content-Type and X-Amz-Server-Side-Encryption go into the
+// signed query; the others (and X-Amz-Server-Side-Encryption) are signed
+// headers. p.Headers is returned as is, for the client to send.
 func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
 	u, err := url.Parse(p.BaseURL)
 	if err != nil || u.Host == "" {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: base url %q has no host", p.Token, p.BaseURL)
 	}
-	u.Path = PathPrefix + p.Token
-	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}, paramSize: {strconv.FormatInt(p.FileSize, 10)}}
-	if p.Uploader.UserID != 0 {
-		q.Set(paramUser, strconv.FormatInt(p.Uploader.UserID, 10))
+	current := s.keys[0]
+	seal, err := current.sealFor(p.Token, sealed{Size: p.FileSize, User: p.Uploader.UserID, Addr: p.Uploader.ClientAddr})
+	if err != nil {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: seal: %w", p.Token, err)
 	}
-	if p.Uploader.ClientAddr != "" {
-		q.Set(paramAddr, p.Uploader.ClientAddr)
+	u.Path = PathPrefix + p.Token
+	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}, paramSealed: {seal}}
+	header := http.Header{}
+	for k, v := range p.Headers {
+		switch http.CanonicalHeaderKey(k) {
+		case paramType:
+			q.Set(paramType, v)
+		case http.CanonicalHeaderKey(paramSSE):
+			q.Set(paramSSE, v)
+			header.Set(k, v)
+		default:
+			header.Set(k, v)
+		}
+	}
+	if q.Get(paramType) == "" {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: no Content-Type among the headers", p.Token)
 	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
 	}
-	for k, v := range p.Headers {
-		req.Header.Set(k, v)
-	}
-	current := s.keys[0]
+	req.Header = header
 	signed, _, err := current.signer.PresignHTTP(ctx, current.creds, req, "UNSIGNED-PAYLOAD", service, region, p.Now)
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
@@ -128,9 +217,9 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 	return core.UploadTarget{URL: signed, Headers: p.Headers}, nil
 }
 
-// CarriesUploads implements core.UploadCarrier: the URLs carry, signed,
-// everything Verify returns, so the service records an upload only when
-// its bytes arrive.
+// CarriesUploads implements core.UploadCarrier: the URLs carry, signed and
+// sealed, everything Verify returns, so the service records an upload only
+// when its bytes arrive.
 func (s *Signer) CarriesUploads() {}
 
 // Verify checks that r is a PUT through a URL this Signer issued, unchanged,
@@ -138,54 +227,48 @@ func (s *Signer) CarriesUploads() {}
 // it expired, signed with one of its secrets: the one X-Amz-Credential
 // names. It returns the upload the URL was issued for (its token, declared
 // type and size, uploader, and creation time: the token's), or an
-// *core.Error with CodeSignatureMismatch or CodeUploadURLExpired.
+// *core.Error with CodeSignatureMismatch or CodeUploadURLExpired. The PUT's
+// own Content-Type header is not looked at.
 func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
-	token, err := s.verify(r, now)
+	token, k, err := s.verify(r, now)
 	if err != nil {
 		return core.Upload{}, err
 	}
-	// Signed, so only this server's own values: a parse error is a bug.
 	q := r.URL.Query()
-	up := core.Upload{Token: token, ContentType: r.Header.Get("Content-Type"), CreatedAt: core.TokenTime(token)}
-	if !q.Has(paramSize) {
-		// Issued by a version that recorded uploads at step 1: such URLs
-		// expired long ago.
-		return core.Upload{}, core.Errorf(core.CodeSignatureMismatch, "this upload URL was issued by an older version of this server; request a new one")
+	v, err := k.open(token, q.Get(paramSealed))
+	if err != nil {
+		// Signed by us, so sealed by us: a failure is a bug, or a secret
+		// shared with something else that signs.
+		return core.Upload{}, fmt.Errorf("verify %s: open the sealed upload: %w", token, err)
 	}
-	if up.FileSize, err = strconv.ParseInt(q.Get(paramSize), 10, 64); err != nil {
-		return core.Upload{}, fmt.Errorf("verify %s: size: %w", token, err)
-	}
-	if v := q.Get(paramUser); v != "" {
-		if up.Uploader.UserID, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return core.Upload{}, fmt.Errorf("verify %s: user: %w", token, err)
-		}
-	}
-	up.Uploader.ClientAddr = q.Get(paramAddr)
-	return up, nil
+	return core.Upload{Token: token, ContentType: q.Get(paramType), FileSize: v.Size, CreatedAt: core.TokenTime(token),
+		Uploader: core.Uploader{UserID: v.User, ClientAddr: v.Addr}}, nil
 }
 
-func (s *Signer) verify(r *http.Request, now time.Time) (string, error) {
+// verify checks r's URL and signed headers and returns its token and the
+// key that signed it.
+func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature: "+
 		"PUT to the url exactly as returned, on the host it names (a proxy must keep the Host header), "+
-		"with exactly the Content-Type, Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
+		"with exactly the Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
 	q := r.URL.Query()
 	got := q.Get("X-Amz-Signature")
 	token, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
-	if !ok || got == "" || q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
-		return "", mismatch
+	if !ok || got == "" || q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" || q.Get(paramType) == "" || q.Get(paramSealed) == "" {
+		return "", key{}, mismatch
 	}
 	signedAt, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
 	if err != nil {
-		return "", mismatch
+		return "", key{}, mismatch
 	}
 	expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
 	if err != nil || expires < 1 || expires > 7*24*3600 {
-		return "", mismatch
+		return "", key{}, mismatch
 	}
 	signedHeaders := strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
 	for _, h := range requiredSigned {
 		if !slices.Contains(signedHeaders, h) {
-			return "", mismatch
+			return "", key{}, mismatch
 		}
 	}
 	// Rebuild the request as it was presigned: the URL without its
@@ -194,49 +277,39 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, error) {
 	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, u.String(), nil)
 	if err != nil || r.Method != http.MethodPut {
-		return "", mismatch
+		return "", key{}, mismatch
 	}
 	for _, h := range signedHeaders {
-		if h != "host" && h != "content-length" && r.Header.Get(h) == "" {
-			return "", core.Errorf(core.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
+		if h != "host" && r.Header.Get(h) == "" {
+			return "", key{}, core.Errorf(core.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
 		}
 	}
 	for _, h := range signedHeaders {
-		switch h {
-		case "host":
-		case "content-length":
-			req.ContentLength = r.ContentLength
-		default:
+		if h != "host" {
 			for _, v := range r.Header.Values(h) {
 				req.Header.Add(h, v)
 			}
 		}
 	}
 	keyID, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
-	matched := false
-	for _, k := range s.keys {
-		if k.creds.AccessKeyID == keyID {
-			matched = signatureMatches(k.signer, req, k.creds, signedAt, q, got)
-			break
-		}
-	}
-	if !matched {
-		return "", mismatch
+	i := slices.IndexFunc(s.keys, func(k key) bool { return k.creds.AccessKeyID == keyID })
+	if i < 0 || !signatureMatches(s.keys[i], req, signedAt, q, got) {
+		return "", key{}, mismatch
 	}
 	switch {
 	case now.After(signedAt.Add(time.Duration(expires) * time.Second)):
-		return "", core.Errorf(core.CodeUploadURLExpired, "the upload URL expired; request a new one")
+		return "", key{}, core.Errorf(core.CodeUploadURLExpired, "the upload URL expired; request a new one")
 	case signedAt.After(now.Add(maxSkew)):
-		return "", mismatch
+		return "", key{}, mismatch
 	}
-	return token, nil
+	return token, s.keys[i], nil
 }
 
-// signatureMatches reports whether presigning req with signer and creds at
-// signedAt gives signature and q's signed headers and credential. The signature is
+// signatureMatches reports whether presigning req with k at signedAt gives
+// signature and q's signed headers and credential. The signature is
 // compared in constant time.
-func signatureMatches(signer *v4.Signer, req *http.Request, creds aws.Credentials, signedAt time.Time, q url.Values, signature string) bool {
-	want, _, err := signer.PresignHTTP(req.Context(), creds, req, "UNSIGNED-PAYLOAD", service, region, signedAt)
+func signatureMatches(k key, req *http.Request, signedAt time.Time, q url.Values, signature string) bool {
+	want, _, err := k.signer.PresignHTTP(req.Context(), k.creds, req, "UNSIGNED-PAYLOAD", service, region, signedAt)
 	if err != nil {
 		return false
 	}

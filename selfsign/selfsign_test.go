@@ -1,12 +1,15 @@
 package selfsign
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +51,8 @@ func request(target core.UploadTarget) *http.Request {
 	return r
 }
 
+// TestPresignedURLShape: the URL has the parameters of Zendesk's reference
+// URL, one sealed parameter besides, and nothing of the uploader in clear.
 func TestPresignedURLShape(t *testing.T) {
 	s, _ := New(testSecret)
 	target := presign(t, s)
@@ -60,11 +65,13 @@ func TestPresignedURLShape(t *testing.T) {
 	}
 	q := u.Query()
 	for k, want := range map[string]string{
-		"X-Amz-Algorithm":     "AWS4-HMAC-SHA256",
-		"X-Amz-Credential":    "ui3eb1bd43/20261126/us-east-1/s3/aws4_request", // KeyID(testSecret)
-		"X-Amz-Date":          "20261126T120000Z",
-		"X-Amz-Expires":       "3600",
-		"X-Amz-SignedHeaders": "content-disposition;content-type;host;x-amz-server-side-encryption",
+		"Content-Type":                 "image/jpeg",
+		"X-Amz-Algorithm":              "AWS4-HMAC-SHA256",
+		"X-Amz-Credential":             "ui3eb1bd43/20261126/us-east-1/s3/aws4_request", // KeyID(testSecret)
+		"X-Amz-Date":                   "20261126T120000Z",
+		"X-Amz-Expires":                "3600",
+		"X-Amz-SignedHeaders":          "content-disposition;host;x-amz-server-side-encryption",
+		"x-amz-server-side-encryption": "AES256",
 	} {
 		if got := q.Get(k); got != want {
 			t.Errorf("%s: got %q, want %q", k, got, want)
@@ -72,6 +79,27 @@ func TestPresignedURLShape(t *testing.T) {
 	}
 	if len(q.Get("X-Amz-Signature")) != 64 {
 		t.Errorf("X-Amz-Signature: got %q, want 64 hex chars", q.Get("X-Amz-Signature"))
+	}
+	var names []string
+	for k := range q {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	// The reference's parameters, in its order (Go sorts them the same), and the sealed one.
+	want := []string{"Content-Type", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature",
+		"X-Amz-SignedHeaders", "x-amz-server-side-encryption", "x-ui-upload"}
+	if !slices.Equal(names, want) {
+		t.Errorf("query parameters: got %q, want %q", names, want)
+	}
+	// The parameters are exactly those above, so the uploader can only be
+	// in x-ui-upload: sealed there, not in clear. (Random ciphertext may
+	// hold "42" anywhere; the address's text it may not.)
+	sealed, err := base64.RawURLEncoding.DecodeString(q.Get("x-ui-upload"))
+	if err != nil || len(sealed) == 0 || bytes.Contains(sealed, []byte("2001:db8::1")) || strings.Contains(target.URL, "2001") {
+		t.Errorf("URL %s: want the uploader (2001:db8::1, user 42) sealed in x-ui-upload, not in clear", target.URL)
+	}
+	if got := target.Headers["Content-Type"]; got != "image/jpeg" {
+		t.Errorf("headers: Content-Type: got %q, want image/jpeg (returned for the client to send, as Zendesk does)", got)
 	}
 }
 
@@ -82,6 +110,13 @@ func TestVerify(t *testing.T) {
 		return func(r *http.Request) {
 			q := r.URL.Query()
 			q.Set(k, v)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	delQuery := func(k string) func(*http.Request) {
+		return func(r *http.Request) {
+			q := r.URL.Query()
+			q.Del(k)
 			r.URL.RawQuery = q.Encode()
 		}
 	}
@@ -98,29 +133,31 @@ func TestVerify(t *testing.T) {
 		{name: "signed far in the future", now: issued.Add(-time.Hour), want: core.CodeSignatureMismatch},
 		{name: "other secret", signer: other, now: issued, want: core.CodeSignatureMismatch},
 		{name: "signature changed", tamper: setQuery("X-Amz-Signature", strings.Repeat("0", 64)), now: issued, want: core.CodeSignatureMismatch},
-		{name: "signature missing", tamper: func(r *http.Request) {
-			q := r.URL.Query()
-			q.Del("X-Amz-Signature")
-			r.URL.RawQuery = q.Encode()
-		}, now: issued, want: core.CodeSignatureMismatch},
+		{name: "signature missing", tamper: delQuery("X-Amz-Signature"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "expiry extended", tamper: setQuery("X-Amz-Expires", "604800"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "date moved", tamper: setQuery("X-Amz-Date", "20261126T130000Z"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "credential changed", tamper: setQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "signed headers reduced", tamper: setQuery("X-Amz-SignedHeaders", "host"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "query added", tamper: setQuery("extra", "1"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "declared size changed", tamper: setQuery("x-ui-size", "2000000"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "declared size removed", tamper: func(r *http.Request) {
+		{name: "sealed upload changed", tamper: func(r *http.Request) {
 			q := r.URL.Query()
-			q.Del("x-ui-size")
+			sealed := []byte(q.Get("x-ui-upload"))
+			sealed[len(sealed)/2] ^= 1
+			q.Set("x-ui-upload", string(sealed))
 			r.URL.RawQuery = q.Encode()
 		}, now: issued, want: core.CodeSignatureMismatch},
-		{name: "uploader changed", tamper: setQuery("x-ui-user", "1"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "uploader address changed", tamper: setQuery("x-ui-addr", "192.0.2.1"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "sealed upload removed", tamper: delQuery("x-ui-upload"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "declared type changed", tamper: setQuery("Content-Type", "image/png"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "declared type removed", tamper: delQuery("Content-Type"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "encryption parameter changed", tamper: setQuery("x-amz-server-side-encryption", "aws:kms"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "algorithm changed", tamper: setQuery("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), now: issued, want: core.CodeSignatureMismatch},
 		{name: "token changed", tamper: func(r *http.Request) { r.URL.Path = "/uploads/01GC9JEN2X052BAKW905PH9C37" }, now: issued, want: core.CodeSignatureMismatch},
 		{name: "path prefix changed", tamper: func(r *http.Request) { r.URL.Path = "/other/01GC9JEN2X052BAKW905PH9C36" }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "content type changed", tamper: func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "content type missing", tamper: func(r *http.Request) { r.Header.Del("Content-Type") }, now: issued, want: core.CodeSignatureMismatch},
+		// As S3 with Zendesk's URLs: the type is the signed query's; the
+		// service checks the bytes against it.
+		{name: "content type header changed is ignored", tamper: func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }, now: issued},
+		{name: "content type header missing is ignored", tamper: func(r *http.Request) { r.Header.Del("Content-Type") }, now: issued},
+		{name: "encryption header changed", tamper: func(r *http.Request) { r.Header.Set("X-Amz-Server-Side-Encryption", "aws:kms") }, now: issued, want: core.CodeSignatureMismatch},
 		{name: "disposition changed", tamper: func(r *http.Request) { r.Header.Set("Content-Disposition", "inline") }, now: issued, want: core.CodeSignatureMismatch},
 		{name: "encryption header missing", tamper: func(r *http.Request) { r.Header.Del("X-Amz-Server-Side-Encryption") }, now: issued, want: core.CodeSignatureMismatch},
 		{name: "wrong host", tamper: func(r *http.Request) { r.Host = "evil.example.test:8080" }, now: issued, want: core.CodeSignatureMismatch},
@@ -290,26 +327,39 @@ func TestWithoutEncryptionHeader(t *testing.T) {
 	}
 }
 
-// TestURLFromBeforeCarriedUploads: a URL issued by a version that recorded
-// uploads at step 1 (no x-ui-size), even correctly signed, is refused:
-// such URLs have expired long ago, and nothing carries their upload.
-func TestURLFromBeforeCarriedUploads(t *testing.T) {
-	s, _ := New(testSecret)
-	req, err := http.NewRequest(http.MethodPut, "http://images.example.test:8080"+PathPrefix+"01GC9JEN2X052BAKW905PH9C36?X-Amz-Expires=3600", nil)
+// TestSeal: what a URL carries opens only with the key and token it was
+// sealed for, and any change to it is refused (the signature already
+// covers it; the seal must hold on its own too).
+func TestSeal(t *testing.T) {
+	s, _ := New(testSecret, strings.Repeat("p", 32))
+	current, previous := s.keys[0], s.keys[1]
+	want := sealed{Size: 123, User: 42, Addr: "192.0.2.7"}
+	v, err := current.sealFor("01GC9JEN2X052BAKW905PH9C36", want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	headers := map[string]string{"Content-Disposition": `attachment; filename="x.jpeg"`, "Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"}
-	for k, v := range headers {
-		req.Header.Set(k, v)
+	if strings.Contains(v, "192.0.2.7") || strings.Contains(v, "123") {
+		t.Errorf("sealed value %q shows what it carries", v)
 	}
-	k := s.keys[0]
-	legacy, _, err := k.signer.PresignHTTP(context.Background(), k.creds, req, "UNSIGNED-PAYLOAD", service, region, issued)
-	if err != nil {
-		t.Fatal(err)
+	if got, err := current.open("01GC9JEN2X052BAKW905PH9C36", v); err != nil || got != want {
+		t.Fatalf("open: got %+v, %v; want %+v", got, err, want)
 	}
-	_, err = s.Verify(request(core.UploadTarget{URL: legacy, Headers: headers}), issued)
-	if core.ErrorCode(err) != core.CodeSignatureMismatch {
-		t.Fatalf("Verify(legacy URL): got %v, want %s", err, core.CodeSignatureMismatch)
+	again, _ := current.sealFor("01GC9JEN2X052BAKW905PH9C36", want)
+	if again == v {
+		t.Errorf("sealing twice gave the same value %q; want a fresh nonce each time", v)
+	}
+	flipped := []byte(v)
+	flipped[len(flipped)-3] ^= 1
+	for name, open := range map[string]func() (sealed, error){
+		"other token": func() (sealed, error) { return current.open("01GC9JEN2X052BAKW905PH9C37", v) },
+		"other key":   func() (sealed, error) { return previous.open("01GC9JEN2X052BAKW905PH9C36", v) },
+		"changed":     func() (sealed, error) { return current.open("01GC9JEN2X052BAKW905PH9C36", string(flipped)) },
+		"cut":         func() (sealed, error) { return current.open("01GC9JEN2X052BAKW905PH9C36", v[:10]) },
+		"not base64":  func() (sealed, error) { return current.open("01GC9JEN2X052BAKW905PH9C36", "!!"+v) },
+		"empty":       func() (sealed, error) { return current.open("01GC9JEN2X052BAKW905PH9C36", "") },
+	} {
+		if got, err := open(); err == nil {
+			t.Errorf("open (%s): got %+v, nil; want an error", name, got)
+		}
 	}
 }

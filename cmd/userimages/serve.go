@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ func serve(ctx context.Context, args []string) error {
 	var brands, origins, types listFlag
 	fs.Var(&brands, "brand", "register a brand id (repeatable)")
 	fs.Var(&origins, "cors-origin", `origin allowed to call from a browser (repeatable; default "*")`)
+	corsCredentials := fs.Bool("cors-credentials", false, "let pages of the --cors-origin origins send credentialed requests (cookies, HTTP auth); needs origins listed, not *")
 	fs.Var(&types, "content-type", "accepted content type (repeatable; default image/jpeg, image/png, image/gif, image/webp)")
 	maxSize := fs.Int64("max-file-size", core.DefaultMaxFileSize, "largest accepted file_size in bytes")
 	keepMetadata := fs.Bool("keep-metadata", false, "serve images with their EXIF, XMP, IPTC and comments (default: stripped, keeping the ICC profile and orientation)")
@@ -75,6 +77,9 @@ func serve(ctx context.Context, args []string) error {
 		if d <= 0 {
 			return fmt.Errorf("--%s %s: must be positive", name, d)
 		}
+	}
+	if *corsCredentials && (len(origins) == 0 || slices.Contains(origins, "*")) {
+		return fmt.Errorf("--cors-credentials needs --cors-origin to list the origins, not *: any page could otherwise act with its visitors' credentials")
 	}
 	if *maxUploads < 1 {
 		return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1", *maxUploads)
@@ -139,6 +144,7 @@ func serve(ctx context.Context, args []string) error {
 		Metrics:                       m,
 		PublicURL:                     *publicURL,
 		CORSOrigins:                   origins,
+		CORSCredentials:               *corsCredentials,
 		UploadPath:                    selfsign.PathPrefix,
 		TrustedProxies:                proxies,
 		Limiter:                       limiter,
