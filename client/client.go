@@ -36,6 +36,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // DefaultTimeout bounds each HTTP request of the default *http.Client,
@@ -180,14 +182,6 @@ type Image struct {
 	URL         string // the base URL + Path
 }
 
-// Content types the API accepts by default (a server may accept fewer).
-const (
-	JPEG = "image/jpeg"
-	PNG  = "image/png"
-	GIF  = "image/gif"
-	WebP = "image/webp"
-)
-
 // Upload uploads size bytes from r as an image of contentType to brandID
 // and returns the published image.
 //
@@ -206,10 +200,10 @@ const (
 // network or local error.
 func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, size int64, brandID string, progress func(sent, total int64)) (Image, error) {
 	if contentType == "" {
-		return Image{}, localError(CodeUnsupportedContentType, "/content_type", "no content type given")
+		return Image{}, localError(api.CodeUnsupportedContentType, "/content_type", "no content type given")
 	}
 	if brandID == "" {
-		return Image{}, localError(CodeInvalidProperty, "/brand_id", "no brand id given")
+		return Image{}, localError(api.CodeInvalidProperty, "/brand_id", "no brand id given")
 	}
 	body, err := newBody(r, size)
 	if err != nil {
@@ -217,14 +211,8 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 	}
 	size = body.size
 
-	var up struct {
-		Upload struct {
-			Headers map[string]string `json:"headers"`
-			Token   string            `json:"token"`
-			URL     string            `json:"url"`
-		} `json:"upload"`
-	}
-	err = c.postJSON(ctx, "/api/v2/guide/user_images/uploads", map[string]any{"content_type": contentType, "file_size": size}, &up)
+	var up api.CreateUploadResponse
+	err = c.postJSON(ctx, "/api/v2/guide/user_images/uploads", api.CreateUploadRequest{ContentType: contentType, FileSize: size}, &up)
 	if err != nil {
 		return Image{}, fmt.Errorf("create upload: %w", err)
 	}
@@ -242,14 +230,8 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 		return Image{}, fmt.Errorf("upload the bytes: %w", err)
 	}
 
-	var claimed struct {
-		UserImage struct {
-			ContentType string `json:"content_type"`
-			Path        string `json:"path"`
-			Size        int64  `json:"size"`
-		} `json:"user_image"`
-	}
-	err = c.postJSON(ctx, "/api/v2/guide/user_images", map[string]string{"token": up.Upload.Token, "brand_id": brandID}, &claimed)
+	var claimed api.ClaimResponse
+	err = c.postJSON(ctx, "/api/v2/guide/user_images", api.ClaimRequest{Token: up.Upload.Token, BrandID: brandID}, &claimed)
 	if err != nil {
 		return Image{}, fmt.Errorf("claim: %w", err)
 	}
@@ -266,7 +248,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 
 // UploadFile uploads the file at path, its content type detected from its
 // first bytes (JPEG, PNG, GIF or WebP; anything else is refused before any
-// request with an *Error of CodeUnsupportedContentType and Status 0). The
+// request with an *Error of api.CodeUnsupportedContentType and Status 0). The
 // PUT is retried like the other steps. See Upload.
 func (c *Client) UploadFile(ctx context.Context, path, brandID string, progress func(sent, total int64)) (Image, error) {
 	f, err := os.Open(path)
@@ -298,18 +280,27 @@ func (c *Client) UploadFile(ctx context.Context, path, brandID string, progress 
 
 // DetectContentType returns the image type of data from its first bytes
 // (512 are enough): JPEG, PNG, GIF or WebP. Anything else, including no
-// bytes, is an *Error of CodeUnsupportedContentType with Status 0.
+// bytes, is an *Error of api.CodeUnsupportedContentType with Status 0.
 func DetectContentType(head []byte) (string, error) {
 	if len(head) == 0 {
-		return "", localError(CodeInvalidFileSize, "/file_size", "the file is empty")
+		return "", localError(api.CodeInvalidFileSize, "/file_size", "the file is empty")
+	}
+	if f, ok := api.Detect(head); ok {
+		return f.MIME, nil
 	}
 	ct, _, _ := strings.Cut(http.DetectContentType(head), ";")
-	switch ct {
-	case JPEG, PNG, GIF, WebP:
-		return ct, nil
+	return "", localError(api.CodeUnsupportedContentType, "/content_type",
+		fmt.Sprintf("the file looks like %s; only %s images can be uploaded", ct, formatNames()))
+}
+
+// formatNames lists the names of api.Formats: "JPEG, PNG, GIF and WebP".
+func formatNames() string {
+	var names []string
+	for _, f := range api.Formats() {
+		names = append(names, f.Name)
 	}
-	return "", localError(CodeUnsupportedContentType, "/content_type",
-		fmt.Sprintf("the file looks like %s; only JPEG, PNG, GIF and WebP images can be uploaded", ct))
+	last := len(names) - 1
+	return strings.Join(names[:last], ", ") + " and " + names[last]
 }
 
 // postJSON POSTs payload as JSON to the API with the client's credentials
@@ -382,7 +373,7 @@ func (c *Client) put(ctx context.Context, rawURL string, headers map[string]stri
 			return body.seekable && ctx.Err() == nil, err
 		}
 		if e := responseError(res, answer); e != nil {
-			if attempt > 1 && e.Code == CodeAlreadyUploaded {
+			if attempt > 1 && e.Code == api.CodeAlreadyUploaded {
 				return false, nil // the bytes of an earlier attempt arrived
 			}
 			return body.seekable && retryableStatus(res.StatusCode), e
@@ -430,7 +421,7 @@ func newBody(r io.Reader, size int64) (*body, error) {
 		}
 	}
 	if b.size < 1 {
-		return nil, localError(CodeInvalidFileSize, "/file_size", fmt.Sprintf("the size must be a positive number of bytes, not %d", b.size))
+		return nil, localError(api.CodeInvalidFileSize, "/file_size", fmt.Sprintf("the size must be a positive number of bytes, not %d", b.size))
 	}
 	return b, nil
 }

@@ -6,19 +6,28 @@ import (
 	"testing"
 )
 
-// TestNoServerImports keeps the client free of the server's code: it must
-// be usable by programs that never link the server.
-func TestNoServerImports(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "userimages/client").CombinedOutput()
+// TestOnlyStandardLibrary keeps the client module free of the server's
+// code and of any third-party module: programs that never link the server
+// import it, so everything its packages depend on must be the standard
+// library or the module's own packages.
+func TestOnlyStandardLibrary(t *testing.T) {
+	const module = "github.com/userimages/userimages/client"
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", "./...").CombinedOutput()
 	if err != nil {
-		t.Fatalf("go list -deps userimages/client: %v\n%s", err, out)
+		t.Fatalf("go list -deps ./...: %v\n%s", err, out)
 	}
-	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, "userimages/") && pkg != "userimages/client" || pkg == "userimages" {
-			t.Errorf("package client depends on %s; it may import only the standard library", pkg)
+	own := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, std, _ := strings.Cut(line, " ")
+		switch {
+		case std == "true":
+		case pkg == module || strings.HasPrefix(pkg, module+"/"):
+			own++
+		default:
+			t.Errorf("the client module depends on %s; it may import only the standard library", pkg)
 		}
-		if first, _, _ := strings.Cut(pkg, "/"); strings.Contains(first, ".") {
-			t.Errorf("package client depends on %s; it may import only the standard library", pkg)
-		}
+	}
+	if own < 2 {
+		t.Errorf("go list -deps found %d of the module's own packages, want client and client/api:\n%s", own, out)
 	}
 }

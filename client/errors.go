@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // Error is a failure that a server (or the object store behind an upload
@@ -19,12 +21,12 @@ type Error struct {
 	// Status is the HTTP status; 0 for an error found before any request
 	// (an empty or non-image file, say).
 	Status int
-	// Code is the machine-readable code: one of the Code constants from a
-	// userimages server; the <Code> of an S3-style XML error from an object
+	// Code is the machine-readable code: one of the api.Code constants
+	// from a userimages server; the <Code> of an S3-style XML error from an object
 	// store (e.g. SignatureDoesNotMatch, RequestTimeTooSkewed); Zendesk's
 	// "error" code for its other error shapes; or "" when the answer was no
 	// error document (an HTML page from a proxy, say; see Status and Detail).
-	Code string
+	Code api.Code
 	// Title is the short human name of Code, or the HTTP status text.
 	Title string
 	// Detail says what exactly went wrong; safe to show to people.
@@ -32,6 +34,9 @@ type Error struct {
 	// Pointer is the JSON pointer of the request property at fault, e.g.
 	// "/file_size", when the server names one.
 	Pointer string
+	// Limit is the limit the request exceeded, when the server gives it
+	// (the largest file_size accepted, for api.CodeFileTooLarge); 0 if not.
+	Limit int64
 	// RetryAfter is the server's Retry-After, when it sent one (429, 503).
 	RetryAfter time.Duration
 }
@@ -39,7 +44,7 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Code != "" {
-		b.WriteString(e.Code)
+		b.WriteString(string(e.Code))
 	} else {
 		b.WriteString("error")
 	}
@@ -58,45 +63,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Error codes of a userimages server (its README lists when each occurs).
-// Zendesk uses some of the same names; an object store has its own.
-const (
-	CodeInvalidJSON            = "InvalidJSON"            // 400: the body is not a JSON object
-	CodeInvalidHost            = "InvalidHost"            // 400: no valid Host header to build the upload URL from
-	CodeBodyTooLarge           = "BodyTooLarge"           // 413: a JSON body over 64 KiB
-	CodeInvalidProperty        = "InvalidProperty"        // 422: a property is missing or malformed (see Pointer)
-	CodeUnsupportedContentType = "UnsupportedContentType" // 422: not an accepted image type
-	CodeInvalidFileSize        = "InvalidFileSize"        // 422: file_size is not a positive whole number
-	CodeFileTooLarge           = "FileTooLarge"           // 422: file_size is over the server's limit
-	CodeUnauthorized           = "Unauthorized"           // 401: wrong or malformed credentials
-	CodeSignatureMismatch      = "SignatureMismatch"      // 403: the upload URL or a signed header was changed
-	CodeUploadURLExpired       = "UploadURLExpired"       // 403: the upload URL is past X-Amz-Expires
-	CodePayloadTooLarge        = "PayloadTooLarge"        // 413: the PUT body is longer than file_size
-	CodeIncompleteBody         = "IncompleteBody"         // 400: the PUT body is shorter than file_size
-	CodeAlreadyUploaded        = "AlreadyUploaded"        // 409: a second PUT to an upload URL
-	CodeTokenNotFound          = "TokenNotFound"          // 404: no upload has this token
-	CodeTokenExpired           = "TokenExpired"           // 410: the upload was not claimed in time
-	CodeNotUploaded            = "NotUploaded"            // 409: claim before the PUT
-	CodeBrandNotFound          = "BrandNotFound"          // 422: brand_id is not a registered brand
-	CodeAlreadyClaimed         = "AlreadyClaimed"         // 409: the token was claimed for another brand
-	CodeContentMismatch        = "ContentMismatch"        // 422: the bytes are not of the declared type
-	CodeInvalidImage           = "InvalidImage"           // 422: corrupt, or no pixels
-	CodeTruncatedImage         = "TruncatedImage"         // 422: the image ends before its end marker
-	CodeImageTooLarge          = "ImageTooLarge"          // 422: over the pixel caps
-	CodeActiveContent          = "ActiveContent"          // 422: script or markup in kept metadata
-	CodeBlockedContent         = "BlockedContent"         // 422: these bytes were taken down and blocklisted
-	CodeForbidden              = "Forbidden"              // 403: authenticated, but not allowed
-	CodeRateLimited            = "RateLimited"            // 429: too many requests; see RetryAfter
-	CodeServiceUnavailable     = "ServiceUnavailable"     // 503: busy or shutting down; see RetryAfter
-	CodeStorageUnavailable     = "StorageUnavailable"     // 503: a store of the server failed; nothing changed, see RetryAfter
-	CodeInsufficientStorage    = "InsufficientStorage"    // 507: the server's storage is full; nothing stored, see RetryAfter
-	CodeNotFound               = "NotFound"               // 404: no such route or image
-	CodeMethodNotAllowed       = "MethodNotAllowed"       // 405: wrong method for the route
-	CodeConflict               = "Conflict"               // 409: an admin command would create a duplicate
-	CodeInternalError          = "InternalError"          // 500: the detail quotes a request id for the operator
-)
-
-func localError(code, pointer, detail string) *Error {
+func localError(code api.Code, pointer, detail string) *Error {
 	return &Error{Code: code, Pointer: pointer, Detail: detail}
 }
 
@@ -110,7 +77,7 @@ func responseError(res *http.Response, body []byte) *Error {
 	}
 	out := &Error{Status: res.StatusCode, Title: http.StatusText(res.StatusCode)}
 	if e != nil {
-		out.Code, out.Detail, out.Pointer = e.Code, e.Detail, e.Pointer
+		out.Code, out.Detail, out.Pointer, out.Limit = e.Code, e.Detail, e.Pointer, e.Limit
 		if e.Title != "" {
 			out.Title = e.Title
 		}
@@ -123,7 +90,9 @@ func responseError(res *http.Response, body []byte) *Error {
 
 // parsedError is what an error body says.
 type parsedError struct {
-	Code, Title, Detail, Pointer string
+	Code                   api.Code
+	Title, Detail, Pointer string
+	Limit                  int64
 	// fromLooseJSON: read from Zendesk's {"error": …} shapes, which a 2xx
 	// body could carry as data rather than as a failure.
 	fromLooseJSON bool
@@ -142,14 +111,7 @@ func parseErrorBody(body []byte) *parsedError {
 	switch body[0] {
 	case '{':
 		var doc struct {
-			Errors []struct {
-				Code   string `json:"code"`
-				Title  string `json:"title"`
-				Detail string `json:"detail"`
-				Source struct {
-					Pointer string `json:"pointer"`
-				} `json:"source"`
-			} `json:"errors"`
+			api.ErrorBody
 			Error       json.RawMessage `json:"error"`
 			Description string          `json:"description"`
 		}
@@ -158,7 +120,14 @@ func parseErrorBody(body []byte) *parsedError {
 		}
 		if len(doc.Errors) > 0 {
 			e := doc.Errors[0]
-			return &parsedError{Code: e.Code, Title: e.Title, Detail: e.Detail, Pointer: e.Source.Pointer}
+			p := &parsedError{Code: e.Code, Title: e.Title, Detail: e.Detail}
+			if e.Source != nil {
+				p.Pointer = e.Source.Pointer
+			}
+			if e.Meta != nil {
+				p.Limit = e.Meta.Limit
+			}
+			return p
 		}
 		var code string
 		var obj struct {
@@ -167,7 +136,7 @@ func parseErrorBody(body []byte) *parsedError {
 		}
 		switch {
 		case json.Unmarshal(doc.Error, &code) == nil && code != "":
-			return &parsedError{Code: code, Detail: doc.Description, fromLooseJSON: true}
+			return &parsedError{Code: api.Code(code), Detail: doc.Description, fromLooseJSON: true}
 		case json.Unmarshal(doc.Error, &obj) == nil && (obj.Title != "" || obj.Message != ""):
 			return &parsedError{Title: obj.Title, Detail: obj.Message, fromLooseJSON: true}
 		}
@@ -178,7 +147,7 @@ func parseErrorBody(body []byte) *parsedError {
 			Message string   `xml:"Message"`
 		}
 		if xml.Unmarshal(body, &doc) == nil && doc.Code != "" {
-			return &parsedError{Code: doc.Code, Detail: doc.Message}
+			return &parsedError{Code: api.Code(doc.Code), Detail: doc.Message}
 		}
 	}
 	return nil

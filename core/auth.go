@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -22,13 +23,13 @@ const (
 )
 
 func unauthorized(format string, args ...any) *Error {
-	return Errorf(CodeUnauthorized, format, args...)
+	return Errorf(api.CodeUnauthorized, format, args...)
 }
 
 // Authenticate checks an Authorization header value. An empty header is the
 // anonymous caller (user id 0). Accepted: Basic email:password, Basic
 // email/token:api_token and Bearer api_token. Anything else, or wrong
-// credentials, is CodeUnauthorized.
+// credentials, is api.CodeUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, header string) (_ int64, err error) {
 	defer func() { err = storeFault(err) }()
 	if header == "" {
@@ -116,10 +117,10 @@ func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64
 func (s *Service) AddUser(ctx context.Context, email, password string, admin bool) (int64, error) {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email {
-		return 0, Errorf(CodeInvalidProperty, "%q is not a plain email address", email)
+		return 0, Errorf(api.CodeInvalidProperty, "%q is not a plain email address", email)
 	}
 	if len(password) < 8 || len(password) > 72 {
-		return 0, Errorf(CodeInvalidProperty, "the password must be 8 to 72 bytes long")
+		return 0, Errorf(api.CodeInvalidProperty, "the password must be 8 to 72 bytes long")
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.PasswordCost)
 	if err != nil {
@@ -127,7 +128,7 @@ func (s *Service) AddUser(ctx context.Context, email, password string, admin boo
 	}
 	id, err := s.meta.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, Admin: admin, CreatedAt: s.now()})
 	if errors.Is(err, ErrExist) {
-		return 0, Errorf(CodeConflict, "a user with email %s exists already", email)
+		return 0, Errorf(api.CodeConflict, "a user with email %s exists already", email)
 	}
 	return id, err
 }
@@ -137,7 +138,7 @@ func (s *Service) AddUser(ctx context.Context, email, password string, admin boo
 func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error) {
 	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
-		return "", Errorf(CodeNotFound, "no user has email %s", email)
+		return "", Errorf(api.CodeNotFound, "no user has email %s", email)
 	}
 	if err != nil {
 		return "", fmt.Errorf("new api token for %s: %w", email, err)
@@ -160,7 +161,7 @@ func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error)
 // AddBrand registers a brand id.
 func (s *Service) AddBrand(ctx context.Context, id string) error {
 	if !validBrandID(id) {
-		return Errorf(CodeInvalidProperty, "brand id %q must be 1 to 64 letters, digits, '-' or '_'", id)
+		return Errorf(api.CodeInvalidProperty, "brand id %q must be 1 to 64 letters, digits, '-' or '_'", id)
 	}
 	return s.meta.AddBrand(ctx, id)
 }

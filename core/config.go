@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/imagesafe"
@@ -23,8 +24,15 @@ const (
 	DefaultOrphanGrace = time.Hour
 )
 
-// DefaultContentTypes are the image types accepted unless configured.
-var DefaultContentTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+// DefaultContentTypes are the image types accepted unless configured: the
+// MIME types of api.Formats.
+var DefaultContentTypes = func() []string {
+	var cts []string
+	for _, f := range api.Formats() {
+		cts = append(cts, f.MIME)
+	}
+	return cts
+}()
 
 // Config is the upload policy. The zero value of each field means its default.
 type Config struct {
@@ -115,7 +123,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("pixel caps %d, %d: must be positive", c.MaxPixels, c.MaxSide)
 	}
 	for _, ct := range c.ContentTypes {
-		if _, ok := extensions[ct]; !ok {
+		if _, ok := api.FormatOf(ct); !ok {
 			return c, fmt.Errorf("content type %q: not one of %v", ct, DefaultContentTypes)
 		}
 	}

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"userimages/imagesafe"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 func TestEveryRefusalHasACode(t *testing.T) {
 	for r := imagesafe.NotFormat; r <= imagesafe.ActiveContent; r++ {
 		err := imageError(&imagesafe.Refusal{Reason: r, Detail: "x"}, "image/png")
-		if c := ErrorCode(err); c == CodeInternal || c == "" {
+		if c := ErrorCode(err); c == api.CodeInternalError || c == "" {
 			t.Errorf("reason %d: got code %q, want a specific one", r, c)
 		}
 	}
@@ -24,7 +26,7 @@ func TestEveryRefusalHasACode(t *testing.T) {
 	}
 }
 
-func codeOf(err error) Code {
+func codeOf(err error) api.Code {
 	if err == nil {
 		return ""
 	}
@@ -35,13 +37,13 @@ func TestExactReader(t *testing.T) {
 	tests := []struct {
 		name string
 		r    io.Reader
-		want Code
+		want api.Code
 	}{
 		{"exact", strings.NewReader("12345"), ""},
-		{"long", strings.NewReader("123456"), CodePayloadTooLarge},
-		{"short", strings.NewReader("1234"), CodeIncompleteBody},
+		{"long", strings.NewReader("123456"), api.CodePayloadTooLarge},
+		{"short", strings.NewReader("1234"), api.CodeIncompleteBody},
 		{"one byte at a time", iotest.OneByteReader(strings.NewReader("12345")), ""},
-		{"broken", iotest.ErrReader(errors.New("connection reset")), CodeIncompleteBody},
+		{"broken", iotest.ErrReader(errors.New("connection reset")), api.CodeIncompleteBody},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,14 +131,14 @@ func TestIDSyntax(t *testing.T) {
 }
 
 func TestErrorCodes(t *testing.T) {
-	wrapped := fmt.Errorf("claim x: %w", &Error{Code: CodeTokenExpired, Err: io.EOF})
-	if got := ErrorCode(wrapped); got != CodeTokenExpired {
-		t.Errorf("ErrorCode(wrapped): got %s, want %s", got, CodeTokenExpired)
+	wrapped := fmt.Errorf("claim x: %w", &Error{Code: api.CodeTokenExpired, Err: io.EOF})
+	if got := ErrorCode(wrapped); got != api.CodeTokenExpired {
+		t.Errorf("ErrorCode(wrapped): got %s, want %s", got, api.CodeTokenExpired)
 	}
 	if !errors.Is(wrapped, io.EOF) {
 		t.Error("errors.Is does not reach the cause")
 	}
-	if got := ErrorCode(fmt.Errorf("open: %w", ErrNotFound)); got != CodeInternal {
-		t.Errorf("ErrorCode(store not-found): got %s, want %s (unexpected store errors are internal)", got, CodeInternal)
+	if got := ErrorCode(fmt.Errorf("open: %w", ErrNotFound)); got != api.CodeInternalError {
+		t.Errorf("ErrorCode(store not-found): got %s, want %s (unexpected store errors are internal)", got, api.CodeInternalError)
 	}
 }

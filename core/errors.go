@@ -4,69 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/userimages/userimages/client/api"
 )
-
-// Code is a stable, machine-readable error code. Codes are part of the public
-// API: clients switch on them, the README lists them, and the HTTP layer maps
-// each one to a status.
-type Code string
-
-// Error codes. Each must appear in the README's error table (a test checks).
-const (
-	CodeInvalidJSON            Code = "InvalidJSON"
-	CodeInvalidHost            Code = "InvalidHost"
-	CodeBodyTooLarge           Code = "BodyTooLarge"
-	CodeInvalidProperty        Code = "InvalidProperty"
-	CodeUnsupportedContentType Code = "UnsupportedContentType"
-	CodeInvalidFileSize        Code = "InvalidFileSize"
-	CodeFileTooLarge           Code = "FileTooLarge"
-	CodeUnauthorized           Code = "Unauthorized"
-	CodeSignatureMismatch      Code = "SignatureMismatch"
-	CodeUploadURLExpired       Code = "UploadURLExpired"
-	CodePayloadTooLarge        Code = "PayloadTooLarge"
-	CodeIncompleteBody         Code = "IncompleteBody"
-	CodeAlreadyUploaded        Code = "AlreadyUploaded"
-	CodeTokenNotFound          Code = "TokenNotFound"
-	CodeTokenExpired           Code = "TokenExpired"
-	CodeNotUploaded            Code = "NotUploaded"
-	CodeBrandNotFound          Code = "BrandNotFound"
-	CodeAlreadyClaimed         Code = "AlreadyClaimed"
-	CodeContentMismatch        Code = "ContentMismatch"
-	CodeInvalidImage           Code = "InvalidImage"
-	CodeTruncatedImage         Code = "TruncatedImage"
-	CodeImageTooLarge          Code = "ImageTooLarge"
-	CodeActiveContent          Code = "ActiveContent"
-	CodeBlockedContent         Code = "BlockedContent"
-	CodeForbidden              Code = "Forbidden"
-	CodeRateLimited            Code = "RateLimited"
-	CodeUnavailable            Code = "ServiceUnavailable"
-	CodeStorageUnavailable     Code = "StorageUnavailable"
-	CodeInsufficientStorage    Code = "InsufficientStorage"
-	CodeNotFound               Code = "NotFound"
-	CodeMethodNotAllowed       Code = "MethodNotAllowed"
-	CodeConflict               Code = "Conflict"
-	CodeInternal               Code = "InternalError"
-)
-
-// Codes lists every code, for documentation checks and exhaustive tests.
-var Codes = []Code{
-	CodeInvalidJSON, CodeInvalidHost, CodeBodyTooLarge, CodeInvalidProperty, CodeUnsupportedContentType,
-	CodeInvalidFileSize, CodeFileTooLarge, CodeUnauthorized, CodeSignatureMismatch,
-	CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody, CodeAlreadyUploaded,
-	CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeBrandNotFound,
-	CodeAlreadyClaimed, CodeContentMismatch, CodeInvalidImage, CodeTruncatedImage,
-	CodeImageTooLarge, CodeActiveContent, CodeBlockedContent, CodeForbidden, CodeRateLimited, CodeUnavailable,
-	CodeStorageUnavailable, CodeInsufficientStorage, CodeNotFound,
-	CodeMethodNotAllowed, CodeConflict, CodeInternal,
-}
 
 // Error is the one error type of userimages. Message is safe to show to the
 // caller; Pointer, when set, is the JSON pointer of the offending request
-// property. Err, the cause, is never shown to callers.
+// property; Limit, when set, is the limit the request exceeded (the
+// largest file_size, for api.CodeFileTooLarge), answered as a number so
+// that clients need not parse Message. Err, the cause, is never shown to
+// callers.
 type Error struct {
-	Code    Code
+	Code    api.Code
 	Message string
 	Pointer string
+	Limit   int64
 	Err     error
 }
 
@@ -84,25 +36,25 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the given code and a caller-safe message.
-func Errorf(code Code, format string, args ...any) *Error {
+func Errorf(code api.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // propertyError is an Errorf that also names the offending request property.
-func propertyError(code Code, pointer, format string, args ...any) *Error {
+func propertyError(code api.Code, pointer, format string, args ...any) *Error {
 	e := Errorf(code, format, args...)
 	e.Pointer = pointer
 	return e
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, or
-// CodeInternal when there is none.
-func ErrorCode(err error) Code {
+// api.CodeInternalError when there is none.
+func ErrorCode(err error) api.Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	return CodeInternal
+	return api.CodeInternalError
 }
 
 // Sentinels returned by stores; match them with errors.Is. They carry no
@@ -119,8 +71,8 @@ var (
 )
 
 // storeFault classifies err, returned by a store, for the caller: a full
-// store (ErrFull, ENOSPC, EDQUOT) is CodeInsufficientStorage, any other
-// fault CodeStorageUnavailable; both are retryable and never blame the
+// store (ErrFull, ENOSPC, EDQUOT) is api.CodeInsufficientStorage, any other
+// fault api.CodeStorageUnavailable; both are retryable and never blame the
 // caller's request. An *Error, or nil, passes unchanged.
 func storeFault(err error) error {
 	if err == nil {
@@ -131,7 +83,7 @@ func storeFault(err error) error {
 		return err
 	}
 	if errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return &Error{Code: CodeInsufficientStorage, Message: "the server's storage is full; nothing was stored, retry later", Err: err}
+		return &Error{Code: api.CodeInsufficientStorage, Message: "the server's storage is full; nothing was stored, retry later", Err: err}
 	}
-	return &Error{Code: CodeStorageUnavailable, Message: "a storage service failed or did not answer; nothing was changed, retry", Err: err}
+	return &Error{Code: api.CodeStorageUnavailable, Message: "a storage service failed or did not answer; nothing was changed, retry", Err: err}
 }

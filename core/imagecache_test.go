@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
@@ -123,12 +124,12 @@ func (f *cacheFixture) publish(t *testing.T) string {
 }
 
 // open opens id.png on s and returns the error code ("" for success).
-func open(t *testing.T, s *core.Service, id string) core.Code {
+func open(t *testing.T, s *core.Service, id string) api.Code {
 	t.Helper()
 	return openExt(t, s, id, "png")
 }
 
-func openExt(t *testing.T, s *core.Service, id, ext string) core.Code {
+func openExt(t *testing.T, s *core.Service, id, ext string) api.Code {
 	t.Helper()
 	img, b, err := s.OpenImage(context.Background(), id, ext)
 	if err != nil {
@@ -163,8 +164,8 @@ func TestImageCache(t *testing.T) {
 		{"wrong extension of a cached image", false, func(t *testing.T, f *cacheFixture) {
 			id := f.publish(t)
 			open(t, f.a, id)
-			if c := openExt(t, f.a, id, "jpeg"); c != core.CodeNotFound {
-				t.Errorf("cached image under another extension: got %q, want %s", c, core.CodeNotFound)
+			if c := openExt(t, f.a, id, "jpeg"); c != api.CodeNotFound {
+				t.Errorf("cached image under another extension: got %q, want %s", c, api.CodeNotFound)
 			}
 		}},
 		{"unknown ids are not cached", false, func(t *testing.T, f *cacheFixture) {
@@ -173,8 +174,8 @@ func TestImageCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			for range 2 {
-				if c := open(t, f.a, id); c != core.CodeNotFound {
-					t.Fatalf("unknown id: got %q, want %s", c, core.CodeNotFound)
+				if c := open(t, f.a, id); c != api.CodeNotFound {
+					t.Fatalf("unknown id: got %q, want %s", c, api.CodeNotFound)
 				}
 			}
 			if n, l := f.meta.lookups.Load(), core.ImageCacheLen(f.a); n != 2 || l != 0 {
@@ -188,8 +189,8 @@ func TestImageCache(t *testing.T) {
 			if _, err := f.a.DeleteImage(ctx, id, "test", "spam", false); err != nil {
 				t.Fatal(err)
 			}
-			if c := open(t, f.a, id); c != core.CodeNotFound {
-				t.Errorf("open after delete: got %q, want %s", c, core.CodeNotFound)
+			if c := open(t, f.a, id); c != api.CodeNotFound {
+				t.Errorf("open after delete: got %q, want %s", c, api.CodeNotFound)
 			}
 		}},
 		{"deleted on another instance", false, func(t *testing.T, f *cacheFixture) {
@@ -199,8 +200,8 @@ func TestImageCache(t *testing.T) {
 			if _, err := f.b.DeleteImage(ctx, id, "test", "spam", false); err != nil {
 				t.Fatal(err)
 			}
-			if c := open(t, f.a, id); c != core.CodeNotFound {
-				t.Errorf("open of the cached image after its delete elsewhere: got %q, want %s", c, core.CodeNotFound)
+			if c := open(t, f.a, id); c != api.CodeNotFound {
+				t.Errorf("open of the cached image after its delete elsewhere: got %q, want %s", c, api.CodeNotFound)
 			}
 			if l := core.ImageCacheLen(f.a); l != 1 {
 				t.Errorf("entries after the failed open: got %d, want 1 (the entry dropped)", l)
@@ -215,16 +216,16 @@ func TestImageCache(t *testing.T) {
 			if _, err := f.b.DeleteImage(ctx, id, "test", "spam", false); err != nil {
 				t.Fatal(err)
 			}
-			if c := open(t, f.b, id); c != core.CodeNotFound {
-				t.Errorf("open on the deleting instance: got %q, want %s", c, core.CodeNotFound)
+			if c := open(t, f.b, id); c != api.CodeNotFound {
+				t.Errorf("open on the deleting instance: got %q, want %s", c, api.CodeNotFound)
 			}
 			f.advance(core.ImageCacheTTL - time.Second)
 			if c := open(t, f.a, id); c != "" {
 				t.Errorf("open within the TTL (the bounded stale window): got %q, want success", c)
 			}
 			f.advance(time.Second)
-			if c := open(t, f.a, id); c != core.CodeNotFound {
-				t.Errorf("open at the TTL: got %q, want %s", c, core.CodeNotFound)
+			if c := open(t, f.a, id); c != api.CodeNotFound {
+				t.Errorf("open at the TTL: got %q, want %s", c, api.CodeNotFound)
 			}
 		}},
 		{"entries expire after the TTL", false, func(t *testing.T, f *cacheFixture) {
@@ -295,7 +296,7 @@ func TestImageCacheConcurrent(t *testing.T) {
 				id := ids[(g+i)%len(ids)]
 				if _, b, err := f.a.OpenImage(context.Background(), id, "png"); err == nil {
 					b.Close()
-				} else if core.ErrorCode(err) != core.CodeNotFound {
+				} else if core.ErrorCode(err) != api.CodeNotFound {
 					t.Error(err)
 				}
 				if g == 0 && i == 25 {

@@ -4,21 +4,15 @@ import (
 	"errors"
 
 	"userimages/imagesafe"
-)
 
-// extensions of the accepted image types, as in published paths.
-var extensions = map[string]string{
-	"image/jpeg": "jpeg",
-	"image/png":  "png",
-	"image/gif":  "gif",
-	"image/webp": "webp",
-}
+	"github.com/userimages/userimages/client/api"
+)
 
 // Extension returns the file extension of an accepted content type, and
 // false for any other type.
 func Extension(contentType string) (string, bool) {
-	ext, ok := extensions[contentType]
-	return ext, ok
+	f, ok := api.FormatOf(contentType)
+	return f.Ext, ok
 }
 
 // sniffLen is how many leading bytes of a PUT are checked before the rest
@@ -26,12 +20,12 @@ func Extension(contentType string) (string, bool) {
 const sniffLen = 64
 
 // refusalCodes map imagesafe's reasons to error codes.
-var refusalCodes = map[imagesafe.Reason]Code{
-	imagesafe.NotFormat:     CodeContentMismatch,
-	imagesafe.Corrupt:       CodeInvalidImage,
-	imagesafe.Truncated:     CodeTruncatedImage,
-	imagesafe.TooLarge:      CodeImageTooLarge,
-	imagesafe.ActiveContent: CodeActiveContent,
+var refusalCodes = map[imagesafe.Reason]api.Code{
+	imagesafe.NotFormat:     api.CodeContentMismatch,
+	imagesafe.Corrupt:       api.CodeInvalidImage,
+	imagesafe.Truncated:     api.CodeTruncatedImage,
+	imagesafe.TooLarge:      api.CodeImageTooLarge,
+	imagesafe.ActiveContent: api.CodeActiveContent,
 }
 
 // imageError turns an imagesafe refusal into an *Error; other errors pass.
@@ -41,7 +35,7 @@ func imageError(err error, contentType string) error {
 		return err
 	}
 	if r.Reason == imagesafe.NotFormat {
-		return Errorf(CodeContentMismatch, "the uploaded bytes are not %s", contentType)
+		return Errorf(api.CodeContentMismatch, "the uploaded bytes are not %s", contentType)
 	}
 	return &Error{Code: refusalCodes[r.Reason], Message: r.Detail}
 }

@@ -6,22 +6,24 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // Moderator returns the audit name of an authenticated admin, or
-// CodeUnauthorized for anonymous callers and CodeForbidden for users who are
+// api.CodeUnauthorized for anonymous callers and api.CodeForbidden for users who are
 // not admins.
 func (s *Service) Moderator(ctx context.Context, userID int64) (_ string, err error) {
 	defer func() { err = storeFault(err) }()
 	if userID == 0 {
-		return "", Errorf(CodeUnauthorized, "moderation needs an admin's credentials")
+		return "", Errorf(api.CodeUnauthorized, "moderation needs an admin's credentials")
 	}
 	u, err := s.meta.User(ctx, userID)
 	if err != nil {
 		return "", fmt.Errorf("moderator %d: %w", userID, err)
 	}
 	if !u.Admin {
-		return "", Errorf(CodeForbidden, "only admins may delete images")
+		return "", Errorf(api.CodeForbidden, "only admins may delete images")
 	}
 	return fmt.Sprintf("user:%d", u.ID), nil
 }
@@ -32,7 +34,7 @@ func ParseImagePath(p string) (string, error) {
 	p = p[strings.LastIndexByte(p, '/')+1:]
 	id, _, _ := strings.Cut(p, ".")
 	if !ValidImageID(id) {
-		return "", Errorf(CodeNotFound, "%q is not an image path or id", p)
+		return "", Errorf(api.CodeNotFound, "%q is not an image path or id", p)
 	}
 	return id, nil
 }
@@ -43,18 +45,18 @@ func ParseImagePath(p string) (string, error) {
 func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block bool) (_ Image, err error) {
 	defer func() { err = storeFault(err) }()
 	if !ValidImageID(id) {
-		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
 	img, err := s.meta.Image(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
 	if err != nil {
 		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
 	}
 	err = s.meta.DeleteImage(ctx, Deletion{Image: img, By: by, Reason: reason, Blocked: block, At: s.now()})
 	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(CodeNotFound, "no image has id %q", id)
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
 	if err != nil {
 		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
@@ -100,7 +102,7 @@ func (s *Service) User(ctx context.Context, id int64) (_ User, err error) {
 func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
 	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
-		return 0, Errorf(CodeNotFound, "no user has email %s", email)
+		return 0, Errorf(api.CodeNotFound, "no user has email %s", email)
 	}
 	return u.ID, err
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
@@ -252,13 +253,13 @@ func TestReceiveFaults(t *testing.T) {
 	tests := []struct {
 		name   string
 		break_ func(f *flowFixture)
-		want   core.Code
+		want   api.Code
 	}{
-		{"blob store fails", func(f *flowFixture) { f.blobs.set(func(b *faultyBlobs) { b.putErr = errors.New("i/o error") }) }, core.CodeStorageUnavailable},
-		{"blob store full", func(f *flowFixture) { f.blobs.set(func(b *faultyBlobs) { b.putErr = syscall.ENOSPC }) }, core.CodeInsufficientStorage},
-		{"scratch full", func(f *flowFixture) { f.scratch.err = syscall.ENOSPC }, core.CodeInsufficientStorage},
-		{"scratch fails", func(f *flowFixture) { f.scratch.err = syscall.EIO }, core.CodeStorageUnavailable},
-		{"metadata store closed", func(f *flowFixture) { f.db.Close() }, core.CodeStorageUnavailable},
+		{"blob store fails", func(f *flowFixture) { f.blobs.set(func(b *faultyBlobs) { b.putErr = errors.New("i/o error") }) }, api.CodeStorageUnavailable},
+		{"blob store full", func(f *flowFixture) { f.blobs.set(func(b *faultyBlobs) { b.putErr = syscall.ENOSPC }) }, api.CodeInsufficientStorage},
+		{"scratch full", func(f *flowFixture) { f.scratch.err = syscall.ENOSPC }, api.CodeInsufficientStorage},
+		{"scratch fails", func(f *flowFixture) { f.scratch.err = syscall.EIO }, api.CodeStorageUnavailable},
+		{"metadata store closed", func(f *flowFixture) { f.db.Close() }, api.CodeStorageUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,13 +297,13 @@ func TestReceiveBadBodies(t *testing.T) {
 		name          string
 		body          io.Reader
 		contentLength int64
-		want          core.Code
+		want          api.Code
 	}{
-		{"short", bytes.NewReader(body[:len(body)-10]), -1, core.CodeIncompleteBody},
-		{"long", io.MultiReader(bytes.NewReader(body), bytes.NewReader([]byte("extra"))), -1, core.CodePayloadTooLarge},
-		{"cut off", io.MultiReader(bytes.NewReader(body[:200]), iotestErr("connection reset by peer")), -1, core.CodeIncompleteBody},
-		{"corrupt", bytes.NewReader(corrupt), int64(len(corrupt)), core.CodeInvalidImage},
-		{"not a PNG", bytes.NewReader(append([]byte("GIF89a"), body[6:]...)), int64(len(body)), core.CodeContentMismatch},
+		{"short", bytes.NewReader(body[:len(body)-10]), -1, api.CodeIncompleteBody},
+		{"long", io.MultiReader(bytes.NewReader(body), bytes.NewReader([]byte("extra"))), -1, api.CodePayloadTooLarge},
+		{"cut off", io.MultiReader(bytes.NewReader(body[:200]), iotestErr("connection reset by peer")), -1, api.CodeIncompleteBody},
+		{"corrupt", bytes.NewReader(corrupt), int64(len(corrupt)), api.CodeInvalidImage},
+		{"not a PNG", bytes.NewReader(append([]byte("GIF89a"), body[6:]...)), int64(len(body)), api.CodeContentMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,14 +331,14 @@ func TestClaimStagedFaults(t *testing.T) {
 	tests := []struct {
 		name   string
 		break_ func(b *faultyBlobs)
-		want   core.Code
+		want   api.Code
 	}{
-		{"open fails", func(b *faultyBlobs) { b.openErr = errors.New("connection refused") }, core.CodeStorageUnavailable},
-		{"read cut off", func(b *faultyBlobs) { b.readAfter, b.readErr = 100, io.ErrUnexpectedEOF }, core.CodeStorageUnavailable},
-		{"read reset at once", func(b *faultyBlobs) { b.readAfter, b.readErr = 0, errors.New("connection reset by peer") }, core.CodeStorageUnavailable},
-		{"object shorter than said", func(b *faultyBlobs) { b.readAfter, b.readErr = 300, io.EOF }, core.CodeStorageUnavailable},
-		{"store of the copy fails", func(b *faultyBlobs) { b.putErr = errors.New("503 SlowDown") }, core.CodeStorageUnavailable},
-		{"store of the copy full", func(b *faultyBlobs) { b.putErr = syscall.ENOSPC }, core.CodeInsufficientStorage},
+		{"open fails", func(b *faultyBlobs) { b.openErr = errors.New("connection refused") }, api.CodeStorageUnavailable},
+		{"read cut off", func(b *faultyBlobs) { b.readAfter, b.readErr = 100, io.ErrUnexpectedEOF }, api.CodeStorageUnavailable},
+		{"read reset at once", func(b *faultyBlobs) { b.readAfter, b.readErr = 0, errors.New("connection reset by peer") }, api.CodeStorageUnavailable},
+		{"object shorter than said", func(b *faultyBlobs) { b.readAfter, b.readErr = 300, io.EOF }, api.CodeStorageUnavailable},
+		{"store of the copy fails", func(b *faultyBlobs) { b.putErr = errors.New("503 SlowDown") }, api.CodeStorageUnavailable},
+		{"store of the copy full", func(b *faultyBlobs) { b.putErr = syscall.ENOSPC }, api.CodeInsufficientStorage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,8 +367,8 @@ func TestClaimStagedBadImage(t *testing.T) {
 	body, _ := pngWithText(t)
 	cut := body[:len(body)-20]
 	token := f.stage(t, cut)
-	if _, err := f.svc.Claim(t.Context(), token, "10016"); core.ErrorCode(err) != core.CodeTruncatedImage {
-		t.Errorf("claim of a truncated PNG: got %v, want %s", err, core.CodeTruncatedImage)
+	if _, err := f.svc.Claim(t.Context(), token, "10016"); core.ErrorCode(err) != api.CodeTruncatedImage {
+		t.Errorf("claim of a truncated PNG: got %v, want %s", err, api.CodeTruncatedImage)
 	}
 }
 
@@ -387,13 +388,13 @@ func TestReceiveConcurrentPUTs(t *testing.T) {
 	ok := 0
 	for i, err := range errs {
 		switch core.ErrorCode(err) {
-		case core.CodeInternal:
+		case api.CodeInternalError:
 			if err == nil {
 				ok++
 				continue
 			}
 			t.Errorf("PUT %d: got %v", i, err)
-		case core.CodeAlreadyUploaded:
+		case api.CodeAlreadyUploaded:
 		default:
 			t.Errorf("PUT %d: got %v, want nil or AlreadyUploaded", i, err)
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/imagesafe"
@@ -128,15 +129,17 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (_ Cre
 	defer func() { err = storeFault(err) }()
 	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
 	if !slices.Contains(s.cfg.ContentTypes, ct) {
-		return CreatedUpload{}, propertyError(CodeUnsupportedContentType, "/content_type",
+		return CreatedUpload{}, propertyError(api.CodeUnsupportedContentType, "/content_type",
 			"content_type %q is not accepted; use one of %s", in.ContentType, strings.Join(s.cfg.ContentTypes, ", "))
 	}
 	switch {
 	case in.FileSize < 1:
-		return CreatedUpload{}, propertyError(CodeInvalidFileSize, "/file_size", "file_size must be a positive number of bytes")
+		return CreatedUpload{}, propertyError(api.CodeInvalidFileSize, "/file_size", "file_size must be a positive number of bytes")
 	case in.FileSize > s.cfg.MaxFileSize:
-		return CreatedUpload{}, propertyError(CodeFileTooLarge, "/file_size",
+		e := propertyError(api.CodeFileTooLarge, "/file_size",
 			"file_size %d is over the limit of %d bytes", in.FileSize, s.cfg.MaxFileSize)
+		e.Limit = s.cfg.MaxFileSize
+		return CreatedUpload{}, e
 	}
 	now := s.now()
 	token, err := ulid.New(ulid.Timestamp(now), rand.Reader)
@@ -194,7 +197,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	}
 	if s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)) {
 		// Only when the URL lives as long as the claim window.
-		return Errorf(CodeTokenExpired, "this upload's claim window has passed; request a new upload URL")
+		return Errorf(api.CodeTokenExpired, "this upload's claim window has passed; request a new upload URL")
 	}
 	// Refuse a used URL before reading its body; ReceiveUpload below
 	// decides races.
@@ -206,10 +209,10 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 		return err
 	}
 	if contentLength > up.FileSize {
-		return Errorf(CodePayloadTooLarge, "the body is %d bytes, more than the declared file_size %d", contentLength, up.FileSize)
+		return Errorf(api.CodePayloadTooLarge, "the body is %d bytes, more than the declared file_size %d", contentLength, up.FileSize)
 	}
 	if contentLength >= 0 && contentLength < up.FileSize {
-		return Errorf(CodeIncompleteBody, "the body is %d bytes, less than the declared file_size %d", contentLength, up.FileSize)
+		return Errorf(api.CodeIncompleteBody, "the body is %d bytes, less than the declared file_size %d", contentLength, up.FileSize)
 	}
 	// Refuse what is plainly not the declared image before storing a byte.
 	// The limit is under the buffer, so nothing past it is read.
@@ -240,7 +243,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	if err := s.meta.ReceiveUpload(ctx, checked); err != nil {
 		s.deleteBlob(ctx, ImageKey(checked.ImageID))
 		if errors.Is(err, ErrExist) { // a racing PUT of the same URL won
-			return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
+			return Errorf(api.CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 		}
 		return fmt.Errorf("receive %s: record: %w", up.Token, err)
 	}
@@ -252,11 +255,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 func receivedAlready(st TokenStatus) error {
 	switch {
 	case st.Image != nil:
-		return Errorf(CodeAlreadyUploaded, "this upload was already received and claimed")
+		return Errorf(api.CodeAlreadyUploaded, "this upload was already received and claimed")
 	case st.TakenDown:
-		return Errorf(CodeAlreadyUploaded, "this upload was claimed, and its image taken down by a moderator")
+		return Errorf(api.CodeAlreadyUploaded, "this upload was claimed, and its image taken down by a moderator")
 	case st.Upload != nil:
-		return Errorf(CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
+		return Errorf(api.CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 	}
 	return nil
 }
@@ -272,20 +275,20 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	e.got += int64(n)
 	if e.got > e.want {
-		return n, Errorf(CodePayloadTooLarge, "the body is longer than the declared file_size %d", e.want)
+		return n, Errorf(api.CodePayloadTooLarge, "the body is longer than the declared file_size %d", e.want)
 	}
 	if err == io.EOF && e.got < e.want {
-		return n, Errorf(CodeIncompleteBody, "the body ended after %d of the declared %d bytes", e.got, e.want)
+		return n, Errorf(api.CodeIncompleteBody, "the body ended after %d of the declared %d bytes", e.got, e.want)
 	}
 	if err != nil && err != io.EOF {
-		return n, &Error{Code: CodeIncompleteBody, Message: "the body could not be read to its end", Err: err}
+		return n, &Error{Code: api.CodeIncompleteBody, Message: "the body could not be read to its end", Err: err}
 	}
 	return n, err
 }
 
 // Claim publishes the uploaded bytes of token as an image of brandID (step
 // 3). Claiming a claimed token again for the same brand returns the same
-// image; for another brand it fails with CodeAlreadyClaimed.
+// image; for another brand it fails with api.CodeAlreadyClaimed.
 //
 // On the embedded default the PUT has checked and stored the bytes, so the
 // claim is one transition of the upload row. Otherwise the first attempt
@@ -294,10 +297,10 @@ func (e *exactReader) Read(p []byte) (int, error) {
 func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, err error) {
 	defer func() { err = storeFault(err) }()
 	if !ValidToken(token) {
-		return Image{}, propertyError(CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
+		return Image{}, propertyError(api.CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
 	}
 	if !validBrandID(brandID) {
-		return Image{}, propertyError(CodeInvalidProperty, "/brand_id", "brand_id must be 1 to 64 letters, digits, '-' or '_'")
+		return Image{}, propertyError(api.CodeInvalidProperty, "/brand_id", "brand_id must be 1 to 64 letters, digits, '-' or '_'")
 	}
 	checkedStaged := false
 	for attempt := 0; ; attempt++ {
@@ -339,7 +342,7 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, 
 
 // errRaced: a claim was refused only because a racing request moved the
 // upload meanwhile; trying again settles it.
-var errRaced = &Error{Code: CodeStorageUnavailable, Message: "the upload changed while it was being claimed; retry"}
+var errRaced = &Error{Code: api.CodeStorageUnavailable, Message: "the upload changed while it was being claimed; retry"}
 
 // maxClaimAttempts bounds a claim's retries after races.
 const maxClaimAttempts = 3
@@ -348,27 +351,27 @@ const maxClaimAttempts = 3
 // status read after it: the image when an equal claim won the race, else
 // the error to answer.
 func (s *Service) claimRefused(ctx context.Context, token, brandID string, st TokenStatus) (Image, error) {
-	expired := propertyError(CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
+	expired := propertyError(api.CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
 	switch up := st.Upload; {
 	case st.Image != nil:
 		return sameBrand(*st.Image, brandID)
 	case st.TakenDown:
-		return Image{}, propertyError(CodeAlreadyClaimed, "/token", "this upload was claimed, and its image taken down by a moderator")
+		return Image{}, propertyError(api.CodeAlreadyClaimed, "/token", "this upload was claimed, and its image taken down by a moderator")
 	case up == nil:
 		// No row: on the embedded default a recent token's bytes have not
 		// arrived (its upload is recorded when they do); otherwise the
 		// token expired and was swept, or never existed.
 		if age := s.now().Sub(TokenTime(token)); s.carried && age > -time.Minute && age < s.cfg.ClaimWindow {
-			return Image{}, propertyError(CodeNotUploaded, "/token", "no image bytes have been uploaded with this token; PUT them to the upload URL first")
+			return Image{}, propertyError(api.CodeNotUploaded, "/token", "no image bytes have been uploaded with this token; PUT them to the upload URL first")
 		}
-		return Image{}, propertyError(CodeTokenNotFound, "/token", "no upload has this token")
+		return Image{}, propertyError(api.CodeTokenNotFound, "/token", "no upload has this token")
 	case s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)):
 		return Image{}, expired
 	}
 	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
 		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)
 	} else if !ok {
-		return Image{}, propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
+		return Image{}, propertyError(api.CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
 	if st.Upload.State == StateReceived {
 		if blocked, err := s.meta.IsBlocked(ctx, st.Upload.SHA256); err != nil {
@@ -382,7 +385,7 @@ func (s *Service) claimRefused(ctx context.Context, token, brandID string, st To
 }
 
 func blockedError() *Error {
-	return Errorf(CodeBlockedContent, "this image was taken down by a moderator and may not be uploaded again")
+	return Errorf(api.CodeBlockedContent, "this image was taken down by a moderator and may not be uploaded again")
 }
 
 // receiveStaged checks the bytes a client PUT straight to the object store
@@ -393,18 +396,18 @@ func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) 
 	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
 		return fmt.Errorf("claim %s: brand %s: %w", up.Token, brandID, err)
 	} else if !ok {
-		return propertyError(CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
+		return propertyError(api.CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
 	b, err := s.blobs.Open(ctx, stagingKey(up.Token))
 	if errors.Is(err, ErrNotFound) {
-		return propertyError(CodeNotUploaded, "/token", "the image bytes have not been uploaded; PUT them to the upload URL first")
+		return propertyError(api.CodeNotUploaded, "/token", "the image bytes have not been uploaded; PUT them to the upload URL first")
 	}
 	if err != nil {
 		return fmt.Errorf("open staged %s: %w", up.Token, err)
 	}
 	defer b.Close()
 	if b.Size() != up.FileSize {
-		return Errorf(CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
+		return Errorf(api.CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
 	}
 	// A store that ends a read early has failed: that is no truncated image.
 	plan, err := imagesafe.Inspect(&fullReader{r: b, left: b.Size()}, up.ContentType, s.imageOptions())
@@ -472,7 +475,7 @@ func (s *Service) storeSafeCopy(ctx context.Context, up Upload, plan *imagesafe.
 
 func sameBrand(img Image, brandID string) (Image, error) {
 	if img.BrandID != brandID {
-		return Image{}, propertyError(CodeAlreadyClaimed, "/token", "this upload was already claimed for another brand")
+		return Image{}, propertyError(api.CodeAlreadyClaimed, "/token", "this upload was already claimed for another brand")
 	}
 	return img, nil
 }
@@ -485,10 +488,10 @@ func (s *Service) deleteBlob(ctx context.Context, key string) {
 }
 
 // PublishedImage returns the image published under id with extension ext.
-// Unknown ids, malformed ids and wrong extensions are CodeNotFound.
+// Unknown ids, malformed ids and wrong extensions are api.CodeNotFound.
 func (s *Service) PublishedImage(ctx context.Context, id, ext string) (_ Image, err error) {
 	defer func() { err = storeFault(err) }()
-	notFound := Errorf(CodeNotFound, "no image at this path")
+	notFound := Errorf(api.CodeNotFound, "no image at this path")
 	if !ValidImageID(id) {
 		return Image{}, notFound
 	}
@@ -514,7 +517,7 @@ func (s *Service) OpenImage(ctx context.Context, id, ext string) (_ Image, _ Blo
 	img, cached := s.images.get(id, now)
 	if cached {
 		if e, _ := Extension(img.ContentType); e != ext {
-			return Image{}, nil, Errorf(CodeNotFound, "no image at this path")
+			return Image{}, nil, Errorf(api.CodeNotFound, "no image at this path")
 		}
 		b, err := s.blobs.Open(ctx, ImageKey(id))
 		if err == nil {
@@ -533,7 +536,7 @@ func (s *Service) OpenImage(ctx context.Context, id, ext string) (_ Image, _ Blo
 		// A takedown between the lookup and the open deletes the row
 		// before the bytes: then this path is gone, not broken.
 		if _, lerr := s.meta.Image(ctx, id); errors.Is(lerr, ErrNotFound) {
-			return Image{}, nil, Errorf(CodeNotFound, "no image at this path")
+			return Image{}, nil, Errorf(api.CodeNotFound, "no image at this path")
 		}
 	}
 	if err != nil {

@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"userimages/client"
+	"github.com/userimages/userimages/client"
+	"github.com/userimages/userimages/client/api"
 )
 
 // clientPathRE matches a published image path of extension ext.
@@ -70,9 +71,9 @@ func TestClientUpload(t *testing.T) {
 		contentType, ext string
 		data             []byte
 	}{
-		{client.JPEG, "jpeg", encodeJPEG(t, rng, 200, 150)},
-		{client.PNG, "png", encodePNG(t, rng, 64, 48)},
-		{client.GIF, "gif", encodeGIF(t, rng, 40, 30)},
+		{api.JPEG.MIME, "jpeg", encodeJPEG(t, rng, 200, 150)},
+		{api.PNG.MIME, "png", encodePNG(t, rng, 64, 48)},
+		{api.GIF.MIME, "gif", encodeGIF(t, rng, 40, 30)},
 	}
 	auths := []struct {
 		name string
@@ -118,11 +119,11 @@ func TestClientUpload(t *testing.T) {
 	jpeg := images[0].data
 	for name, r := range map[string]io.Reader{"seekable": bytes.NewReader(jpeg), "stream": io.MultiReader(bytes.NewReader(jpeg))} {
 		t.Run("reader/"+name, func(t *testing.T) {
-			img, err := c.Upload(context.Background(), r, client.JPEG, int64(len(jpeg)), brandID, nil)
+			img, err := c.Upload(context.Background(), r, api.JPEG.MIME, int64(len(jpeg)), brandID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkClientImage(t, srv, img, client.JPEG, "jpeg", jpeg)
+			checkClientImage(t, srv, img, api.JPEG.MIME, "jpeg", jpeg)
 		})
 	}
 }
@@ -145,7 +146,7 @@ func TestClientErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocked := encodeJPEG(t, rng, 32, 32)
-	taken, err := anon.Upload(context.Background(), bytes.NewReader(blocked), client.JPEG, int64(len(blocked)), brandID, nil)
+	taken, err := anon.Upload(context.Background(), bytes.NewReader(blocked), api.JPEG.MIME, int64(len(blocked)), brandID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,34 +156,34 @@ func TestClientErrors(t *testing.T) {
 		name        string
 		upload      func() (client.Image, error)
 		wantStatus  int
-		wantCode    string
+		wantCode    api.Code
 		wantPointer string
 	}{
 		{"too large", func() (client.Image, error) {
 			return anon.UploadFile(context.Background(), clientFile(t, dir, "big.jpg", padJPEG(jpeg, 2_000_001, rngBytes(rng))), brandID, nil)
-		}, 422, client.CodeFileTooLarge, "/file_size"},
+		}, 422, api.CodeFileTooLarge, "/file_size"},
 		{"type the server refuses", func() (client.Image, error) {
 			return anon.Upload(context.Background(), bytes.NewReader(jpeg), "image/bmp", int64(len(jpeg)), brandID, nil)
-		}, 422, client.CodeUnsupportedContentType, "/content_type"},
+		}, 422, api.CodeUnsupportedContentType, "/content_type"},
 		{"not an image, found locally", func() (client.Image, error) {
 			return anon.UploadFile(context.Background(), clientFile(t, dir, "notes.png", []byte("plain text\n")), brandID, nil)
-		}, 0, client.CodeUnsupportedContentType, "/content_type"},
+		}, 0, api.CodeUnsupportedContentType, "/content_type"},
 		{"bytes of another type", func() (client.Image, error) {
-			return anon.Upload(context.Background(), bytes.NewReader(jpeg), client.PNG, int64(len(jpeg)), brandID, nil)
-		}, 422, client.CodeContentMismatch, ""},
+			return anon.Upload(context.Background(), bytes.NewReader(jpeg), api.PNG.MIME, int64(len(jpeg)), brandID, nil)
+		}, 422, api.CodeContentMismatch, ""},
 		{"truncated", func() (client.Image, error) {
 			half := jpeg[:len(jpeg)/2]
-			return anon.Upload(context.Background(), bytes.NewReader(half), client.JPEG, int64(len(half)), brandID, nil)
-		}, 422, client.CodeTruncatedImage, ""},
+			return anon.Upload(context.Background(), bytes.NewReader(half), api.JPEG.MIME, int64(len(half)), brandID, nil)
+		}, 422, api.CodeTruncatedImage, ""},
 		{"unknown brand", func() (client.Image, error) {
-			return anon.Upload(context.Background(), bytes.NewReader(jpeg), client.JPEG, int64(len(jpeg)), "424242", nil)
-		}, 422, client.CodeBrandNotFound, "/brand_id"},
+			return anon.Upload(context.Background(), bytes.NewReader(jpeg), api.JPEG.MIME, int64(len(jpeg)), "424242", nil)
+		}, 422, api.CodeBrandNotFound, "/brand_id"},
 		{"wrong password", func() (client.Image, error) {
-			return wrongPassword.Upload(context.Background(), bytes.NewReader(jpeg), client.JPEG, int64(len(jpeg)), brandID, nil)
-		}, 401, client.CodeUnauthorized, ""},
+			return wrongPassword.Upload(context.Background(), bytes.NewReader(jpeg), api.JPEG.MIME, int64(len(jpeg)), brandID, nil)
+		}, 401, api.CodeUnauthorized, ""},
 		{"blocked bytes", func() (client.Image, error) {
-			return anon.Upload(context.Background(), bytes.NewReader(blocked), client.JPEG, int64(len(blocked)), brandID, nil)
-		}, 422, client.CodeBlockedContent, ""},
+			return anon.Upload(context.Background(), bytes.NewReader(blocked), api.JPEG.MIME, int64(len(blocked)), brandID, nil)
+		}, 422, api.CodeBlockedContent, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,7 +271,7 @@ func TestClientRetriesThroughFlakyProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Upload(context.Background(), bytes.NewReader(img), client.JPEG, int64(len(img)), brandID, nil)
+	got, err := c.Upload(context.Background(), bytes.NewReader(img), api.JPEG.MIME, int64(len(img)), brandID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestClientRetriesThroughFlakyProxy(t *testing.T) {
 		t.Errorf("URL: got %q, want %q", got.URL, want)
 	}
 	got.URL = srv.base + got.Path // read it back from the server itself
-	checkClientImage(t, srv, got, client.JPEG, "jpeg", img)
+	checkClientImage(t, srv, got, api.JPEG.MIME, "jpeg", img)
 	ls := runCLI(t, "", "images", "ls", "--data", data)
 	if n := strings.Count(ls, "/hc/user_images/"); n != 1 || !strings.Contains(ls, got.Path) {
 		t.Errorf("images ls: got\n%s\nwant exactly the one image %s", ls, got.Path)

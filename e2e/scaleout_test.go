@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"userimages/client"
 	"userimages/core"
 	"userimages/postgres"
 	"userimages/postgres/pgtest"
 	"userimages/s3store"
 	"userimages/s3store/s3test"
+
+	"github.com/userimages/userimages/client"
+	"github.com/userimages/userimages/client/api"
 )
 
 // scaleOut is a scale-out deployment's shared services: one PostgreSQL
@@ -285,7 +287,7 @@ func TestScaleOutTools(t *testing.T) {
 	if sent != int64(len(data)) {
 		t.Errorf("progress: last sent %d, want %d", sent, len(data))
 	}
-	checkClientImage(t, b, img, client.JPEG, "jpeg", data)
+	checkClientImage(t, b, img, api.JPEG.MIME, "jpeg", data)
 	if listed := d.cli(t, "", "images", "ls"); !strings.Contains(listed, img.Path) || !strings.Contains(listed, path) {
 		t.Errorf("images ls: got %q, want both paths", listed)
 	}

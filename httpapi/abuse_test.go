@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"userimages/core"
 	"userimages/httpapi"
 	"userimages/ratelimit"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/ratelimittest"
 	"userimages/ratelimit/redisrate"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // loopbackIsProxy trusts the test client as a reverse proxy, so that tests
@@ -68,14 +69,14 @@ func checkRateHeaders(t *testing.T, what string, res response, limit, remaining 
 	if n, err := strconv.Atoi(res.header.Get("Retry-After")); err != nil || n < 1 {
 		t.Errorf("%s: Retry-After: got %q, want whole seconds >= 1", what, res.header.Get("Retry-After"))
 	}
-	if got := errorCode(res); got != core.CodeRateLimited {
+	if got := errorCode(res); got != api.CodeRateLimited {
 		t.Errorf("%s: error code: got %q, want RateLimited", what, got)
 	}
 }
 
-func errorCode(res response) core.Code {
+func errorCode(res response) api.Code {
 	var body struct {
-		Errors []struct{ Code core.Code } `json:"errors"`
+		Errors []struct{ Code api.Code } `json:"errors"`
 	}
 	if json.Unmarshal(res.body, &body) != nil || len(body.Errors) == 0 {
 		return ""
@@ -400,7 +401,7 @@ trickle:
 			}
 		}
 	}
-	if res.status != http.StatusBadRequest || errorCode(res) != core.CodeIncompleteBody || !strings.Contains(string(res.body), "did not arrive within") {
+	if res.status != http.StatusBadRequest || errorCode(res) != api.CodeIncompleteBody || !strings.Contains(string(res.body), "did not arrive within") {
 		t.Fatalf("slow PUT: got %d %s, want 400 IncompleteBody saying it did not arrive in time", res.status, res.body)
 	}
 	if got := e.snapshot(); got != before {
@@ -434,7 +435,7 @@ func TestConcurrentUploadCap(t *testing.T) {
 	over := e.create("image/jpeg", len(img))
 	_, br := rawPut(t, over, len(img), true)
 	res := readResponse(t, br) // a 100 Continue here would fail the checks
-	if res.status != http.StatusServiceUnavailable || errorCode(res) != core.CodeUnavailable {
+	if res.status != http.StatusServiceUnavailable || errorCode(res) != api.CodeServiceUnavailable {
 		t.Fatalf("PUT over the cap: got %d %s, want 503 ServiceUnavailable", res.status, res.body)
 	}
 	if n, err := strconv.Atoi(res.header.Get("Retry-After")); err != nil || n < 1 {
@@ -458,7 +459,7 @@ func TestPutChecksTokenSyntaxFirst(t *testing.T) {
 	u := e.create("image/jpeg", 100)
 	for _, path := range []string{"/uploads/" + strings.ToLower(u.Token), "/uploads/x", "/uploads/" + u.Token + "0"} {
 		res := e.do(e.request(http.MethodPut, path+"?"+strings.SplitN(u.URL, "?", 2)[1], strings.NewReader("x")))
-		if res.status != http.StatusForbidden || errorCode(res) != core.CodeSignatureMismatch {
+		if res.status != http.StatusForbidden || errorCode(res) != api.CodeSignatureMismatch {
 			t.Errorf("PUT %s: got %d %s, want 403 SignatureMismatch", path, res.status, res.body)
 		}
 	}

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"userimages/core"
 	"userimages/httpapi"
 	"userimages/ratelimit"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // TestCredentialsAreLimitedBeforeHashing: requests sending credentials
@@ -32,7 +33,7 @@ func TestCredentialsAreLimitedBeforeHashing(t *testing.T) {
 		}
 	}
 	res := send(true)
-	checkErrorBody(t, res, http.StatusTooManyRequests, core.CodeRateLimited)
+	checkErrorBody(t, res, http.StatusTooManyRequests, api.CodeRateLimited)
 	if res.header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"userimages/core"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // maxJSONBody caps the JSON bodies of the API; ours are tiny.
@@ -20,23 +22,23 @@ func readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMess
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, core.Errorf(core.CodeBodyTooLarge, "the request body is over %d bytes", maxJSONBody)
+		return nil, core.Errorf(api.CodeBodyTooLarge, "the request body is over %d bytes", maxJSONBody)
 	}
 	if err != nil {
-		return nil, core.Errorf(core.CodeInvalidJSON, "the request body could not be read")
+		return nil, core.Errorf(api.CodeInvalidJSON, "the request body could not be read")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
-		return nil, core.Errorf(core.CodeInvalidJSON, "the request body must be a JSON object")
+		return nil, core.Errorf(api.CodeInvalidJSON, "the request body must be a JSON object")
 	}
 	return obj, nil
 }
 
 func invalid(name, format string, args ...any) error {
-	e := core.Errorf(core.CodeInvalidProperty, format, args...)
+	e := core.Errorf(api.CodeInvalidProperty, format, args...)
 	e.Pointer = "/" + name
 	return e
 }
@@ -61,12 +63,12 @@ func fileSizeProp(obj map[string]json.RawMessage) (int64, error) {
 	}
 	n, err := strconv.ParseInt(num.String(), 10, 64)
 	if errors.Is(err, strconv.ErrRange) && num.String()[0] != '-' {
-		e := core.Errorf(core.CodeFileTooLarge, "%s is far over the limit", name)
+		e := core.Errorf(api.CodeFileTooLarge, "%s is far over the limit", name)
 		e.Pointer = "/" + name
 		return 0, e
 	}
 	if err != nil {
-		e := core.Errorf(core.CodeInvalidFileSize, "%s must be a whole number of bytes", name)
+		e := core.Errorf(api.CodeInvalidFileSize, "%s must be a whole number of bytes", name)
 		e.Pointer = "/" + name
 		return 0, e
 	}

@@ -11,6 +11,8 @@ import (
 
 	"userimages/core"
 	"userimages/ratelimit"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // Limiter keeps the request budgets of rate limiting. Instances that share
@@ -90,7 +92,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, lim
 	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(max(res.Remaining, 0)))
 	if !res.Allowed {
 		h.Set("Retry-After", retryAfterSeconds(res.RetryAfter))
-		return up, core.Errorf(core.CodeRateLimited, "too many requests: the limit is %s; retry in %s s",
+		return up, core.Errorf(api.CodeRateLimited, "too many requests: the limit is %s; retry in %s s",
 			limit, h.Get("Retry-After"))
 	}
 	return up, authErr
@@ -110,7 +112,7 @@ func (s *Server) admitCredentials(w http.ResponseWriter, r *http.Request) error 
 	}
 	if !res.Allowed {
 		w.Header().Set("Retry-After", retryAfterSeconds(res.RetryAfter))
-		return core.Errorf(core.CodeRateLimited, "too many requests with credentials from this address: the limit is %s; retry in %s s",
+		return core.Errorf(api.CodeRateLimited, "too many requests with credentials from this address: the limit is %s; retry in %s s",
 			limit, w.Header().Get("Retry-After"))
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"userimages/core"
+	"github.com/userimages/userimages/client/api"
 )
 
 // recorder captures the status and size of a response. It keeps the
@@ -20,7 +20,7 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
-	code   core.Code // of an error answer
+	code   api.Code // of an error answer
 }
 
 func (r *recorder) WriteHeader(code int) {

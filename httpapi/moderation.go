@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"userimages/core"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // deleteImage lets an admin take an image down:
@@ -29,7 +31,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 		block, err = false, nil
 	}
 	if err != nil {
-		return &core.Error{Code: core.CodeInvalidProperty, Message: "block must be true or false", Pointer: "/block"}
+		return &core.Error{Code: api.CodeInvalidProperty, Message: "block must be true or false", Pointer: "/block"}
 	}
 	if _, err := s.svc.DeleteImage(r.Context(), id, by, q.Get("reason"), block); err != nil {
 		return err
@@ -43,8 +45,8 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Ready(r.Context()); err != nil {
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
-		return core.Errorf(core.CodeUnavailable, "a store does not answer")
+		return core.Errorf(api.CodeServiceUnavailable, "a store does not answer")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, api.StatusResponse{Status: "ready"})
 	return nil
 }

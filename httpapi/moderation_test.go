@@ -13,6 +13,8 @@ import (
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/metrics"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 func TestModerationDelete(t *testing.T) {
@@ -42,14 +44,14 @@ func TestModerationDelete(t *testing.T) {
 		auth   func(*http.Request)
 		target string
 		status int
-		code   core.Code
+		code   api.Code
 	}{
-		{"anonymous", nil, id, 401, core.CodeUnauthorized},
-		{"wrong password", as("mod@example.com", "nope"), id, 401, core.CodeUnauthorized},
-		{"not an admin", as("ann@example.com", "correct horse"), id, 403, core.CodeForbidden},
-		{"unknown image", as("mod@example.com", "moderator pw"), "AAAAAAAAAAAAAAAAAAAAAA", 404, core.CodeNotFound},
-		{"malformed id", as("mod@example.com", "moderator pw"), "nope", 404, core.CodeNotFound},
-		{"bad block value", as("mod@example.com", "moderator pw"), id + "?block=maybe", 422, core.CodeInvalidProperty},
+		{"anonymous", nil, id, 401, api.CodeUnauthorized},
+		{"wrong password", as("mod@example.com", "nope"), id, 401, api.CodeUnauthorized},
+		{"not an admin", as("ann@example.com", "correct horse"), id, 403, api.CodeForbidden},
+		{"unknown image", as("mod@example.com", "moderator pw"), "AAAAAAAAAAAAAAAAAAAAAA", 404, api.CodeNotFound},
+		{"malformed id", as("mod@example.com", "moderator pw"), "nope", 404, api.CodeNotFound},
+		{"bad block value", as("mod@example.com", "moderator pw"), id + "?block=maybe", 422, api.CodeInvalidProperty},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := del(tt.auth, tt.target)
@@ -92,7 +94,7 @@ func TestModerationDelete(t *testing.T) {
 	if res.status != 422 {
 		t.Errorf("re-upload of blocked bytes: got %d %s, want 422", res.status, res.body)
 	}
-	checkErrorBody(t, res, 422, core.CodeBlockedContent)
+	checkErrorBody(t, res, 422, api.CodeBlockedContent)
 	e.claimed("image/jpeg", testJPEG(t, 25, 24))
 }
 
@@ -103,7 +105,7 @@ func TestReadyz(t *testing.T) {
 	}
 	e.db.Close() // the metadata store stops answering
 	res := e.do(e.request(http.MethodGet, "/readyz", nil))
-	checkErrorBody(t, res, 503, core.CodeUnavailable)
+	checkErrorBody(t, res, 503, api.CodeServiceUnavailable)
 }
 
 func TestMetrics(t *testing.T) {
@@ -183,7 +185,7 @@ func TestReplayAfterTakedown(t *testing.T) {
 	if _, err := e.svc.DeleteImage(context.Background(), id, "cli:root", "spam", false); err != nil {
 		t.Fatal(err)
 	}
-	checkErrorBody(t, e.do(e.putRequest(u, img)), http.StatusConflict, core.CodeAlreadyUploaded)
+	checkErrorBody(t, e.do(e.putRequest(u, img)), http.StatusConflict, api.CodeAlreadyUploaded)
 	res := e.postJSON(claimPath, e.claimBody(u.Token, "10016"))
 	if res.status != http.StatusConflict {
 		t.Errorf("claim after the takedown: got %d %s, want 409", res.status, res.body)

@@ -21,17 +21,17 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/userimages/userimages/client/api"
 
-	"userimages/core"
 	"userimages/httpapi"
 	"userimages/selfsign"
 )
 
 // notOverHTTP lists the codes no HTTP request can get, and why. Every other
-// code in core.Codes must be got by some case of TestResponsesMatchOpenAPI.
-var notOverHTTP = map[core.Code]string{
-	core.CodeConflict: "only admin commands (user add, brand add) return it; no HTTP route creates users or brands",
-	core.CodeInternal: "only a bug answers it: every fault of a store is StorageUnavailable or InsufficientStorage, and no request is known to cause one",
+// code in api.Codes() must be got by some case of TestResponsesMatchOpenAPI.
+var notOverHTTP = map[api.Code]string{
+	api.CodeConflict:      "only admin commands (user add, brand add) return it; no HTTP route creates users or brands",
+	api.CodeInternalError: "only a bug answers it: every fault of a store is StorageUnavailable or InsufficientStorage, and no request is known to cause one",
 }
 
 // docURL names openapi.json as a schema resource; nothing is fetched from it.
@@ -241,7 +241,7 @@ type exchange struct {
 // error codes in the body.
 type checked struct {
 	op    string
-	codes []core.Code
+	codes []api.Code
 }
 
 // check validates an exchange against the document: the status must be
@@ -446,12 +446,12 @@ func stringList(v any) []string {
 	return out
 }
 
-func bodyCodes(body []byte) []core.Code {
+func bodyCodes(body []byte) []api.Code {
 	var b struct {
-		Errors []struct{ Code core.Code } `json:"errors"`
+		Errors []struct{ Code api.Code } `json:"errors"`
 	}
 	json.Unmarshal(body, &b)
-	var codes []core.Code
+	var codes []api.Code
 	for _, e := range b.Errors {
 		codes = append(codes, e.Code)
 	}
@@ -496,14 +496,15 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 
-	// The code enum is core.Codes.
+	// The code enum is api.Codes().
 	enum := stringList(d.at("/components/schemas/ErrorCode/enum"))
 	var codes []string
-	for _, c := range core.Codes {
+	for _, ci := range api.Codes() {
+		c := ci.Code
 		codes = append(codes, string(c))
 	}
 	if !slices.Equal(enum, codes) {
-		t.Errorf("ErrorCode enum:\n got %v\nwant %v (core.Codes)", enum, codes)
+		t.Errorf("ErrorCode enum:\n got %v\nwant %v (api.Codes())", enum, codes)
 	}
 
 	// ErrorItem ties each code to its status, as httpapi does.
@@ -529,18 +530,19 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("ErrorItem: %s has no title", s.If.Properties.Code.Const)
 		}
 	}
-	for _, c := range core.Codes {
+	for _, ci := range api.Codes() {
+		c := ci.Code
 		if got, want := tied[string(c)], strconv.Itoa(httpapi.StatusOf(c)); got != want {
 			t.Errorf("ErrorItem: %s has status %q, want %q", c, got, want)
 		}
 	}
-	if len(tied) != len(core.Codes) {
-		t.Errorf("ErrorItem: got %d codes tied to statuses, want %d", len(tied), len(core.Codes))
+	if len(tied) != len(api.Codes()) {
+		t.Errorf("ErrorItem: got %d codes tied to statuses, want %d", len(tied), len(api.Codes()))
 	}
 
 	// Every error response lists codes of its status; every code that HTTP
 	// can return is listed by some response.
-	listed := map[core.Code]bool{}
+	listed := map[api.Code]bool{}
 	checkCodes := func(where, respPtr, status string) {
 		resp, _ := d.object(respPtr)
 		if resp == nil {
@@ -551,8 +553,8 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("%s: no description", where)
 		}
 		for _, c := range stringList(resp["x-codes"]) {
-			listed[core.Code(c)] = true
-			if got := strconv.Itoa(httpapi.StatusOf(core.Code(c))); got != status || !slices.Contains(codes, c) {
+			listed[api.Code(c)] = true
+			if got := strconv.Itoa(httpapi.StatusOf(api.Code(c))); got != status || !slices.Contains(codes, c) {
 				t.Errorf("%s: x-codes lists %s, whose status is %s", where, c, got)
 			}
 		}
@@ -578,7 +580,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	checkCodes("NotFound response", "/components/responses/NotFound", "404")
 	checkCodes("MethodNotAllowed response", "/components/responses/MethodNotAllowed", "405")
-	for _, c := range core.Codes {
+	for _, ci := range api.Codes() {
+		c := ci.Code
 		if why, ok := notOverHTTP[c]; ok {
 			if listed[c] {
 				t.Errorf("%s: listed by a response, but notOverHTTP says %s", c, why)
@@ -770,7 +773,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	var mu sync.Mutex
 	seenOps := map[string]bool{}
 	seenStatuses := map[string]bool{}
-	seenCodes := map[core.Code]string{}
+	seenCodes := map[api.Code]string{}
 	t.Run("case", func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -809,7 +812,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range core.Codes {
+	for _, ci := range api.Codes() {
+		c := ci.Code
 		name, seen := seenCodes[c]
 		why, unreachable := notOverHTTP[c]
 		switch {

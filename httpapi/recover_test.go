@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // TestPanicIsA500: a handler's panic (a bug) answers a JSON 500 quoting the
@@ -25,7 +27,7 @@ func TestPanicIsA500(t *testing.T) {
 	if rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status: got %d, want 500", rec.Code)
 	}
-	var body errorBody
+	var body api.ErrorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Errors) != 1 || body.Errors[0].Code != "InternalError" {
 		t.Fatalf("body: got %s, want one InternalError", rec.Body)
 	}

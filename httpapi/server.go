@@ -22,12 +22,14 @@ import (
 
 	"userimages/core"
 	"userimages/metrics"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // UploadVerifier checks the presigned PUTs of upload URLs that point at this
 // server. Verify returns the upload the URL was issued for (see
-// core.UploadCarrier), or an error with core.CodeSignatureMismatch or
-// core.CodeUploadURLExpired.
+// core.UploadCarrier), or an error with api.CodeSignatureMismatch or
+// api.CodeUploadURLExpired.
 type UploadVerifier interface {
 	Verify(r *http.Request, now time.Time) (core.Upload, error)
 }
@@ -221,7 +223,7 @@ func (s *Server) Handler() http.Handler {
 		route(s.putPattern(), s.api(s.receiveUpload))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, api.StatusResponse{Status: "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.api(s.ready))
 	route("GET /api/openapi.json", serveOpenAPI)
@@ -235,7 +237,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, core.Errorf(core.CodeNotFound, "no such route"))
+		s.writeError(w, r, core.Errorf(api.CodeNotFound, "no such route"))
 	})
 	return s.logRequests(s.cors(jsonAliases(mux)))
 }
@@ -276,7 +278,7 @@ func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
 			allowed = "GET, HEAD"
 		}
 		w.Header().Set("Allow", allowed+", OPTIONS")
-		s.writeError(w, r, core.Errorf(core.CodeMethodNotAllowed, "use %s", allowed))
+		s.writeError(w, r, core.Errorf(api.CodeMethodNotAllowed, "use %s", allowed))
 	}
 }
 
@@ -297,17 +299,9 @@ func (s *Server) baseURL(r *http.Request) (string, error) {
 		scheme = "https"
 	}
 	if u, err := url.Parse(scheme + "://" + r.Host); r.Host == "" || err != nil || u.Host != r.Host || u.Path != "" {
-		return "", core.Errorf(core.CodeInvalidHost, "the Host header is missing or invalid; upload URLs are built from it (or from the server's --public-url)")
+		return "", core.Errorf(api.CodeInvalidHost, "the Host header is missing or invalid; upload URLs are built from it (or from the server's --public-url)")
 	}
 	return scheme + "://" + r.Host, nil
-}
-
-type uploadResponse struct {
-	Upload struct {
-		Headers map[string]string `json:"headers"`
-		Token   string            `json:"token"`
-		URL     string            `json:"url"`
-	} `json:"upload"`
 }
 
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
@@ -335,7 +329,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var resp uploadResponse
+	var resp api.CreateUploadResponse
 	resp.Upload.Headers, resp.Upload.Token, resp.Upload.URL = created.Headers, created.Token, created.URL
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -348,7 +342,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// The body must arrive within UploadTimeout of now, in real time.
 	deadline := time.Now().Add(s.cfg.UploadTimeout)
 	if !core.ValidToken(r.PathValue("token")) {
-		return core.Errorf(core.CodeSignatureMismatch, "this is not an upload URL issued by this server")
+		return core.Errorf(api.CodeSignatureMismatch, "this is not an upload URL issued by this server")
 	}
 	upload, err := s.verifier.Verify(r, s.now())
 	if err != nil {
@@ -363,7 +357,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	if !s.clientUploads.acquire(client) {
 		w.Header().Set("Retry-After", uploadsFullRetryAfter)
 		w.Header().Set("Connection", "close") // the body stays unread
-		return core.Errorf(core.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
+		return core.Errorf(api.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
 			s.cfg.MaxConcurrentUploadsPerClient, uploadsFullRetryAfter)
 	}
 	defer s.clientUploads.release(client)
@@ -373,7 +367,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	default:
 		w.Header().Set("Retry-After", uploadsFullRetryAfter)
 		w.Header().Set("Connection", "close") // the body stays unread
-		return core.Errorf(core.CodeUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter)
+		return core.Errorf(api.CodeServiceUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter)
 	}
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(deadline); err != nil {
@@ -384,7 +378,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	body := &deadlineReader{r: r.Body}
 	if err := s.svc.ReceiveUpload(r.Context(), upload, r.ContentLength, body); err != nil {
 		if body.timedOut {
-			err = core.Errorf(core.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
+			err = core.Errorf(api.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
 		}
 		return err
 	}
@@ -411,14 +405,6 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type imageResponse struct {
-	UserImage struct {
-		ContentType string `json:"content_type"`
-		Path        string `json:"path"`
-		Size        int64  `json:"size"`
-	} `json:"user_image"`
-}
-
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admit(w, r, "claim", s.cfg.RateLimits.Claim); err != nil {
 		return err
@@ -439,7 +425,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var resp imageResponse
+	var resp api.ClaimResponse
 	resp.UserImage.ContentType, resp.UserImage.Path, resp.UserImage.Size = img.ContentType, core.Path(img), img.Size
 	writeJSON(w, http.StatusCreated, resp)
 	return nil

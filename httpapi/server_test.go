@@ -17,13 +17,16 @@ import (
 
 	"userimages/core"
 	"userimages/httpapi"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 func TestEveryCodeHasAStatus(t *testing.T) {
-	for _, c := range core.Codes {
+	for _, ci := range api.Codes() {
+		c := ci.Code
 		st := httpapi.StatusOf(c)
 		// Faults of ours are 5xx; everything else blames the request.
-		want := map[core.Code]int{core.CodeInternal: 500, core.CodeUnavailable: 503, core.CodeStorageUnavailable: 503, core.CodeInsufficientStorage: 507}
+		want := map[api.Code]int{api.CodeInternalError: 500, api.CodeServiceUnavailable: 503, api.CodeStorageUnavailable: 503, api.CodeInsufficientStorage: 507}
 		switch w, ours := want[c]; {
 		case ours && st != w:
 			t.Errorf("%s: got status %d, want %d", c, st, w)
@@ -44,13 +47,14 @@ func TestREADMEListsEveryCode(t *testing.T) {
 	for _, r := range rows {
 		documented[r[1]] = r[2]
 	}
-	for _, c := range core.Codes {
+	for _, ci := range api.Codes() {
+		c := ci.Code
 		if got, want := documented[string(c)], strconv.Itoa(httpapi.StatusOf(c)); got != want {
 			t.Errorf("README error table: %s has status %q, want %q", c, got, want)
 		}
 	}
-	if len(documented) != len(core.Codes) {
-		t.Errorf("README error table: got %d codes, want %d", len(documented), len(core.Codes))
+	if len(documented) != len(api.Codes()) {
+		t.Errorf("README error table: got %d codes, want %d", len(documented), len(api.Codes()))
 	}
 }
 
@@ -204,7 +208,7 @@ func TestHTTP10WithoutHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(res.Body)
-	checkErrorBody(t, response{res.StatusCode, res.Header, b}, 400, core.CodeInvalidHost)
+	checkErrorBody(t, response{res.StatusCode, res.Header, b}, 400, api.CodeInvalidHost)
 	if after := e.snapshot(); after != before {
 		t.Errorf("stored state changed: got %s, want %s", after, before)
 	}

@@ -4,41 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
-	"time"
+
+	"github.com/userimages/userimages/client/api"
 )
-
-// zendeskUser is Zendesk's user object as GET /api/v2/users/me answers it,
-// with the fields userimages can fill; the rest of Zendesk's (phone,
-// organization, tags, custom fields…) are left out rather than made up.
-// Pointers are what Zendesk answers null for the anonymous user.
-type zendeskUser struct {
-	ID           *int64     `json:"id"`
-	URL          *string    `json:"url"`
-	Name         string     `json:"name"`
-	Email        *string    `json:"email"`
-	CreatedAt    *time.Time `json:"created_at"`
-	UpdatedAt    *time.Time `json:"updated_at"`
-	TimeZone     string     `json:"time_zone"`
-	IANATimeZone string     `json:"iana_time_zone"`
-	Locale       string     `json:"locale"`
-	LocaleID     int        `json:"locale_id"`
-	Role         string     `json:"role"`
-	Verified     bool       `json:"verified"`
-	Active       bool       `json:"active"`
-	Suspended    bool       `json:"suspended"`
-	Moderator    bool       `json:"moderator"`
-	Photo        *struct{}  `json:"photo"`
-	// AuthenticityToken is what Zendesk's help-center theme sends back as
-	// X-CSRF-Token. userimages sets no cookies, so there is no ambient
-	// session for a forged request to ride on, and the token guards
-	// nothing: it is a fresh random value that the server neither stores
-	// nor checks (see the README's compatibility table).
-	AuthenticityToken string `json:"authenticity_token"`
-}
-
-type userResponse struct {
-	User zendeskUser `json:"user"`
-}
 
 // showMe answers GET /api/v2/users/me: the authenticated caller, or
 // Zendesk's anonymous user (id null, role "anonymous") without
@@ -52,7 +20,7 @@ func (s *Server) showMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u := zendeskUser{Name: "Anonymous user", Role: "anonymous", TimeZone: "UTC", IANATimeZone: "Etc/UTC",
+	u := api.User{Name: "Anonymous user", Role: "anonymous", TimeZone: "UTC", IANATimeZone: "Etc/UTC",
 		Locale: "en-us", LocaleID: 1, AuthenticityToken: authenticityToken()}
 	if caller.UserID != 0 {
 		user, err := s.svc.User(r.Context(), caller.UserID)
@@ -67,7 +35,7 @@ func (s *Server) showMe(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, userResponse{User: u})
+	writeJSON(w, http.StatusOK, api.UserResponse{User: u})
 	return nil
 }
 

@@ -40,6 +40,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"userimages/core"
@@ -248,7 +249,7 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
 // verify checks r's URL and signed headers and returns its token and the
 // key that signed it.
 func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
-	mismatch := core.Errorf(core.CodeSignatureMismatch, "the upload URL or its headers do not match the signature: "+
+	mismatch := core.Errorf(api.CodeSignatureMismatch, "the upload URL or its headers do not match the signature: "+
 		"PUT to the url exactly as returned, on the host it names (a proxy must keep the Host header), "+
 		"with exactly the Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
 	q := r.URL.Query()
@@ -281,7 +282,7 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 	}
 	for _, h := range signedHeaders {
 		if h != "host" && r.Header.Get(h) == "" {
-			return "", key{}, core.Errorf(core.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
+			return "", key{}, core.Errorf(api.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
 		}
 	}
 	for _, h := range signedHeaders {
@@ -298,7 +299,7 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 	}
 	switch {
 	case now.After(signedAt.Add(time.Duration(expires) * time.Second)):
-		return "", key{}, core.Errorf(core.CodeUploadURLExpired, "the upload URL expired; request a new one")
+		return "", key{}, core.Errorf(api.CodeUploadURLExpired, "the upload URL expired; request a new one")
 	case signedAt.After(now.Add(maxSkew)):
 		return "", key{}, mismatch
 	}

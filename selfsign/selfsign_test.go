@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"userimages/core"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -125,43 +127,43 @@ func TestVerify(t *testing.T) {
 		tamper func(*http.Request)
 		signer *Signer
 		now    time.Time
-		want   core.Code // "" means valid
+		want   api.Code // "" means valid
 	}{
 		{name: "valid", now: issued.Add(time.Minute)},
 		{name: "valid at the last second", now: issued.Add(time.Hour)},
-		{name: "expired", now: issued.Add(time.Hour + time.Second), want: core.CodeUploadURLExpired},
-		{name: "signed far in the future", now: issued.Add(-time.Hour), want: core.CodeSignatureMismatch},
-		{name: "other secret", signer: other, now: issued, want: core.CodeSignatureMismatch},
-		{name: "signature changed", tamper: setQuery("X-Amz-Signature", strings.Repeat("0", 64)), now: issued, want: core.CodeSignatureMismatch},
-		{name: "signature missing", tamper: delQuery("X-Amz-Signature"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "expiry extended", tamper: setQuery("X-Amz-Expires", "604800"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "date moved", tamper: setQuery("X-Amz-Date", "20261126T130000Z"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "credential changed", tamper: setQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "signed headers reduced", tamper: setQuery("X-Amz-SignedHeaders", "host"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "query added", tamper: setQuery("extra", "1"), now: issued, want: core.CodeSignatureMismatch},
+		{name: "expired", now: issued.Add(time.Hour + time.Second), want: api.CodeUploadURLExpired},
+		{name: "signed far in the future", now: issued.Add(-time.Hour), want: api.CodeSignatureMismatch},
+		{name: "other secret", signer: other, now: issued, want: api.CodeSignatureMismatch},
+		{name: "signature changed", tamper: setQuery("X-Amz-Signature", strings.Repeat("0", 64)), now: issued, want: api.CodeSignatureMismatch},
+		{name: "signature missing", tamper: delQuery("X-Amz-Signature"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "expiry extended", tamper: setQuery("X-Amz-Expires", "604800"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "date moved", tamper: setQuery("X-Amz-Date", "20261126T130000Z"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "credential changed", tamper: setQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "signed headers reduced", tamper: setQuery("X-Amz-SignedHeaders", "host"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "query added", tamper: setQuery("extra", "1"), now: issued, want: api.CodeSignatureMismatch},
 		{name: "sealed upload changed", tamper: func(r *http.Request) {
 			q := r.URL.Query()
 			sealed := []byte(q.Get("x-ui-upload"))
 			sealed[len(sealed)/2] ^= 1
 			q.Set("x-ui-upload", string(sealed))
 			r.URL.RawQuery = q.Encode()
-		}, now: issued, want: core.CodeSignatureMismatch},
-		{name: "sealed upload removed", tamper: delQuery("x-ui-upload"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "declared type changed", tamper: setQuery("Content-Type", "image/png"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "declared type removed", tamper: delQuery("Content-Type"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "encryption parameter changed", tamper: setQuery("x-amz-server-side-encryption", "aws:kms"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "algorithm changed", tamper: setQuery("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), now: issued, want: core.CodeSignatureMismatch},
-		{name: "token changed", tamper: func(r *http.Request) { r.URL.Path = "/uploads/01GC9JEN2X052BAKW905PH9C37" }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "path prefix changed", tamper: func(r *http.Request) { r.URL.Path = "/other/01GC9JEN2X052BAKW905PH9C36" }, now: issued, want: core.CodeSignatureMismatch},
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "sealed upload removed", tamper: delQuery("x-ui-upload"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "declared type changed", tamper: setQuery("Content-Type", "image/png"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "declared type removed", tamper: delQuery("Content-Type"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "encryption parameter changed", tamper: setQuery("x-amz-server-side-encryption", "aws:kms"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "algorithm changed", tamper: setQuery("X-Amz-Algorithm", "AWS4-HMAC-SHA1"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "token changed", tamper: func(r *http.Request) { r.URL.Path = "/uploads/01GC9JEN2X052BAKW905PH9C37" }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "path prefix changed", tamper: func(r *http.Request) { r.URL.Path = "/other/01GC9JEN2X052BAKW905PH9C36" }, now: issued, want: api.CodeSignatureMismatch},
 		// As S3 with Zendesk's URLs: the type is the signed query's; the
 		// service checks the bytes against it.
 		{name: "content type header changed is ignored", tamper: func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }, now: issued},
 		{name: "content type header missing is ignored", tamper: func(r *http.Request) { r.Header.Del("Content-Type") }, now: issued},
-		{name: "encryption header changed", tamper: func(r *http.Request) { r.Header.Set("X-Amz-Server-Side-Encryption", "aws:kms") }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "disposition changed", tamper: func(r *http.Request) { r.Header.Set("Content-Disposition", "inline") }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "encryption header missing", tamper: func(r *http.Request) { r.Header.Del("X-Amz-Server-Side-Encryption") }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "wrong host", tamper: func(r *http.Request) { r.Host = "evil.example.test:8080" }, now: issued, want: core.CodeSignatureMismatch},
-		{name: "wrong method", tamper: func(r *http.Request) { r.Method = http.MethodPost }, now: issued, want: core.CodeSignatureMismatch},
+		{name: "encryption header changed", tamper: func(r *http.Request) { r.Header.Set("X-Amz-Server-Side-Encryption", "aws:kms") }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "disposition changed", tamper: func(r *http.Request) { r.Header.Set("Content-Disposition", "inline") }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "encryption header missing", tamper: func(r *http.Request) { r.Header.Del("X-Amz-Server-Side-Encryption") }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "wrong host", tamper: func(r *http.Request) { r.Host = "evil.example.test:8080" }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "wrong method", tamper: func(r *http.Request) { r.Method = http.MethodPost }, now: issued, want: api.CodeSignatureMismatch},
 		{name: "unsigned header added is ignored", tamper: func(r *http.Request) { r.Header.Set("X-Other", "1") }, now: issued},
 	}
 	for _, tt := range tests {
@@ -178,7 +180,7 @@ func TestVerify(t *testing.T) {
 // checkVerify presigns with signer, changes the request with tamper (if
 // any), and checks that verifier accepts it (want "") or refuses it with
 // want.
-func checkVerify(t *testing.T, signer, verifier *Signer, tamper func(*http.Request), now time.Time, want core.Code) {
+func checkVerify(t *testing.T, signer, verifier *Signer, tamper func(*http.Request), now time.Time, want api.Code) {
 	t.Helper()
 	r := request(presign(t, signer))
 	if tamper != nil {
@@ -223,7 +225,7 @@ func FuzzVerify(f *testing.F) {
 				t.Fatalf("Verify accepted %q as %+v", rawURL, up)
 			}
 		}
-		if err != nil && core.ErrorCode(err) != core.CodeSignatureMismatch && core.ErrorCode(err) != core.CodeUploadURLExpired {
+		if err != nil && core.ErrorCode(err) != api.CodeSignatureMismatch && core.ErrorCode(err) != api.CodeUploadURLExpired {
 			t.Fatalf("Verify: unexpected error code %s", core.ErrorCode(err))
 		}
 	})
@@ -249,14 +251,14 @@ func TestRotation(t *testing.T) {
 		verifier *Signer
 		tamper   func(*http.Request)
 		now      time.Time
-		want     core.Code // "" means valid
+		want     api.Code // "" means valid
 	}{
 		{name: "new URL, new secret with previous", signer: mustNew(newSecret, oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued},
 		{name: "old URL, new secret with previous", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued},
-		{name: "old URL, previous removed", signer: mustNew(oldSecret), verifier: mustNew(newSecret), now: issued, want: core.CodeSignatureMismatch},
-		{name: "old URL still expires", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued.Add(time.Hour + time.Second), want: core.CodeUploadURLExpired},
+		{name: "old URL, previous removed", signer: mustNew(oldSecret), verifier: mustNew(newSecret), now: issued, want: api.CodeSignatureMismatch},
+		{name: "old URL still expires", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), now: issued.Add(time.Hour + time.Second), want: api.CodeUploadURLExpired},
 		{name: "new URL before the swap (new secret given as previous)", signer: mustNew(newSecret), verifier: mustNew(oldSecret, newSecret), now: issued},
-		{name: "old URL with the new key id", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), tamper: swapKeyID, now: issued, want: core.CodeSignatureMismatch},
+		{name: "old URL with the new key id", signer: mustNew(oldSecret), verifier: mustNew(newSecret, oldSecret), tamper: swapKeyID, now: issued, want: api.CodeSignatureMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,7 +303,7 @@ func TestMissingHeaderIsNamed(t *testing.T) {
 	r.Header.Del("X-Amz-Server-Side-Encryption")
 	_, err := s.Verify(r, issued)
 	var e *core.Error
-	if !errors.As(err, &e) || e.Code != core.CodeSignatureMismatch || !strings.Contains(e.Message, "X-Amz-Server-Side-Encryption header is missing") {
+	if !errors.As(err, &e) || e.Code != api.CodeSignatureMismatch || !strings.Contains(e.Message, "X-Amz-Server-Side-Encryption header is missing") {
 		t.Fatalf("Verify without a header: got %v, want SignatureMismatch naming the header", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"userimages/core"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // adminCommand is one admin subcommand: flags declares its flags on the
@@ -124,7 +126,7 @@ var adminCommands = map[string]adminCommand{
 					return err
 				}
 				img, err := svc.DeleteImage(ctx, id, by, *reason, *block)
-				if core.ErrorCode(err) == core.CodeNotFound {
+				if core.ErrorCode(err) == api.CodeNotFound {
 					return fmt.Errorf("images rm %s: no such image (already removed?)", p)
 				}
 				if err != nil {

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"userimages/client"
+	"github.com/userimages/userimages/client"
+	"github.com/userimages/userimages/client/api"
 )
 
 // upload is `userimages upload`: the three steps of the API for each file,
@@ -82,9 +82,9 @@ func failsEveryFile(err error) bool {
 	switch {
 	case errors.As(err, &e):
 		switch e.Code {
-		case client.CodeUnauthorized, client.CodeForbidden, client.CodeBrandNotFound, client.CodeNotFound, client.CodeMethodNotAllowed:
+		case api.CodeUnauthorized, api.CodeForbidden, api.CodeBrandNotFound, api.CodeNotFound, api.CodeMethodNotAllowed:
 			return true
-		case client.CodeInvalidProperty:
+		case api.CodeInvalidProperty:
 			return e.Pointer == "/brand_id"
 		case "":
 			return e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed
@@ -155,10 +155,10 @@ type uploadResult struct {
 }
 
 type uploadError struct {
-	Code    string `json:"code,omitempty"`
-	Detail  string `json:"detail,omitempty"`
-	Status  int    `json:"status,omitempty"`
-	Message string `json:"message"`
+	Code    api.Code `json:"code,omitempty"`
+	Detail  string   `json:"detail,omitempty"`
+	Status  int      `json:"status,omitempty"`
+	Message string   `json:"message"`
 }
 
 // one uploads file and prints the outcome; it returns the upload's error.
@@ -237,9 +237,6 @@ func (b *progressBar) clear() {
 	}
 }
 
-// limitRE finds the limit in the server's FileTooLarge detail.
-var limitRE = regexp.MustCompile(`limit of (\d+) bytes`)
-
 // describe says in plain words why file was not uploaded, followed by the
 // server's own code and detail.
 func describe(file string, size int64, server string, err error) string {
@@ -260,71 +257,70 @@ func describe(file string, size int64, server string, err error) string {
 	}
 	if e.Status == 0 { // found before any request
 		switch e.Code {
-		case client.CodeInvalidFileSize:
+		case api.CodeInvalidFileSize:
 			return file + " is empty"
 		}
 		return file + ": " + e.Detail
 	}
 	var msg string
 	switch e.Code {
-	case client.CodeFileTooLarge:
+	case api.CodeFileTooLarge:
 		msg = file + " is too large for the server"
-		if m := limitRE.FindStringSubmatch(e.Detail); m != nil && size > 0 {
-			limit, _ := strconv.ParseInt(m[1], 10, 64)
+		if limit := e.Limit; limit > 0 && size > 0 {
 			have, most := humanSize(size), humanSize(limit)
 			if have == most {
 				have, most = exactSize(size), exactSize(limit)
 			}
 			msg = fmt.Sprintf("%s is %s; the server accepts at most %s", file, have, most)
 		}
-	case client.CodeUnsupportedContentType:
+	case api.CodeUnsupportedContentType:
 		msg = "the server does not accept the image type of " + file
-	case client.CodeInvalidFileSize:
+	case api.CodeInvalidFileSize:
 		msg = "the server refused the size of " + file
-	case client.CodeUnauthorized:
+	case api.CodeUnauthorized:
 		msg = "the server refused the credentials; check --user/--token/--bearer"
-	case client.CodeForbidden:
+	case api.CodeForbidden:
 		msg = "these credentials may not upload; check --user/--token/--bearer"
-	case client.CodeRateLimited:
+	case api.CodeRateLimited:
 		msg = "slow down: too many requests; " + retryHint(e.RetryAfter)
-	case client.CodeServiceUnavailable:
+	case api.CodeServiceUnavailable:
 		msg = "the server is busy or restarting; " + retryHint(e.RetryAfter)
-	case client.CodeStorageUnavailable:
+	case api.CodeStorageUnavailable:
 		msg = "the server's storage failed; nothing was kept of " + file + "; " + retryHint(e.RetryAfter)
-	case client.CodeInsufficientStorage:
+	case api.CodeInsufficientStorage:
 		msg = "the server's storage is full; nothing was kept of " + file + "; " + retryHint(e.RetryAfter)
-	case client.CodeBlockedContent:
+	case api.CodeBlockedContent:
 		msg = file + " was taken down by a moderator and may not be uploaded again"
-	case client.CodeTokenExpired:
+	case api.CodeTokenExpired:
 		msg = "the upload of " + file + " expired before it was claimed; run the command again"
-	case client.CodeContentMismatch:
+	case api.CodeContentMismatch:
 		msg = "the bytes of " + file + " are not the type of image they start like (a damaged or disguised file?)"
-	case client.CodeInvalidImage:
+	case api.CodeInvalidImage:
 		msg = file + " is not a valid image: it is damaged or has no pixels"
-	case client.CodeTruncatedImage:
+	case api.CodeTruncatedImage:
 		msg = file + " is cut short: the image ends early (an incomplete download or copy?)"
-	case client.CodeImageTooLarge:
+	case api.CodeImageTooLarge:
 		msg = file + " has too many pixels for the server; scale it down"
-	case client.CodeActiveContent:
+	case api.CodeActiveContent:
 		msg = file + " carries markup or script in its metadata; save it again without metadata"
-	case client.CodeBrandNotFound:
+	case api.CodeBrandNotFound:
 		msg = "the server has no such brand; check --brand"
-	case client.CodeInvalidProperty:
+	case api.CodeInvalidProperty:
 		msg = "the server refused the request for " + file
 		if e.Pointer == "/brand_id" {
 			msg = "the brand id is not valid; check --brand"
 		}
-	case client.CodePayloadTooLarge, client.CodeIncompleteBody:
+	case api.CodePayloadTooLarge, api.CodeIncompleteBody:
 		msg = file + " changed size while it was being uploaded; try again"
-	case client.CodeUploadURLExpired, "ExpiredToken":
+	case api.CodeUploadURLExpired, "ExpiredToken":
 		msg = "the upload URL expired before " + file + " was sent (is this computer's clock right?)"
-	case client.CodeSignatureMismatch, "SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied":
+	case api.CodeSignatureMismatch, "SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied":
 		msg = "the upload URL refused " + file + " (a proxy changing headers, or a wrong clock?)"
-	case client.CodeAlreadyUploaded, client.CodeAlreadyClaimed, client.CodeNotUploaded, client.CodeTokenNotFound:
+	case api.CodeAlreadyUploaded, api.CodeAlreadyClaimed, api.CodeNotUploaded, api.CodeTokenNotFound:
 		msg = "the upload of " + file + " went wrong midway; run the command again"
-	case client.CodeInternalError:
+	case api.CodeInternalError:
 		msg = "the server failed while taking " + file + "; give its operator the request id quoted here"
-	case client.CodeNotFound, client.CodeMethodNotAllowed:
+	case api.CodeNotFound, api.CodeMethodNotAllowed:
 		msg = server + " does not look like a userimages or Zendesk help center server; check --server"
 	case "":
 		switch e.Status {
@@ -340,7 +336,7 @@ func describe(file string, size int64, server string, err error) string {
 	default:
 		msg = fmt.Sprintf("%s was refused (HTTP %d)", file, e.Status)
 	}
-	said := e.Code
+	said := string(e.Code)
 	if said == "" {
 		said = fmt.Sprintf("HTTP %d", e.Status)
 	}

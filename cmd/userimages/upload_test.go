@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"userimages/client"
+	"github.com/userimages/userimages/client"
+	"github.com/userimages/userimages/client/api"
 )
 
 func TestDescribe(t *testing.T) {
@@ -21,27 +22,27 @@ func TestDescribe(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"too large", 2_400_000, &client.Error{Status: 422, Code: client.CodeFileTooLarge, Detail: "file_size 2400000 is over the limit of 2000000 bytes"},
+		{"too large", 2_400_000, &client.Error{Status: 422, Code: api.CodeFileTooLarge, Detail: "file_size 2400000 is over the limit of 2000000 bytes", Limit: 2_000_000},
 			"photo.png is 2.4 MB; the server accepts at most 2 MB (FileTooLarge: file_size 2400000 is over the limit of 2000000 bytes)"},
-		{"just too large", 2_000_001, &client.Error{Status: 422, Code: client.CodeFileTooLarge, Detail: "file_size 2000001 is over the limit of 2000000 bytes"},
+		{"just too large", 2_000_001, &client.Error{Status: 422, Code: api.CodeFileTooLarge, Detail: "file_size 2000001 is over the limit of 2000000 bytes", Limit: 2_000_000},
 			"photo.png is 2,000,001 bytes; the server accepts at most 2,000,000 bytes (FileTooLarge: "},
-		{"too large, other detail", 3_000_000, &client.Error{Status: 422, Code: client.CodeFileTooLarge, Detail: "too big"},
-			"photo.png is too large for the server (FileTooLarge: too big)"},
-		{"type, server", 10, &client.Error{Status: 422, Code: client.CodeUnsupportedContentType, Detail: `content_type "image/webp" is not accepted; use one of image/jpeg, image/png`},
+		{"too large, no limit given", 3_000_000, &client.Error{Status: 422, Code: api.CodeFileTooLarge, Detail: "file_size 3000000 is over the limit of 2000000 bytes"},
+			"photo.png is too large for the server (FileTooLarge: file_size 3000000 is over the limit of 2000000 bytes)"},
+		{"type, server", 10, &client.Error{Status: 422, Code: api.CodeUnsupportedContentType, Detail: `content_type "image/webp" is not accepted; use one of image/jpeg, image/png`},
 			"the server does not accept the image type of photo.png (UnsupportedContentType: content_type \"image/webp\" is not accepted; use one of image/jpeg, image/png)"},
-		{"type, local", 10, &client.Error{Code: client.CodeUnsupportedContentType, Detail: "the file looks like text/plain; only JPEG, PNG, GIF and WebP images can be uploaded"},
+		{"type, local", 10, &client.Error{Code: api.CodeUnsupportedContentType, Detail: "the file looks like text/plain; only JPEG, PNG, GIF and WebP images can be uploaded"},
 			"photo.png: the file looks like text/plain; only JPEG, PNG, GIF and WebP images can be uploaded"},
-		{"empty", 0, &client.Error{Code: client.CodeInvalidFileSize, Detail: "the file is empty"}, "photo.png is empty"},
-		{"unauthorized", 10, &client.Error{Status: 401, Code: client.CodeUnauthorized, Detail: "wrong email or password"},
+		{"empty", 0, &client.Error{Code: api.CodeInvalidFileSize, Detail: "the file is empty"}, "photo.png is empty"},
+		{"unauthorized", 10, &client.Error{Status: 401, Code: api.CodeUnauthorized, Detail: "wrong email or password"},
 			"the server refused the credentials; check --user/--token/--bearer (Unauthorized: wrong email or password)"},
-		{"rate limited", 10, &client.Error{Status: 429, Code: client.CodeRateLimited, Detail: "too many", RetryAfter: 1500 * time.Millisecond},
+		{"rate limited", 10, &client.Error{Status: 429, Code: api.CodeRateLimited, Detail: "too many", RetryAfter: 1500 * time.Millisecond},
 			"slow down: too many requests; retry after 2s (RateLimited: too many)"},
-		{"unavailable", 10, &client.Error{Status: 503, Code: client.CodeServiceUnavailable}, "the server is busy or restarting; retry later (ServiceUnavailable)"},
-		{"blocked", 10, &client.Error{Status: 422, Code: client.CodeBlockedContent, Detail: "taken down"},
+		{"unavailable", 10, &client.Error{Status: 503, Code: api.CodeServiceUnavailable}, "the server is busy or restarting; retry later (ServiceUnavailable)"},
+		{"blocked", 10, &client.Error{Status: 422, Code: api.CodeBlockedContent, Detail: "taken down"},
 			"photo.png was taken down by a moderator and may not be uploaded again (BlockedContent: taken down)"},
-		{"expired", 10, &client.Error{Status: 410, Code: client.CodeTokenExpired, Detail: "expired"}, "expired before it was claimed; run the command again"},
-		{"mismatch", 10, &client.Error{Status: 422, Code: client.CodeContentMismatch, Detail: "not image/png"}, "the bytes of photo.png are not the type of image"},
-		{"brand", 10, &client.Error{Status: 422, Code: client.CodeInvalidProperty, Pointer: "/brand_id", Detail: "bad"}, "the brand id is not valid; check --brand"},
+		{"expired", 10, &client.Error{Status: 410, Code: api.CodeTokenExpired, Detail: "expired"}, "expired before it was claimed; run the command again"},
+		{"mismatch", 10, &client.Error{Status: 422, Code: api.CodeContentMismatch, Detail: "not image/png"}, "the bytes of photo.png are not the type of image"},
+		{"brand", 10, &client.Error{Status: 422, Code: api.CodeInvalidProperty, Pointer: "/brand_id", Detail: "bad"}, "the brand id is not valid; check --brand"},
 		{"s3", 10, &client.Error{Status: 403, Code: "SignatureDoesNotMatch", Detail: "The request signature we calculated does not match"},
 			"the upload URL refused photo.png (a proxy changing headers, or a wrong clock?) (SignatureDoesNotMatch: The request signature"},
 		{"html 502", 10, &client.Error{Status: 502, Detail: "<html>Bad Gateway</html>"}, "the server answered HTTP 502 Bad Gateway for photo.png (HTTP 502: <html>Bad Gateway</html>)"},
@@ -93,14 +94,14 @@ func TestFailsEveryFile(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{&client.Error{Status: 401, Code: client.CodeUnauthorized}, true},
-		{&client.Error{Status: 422, Code: client.CodeBrandNotFound}, true},
-		{&client.Error{Status: 422, Code: client.CodeInvalidProperty, Pointer: "/brand_id"}, true},
+		{&client.Error{Status: 401, Code: api.CodeUnauthorized}, true},
+		{&client.Error{Status: 422, Code: api.CodeBrandNotFound}, true},
+		{&client.Error{Status: 422, Code: api.CodeInvalidProperty, Pointer: "/brand_id"}, true},
 		{&client.Error{Status: 404}, true},
 		{&url.Error{Op: "Post", URL: "http://x", Err: errors.New("refused")}, true},
-		{&client.Error{Status: 422, Code: client.CodeFileTooLarge}, false},
-		{&client.Error{Status: 422, Code: client.CodeInvalidProperty, Pointer: "/token"}, false},
-		{&client.Error{Code: client.CodeUnsupportedContentType}, false},
+		{&client.Error{Status: 422, Code: api.CodeFileTooLarge}, false},
+		{&client.Error{Status: 422, Code: api.CodeInvalidProperty, Pointer: "/token"}, false},
+		{&client.Error{Code: api.CodeUnsupportedContentType}, false},
 		{fs.ErrNotExist, false},
 	}
 	for _, tc := range cases {

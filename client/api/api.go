@@ -1,0 +1,232 @@
+// Package api declares the vocabulary of the userimages API once: its error
+// codes with their HTTP status and title, the wire types of every request
+// and response, and the image formats it accepts. The server (core,
+// httpapi, imagesafe, the stores, the composer) and the Go client derive
+// from it; it imports only the standard library, so that programs that
+// never link the server can use it.
+package api
+
+import "time"
+
+// Code is a stable, machine-readable error code. Codes are part of the
+// public API: clients switch on them and the README lists them.
+type Code string
+
+// Error codes of a userimages server. Zendesk uses some of the same names;
+// an object store behind an upload URL has its own (a client may see those
+// too, as Codes outside this list).
+const (
+	CodeInvalidJSON            Code = "InvalidJSON"            // 400: the body is not a JSON object
+	CodeInvalidHost            Code = "InvalidHost"            // 400: no valid Host header to build the upload URL from
+	CodeBodyTooLarge           Code = "BodyTooLarge"           // 413: a JSON body over 64 KiB
+	CodeInvalidProperty        Code = "InvalidProperty"        // 422: a property is missing or malformed (see the pointer)
+	CodeUnsupportedContentType Code = "UnsupportedContentType" // 422: not an accepted image type
+	CodeInvalidFileSize        Code = "InvalidFileSize"        // 422: file_size is not a positive whole number
+	CodeFileTooLarge           Code = "FileTooLarge"           // 422: file_size is over the server's limit (see ErrorMeta.Limit)
+	CodeUnauthorized           Code = "Unauthorized"           // 401: wrong or malformed credentials
+	CodeSignatureMismatch      Code = "SignatureMismatch"      // 403: the upload URL or a signed header was changed
+	CodeUploadURLExpired       Code = "UploadURLExpired"       // 403: the upload URL is past X-Amz-Expires
+	CodePayloadTooLarge        Code = "PayloadTooLarge"        // 413: the PUT body is longer than file_size
+	CodeIncompleteBody         Code = "IncompleteBody"         // 400: the PUT body is shorter than file_size
+	CodeAlreadyUploaded        Code = "AlreadyUploaded"        // 409: a second PUT to an upload URL
+	CodeTokenNotFound          Code = "TokenNotFound"          // 404: no upload has this token
+	CodeTokenExpired           Code = "TokenExpired"           // 410: the upload was not claimed in time
+	CodeNotUploaded            Code = "NotUploaded"            // 409: claim before the PUT
+	CodeBrandNotFound          Code = "BrandNotFound"          // 422: brand_id is not a registered brand
+	CodeAlreadyClaimed         Code = "AlreadyClaimed"         // 409: the token was claimed for another brand
+	CodeContentMismatch        Code = "ContentMismatch"        // 422: the bytes are not of the declared type
+	CodeInvalidImage           Code = "InvalidImage"           // 422: corrupt, or no pixels
+	CodeTruncatedImage         Code = "TruncatedImage"         // 422: the image ends before its end marker
+	CodeImageTooLarge          Code = "ImageTooLarge"          // 422: over the pixel caps
+	CodeActiveContent          Code = "ActiveContent"          // 422: script or markup in kept metadata
+	CodeBlockedContent         Code = "BlockedContent"         // 422: these bytes were taken down and blocklisted
+	CodeForbidden              Code = "Forbidden"              // 403: authenticated, but not allowed
+	CodeRateLimited            Code = "RateLimited"            // 429: too many requests; see Retry-After
+	CodeServiceUnavailable     Code = "ServiceUnavailable"     // 503: busy or shutting down; see Retry-After
+	CodeStorageUnavailable     Code = "StorageUnavailable"     // 503: a store of the server failed; nothing changed
+	CodeInsufficientStorage    Code = "InsufficientStorage"    // 507: the server's storage is full; nothing stored
+	CodeNotFound               Code = "NotFound"               // 404: no such route or image
+	CodeMethodNotAllowed       Code = "MethodNotAllowed"       // 405: wrong method for the route
+	CodeConflict               Code = "Conflict"               // 409: an admin command would create a duplicate
+	CodeInternalError          Code = "InternalError"          // 500: the detail quotes a request id for the operator
+)
+
+// CodeInfo is what the API answers with a code.
+type CodeInfo struct {
+	Code   Code
+	Status int    // the HTTP status
+	Title  string // the short human name of the code
+	// RetryAfter is the Retry-After, in seconds, that the server answers
+	// with this code unless the handler set one; 0 for none.
+	RetryAfter int
+}
+
+// codes is the table of every code, in the README's order. It is the only
+// place a code's status and title are declared.
+var codes = []CodeInfo{
+	{CodeInvalidJSON, 400, "Invalid JSON", 0},
+	{CodeInvalidHost, 400, "Invalid Host header", 0},
+	{CodeBodyTooLarge, 413, "Request body too large", 0},
+	{CodeInvalidProperty, 422, "Invalid property", 0},
+	{CodeUnsupportedContentType, 422, "Unsupported content type", 0},
+	{CodeInvalidFileSize, 422, "Invalid file size", 0},
+	{CodeFileTooLarge, 422, "File too large", 0},
+	{CodeUnauthorized, 401, "Unauthorized", 0},
+	{CodeSignatureMismatch, 403, "Signature does not match", 0},
+	{CodeUploadURLExpired, 403, "Upload URL expired", 0},
+	{CodePayloadTooLarge, 413, "Upload larger than declared", 0},
+	{CodeIncompleteBody, 400, "Upload shorter than declared", 0},
+	{CodeAlreadyUploaded, 409, "Already uploaded", 0},
+	{CodeTokenNotFound, 404, "Unknown token", 0},
+	{CodeTokenExpired, 410, "Token expired", 0},
+	{CodeNotUploaded, 409, "Image not uploaded", 0},
+	{CodeBrandNotFound, 422, "Unknown brand", 0},
+	{CodeAlreadyClaimed, 409, "Already claimed", 0},
+	{CodeContentMismatch, 422, "Content does not match type", 0},
+	{CodeInvalidImage, 422, "Invalid image", 0},
+	{CodeTruncatedImage, 422, "Truncated image", 0},
+	{CodeImageTooLarge, 422, "Image dimensions too large", 0},
+	{CodeActiveContent, 422, "Active content in image", 0},
+	{CodeBlockedContent, 422, "Blocked content", 0},
+	{CodeForbidden, 403, "Forbidden", 0},
+	{CodeRateLimited, 429, "Too many requests", 0},
+	{CodeServiceUnavailable, 503, "Service unavailable", 5},
+	{CodeStorageUnavailable, 503, "Storage unavailable", 2},
+	{CodeInsufficientStorage, 507, "Insufficient storage", 60},
+	{CodeNotFound, 404, "Not found", 0},
+	{CodeMethodNotAllowed, 405, "Method not allowed", 0},
+	{CodeConflict, 409, "Conflict", 0},
+	{CodeInternalError, 500, "Internal error", 0},
+}
+
+// Codes returns every code of the API with its status and title, in the
+// README's order.
+func Codes() []CodeInfo { return append([]CodeInfo(nil), codes...) }
+
+// Info returns what the API answers with c, and false for a code that is
+// not the API's (an object store's, say).
+func (c Code) Info() (CodeInfo, bool) {
+	for _, ci := range codes {
+		if ci.Code == c {
+			return ci, true
+		}
+	}
+	return CodeInfo{}, false
+}
+
+// Status returns the HTTP status of c, or 0 for a code not the API's.
+func (c Code) Status() int {
+	ci, _ := c.Info()
+	return ci.Status
+}
+
+// ErrorBody is the error document of every failed request:
+// {"errors":[{code,title,detail,status,source:{pointer},meta:{limit}}]}.
+type ErrorBody struct {
+	Errors []ErrorItem `json:"errors"`
+}
+
+// ErrorItem is one error of an ErrorBody.
+type ErrorItem struct {
+	Code   Code   `json:"code"`
+	Title  string `json:"title"`
+	Detail string `json:"detail,omitempty"`
+	// Status is the HTTP status, as a string (JSON:API's style).
+	Status string       `json:"status"`
+	Source *ErrorSource `json:"source,omitempty"`
+	Meta   *ErrorMeta   `json:"meta,omitempty"`
+}
+
+// ErrorSource names the request property at fault.
+type ErrorSource struct {
+	// Pointer is the JSON pointer of the property, e.g. "/file_size".
+	Pointer string `json:"pointer"`
+}
+
+// ErrorMeta carries the numbers an error is about, so that nobody parses
+// the detail's prose.
+type ErrorMeta struct {
+	// Limit is the limit that was exceeded: the largest file_size accepted,
+	// in bytes, for FileTooLarge.
+	Limit int64 `json:"limit,omitempty"`
+}
+
+// CreateUploadRequest is the body of POST /api/v2/guide/user_images/uploads.
+type CreateUploadRequest struct {
+	ContentType string `json:"content_type"`
+	FileSize    int64  `json:"file_size"`
+}
+
+// CreateUploadResponse answers CreateUploadRequest.
+type CreateUploadResponse struct {
+	Upload Upload `json:"upload"`
+}
+
+// Upload is where to PUT an image's bytes.
+type Upload struct {
+	// Headers must all be sent with the PUT, unchanged.
+	Headers map[string]string `json:"headers"`
+	// Token names the upload in ClaimRequest.
+	Token string `json:"token"`
+	// URL is presigned: the PUT sends no Authorization.
+	URL string `json:"url"`
+}
+
+// ClaimRequest is the body of POST /api/v2/guide/user_images. The server
+// also accepts brand_id as a JSON integer.
+type ClaimRequest struct {
+	BrandID string `json:"brand_id"`
+	Token   string `json:"token"`
+}
+
+// ClaimResponse answers ClaimRequest with the published image.
+type ClaimResponse struct {
+	UserImage UserImage `json:"user_image"`
+}
+
+// UserImage is a published image.
+type UserImage struct {
+	ContentType string `json:"content_type"`
+	// Path is /hc/user_images/<id>.<ext>: what goes into a post.
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+// StatusResponse answers GET /healthz and /readyz.
+type StatusResponse struct {
+	Status string `json:"status"`
+}
+
+// User is Zendesk's user object as GET /api/v2/users/me answers it,
+// with the fields userimages can fill; the rest of Zendesk's (phone,
+// organization, tags, custom fields…) are left out rather than made up.
+// Pointers are what Zendesk answers null for the anonymous user.
+type User struct {
+	ID           *int64     `json:"id"`
+	URL          *string    `json:"url"`
+	Name         string     `json:"name"`
+	Email        *string    `json:"email"`
+	CreatedAt    *time.Time `json:"created_at"`
+	UpdatedAt    *time.Time `json:"updated_at"`
+	TimeZone     string     `json:"time_zone"`
+	IANATimeZone string     `json:"iana_time_zone"`
+	Locale       string     `json:"locale"`
+	LocaleID     int        `json:"locale_id"`
+	Role         string     `json:"role"`
+	Verified     bool       `json:"verified"`
+	Active       bool       `json:"active"`
+	Suspended    bool       `json:"suspended"`
+	Moderator    bool       `json:"moderator"`
+	Photo        *struct{}  `json:"photo"`
+	// AuthenticityToken is what Zendesk's help-center theme sends back as
+	// X-CSRF-Token. userimages sets no cookies, so there is no ambient
+	// session for a forged request to ride on, and the token guards
+	// nothing: it is a fresh random value that the server neither stores
+	// nor checks (see the README's compatibility table).
+	AuthenticityToken string `json:"authenticity_token"`
+}
+
+// UserResponse answers GET /api/v2/users/me.
+type UserResponse struct {
+	User User `json:"user"`
+}

@@ -1,0 +1,3 @@
+module github.com/userimages/userimages/client
+
+go 1.23
