@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // Prefix is the path the page and its assets are served under.
@@ -129,10 +131,15 @@ type pageConfig struct {
 	Brands       []string `json:"brands"`
 	MaxFileSize  int64    `json:"max_file_size"`
 	ContentTypes []string `json:"content_types"`
+	// TypeNames are the readable names of the API's formats, by MIME type.
+	TypeNames map[string]string `json:"type_names"`
 }
 
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
-	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes}
+	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes, TypeNames: map[string]string{}}
+	for _, f := range api.Formats() {
+		pc.TypeNames[f.MIME] = f.Name
+	}
 	if pc.ContentTypes == nil {
 		pc.ContentTypes = []string{}
 	}

@@ -96,7 +96,7 @@ func TestConfigJSON(t *testing.T) {
 
 	// Without brands the page still gets lists, not nulls.
 	a = get(t, composer.Handler(composer.Config{}), http.MethodGet, "/composer/config.json")
-	if want := `{"brands":[],"max_file_size":0,"content_types":[]}`; strings.TrimSpace(a.body) != want {
+	if want := `{"brands":[],"max_file_size":0,"content_types":[],"type_names":{"image/gif":"GIF","image/jpeg":"JPEG","image/png":"PNG","image/webp":"WebP"}}`; strings.TrimSpace(a.body) != want {
 		t.Errorf("config.json of an empty Config: got %s, want %s", a.body, want)
 	}
 }

@@ -315,3 +315,26 @@ func checkErrorBody(t *testing.T, res response, status int, code api.Code) {
 		t.Errorf("error item: got %+v, want status %d and a title and detail", got, status)
 	}
 }
+
+// TestFileTooLargeGivesItsLimit: the limit of a FileTooLarge is a number in
+// meta.limit, so that no client parses the detail; other errors have no meta.
+func TestFileTooLargeGivesItsLimit(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		body string
+		want *api.ErrorMeta
+	}{
+		{`{"content_type":"image/png","file_size":2000001}`, &api.ErrorMeta{Limit: 2_000_000}},
+		{`{"content_type":"image/png","file_size":0}`, nil},
+	}
+	for _, tc := range cases {
+		res := e.do(e.request(http.MethodPost, createPath, strings.NewReader(tc.body)))
+		var body api.ErrorBody
+		if err := json.Unmarshal(res.body, &body); err != nil || len(body.Errors) != 1 {
+			t.Fatalf("%s: got %d %s, want one error", tc.body, res.status, res.body)
+		}
+		if got := body.Errors[0].Meta; (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+			t.Errorf("%s: meta: got %+v, want %+v (body %s)", tc.body, got, tc.want, res.body)
+		}
+	}
+}

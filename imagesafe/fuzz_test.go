@@ -26,7 +26,7 @@ func FuzzInspect(f *testing.F) {
 	f.Add([]byte("\xff\xd8\xff\xe1\x00\x02Exif\x00\x00\xff\xd9"), uint8(0), true)
 	f.Add([]byte(pngMagic+"\x7f\xff\xff\xffIHDR\x00\x00\x00\x01"), uint8(1), true)
 	f.Fuzz(func(t *testing.T, data []byte, format uint8, strip bool) {
-		ct := Formats[int(format)%len(Formats)]
+		ct := formats[int(format)%len(formats)].MIME
 		opt := Options{Strip: strip}
 		plan, err := Inspect(bytes.NewReader(data), ct, opt)
 		if err != nil {

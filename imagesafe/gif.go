@@ -23,7 +23,7 @@ var gifKeptApps = map[string]bool{"NETSCAPE2.0": true, "ANIMEXTS1.0": true}
 
 func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	if m := string(s.peek(6)); m != gif87 && m != gif89 {
-		return 0, 0, notFormat("image/gif")
+		return 0, 0, notFormat(formatGIF.MIME)
 	}
 	head, err := s.read(13)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // Reason says why an image is refused.
@@ -136,8 +138,42 @@ func (o Options) checkDims(w, h int) error {
 	return nil
 }
 
-// Formats are the content types this package understands.
-var Formats = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+// The formats this package understands, as the API declares them. The
+// format walkers (png.go, …) name theirs through these.
+var (
+	formatJPEG = api.JPEG
+	formatPNG  = api.PNG
+	formatGIF  = api.GIF
+	formatWebP = api.WebP
+)
+
+// format is one entry of formats.
+type format struct {
+	api.Format
+	// inspect walks the whole image (see Inspect).
+	inspect func(*scanner, *builder, Options) (w, h int, err error)
+	// headDims reads the dimensions from the first bytes, where the format
+	// keeps them there; nil for JPEG, whose frame header may come late.
+	headDims func(head []byte) (w, h int, ok bool)
+}
+
+// formats is the one table of the formats this package understands.
+var formats = []format{
+	{formatJPEG, inspectJPEG, nil},
+	{formatPNG, inspectPNG, pngHeadDims},
+	{formatGIF, inspectGIF, gifHeadDims},
+	{formatWebP, inspectWebP, webpHeadDims},
+}
+
+// formatOf returns the entry of formats of a content type.
+func formatOf(contentType string) (format, bool) {
+	for _, f := range formats {
+		if f.MIME == contentType {
+			return f, true
+		}
+	}
+	return format{}, false
+}
 
 // Plan is the safe copy of an inspected image.
 type Plan struct {
@@ -252,22 +288,11 @@ func Inspect(r io.Reader, contentType string, opt Options) (*Plan, error) {
 	src := &sourceReader{r: r}
 	s := &scanner{br: bufio.NewReaderSize(src, 32<<10)}
 	var b builder
-	var (
-		w, h int
-		err  error
-	)
-	switch contentType {
-	case "image/jpeg":
-		w, h, err = inspectJPEG(s, &b, opt)
-	case "image/png":
-		w, h, err = inspectPNG(s, &b, opt)
-	case "image/gif":
-		w, h, err = inspectGIF(s, &b, opt)
-	case "image/webp":
-		w, h, err = inspectWebP(s, &b, opt)
-	default:
+	f, ok := formatOf(contentType)
+	if !ok {
 		return nil, refuse(NotFormat, "%s is not a supported image type", contentType)
 	}
+	w, h, err := f.inspect(s, &b, opt)
 	if src.failed != nil {
 		// Whatever was concluded from bytes cut short by a failing reader
 		// (such as "not this format" from a short peek) is not the image's
@@ -291,32 +316,14 @@ func Inspect(r io.Reader, contentType string, opt Options) (*Plan, error) {
 // is not refused.
 func Sniff(head []byte, contentType string, opt Options) error {
 	opt = opt.withDefaults()
-	var w, h int
-	var ok bool
-	switch contentType {
-	case "image/jpeg":
-		if !hasMagic(head, jpegMagic) {
-			return notFormat(contentType)
-		}
-		return nil
-	case "image/png":
-		if !hasMagic(head, pngMagic) {
-			return notFormat(contentType)
-		}
-		w, h, ok = pngHeadDims(head)
-	case "image/gif":
-		if !hasMagic(head, gif87) && !hasMagic(head, gif89) {
-			return notFormat(contentType)
-		}
-		w, h, ok = gifHeadDims(head)
-	case "image/webp":
-		if !isWebP(head) {
-			return notFormat(contentType)
-		}
-		w, h, ok = webpHeadDims(head)
-	default:
+	f, ok := formatOf(contentType)
+	if !ok || f.Match(head) == api.MatchNo {
 		return notFormat(contentType)
 	}
+	if f.headDims == nil {
+		return nil
+	}
+	w, h, ok := f.headDims(head)
 	if !ok {
 		return nil
 	}

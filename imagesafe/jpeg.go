@@ -43,7 +43,7 @@ func jpegKeptSegment(m byte, head []byte) bool {
 func inspectJPEG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	head, err := s.read(2)
 	if err != nil || head[0] != 0xFF || head[1] != mSOI {
-		return 0, 0, notFormat("image/jpeg")
+		return 0, 0, notFormat(formatJPEG.MIME)
 	}
 	b.keep(0, 2)
 	sawFrame, sawScan := false, false

@@ -37,7 +37,7 @@ func pngHeadDims(head []byte) (w, h int, ok bool) {
 func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	sig, err := s.read(len(pngMagic))
 	if err != nil || string(sig) != pngMagic {
-		return 0, 0, notFormat("image/png")
+		return 0, 0, notFormat(formatPNG.MIME)
 	}
 	b.keep(0, int64(len(pngMagic)))
 	sawData := false

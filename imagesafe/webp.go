@@ -60,7 +60,7 @@ func webpChunk(fourcc string, data []byte) []byte {
 
 func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	if m := s.peek(12); len(m) < 12 || !isWebP(m) {
-		return 0, 0, notFormat("image/webp")
+		return 0, 0, notFormat(formatWebP.MIME)
 	}
 	head, err := s.read(12)
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/userimages/userimages/client/api"
 
 	"userimages/core"
 )
@@ -201,9 +202,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 // imageType returns the Content-Type of data if it is one of the images the
 // service accepts, else nil.
 func imageType(data []byte) *string {
-	switch ct := http.DetectContentType(data); ct {
-	case "image/jpeg", "image/png", "image/gif", "image/webp":
-		return &ct
+	if f, ok := api.Detect(data); ok {
+		return &f.MIME
 	}
 	return nil
 }

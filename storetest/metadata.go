@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"userimages/core"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // TestMetadataStore checks that the stores open returns keep the contract of
@@ -99,7 +101,7 @@ func checkAPIToken(t *testing.T, what string, got, want core.APIToken) {
 func newUpload(n int, offset time.Duration) core.Upload {
 	return core.Upload{
 		Token:       ulid(n),
-		ContentType: "image/png",
+		ContentType: api.PNG.MIME,
 		FileSize:    int64(1000 + n),
 		CreatedAt:   base.Add(offset),
 		Uploader:    core.Uploader{UserID: int64(n), ClientAddr: "192.0.2.1"},
@@ -224,13 +226,13 @@ func testUploadRoundTrip(t *testing.T, open openMeta) {
 		name string
 		up   core.Upload
 	}{
-		{"anonymous", core.Upload{Token: ulid(1), ContentType: "image/jpeg", FileSize: 1, CreatedAt: base,
+		{"anonymous", core.Upload{Token: ulid(1), ContentType: api.JPEG.MIME, FileSize: 1, CreatedAt: base,
 			Uploader: core.Uploader{ClientAddr: "198.51.100.7"}}},
-		{"user", core.Upload{Token: ulid(2), ContentType: "image/png", FileSize: 2_000_000, CreatedAt: base.Add(time.Nanosecond),
+		{"user", core.Upload{Token: ulid(2), ContentType: api.PNG.MIME, FileSize: 2_000_000, CreatedAt: base.Add(time.Nanosecond),
 			Uploader: core.Uploader{UserID: 42, ClientAddr: "[2001:db8::1]:443"}}},
-		{"utc-micro", core.Upload{Token: ulid(3), ContentType: "image/webp", FileSize: 12345, CreatedAt: time.UnixMicro(1741946966123456).UTC(),
+		{"utc-micro", core.Upload{Token: ulid(3), ContentType: api.WebP.MIME, FileSize: 12345, CreatedAt: time.UnixMicro(1741946966123456).UTC(),
 			Uploader: core.Uploader{UserID: 1 << 40}}},
-		{"empty-addr", core.Upload{Token: ulid(4), ContentType: "image/gif", FileSize: 7, CreatedAt: base.Add(999 * time.Nanosecond)}},
+		{"empty-addr", core.Upload{Token: ulid(4), ContentType: api.GIF.MIME, FileSize: 7, CreatedAt: base.Add(999 * time.Nanosecond)}},
 	}
 	for _, tt := range tests {
 		noErr(t, tt.name+": CreateUpload", s.CreateUpload(ctx, tt.up))
@@ -256,7 +258,7 @@ func testUploadDuplicate(t *testing.T, open openMeta) {
 	ctx := t.Context()
 	orig := newUpload(1, 0)
 	mustUpload(t, s, orig)
-	dup := core.Upload{Token: orig.Token, ContentType: "image/gif", FileSize: 99, CreatedAt: base.Add(time.Minute),
+	dup := core.Upload{Token: orig.Token, ContentType: api.GIF.MIME, FileSize: 99, CreatedAt: base.Add(time.Minute),
 		Uploader: core.Uploader{UserID: 7, ClientAddr: "203.0.113.9"}}
 	wantErr(t, "CreateUpload of an existing token", s.CreateUpload(ctx, dup), core.ErrExist)
 	orig.State = core.StateCreated

@@ -9,23 +9,20 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 const brandID = "10016"
 
 // upload is step 1's answer.
-type upload struct {
-	Upload struct {
-		Headers map[string]string `json:"headers"`
-		Token   string            `json:"token"`
-		URL     string            `json:"url"`
-	} `json:"upload"`
-}
+type upload = api.CreateUploadResponse
 
 var jsonHeader = map[string]string{"Content-Type": "application/json"}
 
 func createBody(size int) []byte {
-	return []byte(`{"content_type":"image/jpeg","file_size":` + strconv.Itoa(size) + `}`)
+	b, _ := json.Marshal(api.CreateUploadRequest{ContentType: api.JPEG.MIME, FileSize: int64(size)})
+	return b
 }
 
 // createUpload is step 1; it returns the answer and its body's length.
@@ -47,19 +44,13 @@ func putUpload(ctx context.Context, c *http.Client, up upload, data []byte) erro
 	return err
 }
 
-// image is step 3's answer.
-type claimed struct {
-	UserImage struct {
-		ContentType string `json:"content_type"`
-		Path        string `json:"path"`
-		Size        int64  `json:"size"`
-	} `json:"user_image"`
-}
+// claimed is step 3's answer.
+type claimed = api.ClaimResponse
 
 // claim is step 3.
 func claim(ctx context.Context, c *http.Client, base, token string) (claimed, error) {
 	var img claimed
-	body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brandID})
+	body, _ := json.Marshal(api.ClaimRequest{Token: token, BrandID: brandID})
 	buf, err := do(ctx, c, http.MethodPost, base+"/api/v2/guide/user_images", jsonHeader, body, http.StatusCreated, nil)
 	if err != nil {
 		return img, err
@@ -150,7 +141,7 @@ func noopAnswer(size int) ([]byte, error) {
 		up.Upload.Token = "01KAAAAAAAAAAAAAAAAAAAAAAA"
 		up.Upload.Headers = map[string]string{
 			"Content-Disposition":          `attachment; filename="01KAAAAAAAAAAAAAAAAAAAAAAA.jpeg"`,
-			"Content-Type":                 "image/jpeg",
+			"Content-Type":                 api.JPEG.MIME,
 			"X-Amz-Server-Side-Encryption": "AES256",
 		}
 		up.Upload.URL = "http://127.0.0.1/uploads/staging/01KAAAAAAAAAAAAAAAAAAAAAAA?X-Amz-Signature=" + string(bytes.Repeat([]byte("0"), pad))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/userimages/userimages/client/api"
 )
 
 // presignedPuts creates the bucket on the S3 endpoint base and returns n
@@ -29,7 +30,7 @@ func presignedPuts(ctx context.Context, base string, n int, size int64) ([]uploa
 		req, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{
 			Bucket:        aws.String(s3Bucket),
 			Key:           aws.String(fmt.Sprintf("staging/obj-%07d", i)),
-			ContentType:   aws.String("image/jpeg"),
+			ContentType:   aws.String(api.JPEG.MIME),
 			ContentLength: aws.Int64(size),
 		})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/userimages/userimages/client/api"
 	_ "modernc.org/sqlite" // the driver the server uses
 
 	"userimages/core"
@@ -71,7 +72,7 @@ func seed(ctx context.Context, dir string, n int, blob []byte, withBytes int) ([
 				tx.Rollback()
 				return nil, err
 			}
-			if _, err := stmt.ExecContext(ctx, id, tok.String(), brandID, "image/jpeg", len(blob), hash, at.UnixMicro()); err != nil {
+			if _, err := stmt.ExecContext(ctx, id, tok.String(), brandID, api.JPEG.MIME, len(blob), hash, at.UnixMicro()); err != nil {
 				tx.Rollback()
 				return nil, fmt.Errorf("insert image %d: %w", done, err)
 			}
@@ -96,7 +97,7 @@ func seed(ctx context.Context, dir string, n int, blob []byte, withBytes int) ([
 		if err := blobs.Put(ctx, "images/"+id, bytes.NewReader(blob)); err != nil {
 			return nil, err
 		}
-		paths = append(paths, core.Path(core.Image{ID: id, ContentType: "image/jpeg"}))
+		paths = append(paths, core.Path(core.Image{ID: id, ContentType: api.JPEG.MIME}))
 	}
 	return paths, nil
 }

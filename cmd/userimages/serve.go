@@ -24,6 +24,8 @@ import (
 	"userimages/ratelimit/redisrate"
 	"userimages/s3store"
 	"userimages/selfsign"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -323,7 +325,7 @@ func composerConfig(ctx context.Context, svc *core.Service, publicURL string, si
 	if _, ok := signer.(*s3store.Store); ok {
 		// The store's origin is where any upload URL points.
 		probe, err := signer.PresignPut(ctx, core.PresignParams{Key: "staging/origin-probe", Token: "origin-probe",
-			Headers: map[string]string{"Content-Type": "image/jpeg"}, FileSize: 1, Now: time.Now(), TTL: time.Minute})
+			Headers: map[string]string{"Content-Type": api.JPEG.MIME}, FileSize: 1, Now: time.Now(), TTL: time.Minute})
 		if err != nil {
 			return cfg, fmt.Errorf("upload origin: %w", err)
 		}

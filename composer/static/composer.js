@@ -29,13 +29,6 @@
   // How many status messages stay on screen (and in the live region).
   var KEEP_MESSAGES = 6;
 
-  // Readable names of the image types, for messages.
-  var TYPE_NAMES = {
-    'image/jpeg': 'JPEG',
-    'image/png': 'PNG',
-    'image/gif': 'GIF',
-    'image/webp': 'WebP'
-  };
 
   function byId(id) {
     return document.getElementById(id);
@@ -56,7 +49,7 @@
   // The service's limits, from config.json: max_file_size in bytes (0: no
   // check here) and content_types (empty: no check here). The server checks
   // again either way.
-  var config = { brands: [], max_file_size: 0, content_types: [] };
+  var config = { brands: [], max_file_size: 0, content_types: [], type_names: {} };
 
   /* ---------- Messages ---------- */
 
@@ -93,7 +86,7 @@
   }
 
   function typeName(type) {
-    return TYPE_NAMES[type] || type.replace(/^image\//, '').toUpperCase();
+    return config.type_names[type] || type.replace(/^image\//, '').toUpperCase();
   }
 
   // limitsText is the rule a refused file broke, worded like Zendesk's:
@@ -392,6 +385,8 @@
     config.brands = Array.isArray(c.brands) ? c.brands : [];
     config.max_file_size = Number(c.max_file_size) || 0;
     config.content_types = Array.isArray(c.content_types) ? c.content_types : [];
+    // Readable names of the image types, for messages (the API's formats).
+    config.type_names = c.type_names && typeof c.type_names === 'object' ? c.type_names : {};
     brand.textContent = '';
     config.brands.forEach(function (id) {
       var opt = document.createElement('option');
