@@ -6,8 +6,6 @@ import (
 	"io"
 )
 
-const jpegMagic = "\xff\xd8\xff"
-
 // JPEG markers used below.
 const (
 	mSOI  = 0xD8
