@@ -5,15 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 )
 
 // TestDeploymentDocFlagTables checks DEPLOYMENT.md's flag tables against the
-// real binary: every flag `serve -h` and `migrate -h` print has a row in its
-// command's table, with the environment variable the binary reads for it
-// (USERIMAGES_<FLAG>), and no row names a flag the command does not have.
+// real binary: every flag `serve --help` and `migrate --help` print has a
+// row in its command's table, with the environment variable the help names
+// for it (USERIMAGES_<FLAG>), and no row names a flag the command does not
+// have.
 func TestDeploymentDocFlagTables(t *testing.T) {
 	doc, err := os.ReadFile("../DEPLOYMENT.md")
 	if err != nil {
@@ -23,44 +23,58 @@ func TestDeploymentDocFlagTables(t *testing.T) {
 		t.Run(cmd, func(t *testing.T) {
 			flags := helpFlags(t, cmd)
 			if len(flags) < 3 {
-				t.Fatalf("%s -h: found only %d flags (%v); is the help format still `  -name type`?", cmd, len(flags), flags)
+				t.Fatalf("%s --help: found only %d flags (%v); is the help format still `      --name=VALUE  help ($ENV)`?", cmd, len(flags), flags)
 			}
 			rows := flagTable(t, string(doc), cmd)
-			for _, f := range flags {
+			for f, helpEnv := range flags {
 				env, ok := rows[f]
 				if !ok {
 					t.Errorf("DEPLOYMENT.md: the %s flag table has no row for --%s", cmd, f)
 					continue
 				}
-				if want := "USERIMAGES_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_")); env != want {
-					t.Errorf("DEPLOYMENT.md: %s --%s: env column says %q, the binary reads %s", cmd, f, env, want)
+				if want := "USERIMAGES_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_")); env != want || helpEnv != want {
+					t.Errorf("%s --%s: DEPLOYMENT.md's env column says %q, the help %q; want both %s", cmd, f, env, helpEnv, want)
 				}
 			}
 			for f := range rows {
-				if !slices.Contains(flags, f) {
-					t.Errorf("DEPLOYMENT.md: the %s flag table has a row for --%s, which `%s -h` does not print", cmd, f, cmd)
+				if _, ok := flags[f]; !ok {
+					t.Errorf("DEPLOYMENT.md: the %s flag table has a row for --%s, which `%s --help` does not print", cmd, f, cmd)
 				}
 			}
 		})
 	}
 }
 
-// helpFlags runs `userimages CMD -h` and returns the flag names it prints
-// (the flag package's usage, on standard error).
-func helpFlags(t *testing.T, cmd string) []string {
+// helpFlags runs `userimages CMD --help` and returns the flags it prints,
+// each with the environment variable its help names ("" for none), but
+// --help and --version, which every command has.
+func helpFlags(t *testing.T, cmd string) map[string]string {
 	t.Helper()
-	c := exec.Command(binPath, cmd, "-h")
+	c := exec.Command(binPath, cmd, "--help")
 	c.Env = cleanEnv()
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	if err := c.Run(); err != nil {
-		t.Fatalf("userimages %s -h: %v\n%s", cmd, err, out.String())
+		t.Fatalf("userimages %s --help: %v\n%s", cmd, err, out.String())
 	}
-	var names []string
-	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9][a-z0-9-]*)(?:\s|$)`).FindAllStringSubmatch(out.String(), -1) {
-		names = append(names, m[1])
+	flags := map[string]string{}
+	start := regexp.MustCompile(`^  (?:-\w, |    )--([a-z0-9][a-z0-9-]*)`)
+	env := regexp.MustCompile(`\(\$(USERIMAGES_[A-Z0-9_]+)\)`)
+	name := ""
+	for _, line := range strings.Split(out.String(), "\n") {
+		if m := start.FindStringSubmatch(line); m != nil {
+			name = m[1]
+			flags[name] = ""
+		} else if strings.TrimSpace(line) == "" || !strings.HasPrefix(line, "   ") {
+			name = ""
+		}
+		if m := env.FindStringSubmatch(line); m != nil && name != "" {
+			flags[name] = m[1]
+		}
 	}
-	return names
+	delete(flags, "help")
+	delete(flags, "version")
+	return flags
 }
 
 // flagTable returns the rows of the flag table under DEPLOYMENT.md's

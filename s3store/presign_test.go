@@ -237,3 +237,30 @@ func checkStored(t *testing.T, s *Store, key string, want []byte) {
 		t.Errorf("Open(%s): got %d bytes, %v, want %d bytes", key, len(got), err, len(want))
 	}
 }
+
+// TestUploadOrigin: the origin the store reports is the one its presigned
+// URLs point at, for path-style and virtual-hosted buckets alike.
+func TestUploadOrigin(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+	cases := []struct {
+		url, want string
+	}{
+		{"s3://photos?endpoint=http://127.0.0.1:9000", "http://127.0.0.1:9000"},
+		{"s3://photos?endpoint=https://s3.example.com&path_style=false", "https://photos.s3.example.com"},
+		{"s3://photos?region=eu-west-1", "https://photos.s3.eu-west-1.amazonaws.com"},
+	}
+	for _, tc := range cases {
+		s, err := Open(t.Context(), tc.url)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", tc.url, err)
+		}
+		if got := s.UploadOrigin(); got != tc.want {
+			t.Errorf("%s: got origin %q, want %q", tc.url, got, tc.want)
+		}
+		target := presign(t, s, "01KAAAAAAAAAAAAAAAAAAAAAAA", false, time.Now())
+		if u, err := url.Parse(target.URL); err != nil || u.Scheme+"://"+u.Host != s.UploadOrigin() {
+			t.Errorf("%s: presigned URL %s is not under the origin %s", tc.url, target.URL, s.UploadOrigin())
+		}
+	}
+}

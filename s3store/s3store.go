@@ -58,6 +58,7 @@ type Store struct {
 	client *s3.Client
 	bucket string
 	prefix string // "" or ends with "/"
+	origin string // scheme://host[:port] of the bucket's URLs
 }
 
 // Open returns a Store for rawURL, which has the form
@@ -148,8 +149,23 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// the same key; retrying settles which one wins.
 		o.Retryer = retry.AddWithErrorCodes(o.Retryer, "ConditionalRequestConflict")
 	})
+	params := s3.EndpointParameters{Bucket: &s.bucket, Region: &cfg.Region, ForcePathStyle: aws.Bool(pathStyle)}
+	if endpoint != "" {
+		params.Endpoint = &endpoint
+	}
+	ep, err := s3.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("s3 endpoint of bucket %s: %w", s.bucket, err)
+	}
+	s.origin = ep.URI.Scheme + "://" + ep.URI.Host
 	return s, nil
 }
+
+// UploadOrigin is the scheme://host[:port] that upload URLs and presigned
+// GETs point at, for pages that must be allowed to connect there (a
+// Content-Security-Policy's connect-src). It is resolved from the bucket,
+// region, endpoint and path style, without a request.
+func (s *Store) UploadOrigin() string { return s.origin }
 
 // ObjectName returns the name of key's object in the bucket (see the
 // package comment), for URLs of a CDN serving the bucket, or an error if key

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -13,50 +13,39 @@ import (
 )
 
 // migrateCmd copies a deployment to other stores (see package migrate).
-func migrateCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `userimages migrate: copy every image, user, brand and audit entry to other stores
+type migrateCmd struct {
+	From     string `help:"Source: a data directory (the embedded default), or a quoted pair 'DB BLOB' of serve's --db and --blob forms." required:"" env:"USERIMAGES_FROM" placeholder:"DATA_DIR|'DB BLOB'"`
+	To       string `help:"Destination, as --from, e.g. 'postgres://…/db s3://bucket?endpoint=…'. A database alone is refused: give its BLOB too." required:"" env:"USERIMAGES_TO" placeholder:"DATA_DIR|'DB BLOB'"`
+	PageSize int    `name:"page-size" help:"Records read at a time." default:"${page_size}" env:"USERIMAGES_PAGE_SIZE"`
+	Quiet    bool   `help:"Print only the final counts." env:"USERIMAGES_QUIET"`
+	Verbose  bool   `help:"Print every record as it is copied or found there already." env:"USERIMAGES_VERBOSE"`
+}
 
-  userimages migrate --from ./userimages-data --to 'postgres://…/db s3://bucket?endpoint=…'
+// Help is the long help of migrate.
+func (c *migrateCmd) Help() string {
+	return `Copies every image, user, brand and audit entry. Image paths stay the same.
+Each image's bytes are checked against its SHA-256 and read back from the
+destination. Interrupted, the command is resumed by running it again.
+Unclaimed uploads are not moved. Stop the servers writing to the source
+first, or run it again after they stop.
 
---from and --to are each a data directory (the embedded default: its SQLite
-database and blobs) or a quoted pair "DB BLOB" of the --db and --blob forms
-of serve. Image paths stay the same. Each image's bytes are checked against
-its SHA-256 and read back from the destination. Interrupted, the command is
-resumed by running it again. Unclaimed uploads are not moved. Stop the
-servers writing to the source first, or run it again after they stop.
+  userimages migrate --from ./userimages-data --to 'postgres://…/db s3://bucket?endpoint=…'`
+}
 
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	from := fs.String("from", "", "source: DATA_DIR or 'DB BLOB' (required)")
-	to := fs.String("to", "", "destination: DATA_DIR or 'DB BLOB' (required)")
-	pageSize := fs.Int("page-size", migrate.DefaultPageSize, "records read at a time")
-	quiet := fs.Bool("quiet", false, "print only the final counts")
-	verbose := fs.Bool("verbose", false, "print every record as it is copied or found there already")
-	if rest, err := parse(fs, args); err != nil {
+func (c *migrateCmd) Run(ctx context.Context) error {
+	src, err := parseLocation("--from", c.From)
+	if err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return fmt.Errorf("migrate: unexpected arguments %q", rest)
 	}
-	if *from == "" || *to == "" {
-		return fmt.Errorf("migrate: give both --from and --to")
-	}
-	src, err := parseLocation(*from)
+	dst, err := parseLocation("--to", c.To)
 	if err != nil {
-		return fmt.Errorf("--from: %w", err)
-	}
-	dst, err := parseLocation(*to)
-	if err != nil {
-		return fmt.Errorf("--to: %w", err)
+		return err
 	}
 	if src.dbURL() == dst.dbURL() || src.blobURL() == dst.blobURL() {
-		return fmt.Errorf("migrate: --from and --to must not share a store")
+		return usagef("migrate: --from and --to must not share a store")
 	}
 	if !src.holdsData() {
-		return fmt.Errorf("--from %s: no userimages data there", *from)
+		return fmt.Errorf("--from %s: no userimages data there", c.From)
 	}
 	in, err := src.open(ctx)
 	if err != nil {
@@ -69,9 +58,9 @@ Flags:
 	}
 	defer out.Close()
 
-	report := progressPrinter(os.Stderr, *quiet, *verbose)
+	report := progressPrinter(os.Stderr, c.Quiet, c.Verbose)
 	counts, err := migrate.Run(ctx, migrate.Options{From: in.meta, FromBlobs: in.blobs, To: out.meta, ToBlobs: out.blobs,
-		PageSize: *pageSize, Progress: report})
+		PageSize: c.PageSize, Progress: report})
 	for _, p := range counts {
 		fmt.Printf("%-10s copied %d, already there %d%s\n", p.Kind, p.Copied, p.Skipped, megabytes(p.Bytes))
 	}
@@ -82,18 +71,33 @@ Flags:
 	return nil
 }
 
-// parseLocation reads a data directory or a "DB BLOB" pair.
-func parseLocation(s string) (location, error) {
+// storeScheme matches the start of a --db or --blob address.
+var storeScheme = regexp.MustCompile(`^(sqlite|file|s3|postgres|postgresql):`)
+
+// parseLocation reads flag's value: a data directory or a "DB BLOB" pair.
+// A single word that looks like a store's address is refused: it would be
+// taken for a directory of that name (a database without its bucket).
+func parseLocation(flag, s string) (location, error) {
 	db, blob, pair := strings.Cut(strings.TrimSpace(s), " ")
 	if !pair {
-		return location{data: s}, nil
+		if storeScheme.MatchString(s) || strings.Contains(s, "://") {
+			return location{}, usagef("%s %q: a store address alone is not a deployment; give the pair 'DB BLOB' in one quoted value, e.g. %s 'postgres://…/db s3://BUCKET?…', or a data directory",
+				flag, redactedURL(s), flag)
+		}
+		return location{Data: s}, nil
 	}
 	blob = strings.TrimSpace(blob)
 	if db == "" || blob == "" || strings.Contains(blob, " ") {
-		return location{}, fmt.Errorf("%q: want DATA_DIR or 'DB BLOB'", s)
+		return location{}, usagef("%s %q: want DATA_DIR or 'DB BLOB'", flag, s)
+	}
+	if !storeScheme.MatchString(db) || strings.HasPrefix(db, "file:") || strings.HasPrefix(db, "s3:") {
+		return location{}, usagef("%s: the first of 'DB BLOB' must be sqlite:PATH or postgres://…, not %q", flag, redactedURL(db))
+	}
+	if !strings.HasPrefix(blob, "file:") && !strings.HasPrefix(blob, "s3://") {
+		return location{}, usagef("%s: the second of 'DB BLOB' must be file:DIR or s3://BUCKET?…, not %q", flag, blob)
 	}
 	// A migration signs no upload URLs, so a pair needs no data directory.
-	return location{db: db, blob: blob}, nil
+	return location{DB: db, Blob: blob}, nil
 }
 
 // progressPrinter reports progress to w at most every half second, or

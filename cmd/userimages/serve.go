@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime/pprof"
@@ -18,180 +18,224 @@ import (
 	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
-	"userimages/imagesafe"
 	"userimages/metrics"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/redisrate"
 	"userimages/s3store"
 	"userimages/selfsign"
-
-	"github.com/userimages/userimages/client/api"
 )
 
-func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	where := locationFlags(fs)
-	serveMode := fs.String("serve-mode", "stream", "how images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)")
-	cdnURL := fs.String("cdn-url", "", "with --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)")
-	redirectTTL := fs.Duration("redirect-ttl", 15*time.Minute, "with --serve-mode redirect: how long a presigned GET is good; browsers cache the redirect half as long")
-	sse := fs.String("upload-sse", core.DefaultServerSideEncryption, "X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)")
-	publicURL := fs.String("public-url", "", "scheme://host[:port] clients reach this server at (default: each request's Host)")
-	var brands, origins, types listFlag
-	fs.Var(&brands, "brand", "register a brand id (repeatable)")
-	fs.Var(&origins, "cors-origin", `origin allowed to call from a browser (repeatable; default "*")`)
-	corsCredentials := fs.Bool("cors-credentials", false, "let pages of the --cors-origin origins send credentialed requests (cookies, HTTP auth); needs origins listed, not *")
-	fs.Var(&types, "content-type", "accepted content type (repeatable; default image/jpeg, image/png, image/gif, image/webp)")
-	maxSize := fs.Int64("max-file-size", core.DefaultMaxFileSize, "largest accepted file_size in bytes")
-	keepMetadata := fs.Bool("keep-metadata", false, "serve images with their EXIF, XMP, IPTC and comments (default: stripped, keeping the ICC profile and orientation)")
-	maxPixels := fs.Int64("max-pixels", imagesafe.DefaultMaxPixels, "largest accepted width × height, checked from the header before decoding")
-	maxSide := fs.Int("max-side", imagesafe.DefaultMaxSide, "largest accepted width or height")
-	ttl := fs.Duration("upload-url-ttl", core.DefaultUploadURLTTL, "how long an upload URL accepts its PUT")
-	window := fs.Duration("claim-window", core.DefaultClaimWindow, "how long an upload can be claimed before it is swept")
-	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often expired uploads are swept")
-	shutdownGrace := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
-	redisPrefix := fs.String("redis-prefix", redisrate.DefaultPrefix, "prefix of the rate-limit keys in Redis, for deployments sharing one Redis")
-	redisURL := fs.String("redis", "", "redis://[user:password@]host:port/db keeping rate limits shared by all instances (default: kept in this process)")
-	defaults := httpapi.DefaultRateLimits()
-	limitCreate, limitPut, limitClaim, limitAuth := limitFlag{defaults.Create}, limitFlag{defaults.Put}, limitFlag{defaults.Claim}, limitFlag{defaults.Auth}
-	fs.Var(&limitCreate, "rate-limit-create", "requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off")
-	fs.Var(&limitPut, "rate-limit-put", "upload PUTs per client, RATE/PERIOD or off")
-	fs.Var(&limitClaim, "rate-limit-claim", "claims per client, RATE/PERIOD or off")
-	fs.Var(&limitAuth, "rate-limit-auth", "requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off")
-	var proxies prefixFlag
-	fs.Var(&proxies, "trusted-proxy", "CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
-	maxUploads := fs.Int("max-concurrent-uploads", httpapi.DefaultMaxConcurrentUploads, "upload bodies received at once; more get 503")
-	maxClientUploads := fs.Int("max-concurrent-uploads-per-client", httpapi.DefaultMaxConcurrentUploadsPerClient, "upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429")
-	minFree := fs.Int64("min-free-space", 0, "bytes of free space on the data disk under which /readyz answers 503 (default: 64 × --max-file-size)")
-	uploadTimeout := fs.Duration("upload-timeout", httpapi.DefaultUploadTimeout, "how long an upload PUT may take to send its body")
-	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
-	readTimeout := fs.Duration("read-timeout", time.Minute, "how long a client may take to send a whole request (except upload PUTs: --upload-timeout)")
-	writeTimeout := fs.Duration("write-timeout", 5*time.Minute, "how long a response may take, from the end of the request headers")
-	idleTimeout := fs.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file when the server stops")
-	if rest, err := parse(fs, args); err != nil {
-		return err
-	} else if len(rest) > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", rest)
-	}
-	for name, d := range map[string]time.Duration{"upload-timeout": *uploadTimeout, "read-header-timeout": *readHeaderTimeout,
-		"read-timeout": *readTimeout, "write-timeout": *writeTimeout, "idle-timeout": *idleTimeout} {
-		if d <= 0 {
-			return fmt.Errorf("--%s %s: must be positive", name, d)
+// serveCmd is the configuration of `userimages serve`: every field is a
+// flag, with its default and environment variable in its tags. It is
+// filled by the one parser (kong), checked by validate, and turned into a
+// server by buildServer.
+type serveCmd struct {
+	Addr string `help:"Address to listen on (port 0 picks a free one)." default:"127.0.0.1:8080" env:"USERIMAGES_ADDR" placeholder:"HOST:PORT"`
+	location
+	ServeMode   string        `help:"How images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)." default:"stream" enum:"stream,redirect" env:"USERIMAGES_SERVE_MODE"`
+	CDNURL      string        `name:"cdn-url" help:"With --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)." env:"USERIMAGES_CDN_URL" placeholder:"URL"`
+	RedirectTTL time.Duration `name:"redirect-ttl" help:"With --serve-mode redirect: how long a presigned GET is good; browsers cache the redirect half as long." default:"15m" env:"USERIMAGES_REDIRECT_TTL"`
+	UploadSSE   string        `name:"upload-sse" help:"X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)." default:"${upload_sse}" env:"USERIMAGES_UPLOAD_SSE"`
+	PublicURL   string        `name:"public-url" help:"scheme://host[:port] clients reach this server at (default: each request's Host)." env:"USERIMAGES_PUBLIC_URL" placeholder:"URL"`
+	Brand       []string      `help:"Register a brand id (repeatable; the variable is comma-separated)." env:"USERIMAGES_BRAND" placeholder:"ID"`
+	CORSOrigin  []string      `name:"cors-origin" help:"Origin allowed to call from a browser (repeatable; default \"*\")." env:"USERIMAGES_CORS_ORIGIN" placeholder:"ORIGIN"`
+	CORSCreds   bool          `name:"cors-credentials" help:"Let pages of the --cors-origin origins send credentialed requests (cookies, HTTP auth); needs origins listed, not *." env:"USERIMAGES_CORS_CREDENTIALS"`
+	ContentType []string      `name:"content-type" help:"Accepted content type (repeatable; default all of image/jpeg, image/png, image/gif, image/webp)." env:"USERIMAGES_CONTENT_TYPE" placeholder:"TYPE"`
+	MaxFileSize int64         `name:"max-file-size" help:"Largest accepted file_size, in bytes." default:"${max_file_size}" env:"USERIMAGES_MAX_FILE_SIZE" placeholder:"BYTES"`
+	KeepMeta    bool          `name:"keep-metadata" help:"Serve images with their EXIF, XMP, IPTC and comments (default: stripped, keeping the ICC profile and orientation)." env:"USERIMAGES_KEEP_METADATA"`
+	MaxPixels   int64         `name:"max-pixels" help:"Largest accepted width × height, checked from the header before decoding." default:"${max_pixels}" env:"USERIMAGES_MAX_PIXELS"`
+	MaxSide     int           `name:"max-side" help:"Largest accepted width or height." default:"${max_side}" env:"USERIMAGES_MAX_SIDE"`
+	UploadTTL   time.Duration `name:"upload-url-ttl" help:"How long an upload URL accepts its PUT." default:"${upload_url_ttl}" env:"USERIMAGES_UPLOAD_URL_TTL"`
+	ClaimWindow time.Duration `name:"claim-window" help:"How long an upload can be claimed before it is swept." default:"${claim_window}" env:"USERIMAGES_CLAIM_WINDOW"`
+	SweepEvery  time.Duration `name:"sweep-interval" help:"How often expired uploads are swept." default:"10m" env:"USERIMAGES_SWEEP_INTERVAL"`
+	Shutdown    time.Duration `name:"shutdown-timeout" help:"How long in-flight requests may finish after SIGINT/SIGTERM." default:"30s" env:"USERIMAGES_SHUTDOWN_TIMEOUT"`
+	RedisPrefix string        `name:"redis-prefix" help:"Prefix of the rate-limit keys in Redis, for deployments sharing one Redis." default:"${redis_prefix}" env:"USERIMAGES_REDIS_PREFIX"`
+	Redis       string        `help:"redis://[user:password@]host:port/db keeping rate limits shared by all instances (default: kept in this process)." env:"USERIMAGES_REDIS" placeholder:"URL"`
+	LimitCreate limitFlag     `name:"rate-limit-create" help:"Requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off." default:"${rate_limit_create}" env:"USERIMAGES_RATE_LIMIT_CREATE" placeholder:"RATE/PERIOD"`
+	LimitPut    limitFlag     `name:"rate-limit-put" help:"Upload PUTs per client, RATE/PERIOD or off." default:"${rate_limit_put}" env:"USERIMAGES_RATE_LIMIT_PUT" placeholder:"RATE/PERIOD"`
+	LimitClaim  limitFlag     `name:"rate-limit-claim" help:"Claims per client, RATE/PERIOD or off." default:"${rate_limit_claim}" env:"USERIMAGES_RATE_LIMIT_CLAIM" placeholder:"RATE/PERIOD"`
+	LimitAuth   limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
+	Proxies     []prefixFlag  `name:"trusted-proxy" help:"CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)." env:"USERIMAGES_TRUSTED_PROXY" placeholder:"CIDR"`
+	MaxUploads  int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
+	MaxClientUp int           `name:"max-concurrent-uploads-per-client" help:"Upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429." default:"${max_concurrent_uploads_per_client}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS_PER_CLIENT"`
+	MinFree     int64         `name:"min-free-space" help:"Bytes of free space on the data disk under which /readyz answers 503 (default: 64 × --max-file-size)." env:"USERIMAGES_MIN_FREE_SPACE" placeholder:"BYTES"`
+	UploadTime  time.Duration `name:"upload-timeout" help:"How long an upload PUT may take to send its body." default:"${upload_timeout}" env:"USERIMAGES_UPLOAD_TIMEOUT"`
+	ReadHeader  time.Duration `name:"read-header-timeout" help:"How long a client may take to send a request's headers." default:"10s" env:"USERIMAGES_READ_HEADER_TIMEOUT"`
+	ReadTime    time.Duration `name:"read-timeout" help:"How long a client may take to send a whole request (except upload PUTs: --upload-timeout)." default:"1m" env:"USERIMAGES_READ_TIMEOUT"`
+	WriteTime   time.Duration `name:"write-timeout" help:"How long a response may take, from the end of the request headers." default:"5m" env:"USERIMAGES_WRITE_TIMEOUT"`
+	IdleTime    time.Duration `name:"idle-timeout" help:"How long an idle keep-alive connection stays open." default:"2m" env:"USERIMAGES_IDLE_TIMEOUT"`
+	CPUProfile  string        `name:"cpuprofile" help:"Write a CPU profile (pprof) of the whole run to this file when the server stops." env:"USERIMAGES_CPUPROFILE" placeholder:"FILE"`
+}
+
+// validate checks what the parser cannot: every rule that spans flags or
+// bounds a value. It is the one place a configuration is refused before
+// anything is opened.
+func (c *serveCmd) validate() error {
+	for _, d := range []struct {
+		flag string
+		d    time.Duration
+	}{{"upload-timeout", c.UploadTime}, {"read-header-timeout", c.ReadHeader}, {"read-timeout", c.ReadTime},
+		{"write-timeout", c.WriteTime}, {"idle-timeout", c.IdleTime}} {
+		if err := positive(d.flag, d.d); err != nil {
+			return err
 		}
 	}
-	if *corsCredentials && (len(origins) == 0 || slices.Contains(origins, "*")) {
-		return fmt.Errorf("--cors-credentials needs --cors-origin to list the origins, not *: any page could otherwise act with its visitors' credentials")
+	switch {
+	case c.CORSCreds && (len(c.CORSOrigin) == 0 || slices.Contains(c.CORSOrigin, "*")):
+		return usagef("--cors-credentials needs --cors-origin to list the origins, not *: any page could otherwise act with its visitors' credentials")
+	case c.MaxUploads < 1:
+		return usagef("--max-concurrent-uploads %d: must be at least 1", c.MaxUploads)
+	case c.MaxClientUp < 1:
+		return usagef("--max-concurrent-uploads-per-client %d: must be at least 1", c.MaxClientUp)
+	case c.MinFree < 0:
+		return usagef("--min-free-space %d: must not be negative", c.MinFree)
+	case c.CDNURL != "" && c.ServeMode != "redirect":
+		return usagef("--cdn-url needs --serve-mode redirect")
+	case c.ServeMode == "redirect" && !strings.HasPrefix(c.Blob, "s3://"):
+		return usagef("--serve-mode redirect needs image bytes in an object store (--blob s3://…)")
+	case c.ServeMode == "redirect" && c.CDNURL == "" && (c.RedirectTTL < 2*time.Second || c.RedirectTTL > 7*24*time.Hour):
+		return usagef("--redirect-ttl %s: must be between 2s and 7 days (the SigV4 limit)", c.RedirectTTL)
+	case strings.HasPrefix(c.Blob, "s3://") && c.MaxFileSize > s3store.MaxPutSize:
+		// A claim writes the checked copy to the bucket through a buffer of
+		// at most this size: larger uploads could never be published.
+		return usagef("--max-file-size %d: at most %d with an s3:// --blob", c.MaxFileSize, s3store.MaxPutSize)
 	}
-	if *maxUploads < 1 {
-		return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1", *maxUploads)
-	}
-	if *maxClientUploads < 1 {
-		return fmt.Errorf("--max-concurrent-uploads-per-client %d: must be at least 1", *maxClientUploads)
-	}
-	if *minFree < 0 {
-		return fmt.Errorf("--min-free-space %d: must not be negative", *minFree)
-	}
-	if *publicURL != "" {
-		u, err := url.Parse(*publicURL)
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("--public-url %q: want scheme://host[:port] with no path", *publicURL)
+			return usagef("--public-url %q: want scheme://host[:port] with no path", c.PublicURL)
 		}
+	}
+	if c.CDNURL != "" {
+		u, err := url.Parse(c.CDNURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return usagef("--cdn-url %q: want http(s)://host[/path]", c.CDNURL)
+		}
+	}
+	return c.check("--db", "--blob")
+}
+
+// server is a built server, ready to run.
+type server struct {
+	http    *http.Server
+	ln      net.Listener
+	svc     *core.Service
+	metrics *metrics.Metrics
+	closers []func()
+}
+
+func (s *server) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// buildServer opens the stores of a validated configuration, and wires the
+// service, the HTTP API and the listener.
+func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server, err error) {
+	s := &server{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	st, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, st.Close)
+	var proxies []netip.Prefix
+	for _, p := range c.Proxies {
+		proxies = append(proxies, netip.Prefix(p))
+	}
+	svc, err := st.service(core.Config{MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentType, UploadURLTTL: c.UploadTTL, ClaimWindow: c.ClaimWindow,
+		KeepMetadata: c.KeepMeta, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree}, log)
+	if err != nil {
+		return nil, err
+	}
+	s.svc = svc
+	for _, b := range c.Brand {
+		if err := svc.AddBrand(ctx, b); err != nil {
+			return nil, fmt.Errorf("--brand %s: %w", b, err)
+		}
+	}
+	limiter, closeLimiter, err := newLimiter(ctx, c.Redis, c.RedisPrefix, log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, closeLimiter)
+	s.metrics = metrics.New()
+	api, err := httpapi.New(svc, st.verifier, httpapi.Config{
+		Redirect:                      redirector(c, st.s3),
+		Metrics:                       s.metrics,
+		PublicURL:                     c.PublicURL,
+		CORSOrigins:                   c.CORSOrigin,
+		CORSCredentials:               c.CORSCreds,
+		UploadPath:                    selfsign.PathPrefix,
+		TrustedProxies:                proxies,
+		Limiter:                       limiter,
+		RateLimits:                    httpapi.RateLimits{Create: c.LimitCreate.l, Put: c.LimitPut.l, Claim: c.LimitClaim.l, Auth: c.LimitAuth.l},
+		MaxConcurrentUploads:          c.MaxUploads,
+		MaxConcurrentUploadsPerClient: c.MaxClientUp,
+		UploadTimeout:                 c.UploadTime,
+		Composer:                      composer.Handler(composerConfig(svc, c.PublicURL, st)),
+	}, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.ln.Close() })
+	s.http = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: c.ReadHeader,
+		ReadTimeout:       c.ReadTime,
+		WriteTimeout:      c.WriteTime,
+		IdleTimeout:       c.IdleTime,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Run serves until ctx ends, then finishes in-flight requests.
+func (c *serveCmd) Run(ctx context.Context) error {
+	if err := c.validate(); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+	if c.CPUProfile != "" {
+		stop, err := startCPUProfile(c.CPUProfile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-
-	st, err := where.open(ctx)
+	s, err := buildServer(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	redirect, err := redirector(*serveMode, *cdnURL, *redirectTTL, st.s3)
-	if err != nil {
-		return err
-	}
-	if st.s3 != nil && *maxSize > s3store.MaxPutSize {
-		// A claim writes the checked copy to the bucket through a buffer of
-		// at most this size: larger uploads could never be published.
-		return fmt.Errorf("--max-file-size %d: at most %d with an s3:// --blob", *maxSize, s3store.MaxPutSize)
-	}
-	svc, err := st.service(core.Config{MaxFileSize: *maxSize, ContentTypes: types, UploadURLTTL: *ttl, ClaimWindow: *window,
-		KeepMetadata: *keepMetadata, MaxPixels: *maxPixels, MaxSide: *maxSide, ServerSideEncryption: *sse, MinFreeSpace: *minFree}, log)
-	if err != nil {
-		return err
-	}
-	for _, b := range brands {
-		if err := svc.AddBrand(ctx, b); err != nil {
-			return fmt.Errorf("--brand %s: %w", b, err)
-		}
-	}
-	composerCfg, err := composerConfig(ctx, svc, *publicURL, st.signer)
-	if err != nil {
-		return err
-	}
-	limiter, closeLimiter, err := newLimiter(ctx, *redisURL, *redisPrefix, log)
-	if err != nil {
-		return err
-	}
-	defer closeLimiter()
-	m := metrics.New()
-	api, err := httpapi.New(svc, st.verifier, httpapi.Config{
-		Redirect:                      redirect,
-		Metrics:                       m,
-		PublicURL:                     *publicURL,
-		CORSOrigins:                   origins,
-		CORSCredentials:               *corsCredentials,
-		UploadPath:                    selfsign.PathPrefix,
-		TrustedProxies:                proxies,
-		Limiter:                       limiter,
-		RateLimits:                    httpapi.RateLimits{Create: limitCreate.l, Put: limitPut.l, Claim: limitClaim.l, Auth: limitAuth.l},
-		MaxConcurrentUploads:          *maxUploads,
-		MaxConcurrentUploadsPerClient: *maxClientUploads,
-		UploadTimeout:                 *uploadTimeout,
-		Composer:                      composer.Handler(composerCfg),
-	}, log, nil)
-	if err != nil {
-		return err
-	}
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: *readHeaderTimeout,
-		ReadTimeout:       *readTimeout,
-		WriteTimeout:      *writeTimeout,
-		IdleTimeout:       *idleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	defer s.Close()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
-	go svc.RunSweeper(sweepCtx, *sweepEvery, core.SweepOptions{Orphans: true}, func(st core.SweepStats) {
-		m.UploadsExpired(st.ExpiredUploads)
+	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true}, func(st core.SweepStats) {
+		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})
 
-	log.Info("listening", "addr", ln.Addr().String(), "db", redactedURL(where.dbURL()), "blob", where.blobURL(), "serve_mode", *serveMode, "brands", brands,
-		"rate_limits", map[string]string{"create": limitCreate.String(), "put": limitPut.String(), "claim": limitClaim.String()})
+	log.Info("listening", "addr", s.ln.Addr().String(), "db", redactedURL(c.dbURL()), "blob", c.blobURL(), "serve_mode", c.ServeMode, "brands", c.Brand,
+		"rate_limits", map[string]string{"create": c.LimitCreate.String(), "put": c.LimitPut.String(), "claim": c.LimitClaim.String()})
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", shutdownGrace.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), *shutdownGrace)
+	log.Info("shutting down: finishing in-flight requests", "timeout", c.Shutdown.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.Shutdown)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -217,33 +261,16 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-// redirector returns how image GETs are redirected in mode, or nil to
-// stream them. Redirects need an object store to point at.
-func redirector(mode, cdnURL string, ttl time.Duration, store *s3store.Store) (httpapi.ImageRedirector, error) {
-	switch mode {
-	case "stream":
-		if cdnURL != "" {
-			return nil, fmt.Errorf("--cdn-url needs --serve-mode redirect")
-		}
-		return nil, nil
-	case "redirect":
-	default:
-		return nil, fmt.Errorf("--serve-mode %q: want stream or redirect", mode)
+// redirector returns how image GETs are redirected, or nil to stream
+// them (validate checked the flags).
+func redirector(c *serveCmd, store *s3store.Store) httpapi.ImageRedirector {
+	switch {
+	case c.ServeMode != "redirect":
+		return nil
+	case c.CDNURL != "":
+		return cdnRedirect{base: strings.TrimSuffix(c.CDNURL, "/"), store: store}
 	}
-	if store == nil {
-		return nil, fmt.Errorf("--serve-mode redirect needs image bytes in an object store (--blob s3://…)")
-	}
-	if cdnURL != "" {
-		u, err := url.Parse(cdnURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			return nil, fmt.Errorf("--cdn-url %q: want http(s)://host[/path]", cdnURL)
-		}
-		return cdnRedirect{base: strings.TrimSuffix(cdnURL, "/"), store: store}, nil
-	}
-	if ttl < 2*time.Second || ttl > 7*24*time.Hour {
-		return nil, fmt.Errorf("--redirect-ttl %s: must be between 2s and 7 days (the SigV4 limit)", ttl)
-	}
-	return presignRedirect{store: store, ttl: ttl}, nil
+	return presignRedirect{store: store, ttl: c.RedirectTTL}
 }
 
 // presignRedirect redirects to a presigned GET of the object, cached by
@@ -316,22 +343,16 @@ func redactedURL(rawURL string) string {
 // composerConfig gives the composer page the service's brands and limits.
 // Upload URLs point at publicURL when it is set, which may not be where the
 // page is loaded from, or at the object store: the page may connect there.
-func composerConfig(ctx context.Context, svc *core.Service, publicURL string, signer core.UploadSigner) (composer.Config, error) {
+func composerConfig(svc *core.Service, publicURL string, st *stores) composer.Config {
 	c := svc.Config()
 	cfg := composer.Config{Brands: svc.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes}
 	if publicURL != "" {
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(publicURL))
 	}
-	if _, ok := signer.(*s3store.Store); ok {
-		// The store's origin is where any upload URL points.
-		probe, err := signer.PresignPut(ctx, core.PresignParams{Key: "staging/origin-probe", Token: "origin-probe",
-			Headers: map[string]string{"Content-Type": api.JPEG.MIME}, FileSize: 1, Now: time.Now(), TTL: time.Minute})
-		if err != nil {
-			return cfg, fmt.Errorf("upload origin: %w", err)
-		}
-		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(probe.URL))
+	if st.s3 != nil {
+		cfg.ConnectOrigins = append(cfg.ConnectOrigins, st.s3.UploadOrigin())
 	}
-	return cfg, nil
+	return cfg
 }
 
 // origin is the scheme://host[:port] of a URL.

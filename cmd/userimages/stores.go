@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -23,37 +22,46 @@ import (
 	"userimages/sqlite"
 )
 
-// location says where a deployment keeps its metadata and image bytes.
+// location says where a deployment keeps its metadata and image bytes:
+// the flags --data, --db and --blob of the commands that open stores.
 // Empty db and blob mean the embedded default inside data. A location with
 // no data directory opens no upload signer for bytes on local disk.
 type location struct {
-	data string // the embedded default's stores and the signing secret of self-signed upload URLs
-	db   string // sqlite:PATH or postgres://…
-	blob string // file:DIR or s3://BUCKET?…
+	Data string `help:"Directory of the embedded database, image bytes and signing secret." default:"./userimages-data" env:"USERIMAGES_DATA" placeholder:"DIR"`
+	DB   string `name:"db" help:"Metadata store: sqlite:PATH or postgres://USER@HOST:PORT/DB?… (default: sqlite:DATA/userimages.db). PostgreSQL needs an explicit --blob." env:"USERIMAGES_DB" placeholder:"URL"`
+	Blob string `help:"Image byte store: file:DIR or s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P, credentials from the AWS environment (default: file:DATA/blobs). s3:// needs an explicit --db." env:"USERIMAGES_BLOB" placeholder:"URL"`
 }
 
-// locationFlags registers --data, --db and --blob.
-func locationFlags(fs *flag.FlagSet) *location {
-	var l location
-	fs.StringVar(&l.data, "data", "./userimages-data", "directory of the embedded database, image bytes and signing secret")
-	fs.StringVar(&l.db, "db", "", "metadata store: sqlite:PATH or postgres://USER@HOST:PORT/DB?… (default: sqlite:DATA/userimages.db)")
-	fs.StringVar(&l.blob, "blob", "", "image byte store: file:DIR or s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P, credentials from the AWS environment (default: file:DATA/blobs)")
-	return &l
+// check refuses a half-given location: a shared database with bytes on
+// this host's disk by default, or shared bytes with a database on this
+// host by default. Either would start and lose data silently between
+// instances. flagDB and flagBlob name the flags in messages.
+func (l location) check(flagDB, flagBlob string) error {
+	isPostgres := strings.HasPrefix(l.DB, "postgres://") || strings.HasPrefix(l.DB, "postgresql://")
+	switch {
+	case isPostgres && l.Blob == "":
+		return usagef("%s %s needs %s too: a PostgreSQL database is shared by instances, so say where their image bytes are (s3://BUCKET?… for all of them, or file:DIR for this host only)",
+			flagDB, redactedURL(l.DB), flagBlob)
+	case strings.HasPrefix(l.Blob, "s3://") && l.DB == "":
+		return usagef("%s %s needs %s too: the default database is SQLite in this host's data directory; give %s postgres://… for instances sharing the bucket, or %s sqlite:PATH to mean it",
+			flagBlob, l.Blob, flagDB, flagDB, flagDB)
+	}
+	return nil
 }
 
 // dbURL and blobURL are the stores' addresses, defaults filled in.
 func (l location) dbURL() string {
-	if l.db == "" {
-		return "sqlite:" + filepath.Join(l.data, "userimages.db")
+	if l.DB == "" {
+		return "sqlite:" + filepath.Join(l.Data, "userimages.db")
 	}
-	return l.db
+	return l.DB
 }
 
 func (l location) blobURL() string {
-	if l.blob == "" {
-		return "file:" + filepath.Join(l.data, "blobs")
+	if l.Blob == "" {
+		return "file:" + filepath.Join(l.Data, "blobs")
 	}
-	return l.blob
+	return l.Blob
 }
 
 // holdsData reports whether the location has been used: always for a
@@ -99,7 +107,7 @@ func (l location) open(ctx context.Context) (*stores, error) {
 			return nil, fmt.Errorf("--blob: %w", err)
 		}
 		st.blobs, st.disk = blobs, blobs
-		if l.data != "" { // with no data directory (a migration), no URLs are signed
+		if l.Data != "" { // with no data directory (a migration), no URLs are signed
 			signer, err := l.selfSigner()
 			if err != nil {
 				return nil, err
@@ -144,10 +152,10 @@ func (st *stores) Close() { st.closeDB() }
 // secret of every instance: USERIMAGES_SIGNING_SECRET, else the one kept in
 // the data directory.
 func (l location) selfSigner() (*selfsign.Signer, error) {
-	if err := os.MkdirAll(l.data, 0o700); err != nil {
+	if err := os.MkdirAll(l.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	secret, err := signingSecret(l.data)
+	secret, err := signingSecret(l.Data)
 	if err != nil {
 		return nil, err
 	}

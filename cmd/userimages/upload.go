@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,59 +16,61 @@ import (
 
 	"github.com/userimages/userimages/client"
 	"github.com/userimages/userimages/client/api"
+	"golang.org/x/term"
 )
 
-// upload is `userimages upload`: the three steps of the API for each file,
-// through package client, against a userimages server or Zendesk itself.
-func upload(ctx context.Context, args []string) error {
-	fset := flag.NewFlagSet("upload", flag.ContinueOnError)
-	server := fset.String("server", "http://127.0.0.1:8080", "base URL of the server, scheme://host[:port]; Zendesk: https://SUBDOMAIN.zendesk.com")
-	user := fset.String("user", "", "Basic credentials EMAIL:PASSWORD (default: anonymous)")
-	token := fset.String("token", "", "Basic API-token credentials EMAIL/token:API_TOKEN")
-	bearer := fset.String("bearer", "", "Bearer API token")
-	brand := fset.String("brand", "", "id of the brand the images are for (required)")
-	asJSON := fset.Bool("json", false, `print one JSON object per file ({"file","path","url","size","content_type"} or {"file","error"}) instead of its path`)
-	retries := fset.Int("retries", 3, "retries of a request that failed in a way that may pass: network errors, 429, 502, 503, 504")
-	files, err := parse(fset, args)
-	if err != nil {
-		return err
-	}
+// uploadCmd is `userimages upload`: the three steps of the API for each
+// file, through package client, against a userimages server or Zendesk
+// itself. It reads only the environment variables its help names: the
+// server's (USERIMAGES_BRAND, say) are not its own.
+type uploadCmd struct {
+	Server  string   `help:"Base URL of the server, scheme://host[:port]; Zendesk: https://SUBDOMAIN.zendesk.com." default:"http://127.0.0.1:8080" env:"USERIMAGES_SERVER" placeholder:"URL"`
+	User    string   `help:"Basic credentials EMAIL:PASSWORD (default: anonymous)." env:"USERIMAGES_USER" placeholder:"EMAIL:PASSWORD"`
+	Token   string   `help:"Basic API-token credentials EMAIL/token:API_TOKEN." env:"USERIMAGES_TOKEN" placeholder:"EMAIL/token:API_TOKEN"`
+	Bearer  string   `help:"Bearer API token." env:"USERIMAGES_BEARER" placeholder:"TOKEN"`
+	Brand   string   `help:"Id of the brand the images are for." required:"" placeholder:"ID"`
+	JSON    bool     `name:"json" help:"Print one JSON object per file ({\"file\",\"path\",\"url\",\"size\",\"content_type\"} or {\"file\",\"error\"}) instead of its path."`
+	Retries int      `help:"Retries of a request that failed in a way that may pass: network errors, 429, 502, 503, 504." default:"3"`
+	Files   []string `arg:"" name:"file" help:"Image files (JPEG, PNG, GIF or WebP)."`
+}
+
+func (c *uploadCmd) Run(ctx context.Context) error {
 	switch {
-	case len(files) == 0:
-		return errors.New("upload: give one or more image files")
-	case *brand == "" || strings.Contains(*brand, ","):
-		return errors.New("upload: give the brand id with --brand ID (one brand)")
-	case *retries < 0:
-		return fmt.Errorf("upload: --retries %d: must be 0 or more", *retries)
+	case strings.Contains(c.Brand, ","):
+		return usagef("upload: --brand %s: give one brand id", c.Brand)
+	case c.Retries < 0:
+		return usagef("upload: --retries %d: must be 0 or more", c.Retries)
+	case !strings.Contains(c.Server, "://"):
+		return usagef("upload: --server %s: give the scheme too, e.g. --server http://%s", c.Server, c.Server)
 	}
-	auth, err := credentials(*user, *token, *bearer)
+	auth, err := credentials(c.User, c.Token, c.Bearer)
 	if err != nil {
-		return fmt.Errorf("upload: %w", err)
+		return usagef("upload: %v", err)
 	}
 	policy := client.DefaultRetryPolicy()
-	policy.MaxAttempts = *retries + 1
-	c, err := client.New(*server, append(auth, client.WithRetry(policy))...)
+	policy.MaxAttempts = c.Retries + 1
+	cl, err := client.New(c.Server, append(auth, client.WithRetry(policy))...)
 	if err != nil {
-		return fmt.Errorf("upload: --server: %w", err)
+		return usagef("upload: --server: %v", err)
 	}
 
-	u := uploadCmd{c: c, brand: *brand, asJSON: *asJSON, stdout: os.Stdout, stderr: os.Stderr, bars: stderrIsTerminal()}
+	u := uploader{c: cl, brand: c.Brand, asJSON: c.JSON, stdout: os.Stdout, stderr: os.Stderr, bars: term.IsTerminal(int(os.Stderr.Fd()))}
 	failed := 0
-	for i, file := range files {
+	for i, file := range c.Files {
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; %d of %d files not uploaded", len(files)-i, len(files))
+			return fmt.Errorf("interrupted; %d of %d files not uploaded", len(c.Files)-i, len(c.Files))
 		}
 		err := u.one(ctx, file)
 		if err == nil {
 			continue
 		}
 		failed++
-		if left := len(files) - i - 1; left > 0 && failsEveryFile(err) {
-			return fmt.Errorf("%d of %d files failed; %d not tried, as they would fail the same way", failed, len(files), left)
+		if left := len(c.Files) - i - 1; left > 0 && failsEveryFile(err) {
+			return fmt.Errorf("%d of %d files failed; %d not tried, as they would fail the same way", failed, len(c.Files), left)
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed", failed, len(files))
+		return fmt.Errorf("%d of %d files failed", failed, len(c.Files))
 	}
 	return nil
 }
@@ -129,13 +130,7 @@ func credentials(user, token, bearer string) ([]client.Option, error) {
 	return nil, nil
 }
 
-// stderrIsTerminal reports whether progress bars may be drawn on stderr.
-func stderrIsTerminal() bool {
-	fi, err := os.Stderr.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
-}
-
-type uploadCmd struct {
+type uploader struct {
 	c      *client.Client
 	brand  string
 	asJSON bool
@@ -162,7 +157,7 @@ type uploadError struct {
 }
 
 // one uploads file and prints the outcome; it returns the upload's error.
-func (u *uploadCmd) one(ctx context.Context, file string) error {
+func (u *uploader) one(ctx context.Context, file string) error {
 	var size int64
 	if fi, err := os.Stat(file); err == nil {
 		size = fi.Size()
@@ -198,7 +193,7 @@ func (u *uploadCmd) one(ctx context.Context, file string) error {
 	return nil
 }
 
-func (u *uploadCmd) printJSON(v uploadResult) {
+func (u *uploader) printJSON(v uploadResult) {
 	enc := json.NewEncoder(u.stdout)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
