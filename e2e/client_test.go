@@ -302,19 +302,7 @@ type uploadRun struct {
 // env.
 func runUploadCLI(t *testing.T, env []string, args ...string) uploadRun {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"upload"}, args...)...)
-	cmd.Env = append(cleanEnv(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return uploadRun{stdout.String(), stderr.String(), exit.ExitCode()}
-	case err != nil:
-		t.Fatalf("userimages upload: %v", err)
-	}
-	return uploadRun{stdout.String(), stderr.String(), 0}
+	return runCommand(t, "", env, append([]string{"upload"}, args...)...)
 }
 
 // TestUploadCommand runs `userimages upload` as a subprocess.

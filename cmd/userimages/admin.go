@@ -82,7 +82,7 @@ func (c *userAddCmd) Run(ctx context.Context) error {
 		password = strings.TrimRight(line, "\r\n")
 	}
 	if password == "" {
-		return usagef("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
+		return fmt.Errorf("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
 	}
 	return withService(ctx, c.location, true, func(svc *core.Service) error {
 		id, err := svc.AddUser(ctx, c.Email, password, c.Admin)
@@ -150,7 +150,7 @@ type imagesRmCmd struct {
 
 func (c *imagesRmCmd) Run(ctx context.Context) error {
 	if strings.TrimSpace(c.Reason) == "" {
-		return usagef("images rm: --reason must say why")
+		return fmt.Errorf("images rm: --reason must say why")
 	}
 	return withService(ctx, c.location, false, func(svc *core.Service) error {
 		by := "cli:" + loginName()

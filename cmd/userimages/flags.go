@@ -72,7 +72,7 @@ func (p *prefixFlag) UnmarshalText(b []byte) error {
 // positive returns an error naming flag when d is not positive.
 func positive(flag string, d time.Duration) error {
 	if d <= 0 {
-		return usagef("--%s %s: must be positive", flag, d)
+		return fmt.Errorf("--%s %s: must be positive", flag, d)
 	}
 	return nil
 }

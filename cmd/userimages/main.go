@@ -35,11 +35,9 @@ type cli struct {
 	Upload  uploadCmd  `cmd:"" help:"Upload image files to a server (userimages or a Zendesk help center)."`
 }
 
-// Exit statuses.
-const (
-	exitFailed = 1 // the command ran and failed
-	exitUsage  = 2 // the command line is wrong; nothing ran
-)
+// exitFailed is the exit status of a failed command or a wrong command
+// line.
+const exitFailed = 1
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,43 +65,84 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "userimages:", err)
 		return exitFailed
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(interspersed(parser.Model, args))
 	if exit >= 0 { // --help or --version
 		return exit
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "userimages: %v (see userimages %s--help)\n", err, commandOf(err))
-		return exitUsage
+		return exitFailed
 	}
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintln(stderr, "userimages:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
 		return exitFailed
 	}
 	return 0
+}
+
+// interspersed moves the arguments of a command that are not flags after
+// its flags, so that flags may come before or after the files of
+// `upload FILE... --brand ID` (kong reads one run of positional arguments).
+// A "--" and what follows it stay last.
+func interspersed(app *kong.Application, args []string) []string {
+	node := app.Node
+	i := 0
+commands:
+	for ; i < len(args); i++ {
+		for _, child := range node.Children {
+			if child.Type == kong.CommandNode && child.Name == args[i] {
+				node = child
+				continue commands
+			}
+		}
+		break
+	}
+	takesValue := map[string]bool{}
+	for _, group := range node.AllFlags(false) {
+		for _, f := range group {
+			v := !f.IsBool() && !f.IsCounter()
+			takesValue["--"+f.Name] = v
+			if f.Short != 0 {
+				takesValue["-"+string(f.Short)] = v
+			}
+		}
+	}
+	out := append([]string(nil), args[:i]...)
+	var positional []string
+	for j := i; j < len(args); j++ {
+		switch a := args[j]; {
+		case a == "--":
+			positional = append(positional, args[j:]...)
+			j = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			out = append(out, a)
+			if takesValue[a] && j+1 < len(args) {
+				j++
+				out = append(out, args[j])
+			}
+		default:
+			positional = append(positional, a)
+		}
+	}
+	return append(out, positional...)
 }
 
 // commandOf is the command a parse error is about, "serve " say, or "".
 func commandOf(err error) string {
 	var pe *kong.ParseError
 	if errors.As(err, &pe) && pe.Context != nil {
-		if cmd := pe.Context.Command(); cmd != "" {
-			return strings.Join(strings.Fields(strings.NewReplacer("<", "", ">", "").Replace(cmd)), " ") + " "
+		var words []string
+		for _, w := range strings.Fields(pe.Context.Command()) {
+			if !strings.HasPrefix(w, "<") {
+				words = append(words, w)
+			}
+		}
+		if len(words) > 0 {
+			return strings.Join(words, " ") + " "
 		}
 	}
 	return ""
 }
-
-// usageError is a command line that parses but asks for what cannot be
-// done (a database without its bucket, say): nothing ran.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // version is the module version and VCS revision the binary was built
 // from, as the Go toolchain recorded them.

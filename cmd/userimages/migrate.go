@@ -42,7 +42,7 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	if src.dbURL() == dst.dbURL() || src.blobURL() == dst.blobURL() {
-		return usagef("migrate: --from and --to must not share a store")
+		return fmt.Errorf("migrate: --from and --to must not share a store")
 	}
 	if !src.holdsData() {
 		return fmt.Errorf("--from %s: no userimages data there", c.From)
@@ -81,20 +81,20 @@ func parseLocation(flag, s string) (location, error) {
 	db, blob, pair := strings.Cut(strings.TrimSpace(s), " ")
 	if !pair {
 		if storeScheme.MatchString(s) || strings.Contains(s, "://") {
-			return location{}, usagef("%s %q: a store address alone is not a deployment; give the pair 'DB BLOB' in one quoted value, e.g. %s 'postgres://…/db s3://BUCKET?…', or a data directory",
+			return location{}, fmt.Errorf("%s %q: a store address alone is not a deployment; give the pair 'DB BLOB' in one quoted value, e.g. %s 'postgres://…/db s3://BUCKET?…', or a data directory",
 				flag, redactedURL(s), flag)
 		}
 		return location{Data: s}, nil
 	}
 	blob = strings.TrimSpace(blob)
 	if db == "" || blob == "" || strings.Contains(blob, " ") {
-		return location{}, usagef("%s %q: want DATA_DIR or 'DB BLOB'", flag, s)
+		return location{}, fmt.Errorf("%s %q: want DATA_DIR or 'DB BLOB'", flag, s)
 	}
 	if !storeScheme.MatchString(db) || strings.HasPrefix(db, "file:") || strings.HasPrefix(db, "s3:") {
-		return location{}, usagef("%s: the first of 'DB BLOB' must be sqlite:PATH or postgres://…, not %q", flag, redactedURL(db))
+		return location{}, fmt.Errorf("%s: the first of 'DB BLOB' must be sqlite:PATH or postgres://…, not %q", flag, redactedURL(db))
 	}
 	if !strings.HasPrefix(blob, "file:") && !strings.HasPrefix(blob, "s3://") {
-		return location{}, usagef("%s: the second of 'DB BLOB' must be file:DIR or s3://BUCKET?…, not %q", flag, blob)
+		return location{}, fmt.Errorf("%s: the second of 'DB BLOB' must be file:DIR or s3://BUCKET?…, not %q", flag, blob)
 	}
 	// A migration signs no upload URLs, so a pair needs no data directory.
 	return location{DB: db, Blob: blob}, nil

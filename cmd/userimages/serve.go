@@ -82,34 +82,34 @@ func (c *serveCmd) validate() error {
 	}
 	switch {
 	case c.CORSCreds && (len(c.CORSOrigin) == 0 || slices.Contains(c.CORSOrigin, "*")):
-		return usagef("--cors-credentials needs --cors-origin to list the origins, not *: any page could otherwise act with its visitors' credentials")
+		return fmt.Errorf("--cors-credentials needs --cors-origin to list the origins, not *: any page could otherwise act with its visitors' credentials")
 	case c.MaxUploads < 1:
-		return usagef("--max-concurrent-uploads %d: must be at least 1", c.MaxUploads)
+		return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1", c.MaxUploads)
 	case c.MaxClientUp < 1:
-		return usagef("--max-concurrent-uploads-per-client %d: must be at least 1", c.MaxClientUp)
+		return fmt.Errorf("--max-concurrent-uploads-per-client %d: must be at least 1", c.MaxClientUp)
 	case c.MinFree < 0:
-		return usagef("--min-free-space %d: must not be negative", c.MinFree)
+		return fmt.Errorf("--min-free-space %d: must not be negative", c.MinFree)
 	case c.CDNURL != "" && c.ServeMode != "redirect":
-		return usagef("--cdn-url needs --serve-mode redirect")
+		return fmt.Errorf("--cdn-url needs --serve-mode redirect")
 	case c.ServeMode == "redirect" && !strings.HasPrefix(c.Blob, "s3://"):
-		return usagef("--serve-mode redirect needs image bytes in an object store (--blob s3://…)")
+		return fmt.Errorf("--serve-mode redirect needs image bytes in an object store (--blob s3://…)")
 	case c.ServeMode == "redirect" && c.CDNURL == "" && (c.RedirectTTL < 2*time.Second || c.RedirectTTL > 7*24*time.Hour):
-		return usagef("--redirect-ttl %s: must be between 2s and 7 days (the SigV4 limit)", c.RedirectTTL)
+		return fmt.Errorf("--redirect-ttl %s: must be between 2s and 7 days (the SigV4 limit)", c.RedirectTTL)
 	case strings.HasPrefix(c.Blob, "s3://") && c.MaxFileSize > s3store.MaxPutSize:
 		// A claim writes the checked copy to the bucket through a buffer of
 		// at most this size: larger uploads could never be published.
-		return usagef("--max-file-size %d: at most %d with an s3:// --blob", c.MaxFileSize, s3store.MaxPutSize)
+		return fmt.Errorf("--max-file-size %d: at most %d with an s3:// --blob", c.MaxFileSize, s3store.MaxPutSize)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return usagef("--public-url %q: want scheme://host[:port] with no path", c.PublicURL)
+			return fmt.Errorf("--public-url %q: want scheme://host[:port] with no path", c.PublicURL)
 		}
 	}
 	if c.CDNURL != "" {
 		u, err := url.Parse(c.CDNURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			return usagef("--cdn-url %q: want http(s)://host[/path]", c.CDNURL)
+			return fmt.Errorf("--cdn-url %q: want http(s)://host[/path]", c.CDNURL)
 		}
 	}
 	return c.check("--db", "--blob")

@@ -40,10 +40,10 @@ func (l location) check(flagDB, flagBlob string) error {
 	isPostgres := strings.HasPrefix(l.DB, "postgres://") || strings.HasPrefix(l.DB, "postgresql://")
 	switch {
 	case isPostgres && l.Blob == "":
-		return usagef("%s %s needs %s too: a PostgreSQL database is shared by instances, so say where their image bytes are (s3://BUCKET?… for all of them, or file:DIR for this host only)",
+		return fmt.Errorf("%s %s needs %s too: a PostgreSQL database is shared by instances, so say where their image bytes are (s3://BUCKET?… for all of them, or file:DIR for this host only)",
 			flagDB, redactedURL(l.DB), flagBlob)
 	case strings.HasPrefix(l.Blob, "s3://") && l.DB == "":
-		return usagef("%s %s needs %s too: the default database is SQLite in this host's data directory; give %s postgres://… for instances sharing the bucket, or %s sqlite:PATH to mean it",
+		return fmt.Errorf("%s %s needs %s too: the default database is SQLite in this host's data directory; give %s postgres://… for instances sharing the bucket, or %s sqlite:PATH to mean it",
 			flagBlob, l.Blob, flagDB, flagDB, flagDB)
 	}
 	return nil

@@ -37,21 +37,21 @@ type uploadCmd struct {
 func (c *uploadCmd) Run(ctx context.Context) error {
 	switch {
 	case strings.Contains(c.Brand, ","):
-		return usagef("upload: --brand %s: give one brand id", c.Brand)
+		return fmt.Errorf("upload: --brand %s: give one brand id", c.Brand)
 	case c.Retries < 0:
-		return usagef("upload: --retries %d: must be 0 or more", c.Retries)
+		return fmt.Errorf("upload: --retries %d: must be 0 or more", c.Retries)
 	case !strings.Contains(c.Server, "://"):
-		return usagef("upload: --server %s: give the scheme too, e.g. --server http://%s", c.Server, c.Server)
+		return fmt.Errorf("upload: --server %s: give the scheme too, e.g. --server http://%s", c.Server, c.Server)
 	}
 	auth, err := credentials(c.User, c.Token, c.Bearer)
 	if err != nil {
-		return usagef("upload: %v", err)
+		return fmt.Errorf("upload: %v", err)
 	}
 	policy := client.DefaultRetryPolicy()
 	policy.MaxAttempts = c.Retries + 1
 	cl, err := client.New(c.Server, append(auth, client.WithRetry(policy))...)
 	if err != nil {
-		return usagef("upload: --server: %v", err)
+		return fmt.Errorf("upload: --server: %v", err)
 	}
 
 	u := uploader{c: cl, brand: c.Brand, asJSON: c.JSON, stdout: os.Stdout, stderr: os.Stderr, bars: term.IsTerminal(int(os.Stderr.Fd()))}

@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// runCommand runs the binary with args in dir (the test's directory when
+// ""), with env added to a clean environment.
+func runCommand(t *testing.T, dir string, env []string, args ...string) uploadRun {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return uploadRun{stdout.String(), stderr.String(), exit.ExitCode()}
+	case err != nil:
+		t.Fatalf("userimages %s: %v", strings.Join(args, " "), err)
+	}
+	return uploadRun{stdout.String(), stderr.String(), 0}
+}
+
+// TestCLITraps runs the binary on each trap of issue 15 that a user
+// following the README and DEPLOYMENT.md fell into: each is refused with
+// exit status 1, nothing on stdout, and one line on stderr naming what to
+// give, and leaves nothing behind.
+func TestCLITraps(t *testing.T) {
+	data := t.TempDir()
+	runCLI(t, "", "brand", "add", "--data", data, "10016") // a deployment to migrate from
+	const pg = "postgres://userimages@127.0.0.1:1/userimages"
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"migrate to a database without a bucket", nil, []string{"migrate", "--from", data, "--to", pg},
+			`--to "postgres://userimages@127.0.0.1:1/userimages": a store address alone is not a deployment; give the pair 'DB BLOB'`},
+		{"migrate from a lone SQLite address", nil, []string{"migrate", "--from", "sqlite:" + filepath.Join(data, "userimages.db"), "--to", t.TempDir()},
+			`--from "sqlite:`},
+		{"migrate to a pair whose database is a bucket", nil, []string{"migrate", "--from", data, "--to", "s3://b file:x"},
+			`--to: the first of 'DB BLOB' must be sqlite:PATH or postgres://…`},
+		{"serve on PostgreSQL from the environment without --blob", []string{"USERIMAGES_DB=" + pg}, []string{"serve", "--data", t.TempDir()},
+			"--db " + pg + " needs --blob too"},
+		{"admin command on PostgreSQL without --blob", nil, []string{"brand", "ls", "--db", pg},
+			"--db " + pg + " needs --blob too"},
+		{"serve with a bucket and the default SQLite", nil, []string{"serve", "--data", t.TempDir(), "--blob", "s3://photos?endpoint=http://127.0.0.1:1"},
+			"--blob s3://photos?endpoint=http://127.0.0.1:1 needs --db too"},
+		{"unknown flag", nil, []string{"serve", "--bogus"}, "userimages: unknown flag --bogus (see userimages serve --help)"},
+		{"unknown subcommand", nil, []string{"brand", "rename"}, "(see userimages brand --help)"},
+		{"scheme-less --server", nil, []string{"upload", "--server", "127.0.0.1:8080", "--brand", "10016", "photo.jpg"},
+			"--server 127.0.0.1:8080: give the scheme too, e.g. --server http://127.0.0.1:8080"},
+		{"upload with two brands", nil, []string{"upload", "--brand", "10016,20000", "photo.jpg"}, "--brand 10016,20000: give one brand id"},
+		{"gc without the claim window", nil, []string{"gc", "--data", data}, "missing flags: --claim-window"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runCommand(t, dir, tc.env, tc.args...)
+			if r.exit != 1 || r.stdout != "" {
+				t.Errorf("got exit %d, stdout %q; want 1 and nothing", r.exit, r.stdout)
+			}
+			if lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "userimages: ") {
+				t.Errorf("stderr: got %q, want one line starting userimages:", r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr: got %q, want it to say %q", r.stderr, tc.want)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("the command left %v in its working directory, want nothing", left)
+			}
+		})
+	}
+}
+
+// TestCLIEnvironment: an environment variable is read by the commands
+// whose help names it, and a flag wins over it, repeatable flags included.
+func TestCLIEnvironment(t *testing.T) {
+	data := t.TempDir()
+	// DEPLOYMENT.md's own USERIMAGES_BRAND for the server, and a flag that
+	// must replace it rather than add to it (startServer adds --brand 10016).
+	srv := startServerEnv(t, data, []string{"USERIMAGES_BRAND=777,778"}, "--brand", "888")
+	if got, want := runCLI(t, "", "brand", "ls", "--data", data), "10016\n888\n"; got != want {
+		t.Errorf("brands after serve --brand 10016 --brand 888 with USERIMAGES_BRAND=777,778: got %q, want %q", got, want)
+	}
+	photo := filepath.Join(t.TempDir(), "photo.jpg")
+	if err := os.WriteFile(photo, encodeJPEG(t, newRand(t), 40, 30), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The server's USERIMAGES_BRAND is not upload's: its --brand is alone.
+	r := runCommand(t, "", []string{"USERIMAGES_BRAND=10016,20000", "USERIMAGES_SERVER=" + srv.base}, "upload", "--brand", brandID, photo)
+	if r.exit != 0 || !strings.HasPrefix(r.stdout, "/hc/user_images/") {
+		t.Errorf("upload with USERIMAGES_BRAND=10016,20000 set: got exit %d, stdout %q, stderr %q; want the path", r.exit, r.stdout, r.stderr)
+	}
+	// --server wins over USERIMAGES_SERVER.
+	r = runCommand(t, "", []string{"USERIMAGES_SERVER=http://127.0.0.1:1"}, "upload", "--server", srv.base, "--brand", brandID, photo)
+	if r.exit != 0 {
+		t.Errorf("upload --server over USERIMAGES_SERVER: got exit %d, stderr %q; want 0", r.exit, r.stderr)
+	}
+}
+
+// TestCLIHelp: every command and subcommand answers -h and --help alike,
+// on stdout with status 0, naming flags --like-this, and --version says
+// what was built.
+func TestCLIHelp(t *testing.T) {
+	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"user"}, {"user", "add"},
+		{"user", "token"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"}}
+	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
+	for _, cmd := range commands {
+		name := strings.Join(cmd, " ")
+		short := runCommand(t, "", nil, append(cmd, "-h")...)
+		long := runCommand(t, "", nil, append(cmd, "--help")...)
+		if short.exit != 0 || long.exit != 0 || short.stderr != "" || short.stdout != long.stdout {
+			t.Errorf("%s: -h gave %d %q, --help %d; want 0, the same help on stdout", name, short.exit, short.stderr, long.exit)
+			continue
+		}
+		if want := strings.TrimSpace("Usage: userimages " + name); !strings.HasPrefix(short.stdout, want) {
+			t.Errorf("%s -h: got %q, want it to start %q", name, short.stdout, want)
+		}
+		if !strings.Contains(short.stdout, "  -h, --help") {
+			t.Errorf("%s -h: no --help line:\n%s", name, short.stdout)
+		}
+		if m := singleDash.FindString(short.stdout); m != "" {
+			t.Errorf("%s -h: names a flag %q with one dash:\n%s", name, m, short.stdout)
+		}
+	}
+	r := runCommand(t, "", nil, "--version")
+	if r.exit != 0 || !strings.HasPrefix(r.stdout, "userimages ") || !strings.Contains(r.stdout, runtime.Version()) {
+		t.Errorf("--version: got %d %q %q, want userimages, the module version and %s", r.exit, r.stdout, r.stderr, runtime.Version())
+	}
+	if r := runCommand(t, "", nil, "serve", "--help"); !strings.Contains(r.stdout, "--addr=HOST:PORT") || !strings.Contains(r.stdout, "$USERIMAGES_ADDR") {
+		t.Errorf("serve --help: want --addr with its variable:\n%s", r.stdout)
+	}
+}
