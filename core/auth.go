@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/userimages/userimages/client/api"
@@ -82,6 +83,9 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (in
 	if s.compareHash(ctx, u.PasswordHash, []byte(password)) != nil {
 		return 0, unauthorized("wrong email or password")
 	}
+	if u.Disabled {
+		return 0, unauthorized("this user is disabled")
+	}
 	return u.ID, nil
 }
 
@@ -103,13 +107,70 @@ func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64
 	if s.compareHash(ctx, t.Hash, []byte(token[tokenIDLen:])) != nil {
 		return 0, unauthorized("wrong API token")
 	}
-	if email != "" {
-		u, err := s.meta.User(ctx, t.UserID)
-		if err != nil || !strings.EqualFold(u.Email, email) {
-			return 0, unauthorized("wrong API token")
+	u, err := s.meta.User(ctx, t.UserID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return 0, fmt.Errorf("authenticate token: %w", err)
+	}
+	if err != nil || email != "" && !strings.EqualFold(u.Email, email) {
+		return 0, unauthorized("wrong API token")
+	}
+	if u.Disabled {
+		return 0, unauthorized("this user is disabled")
+	}
+	if now := s.now(); now.Sub(t.LastUsed) >= tokenUseResolution {
+		// Recorded to the minute, so that a busy token costs one write a
+		// minute; a failure to record it does not refuse the request.
+		if err := s.meta.TouchAPIToken(ctx, t.ID, now); err != nil {
+			s.log.WarnContext(ctx, "record api token use", "token_id", t.ID, "err", err)
 		}
 	}
 	return t.UserID, nil
+}
+
+// tokenUseResolution is how precisely APIToken.LastUsed is kept.
+const tokenUseResolution = time.Minute
+
+// Users lists every user by id.
+func (s *Service) Users(ctx context.Context) ([]User, error) { return s.meta.Users(ctx) }
+
+// userByEmail is the user with email, or api.CodeNotFound.
+func (s *Service) userByEmail(ctx context.Context, email string) (User, error) {
+	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
+	if errors.Is(err, ErrNotFound) {
+		return u, Errorf(api.CodeNotFound, "no user has email %s", email)
+	}
+	return u, err
+}
+
+// DisableUser refuses, from now on and on every instance, the password and
+// API tokens of the user with email; its images stay.
+func (s *Service) DisableUser(ctx context.Context, email string) error {
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	return s.meta.DisableUser(ctx, u.ID)
+}
+
+// APITokens lists the API tokens of the user with email, oldest first.
+// Only their ids and times are kept, never the secret.
+func (s *Service) APITokens(ctx context.Context, email string) ([]APIToken, error) {
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	return s.meta.APITokens(ctx, u.ID)
+}
+
+// RevokeAPIToken deletes the API token with id (its first 12 characters,
+// as APITokens lists them); requests with it are refused from now on, on
+// every instance.
+func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
+	err := s.meta.DeleteAPIToken(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(api.CodeNotFound, "no API token has id %s", id)
+	}
+	return err
 }
 
 // AddUser creates a user with a bcrypt-hashed password; admins may delete
@@ -136,10 +197,7 @@ func (s *Service) AddUser(ctx context.Context, email, password string, admin boo
 // NewAPIToken creates an API token for the user with email and returns it;
 // it is shown once and only its hash is kept.
 func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error) {
-	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
-	if errors.Is(err, ErrNotFound) {
-		return "", Errorf(api.CodeNotFound, "no user has email %s", email)
-	}
+	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		return "", fmt.Errorf("new api token for %s: %w", email, err)
 	}

@@ -49,6 +49,9 @@ type User struct {
 	PasswordHash []byte
 	Admin        bool
 	CreatedAt    time.Time
+	// Disabled: the user's password and API tokens are refused; its
+	// images stay.
+	Disabled bool
 }
 
 // Deletion is the audit record of a moderator taking an image down.
@@ -76,6 +79,9 @@ type APIToken struct {
 	UserID    int64
 	Hash      []byte
 	CreatedAt time.Time
+	// LastUsed is when the token last authenticated a request, to the
+	// minute; zero for never.
+	LastUsed time.Time
 }
 
 // MetadataStore keeps uploads, images, brands and users.
@@ -141,6 +147,18 @@ type MetadataStore interface {
 	User(ctx context.Context, id int64) (User, error)
 	AddAPIToken(ctx context.Context, t APIToken) error
 	APIToken(ctx context.Context, id string) (APIToken, error)
+
+	// Users lists every user by id.
+	Users(ctx context.Context) ([]User, error)
+	// DisableUser sets Disabled on user id; ErrNotFound if there is none.
+	DisableUser(ctx context.Context, id int64) error
+	// APITokens lists the tokens of user id, oldest first.
+	APITokens(ctx context.Context, userID int64) ([]APIToken, error)
+	// DeleteAPIToken removes token id; ErrNotFound if there is none.
+	DeleteAPIToken(ctx context.Context, id string) error
+	// TouchAPIToken sets token id's LastUsed to at, unless it is later
+	// already; a missing token is no error.
+	TouchAPIToken(ctx context.Context, id string, at time.Time) error
 }
 
 // UploadClaim asks ClaimUpload to publish an upload.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCommand runs the binary with args in dir (the test's directory when
@@ -116,7 +118,7 @@ func TestCLIEnvironment(t *testing.T) {
 // what was built.
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"user"}, {"user", "add"},
-		{"user", "token"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"}}
+		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
 	for _, cmd := range commands {
 		name := strings.Join(cmd, " ")
@@ -142,5 +144,78 @@ func TestCLIHelp(t *testing.T) {
 	}
 	if r := runCommand(t, "", nil, "serve", "--help"); !strings.Contains(r.stdout, "--addr=HOST:PORT") || !strings.Contains(r.stdout, "$USERIMAGES_ADDR") {
 		t.Errorf("serve --help: want --addr with its variable:\n%s", r.stdout)
+	}
+}
+
+// TestRevokeAndDisable: `user token revoke` and `user disable` take effect
+// on a running server at once (they are kept in the metadata store, which
+// every request reads): the revoked token and the disabled user's token
+// and password get 401; the user's images stay served. `user token ls`
+// lists ids and times, never the secret.
+func TestRevokeAndDisable(t *testing.T) {
+	const email, password = "leak@example.com", "leaky-password-1"
+	srv, leaked := serverWithUser(t, email, password)
+	data := srv.dataDir
+	kept := apiToken(t, data, email)
+	c := &http.Client{Timeout: 10 * time.Second}
+	me := func(auth string) int {
+		t.Helper()
+		res, _, err := do(c, http.MethodGet, srv.base+"/api/v2/users/me", auth, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode
+	}
+	asToken := func(tok string) string { return basicAuth(email+"/token", tok) }
+	for _, auth := range []string{asToken(leaked), asToken(kept), basicAuth(email, password), "Bearer " + kept} {
+		if got := me(auth); got != http.StatusOK {
+			t.Fatalf("before: GET users/me: got %d, want 200", got)
+		}
+	}
+	img := encodeJPEG(t, newRand(t), 40, 30)
+	up, err := createUpload(c, srv.base, asToken(kept), "image/jpeg", len(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putUpload(c, up, img); err != nil {
+		t.Fatal(err)
+	}
+	published, err := claim(c, srv.base, asToken(kept), up.Upload.Token, brandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	list := runCLI(t, "", "user", "token", "ls", "--data", data, "--email", email)
+	if strings.Contains(list, leaked[12:]) || strings.Contains(list, kept[12:]) {
+		t.Errorf("user token ls shows a secret:\n%s", list)
+	}
+	if !strings.Contains(list, leaked[:12]) || !strings.Contains(list, kept[:12]) || strings.Contains(list, "never") {
+		t.Errorf("user token ls: got\n%s\nwant both ids, each used", list)
+	}
+
+	if out := runCLI(t, "", "user", "token", "revoke", "--data", data, leaked[:12]); !strings.Contains(out, "revoked "+leaked[:12]) {
+		t.Errorf("user token revoke printed %q", out)
+	}
+	if got := me(asToken(leaked)); got != http.StatusUnauthorized {
+		t.Errorf("revoked token: got %d, want 401", got)
+	}
+	if got := me(asToken(kept)); got != http.StatusOK {
+		t.Errorf("the other token after the revocation: got %d, want 200", got)
+	}
+	if r := runCommand(t, "", nil, "user", "token", "revoke", "--data", data, leaked[:12]); r.exit != 1 || !strings.Contains(r.stderr, "no API token has id "+leaked[:12]) {
+		t.Errorf("revoking twice: got %d %q, want 1 and no such token", r.exit, r.stderr)
+	}
+
+	runCLI(t, "", "user", "disable", "--data", data, "--email", email)
+	for name, auth := range map[string]string{"token": asToken(kept), "bearer": "Bearer " + kept, "password": basicAuth(email, password)} {
+		if got := me(auth); got != http.StatusUnauthorized {
+			t.Errorf("disabled user's %s: got %d, want 401", name, got)
+		}
+	}
+	if _, err := fetch(c, srv.base, published.UserImage.Path); err != nil {
+		t.Errorf("the disabled user's image %s: %v, want it still served", published.UserImage.Path, err)
+	}
+	if users := runCLI(t, "", "user", "ls", "--data", data); !regexp.MustCompile(`(?m)^1\s+leak@example.com\s+false\s+true\s`).MatchString(users) {
+		t.Errorf("user ls: got\n%s\nwant the user disabled", users)
 	}
 }

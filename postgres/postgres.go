@@ -257,16 +257,16 @@ func (s *DB) Brands(ctx context.Context) ([]string, error) {
 
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		u.Email, u.PasswordHash, u.Admin, u.CreatedAt).Scan(&id)
+	err := s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		u.Email, u.PasswordHash, u.Admin, u.CreatedAt, u.Disabled).Scan(&id)
 	return id, mapErr(err)
 }
 
-const userColumns = `id, email, password_hash, admin, created_at`
+const userColumns = `id, email, password_hash, admin, created_at, disabled`
 
 func scanUser(row pgx.Row) (core.User, error) {
 	var u core.User
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &u.CreatedAt, &u.Disabled)
 	u.CreatedAt = u.CreatedAt.UTC()
 	return u, mapErr(err)
 }
@@ -280,17 +280,66 @@ func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
 }
 
 func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at) VALUES ($1, $2, $3, $4)`, t.ID, t.UserID, t.Hash, t.CreatedAt)
+	var lastUsed *time.Time
+	if !t.LastUsed.IsZero() {
+		lastUsed = &t.LastUsed
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES ($1, $2, $3, $4, $5)`,
+		t.ID, t.UserID, t.Hash, t.CreatedAt, lastUsed)
 	return mapErr(err)
 }
 
-const apiTokenColumns = `id, user_id, hash, created_at`
+const apiTokenColumns = `id, user_id, hash, created_at, last_used`
 
 func scanAPIToken(row pgx.Row) (core.APIToken, error) {
 	var t core.APIToken
-	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &t.CreatedAt)
+	var lastUsed *time.Time
+	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &t.CreatedAt, &lastUsed)
 	t.CreatedAt = t.CreatedAt.UTC()
+	if lastUsed != nil {
+		t.LastUsed = lastUsed.UTC()
+	}
 	return t, mapErr(err)
+}
+
+func (s *DB) Users(ctx context.Context) ([]core.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.User, error) { return scanUser(row) })
+}
+
+func (s *DB) DisableUser(ctx context.Context, id int64) error {
+	return affectedOne(s.pool.Exec(ctx, `UPDATE users SET disabled = true WHERE id = $1`, id))
+}
+
+func (s *DB) APITokens(ctx context.Context, userID int64) ([]core.APIToken, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.APIToken, error) { return scanAPIToken(row) })
+}
+
+func (s *DB) DeleteAPIToken(ctx context.Context, id string) error {
+	return affectedOne(s.pool.Exec(ctx, `DELETE FROM api_tokens WHERE id = $1`, id))
+}
+
+func (s *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, id, at)
+	return mapErr(err)
+}
+
+// affectedOne is ErrNotFound when an update or delete changed no row.
+func affectedOne(tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return mapErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return core.ErrNotFound
+	}
+	return nil
 }
 
 func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {

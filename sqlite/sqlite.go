@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -413,18 +414,18 @@ func (s *DB) Brands(ctx context.Context) ([]string, error) {
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return mapErr(tx.QueryRow(`INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt)).Scan(&id))
+		return mapErr(tx.QueryRow(`INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.Disabled).Scan(&id))
 	})
 	return id, err
 }
 
-const userColumns = `id, email, password_hash, admin, created_at`
+const userColumns = `id, email, password_hash, admin, created_at, disabled`
 
 func scanUser(row rowScanner) (core.User, error) {
 	var u core.User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created)
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created, &u.Disabled)
 	u.CreatedAt = fromMicros(created)
 	return u, mapErr(err)
 }
@@ -438,17 +439,64 @@ func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
 }
 
 func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
-	return s.exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at) VALUES (?, ?, ?, ?)`, t.ID, t.UserID, t.Hash, micros(t.CreatedAt))
+	return s.exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Hash, micros(t.CreatedAt), optMicros(t.LastUsed))
 }
 
-const apiTokenColumns = `id, user_id, hash, created_at`
+const apiTokenColumns = `id, user_id, hash, created_at, last_used`
 
 func scanAPIToken(row rowScanner) (core.APIToken, error) {
 	var t core.APIToken
-	var created int64
-	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &created)
+	var created, lastUsed int64
+	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &created, &lastUsed)
 	t.CreatedAt = fromMicros(created)
+	if lastUsed != 0 {
+		t.LastUsed = fromMicros(lastUsed)
+	}
 	return t, mapErr(err)
+}
+
+// optMicros is micros of t, or 0 for the zero time (never).
+func optMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+func (s *DB) Users(ctx context.Context) ([]core.User, error) {
+	return queryAll(ctx, s.r, scanUser, `SELECT `+userColumns+` FROM users ORDER BY id`)
+}
+
+func (s *DB) DisableUser(ctx context.Context, id int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return affectedOne(tx.Exec(`UPDATE users SET disabled = 1 WHERE id = ?`, id))
+	})
+}
+
+func (s *DB) APITokens(ctx context.Context, userID int64) ([]core.APIToken, error) {
+	return queryAll(ctx, s.r, scanAPIToken, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = ? ORDER BY created_at, id`, userID)
+}
+
+func (s *DB) DeleteAPIToken(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return affectedOne(tx.Exec(`DELETE FROM api_tokens WHERE id = ?`, id))
+	})
+}
+
+func (s *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
+	return s.exec(ctx, `UPDATE api_tokens SET last_used = ? WHERE id = ? AND last_used < ?`, micros(at), id, micros(at))
+}
+
+// affectedOne is ErrNotFound when an update or delete changed no row.
+func affectedOne(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return cmp.Or(err, core.ErrNotFound)
+	}
+	return nil
 }
 
 func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {

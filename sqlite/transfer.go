@@ -37,7 +37,7 @@ func (s *DB) BlockedAfter(ctx context.Context, after string, limit int) ([]strin
 // with no more work: SQLite gives a new INTEGER PRIMARY KEY row the largest
 // id plus one.
 func (s *DB) ImportUser(ctx context.Context, u core.User) error {
-	return s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`, u.ID, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
+	return s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.Disabled)
 }
 
 func (s *DB) ImportImage(ctx context.Context, img core.Image) error {

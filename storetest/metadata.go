@@ -37,6 +37,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore)
 	t.Run("UserDuplicateEmail", func(t *testing.T) { testUserDuplicateEmail(t, open) })
 	t.Run("UserMissing", func(t *testing.T) { testUserMissing(t, open) })
 	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("ListImages", func(t *testing.T) { testListImages(t, open) })
 	t.Run("DeleteImage", func(t *testing.T) { testDeleteImage(t, open) })
 }
@@ -82,15 +83,20 @@ func checkImage(t *testing.T, what string, got, want core.Image) {
 func checkUser(t *testing.T, what string, got, want core.User) {
 	t.Helper()
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
-	if got.ID != want.ID || got.Email != want.Email || !bytes.Equal(got.PasswordHash, want.PasswordHash) || got.Admin != want.Admin {
-		t.Errorf("%s: got {ID:%d Email:%q PasswordHash:%q Admin:%v}, want {ID:%d Email:%q PasswordHash:%q Admin:%v}",
-			what, got.ID, got.Email, got.PasswordHash, got.Admin, want.ID, want.Email, want.PasswordHash, want.Admin)
+	if got.ID != want.ID || got.Email != want.Email || !bytes.Equal(got.PasswordHash, want.PasswordHash) || got.Admin != want.Admin || got.Disabled != want.Disabled {
+		t.Errorf("%s: got {ID:%d Email:%q PasswordHash:%q Admin:%v Disabled:%v}, want {ID:%d Email:%q PasswordHash:%q Admin:%v Disabled:%v}",
+			what, got.ID, got.Email, got.PasswordHash, got.Admin, got.Disabled, want.ID, want.Email, want.PasswordHash, want.Admin, want.Disabled)
 	}
 }
 
 func checkAPIToken(t *testing.T, what string, got, want core.APIToken) {
 	t.Helper()
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
+	if want.LastUsed.IsZero() != got.LastUsed.IsZero() {
+		t.Errorf("%s: LastUsed: got %v, want %v", what, got.LastUsed, want.LastUsed)
+	} else if !want.LastUsed.IsZero() {
+		checkTime(t, what+": LastUsed", got.LastUsed, want.LastUsed)
+	}
 	if got.ID != want.ID || got.UserID != want.UserID || !bytes.Equal(got.Hash, want.Hash) {
 		t.Errorf("%s: got {ID:%q UserID:%d Hash:%q}, want {ID:%q UserID:%d Hash:%q}",
 			what, got.ID, got.UserID, got.Hash, want.ID, want.UserID, want.Hash)
@@ -735,4 +741,70 @@ func testAPITokens(t *testing.T, open openMeta) {
 	}
 	_, err = s.APIToken(ctx, "tok3")
 	wantErr(t, "APIToken of a missing id", err, core.ErrNotFound)
+}
+
+// testAccounts: listing users, disabling one, listing, touching and
+// deleting API tokens, each at once visible to every reader.
+func testAccounts(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	users, err := s.Users(ctx)
+	noErr(t, "Users of an empty store", err)
+	if len(users) != 0 {
+		t.Errorf("Users of an empty store: got %d, want none", len(users))
+	}
+	ann := core.User{Email: "ann@example.com", PasswordHash: []byte("h1"), CreatedAt: base}
+	bob := core.User{Email: "bob@example.com", PasswordHash: []byte("h2"), Admin: true, CreatedAt: base.Add(time.Second), Disabled: true}
+	ann.ID, err = s.AddUser(ctx, ann)
+	noErr(t, "AddUser(ann)", err)
+	bob.ID, err = s.AddUser(ctx, bob)
+	noErr(t, "AddUser(bob, disabled)", err)
+	users, err = s.Users(ctx)
+	noErr(t, "Users", err)
+	if len(users) != 2 {
+		t.Fatalf("Users: got %d, want 2", len(users))
+	}
+	checkUser(t, "Users[0]", users[0], ann)
+	checkUser(t, "Users[1]", users[1], bob)
+
+	noErr(t, "DisableUser(ann)", s.DisableUser(ctx, ann.ID))
+	ann.Disabled = true
+	got, err := s.User(ctx, ann.ID)
+	noErr(t, "User(ann)", err)
+	checkUser(t, "User after DisableUser", got, ann)
+	noErr(t, "DisableUser twice", s.DisableUser(ctx, ann.ID))
+	wantErr(t, "DisableUser of a missing user", s.DisableUser(ctx, 999_999), core.ErrNotFound)
+
+	tokens := []core.APIToken{
+		{ID: "tokb", UserID: ann.ID, Hash: []byte("1"), CreatedAt: base},
+		{ID: "toka", UserID: ann.ID, Hash: []byte("2"), CreatedAt: base.Add(time.Minute)},
+		{ID: "tokc", UserID: bob.ID, Hash: []byte("3"), CreatedAt: base},
+	}
+	for _, tok := range tokens {
+		noErr(t, "AddAPIToken("+tok.ID+")", s.AddAPIToken(ctx, tok))
+	}
+	list, err := s.APITokens(ctx, ann.ID)
+	noErr(t, "APITokens(ann)", err)
+	if len(list) != 2 {
+		t.Fatalf("APITokens(ann): got %d, want 2", len(list))
+	}
+	checkAPIToken(t, "APITokens[0]", list[0], tokens[0])
+	checkAPIToken(t, "APITokens[1]", list[1], tokens[1])
+
+	used := base.Add(time.Hour)
+	noErr(t, "TouchAPIToken", s.TouchAPIToken(ctx, "tokb", used))
+	noErr(t, "TouchAPIToken earlier", s.TouchAPIToken(ctx, "tokb", used.Add(-time.Minute)))
+	noErr(t, "TouchAPIToken of a missing token", s.TouchAPIToken(ctx, "nope", used))
+	tok, err := s.APIToken(ctx, "tokb")
+	noErr(t, "APIToken(tokb)", err)
+	tokens[0].LastUsed = used
+	checkAPIToken(t, "APIToken after TouchAPIToken", tok, tokens[0])
+
+	noErr(t, "DeleteAPIToken", s.DeleteAPIToken(ctx, "tokb"))
+	_, err = s.APIToken(ctx, "tokb")
+	wantErr(t, "APIToken after DeleteAPIToken", err, core.ErrNotFound)
+	wantErr(t, "DeleteAPIToken twice", s.DeleteAPIToken(ctx, "tokb"), core.ErrNotFound)
+	if list, err := s.APITokens(ctx, ann.ID); err != nil || len(list) != 1 || list[0].ID != "toka" {
+		t.Errorf("APITokens after DeleteAPIToken: got %v, %v; want toka only", list, err)
+	}
 }

@@ -25,8 +25,89 @@ type brandCmd struct {
 }
 
 type userCmd struct {
-	Add   userAddCmd   `cmd:"" help:"Create a user (password from --password-stdin or USERIMAGES_PASSWORD)."`
-	Token userTokenCmd `cmd:"" help:"Create an API token for a user and print it (shown once)."`
+	Add     userAddCmd     `cmd:"" help:"Create a user (password from --password-stdin or USERIMAGES_PASSWORD)."`
+	Ls      userLsCmd      `cmd:"" help:"List users."`
+	Disable userDisableCmd `cmd:"" help:"Disable a user: its password and API tokens stop working on every instance at once; its images stay."`
+	Token   userTokensCmd  `cmd:"" help:"Create (the default), list and revoke API tokens."`
+}
+
+type userTokensCmd struct {
+	Create userTokenCmd       `cmd:"" default:"withargs" help:"Create an API token for a user and print it (shown once): user token --email E."`
+	Ls     userTokenLsCmd     `cmd:"" help:"List a user's API tokens: ids, created, last used (never the secret)."`
+	Revoke userTokenRevokeCmd `cmd:"" help:"Revoke an API token by its id: requests with it get 401 on every instance at once."`
+}
+
+type userLsCmd struct {
+	location
+}
+
+func (c *userLsCmd) Run(ctx context.Context) error {
+	return withService(ctx, c.location, false, func(svc *core.Service) error {
+		users, err := svc.Users(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tEMAIL\tADMIN\tDISABLED\tCREATED")
+		for _, u := range users {
+			fmt.Fprintf(w, "%d\t%s\t%v\t%v\t%s\n", u.ID, u.Email, u.Admin, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+		}
+		return w.Flush()
+	})
+}
+
+type userDisableCmd struct {
+	location
+	Email string `help:"The user's email." required:""`
+}
+
+func (c *userDisableCmd) Run(ctx context.Context) error {
+	return withService(ctx, c.location, false, func(svc *core.Service) error {
+		if err := svc.DisableUser(ctx, c.Email); err != nil {
+			return err
+		}
+		fmt.Println("disabled", c.Email)
+		return nil
+	})
+}
+
+type userTokenLsCmd struct {
+	location
+	Email string `help:"The user's email." required:""`
+}
+
+func (c *userTokenLsCmd) Run(ctx context.Context) error {
+	return withService(ctx, c.location, false, func(svc *core.Service) error {
+		tokens, err := svc.APITokens(ctx, c.Email)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tCREATED\tLAST USED")
+		for _, t := range tokens {
+			last := "never"
+			if !t.LastUsed.IsZero() {
+				last = t.LastUsed.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.CreatedAt.Format(time.RFC3339), last)
+		}
+		return w.Flush()
+	})
+}
+
+type userTokenRevokeCmd struct {
+	location
+	ID string `arg:"" name:"id" help:"The token's id, as user token ls lists it (its first 12 characters)."`
+}
+
+func (c *userTokenRevokeCmd) Run(ctx context.Context) error {
+	return withService(ctx, c.location, false, func(svc *core.Service) error {
+		if err := svc.RevokeAPIToken(ctx, c.ID); err != nil {
+			return err
+		}
+		fmt.Println("revoked", c.ID)
+		return nil
+	})
 }
 
 type imagesCmd struct {

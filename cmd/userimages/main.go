@@ -83,7 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // interspersed moves the arguments of a command that are not flags after
 // its flags, so that flags may come before or after the files of
 // `upload FILE... --brand ID` (kong reads one run of positional arguments).
-// A "--" and what follows it stay last.
+// A "--" and what follows it stay last; args with a flag the command does
+// not declare are left as they are.
 func interspersed(app *kong.Application, args []string) []string {
 	node := app.Node
 	i := 0
@@ -115,8 +116,13 @@ commands:
 			positional = append(positional, args[j:]...)
 			j = len(args)
 		case strings.HasPrefix(a, "-") && a != "-":
+			name, _, inline := strings.Cut(a, "=")
+			v, known := takesValue[name]
+			if !known {
+				return args // a flag of a default subcommand, or a mistake kong reports
+			}
 			out = append(out, a)
-			if takesValue[a] && j+1 < len(args) {
+			if v && !inline && j+1 < len(args) {
 				j++
 				out = append(out, args[j])
 			}
