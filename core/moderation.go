@@ -131,3 +131,31 @@ func (s *Service) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DeleteBrand removes brand id. While the brand has images it is refused
+// (api.CodeConflict) unless takeDown, which first takes each image down as
+// DeleteImage does, by by for reason, each with its audit record.
+func (s *Service) DeleteBrand(ctx context.Context, id string, takeDown bool, by, reason string) (takenDown int, err error) {
+	defer func() { err = storeFault(err) }()
+	for {
+		err := s.meta.DeleteBrand(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return takenDown, Errorf(api.CodeNotFound, "no brand has id %q", id)
+		case !errors.Is(err, ErrExist):
+			return takenDown, err
+		case !takeDown:
+			return takenDown, Errorf(api.CodeConflict, "brand %s has images; take them down with it (--take-down) or keep it", id)
+		}
+		images, err := s.meta.ListImages(ctx, ImageFilter{BrandID: id, Limit: 100})
+		if err != nil {
+			return takenDown, err
+		}
+		for _, img := range images {
+			if _, err := s.DeleteImage(ctx, img.ID, by, reason, false); err != nil && ErrorCode(err) != api.CodeNotFound {
+				return takenDown, err
+			}
+			takenDown++
+		}
+	}
+}

@@ -140,6 +140,10 @@ type MetadataStore interface {
 	AddBrand(ctx context.Context, id string) error
 	BrandExists(ctx context.Context, id string) (bool, error)
 	Brands(ctx context.Context) ([]string, error)
+	// DeleteBrand removes brand id if no image has it, in one statement:
+	// ErrNotFound if there is no such brand, ErrExist (changing nothing)
+	// while an image has it.
+	DeleteBrand(ctx context.Context, id string) error
 
 	// AddUser inserts u and returns its id; ErrExist if the email is taken.
 	AddUser(ctx context.Context, u User) (int64, error)

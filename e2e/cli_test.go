@@ -117,7 +117,7 @@ func TestCLIEnvironment(t *testing.T) {
 // on stdout with status 0, naming flags --like-this, and --version says
 // what was built.
 func TestCLIHelp(t *testing.T) {
-	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"user"}, {"user", "add"},
+	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"brand", "rm"}, {"user"}, {"user", "add"},
 		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
 	for _, cmd := range commands {
@@ -217,5 +217,60 @@ func TestRevokeAndDisable(t *testing.T) {
 	}
 	if users := runCLI(t, "", "user", "ls", "--data", data); !regexp.MustCompile(`(?m)^1\s+leak@example.com\s+false\s+true\s`).MatchString(users) {
 		t.Errorf("user ls: got\n%s\nwant the user disabled", users)
+	}
+}
+
+// TestBrandRm: a brand with images is kept unless --take-down, which takes
+// each image down with an audit record; a running server then refuses
+// claims for it and no longer serves its images.
+func TestBrandRm(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, "--brand", "20000")
+	c := &http.Client{Timeout: 10 * time.Second}
+	img := encodeJPEG(t, newRand(t), 40, 30)
+	up, err := createUpload(c, srv.base, "", "image/jpeg", len(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putUpload(c, up, img); err != nil {
+		t.Fatal(err)
+	}
+	published, err := claim(c, srv.base, "", up.Upload.Token, "20000")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCommand(t, "", nil, "brand", "rm", "--data", data, "20000")
+	if r.exit != 1 || !strings.Contains(r.stderr, "brand 20000 has images") {
+		t.Errorf("brand rm of a brand with images: got %d %q, want 1 and a refusal", r.exit, r.stderr)
+	}
+	if _, err := fetch(c, srv.base, published.UserImage.Path); err != nil {
+		t.Errorf("after the refused brand rm: %v, want the image served", err)
+	}
+	out := runCLI(t, "", "brand", "rm", "--data", data, "--take-down", "--reason", "customer left", "20000")
+	if !strings.Contains(out, "took down 1 images of brand 20000") || !strings.Contains(out, "removed brand 20000") {
+		t.Errorf("brand rm --take-down printed %q", out)
+	}
+	if got := runCLI(t, "", "brand", "ls", "--data", data); got != brandID+"\n" {
+		t.Errorf("brand ls after brand rm: got %q, want %s only", got, brandID)
+	}
+	if _, err := fetch(c, srv.base, published.UserImage.Path); statusOf(err) != http.StatusNotFound {
+		t.Errorf("the brand's image after brand rm --take-down: got %v, want 404", err)
+	}
+	if log := runCLI(t, "", "images", "log", "--data", data); !strings.Contains(log, published.UserImage.Path) || !strings.Contains(log, "customer left") {
+		t.Errorf("images log: got\n%s\nwant the image taken down for \"customer left\"", log)
+	}
+	up, err = createUpload(c, srv.base, "", "image/jpeg", len(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putUpload(c, up, img); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := claim(c, srv.base, "", up.Upload.Token, "20000"); statusOf(err) != http.StatusUnprocessableEntity {
+		t.Errorf("claim for the removed brand: got %v, want 422 BrandNotFound", err)
+	}
+	if r := runCommand(t, "", nil, "brand", "rm", "--data", data, "20000"); r.exit != 1 || !strings.Contains(r.stderr, `no brand has id "20000"`) {
+		t.Errorf("brand rm twice: got %d %q", r.exit, r.stderr)
 	}
 }

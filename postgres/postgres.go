@@ -247,6 +247,22 @@ func (s *DB) AddBrand(ctx context.Context, id string) error {
 	return err
 }
 
+func (s *DB) DeleteBrand(ctx context.Context, id string) error {
+	var deleted, exists bool
+	err := s.pool.QueryRow(ctx, `WITH d AS (
+		DELETE FROM brands WHERE id = $1 AND NOT EXISTS (SELECT FROM images WHERE brand_id = $1) RETURNING id
+	) SELECT EXISTS (SELECT FROM d), EXISTS (SELECT FROM brands WHERE id = $1)`, id).Scan(&deleted, &exists)
+	switch {
+	case err != nil:
+		return mapErr(err)
+	case deleted:
+		return nil
+	case !exists:
+		return core.ErrNotFound
+	}
+	return core.ErrExist
+}
+
 func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM brands WHERE id = $1)`, id)
 }

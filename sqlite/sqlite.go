@@ -393,6 +393,23 @@ func (s *DB) AddBrand(ctx context.Context, id string) error {
 	return s.exec(ctx, `INSERT INTO brands (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, micros(time.Now()))
 }
 
+func (s *DB) DeleteBrand(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var exists, used bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM brands WHERE id = ?), EXISTS (SELECT 1 FROM images WHERE brand_id = ?)`, id, id).Scan(&exists, &used); err != nil {
+			return mapErr(err)
+		}
+		switch {
+		case !exists:
+			return core.ErrNotFound
+		case used:
+			return core.ErrExist
+		}
+		_, err := tx.Exec(`DELETE FROM brands WHERE id = ?`, id)
+		return mapErr(err)
+	})
+}
+
 // exec runs one write statement on the writer.
 func (s *DB) exec(ctx context.Context, query string, args ...any) error {
 	return s.write(ctx, func(tx *sql.Tx) error {

@@ -33,6 +33,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore)
 	t.Run("RaceClaimExpire", func(t *testing.T) { testRaceClaimExpire(t, open) })
 	t.Run("RaceTakedownReceive", func(t *testing.T) { testRaceTakedownReceive(t, open) })
 	t.Run("Brands", func(t *testing.T) { testBrands(t, open) })
+	t.Run("DeleteBrand", func(t *testing.T) { testDeleteBrand(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("UserDuplicateEmail", func(t *testing.T) { testUserDuplicateEmail(t, open) })
 	t.Run("UserMissing", func(t *testing.T) { testUserMissing(t, open) })
@@ -806,5 +807,27 @@ func testAccounts(t *testing.T, open openMeta) {
 	wantErr(t, "DeleteAPIToken twice", s.DeleteAPIToken(ctx, "tokb"), core.ErrNotFound)
 	if list, err := s.APITokens(ctx, ann.ID); err != nil || len(list) != 1 || list[0].ID != "toka" {
 		t.Errorf("APITokens after DeleteAPIToken: got %v, %v; want toka only", list, err)
+	}
+}
+
+// testDeleteBrand: a brand is deleted only while no image has it.
+func testDeleteBrand(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	wantErr(t, "DeleteBrand of a missing brand", s.DeleteBrand(ctx, "brand1"), core.ErrNotFound)
+	up := newUpload(1, 0)
+	mustUpload(t, s, up)
+	img := newImage(1, up)
+	mustPublish(t, s, up, img) // adds brand1
+	noErr(t, "AddBrand(empty)", s.AddBrand(ctx, "empty"))
+	wantErr(t, "DeleteBrand of a brand with an image", s.DeleteBrand(ctx, "brand1"), core.ErrExist)
+	if ok, err := s.BrandExists(ctx, "brand1"); err != nil || !ok {
+		t.Errorf("BrandExists after a refused DeleteBrand: got %v, %v, want true", ok, err)
+	}
+	noErr(t, "DeleteBrand(empty)", s.DeleteBrand(ctx, "empty"))
+	noErr(t, "DeleteImage", s.DeleteImage(ctx, core.Deletion{Image: img, By: "test", Reason: "brand removed", At: base.Add(2 * time.Hour)}))
+	noErr(t, "DeleteBrand once its image is gone", s.DeleteBrand(ctx, "brand1"))
+	if got, err := s.Brands(ctx); err != nil || len(got) != 0 {
+		t.Errorf("Brands after DeleteBrand: got %q, %v; want none", got, err)
 	}
 }

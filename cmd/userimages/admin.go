@@ -22,6 +22,28 @@ import (
 type brandCmd struct {
 	Add brandAddCmd `cmd:"" help:"Register brands."`
 	Ls  brandLsCmd  `cmd:"" help:"List brands."`
+	Rm  brandRmCmd  `cmd:"" help:"Remove a brand: refused while it has images, unless --take-down."`
+}
+
+type brandRmCmd struct {
+	location
+	TakeDown bool   `name:"take-down" help:"Take the brand's images down first, each with an audit record (see images log)."`
+	Reason   string `help:"Why, for the audit log of the images taken down." default:"brand removed"`
+	ID       string `arg:"" name:"id" help:"The brand id."`
+}
+
+func (c *brandRmCmd) Run(ctx context.Context) error {
+	return withService(ctx, c.location, false, func(svc *core.Service) error {
+		n, err := svc.DeleteBrand(ctx, c.ID, c.TakeDown, "cli:"+loginName(), c.Reason)
+		if n > 0 {
+			fmt.Printf("took down %d images of brand %s\n", n, c.ID)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Println("removed brand", c.ID)
+		return nil
+	})
 }
 
 type userCmd struct {
