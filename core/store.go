@@ -84,7 +84,8 @@ type APIToken struct {
 	LastUsed time.Time
 }
 
-// MetadataStore keeps uploads, images, brands and users.
+// MetadataStore keeps uploads, images, brands and users: the four role
+// interfaces below, which every adapter implements together.
 //
 // Contract (checked by storetest.TestMetadataStore):
 //   - Lookups of a missing record return an error matching ErrNotFound.
@@ -98,6 +99,15 @@ type APIToken struct {
 //   - Any other error is a fault of the store (unreachable, failing, full);
 //     ErrFull marks a full one.
 type MetadataStore interface {
+	UploadStore
+	ImageStore
+	ModerationStore
+	AccountStore
+}
+
+// UploadStore keeps the upload lifecycle (lifecycle.go): steps 1 to 3 and
+// the sweeper.
+type UploadStore interface {
 	// CreateUpload records u in StateCreated; ErrExist if its token has a
 	// row.
 	CreateUpload(ctx context.Context, u Upload) error
@@ -120,6 +130,10 @@ type MetadataStore interface {
 	// TokenStatus returns what is recorded of an upload token: never
 	// ErrNotFound, an unknown token has an empty status.
 	TokenStatus(ctx context.Context, token string) (TokenStatus, error)
+}
+
+// ImageStore keeps published images and the brands they belong to.
+type ImageStore interface {
 	// ImageReferenced reports whether an image, or a received upload,
 	// has this id, for the sweeper's orphan check.
 	ImageReferenced(ctx context.Context, id string) (bool, error)
@@ -127,14 +141,6 @@ type MetadataStore interface {
 
 	// ListImages returns the images f selects, newest first, at most f.Limit.
 	ListImages(ctx context.Context, f ImageFilter) ([]Image, error)
-	// DeleteImage atomically deletes the image row of d.Image.ID, records
-	// d in the audit log and, if d.Blocked, blocklists d.Image.SHA256. It
-	// returns ErrNotFound, changing nothing, if the image does not exist.
-	DeleteImage(ctx context.Context, d Deletion) error
-	// Deletions lists the audit log, newest first, at most limit entries.
-	Deletions(ctx context.Context, limit int) ([]Deletion, error)
-	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
-	IsBlocked(ctx context.Context, sha256 string) (bool, error)
 
 	// AddBrand registers a brand; adding an existing one is not an error.
 	AddBrand(ctx context.Context, id string) error
@@ -144,7 +150,22 @@ type MetadataStore interface {
 	// ErrNotFound if there is no such brand, ErrExist (changing nothing)
 	// while an image has it.
 	DeleteBrand(ctx context.Context, id string) error
+}
 
+// ModerationStore keeps take-downs, their audit log and the blocklist.
+type ModerationStore interface {
+	// DeleteImage atomically deletes the image row of d.Image.ID, records
+	// d in the audit log and, if d.Blocked, blocklists d.Image.SHA256. It
+	// returns ErrNotFound, changing nothing, if the image does not exist.
+	DeleteImage(ctx context.Context, d Deletion) error
+	// Deletions lists the audit log, newest first, at most limit entries.
+	Deletions(ctx context.Context, limit int) ([]Deletion, error)
+	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
+	IsBlocked(ctx context.Context, sha256 string) (bool, error)
+}
+
+// AccountStore keeps users and their API tokens.
+type AccountStore interface {
 	// AddUser inserts u and returns its id; ErrExist if the email is taken.
 	AddUser(ctx context.Context, u User) (int64, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
@@ -248,9 +269,9 @@ type UploadTarget struct {
 // UploadSigner issues the presigned URL of step 2.
 //
 // Contract: the URL accepts one PUT, within ttl of now, of a body sent with
-// exactly the returned headers; it stores the bytes under key. baseURL is the
-// server's public base URL (scheme and host) for signers that point at this
-// server; others ignore it. Errors are internal.
+// exactly the returned headers; it stores the bytes under p.Key. p.BaseURL
+// is the server's public base URL (scheme and host) for signers that point
+// at this server; others ignore it. Errors are faults of the signer.
 type UploadSigner interface {
 	PresignPut(ctx context.Context, p PresignParams) (UploadTarget, error)
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"userimages/httpapi"
 	"userimages/ratelimit"
 	"userimages/ratelimit/ratelimittest"
 )
@@ -41,7 +40,7 @@ func newLimiter(t *testing.T, maxKeys int) (*Limiter, *clock) {
 }
 
 func TestConformance(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T) (httpapi.Limiter, func(time.Duration)) {
+	ratelimittest.Run(t, func(t *testing.T) (ratelimittest.Limiter, func(time.Duration)) {
 		l, c := newLimiter(t, 0)
 		return l, c.advance
 	})

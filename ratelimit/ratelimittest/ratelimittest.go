@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"userimages/httpapi"
 	"userimages/ratelimit"
 	"userimages/ratelimit/redisrate"
 )
@@ -21,7 +20,14 @@ import (
 // Factory returns a fresh Limiter whose keys no other test sees, and a
 // function that lets d pass on the limiter's clock (moving a fake clock, or
 // sleeping when the limiter keeps real time).
-type Factory func(t *testing.T) (l httpapi.Limiter, wait func(d time.Duration))
+type Factory func(t *testing.T) (l Limiter, wait func(d time.Duration))
+
+// Limiter is what the suite checks: httpapi.Limiter's one method, declared
+// here so that the suite does not import the HTTP layer (Go's interfaces
+// are satisfied structurally; the contract is httpapi.Limiter's).
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit ratelimit.Limit) (ratelimit.Result, error)
+}
 
 // A long period keeps budgets from refilling while a case runs, whatever
 // the clock does. The refill cases use a short one and wait; their steps

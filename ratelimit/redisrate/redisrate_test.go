@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"userimages/httpapi"
 	"userimages/ratelimit"
 	"userimages/ratelimit/ratelimittest"
 	"userimages/ratelimit/redisrate"
@@ -14,7 +13,7 @@ import (
 // TestConformance runs the suite against the real Redis; Redis keeps its
 // own clock, so the suite's waits are real.
 func TestConformance(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T) (httpapi.Limiter, func(time.Duration)) {
+	ratelimittest.Run(t, func(t *testing.T) (ratelimittest.Limiter, func(time.Duration)) {
 		client, prefix := ratelimittest.Redis(t)
 		l, err := redisrate.New(client, redisrate.Config{Prefix: prefix})
 		if err != nil {
