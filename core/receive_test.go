@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -118,10 +119,12 @@ type failingScratch struct {
 func (f failingScratch) Write([]byte) (int, error) { return 0, f.err }
 
 // carrier is an UploadCarrier whose URLs point nowhere: tests call
-// ReceiveUpload themselves.
+// ReceiveUpload themselves, and no PUT is verified.
 type carrier struct{ nopSigner }
 
-func (carrier) CarriesUploads() {}
+func (carrier) Verify(*http.Request, time.Time) (core.Upload, error) {
+	return core.Upload{}, errors.New("carrier: no PUT reaches a test's URL")
+}
 
 // flowFixture is a service on real SQLite and local disk, behind faulty
 // wrappers, with brand 10016.

@@ -34,9 +34,9 @@ type Service struct {
 	meta   MetadataStore
 	blobs  BlobStore
 	signer UploadSigner
-	// carried: the signer's URLs carry their uploads, which are recorded
-	// when their bytes arrive rather than at step 1.
-	carried bool
+	// carrier is signer when its URLs carry their uploads, which are
+	// recorded when their bytes arrive rather than at step 1; else nil.
+	carrier UploadCarrier
 	// scratch holds PUT bodies while they are checked; nil when upload
 	// URLs point elsewhere.
 	scratch ScratchSpace
@@ -51,6 +51,11 @@ type Service struct {
 	// images caches published images' metadata for OpenImage.
 	images imageCache
 }
+
+// Carrier returns the signer when its upload URLs carry their uploads to
+// this server, whose PUTs are then verified with it; nil when they point
+// elsewhere (an object store).
+func (s *Service) Carrier() UploadCarrier { return s.carrier }
 
 // Deps are the adapters a Service runs on. Now defaults to time.Now and Log
 // to slog.Default. Scratch is required when Signer's URLs point at this
@@ -85,11 +90,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new service: %w", err)
 	}
-	_, carried := d.Signer.(UploadCarrier)
-	if carried && d.Scratch == nil {
+	carrier, _ := d.Signer.(UploadCarrier)
+	if carrier != nil && d.Scratch == nil {
 		return nil, errors.New("new service: Scratch is required when upload URLs point at this server")
 	}
-	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carried: carried, scratch: d.Scratch, disk: d.Disk, now: d.Now, log: d.Log, dummyHash: dummy,
+	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carrier: carrier, scratch: d.Scratch, disk: d.Disk, now: d.Now, log: d.Log, dummyHash: dummy,
 		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}, nil
 }
 
@@ -161,7 +166,7 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (_ Cre
 	if err != nil {
 		return CreatedUpload{}, fmt.Errorf("presign upload %s: %w", up.Token, err)
 	}
-	if s.carried {
+	if s.carrier != nil {
 		return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
 	}
 	// Recorded last, so that a failure above leaves nothing behind.
@@ -361,7 +366,7 @@ func (s *Service) claimRefused(ctx context.Context, token, brandID string, st To
 		// No row: on the embedded default a recent token's bytes have not
 		// arrived (its upload is recorded when they do); otherwise the
 		// token expired and was swept, or never existed.
-		if age := s.now().Sub(TokenTime(token)); s.carried && age > -time.Minute && age < s.cfg.ClaimWindow {
+		if age := s.now().Sub(TokenTime(token)); s.carrier != nil && age > -time.Minute && age < s.cfg.ClaimWindow {
 			return Image{}, propertyError(api.CodeNotUploaded, "/token", "no image bytes have been uploaded with this token; PUT them to the upload URL first")
 		}
 		return Image{}, propertyError(api.CodeTokenNotFound, "/token", "no upload has this token")

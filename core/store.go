@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"io"
+	"net/http"
 	"time"
 )
 
@@ -277,12 +278,19 @@ type UploadSigner interface {
 }
 
 // UploadCarrier is an UploadSigner whose URLs point at this server and
-// carry, signed, the Upload they were issued for, which the server gets back
-// when verifying the PUT. The service then records an upload when its bytes
-// arrive (ReceiveUpload), and step 1 writes nothing.
+// carry, signed, the Upload they were issued for. The service then records
+// an upload only when its bytes arrive (ReceiveUpload), and step 1 writes
+// nothing; the HTTP layer serves the PUT route and hands each PUT to
+// Verify (Service.Carrier).
+//
+// Contract of Verify: it checks that r is a PUT through a URL this signer
+// issued, unchanged, with every signed header as issued, before it
+// expired, and returns the Upload the URL was issued for; otherwise an
+// *Error with api.CodeSignatureMismatch or api.CodeUploadURLExpired. It
+// reads no body.
 type UploadCarrier interface {
 	UploadSigner
-	CarriesUploads()
+	Verify(r *http.Request, now time.Time) (Upload, error)
 }
 
 // PresignParams describe one upload to presign.

@@ -92,7 +92,7 @@ func (e *env) newServer(configure ...func(*httpapi.Config)) *httptest.Server {
 	for _, f := range configure {
 		f(&cfg)
 	}
-	api, err := httpapi.New(e.svc, e.signer, cfg, e.log, e.now)
+	api, err := httpapi.New(e.svc, cfg, e.log, e.now)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func TestServeImageSendfile(t *testing.T) {
 	if err := blobs.Put(ctx, core.ImageKey(img.ID), bytes.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
-	api, err := New(svc, nil, Config{}, log, nil)
+	api, err := New(svc, Config{}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

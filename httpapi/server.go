@@ -26,14 +26,6 @@ import (
 	"github.com/userimages/userimages/client/api"
 )
 
-// UploadVerifier checks the presigned PUTs of upload URLs that point at this
-// server. Verify returns the upload the URL was issued for (see
-// core.UploadCarrier), or an error with api.CodeSignatureMismatch or
-// api.CodeUploadURLExpired.
-type UploadVerifier interface {
-	Verify(r *http.Request, now time.Time) (core.Upload, error)
-}
-
 // Config configures the HTTP layer.
 type Config struct {
 	// PublicURL is the scheme://host[:port] clients reach this server at; it
@@ -152,8 +144,10 @@ func (c Config) withDefaults() (Config, error) {
 
 // Server serves the API.
 type Server struct {
-	svc      *core.Service
-	verifier UploadVerifier
+	svc *core.Service
+	// verifier checks the PUTs of upload URLs that point at this server
+	// (svc.Carrier); nil when they point elsewhere.
+	verifier core.UploadCarrier
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -165,17 +159,22 @@ type Server struct {
 	limiterWarned atomic.Int64
 }
 
-// New returns a Server, or an error if cfg is invalid. verifier may be nil
-// when upload URLs point elsewhere (an object store); the PUT route is then
-// not served. now is the clock (default time.Now); network deadlines use
+// New returns a Server, or an error if cfg is invalid. The PUT route of
+// upload URLs is served when svc's signer carries uploads to this server
+// (core.UploadCarrier), not when they point elsewhere (an object store).
+// now is the clock (default time.Now); network deadlines use
 // the real time regardless.
-func New(svc *core.Service, verifier UploadVerifier, cfg Config, log *slog.Logger, now func() time.Time) (*Server, error) {
+func New(svc *core.Service, cfg Config, log *slog.Logger, now func() time.Time) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("httpapi config: %w", err)
 	}
 	if now == nil {
 		now = time.Now
+	}
+	var verifier core.UploadCarrier
+	if svc != nil {
+		verifier = svc.Carrier()
 	}
 	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now,
 		uploads:       make(chan struct{}, cfg.MaxConcurrentUploads),

@@ -174,7 +174,7 @@ func (k key) additionalData(token string) []byte {
 }
 
 // PresignPut implements core.UploadSigner: a URL on p.BaseURL that PUTs to
-// PathPrefix + p.Token and carries the upload (see CarriesUploads).
+// PathPrefix + p.Token and carries the upload (see core.UploadCarrier).
 // p.Headers' Content-Type and X-Amz-Server-Side-Encryption go into the
 // signed query; the others (and X-Amz-Server-Side-Encryption) are signed
 // headers. p.Headers is returned as is, for the client to send.
@@ -218,12 +218,9 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 	return core.UploadTarget{URL: signed, Headers: p.Headers}, nil
 }
 
-// CarriesUploads implements core.UploadCarrier: the URLs carry, signed and
-// sealed, everything Verify returns, so the service records an upload only
-// when its bytes arrive.
-func (s *Signer) CarriesUploads() {}
-
-// Verify checks that r is a PUT through a URL this Signer issued, unchanged,
+// Verify implements core.UploadCarrier: the URLs carry, signed and sealed,
+// everything it returns, so the service records an upload only when its
+// bytes arrive. It checks that r is a PUT through a URL this Signer issued, unchanged,
 // with every signed header as issued, on the host it was issued for, before
 // it expired, signed with one of its secrets: the one X-Amz-Credential
 // names. It returns the upload the URL was issued for (its token, declared

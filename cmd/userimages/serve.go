@@ -165,7 +165,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	}
 	s.closers = append(s.closers, closeLimiter)
 	s.metrics = metrics.New()
-	api, err := httpapi.New(svc, st.verifier, httpapi.Config{
+	api, err := httpapi.New(svc, httpapi.Config{
 		Redirect:                      redirector(c, st.s3),
 		Metrics:                       s.metrics,
 		PublicURL:                     c.PublicURL,

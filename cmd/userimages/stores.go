@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"userimages/core"
-	"userimages/httpapi"
 	"userimages/localdisk"
 	"userimages/migrate"
 	"userimages/postgres"
@@ -87,9 +86,6 @@ type stores struct {
 	meta   metaStore
 	blobs  core.BlobStore
 	signer core.UploadSigner
-	// verifier checks self-signed upload URLs; nil when clients PUT
-	// straight to the object store.
-	verifier httpapi.UploadVerifier
 	// s3 is the object store, nil when bytes are on local disk; disk the
 	// local one, nil with an object store.
 	s3      *s3store.Store
@@ -112,7 +108,7 @@ func (l location) open(ctx context.Context) (*stores, error) {
 			if err != nil {
 				return nil, err
 			}
-			st.signer, st.verifier = signer, signer
+			st.signer = signer
 		}
 	case strings.HasPrefix(u, "s3://"):
 		s3, err := s3store.Open(ctx, u)
