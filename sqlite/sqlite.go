@@ -42,10 +42,13 @@ type DB struct {
 	w, r *sql.DB
 	// writes queue for the writer's goroutine; closing stops it, and
 	// loopDone says it has stopped.
-	writes    chan *writeReq
-	closing   chan struct{}
-	closeOnce sync.Once
-	loopDone  chan struct{}
+	writes chan *writeReq
+	// writeStmts are the writes\' statements, prepared on the writer (see
+	// txStmt).
+	writeStmts map[string]*sql.Stmt
+	closing    chan struct{}
+	closeOnce  sync.Once
+	loopDone   chan struct{}
 	// The hot lookups, prepared once at Open on the readers: SQLite
 	// parsing a SELECT costs more than running it by primary key.
 	upload, image, imageByToken, brandExists, isBlocked, takenDown, userByEmail, user, apiToken *sql.Stmt
@@ -113,7 +116,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &DB{w: w, writes: make(chan *writeReq), closing: make(chan struct{}), loopDone: make(chan struct{})}
+	s := &DB{w: w, writes: make(chan *writeReq), writeStmts: map[string]*sql.Stmt{}, closing: make(chan struct{}), loopDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -125,6 +128,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	s.r.SetMaxOpenConns(maxReaders)
 	s.r.SetMaxIdleConns(maxReaders)
 	s.r.SetConnMaxIdleTime(readerIdleTime)
+	if err := s.prepareWrites(ctx); err != nil {
+		s.r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	go s.commitLoop()
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
@@ -153,7 +161,11 @@ func openPool(path string, pragmas []string, txlock string) (*sql.DB, error) {
 func (s *DB) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.loopDone
-	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
+	errs := []error{s.closeStmts()}
+	for _, st := range s.writeStmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
 
 // migrate applies, in one transaction, the schema versions the database
@@ -229,22 +241,25 @@ func scanUpload(row rowScanner) (core.Upload, error) {
 
 func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
+		_, err := s.txExec(tx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
 			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr)
 		return mapErr(err)
 	})
 }
 
-func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		// Inserted where the token has no record at all, or moved on from
-		// created; "WHERE true" lets SQLite parse the upsert of a SELECT.
-		res, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
+// receiveUploadSQL inserts a received upload where the token has no record at
+// all, or moves it on from created; "WHERE true" lets SQLite parse the
+// upsert of a SELECT.
+const receiveUploadSQL = `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
 			SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8, ?9 WHERE true
 				AND NOT EXISTS (SELECT 1 FROM images WHERE token = ?1)
 				AND NOT EXISTS (SELECT 1 FROM deletions WHERE token = ?1)
 			ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = ?7, size = ?8, sha256 = ?9
-				WHERE uploads.state = 'created'`,
+				WHERE uploads.state = 'created'`
+
+func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := s.txExec(tx, receiveUploadSQL,
 			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256)
 		if err := changedOne(res, mapErr(err)); errors.Is(err, core.ErrNotFound) {
 			return fmt.Errorf("receive %s: %w", u.Token, core.ErrExist)
@@ -255,19 +270,25 @@ func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
 	})
 }
 
+// claimUploadSQL takes a received upload's row, if it may be claimed.
+const claimUploadSQL = `DELETE FROM uploads WHERE token = ?1 AND state = 'received' AND created_at >= ?2
+				AND EXISTS (SELECT 1 FROM brands WHERE id = ?3)
+				AND NOT EXISTS (SELECT 1 FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
+			RETURNING ` + uploadColumns
+
+// insertImageSQL inserts an image row.
+const insertImageSQL = `INSERT INTO images (` + imageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
 	var img core.Image
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRow(`DELETE FROM uploads WHERE token = ?1 AND state = 'received' AND created_at >= ?2
-				AND EXISTS (SELECT 1 FROM brands WHERE id = ?3)
-				AND NOT EXISTS (SELECT 1 FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
-			RETURNING `+uploadColumns, c.Token, micros(c.NotBefore), c.BrandID)
+		row := s.txQueryRow(tx, claimUploadSQL, c.Token, micros(c.NotBefore), c.BrandID)
 		up, err := scanUpload(row)
 		if err != nil {
 			return err
 		}
 		img = publishedImage(up, c)
-		return insertImage(tx, img)
+		return s.insertImage(tx, img)
 	})
 	return img, err
 }
@@ -281,7 +302,7 @@ func publishedImage(up core.Upload, c core.UploadClaim) core.Image {
 func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]core.Upload, error) {
 	var expired []core.Upload
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(`DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?)
+		rows, err := s.txQuery(tx, `DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?)
 			RETURNING `+uploadColumns, micros(cutoff), limit)
 		if err != nil {
 			return err
@@ -324,8 +345,8 @@ func (s *DB) ImageReferenced(ctx context.Context, id string) (bool, error) {
 const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
 
 // insertImage inserts img's row; ErrExist if its id or token is taken.
-func insertImage(tx *sql.Tx, img core.Image) error {
-	_, err := tx.Exec(`INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (s *DB) insertImage(tx *sql.Tx, img core.Image) error {
+	_, err := s.txExec(tx, insertImageSQL,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr)
 	return mapErr(err)
 }
@@ -395,7 +416,7 @@ func (s *DB) AddBrand(ctx context.Context, id string) error {
 // exec runs one write statement on the writer.
 func (s *DB) exec(ctx context.Context, query string, args ...any) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(query, args...)
+		_, err := s.txExec(tx, query, args...)
 		return mapErr(err)
 	})
 }
@@ -413,7 +434,7 @@ func (s *DB) Brands(ctx context.Context) ([]string, error) {
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return mapErr(tx.QueryRow(`INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		return mapErr(s.txQueryRow(tx, `INSERT INTO users (email, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 			u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt)).Scan(&id))
 	})
 	return id, err
@@ -489,14 +510,14 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := changedOne(tx.Exec(`DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
+		if err := changedOne(s.txExec(tx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
 			return err
 		}
-		if err := insertDeletion(tx, d); err != nil {
+		if err := s.insertDeletion(tx, d); err != nil {
 			return err
 		}
 		if d.Blocked {
-			return block(tx, d.Image.SHA256, d.At)
+			return s.block(tx, d.Image.SHA256, d.At)
 		}
 		return nil
 	})
@@ -506,16 +527,16 @@ const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, 
 
 // insertDeletion records d in the audit log; ErrExist if a deletion of
 // d.Image.ID is recorded already.
-func insertDeletion(tx *sql.Tx, d core.Deletion) error {
+func (s *DB) insertDeletion(tx *sql.Tx, d core.Deletion) error {
 	img := d.Image
-	_, err := tx.Exec(`INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.txExec(tx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, micros(d.At))
 	return mapErr(err)
 }
 
 // block blocklists sha256 as of at; blocking it again is not an error.
-func block(tx *sql.Tx, sha256 string, at time.Time) error {
-	_, err := tx.Exec(`INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
+func (s *DB) block(tx *sql.Tx, sha256 string, at time.Time) error {
+	_, err := s.txExec(tx, `INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
 	return err
 }
 
