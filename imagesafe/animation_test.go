@@ -2,6 +2,7 @@ package imagesafe
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"image"
@@ -27,25 +28,42 @@ func animatedGIF(t *testing.T, frames int) []byte {
 	return buf.Bytes()
 }
 
-// apng is a 10×10 PNG announcing frames 10×10 frames (their data left out:
-// only the frame headers matter here).
+// apng is a 10×10 grey APNG of frames 10×10 frames: the default image
+// first, then frames-1 fcTL and fdAT pairs.
 func apng(t *testing.T, frames int) []byte {
 	t.Helper()
 	p := encodePNG(t, 10, 10)
 	const afterIHDR = 8 + 25
-	out := append([]byte{}, p[:afterIHDR]...)
-	out = append(out, pngChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(frames)), 0))...)
-	for i := range frames {
-		fc := binary.BigEndian.AppendUint32(nil, uint32(i))
+	iend := len(p) - 12
+	var pixels bytes.Buffer
+	zw := zlib.NewWriter(&pixels)
+	zw.Write(make([]byte, 10*(1+10))) // 10 scanlines: filter byte, 10 grey pixels
+	zw.Close()
+	seq := uint32(0)
+	next := func() []byte {
+		seq++
+		return binary.BigEndian.AppendUint32(nil, seq-1)
+	}
+	fcTL := func() []byte {
+		fc := next()
 		fc = binary.BigEndian.AppendUint32(fc, 10)
 		fc = binary.BigEndian.AppendUint32(fc, 10)
 		fc = append(fc, make([]byte, 8+4+2)...) // x, y, delay, dispose, blend
-		out = append(out, pngChunk("fcTL", fc)...)
+		return pngChunk("fcTL", fc)
 	}
-	return append(out, p[afterIHDR:]...)
+	out := append([]byte{}, p[:afterIHDR]...)
+	out = append(out, pngChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(frames)), 0))...)
+	out = append(out, fcTL()...)
+	out = append(out, p[afterIHDR:iend]...)
+	for range frames - 1 {
+		out = append(out, fcTL()...)
+		out = append(out, pngChunk("fdAT", append(next(), pixels.Bytes()...))...)
+	}
+	return append(out, p[iend:]...)
 }
 
-// animatedWebP is a 10×10 canvas with frames ANMF chunks of 10×10.
+// animatedWebP is a 10×10 canvas with frames ANMF chunks of 10×10, their
+// bitstreams cut to the header (only the frame headers matter here).
 func animatedWebP(frames int) []byte {
 	le24 := func(v int) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16)} }
 	var chunks []byte
@@ -55,6 +73,8 @@ func animatedWebP(frames int) []byte {
 	for range frames {
 		frame := append(make([]byte, 6), append(le24(9), le24(9)...)...)
 		frame = append(frame, 0, 0, 0, 0) // duration, flags
+		// A VP8L bitstream's header alone: 10×10, no alpha, version 0.
+		frame = append(frame, webpChunk("VP8L", binary.LittleEndian.AppendUint32([]byte{0x2f}, 9|9<<14))...)
 		chunks = append(chunks, webpChunk("ANMF", frame)...)
 	}
 	out := append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(4+len(chunks)))...)
