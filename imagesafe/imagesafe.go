@@ -354,6 +354,21 @@ func truncated(err error) error {
 	return err
 }
 
+// streamError maps an error of a decompressor reading image data (zlib,
+// LZW): the walk's own errors, a refusal or the reader's failure, stay as
+// they are; the decompressor's mean the data is corrupt.
+func streamError(err error, what string) error {
+	var r *Refusal
+	var re *ReadError
+	switch {
+	case err == nil, errors.As(err, &r), errors.As(err, &re):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return refuse(Corrupt, "the %s ends before its compressed stream does", what)
+	}
+	return refuse(Corrupt, "the %s is not a valid compressed stream (%v)", what, err)
+}
+
 // maxRead bounds what one header or metadata block may take in memory;
 // every format's blocks read whole are far smaller.
 const maxRead = 1 << 17
@@ -363,12 +378,14 @@ func (s *scanner) read(n int) ([]byte, error) {
 		return nil, refuse(Corrupt, "the image has a block of %d bytes where a small header belongs", n)
 	}
 	b := make([]byte, n)
+	return b, s.readInto(b)
+}
+
+// readInto fills b from the input.
+func (s *scanner) readInto(b []byte) error {
 	k, err := io.ReadFull(s.br, b)
 	s.off += int64(k)
-	if err != nil {
-		return nil, truncated(err)
-	}
-	return b, nil
+	return truncated(err)
 }
 
 func (s *scanner) byte() (byte, error) {

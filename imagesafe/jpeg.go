@@ -193,6 +193,8 @@ func (j *jpegState) frame(m byte, sof []byte) (w, h int, err error) {
 			return 0, 0, refuse(Corrupt, "the JPEG component %d has the invalid quantisation table %d", c.id, c.tq)
 		case c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4:
 			return 0, 0, refuse(Corrupt, "the JPEG component %d has invalid sampling factors %dx%d", c.id, c.h, c.v)
+		case c.h == 3 || c.v == 3:
+			return 0, 0, refuse(Corrupt, "the JPEG component %d's sampling factors %dx%d are not supported", c.id, c.h, c.v)
 		}
 		j.comps = append(j.comps, c)
 	}
@@ -203,7 +205,7 @@ func (j *jpegState) frame(m byte, sof []byte) (w, h int, err error) {
 }
 
 // supportedSampling reports whether Go's decoder reads the frame's
-// sampling factors (image/jpeg's processSOF): grey, any; YCbCr, the
+// sampling factors (image/jpeg's processSOF), none of them 3: grey, any; YCbCr, the
 // common ratios (4:4:4, 4:4:0, 4:2:2, 4:2:0, 4:1:1, 4:1:0); 4 components,
 // 1x1 throughout or 2x2 luma and black.
 func (j *jpegState) supportedSampling() bool {
@@ -212,8 +214,7 @@ func (j *jpegState) supportedSampling() bool {
 	case 1:
 		return true
 	case 3:
-		return c[0].h != 3 && c[0].v != 3 && c[0].v != 4 && c[1].h != 3 && c[1].v != 3 &&
-			c[0].h%c[1].h == 0 && c[0].v%c[1].v == 0 && c[2].h == c[1].h && c[2].v == c[1].v
+		return c[0].v != 4 && c[0].h%c[1].h == 0 && c[0].v%c[1].v == 0 && c[2].h == c[1].h && c[2].v == c[1].v
 	}
 	hv := func(c jpegComponent) byte { return c.h<<4 | c.v }
 	return (hv(c[0]) == 0x11 || hv(c[0]) == 0x22) && hv(c[1]) == 0x11 && hv(c[2]) == 0x11 && hv(c[3]) == hv(c[0])

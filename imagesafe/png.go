@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -279,15 +278,7 @@ func (p *pngWalk) inflate(h pngChunkHead, hd pngHeader, w, ht int) error {
 			err = nil
 		}
 	}
-	var r *Refusal
-	var re *ReadError
-	switch {
-	case err == nil, errors.As(err, &r), errors.As(err, &re):
-		return err // the walk's own: a refusal, or the reader's failure
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return refuse(Corrupt, "the PNG %s data ends before its zlib stream does", h.typ)
-	}
-	return refuse(Corrupt, "the PNG %s data is not a valid zlib stream (%v)", h.typ, err)
+	return streamError(err, "PNG "+h.typ+" data")
 }
 
 func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
