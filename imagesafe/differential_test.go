@@ -142,6 +142,7 @@ func undecodedData(err error, ct string) bool {
 // whether data was accepted.
 func checkServed(t testing.TB, data []byte, ct string) (accepted bool) {
 	t.Helper()
+	var want []image.Image // data's own decode, made once
 	for _, strip := range []bool{true, false} {
 		plan, err := Inspect(bytes.NewReader(data), ct, Options{Strip: strip})
 		if err != nil {
@@ -163,12 +164,15 @@ func checkServed(t testing.TB, data []byte, ct string) (accepted bool) {
 			}
 			t.Fatalf("accepted (strip %v), but Go's decoder fails on the served copy: %v", strip, err)
 		}
-		want, _, err := goDecode(data, ct)
-		if err != nil {
-			t.Fatalf("the served copy decodes, but the original does not: %v", err)
-		}
 		if size != image.Pt(plan.Width, plan.Height) {
 			t.Fatalf("plan dimensions: got %dx%d, decoded %dx%d", plan.Width, plan.Height, size.X, size.Y)
+		}
+		if want == nil {
+			if bytes.Equal(out, data) {
+				want = got
+			} else if want, _, err = goDecode(data, ct); err != nil {
+				t.Fatalf("the served copy decodes, but the original does not: %v", err)
+			}
 		}
 		if len(got) != len(want) {
 			t.Fatalf("served copy: got %d frames, want %d", len(got), len(want))
@@ -256,6 +260,15 @@ func fixPNGCRC(b []byte, blk block) {
 	binary.BigEndian.PutUint32(b[blk.data+blk.dN:], crc32.ChecksumIEEE(b[blk.off+4:blk.data+blk.dN]))
 }
 
+// headerSize is how many bytes of a block's payload are header fields, by
+// the block's kind: flipping bits past them changes pixels, not structure.
+var headerSize = map[string]int{
+	"IHDR": 13, "fcTL": 26, "tRNS": 2, // PNG
+	"VP8X": 10, "VP8 ": 10, "VP8L": 5, "ALPH": 1, "ANMF": 16, "ANIM": 6, // WebP
+	"C0": 18, "C1": 18, "C2": 18, "DA": 12, "DD": 2, "C4": 17, "DB": 1, // JPEG: SOFn, SOS, DRI, DHT, DQT
+	"screen": 7, "image": 10, // GIF
+}
+
 // mutants are copies of data, a valid file, each with one structural fault
 // that a checksum does not catch: bit flips in the headers (IHDR, VP8X and
 // the bitstream headers, SOF, DHT, SOS, the GIF descriptors), adjacent
@@ -277,11 +290,10 @@ func mutants(data []byte, ct string) map[string][]byte {
 		}
 	}
 	for i, blk := range bs {
+		if n := headerSize[blk.kind]; n > 0 {
+			flip(blk, n)
+		}
 		switch blk.kind {
-		case "IHDR", "PLTE", "tRNS", "fcTL", "VP8X", "VP8 ", "VP8L", "ALPH", "ANMF", "C0", "C1", "C2", "DA", "DD", "screen", "image":
-			flip(blk, 16)
-		case "C4", "DB": // DHT, DQT: the first table's head
-			flip(blk, 17)
 		case "IDAT":
 			cut := slices.Concat(data[:blk.off], pngChunk("IDAT", data[blk.data:blk.data+blk.dN/2]), data[blk.off+blk.n:])
 			out[fmt.Sprintf("IDAT %d cut", i)] = cut
@@ -317,7 +329,9 @@ func TestMutantsServedDecode(t *testing.T) {
 			continue
 		}
 		for name, m := range mutants(data, ct) {
-			total++
+			if total++; testing.Short() && total%4 != 0 {
+				continue // a sample
+			}
 			t.Run(filepath.Base(path)+"/"+name, func(t *testing.T) {
 				if !checkServed(t, m, ct) {
 					refused++
