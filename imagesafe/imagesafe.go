@@ -3,11 +3,19 @@
 // end marker (trailing bytes cut), dimensions read from the header and capped
 // before anything is decoded, and, when stripping, every metadata block
 // dropped except the ICC colour profile and the orientation. Pixels are never
-// decoded or re-encoded: the plan copies the compressed data byte for byte.
+// re-encoded: the plan copies the compressed data byte for byte.
+//
+// What is accepted decodes: every header is checked against its spec and
+// against what Go's decoders (image/png, image/jpeg, image/gif,
+// x/image/webp) require. PNG's zlib streams and GIF's LZW data are
+// decompressed as they stream, with the standard library, and their output
+// counted and dropped, never held; JPEG's entropy-coded scans and the WebP
+// VP8 and VP8L bitstreams are checked up to their headers only.
 //
 // Inspect reads its input once, as a stream, holding at most one small
-// header or metadata block in memory; Plan.Reader then produces the output
-// from a seekable copy of the same input.
+// header or metadata block and a decompressor's window in memory;
+// Plan.Reader then produces the output from a seekable copy of the same
+// input.
 package imagesafe
 
 import (
