@@ -249,7 +249,9 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			if fourcc == "ANIM" {
 				err = s.copy(io.Discard, padded)
 			} else {
-				err = s.webpANMF(&budget, w, h, s.off+padded)
+				if err = s.webpANMF(&budget, w, h, s.off+n); err == nil {
+					err = s.copy(io.Discard, n&1) // the padding
+				}
 				frames++
 			}
 			if err != nil {
