@@ -101,7 +101,7 @@ func (f *webpFrame) add(fourcc string, d []byte, n int64) error {
 	return nil
 }
 
-// imageChunk reads the image chunk fourcc of n bytes, padded to padded,
+// webpImageChunk reads the image chunk fourcc of n bytes, padded to padded,
 // checking its header with f.
 func (s *scanner) webpImageChunk(f *webpFrame, fourcc string, n, padded int64) error {
 	hn := webpHeadSize[fourcc]
