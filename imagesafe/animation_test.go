@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"slices"
 	"testing"
 )
 
@@ -106,6 +107,40 @@ func TestAnimationFramesAreCapped(t *testing.T) {
 			case tt.want != 0 && (!errors.As(err, &r) || r.Reason != tt.want):
 				t.Fatalf("Inspect: got %v, want refusal %d", err, tt.want)
 			}
+		})
+	}
+}
+
+// TestAPNGFrameData: each APNG frame's data is checked as the image's is,
+// against its frame control.
+func TestAPNGFrameData(t *testing.T) {
+	a := apng(t, 2) // acTL, fcTL, IDAT, fcTL, fdAT
+	bs := blocks(a, "image/png")
+	fcTL, fdAT := bs[4], bs[5]
+	seq := a[fdAT.data : fdAT.data+4]
+	cut := slices.Concat(a[:fdAT.off], pngChunk("fdAT", slices.Concat(seq, a[fdAT.data+4:fdAT.data+fdAT.dN-5])), a[fdAT.off+fdAT.n:])
+	tests := []struct {
+		name string
+		data []byte
+		want Reason
+	}{
+		{"valid", a, 0},
+		{"frame data cut", cut, Corrupt},
+		{"frame data without its fcTL", slices.Concat(a[:fcTL.off], a[fcTL.off+fcTL.n:]), Corrupt},
+		{"frame 5 pixels wide, data for 10", pngEdit(a, "fcTL", 1, 7, 5), Corrupt},
+		{"frame outside the image", pngEdit(a, "fcTL", 1, 15, 1), Corrupt},
+		{"fcTL of the default image smaller than it", pngEdit(a, "fcTL", 0, 7, 5), Corrupt},
+		{"invalid blend operation", pngEdit(a, "fcTL", 1, 25, 2), Corrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == 0 {
+				if _, err := Inspect(bytes.NewReader(tt.data), "image/png", Options{}); err != nil {
+					t.Fatalf("Inspect: got %v, want accepted", err)
+				}
+				return
+			}
+			wantRefused(t, tt.data, "image/png", tt.want)
 		})
 	}
 }

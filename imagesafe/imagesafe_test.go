@@ -417,7 +417,8 @@ func TestInspectReaderFailureIsNotARefusal(t *testing.T) {
 		}
 		ct := contentTypes[filepath.Ext(name)]
 		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset by peer")} {
-			for _, at := range []int{0, 1, 20, len(data) / 2, len(data) - 1} {
+			// len-100: inside the image data (PNG IDAT, JPEG scan, WebP bitstream).
+			for _, at := range []int{0, 1, 20, len(data) / 2, len(data) - 100, len(data) - 1} {
 				_, err := Inspect(&failingReader{data: data, n: at, err: cause}, ct, Options{Strip: true})
 				var re *ReadError
 				if !errors.As(err, &re) || !errors.Is(err, cause) {

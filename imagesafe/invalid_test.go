@@ -26,15 +26,17 @@ func wantRefused(t *testing.T, data []byte, ct string, want Reason) {
 	t.Logf("refused: %s", r.Detail)
 }
 
-// pngEdit returns a copy of p with the payload byte i of its first chunk
-// typ set to v, the chunk's CRC fixed.
-func pngEdit(p []byte, typ string, i int, v byte) []byte {
+// pngEdit returns a copy of p with the payload byte i of its chunk typ
+// number nth (from 0) set to v, the chunk's CRC fixed.
+func pngEdit(p []byte, typ string, nth, i int, v byte) []byte {
 	m := slices.Clone(p)
 	for _, blk := range blocks(m, "image/png") {
 		if blk.kind == typ {
-			m[blk.data+i] = v
-			fixPNGCRC(m, blk)
-			break
+			if nth--; nth < 0 {
+				m[blk.data+i] = v
+				fixPNGCRC(m, blk)
+				break
+			}
 		}
 	}
 	return m
@@ -107,16 +109,16 @@ func TestPngSuiteInvalid(t *testing.T) {
 		{"xhdn0g08 IHDR CRC", edit(g08, 8+8+13, g08[8+8+13]^1), Corrupt},
 		{"xcsn0g01 IDAT CRC", edit(g01, len(g01)-12-1, g01[len(g01)-12-1]^1), Corrupt},
 		{"xdtn0g01 no IDAT", pngWithout(g01, "IDAT"), Corrupt},
-		{"xc1n0g08 colour type 1", pngEdit(g08, "IHDR", 9, 1), Corrupt},
-		{"xc9n2c08 colour type 9", pngEdit(c08, "IHDR", 9, 9), Corrupt},
-		{"xd0n2c08 bit depth 0", pngEdit(c08, "IHDR", 8, 0), Corrupt},
-		{"xd3n2c08 bit depth 3", pngEdit(c08, "IHDR", 8, 3), Corrupt},
-		{"xd9n2c08 bit depth 99", pngEdit(c08, "IHDR", 8, 99), Corrupt},
-		{"bit depth 16 for a palette", pngEdit(p08, "IHDR", 8, 16), Corrupt},
-		{"width 0", pngEdit(g08, "IHDR", 3, 0), Corrupt},
-		{"compression method 1", pngEdit(g08, "IHDR", 10, 1), Corrupt},
-		{"filter method 1", pngEdit(g08, "IHDR", 11, 1), Corrupt},
-		{"interlace method 7", pngEdit(g08, "IHDR", 12, 7), Corrupt},
+		{"xc1n0g08 colour type 1", pngEdit(g08, "IHDR", 0, 9, 1), Corrupt},
+		{"xc9n2c08 colour type 9", pngEdit(c08, "IHDR", 0, 9, 9), Corrupt},
+		{"xd0n2c08 bit depth 0", pngEdit(c08, "IHDR", 0, 8, 0), Corrupt},
+		{"xd3n2c08 bit depth 3", pngEdit(c08, "IHDR", 0, 8, 3), Corrupt},
+		{"xd9n2c08 bit depth 99", pngEdit(c08, "IHDR", 0, 8, 99), Corrupt},
+		{"bit depth 16 for a palette", pngEdit(p08, "IHDR", 0, 8, 16), Corrupt},
+		{"width 0", pngEdit(g08, "IHDR", 0, 3, 0), Corrupt},
+		{"compression method 1", pngEdit(g08, "IHDR", 0, 10, 1), Corrupt},
+		{"filter method 1", pngEdit(g08, "IHDR", 0, 11, 1), Corrupt},
+		{"interlace method 7", pngEdit(g08, "IHDR", 0, 12, 7), Corrupt},
 		{"palette image without PLTE", pngWithout(p08, "PLTE"), Corrupt},
 		{"grey image with PLTE", pngWith(g08, "PLTE", []byte{1, 2, 3}), Corrupt},
 		{"PLTE of 2 bytes", pngWith(c08, "PLTE", []byte{1, 2}), Corrupt},
@@ -129,8 +131,8 @@ func TestPngSuiteInvalid(t *testing.T) {
 		{"a scanline short", pngWithData(g08, rows(32, 0)[:32*33-1], nil), Corrupt},
 		{"a scanline too many", pngWithData(g08, rows(33, 0), nil), Corrupt},
 		{"filter type 5", pngWithData(g08, rows(32, 5), nil), Corrupt},
-		{"interlaced data sized as not", pngWithData(pngEdit(g08, "IHDR", 12, 1), rows(32, 0), nil), Corrupt},
-		{"non-interlaced data sized as interlaced", pngWithData(pngEdit(i04, "IHDR", 12, 0), rows(0, 0), nil), Corrupt},
+		{"interlaced data sized as not", pngWithData(pngEdit(g08, "IHDR", 0, 12, 1), rows(32, 0), nil), Corrupt},
+		{"non-interlaced data sized as interlaced", pngWithData(pngEdit(i04, "IHDR", 0, 12, 0), rows(0, 0), nil), Corrupt},
 		{"Go's invalid-zlib.png", goTestdata("invalid-zlib.png"), Corrupt},
 		{"Go's invalid-crc32.png", goTestdata("invalid-crc32.png"), Corrupt},
 		{"Go's invalid-noend.png", goTestdata("invalid-noend.png"), Truncated},
