@@ -348,6 +348,24 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 }
 
+// TestImageDataMemoryBounded: a valid 4000 × 4000 PNG inflating to 16 MB
+// is checked whole, its data inflated as it streams, in memory that does
+// not grow with the image.
+func TestImageDataMemoryBounded(t *testing.T) {
+	png16MB := pngBomb(t, 4000, 4000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Inspect(bytes.NewReader(png16MB), "image/png", Options{Strip: true})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("Inspect: got %v, want accepted", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("Inspect allocated %d bytes, want under 1 MiB", alloc)
+	}
+}
+
 func TestSniff(t *testing.T) {
 	pngb, gifb, webpb := encodePNG(t, 10, 10), encodeGIF(t, 10, 10), fixture(t, "plain.webp")
 	tests := []struct {
