@@ -43,6 +43,6 @@ go tool staticcheck ./...
 echo "== go test"
 go test -race -count=1 ./...
 echo "== fuzz (each target briefly; seed corpora also run in go test above)"
-for target in selfsign:FuzzVerify httpapi:FuzzDecode imagesafe:FuzzInspect; do
+for target in selfsign:FuzzVerify httpapi:FuzzDecode imagesafe:FuzzInspect imagesafe:FuzzServedDecodes; do
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"
 done
