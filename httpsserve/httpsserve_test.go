@@ -1,16 +1,10 @@
 package httpsserve
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"userimages/internal/testcert"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -222,8 +218,8 @@ func TestReloader(t *testing.T) {
 	}
 
 	// A half-replaced pair (new certificate, old key) does not load.
-	third := newCertPEM(t)
-	if err := os.WriteFile(certFile, third.cert, 0o600); err != nil {
+	third := testcert.SelfSigned(t, "files.example.com")
+	if err := os.WriteFile(certFile, third.Cert, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	touch(certFile)
@@ -231,66 +227,33 @@ func TestReloader(t *testing.T) {
 	if got := serial(); got != second {
 		t.Errorf("after a bad reload: got serial %s, want the last good %s", got, second)
 	}
-	if err := os.WriteFile(keyFile, third.key, 0o600); err != nil {
+	if err := os.WriteFile(keyFile, third.Key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	touch(keyFile)
 	now = now.Add(reloadInterval)
-	if got := serial(); got != third.serial {
-		t.Errorf("once the key follows: got serial %s, want %s", got, third.serial)
+	if got := serial(); got != third.Serial {
+		t.Errorf("once the key follows: got serial %s, want %s", got, third.Serial)
 	}
 
 	// Files gone: the last good pair is kept.
 	os.Remove(certFile)
 	now = now.Add(reloadInterval)
-	if got := serial(); got != third.serial {
-		t.Errorf("with the file gone: got serial %s, want the last good %s", got, third.serial)
+	if got := serial(); got != third.Serial {
+		t.Errorf("with the file gone: got serial %s, want the last good %s", got, third.Serial)
 	}
 }
 
 // Helpers.
 
-type certPEM struct {
-	cert, key []byte
-	serial    string
-}
-
-// newCertPEM makes a self-signed certificate for files.example.com.
-func newCertPEM(t *testing.T) certPEM {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "files.example.com"},
-		DNSNames: []string{"files.example.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certPEM{
-		cert:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		serial: serial.String(),
-	}
-}
-
 func writePair(t *testing.T, dir, name string) (certFile, keyFile string) {
 	t.Helper()
-	p := newCertPEM(t)
+	p := testcert.SelfSigned(t, "files.example.com")
 	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, p.cert, 0o600); err != nil {
+	if err := os.WriteFile(certFile, p.Cert, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyFile, p.key, 0o600); err != nil {
+	if err := os.WriteFile(keyFile, p.Key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
@@ -300,8 +263,8 @@ func writePair(t *testing.T, dir, name string) (certFile, keyFile string) {
 // script would (write aside, rename), touches both, and returns its serial.
 func replacePair(t *testing.T, dir, certFile, keyFile string, touch func(string)) string {
 	t.Helper()
-	p := newCertPEM(t)
-	for file, b := range map[string][]byte{certFile: p.cert, keyFile: p.key} {
+	p := testcert.SelfSigned(t, "files.example.com")
+	for file, b := range map[string][]byte{certFile: p.Cert, keyFile: p.Key} {
 		tmp := filepath.Join(dir, "tmp")
 		if err := os.WriteFile(tmp, b, 0o600); err != nil {
 			t.Fatal(err)
@@ -311,7 +274,7 @@ func replacePair(t *testing.T, dir, certFile, keyFile string, touch func(string)
 		}
 		touch(file)
 	}
-	return p.serial
+	return p.Serial
 }
 
 func newACME(t *testing.T, domains []string) *Server {
