@@ -35,7 +35,7 @@ const testDomain = "userimages.test"
 // is kept in the data directory (0600) and a restart serves it at once,
 // with Pebble stopped, so that a new order could not have happened.
 func TestHTTPSACME(t *testing.T) {
-	pebble := pebbletest.Start(t)
+	pebble := pebbletest.Start(t, 0)
 	roots := pebble.Roots(t)
 	data := t.TempDir()
 	env := []string{"SSL_CERT_FILE=" + pebble.CAFile} // the server trusts Pebble's API as it would Let's Encrypt's
@@ -165,6 +165,40 @@ func TestHTTPSACME(t *testing.T) {
 	}
 	if n := pebble.Orders(); n != orders {
 		t.Errorf("after the restart: Pebble logged %d orders, want still %d", n, orders)
+	}
+}
+
+// TestHTTPSACMERenewal gets certificates valid for 30 seconds from Pebble:
+// the running server renews before expiry (autocert starts a third of the
+// lifetime before it), so that a new connection gets a new certificate,
+// from a second order, with no restart.
+func TestHTTPSACMERenewal(t *testing.T) {
+	const validity = 30 * time.Second
+	pebble := pebbletest.Start(t, validity)
+	roots := pebble.Roots(t)
+	srv := startServerEnv(t, t.TempDir(), []string{"SSL_CERT_FILE=" + pebble.CAFile},
+		"--domain", testDomain, "--https-addr", "127.0.0.1:0", "--acme-directory", pebble.DirectoryURL)
+	httpsAddr := srv.httpsAddr()
+	base := "https://" + testDomain + ":" + port(t, httpsAddr)
+	res, _ := get(t, httpsClient(roots, httpsAddr), base+"/healthz")
+	first := res.TLS.PeerCertificates[0]
+	deadline := first.NotAfter
+	for {
+		res, _ := get(t, httpsClient(roots, httpsAddr), base+"/healthz")
+		served := res.TLS.PeerCertificates[0]
+		if served.SerialNumber.Cmp(first.SerialNumber) != 0 {
+			if !served.NotAfter.After(first.NotAfter) {
+				t.Errorf("renewed certificate valid until %s, want later than the first's %s", served.NotAfter, first.NotAfter)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the certificate valid until %s was still served at %s: not renewed before expiry", first.NotAfter, time.Now())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := pebble.Orders(); got != 2 {
+		t.Errorf("Pebble has %d orders, want 2 (the first and the renewal)", got)
 	}
 }
 

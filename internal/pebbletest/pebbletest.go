@@ -59,9 +59,14 @@ type Server struct {
 	log    *orderLog
 }
 
+// DefaultCertValidity is how long certificates are valid by default: 90
+// days, as Let's Encrypt's.
+const DefaultCertValidity = 90 * 24 * time.Hour
+
 // Start runs Pebble for the rest of t, or skips t (fails it under CI) if it
-// is not installed. Its log is shown if t fails.
-func Start(t testing.TB) *Server {
+// is not installed. It issues certificates valid for certValidity (whole
+// seconds; 0 means DefaultCertValidity). Its log is shown if t fails.
+func Start(t testing.TB, certValidity time.Duration) *Server {
 	t.Helper()
 	missing := func(err error) {
 		t.Helper()
@@ -87,6 +92,9 @@ func Start(t testing.TB) *Server {
 	s.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	t.Cleanup(s.client.CloseIdleConnections)
 
+	if certValidity == 0 {
+		certValidity = DefaultCertValidity
+	}
 	dir := t.TempDir()
 	// A free port can be taken by someone else before Pebble binds it;
 	// then Pebble exits and other ports are tried.
@@ -101,7 +109,8 @@ func Start(t testing.TB) *Server {
 			"tlsPort":                 5001,
 			"ocspResponderURL":        "",
 			"keyAlgorithm":            "ecdsa",
-			"profiles":                map[string]any{"default": map[string]any{"description": "90 days", "validityPeriod": 7776000}},
+			"profiles": map[string]any{"default": map[string]any{
+				"description": "the test's", "validityPeriod": int64(certValidity / time.Second)}},
 		}}
 		b, _ := json.Marshal(cfg)
 		cfgPath := filepath.Join(dir, "pebble-config.json")
