@@ -29,7 +29,7 @@ import (
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one); :80 by default with --domain. With HTTPS on, it only answers ACME challenges and redirects to HTTPS")
 	where := locationFlags(fs)
 	serveMode := fs.String("serve-mode", "stream", "how images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)")
 	cdnURL := fs.String("cdn-url", "", "with --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)")
