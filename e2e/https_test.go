@@ -14,12 +14,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"userimages/httpsserve"
 	"userimages/internal/pebbletest"
+	"userimages/internal/testbin"
 	"userimages/internal/testcert"
 )
 
@@ -29,13 +31,14 @@ import (
 const testDomain = "userimages.test"
 
 // TestHTTPSACME runs `serve --domain` against Pebble, Let's Encrypt's test
-// CA, on loopback: the certificate is obtained on the first handshake; the
+// CA, on loopback, passing every challenge unseen (TestHTTPSACMEChallenges
+// has them validated): the certificate is obtained on the first handshake; the
 // three steps and the GET work over HTTPS (HTTP/2, HSTS) with an https://
 // upload URL; the plain port redirects to HTTPS with 308; the certificate
 // is kept in the data directory (0600) and a restart serves it at once,
 // with Pebble stopped, so that a new order could not have happened.
 func TestHTTPSACME(t *testing.T) {
-	pebble := pebbletest.Start(t, 0)
+	pebble := pebbletest.Start(t, pebbletest.Config{})
 	roots := pebble.Roots(t)
 	data := t.TempDir()
 	env := []string{"SSL_CERT_FILE=" + pebble.CAFile} // the server trusts Pebble's API as it would Let's Encrypt's
@@ -106,17 +109,6 @@ func TestHTTPSACME(t *testing.T) {
 		}
 	})
 
-	t.Run("TLS-ALPN-01 on the HTTPS port", func(t *testing.T) {
-		// acme-tls/1 handshakes go to autocert's challenge answers, not to
-		// the site's certificate: with no challenge pending there is none.
-		conn, err := tls.Dial("tcp", httpsAddr, &tls.Config{ServerName: testDomain, NextProtos: []string{"acme-tls/1"}, InsecureSkipVerify: true})
-		if err == nil {
-			served := conn.ConnectionState().PeerCertificates[0].SerialNumber
-			conn.Close()
-			t.Errorf("acme-tls/1 handshake with no challenge pending: got the certificate with serial %s, want a refusal", served)
-		}
-	})
-
 	t.Run("stored in the data directory", func(t *testing.T) {
 		dir := filepath.Join(data, httpsserve.CacheDirName)
 		files := 0
@@ -168,13 +160,61 @@ func TestHTTPSACME(t *testing.T) {
 	}
 }
 
+// TestHTTPSACMEChallenges has Pebble validate the challenges for real,
+// resolving the name to 127.0.0.1: TLS-ALPN-01 on the HTTPS port (with the
+// plain port closed to Pebble), and HTTP-01 on the plain port (with the
+// HTTPS port closed to Pebble: autocert tries TLS-ALPN-01 first, then
+// HTTP-01 in a new order).
+func TestHTTPSACMEChallenges(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		viaHTTP  bool // which port Pebble may reach
+		wantHTTP bool // Pebble tried an HTTP-01 validation
+	}{
+		{"TLS-ALPN-01 on the HTTPS port", false, false},
+		{"HTTP-01 on the plain port", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plainAddr, httpsAddr := testbin.FreeAddr(t), testbin.FreeAddr(t)
+			closed := port(t, testbin.FreeAddr(t)) // nothing listens there
+			cfg := pebbletest.Config{Validate: true, HTTPPort: atoi(t, closed), TLSPort: atoi(t, port(t, httpsAddr))}
+			if tc.viaHTTP {
+				cfg.HTTPPort, cfg.TLSPort = atoi(t, port(t, plainAddr)), atoi(t, closed)
+			}
+			pebble := pebbletest.Start(t, cfg)
+			roots := pebble.Roots(t)
+			srv := startServerEnv(t, t.TempDir(), []string{"SSL_CERT_FILE=" + pebble.CAFile}, "--addr", plainAddr,
+				"--domain", testDomain, "--https-addr", httpsAddr, "--acme-directory", pebble.DirectoryURL)
+			if got := srv.httpsAddr(); got != httpsAddr {
+				t.Fatalf("HTTPS on %s, want %s", got, httpsAddr)
+			}
+			res, _ := get(t, httpsClient(roots, httpsAddr), "https://"+testDomain+":"+port(t, httpsAddr)+"/healthz")
+			if res.StatusCode != http.StatusOK {
+				t.Errorf("GET /healthz: got %d, want 200", res.StatusCode)
+			}
+			if got := strings.Contains(pebble.Log(), "Attempting to validate w/ HTTP"); got != tc.wantHTTP {
+				t.Errorf("Pebble attempted an HTTP-01 validation: got %v, want %v", got, tc.wantHTTP)
+			}
+		})
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestHTTPSACMERenewal gets certificates valid for 30 seconds from Pebble:
 // the running server renews before expiry (autocert starts a third of the
 // lifetime before it), so that a new connection gets a new certificate,
 // from a second order, with no restart.
 func TestHTTPSACMERenewal(t *testing.T) {
 	const validity = 30 * time.Second
-	pebble := pebbletest.Start(t, validity)
+	pebble := pebbletest.Start(t, pebbletest.Config{CertValidity: validity})
 	roots := pebble.Roots(t)
 	srv := startServerEnv(t, t.TempDir(), []string{"SSL_CERT_FILE=" + pebble.CAFile},
 		"--domain", testDomain, "--https-addr", "127.0.0.1:0", "--acme-directory", pebble.DirectoryURL)

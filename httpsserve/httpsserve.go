@@ -209,7 +209,16 @@ func (s *Server) RedirectHandler(httpsPort int) http.Handler {
 	if s.acme == nil {
 		return redirect
 	}
-	return s.acme.HTTPHandler(redirect)
+	challenges := s.acme.HTTPHandler(redirect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// autocert's host policy judges the Host header as it is: a port
+		// in it (a plain port other than 80) would refuse every challenge.
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			r = r.Clone(r.Context())
+			r.Host = h
+		}
+		challenges.ServeHTTP(w, r)
+	})
 }
 
 // PublicURL is the origin clients reach the HTTPS port at when the

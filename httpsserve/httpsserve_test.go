@@ -72,6 +72,8 @@ func TestRedirectHandler(t *testing.T) {
 		{"other port", acmeSrv, 8443, "GET", "http://images.example.com:8080/", 308, "https://images.example.com:8443/"},
 		{"unknown host goes to first domain", acmeSrv, 443, "GET", "http://evil.example.net/p", 308, "https://images.example.com/p"},
 		{"ACME challenge not redirected", acmeSrv, 443, "GET", "http://images.example.com/.well-known/acme-challenge/unknown-token", 404, ""},
+		{"ACME challenge, Host with a port", acmeSrv, 443, "GET", "http://images.example.com:8080/.well-known/acme-challenge/unknown-token", 404, ""},
+		{"ACME challenge for another host refused", acmeSrv, 443, "GET", "http://evil.example.net/.well-known/acme-challenge/unknown-token", 403, ""},
 		{"pair: request host", pair, 443, "GET", "http://files.example.com/p", 308, "https://files.example.com/p"},
 		{"pair: no challenges", pair, 443, "GET", "http://files.example.com/.well-known/acme-challenge/t", 308, "https://files.example.com/.well-known/acme-challenge/t"},
 	} {

@@ -27,13 +27,16 @@ if ! command -v versitygw >/dev/null && [ ! -x "$(go env GOPATH)/bin/versitygw" 
 fi
 
 # Let's Encrypt's test CA, which the HTTPS tests (e2e/https_test.go) get
-# certificates from on loopback (internal/pebbletest starts it); its test
+# certificates from on loopback (internal/pebbletest starts it), and its DNS
+# server, for the tests that have challenges really validated; its test
 # certificates are read from the module this leaves in the module cache.
 PEBBLE_VERSION=v2.10.3
-if ! command -v pebble >/dev/null && [ ! -x "$(go env GOPATH)/bin/pebble" ]; then
-  echo "== installing pebble $PEBBLE_VERSION"
-  go install "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE_VERSION"
-fi
+for cmd in pebble pebble-challtestsrv; do
+  if ! command -v "$cmd" >/dev/null && [ ! -x "$(go env GOPATH)/bin/$cmd" ]; then
+    echo "== installing $cmd $PEBBLE_VERSION"
+    go install "github.com/letsencrypt/pebble/v2/cmd/$cmd@$PEBBLE_VERSION"
+  fi
+done
 
 # Services the tests use, from the environment; these defaults are where the
 # development machines and CI run them.
