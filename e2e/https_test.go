@@ -288,6 +288,16 @@ func TestHTTPSCertFiles(t *testing.T) {
 		t.Fatalf("served serial %s, want the file's %s", got, first.Serial)
 	}
 
+	// TLS 1.2 is the oldest version served (Go's default): the server
+	// refuses a client offering only 1.0 and 1.1.
+	old := &tls.Config{ServerName: testDomain, RootCAs: roots, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	if conn, err := tls.Dial("tcp", httpsAddr, old); err == nil {
+		conn.Close()
+		t.Error("a TLS 1.1 handshake succeeded, want it refused")
+	} else if !strings.Contains(err.Error(), "remote error: tls: protocol version not supported") {
+		t.Errorf("TLS 1.1 handshake: got %v, want the server's protocol_version alert", err)
+	}
+
 	// Renewed as certbot or an operator's script would: each file
 	// replaced. Files are checked at most once a second.
 	writeAtomically(t, certFile, second.Cert)
