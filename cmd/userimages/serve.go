@@ -18,6 +18,7 @@ import (
 	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
+	"userimages/httpsserve"
 	"userimages/imagesafe"
 	"userimages/metrics"
 	"userimages/ratelimit/memrate"
@@ -28,7 +29,7 @@ import (
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one); :80 by default with --domain. With HTTPS on, it only answers ACME challenges and redirects to HTTPS")
 	where := locationFlags(fs)
 	serveMode := fs.String("serve-mode", "stream", "how images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)")
 	cdnURL := fs.String("cdn-url", "", "with --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)")
@@ -67,6 +68,14 @@ func serve(ctx context.Context, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", 5*time.Minute, "how long a response may take, from the end of the request headers")
 	idleTimeout := fs.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file when the server stops")
+	var domains listFlag
+	fs.Var(&domains, "domain", "serve HTTPS for this host name with a certificate obtained and renewed over ACME, kept in --data (repeatable); --addr then defaults to :80 and redirects to HTTPS")
+	httpsAddr := fs.String("https-addr", ":443", "with --domain or --tls-cert: address HTTPS is served on")
+	acmeDirectory := fs.String("acme-directory", "", "with --domain: directory URL of the ACME CA (default: Let's Encrypt)")
+	acmeEmail := fs.String("acme-email", "", "with --domain: contact address of the ACME account (optional)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key), reloaded when the file changes")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	hstsMaxAge := fs.Duration("hsts-max-age", httpsserve.DefaultHSTSMaxAge, "with HTTPS: max-age of the Strict-Transport-Security header (0 sends none)")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -95,6 +104,14 @@ func serve(ctx context.Context, args []string) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("--public-url %q: want scheme://host[:port] with no path", *publicURL)
 		}
+	}
+	httpsCfg := httpsserve.Config{Domains: domains, ACMEDirectory: *acmeDirectory, ACMEEmail: *acmeEmail, DataDir: where.data,
+		CertFile: *tlsCert, KeyFile: *tlsKey, HSTSMaxAge: *hstsMaxAge}
+	if err := httpsCfg.Validate(); err != nil {
+		return err
+	}
+	if len(domains) > 0 && !flagSet(fs, "addr") {
+		*addr = ":80" // where ACME CAs send HTTP-01 challenges and browsers type the name
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if *cpuProfile != "" {
@@ -129,6 +146,25 @@ func serve(ctx context.Context, args []string) error {
 			return fmt.Errorf("--brand %s: %w", b, err)
 		}
 	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var https *httpsserve.Server
+	var httpsLn net.Listener
+	if httpsCfg.Enabled() {
+		if https, err = httpsserve.New(httpsCfg, log); err != nil {
+			return err
+		}
+		if httpsLn, err = net.Listen("tcp", *httpsAddr); err != nil {
+			return fmt.Errorf("--https-addr: %w", err)
+		}
+		defer httpsLn.Close()
+		if *publicURL == "" {
+			*publicURL = https.PublicURL(httpsLn.Addr().(*net.TCPAddr).Port)
+		}
+	}
 	composerCfg, err := composerConfig(ctx, svc, *publicURL, st.signer)
 	if err != nil {
 		return err
@@ -158,18 +194,31 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: *readHeaderTimeout,
+			ReadTimeout:       *readTimeout,
+			WriteTimeout:      *writeTimeout,
+			IdleTimeout:       *idleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: *readHeaderTimeout,
-		ReadTimeout:       *readTimeout,
-		WriteTimeout:      *writeTimeout,
-		IdleTimeout:       *idleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	// Plain HTTP serves the API, or with HTTPS only ACME challenges and
+	// redirects; HTTPS serves the API.
+	var servers []func() error
+	srv := newServer(api.Handler())
+	all := []*http.Server{srv}
+	httpsAddrLog := ""
+	if https != nil {
+		srv.Handler, srv.TLSConfig = https.Handler(srv.Handler), https.TLSConfig()
+		redirect := newServer(https.RedirectHandler(httpsLn.Addr().(*net.TCPAddr).Port))
+		all = append(all, redirect)
+		servers = append(servers, func() error { return srv.ServeTLS(httpsLn, "", "") }, func() error { return redirect.Serve(ln) })
+		httpsAddrLog = httpsLn.Addr().String()
+	} else {
+		servers = append(servers, func() error { return srv.Serve(ln) })
 	}
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
@@ -177,10 +226,13 @@ func serve(ctx context.Context, args []string) error {
 		m.UploadsExpired(st.ExpiredUploads)
 	})
 
-	log.Info("listening", "addr", ln.Addr().String(), "db", redactedURL(where.dbURL()), "blob", where.blobURL(), "serve_mode", *serveMode, "brands", brands,
+	log.Info("listening", "addr", ln.Addr().String(), "https_addr", httpsAddrLog, "domains", domains, "public_url", *publicURL,
+		"db", redactedURL(where.dbURL()), "blob", where.blobURL(), "serve_mode", *serveMode, "brands", brands,
 		"rate_limits", map[string]string{"create": limitCreate.String(), "put": limitPut.String(), "claim": limitClaim.String()})
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for _, serve := range servers {
+		go func() { errc <- serve() }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -189,14 +241,26 @@ func serve(ctx context.Context, args []string) error {
 	log.Info("shutting down: finishing in-flight requests", "timeout", shutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), *shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range all {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// flagSet reports whether the flag name was given, on the command line or
+// through its environment variable.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // startCPUProfile profiles the process into path until stop is called.
