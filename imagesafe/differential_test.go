@@ -322,6 +322,15 @@ func mutants(data []byte, ct string) map[string][]byte {
 // or what is accepted is served decodable, pixel-identical.
 func TestMutantsServedDecode(t *testing.T) {
 	refused, total := 0, 0
+	// Every mutant normally; a sample under -short, and a smaller one
+	// under the race detector (CI), which the fuzz target complements.
+	sample := 1
+	switch {
+	case raceEnabled:
+		sample = 16
+	case testing.Short():
+		sample = 4
+	}
 	for path, ct := range corpus(t) {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -331,8 +340,8 @@ func TestMutantsServedDecode(t *testing.T) {
 			continue
 		}
 		for name, m := range mutants(data, ct) {
-			if total++; testing.Short() && total%4 != 0 {
-				continue // a sample
+			if total++; total%sample != 0 {
+				continue
 			}
 			t.Run(filepath.Base(path)+"/"+name, func(t *testing.T) {
 				if !checkServed(t, m, ct, Options{}) {
