@@ -138,7 +138,7 @@ type flowFixture struct {
 
 // newFlowFixture makes a fixture whose uploads come to the service
 // (carried, the embedded default) or go to the blob store (staged).
-func newFlowFixture(t *testing.T, carried bool) *flowFixture {
+func newFlowFixture(t testing.TB, carried bool) *flowFixture {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "db"))

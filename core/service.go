@@ -241,18 +241,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 		}
 		return fmt.Errorf("receive %s: %w", up.Token, imageError(err, up.ContentType))
 	}
-	checked, err := s.storeSafeCopy(ctx, up, plan, scratch)
-	if err != nil {
-		return err
+	err = s.keepChecked(ctx, up, plan, scratch)
+	if errors.Is(err, ErrExist) { // a racing PUT of the same URL won
+		return Errorf(api.CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
 	}
-	if err := s.meta.ReceiveUpload(ctx, checked); err != nil {
-		s.deleteBlob(ctx, ImageKey(checked.ImageID))
-		if errors.Is(err, ErrExist) { // a racing PUT of the same URL won
-			return Errorf(api.CodeAlreadyUploaded, "this upload was already received; request a new upload URL to send another file")
-		}
-		return fmt.Errorf("receive %s: record: %w", up.Token, err)
-	}
-	return nil
+	return err
 }
 
 // receivedAlready is the error of a PUT to an upload URL whose token has
@@ -419,17 +412,10 @@ func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) 
 	if err != nil {
 		return fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
 	}
-	checked, err := s.storeSafeCopy(ctx, up, plan, b)
-	if err != nil {
+	// ErrExist: a racing claim recorded its copy first, which the next
+	// attempt claims.
+	if err := s.keepChecked(ctx, up, plan, b); err != nil && !errors.Is(err, ErrExist) {
 		return err
-	}
-	if err := s.meta.ReceiveUpload(ctx, checked); err != nil {
-		// A racing claim recorded its copy first (ErrExist): this one is
-		// not needed, and the next attempt claims that one.
-		s.deleteBlob(ctx, ImageKey(checked.ImageID))
-		if !errors.Is(err, ErrExist) {
-			return fmt.Errorf("claim %s: record: %w", up.Token, err)
-		}
 	}
 	return nil
 }
@@ -450,32 +436,37 @@ func (f *fullReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// storeSafeCopy stores the copy to serve of up's bytes, src, as plan says
+// keepChecked stores the copy to serve of up's bytes, src, as plan says
 // (the image cut at its end and, by default, stripped of metadata), under
-// a new image id, and returns up with the copy's id, size and hash, in
-// StateReceived. Bytes on the blocklist are refused before they are kept.
+// a new image id, and records up as received with it (see lifecycle.go).
+// Bytes on the blocklist are refused before they are kept. When recording
+// fails, with ErrExist if the token has its bytes already, the copy is
+// deleted.
 //
 // The copy is written from src even when nothing is cut, never copied by
 // key: an object store's presigned URL can be PUT to again until it
 // expires, and a copy by key could publish bytes that were never checked.
-func (s *Service) storeSafeCopy(ctx context.Context, up Upload, plan *imagesafe.Plan, src io.ReadSeeker) (Upload, error) {
+func (s *Service) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Plan, src io.ReadSeeker) error {
 	id, err := newImageID()
 	if err != nil {
-		return Upload{}, err
+		return err
 	}
 	h := sha256.New()
 	if err := s.blobs.Put(ctx, ImageKey(id), io.TeeReader(plan.Reader(src), h)); err != nil {
-		return Upload{}, fmt.Errorf("store %s: %w", up.Token, err)
+		return fmt.Errorf("store %s: %w", up.Token, err)
 	}
 	up.State, up.ImageID, up.Size, up.SHA256 = StateReceived, id, plan.Size(), hex.EncodeToString(h.Sum(nil))
-	if blocked, err := s.meta.IsBlocked(ctx, up.SHA256); err != nil || blocked {
-		s.deleteBlob(ctx, ImageKey(id))
-		if err != nil {
-			return Upload{}, fmt.Errorf("store %s: blocklist: %w", up.Token, err)
-		}
-		return Upload{}, blockedError()
+	blocked, err := s.meta.IsBlocked(ctx, up.SHA256)
+	if err == nil && blocked {
+		err = blockedError()
+	} else if err == nil {
+		err = s.meta.ReceiveUpload(ctx, up)
 	}
-	return up, nil
+	if err != nil {
+		s.deleteBlob(ctx, ImageKey(id))
+		return fmt.Errorf("keep %s: %w", up.Token, err)
+	}
+	return nil
 }
 
 func sameBrand(img Image, brandID string) (Image, error) {

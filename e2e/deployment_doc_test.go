@@ -25,23 +25,32 @@ func TestDeploymentDocFlagTables(t *testing.T) {
 			if len(flags) < 3 {
 				t.Fatalf("%s --help: found only %d flags (%v); is the help format still `      --name=VALUE  help ($ENV)`?", cmd, len(flags), flags)
 			}
-			rows := flagTable(t, string(doc), cmd)
-			for f, helpEnv := range flags {
-				env, ok := rows[f]
-				if !ok {
-					t.Errorf("DEPLOYMENT.md: the %s flag table has no row for --%s", cmd, f)
-					continue
-				}
-				if want := "USERIMAGES_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_")); env != want || helpEnv != want {
-					t.Errorf("%s --%s: DEPLOYMENT.md's env column says %q, the help %q; want both %s", cmd, f, env, helpEnv, want)
-				}
-			}
-			for f := range rows {
-				if _, ok := flags[f]; !ok {
-					t.Errorf("DEPLOYMENT.md: the %s flag table has a row for --%s, which `%s --help` does not print", cmd, f, cmd)
-				}
-			}
+			checkFlagTable(t, "DEPLOYMENT.md", string(doc), "### `"+cmd+"`", cmd, flags)
 		})
+	}
+}
+
+// checkFlagTable checks the flag table under heading in the document name
+// against flags, those `cmd --help` prints with the environment variable
+// its help names: a row for each, with that variable (USERIMAGES_<FLAG>)
+// in its env column, and no row for a flag the command does not have.
+func checkFlagTable(t *testing.T, name, doc, heading, cmd string, flags map[string]string) {
+	t.Helper()
+	rows := flagTable(t, doc, heading)
+	for f, helpEnv := range flags {
+		env, ok := rows[f]
+		if !ok {
+			t.Errorf("%s: the %s flag table has no row for --%s", name, cmd, f)
+			continue
+		}
+		if want := "USERIMAGES_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_")); env != want || helpEnv != want {
+			t.Errorf("%s: %s --%s: env column says %q, the help %q; want both %s", name, cmd, f, env, helpEnv, want)
+		}
+	}
+	for f := range rows {
+		if _, ok := flags[f]; !ok {
+			t.Errorf("%s: the %s flag table has a row for --%s, which `%s --help` does not print", name, cmd, f, cmd)
+		}
 	}
 }
 
@@ -77,14 +86,15 @@ func helpFlags(t *testing.T, cmd string) map[string]string {
 	return flags
 }
 
-// flagTable returns the rows of the flag table under DEPLOYMENT.md's
-// heading "### `cmd`": flag name (without dashes) → its env column.
-func flagTable(t *testing.T, doc, cmd string) map[string]string {
+// flagTable returns the rows of the flag table under the heading (a whole
+// line, e.g. "### `serve`") of a document: flag name (without dashes) → its
+// env column.
+func flagTable(t *testing.T, doc, heading string) map[string]string {
 	t.Helper()
-	heading := "\n### `" + cmd + "`\n"
+	heading = "\n" + heading + "\n"
 	i := strings.Index(doc, heading)
 	if i < 0 {
-		t.Fatalf("DEPLOYMENT.md: no heading %q", strings.TrimSpace(heading))
+		t.Fatalf("no heading %q", strings.TrimSpace(heading))
 	}
 	section := doc[i+len(heading):]
 	if j := strings.Index(section, "\n#"); j >= 0 {
@@ -94,12 +104,22 @@ func flagTable(t *testing.T, doc, cmd string) map[string]string {
 	row := regexp.MustCompile("(?m)^\\| `--?([a-z0-9][a-z0-9-]*)` \\| `([A-Z0-9_]+)` \\|")
 	for _, m := range row.FindAllStringSubmatch(section, -1) {
 		if _, dup := rows[m[1]]; dup {
-			t.Errorf("DEPLOYMENT.md: the %s flag table has two rows for --%s", cmd, m[1])
+			t.Errorf("the table under %q has two rows for --%s", strings.TrimSpace(heading), m[1])
 		}
 		rows[m[1]] = m[2]
 	}
 	if len(rows) == 0 {
-		t.Fatalf("DEPLOYMENT.md: no flag rows (| `--flag` | `USERIMAGES_FLAG` | …) under %q", strings.TrimSpace(heading))
+		t.Fatalf("no flag rows (| `--flag` | `USERIMAGES_FLAG` | …) under %q", strings.TrimSpace(heading))
 	}
 	return rows
+}
+
+// TestREADMEFlagTable checks the README's configuration table against
+// `serve --help`, as TestDeploymentDocFlagTables does DEPLOYMENT.md's.
+func TestREADMEFlagTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFlagTable(t, "README.md", string(readme), "## Configuration", "serve", helpFlags(t, "serve"))
 }

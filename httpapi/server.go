@@ -63,7 +63,8 @@ type Config struct {
 	// MaxConcurrentUploadsPerClient caps the PUT bodies one client (a user,
 	// or an address, per /64 for IPv6, for anonymous uploads) sends at
 	// once, so that one client's slow uploads cannot take every slot; over
-	// it a PUT gets 429 and Retry-After without its body being read.
+	// it a PUT gets 429 and Retry-After at once, without its body being
+	// stored (see refuseUpload).
 	// Default 4.
 	MaxConcurrentUploadsPerClient int
 	// Metrics, when set, counts requests and upload outcomes and is served
@@ -354,19 +355,17 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// a slot that another client's upload could use.
 	client := subject(core.Uploader{UserID: upload.Uploader.UserID, ClientAddr: s.clientAddr(r)})
 	if !s.clientUploads.acquire(client) {
-		w.Header().Set("Retry-After", uploadsFullRetryAfter)
-		w.Header().Set("Connection", "close") // the body stays unread
-		return core.Errorf(api.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
-			s.cfg.MaxConcurrentUploadsPerClient, uploadsFullRetryAfter)
+		s.refuseUpload(w, r, upload.FileSize, core.Errorf(api.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
+			s.cfg.MaxConcurrentUploadsPerClient, uploadsFullRetryAfter))
+		return nil
 	}
 	defer s.clientUploads.release(client)
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()
 	default:
-		w.Header().Set("Retry-After", uploadsFullRetryAfter)
-		w.Header().Set("Connection", "close") // the body stays unread
-		return core.Errorf(api.CodeServiceUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter)
+		s.refuseUpload(w, r, upload.FileSize, core.Errorf(api.CodeServiceUnavailable, "too many uploads are in progress; retry in %s s", uploadsFullRetryAfter))
+		return nil
 	}
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(deadline); err != nil {
@@ -385,6 +384,32 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+// refuseUpload answers a PUT refused before any of its body was stored,
+// with err and Retry-After, at once; then, unless the client asked first
+// (Expect: 100-continue) and so sends no body, it reads and discards the
+// body for at most refusedBodyTime. A client that writes its whole body
+// before it reads an answer (browsers, Go's client) would otherwise find
+// the connection reset under it and never see the answer.
+func (s *Server) refuseUpload(w http.ResponseWriter, r *http.Request, size int64, err error) {
+	w.Header().Set("Retry-After", uploadsFullRetryAfter)
+	rc := http.NewResponseController(w)
+	expectsContinue := strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+	if expectsContinue || rc.EnableFullDuplex() != nil {
+		w.Header().Set("Connection", "close") // the body stays unread
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeError(w, r, err)
+	if rc.Flush() != nil || rc.SetReadDeadline(time.Now().Add(refusedBodyTime)) != nil {
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(r.Body, size+1))
+}
+
+// refusedBodyTime bounds how long the body of a refused PUT is read and
+// discarded; a client slower than that has its connection closed.
+const refusedBodyTime = 10 * time.Second
 
 // uploadAnswerTime is how long after UploadTimeout the answer to a PUT may
 // take to write.

@@ -2,11 +2,13 @@ package imagesafe
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
 	"image/gif"
+	"slices"
 	"testing"
 )
 
@@ -27,25 +29,42 @@ func animatedGIF(t *testing.T, frames int) []byte {
 	return buf.Bytes()
 }
 
-// apng is a 10×10 PNG announcing frames 10×10 frames (their data left out:
-// only the frame headers matter here).
+// apng is a 10×10 grey APNG of frames 10×10 frames: the default image
+// first, then frames-1 fcTL and fdAT pairs.
 func apng(t *testing.T, frames int) []byte {
 	t.Helper()
 	p := encodePNG(t, 10, 10)
 	const afterIHDR = 8 + 25
-	out := append([]byte{}, p[:afterIHDR]...)
-	out = append(out, pngChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(frames)), 0))...)
-	for i := range frames {
-		fc := binary.BigEndian.AppendUint32(nil, uint32(i))
+	iend := len(p) - 12
+	var pixels bytes.Buffer
+	zw := zlib.NewWriter(&pixels)
+	zw.Write(make([]byte, 10*(1+10))) // 10 scanlines: filter byte, 10 grey pixels
+	zw.Close()
+	seq := uint32(0)
+	next := func() []byte {
+		seq++
+		return binary.BigEndian.AppendUint32(nil, seq-1)
+	}
+	fcTL := func() []byte {
+		fc := next()
 		fc = binary.BigEndian.AppendUint32(fc, 10)
 		fc = binary.BigEndian.AppendUint32(fc, 10)
 		fc = append(fc, make([]byte, 8+4+2)...) // x, y, delay, dispose, blend
-		out = append(out, pngChunk("fcTL", fc)...)
+		return pngChunk("fcTL", fc)
 	}
-	return append(out, p[afterIHDR:]...)
+	out := append([]byte{}, p[:afterIHDR]...)
+	out = append(out, pngChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(frames)), 0))...)
+	out = append(out, fcTL()...)
+	out = append(out, p[afterIHDR:iend]...)
+	for range frames - 1 {
+		out = append(out, fcTL()...)
+		out = append(out, pngChunk("fdAT", append(next(), pixels.Bytes()...))...)
+	}
+	return append(out, p[iend:]...)
 }
 
-// animatedWebP is a 10×10 canvas with frames ANMF chunks of 10×10.
+// animatedWebP is a 10×10 canvas with frames ANMF chunks of 10×10, their
+// bitstreams cut to the header (only the frame headers matter here).
 func animatedWebP(frames int) []byte {
 	le24 := func(v int) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16)} }
 	var chunks []byte
@@ -55,6 +74,8 @@ func animatedWebP(frames int) []byte {
 	for range frames {
 		frame := append(make([]byte, 6), append(le24(9), le24(9)...)...)
 		frame = append(frame, 0, 0, 0, 0) // duration, flags
+		// A VP8L bitstream's header alone: 10×10, no alpha, version 0.
+		frame = append(frame, webpChunk("VP8L", binary.LittleEndian.AppendUint32([]byte{0x2f}, 9|9<<14))...)
 		chunks = append(chunks, webpChunk("ANMF", frame)...)
 	}
 	out := append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(4+len(chunks)))...)
@@ -86,6 +107,40 @@ func TestAnimationFramesAreCapped(t *testing.T) {
 			case tt.want != 0 && (!errors.As(err, &r) || r.Reason != tt.want):
 				t.Fatalf("Inspect: got %v, want refusal %d", err, tt.want)
 			}
+		})
+	}
+}
+
+// TestAPNGFrameData: each APNG frame's data is checked as the image's is,
+// against its frame control.
+func TestAPNGFrameData(t *testing.T) {
+	a := apng(t, 2) // acTL, fcTL, IDAT, fcTL, fdAT
+	bs := blocks(a, "image/png")
+	fcTL, fdAT := bs[4], bs[5]
+	seq := a[fdAT.data : fdAT.data+4]
+	cut := slices.Concat(a[:fdAT.off], pngChunk("fdAT", slices.Concat(seq, a[fdAT.data+4:fdAT.data+fdAT.dN-5])), a[fdAT.off+fdAT.n:])
+	tests := []struct {
+		name string
+		data []byte
+		want Reason
+	}{
+		{"valid", a, 0},
+		{"frame data cut", cut, Corrupt},
+		{"frame data without its fcTL", slices.Concat(a[:fcTL.off], a[fcTL.off+fcTL.n:]), Corrupt},
+		{"frame 5 pixels wide, data for 10", pngEdit(a, "fcTL", 1, 7, 5), Corrupt},
+		{"frame outside the image", pngEdit(a, "fcTL", 1, 15, 1), Corrupt},
+		{"fcTL of the default image smaller than it", pngEdit(a, "fcTL", 0, 7, 5), Corrupt},
+		{"invalid blend operation", pngEdit(a, "fcTL", 1, 25, 2), Corrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == 0 {
+				if _, err := Inspect(bytes.NewReader(tt.data), "image/png", Options{}); err != nil {
+					t.Fatalf("Inspect: got %v, want accepted", err)
+				}
+				return
+			}
+			wantRefused(t, tt.data, "image/png", tt.want)
 		})
 	}
 }

@@ -3,11 +3,19 @@
 // end marker (trailing bytes cut), dimensions read from the header and capped
 // before anything is decoded, and, when stripping, every metadata block
 // dropped except the ICC colour profile and the orientation. Pixels are never
-// decoded or re-encoded: the plan copies the compressed data byte for byte.
+// re-encoded: the plan copies the compressed data byte for byte.
+//
+// What is accepted decodes: every header is checked against its spec and
+// against what Go's decoders (image/png, image/jpeg, image/gif,
+// x/image/webp) require. PNG's zlib streams and GIF's LZW data are
+// decompressed as they stream, with the standard library, and their output
+// counted and dropped, never held; JPEG's entropy-coded scans and the WebP
+// VP8 and VP8L bitstreams are checked up to their headers only.
 //
 // Inspect reads its input once, as a stream, holding at most one small
-// header or metadata block in memory; Plan.Reader then produces the output
-// from a seekable copy of the same input.
+// header or metadata block and a decompressor's window in memory;
+// Plan.Reader then produces the output from a seekable copy of the same
+// input.
 package imagesafe
 
 import (
@@ -361,6 +369,21 @@ func truncated(err error) error {
 	return err
 }
 
+// streamError maps an error of a decompressor reading image data (zlib,
+// LZW): the walk's own errors, a refusal or the reader's failure, stay as
+// they are; the decompressor's mean the data is corrupt.
+func streamError(err error, what string) error {
+	var r *Refusal
+	var re *ReadError
+	switch {
+	case err == nil, errors.As(err, &r), errors.As(err, &re):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return refuse(Corrupt, "the %s ends before its compressed stream does", what)
+	}
+	return refuse(Corrupt, "the %s is not a valid compressed stream (%v)", what, err)
+}
+
 // maxRead bounds what one header or metadata block may take in memory;
 // every format's blocks read whole are far smaller.
 const maxRead = 1 << 17
@@ -370,12 +393,14 @@ func (s *scanner) read(n int) ([]byte, error) {
 		return nil, refuse(Corrupt, "the image has a block of %d bytes where a small header belongs", n)
 	}
 	b := make([]byte, n)
+	return b, s.readInto(b)
+}
+
+// readInto fills b from the input.
+func (s *scanner) readInto(b []byte) error {
 	k, err := io.ReadFull(s.br, b)
 	s.off += int64(k)
-	if err != nil {
-		return nil, truncated(err)
-	}
-	return b, nil
+	return truncated(err)
 }
 
 func (s *scanner) byte() (byte, error) {

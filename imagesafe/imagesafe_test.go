@@ -348,6 +348,24 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 }
 
+// TestImageDataMemoryBounded: a valid 4000 × 4000 PNG inflating to 16 MB
+// is checked whole, its data inflated as it streams, in memory that does
+// not grow with the image.
+func TestImageDataMemoryBounded(t *testing.T) {
+	png16MB := pngBomb(t, 4000, 4000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Inspect(bytes.NewReader(png16MB), "image/png", Options{Strip: true})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("Inspect: got %v, want accepted", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("Inspect allocated %d bytes, want under 1 MiB", alloc)
+	}
+}
+
 func TestSniff(t *testing.T) {
 	pngb, gifb, webpb := encodePNG(t, 10, 10), encodeGIF(t, 10, 10), fixture(t, "plain.webp")
 	tests := []struct {
@@ -417,7 +435,8 @@ func TestInspectReaderFailureIsNotARefusal(t *testing.T) {
 		}
 		ct := contentTypes[filepath.Ext(name)]
 		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset by peer")} {
-			for _, at := range []int{0, 1, 20, len(data) / 2, len(data) - 1} {
+			// len-100: inside the image data (PNG IDAT, JPEG scan, WebP bitstream).
+			for _, at := range []int{0, 1, 20, len(data) / 2, len(data) - 100, len(data) - 1} {
 				_, err := Inspect(&failingReader{data: data, n: at, err: cause}, ct, Options{Strip: true})
 				var re *ReadError
 				if !errors.As(err, &re) || !errors.Is(err, cause) {

@@ -1,10 +1,15 @@
 package imagesafe
 
 import (
+	"bufio"
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
+	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 const pngMagic = "\x89PNG\r\n\x1a\n"
@@ -34,49 +39,307 @@ func pngHeadDims(head []byte) (w, h int, ok bool) {
 	return int(binary.BigEndian.Uint32(head[16:])), int(binary.BigEndian.Uint32(head[20:])), true
 }
 
+// pngDepths are the bit depths allowed with each colour type (PNG spec,
+// table 11.1); pngChannels are the samples of a pixel of each.
+var (
+	pngDepths   = map[byte][]byte{0: {1, 2, 4, 8, 16}, 2: {8, 16}, 3: {1, 2, 4, 8}, 4: {8, 16}, 6: {8, 16}}
+	pngChannels = map[byte]int64{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+)
+
+// pngHeader holds the IHDR fields the image data is checked against.
+type pngHeader struct {
+	width, height int
+	depth, colour byte
+	interlaced    bool
+}
+
+// parseIHDR checks IHDR's fields against the spec (section 11.2.2): Go's
+// decoder, like others, refuses anything else.
+func parseIHDR(d []byte) (pngHeader, error) {
+	w, h := binary.BigEndian.Uint32(d), binary.BigEndian.Uint32(d[4:])
+	hd := pngHeader{width: int(w), height: int(h), depth: d[8], colour: d[9], interlaced: d[12] == 1}
+	switch {
+	case w == 0 || h == 0 || w > 1<<31-1 || h > 1<<31-1:
+		return hd, refuse(Corrupt, "the PNG header's dimensions %dx%d are out of range", w, h)
+	case !slices.Contains(pngDepths[hd.colour], hd.depth):
+		return hd, refuse(Corrupt, "the PNG header's colour type %d with bit depth %d is invalid", hd.colour, hd.depth)
+	case d[10] != 0:
+		return hd, refuse(Corrupt, "the PNG header's compression method %d is invalid", d[10])
+	case d[11] != 0:
+		return hd, refuse(Corrupt, "the PNG header's filter method %d is invalid", d[11])
+	case d[12] > 1:
+		return hd, refuse(Corrupt, "the PNG header's interlace method %d is invalid", d[12])
+	}
+	return hd, nil
+}
+
+// pngPass is a pass of the image data: the column and row of its first
+// pixel, and the steps between its pixels.
+type pngPass struct{ x, y, dx, dy int }
+
+var (
+	adam7     = []pngPass{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+	wholePass = []pngPass{{0, 0, 1, 1}} // not interlaced
+)
+
+// scanlines checks inflated image data as it streams: a filter type (0–4)
+// at the start of each scanline, and exactly the scanlines the header
+// implies, per pass when interlaced. It counts bytes and keeps none: memory
+// does not grow with the image.
+type scanlines struct {
+	passes [7]struct{ rows, size int64 } // per pass: scanlines left, and their size with the filter byte
+	pass   int
+	col    int64 // bytes of the current scanline seen
+}
+
+// scanlines is the layout of the image data of a w×h image (or frame).
+func (hd pngHeader) scanlines(w, h int) *scanlines {
+	var s scanlines
+	bits := pngChannels[hd.colour] * int64(hd.depth)
+	passes := wholePass
+	if hd.interlaced {
+		passes = adam7
+	}
+	for i, p := range passes {
+		pw, ph := (w-p.x+p.dx-1)/p.dx, (h-p.y+p.dy-1)/p.dy
+		if pw > 0 && ph > 0 { // an empty pass has no scanlines, not even filter bytes
+			s.passes[i].rows, s.passes[i].size = int64(ph), 1+(int64(pw)*bits+7)/8
+		}
+	}
+	return &s
+}
+
+// more skips the passes done and reports whether scanlines remain.
+func (s *scanlines) more() bool {
+	for s.pass < len(s.passes) && s.passes[s.pass].rows == 0 {
+		s.pass++
+	}
+	return s.pass < len(s.passes)
+}
+
+func (s *scanlines) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !s.more() {
+			return 0, refuse(Corrupt, "the PNG image data is longer than its header implies")
+		}
+		cur := &s.passes[s.pass]
+		if s.col == 0 && p[0] > 4 {
+			return 0, refuse(Corrupt, "the PNG image data has a scanline with the invalid filter type %d", p[0])
+		}
+		k := min(int64(len(p)), cur.size-s.col)
+		s.col += k
+		p = p[k:]
+		if s.col == cur.size {
+			s.col = 0
+			cur.rows--
+		}
+	}
+	return n, nil
+}
+
+// pngChunkHead is a chunk's header.
+type pngChunkHead struct {
+	start, n int64
+	typ      string
+}
+
+// pngWalk is the state of a walk through a PNG's chunks.
+type pngWalk struct {
+	s *scanner
+	b *builder
+	// next is a header read ahead, at the end of a run of image data.
+	next *pngChunkHead
+	// The zlib reader and its buffers, made at the first image data and
+	// reused for each APNG frame's.
+	zbuf *bufio.Reader
+	zr   io.ReadCloser
+	out  []byte
+}
+
+func (p *pngWalk) head() (pngChunkHead, error) {
+	if h := p.next; h != nil {
+		p.next = nil
+		return *h, nil
+	}
+	start := p.s.off
+	hdr, err := p.s.read(8)
+	if err != nil {
+		return pngChunkHead{}, err
+	}
+	h := pngChunkHead{start: start, n: int64(binary.BigEndian.Uint32(hdr)), typ: string(hdr[4:])}
+	if h.n > 1<<31-1 || !isChunkType(h.typ) {
+		return h, refuse(Corrupt, "the PNG has an invalid chunk at offset %d", start)
+	}
+	return h, nil
+}
+
+// checkCRC reads the CRC that ends chunk h and compares it with crc's.
+func (p *pngWalk) checkCRC(h pngChunkHead, crc hash.Hash32) error {
+	sum, err := p.s.read(4)
+	if err != nil {
+		return err
+	}
+	if binary.BigEndian.Uint32(sum) != crc.Sum32() {
+		return refuse(Corrupt, "the PNG chunk %q at offset %d fails its checksum", h.typ, h.start)
+	}
+	return nil
+}
+
+// dataRun reads a run of consecutive chunks of one type (the IDATs, or one
+// APNG frame's fdATs) as the one zlib stream they hold. It checks each
+// chunk's CRC as the chunk ends and keeps the chunk in the plan; the header
+// of the chunk after the run is left in the walk's next.
+type dataRun struct {
+	w    *pngWalk
+	head pngChunkHead
+	left int64
+	crc  hash.Hash32
+	done bool
+}
+
+func (r *dataRun) begin(h pngChunkHead) error {
+	r.head, r.left = h, h.n
+	r.crc.Reset()
+	r.crc.Write([]byte(h.typ))
+	if h.typ == "fdAT" { // the frame data follows a sequence number
+		if h.n < 4 {
+			return refuse(Corrupt, "the APNG fdAT chunk at offset %d is too short", h.start)
+		}
+		seq, err := r.w.s.read(4)
+		if err != nil {
+			return err
+		}
+		r.crc.Write(seq)
+		r.left -= 4
+	}
+	return nil
+}
+
+func (r *dataRun) Read(b []byte) (int, error) {
+	for r.left == 0 {
+		if r.done {
+			return 0, io.EOF
+		}
+		if err := r.w.checkCRC(r.head, r.crc); err != nil {
+			return 0, err
+		}
+		r.w.b.keep(r.head.start, r.w.s.off-r.head.start)
+		h, err := r.w.head()
+		if err != nil {
+			return 0, err
+		}
+		if h.typ != r.head.typ {
+			r.w.next, r.done = &h, true
+			return 0, io.EOF
+		}
+		if err := r.begin(h); err != nil {
+			return 0, err
+		}
+	}
+	n, err := r.w.s.br.Read(b[:min(int64(len(b)), r.left)])
+	r.w.s.off += int64(n)
+	r.left -= int64(n)
+	r.crc.Write(b[:n])
+	if n == 0 && err != nil {
+		return 0, truncated(err)
+	}
+	return n, nil
+}
+
+// inflate checks the image data of a w×h image (or frame) starting with
+// chunk h: one zlib stream, its Adler-32 right, inflating to exactly the
+// scanlines the header implies, nothing after it. The inflated bytes are
+// counted and dropped as they stream.
+func (p *pngWalk) inflate(h pngChunkHead, hd pngHeader, w, ht int) error {
+	run := &dataRun{w: p, crc: crc32.NewIEEE()}
+	if err := run.begin(h); err != nil {
+		return err
+	}
+	var err error
+	if p.zr == nil {
+		p.zbuf, p.out = bufio.NewReader(run), make([]byte, 32<<10)
+		p.zr, err = zlib.NewReader(p.zbuf)
+	} else {
+		p.zbuf.Reset(run)
+		err = p.zr.(zlib.Resetter).Reset(p.zbuf, nil)
+	}
+	if err == nil {
+		lines := hd.scanlines(w, ht)
+		if _, err = io.CopyBuffer(lines, p.zr, p.out); err == nil && lines.more() {
+			err = refuse(Corrupt, "the PNG image data is shorter than its header implies")
+		}
+	}
+	if err == nil {
+		// Reading on ends the run: its last CRCs are checked.
+		if _, err = p.zbuf.ReadByte(); err == nil {
+			err = refuse(Corrupt, "the PNG %s data goes on after its zlib stream ends", h.typ)
+		} else if err == io.EOF {
+			err = nil
+		}
+	}
+	return streamError(err, "PNG "+h.typ+" data")
+}
+
 func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	sig, err := s.read(len(pngMagic))
 	if err != nil || string(sig) != pngMagic {
 		return 0, 0, notFormat(formatPNG.MIME)
 	}
 	b.keep(0, int64(len(pngMagic)))
-	sawData := false
+	p := &pngWalk{s: s, b: b}
+	var (
+		hd                        pngHeader
+		sawPLTE, sawTRNS, sawIDAT bool
+		frame                     *[2]int // an APNG frame's size, from its fcTL until its data
+	)
 	budget := frameBudget{opt: opt}
 	for first := true; ; first = false {
-		start := s.off
-		hdr, err := s.read(8)
+		c, err := p.head()
 		if err != nil {
 			return 0, 0, err
 		}
-		n := int64(binary.BigEndian.Uint32(hdr))
-		typ := string(hdr[4:])
-		if n > 1<<31-1 || !isChunkType(typ) {
-			return 0, 0, refuse(Corrupt, "the PNG has an invalid chunk at offset %d", start)
-		}
+		start, n, typ := c.start, c.n, c.typ
 		if first != (typ == "IHDR") {
 			return 0, 0, refuse(Corrupt, "the PNG must start with one IHDR chunk")
-		}
-		if typ == "IHDR" && n != 13 {
-			return 0, 0, refuse(Corrupt, "the PNG header has the wrong length")
 		}
 		critical := typ[0] >= 'A' && typ[0] <= 'Z'
 		if critical && !pngCritical[typ] {
 			return 0, 0, refuse(Corrupt, "the PNG has an unknown critical chunk %q", typ)
 		}
+		if err := checkPNGOrder(c, hd, sawPLTE, sawTRNS, sawIDAT, frame != nil); err != nil {
+			return 0, 0, err
+		}
+		switch typ {
+		case "IDAT", "fdAT":
+			fw, fh := w, h
+			if typ == "fdAT" {
+				fw, fh = frame[0], frame[1]
+			}
+			if err := p.inflate(c, hd, fw, fh); err != nil {
+				return 0, 0, err
+			}
+			sawIDAT, frame = true, nil
+			continue // the run kept its chunks
+		case "PLTE":
+			sawPLTE = true
+		case "tRNS":
+			sawTRNS = true
+		}
 		crc := crc32.NewIEEE()
-		crc.Write(hdr[4:])
-		var data []byte // read into memory: IHDR, and eXIf up to maxEXIFRead
+		crc.Write([]byte(typ))
+		var data []byte // read into memory: IHDR, fcTL, and eXIf up to maxEXIFRead
 		var active activeScanner
 		switch {
-		case typ == "IHDR" || typ == "fcTL" && n == 26 || typ == "eXIf" && n <= maxEXIFRead:
+		case typ == "IHDR" || typ == "fcTL" || typ == "eXIf" && n <= maxEXIFRead:
 			if data, err = s.read(int(n)); err != nil {
 				return 0, 0, err
 			}
 			crc.Write(data)
 			active.Write(data)
 		default:
-			// Only metadata that may be kept is scanned: pixel data is most
-			// of the file, and the scan costs a copy.
+			// Only metadata that may be kept is scanned: the scan costs a
+			// copy.
 			var w io.Writer = crc
 			if !opt.Strip && pngMetadata[typ] {
 				w = io.MultiWriter(crc, &active)
@@ -85,33 +348,27 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 				return 0, 0, err
 			}
 		}
-		sum, err := s.read(4)
-		if err != nil {
+		if err := p.checkCRC(c, crc); err != nil {
 			return 0, 0, err
 		}
-		if binary.BigEndian.Uint32(sum) != crc.Sum32() {
-			return 0, 0, refuse(Corrupt, "the PNG chunk %q at offset %d fails its checksum", typ, start)
-		}
 		end := s.off
-		switch {
-		case typ == "IHDR":
-			if len(data) != 13 {
-				return 0, 0, refuse(Corrupt, "the PNG header has the wrong length")
+		switch typ {
+		case "IHDR":
+			if hd, err = parseIHDR(data); err != nil {
+				return 0, 0, err
 			}
-			w, h = int(binary.BigEndian.Uint32(data)), int(binary.BigEndian.Uint32(data[4:]))
+			w, h = hd.width, hd.height
 			if err := opt.checkDims(w, h); err != nil {
 				return 0, 0, err
 			}
-		case typ == "fcTL": // an APNG frame
-			if err := budget.add(int(binary.BigEndian.Uint32(data[4:])), int(binary.BigEndian.Uint32(data[8:]))); err != nil {
+		case "fcTL": // an APNG frame
+			if frame, err = parseFCTL(data, hd, sawIDAT); err != nil {
 				return 0, 0, err
 			}
-		case typ == "IDAT":
-			sawData = true
-		case typ == "IEND":
-			if !sawData {
-				return 0, 0, refuse(Corrupt, "the PNG has no image data")
+			if err := budget.add(frame[0], frame[1]); err != nil {
+				return 0, 0, err
 			}
+		case "IEND":
 			b.keep(start, end-start)
 			return w, h, nil
 		}
@@ -137,6 +394,86 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 			// nothing reads them, and they could carry anything.
 		}
 	}
+}
+
+// checkPNGOrder checks chunk c's length and place against the spec's
+// ordering rules (section 5.6) and those of APNG, given what came before.
+func checkPNGOrder(c pngChunkHead, hd pngHeader, sawPLTE, sawTRNS, sawIDAT, framePending bool) error {
+	outOfOrder := func(why string) error {
+		return refuse(Corrupt, "the PNG %s chunk at offset %d is out of place: %s", c.typ, c.start, why)
+	}
+	badLength := func() error {
+		return refuse(Corrupt, "the PNG %s chunk at offset %d has an invalid length of %d bytes", c.typ, c.start, c.n)
+	}
+	switch c.typ {
+	case "IHDR":
+		if c.n != 13 {
+			return badLength()
+		}
+	case "PLTE":
+		switch {
+		case sawPLTE || sawTRNS || sawIDAT:
+			return outOfOrder("a palette comes once, before tRNS and the image data")
+		case hd.colour == 0 || hd.colour == 4:
+			return outOfOrder(fmt.Sprintf("a grey image (colour type %d) has no palette", hd.colour))
+		case c.n == 0 || c.n%3 != 0 || c.n/3 > 256 || hd.colour == 3 && c.n/3 > 1<<hd.depth:
+			return badLength()
+		}
+	case "tRNS":
+		switch {
+		case sawTRNS || sawIDAT || hd.colour == 3 && !sawPLTE:
+			return outOfOrder("transparency comes once, after the palette and before the image data")
+		case hd.colour == 4 || hd.colour == 6:
+			return outOfOrder(fmt.Sprintf("an image with alpha (colour type %d) has no tRNS", hd.colour))
+		case hd.colour == 0 && c.n != 2, hd.colour == 2 && c.n != 6, c.n > 256:
+			return badLength()
+		}
+	case "IDAT":
+		switch {
+		case sawIDAT:
+			return outOfOrder("the IDAT chunks must be consecutive")
+		case hd.colour == 3 && !sawPLTE:
+			return outOfOrder("a palette image (colour type 3) needs a PLTE chunk before its image data")
+		}
+	case "IEND":
+		switch {
+		case c.n != 0:
+			return badLength()
+		case !sawIDAT:
+			return refuse(Corrupt, "the PNG has no image data")
+		case framePending:
+			return outOfOrder("the last APNG frame has no image data")
+		}
+	case "fcTL":
+		switch {
+		case c.n != 26:
+			return badLength()
+		case framePending:
+			return outOfOrder("the APNG frame before it has no image data")
+		}
+	case "fdAT":
+		if !sawIDAT || !framePending {
+			return outOfOrder("APNG frame data follows the image data and its frame's fcTL")
+		}
+	}
+	return nil
+}
+
+// parseFCTL checks an APNG frame control chunk: a frame inside the canvas,
+// the same as the canvas if it is the default image (before IDAT), and
+// valid dispose and blend operations. It returns the frame's size.
+func parseFCTL(d []byte, hd pngHeader, sawIDAT bool) (*[2]int, error) {
+	fw, fh := int64(binary.BigEndian.Uint32(d[4:])), int64(binary.BigEndian.Uint32(d[8:]))
+	x, y := int64(binary.BigEndian.Uint32(d[12:])), int64(binary.BigEndian.Uint32(d[16:]))
+	switch {
+	case x+fw > int64(hd.width) || y+fh > int64(hd.height):
+		return nil, refuse(Corrupt, "the APNG frame %dx%d at (%d, %d) is outside the %dx%d image", fw, fh, x, y, hd.width, hd.height)
+	case !sawIDAT && (x != 0 || y != 0 || fw != int64(hd.width) || fh != int64(hd.height)):
+		return nil, refuse(Corrupt, "the APNG default image's frame (%dx%d at (%d, %d)) is not the whole image", fw, fh, x, y)
+	case d[24] > 2 || d[25] > 1:
+		return nil, refuse(Corrupt, "the APNG frame has an invalid dispose (%d) or blend (%d) operation", d[24], d[25])
+	}
+	return &[2]int{int(fw), int(fh)}, nil
 }
 
 func isChunkType(t string) bool {

@@ -26,6 +26,18 @@ if ! command -v versitygw >/dev/null && [ ! -x "$(go env GOPATH)/bin/versitygw" 
   go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 fi
 
+# Let's Encrypt's test CA, which the HTTPS tests (e2e/https_test.go) get
+# certificates from on loopback (internal/pebbletest starts it), and its DNS
+# server, for the tests that have challenges really validated; its test
+# certificates are read from the module this leaves in the module cache.
+PEBBLE_VERSION=v2.10.3
+for cmd in pebble pebble-challtestsrv; do
+  if ! command -v "$cmd" >/dev/null && [ ! -x "$(go env GOPATH)/bin/$cmd" ]; then
+    echo "== installing $cmd $PEBBLE_VERSION"
+    go install "github.com/letsencrypt/pebble/v2/cmd/$cmd@$PEBBLE_VERSION"
+  fi
+done
+
 # Services the tests use, from the environment; these defaults are where the
 # development machines and CI run them.
 export USERIMAGES_TEST_REDIS_URL="${USERIMAGES_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
@@ -46,6 +58,6 @@ go tool staticcheck ./... "$client"
 echo "== go test"
 go test -race -count=1 ./... "$client"
 echo "== fuzz (each target briefly; seed corpora also run in go test above)"
-for target in selfsign:FuzzVerify httpapi:FuzzDecode imagesafe:FuzzInspect; do
+for target in selfsign:FuzzVerify httpapi:FuzzDecode imagesafe:FuzzInspect imagesafe:FuzzServedDecodes; do
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-8s}" "./${target%%:*}"
 done

@@ -43,10 +43,13 @@ type DB struct {
 	w, r *sql.DB
 	// writes queue for the writer's goroutine; closing stops it, and
 	// loopDone says it has stopped.
-	writes    chan *writeReq
-	closing   chan struct{}
-	closeOnce sync.Once
-	loopDone  chan struct{}
+	writes chan *writeReq
+	// writeStmts are the writes\' statements, prepared on the writer (see
+	// txStmt).
+	writeStmts map[string]*sql.Stmt
+	closing    chan struct{}
+	closeOnce  sync.Once
+	loopDone   chan struct{}
 	// The hot lookups, prepared once at Open on the readers: SQLite
 	// parsing a SELECT costs more than running it by primary key.
 	upload, image, imageByToken, brandExists, isBlocked, takenDown, userByEmail, user, apiToken *sql.Stmt
@@ -114,7 +117,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &DB{w: w, writes: make(chan *writeReq), closing: make(chan struct{}), loopDone: make(chan struct{})}
+	s := &DB{w: w, writes: make(chan *writeReq), writeStmts: map[string]*sql.Stmt{}, closing: make(chan struct{}), loopDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -126,6 +129,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	s.r.SetMaxOpenConns(maxReaders)
 	s.r.SetMaxIdleConns(maxReaders)
 	s.r.SetConnMaxIdleTime(readerIdleTime)
+	if err := s.prepareWrites(ctx); err != nil {
+		s.r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	go s.commitLoop()
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
@@ -154,7 +162,11 @@ func openPool(path string, pragmas []string, txlock string) (*sql.DB, error) {
 func (s *DB) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.loopDone
-	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
+	errs := []error{s.closeStmts()}
+	for _, st := range s.writeStmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
 
 // migrate applies, in one transaction, the schema versions the database
@@ -230,22 +242,25 @@ func scanUpload(row rowScanner) (core.Upload, error) {
 
 func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
+		_, err := s.txExec(tx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
 			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr)
 		return mapErr(err)
 	})
 }
 
-func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		// Inserted where the token has no record at all, or moved on from
-		// created; "WHERE true" lets SQLite parse the upsert of a SELECT.
-		res, err := tx.Exec(`INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
+// receiveUploadSQL inserts a received upload where the token has no record at
+// all, or moves it on from created; "WHERE true" lets SQLite parse the
+// upsert of a SELECT.
+const receiveUploadSQL = `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256)
 			SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8, ?9 WHERE true
 				AND NOT EXISTS (SELECT 1 FROM images WHERE token = ?1)
 				AND NOT EXISTS (SELECT 1 FROM deletions WHERE token = ?1)
 			ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = ?7, size = ?8, sha256 = ?9
-				WHERE uploads.state = 'created'`,
+				WHERE uploads.state = 'created'`
+
+func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := s.txExec(tx, receiveUploadSQL,
 			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256)
 		if err := changedOne(res, mapErr(err)); errors.Is(err, core.ErrNotFound) {
 			return fmt.Errorf("receive %s: %w", u.Token, core.ErrExist)
@@ -256,19 +271,25 @@ func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
 	})
 }
 
+// claimUploadSQL takes a received upload's row, if it may be claimed.
+const claimUploadSQL = `DELETE FROM uploads WHERE token = ?1 AND state = 'received' AND created_at >= ?2
+				AND EXISTS (SELECT 1 FROM brands WHERE id = ?3)
+				AND NOT EXISTS (SELECT 1 FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
+			RETURNING ` + uploadColumns
+
+// insertImageSQL inserts an image row.
+const insertImageSQL = `INSERT INTO images (` + imageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
 	var img core.Image
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRow(`DELETE FROM uploads WHERE token = ?1 AND state = 'received' AND created_at >= ?2
-				AND EXISTS (SELECT 1 FROM brands WHERE id = ?3)
-				AND NOT EXISTS (SELECT 1 FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
-			RETURNING `+uploadColumns, c.Token, micros(c.NotBefore), c.BrandID)
+		row := s.txQueryRow(tx, claimUploadSQL, c.Token, micros(c.NotBefore), c.BrandID)
 		up, err := scanUpload(row)
 		if err != nil {
 			return err
 		}
 		img = publishedImage(up, c)
-		return insertImage(tx, img)
+		return s.insertImage(tx, img)
 	})
 	return img, err
 }
@@ -282,7 +303,7 @@ func publishedImage(up core.Upload, c core.UploadClaim) core.Image {
 func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]core.Upload, error) {
 	var expired []core.Upload
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(`DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?)
+		rows, err := s.txQuery(tx, `DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?)
 			RETURNING `+uploadColumns, micros(cutoff), limit)
 		if err != nil {
 			return err
@@ -325,8 +346,8 @@ func (s *DB) ImageReferenced(ctx context.Context, id string) (bool, error) {
 const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr`
 
 // insertImage inserts img's row; ErrExist if its id or token is taken.
-func insertImage(tx *sql.Tx, img core.Image) error {
-	_, err := tx.Exec(`INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (s *DB) insertImage(tx *sql.Tx, img core.Image) error {
+	_, err := s.txExec(tx, insertImageSQL,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr)
 	return mapErr(err)
 }
@@ -396,7 +417,7 @@ func (s *DB) AddBrand(ctx context.Context, id string) error {
 func (s *DB) DeleteBrand(ctx context.Context, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var exists, used bool
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM brands WHERE id = ?), EXISTS (SELECT 1 FROM images WHERE brand_id = ?)`, id, id).Scan(&exists, &used); err != nil {
+		if err := s.txQueryRow(tx, `SELECT EXISTS (SELECT 1 FROM brands WHERE id = ?), EXISTS (SELECT 1 FROM images WHERE brand_id = ?)`, id, id).Scan(&exists, &used); err != nil {
 			return mapErr(err)
 		}
 		switch {
@@ -405,7 +426,7 @@ func (s *DB) DeleteBrand(ctx context.Context, id string) error {
 		case used:
 			return core.ErrExist
 		}
-		_, err := tx.Exec(`DELETE FROM brands WHERE id = ?`, id)
+		_, err := s.txExec(tx, `DELETE FROM brands WHERE id = ?`, id)
 		return mapErr(err)
 	})
 }
@@ -413,7 +434,7 @@ func (s *DB) DeleteBrand(ctx context.Context, id string) error {
 // exec runs one write statement on the writer.
 func (s *DB) exec(ctx context.Context, query string, args ...any) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(query, args...)
+		_, err := s.txExec(tx, query, args...)
 		return mapErr(err)
 	})
 }
@@ -431,7 +452,7 @@ func (s *DB) Brands(ctx context.Context) ([]string, error) {
 func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return mapErr(tx.QueryRow(`INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		return mapErr(s.txQueryRow(tx, `INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.Disabled).Scan(&id))
 	})
 	return id, err
@@ -487,7 +508,7 @@ func (s *DB) Users(ctx context.Context) ([]core.User, error) {
 
 func (s *DB) DisableUser(ctx context.Context, id int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		return affectedOne(tx.Exec(`UPDATE users SET disabled = 1 WHERE id = ?`, id))
+		return affectedOne(s.txExec(tx, `UPDATE users SET disabled = 1 WHERE id = ?`, id))
 	})
 }
 
@@ -497,7 +518,7 @@ func (s *DB) APITokens(ctx context.Context, userID int64) ([]core.APIToken, erro
 
 func (s *DB) DeleteAPIToken(ctx context.Context, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		return affectedOne(tx.Exec(`DELETE FROM api_tokens WHERE id = ?`, id))
+		return affectedOne(s.txExec(tx, `DELETE FROM api_tokens WHERE id = ?`, id))
 	})
 }
 
@@ -554,14 +575,14 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := changedOne(tx.Exec(`DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
+		if err := changedOne(s.txExec(tx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
 			return err
 		}
-		if err := insertDeletion(tx, d); err != nil {
+		if err := s.insertDeletion(tx, d); err != nil {
 			return err
 		}
 		if d.Blocked {
-			return block(tx, d.Image.SHA256, d.At)
+			return s.block(tx, d.Image.SHA256, d.At)
 		}
 		return nil
 	})
@@ -571,16 +592,16 @@ const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, 
 
 // insertDeletion records d in the audit log; ErrExist if a deletion of
 // d.Image.ID is recorded already.
-func insertDeletion(tx *sql.Tx, d core.Deletion) error {
+func (s *DB) insertDeletion(tx *sql.Tx, d core.Deletion) error {
 	img := d.Image
-	_, err := tx.Exec(`INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.txExec(tx, `INSERT INTO deletions (`+deletionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, d.By, d.Reason, d.Blocked, micros(d.At))
 	return mapErr(err)
 }
 
 // block blocklists sha256 as of at; blocking it again is not an error.
-func block(tx *sql.Tx, sha256 string, at time.Time) error {
-	_, err := tx.Exec(`INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
+func (s *DB) block(tx *sql.Tx, sha256 string, at time.Time) error {
+	_, err := s.txExec(tx, `INSERT INTO blocklist (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, sha256, micros(at))
 	return err
 }
 

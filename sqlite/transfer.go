@@ -41,15 +41,15 @@ func (s *DB) ImportUser(ctx context.Context, u core.User) error {
 }
 
 func (s *DB) ImportImage(ctx context.Context, img core.Image) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertImage(tx, img) })
+	return s.write(ctx, func(tx *sql.Tx) error { return s.insertImage(tx, img) })
 }
 
 func (s *DB) ImportDeletion(ctx context.Context, d core.Deletion) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertDeletion(tx, d) })
+	return s.write(ctx, func(tx *sql.Tx) error { return s.insertDeletion(tx, d) })
 }
 
 // Block blocklists sha256 as of now: the time it was first blocked is not
 // part of what a migration carries.
 func (s *DB) Block(ctx context.Context, sha256 string) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return block(tx, sha256, time.Now()) })
+	return s.write(ctx, func(tx *sql.Tx) error { return s.block(tx, sha256, time.Now()) })
 }

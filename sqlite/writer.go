@@ -91,7 +91,7 @@ func (s *DB) commit(batch []*writeReq) {
 			errs[i] = err
 			continue
 		}
-		errs[i] = runSavepoint(ctx, tx, req.fn)
+		errs[i] = s.runSavepoint(tx, req.fn)
 		if errs[i] != nil && !refusal(errs[i]) {
 			// A fault (full disk, I/O error) may have made SQLite roll the
 			// whole transaction back already: nothing of the batch stands.
@@ -126,18 +126,75 @@ func refusal(err error) bool {
 }
 
 // runSavepoint runs fn in a savepoint of tx, rolled back if fn fails.
-func runSavepoint(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+func (s *DB) runSavepoint(tx *sql.Tx, fn func(tx *sql.Tx) error) error {
+	if _, err := s.txExec(tx, "SAVEPOINT w"); err != nil {
 		return err
 	}
 	err := fn(tx)
 	if err != nil {
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+		if _, rerr := s.txExec(tx, "ROLLBACK TO w"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 	}
-	if _, rerr := tx.ExecContext(ctx, "RELEASE w"); rerr != nil {
+	if _, rerr := s.txExec(tx, "RELEASE w"); rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	return err
 }
+
+// txStmt returns query as a statement of tx: prepared at Open on the
+// writer for the writes of every upload (SQLite parsing a write costs more
+// than running it), else prepared now, for tx alone.
+func (s *DB) txStmt(tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := s.writeStmts[query]; ok {
+		return tx.Stmt(st), nil
+	}
+	return tx.Prepare(query)
+}
+
+// prepareWrites prepares the hot writes' statements on the writer, before
+// its goroutine starts: while a transaction holds the writer's one
+// connection, nothing else could be prepared on it.
+func (s *DB) prepareWrites(ctx context.Context) error {
+	for _, q := range []string{"SAVEPOINT w", "RELEASE w", "ROLLBACK TO w", receiveUploadSQL, claimUploadSQL, insertImageSQL} {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.writeStmts[q] = st
+	}
+	return nil
+}
+
+// txExec runs a write statement in tx.
+func (s *DB) txExec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.txStmt(tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+// txQuery runs a statement returning rows (RETURNING) in tx.
+func (s *DB) txQuery(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.txStmt(tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.Query(args...)
+}
+
+// txQueryRow runs a statement returning one row in tx; a preparation error
+// comes back from Scan.
+func (s *DB) txQueryRow(tx *sql.Tx, query string, args ...any) rowScanner {
+	st, err := s.txStmt(tx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRow(args...)
+}
+
+// errRow is a row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

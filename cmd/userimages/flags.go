@@ -8,6 +8,7 @@ import (
 
 	"userimages/core"
 	"userimages/httpapi"
+	"userimages/httpsserve"
 	"userimages/imagesafe"
 	"userimages/migrate"
 	"userimages/ratelimit"
@@ -35,6 +36,7 @@ func flagDefaults() map[string]string {
 		"max_concurrent_uploads_per_client": strconv.Itoa(httpapi.DefaultMaxConcurrentUploadsPerClient),
 		"upload_timeout":                    httpapi.DefaultUploadTimeout.String(),
 		"page_size":                         strconv.Itoa(migrate.DefaultPageSize),
+		"hsts_max_age":                      httpsserve.DefaultHSTSMaxAge.String(),
 	}
 }
 

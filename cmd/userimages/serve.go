@@ -18,6 +18,7 @@ import (
 	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
+	"userimages/httpsserve"
 	"userimages/metrics"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/redisrate"
@@ -30,7 +31,7 @@ import (
 // filled by the one parser (kong), checked by validate, and turned into a
 // server by buildServer.
 type serveCmd struct {
-	Addr string `help:"Address to listen on (port 0 picks a free one)." default:"127.0.0.1:8080" env:"USERIMAGES_ADDR" placeholder:"HOST:PORT"`
+	Addr string `help:"Address to listen on (port 0 picks a free one); default 127.0.0.1:8080, or :80 with --domain. With HTTPS on, it only answers ACME challenges and redirects to HTTPS." env:"USERIMAGES_ADDR" placeholder:"HOST:PORT"`
 	location
 	ServeMode   string        `help:"How images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)." default:"stream" enum:"stream,redirect" env:"USERIMAGES_SERVE_MODE"`
 	CDNURL      string        `name:"cdn-url" help:"With --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)." env:"USERIMAGES_CDN_URL" placeholder:"URL"`
@@ -65,6 +66,23 @@ type serveCmd struct {
 	WriteTime   time.Duration `name:"write-timeout" help:"How long a response may take, from the end of the request headers." default:"5m" env:"USERIMAGES_WRITE_TIMEOUT"`
 	IdleTime    time.Duration `name:"idle-timeout" help:"How long an idle keep-alive connection stays open." default:"2m" env:"USERIMAGES_IDLE_TIMEOUT"`
 	CPUProfile  string        `name:"cpuprofile" help:"Write a CPU profile (pprof) of the whole run to this file when the server stops." env:"USERIMAGES_CPUPROFILE" placeholder:"FILE"`
+	Domain      []string      `help:"Serve HTTPS for this host name with a certificate obtained and renewed over ACME, kept in --data (repeatable; the variable is comma-separated); --addr then defaults to :80 and redirects to HTTPS." env:"USERIMAGES_DOMAIN" placeholder:"NAME"`
+	HTTPSAddr   string        `name:"https-addr" help:"With --domain or --tls-cert: address HTTPS is served on." default:":443" env:"USERIMAGES_HTTPS_ADDR" placeholder:"HOST:PORT"`
+	ACMEDir     string        `name:"acme-directory" help:"With --domain: directory URL of the ACME CA (default: Let's Encrypt)." env:"USERIMAGES_ACME_DIRECTORY" placeholder:"URL"`
+	ACMEEmail   string        `name:"acme-email" help:"With --domain: contact address of the ACME account (optional)." env:"USERIMAGES_ACME_EMAIL" placeholder:"EMAIL"`
+	TLSCert     string        `name:"tls-cert" help:"Serve HTTPS with this PEM certificate chain (with --tls-key), reloaded when the file changes." env:"USERIMAGES_TLS_CERT" placeholder:"FILE"`
+	TLSKey      string        `name:"tls-key" help:"PEM private key of --tls-cert." env:"USERIMAGES_TLS_KEY" placeholder:"FILE"`
+	HSTSMaxAge  time.Duration `name:"hsts-max-age" help:"With HTTPS: max-age of the Strict-Transport-Security header (0 sends none)." default:"${hsts_max_age}" env:"USERIMAGES_HSTS_MAX_AGE"`
+}
+
+// defaultAddr is --addr when neither the flag nor its variable gives it
+// and HTTPS is not served for a --domain.
+const defaultAddr = "127.0.0.1:8080"
+
+// httpsConfig is how HTTPS is served, if at all.
+func (c *serveCmd) httpsConfig() httpsserve.Config {
+	return httpsserve.Config{Domains: c.Domain, ACMEDirectory: c.ACMEDir, ACMEEmail: c.ACMEEmail, DataDir: c.Data,
+		CertFile: c.TLSCert, KeyFile: c.TLSKey, HSTSMaxAge: c.HSTSMaxAge}
 }
 
 // validate checks what the parser cannot: every rule that spans flags or
@@ -112,16 +130,28 @@ func (c *serveCmd) validate() error {
 			return fmt.Errorf("--cdn-url %q: want http(s)://host[/path]", c.CDNURL)
 		}
 	}
+	if err := c.httpsConfig().Validate(); err != nil {
+		return err
+	}
+	if c.Addr == "" { // given by neither the flag nor USERIMAGES_ADDR
+		c.Addr = defaultAddr
+		if len(c.Domain) > 0 {
+			c.Addr = ":80" // where ACME CAs send HTTP-01 challenges and browsers type the name
+		}
+	}
 	return c.check("--db", "--blob")
 }
 
 // server is a built server, ready to run.
 type server struct {
-	http    *http.Server
-	ln      net.Listener
-	svc     *core.Service
-	metrics *metrics.Metrics
-	closers []func()
+	http      *http.Server // the API: on ln, or on httpsLn with HTTPS on
+	ln        net.Listener // plain HTTP
+	redirect  *http.Server // with HTTPS on: ACME challenges and redirects to HTTPS on ln
+	httpsLn   net.Listener // with HTTPS on
+	publicURL string       // --public-url, or the HTTPS origin of the first --domain
+	svc       *core.Service
+	metrics   *metrics.Metrics
+	closers   []func()
 }
 
 func (s *server) Close() {
@@ -164,11 +194,29 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	s.closers = append(s.closers, closeLimiter)
+	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.ln.Close() })
+	s.publicURL = c.PublicURL
+	var https *httpsserve.Server
+	if httpsCfg := c.httpsConfig(); httpsCfg.Enabled() {
+		if https, err = httpsserve.New(httpsCfg, log); err != nil {
+			return nil, err
+		}
+		if s.httpsLn, err = net.Listen("tcp", c.HTTPSAddr); err != nil {
+			return nil, fmt.Errorf("--https-addr: %w", err)
+		}
+		s.closers = append(s.closers, func() { s.httpsLn.Close() })
+		if s.publicURL == "" {
+			s.publicURL = https.PublicURL(httpsPort(s.httpsLn))
+		}
+	}
 	s.metrics = metrics.New()
 	api, err := httpapi.New(svc, httpapi.Config{
 		Redirect:                      redirector(c, st.s3),
 		Metrics:                       s.metrics,
-		PublicURL:                     c.PublicURL,
+		PublicURL:                     s.publicURL,
 		CORSOrigins:                   c.CORSOrigin,
 		CORSCredentials:               c.CORSCreds,
 		UploadPath:                    selfsign.PathPrefix,
@@ -178,25 +226,60 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		MaxConcurrentUploads:          c.MaxUploads,
 		MaxConcurrentUploadsPerClient: c.MaxClientUp,
 		UploadTimeout:                 c.UploadTime,
-		Composer:                      composer.Handler(composerConfig(svc, c.PublicURL, st)),
+		Composer:                      composer.Handler(composerConfig(svc, s.publicURL, st)),
 	}, log, nil)
 	if err != nil {
 		return nil, err
 	}
-	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
-		return nil, err
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: c.ReadHeader,
+			ReadTimeout:       c.ReadTime,
+			WriteTimeout:      c.WriteTime,
+			IdleTimeout:       c.IdleTime,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
-	s.closers = append(s.closers, func() { s.ln.Close() })
-	s.http = &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: c.ReadHeader,
-		ReadTimeout:       c.ReadTime,
-		WriteTimeout:      c.WriteTime,
-		IdleTimeout:       c.IdleTime,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	// Plain HTTP serves the API, or with HTTPS only ACME challenges and
+	// redirects; HTTPS serves the API (HTTP/2, HSTS).
+	s.http = newServer(api.Handler())
+	if https != nil {
+		s.http.Handler, s.http.TLSConfig = https.Handler(s.http.Handler), https.TLSConfig()
+		s.redirect = newServer(https.RedirectHandler(httpsPort(s.httpsLn)))
 	}
 	return s, nil
+}
+
+// httpsPort is the port ln listens on.
+func httpsPort(ln net.Listener) int {
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// serve runs the servers until one fails or all are shut down; errc gets
+// one value per server.
+func (s *server) serve(errc chan<- error) (servers int) {
+	if s.redirect == nil {
+		go func() { errc <- s.http.Serve(s.ln) }()
+		return 1
+	}
+	go func() { errc <- s.http.ServeTLS(s.httpsLn, "", "") }()
+	go func() { errc <- s.redirect.Serve(s.ln) }()
+	return 2
+}
+
+// shutdown finishes in-flight requests on every server.
+func (s *server) shutdown(ctx context.Context) error {
+	for _, srv := range []*http.Server{s.http, s.redirect} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	return nil
 }
 
 // Run serves until ctx ends, then finishes in-flight requests.
@@ -223,10 +306,15 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})
 
-	log.Info("listening", "addr", s.ln.Addr().String(), "db", redactedURL(c.dbURL()), "blob", c.blobURL(), "serve_mode", c.ServeMode, "brands", c.Brand,
+	httpsAddr := ""
+	if s.httpsLn != nil {
+		httpsAddr = s.httpsLn.Addr().String()
+	}
+	log.Info("listening", "addr", s.ln.Addr().String(), "https_addr", httpsAddr, "domains", c.Domain, "public_url", s.publicURL,
+		"db", redactedURL(c.dbURL()), "blob", c.blobURL(), "serve_mode", c.ServeMode, "brands", c.Brand,
 		"rate_limits", map[string]string{"create": c.LimitCreate.String(), "put": c.LimitPut.String(), "claim": c.LimitClaim.String()})
-	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	errc := make(chan error, 2)
+	servers := s.serve(errc)
 	select {
 	case err := <-errc:
 		return err
@@ -235,11 +323,13 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	log.Info("shutting down: finishing in-flight requests", "timeout", c.Shutdown.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.Shutdown)
 	defer cancel()
-	if err := s.http.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	if err := s.shutdown(shutdownCtx); err != nil {
 		return err
+	}
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"userimages/internal/testbin"
 )
 
 // Install is the command that installs the gateway this package runs.
@@ -52,7 +53,7 @@ type Server struct {
 // versitygw is not installed. Its log is shown if t fails.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := findBinary()
+	bin, err := testbin.Find("versitygw")
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("s3test: %v; install it with: %s", err, Install)
@@ -81,7 +82,7 @@ func Start(t testing.TB) *Server {
 	// A free port can be taken by someone else before the gateway binds
 	// it; then the gateway exits and another port is tried.
 	for attempt := 1; ; attempt++ {
-		addr := freeAddr(t)
+		addr := testbin.FreeAddr(t)
 		// Metadata goes to a sidecar directory rather than extended
 		// attributes, which some temporary file systems lack.
 		cmd := exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
@@ -184,48 +185,6 @@ func (s *Server) Setenv(t testing.TB) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-}
-
-// findBinary returns the path of versitygw.
-func findBinary() (string, error) {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		if len(lines) > 0 && lines[0] != "" {
-			dirs = append(dirs, lines[0])
-		}
-		for _, gopath := range lines[1:] {
-			for p := range strings.SplitSeq(gopath, string(os.PathListSeparator)) {
-				if p != "" {
-					dirs = append(dirs, filepath.Join(p, "bin"))
-				}
-			}
-		}
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "versitygw")
-		if info, err := os.Stat(p); err == nil && !info.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("versitygw is not on PATH nor in %s", strings.Join(dirs, ", "))
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("s3test: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // waitUp waits until endpoint answers HTTP (any status: unauthenticated
