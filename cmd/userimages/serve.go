@@ -31,13 +31,20 @@ import (
 // filled by the one parser (kong), checked by validate, and turned into a
 // server by buildServer.
 type serveCmd struct {
-	Addr string `help:"Address to listen on (port 0 picks a free one); default 127.0.0.1:8080, or :80 with --domain. With HTTPS on, it only answers ACME challenges and redirects to HTTPS." env:"USERIMAGES_ADDR" placeholder:"HOST:PORT"`
+	Addr       string        `help:"Address to listen on (port 0 picks a free one); default 127.0.0.1:8080, or :80 with --domain. With HTTPS on, it only answers ACME challenges and redirects to HTTPS." env:"USERIMAGES_ADDR" placeholder:"HOST:PORT"`
+	Domain     []string      `help:"Serve HTTPS for this host name with a certificate obtained and renewed over ACME, kept in --data (repeatable; the variable is comma-separated); --addr then defaults to :80 and redirects to HTTPS." env:"USERIMAGES_DOMAIN" placeholder:"NAME"`
+	HTTPSAddr  string        `name:"https-addr" help:"With --domain or --tls-cert: address HTTPS is served on (default :443)." default:":443" env:"USERIMAGES_HTTPS_ADDR" placeholder:"HOST:PORT"`
+	ACMEDir    string        `name:"acme-directory" help:"With --domain: directory URL of the ACME CA (default: Let's Encrypt)." env:"USERIMAGES_ACME_DIRECTORY" placeholder:"URL"`
+	ACMEEmail  string        `name:"acme-email" help:"With --domain: contact address of the ACME account (optional)." env:"USERIMAGES_ACME_EMAIL" placeholder:"EMAIL"`
+	TLSCert    string        `name:"tls-cert" help:"Serve HTTPS with this PEM certificate chain (with --tls-key), reloaded when the file changes." env:"USERIMAGES_TLS_CERT" placeholder:"FILE"`
+	TLSKey     string        `name:"tls-key" help:"PEM private key of --tls-cert." env:"USERIMAGES_TLS_KEY" placeholder:"FILE"`
+	HSTSMaxAge time.Duration `name:"hsts-max-age" help:"With HTTPS: max-age of the Strict-Transport-Security header (0 sends none)." default:"${hsts_max_age}" env:"USERIMAGES_HSTS_MAX_AGE"`
 	location
 	ServeMode   string        `help:"How images in an S3 store are served: stream (through this server) or redirect (302 to a presigned GET, or to --cdn-url)." default:"stream" enum:"stream,redirect" env:"USERIMAGES_SERVE_MODE"`
 	CDNURL      string        `name:"cdn-url" help:"With --serve-mode redirect: base URL of a CDN in front of the bucket; an image redirects to BASE/KEY (default: a presigned GET)." env:"USERIMAGES_CDN_URL" placeholder:"URL"`
 	RedirectTTL time.Duration `name:"redirect-ttl" help:"With --serve-mode redirect: how long a presigned GET is good; browsers cache the redirect half as long." default:"15m" env:"USERIMAGES_REDIRECT_TTL"`
 	UploadSSE   string        `name:"upload-sse" help:"X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)." default:"${upload_sse}" env:"USERIMAGES_UPLOAD_SSE"`
-	PublicURL   string        `name:"public-url" help:"scheme://host[:port] clients reach this server at (default: each request's Host)." env:"USERIMAGES_PUBLIC_URL" placeholder:"URL"`
+	PublicURL   string        `name:"public-url" help:"scheme://host[:port] clients reach this server at (default: https://<first --domain>, else each request's Host)." env:"USERIMAGES_PUBLIC_URL" placeholder:"URL"`
 	Brand       []string      `help:"Register a brand id (repeatable; the variable is comma-separated)." env:"USERIMAGES_BRAND" placeholder:"ID"`
 	CORSOrigin  []string      `name:"cors-origin" help:"Origin allowed to call from a browser (repeatable; default \"*\")." env:"USERIMAGES_CORS_ORIGIN" placeholder:"ORIGIN"`
 	CORSCreds   bool          `name:"cors-credentials" help:"Let pages of the --cors-origin origins send credentialed requests (cookies, HTTP auth); needs origins listed, not *." env:"USERIMAGES_CORS_CREDENTIALS"`
@@ -66,13 +73,6 @@ type serveCmd struct {
 	WriteTime   time.Duration `name:"write-timeout" help:"How long a response may take, from the end of the request headers." default:"5m" env:"USERIMAGES_WRITE_TIMEOUT"`
 	IdleTime    time.Duration `name:"idle-timeout" help:"How long an idle keep-alive connection stays open." default:"2m" env:"USERIMAGES_IDLE_TIMEOUT"`
 	CPUProfile  string        `name:"cpuprofile" help:"Write a CPU profile (pprof) of the whole run to this file when the server stops." env:"USERIMAGES_CPUPROFILE" placeholder:"FILE"`
-	Domain      []string      `help:"Serve HTTPS for this host name with a certificate obtained and renewed over ACME, kept in --data (repeatable; the variable is comma-separated); --addr then defaults to :80 and redirects to HTTPS." env:"USERIMAGES_DOMAIN" placeholder:"NAME"`
-	HTTPSAddr   string        `name:"https-addr" help:"With --domain or --tls-cert: address HTTPS is served on." default:":443" env:"USERIMAGES_HTTPS_ADDR" placeholder:"HOST:PORT"`
-	ACMEDir     string        `name:"acme-directory" help:"With --domain: directory URL of the ACME CA (default: Let's Encrypt)." env:"USERIMAGES_ACME_DIRECTORY" placeholder:"URL"`
-	ACMEEmail   string        `name:"acme-email" help:"With --domain: contact address of the ACME account (optional)." env:"USERIMAGES_ACME_EMAIL" placeholder:"EMAIL"`
-	TLSCert     string        `name:"tls-cert" help:"Serve HTTPS with this PEM certificate chain (with --tls-key), reloaded when the file changes." env:"USERIMAGES_TLS_CERT" placeholder:"FILE"`
-	TLSKey      string        `name:"tls-key" help:"PEM private key of --tls-cert." env:"USERIMAGES_TLS_KEY" placeholder:"FILE"`
-	HSTSMaxAge  time.Duration `name:"hsts-max-age" help:"With HTTPS: max-age of the Strict-Transport-Security header (0 sends none)." default:"${hsts_max_age}" env:"USERIMAGES_HSTS_MAX_AGE"`
 }
 
 // defaultAddr is --addr when neither the flag nor its variable gives it
