@@ -54,24 +54,7 @@ func TestHTTPSACME(t *testing.T) {
 	}
 	rng := newRand(t)
 	photo := encodeJPEG(t, rng, 64, 48)
-	up, err := createUpload(c, base, "", "image/jpeg", len(photo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(up.Upload.URL, base+"/") {
-		t.Errorf("upload URL %q: want it under %s (https://, the first --domain)", up.Upload.URL, base)
-	}
-	if err := putUpload(c, up, photo); err != nil {
-		t.Fatal(err)
-	}
-	img, err := claim(c, base, "", up.Upload.Token, brandID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, got := get(t, c, base+img.UserImage.Path)
-	if res.StatusCode != http.StatusOK || !bytes.Equal(got, photo) {
-		t.Fatalf("GET %s over HTTPS: got status %d, %d bytes; want 200 and the photo's %d bytes", img.UserImage.Path, res.StatusCode, len(got), len(photo))
-	}
+	res, imgPath := httpsFlow(t, c, base, "image/jpeg", photo)
 	checkHTTPSAnswer(t, res, "max-age=31536000")
 	leaf := res.TLS.PeerCertificates[0]
 	if err := leaf.VerifyHostname(testDomain); err != nil {
@@ -83,7 +66,7 @@ func TestHTTPSACME(t *testing.T) {
 	}
 
 	t.Run("HTTP redirects to HTTPS", func(t *testing.T) {
-		for _, path := range []string{"/api/v2/guide/user_images/uploads", img.UserImage.Path + "?a=b"} {
+		for _, path := range []string{"/api/v2/guide/user_images/uploads", imgPath + "?a=b"} {
 			req, err := http.NewRequest(http.MethodPost, "http://"+srv.addr+path, strings.NewReader("{}"))
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +86,7 @@ func TestHTTPSACME(t *testing.T) {
 		follow := httpsClient(roots, httpsAddr)
 		follow.Transport.(*http.Transport).DialContext = dialer(map[string]string{
 			testDomain + ":80": srv.addr, testDomain + ":" + port(t, httpsAddr): httpsAddr})
-		res, _ := get(t, follow, "http://"+testDomain+img.UserImage.Path)
+		res, _ := get(t, follow, "http://"+testDomain+imgPath)
 		if res.StatusCode != http.StatusOK || res.Request.URL.Scheme != "https" {
 			t.Errorf("GET over HTTP, redirects followed: got %d at %s, want 200 over HTTPS", res.StatusCode, res.Request.URL)
 		}
@@ -148,9 +131,9 @@ func TestHTTPSACME(t *testing.T) {
 	again := startServerEnv(t, data, env, args...)
 	httpsAddr = again.httpsAddr()
 	base = "https://" + testDomain + ":" + port(t, httpsAddr)
-	res, got = get(t, httpsClient(roots, httpsAddr), base+img.UserImage.Path)
+	res, got := get(t, httpsClient(roots, httpsAddr), base+imgPath)
 	if res.StatusCode != http.StatusOK || !bytes.Equal(got, photo) {
-		t.Fatalf("after the restart: GET %s: got status %d, %d bytes; want 200 and the photo", img.UserImage.Path, res.StatusCode, len(got))
+		t.Fatalf("after the restart: GET %s: got status %d, %d bytes; want 200 and the photo", imgPath, res.StatusCode, len(got))
 	}
 	if served := res.TLS.PeerCertificates[0].SerialNumber; served.Cmp(leaf.SerialNumber) != 0 {
 		t.Errorf("after the restart: served serial %s, want the stored certificate's %s", served, leaf.SerialNumber)
@@ -264,25 +247,7 @@ func TestHTTPSCertFiles(t *testing.T) {
 	// The three steps; upload URLs follow the request's host and scheme.
 	c := httpsClient(roots, httpsAddr)
 	rng := newRand(t)
-	photo := encodePNG(t, rng, 40, 30)
-	up, err := createUpload(c, base, "", "image/png", len(photo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(up.Upload.URL, base+"/") {
-		t.Errorf("upload URL %q: want it under %s", up.Upload.URL, base)
-	}
-	if err := putUpload(c, up, photo); err != nil {
-		t.Fatal(err)
-	}
-	img, err := claim(c, base, "", up.Upload.Token, brandID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, got := get(t, c, base+img.UserImage.Path)
-	if res.StatusCode != http.StatusOK || !bytes.Equal(got, photo) {
-		t.Fatalf("GET %s: got status %d, %d bytes; want 200 and the photo", img.UserImage.Path, res.StatusCode, len(got))
-	}
+	res, _ := httpsFlow(t, c, base, "image/png", encodePNG(t, rng, 40, 30))
 	checkHTTPSAnswer(t, res, "max-age=600")
 	if got := res.TLS.PeerCertificates[0].SerialNumber.String(); got != first.Serial {
 		t.Fatalf("served serial %s, want the file's %s", got, first.Serial)
@@ -436,4 +401,31 @@ func (s *server) httpsAddr() string {
 	}
 	s.t.Fatalf("no https_addr in the server's listening line (log %s)", s.logPath)
 	return ""
+}
+
+// httpsFlow runs the three steps of photo against base (https://, the
+// first --domain) with c, checks that the upload URL is under base and that
+// the image is served as uploaded, and returns the GET's answer and the
+// image's path.
+func httpsFlow(t *testing.T, c *http.Client, base, contentType string, photo []byte) (*http.Response, string) {
+	t.Helper()
+	up, err := createUpload(c, base, "", contentType, len(photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(up.Upload.URL, base+"/") {
+		t.Errorf("upload URL %q: want it under %s", up.Upload.URL, base)
+	}
+	if err := putUpload(c, up, photo); err != nil {
+		t.Fatal(err)
+	}
+	img, err := claim(c, base, "", up.Upload.Token, brandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, got := get(t, c, base+img.UserImage.Path)
+	if res.StatusCode != http.StatusOK || !bytes.Equal(got, photo) {
+		t.Fatalf("GET %s over HTTPS: got status %d, %d bytes; want 200 and the photo's %d bytes", img.UserImage.Path, res.StatusCode, len(got), len(photo))
+	}
+	return res, img.UserImage.Path
 }
