@@ -53,3 +53,11 @@ func (s *DB) ImportDeletion(ctx context.Context, d core.Deletion) error {
 func (s *DB) Block(ctx context.Context, sha256 string) error {
 	return s.write(ctx, func(tx *sql.Tx) error { return s.block(tx, sha256, time.Now()) })
 }
+
+// Snapshot writes a consistent copy of the database to path, a file that
+// must not exist, with VACUUM INTO: one read transaction, so writers go on
+// meanwhile and the copy holds every write committed before it began.
+func (s *DB) Snapshot(ctx context.Context, path string) error {
+	_, err := s.r.ExecContext(ctx, "VACUUM INTO ?", path)
+	return mapErr(err)
+}
