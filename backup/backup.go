@@ -8,11 +8,11 @@
 //	backups/<stamp>/db/<part>         a consistent snapshot of the database (VACUUM INTO), in parts
 //	backups/<stamp>/manifest/<part>   one JSON line per image of the snapshot: id, sha256, size
 //	backups/<stamp>/signing-secret    the data directory's signing secret, when it has one
-//	backups/<stamp>/backup.json       the index of the backup, written last
+//	backups/<stamp>/index             the backup's index (JSON), written last
 //
 // Image bytes never change, so a backup copies only those not there yet.
 // Every store write is atomic (localdisk: temporary file, fsync, rename;
-// S3: one PutObject), and a backup without backup.json is incomplete and
+// S3: one PutObject), and a backup without its index is incomplete and
 // ignored: a run killed part way leaves the earlier backups usable, and the
 // next run skips the images it copied and deletes what it left.
 package backup
@@ -42,10 +42,10 @@ import (
 // buffers one Put in memory (s3store.MaxPutSize).
 const partSize = 4 << 20
 
-// Version is the layout version written in backup.json.
+// Version is the layout version written in the index.
 const Version = 1
 
-// Index is a backup's backup.json.
+// Index is a backup's index, in JSON.
 type Index struct {
 	Version int       `json:"version"`
 	Created time.Time `json:"created"`
@@ -100,7 +100,7 @@ type Result struct {
 
 const backupsPrefix = "backups/"
 
-func indexKey(name string) string { return name + "/backup.json" }
+func indexKey(name string) string { return name + "/index" }
 
 // Run makes a backup. Images taken down while it runs may be missing from
 // the data directory: then it fails, and the next run, with a newer
@@ -112,7 +112,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer os.RemoveAll(tmp)
 	start := time.Now().UTC()
-	res := Result{Name: backupsPrefix + start.Format("20060102T150405.000000000Z"), Images: Progress{Kind: "images"}}
+	stamp := strings.Replace(start.Format("20060102T150405.000000000Z"), ".", "_", 1) // keys have no dots
+	res := Result{Name: backupsPrefix + stamp, Images: Progress{Kind: "images"}}
 	snapshot := filepath.Join(tmp, "userimages.db")
 	if err := o.DB.Snapshot(ctx, snapshot); err != nil {
 		return res, fmt.Errorf("snapshot: %w", err)
@@ -291,7 +292,7 @@ func backups(ctx context.Context, dest core.BlobStore) (names []string, complete
 			complete[name] = false
 			names = append(names, name)
 		}
-		if file == "backup.json" {
+		if file == "index" {
 			complete[name] = true
 		}
 		return nil

@@ -69,7 +69,7 @@ func (c *backupCreateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	res, err := backup.Run(ctx, backup.Options{DB: db, Blobs: blobs, SecretPath: filepath.Join(c.Data, "signing-secret"),
-		Dest: dest, Keep: c.Keep, Progress: progressPrinter(os.Stderr, "backup", c.Quiet || !isTerminal(os.Stderr), c.Verbose)})
+		Dest: dest, Keep: c.Keep, Progress: progressPrinter(os.Stderr, "backup", c.Quiet || !(c.Verbose || isTerminal(os.Stderr)), c.Verbose)})
 	if err != nil {
 		return fmt.Errorf("backup: %w (run it again: what was copied is kept)", err)
 	}
