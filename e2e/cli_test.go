@@ -118,7 +118,8 @@ func TestCLIEnvironment(t *testing.T) {
 // what was built.
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"brand", "rm"}, {"user"}, {"user", "add"},
-		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"}}
+		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"},
+		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
 	for _, cmd := range commands {
 		name := strings.Join(cmd, " ")
