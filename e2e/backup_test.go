@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -216,8 +214,11 @@ func testBackupRestore(t *testing.T, dest string, env []string, openDest func() 
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	buf.ReadFrom(b)
+	_, err = buf.ReadFrom(b)
 	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	altered := buf.Bytes()
 	altered[len(altered)/2] ^= 0xff
 	if err := store.Delete(t.Context(), key); err != nil {
@@ -245,29 +246,7 @@ func TestBackupKilledResumes(t *testing.T) {
 	first, _, _ := backupCounts(t, nil, "--data", d.data, "--to", dest)
 	d.uploadMany(t, 60, served)
 
-	cmd := exec.Command(binPath, "backup", "--verbose", "--data", d.data, "--to", dest)
-	cmd.Env = cleanEnv()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stderr)
-	copied := 0
-	for lines.Scan() {
-		if strings.Contains(lines.Text(), "images copied") {
-			if copied++; copied == 5 {
-				cmd.Process.Kill()
-				break
-			}
-		}
-	}
-	cmd.Wait()
-	if copied < 5 {
-		t.Fatalf("killed run: saw %d images copied, want to kill it after 5", copied)
-	}
+	killAfter(t, nil, 5, "images copied", "backup", "--verbose", "--data", d.data, "--to", dest)
 	if out := runCLI(t, "", "backup", "verify", dest); !strings.Contains(out, "is sound") {
 		t.Errorf("verify after the kill: got %q, want the first backup sound", out)
 	}
