@@ -195,9 +195,12 @@ func testBackupRestore(t *testing.T, dest string, env []string, openDest func() 
 	if log := runCLI(t, "", "images", "log", "--data", restored); !strings.Contains(log, takenDown) {
 		t.Errorf("images log after restore: got %q, want the takedown of %s", log, takenDown)
 	}
-	d.srv = srv
-	if _, _, err := d.upload(blocked); !strings.Contains(errString(err), "BlockedContent") {
-		t.Errorf("re-upload of blocklisted bytes after restore: got %v, want BlockedContent", err)
+	up, err := createUpload(http.DefaultClient, srv.base, d.auth, "image/png", len(blocked))
+	if err != nil {
+		t.Fatalf("create with the restored API token: %v", err)
+	}
+	if err := putUpload(http.DefaultClient, up, blocked); statusOf(err) != http.StatusUnprocessableEntity || !strings.Contains(errString(err), "BlockedContent") {
+		t.Errorf("PUT of blocklisted bytes after restore: got %v, want 422 BlockedContent", err)
 	}
 
 	// Altered bytes in the backup fail verify.
