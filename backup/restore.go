@@ -20,7 +20,7 @@ import (
 // when the backup holds one; and, last, dir/userimages.db, the snapshot,
 // checked against its hash. dir must be empty or not exist. It returns the
 // backup's name and the images restored.
-func Restore(ctx context.Context, src core.BlobStore, dir string, progress func(Progress)) (string, Progress, error) {
+func Restore(ctx context.Context, src core.BlobStore, dir string, progress func(Progress)) (_ string, _ Progress, err error) {
 	p := Progress{Kind: "images"}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return "", p, fmt.Errorf("%s is not empty: restore builds a new data directory", dir)
@@ -34,6 +34,11 @@ func Restore(ctx context.Context, src core.BlobStore, dir string, progress func(
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return name, p, err
 	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w (remove %s, a partial restore, before trying again)", err, dir)
+		}
+	}()
 	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		return name, p, err

@@ -118,7 +118,7 @@ func (c *restoreCmd) Run(ctx context.Context) error {
 	}
 	name, p, err := backup.Restore(ctx, src, c.Data, progressPrinter(os.Stderr, "restore", c.Quiet || !isTerminal(os.Stderr), false))
 	if err != nil {
-		return fmt.Errorf("restore: %w (remove %s before trying again)", err, c.Data)
+		return fmt.Errorf("restore: %w", err)
 	}
 	fmt.Printf("restore: %s restored to %s: %d images%s, each matching its sha256\n", name, c.Data, p.Copied, megabytes(p.Bytes))
 	return nil
