@@ -83,29 +83,47 @@ func backupCounts(t *testing.T, env []string, args ...string) (images, copied, s
 // TestBackupRestoreDirectory: see testBackupRestore, with a directory as
 // DEST.
 func TestBackupRestoreDirectory(t *testing.T) {
+	testBackupRestore(t, directoryDest(t))
+}
+
+// backupDest is a backup destination: its URL, the environment the binary
+// needs for it, and a function opening it in the test.
+type backupDest struct {
+	url  string
+	env  []string
+	open func() core.BlobStore
+}
+
+// directoryDest is a backup destination in a new directory.
+func directoryDest(t *testing.T) backupDest {
 	dest := filepath.Join(t.TempDir(), "backups")
-	testBackupRestore(t, dest, nil, func() core.BlobStore {
+	return backupDest{dest, nil, func() core.BlobStore {
 		s, err := localdisk.Open(dest)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
-	})
+	}}
 }
 
-// TestBackupRestoreBucket: see testBackupRestore, with a Versity bucket
-// as DEST.
-func TestBackupRestoreBucket(t *testing.T) {
+// bucketDest is a backup destination in a new bucket of a Versity gateway.
+func bucketDest(t *testing.T) backupDest {
 	s3 := s3test.Start(t)
 	dest := s3.URL(s3.NewBucket(t))
-	testBackupRestore(t, dest, s3.Env(), func() core.BlobStore {
+	return backupDest{dest, s3.Env(), func() core.BlobStore {
 		s3.Setenv(t)
 		s, err := s3store.Open(t.Context(), dest)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
-	})
+	}}
+}
+
+// TestBackupRestoreBucket: see testBackupRestore, with a Versity bucket
+// as DEST.
+func TestBackupRestoreBucket(t *testing.T) {
+	testBackupRestore(t, bucketDest(t))
 }
 
 // testBackupRestore backs up a running deployment while uploads keep
@@ -114,7 +132,8 @@ func TestBackupRestoreBucket(t *testing.T) {
 // acknowledged before the backups started byte-identical, with its audit
 // log and blocklist; then alters a backed-up image's bytes, which verify
 // finds.
-func testBackupRestore(t *testing.T, dest string, env []string, openDest func() core.BlobStore) {
+func testBackupRestore(t *testing.T, bd backupDest) {
+	dest, env, openDest := bd.url, bd.env, bd.open
 	d := newBackupDeployment(t)
 	served := map[string][]byte{}
 	d.uploadMany(t, 12, served)
@@ -237,34 +256,41 @@ func testBackupRestore(t *testing.T, dest string, env []string, openDest func() 
 	}
 }
 
-// TestBackupKilledResumes kills a backup part way with SIGKILL: the
-// earlier backup still verifies and restores, and the next run completes
-// the backup, skipping the images the killed run copied, and removes what
-// it left; --keep prunes old snapshots.
+// TestBackupKilledResumes: see testBackupKilled, with a directory as DEST.
 func TestBackupKilledResumes(t *testing.T) {
+	testBackupKilled(t, directoryDest(t))
+}
+
+// TestBackupKilledResumesBucket: see testBackupKilled, with a Versity
+// bucket as DEST.
+func TestBackupKilledResumesBucket(t *testing.T) {
+	testBackupKilled(t, bucketDest(t))
+}
+
+// testBackupKilled kills a backup part way with SIGKILL: the earlier
+// backup still verifies, and the next run completes the backup, skipping
+// the images the killed run copied, and removes what it left; --keep
+// prunes old snapshots; the restore serves every image.
+func testBackupKilled(t *testing.T, bd backupDest) {
+	dest, env, openDest := bd.url, bd.env, bd.open
 	d := newBackupDeployment(t)
-	dest := filepath.Join(t.TempDir(), "backups")
 	served := map[string][]byte{}
 	d.uploadMany(t, 4, served)
-	first, _, _ := backupCounts(t, nil, "--data", d.data, "--to", dest)
+	first, _, _ := backupCounts(t, env, "--data", d.data, "--to", dest)
 	d.uploadMany(t, 60, served)
 
-	killAfter(t, nil, 5, "images copied", "backup", "--verbose", "--data", d.data, "--to", dest)
-	if out := runCLI(t, "", "backup", "verify", dest); !strings.Contains(out, "is sound") {
+	killAfter(t, env, 5, "images copied", "backup", "--verbose", "--data", d.data, "--to", dest)
+	if out := runCLIEnv(t, env, "", "backup", "verify", dest); !strings.Contains(out, "is sound") {
 		t.Errorf("verify after the kill: got %q, want the first backup sound", out)
 	}
 
-	images, copiedNow, skipped := backupCounts(t, nil, "--data", d.data, "--to", dest, "--keep", "1")
+	images, copiedNow, skipped := backupCounts(t, env, "--data", d.data, "--to", dest, "--keep", "1")
 	if images != len(served) || skipped < first+5 || copiedNow+skipped != images {
 		t.Errorf("run after the kill: %d images, %d copied, %d already there; want %d, at least %d there", images, copiedNow, skipped, len(served), first+5)
 	}
-	runCLI(t, "", "backup", "verify", dest)
-	store, err := localdisk.Open(dest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runCLIEnv(t, env, "", "backup", "verify", dest)
 	left := map[string]bool{}
-	if err := store.List(t.Context(), "backups/", func(k string, _ time.Time) error {
+	if err := openDest().List(t.Context(), "backups/", func(k string, _ time.Time) error {
 		left[strings.Split(k, "/")[1]] = true
 		return nil
 	}); err != nil || len(left) != 1 {
@@ -275,7 +301,7 @@ func TestBackupKilledResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := filepath.Join(t.TempDir(), "restored")
-	runCLI(t, "", "restore", "--from", dest, "--data", restored)
+	runCLIEnv(t, env, "", "restore", "--from", dest, "--data", restored)
 	srv := startServer(t, restored)
 	for p, want := range served {
 		if got, err := fetch(http.DefaultClient, srv.base, p); err != nil || !bytes.Equal(got, want) {
