@@ -40,39 +40,7 @@ func TestBackupRestoreTiming(t *testing.T) {
 	n := envInt(t, "USERIMAGES_BACKUP_TIMING_IMAGES", 50)
 	size := envInt(t, "USERIMAGES_BACKUP_TIMING_SIZE", 2000)
 	ctx := t.Context()
-	data := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(data, "userimages.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	blobs, err := localdisk.Open(filepath.Join(data, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "signing-secret"), []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.AddBrand(ctx, "10016"); err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, size)
-	for i := range n {
-		rand.Read(body)
-		sum := sha256.Sum256(body)
-		var raw [16]byte
-		rand.Read(raw[:])
-		id := base64.RawURLEncoding.EncodeToString(raw[:])
-		rand.Read(raw[:])
-		img := core.Image{ID: id, Token: base64.RawURLEncoding.EncodeToString(raw[:]), BrandID: "10016", ContentType: "image/png",
-			Size: int64(size), SHA256: hex.EncodeToString(sum[:]), CreatedAt: time.Now().UTC()}
-		if err := blobs.Put(ctx, core.ImageKey(id), strings.NewReader(string(body))); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.ImportImage(ctx, img); err != nil {
-			t.Fatalf("image %d: %v", i, err)
-		}
-	}
+	data, db, blobs := deployment(t, n, size)
 	dest, err := localdisk.Open(filepath.Join(t.TempDir(), "backups"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,5 +100,92 @@ func TestBackupRestoreTiming(t *testing.T) {
 	}
 	if _, _, err := backup.Restore(ctx, dest, restored, nil); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("restore into a non-empty directory: %v, want refused", err)
+	}
+}
+
+// deployment is a data directory of n random images of size bytes, with
+// its open database and blob store.
+func deployment(t *testing.T, n, size int) (string, *sqlite.DB, *localdisk.Store) {
+	ctx := t.Context()
+	data := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(data, "userimages.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := localdisk.Open(filepath.Join(data, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "signing-secret"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddBrand(ctx, "10016"); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, size)
+	for i := range n {
+		rand.Read(body)
+		sum := sha256.Sum256(body)
+		var raw [16]byte
+		rand.Read(raw[:])
+		id := base64.RawURLEncoding.EncodeToString(raw[:])
+		rand.Read(raw[:])
+		img := core.Image{ID: id, Token: base64.RawURLEncoding.EncodeToString(raw[:]), BrandID: "10016", ContentType: "image/png",
+			Size: int64(size), SHA256: hex.EncodeToString(sum[:]), CreatedAt: time.Now().UTC()}
+		if err := blobs.Put(ctx, core.ImageKey(id), strings.NewReader(string(body))); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ImportImage(ctx, img); err != nil {
+			t.Fatalf("image %d: %v", i, err)
+		}
+	}
+	return data, db, blobs
+}
+
+// TestPrune: a backup deletes what an interrupted run left, and with Keep
+// the complete backups beyond the newest Keep; the images stay.
+func TestPrune(t *testing.T) {
+	ctx := t.Context()
+	data, db, blobs := deployment(t, 3, 100)
+	dest, err := localdisk.Open(filepath.Join(t.TempDir(), "backups"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := backup.Options{DB: db, Blobs: blobs, SecretPath: filepath.Join(data, "signing-secret"), Dest: dest}
+	for range 3 {
+		if _, err := backup.Run(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An interrupted run, older than the next: a part of its snapshot.
+	if err := dest.Put(ctx, "backups/20000101T000000_000000000Z/db/000000", strings.NewReader("half")); err != nil {
+		t.Fatal(err)
+	}
+	opts.Keep = 2
+	res, err := backup.Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pruned != 2 {
+		t.Errorf("Keep 2 after 3 backups: pruned %d, want 2", res.Pruned)
+	}
+	stamps := map[string]bool{}
+	images := 0
+	if err := dest.List(ctx, "", func(key string, _ time.Time) error {
+		if rest, ok := strings.CutPrefix(key, "backups/"); ok {
+			stamps[strings.Split(rest, "/")[0]] = true
+		} else {
+			images++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stamps) != 2 || stamps["20000101T000000_000000000Z"] || images != 3 {
+		t.Errorf("after pruning: backups %v, %d images; want the 2 newest, 3 images", stamps, images)
+	}
+	if name, _, err := backup.Verify(ctx, dest, nil); err != nil || name != res.Name {
+		t.Errorf("verify after pruning: %s, %v; want %s sound", name, err, res.Name)
 	}
 }
