@@ -260,7 +260,7 @@ func CopyBytes(ctx context.Context, from, to core.BlobStore, img core.Image) (in
 		return 0, fmt.Errorf("store bytes: %w", err)
 	}
 	if err := CheckBytes(ctx, to, img); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("read back: %w", err)
 	}
 	return written, nil
 }
@@ -270,13 +270,11 @@ func CopyBytes(ctx context.Context, from, to core.BlobStore, img core.Image) (in
 func CheckBytes(ctx context.Context, blobs core.BlobStore, img core.Image) error {
 	b, err := blobs.Open(ctx, core.ImageKey(img.ID))
 	if err != nil {
-		return fmt.Errorf("read back: %w", err)
+		return err
 	}
 	defer b.Close()
-	if _, err := io.Copy(io.Discard, Verified(b, img)); err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	return nil
+	_, err = io.Copy(io.Discard, Verified(b, img))
+	return err
 }
 
 // Verified yields r and, at its end, fails unless the bytes have img's
