@@ -66,6 +66,12 @@ func TestCLITraps(t *testing.T) {
 			"--server 127.0.0.1:8080: give the scheme too, e.g. --server http://127.0.0.1:8080"},
 		{"upload with two brands", nil, []string{"upload", "--brand", "10016,20000", "photo.jpg"}, "--brand 10016,20000: give one brand id"},
 		{"gc without the claim window", nil, []string{"gc", "--data", data}, "missing flags: --claim-window"},
+		{"backup of a scale-out deployment", nil, []string{"backup", "--db", pg, "--blob", "s3://b", "--to", t.TempDir()},
+			"backup: only the embedded default (SQLite and file: bytes) is backed up here"},
+		{"backup of a wrong --data", nil, []string{"backup", "--data", filepath.Join(data, "missing"), "--to", t.TempDir()}, "no userimages data in"},
+		{"verify where no backup is", nil, []string{"backup", "verify", t.TempDir()}, "verify: no complete backup there"},
+		{"restore from where no backup is", nil, []string{"restore", "--from", t.TempDir(), "--data", filepath.Join(t.TempDir(), "new")},
+			"restore: no complete backup there"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +124,8 @@ func TestCLIEnvironment(t *testing.T) {
 // what was built.
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"brand", "rm"}, {"user"}, {"user", "add"},
-		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"}}
+		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"},
+		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
 	for _, cmd := range commands {
 		name := strings.Join(cmd, " ")

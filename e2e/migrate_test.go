@@ -75,29 +75,7 @@ func TestMigrateToScaleOut(t *testing.T) {
 	d := newScaleOut(t)
 	to := d.db + " " + d.blob
 	// The first run is killed after it has copied a few images.
-	cmd := exec.Command(binPath, "migrate", "--verbose", "--page-size", "7", "--from", data, "--to", to)
-	cmd.Env = append(cleanEnv(), d.env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stderr)
-	copied := 0
-	for lines.Scan() {
-		if strings.Contains(lines.Text(), "images copied") {
-			if copied++; copied == 5 {
-				cmd.Process.Kill()
-				break
-			}
-		}
-	}
-	cmd.Wait()
-	if copied < 5 {
-		t.Fatalf("first run: saw %d images copied before it ended, want to kill it after 5", copied)
-	}
+	killAfter(t, d.env, 5, "images copied", "migrate", "--verbose", "--page-size", "7", "--from", data, "--to", to)
 
 	out := runCLIEnv(t, d.env, "", "migrate", "--from", data, "--to", to)
 	if !strings.Contains(out, "migrate: done") {
@@ -143,4 +121,33 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// killAfter runs the binary with args and kills it with SIGKILL when it
+// has printed n lines containing marker on standard error.
+func killAfter(t *testing.T, env []string, n int, marker string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	seen := 0
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), marker) {
+			if seen++; seen == n {
+				cmd.Process.Kill()
+				break
+			}
+		}
+	}
+	cmd.Wait()
+	if seen < n {
+		t.Fatalf("userimages %s: saw %d lines %q before it ended, want to kill it after %d", strings.Join(args, " "), seen, marker, n)
+	}
 }

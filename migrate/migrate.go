@@ -225,8 +225,7 @@ func (m *mover) image(ctx context.Context, p *Progress, img core.Image) error {
 	case !errors.Is(err, core.ErrNotFound):
 		return err
 	}
-	key := core.ImageKey(img.ID)
-	written, err := m.copyBytes(ctx, key, img)
+	written, err := CopyBytes(ctx, m.FromBlobs, m.ToBlobs, img)
 	if err != nil {
 		return err
 	}
@@ -240,69 +239,75 @@ func (m *mover) image(ctx context.Context, p *Progress, img core.Image) error {
 	return m.record(p, core.Path(img), nil)
 }
 
-// copyBytes stores the image's bytes at the destination, refusing source
-// bytes that do not match the recorded hash, and reads them back to check
+// CopyBytes stores img's bytes from one blob store in another, under
+// core.ImageKey, refusing source bytes that do not match the recorded size
+// and hash (they are hashed as they stream), and reads them back to check
 // them. Bytes stored by an interrupted run are checked and kept. It returns
 // how many bytes this call wrote.
-func (m *mover) copyBytes(ctx context.Context, key string, img core.Image) (int64, error) {
-	src, err := m.FromBlobs.Open(ctx, key)
+func CopyBytes(ctx context.Context, from, to core.BlobStore, img core.Image) (int64, error) {
+	key := core.ImageKey(img.ID)
+	src, err := from.Open(ctx, key)
 	if err != nil {
 		return 0, fmt.Errorf("open source bytes: %w", err)
 	}
 	defer src.Close()
-	vr := &verifyingReader{r: src, h: sha256.New(), want: img}
-	err = m.ToBlobs.Put(ctx, key, vr)
-	written := vr.n
+	vr := Verified(src, img)
+	err = to.Put(ctx, key, vr)
+	written := vr.N
 	if errors.Is(err, core.ErrExist) {
 		written = 0
 	} else if err != nil {
 		return 0, fmt.Errorf("store bytes: %w", err)
 	}
-	if err := checkStored(ctx, m.ToBlobs, key, img); err != nil {
-		return 0, err
+	if err := CheckBytes(ctx, to, img); err != nil {
+		return 0, fmt.Errorf("read back: %w", err)
 	}
 	return written, nil
 }
 
-// checkStored reads key back from blobs and compares it with img.
-func checkStored(ctx context.Context, blobs core.BlobStore, key string, img core.Image) error {
-	b, err := blobs.Open(ctx, key)
+// CheckBytes reads img's bytes from blobs and compares them with its size
+// and SHA-256.
+func CheckBytes(ctx context.Context, blobs core.BlobStore, img core.Image) error {
+	b, err := blobs.Open(ctx, core.ImageKey(img.ID))
 	if err != nil {
-		return fmt.Errorf("read back: %w", err)
+		return err
 	}
 	defer b.Close()
-	vr := &verifyingReader{r: b, h: sha256.New(), want: img}
-	if _, err := io.Copy(io.Discard, vr); err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	return nil
+	_, err = io.Copy(io.Discard, Verified(b, img))
+	return err
 }
 
-// verifyingReader yields r and, at its end, fails unless the bytes have
-// img's size and SHA-256, so that a store's Put keeps nothing of them.
-type verifyingReader struct {
+// Verified yields r and, at its end, fails unless the bytes have img's
+// Size and SHA256 (the only fields it reads), so that a store's Put keeps
+// nothing of them. It hashes as it reads: memory stays bounded.
+func Verified(r io.Reader, img core.Image) *VerifyingReader {
+	return &VerifyingReader{r: r, h: sha256.New(), want: img}
+}
+
+// VerifyingReader is the reader of Verified; N counts the bytes read.
+type VerifyingReader struct {
 	r    io.Reader
 	h    hash.Hash
 	want core.Image
-	n    int64
+	N    int64
 }
 
-func (v *verifyingReader) Read(p []byte) (int, error) {
+func (v *VerifyingReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	v.h.Write(p[:n])
-	v.n += int64(n)
-	if v.n > v.want.Size {
+	v.N += int64(n)
+	if v.N > v.want.Size {
 		return n, v.mismatch()
 	}
 	if err == io.EOF {
 		want, _ := hex.DecodeString(v.want.SHA256)
-		if v.n != v.want.Size || !bytes.Equal(v.h.Sum(nil), want) {
+		if v.N != v.want.Size || !bytes.Equal(v.h.Sum(nil), want) {
 			return n, v.mismatch()
 		}
 	}
 	return n, err
 }
 
-func (v *verifyingReader) mismatch() error {
+func (v *VerifyingReader) mismatch() error {
 	return fmt.Errorf("bytes do not match the recorded size %d and sha256 %s", v.want.Size, v.want.SHA256)
 }

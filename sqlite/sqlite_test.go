@@ -233,3 +233,39 @@ func TestPathCharacters(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshot: a snapshot taken while writes go on is a database holding
+// what was committed before it, taken again to the same file it fails, and
+// the readers go on reading afterwards.
+func TestSnapshot(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, filepath.Join(t.TempDir(), "live.db"))
+	if err := db.AddBrand(ctx, "before"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		var err error
+		for i := 0; i < 50 && err == nil; i++ {
+			err = db.AddBrand(ctx, fmt.Sprintf("during-%d", i))
+		}
+		done <- err
+	}()
+	path := filepath.Join(t.TempDir(), "snapshot.db")
+	if err := db.Snapshot(ctx, path); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("writes during the snapshot: %v", err)
+	}
+	if err := db.Snapshot(ctx, path); err == nil {
+		t.Error("Snapshot to an existing file: got nil, want an error")
+	}
+	snap := open(t, path)
+	if ok, err := snap.BrandExists(ctx, "before"); err != nil || !ok {
+		t.Errorf("snapshot: brand committed before it: %v, %v; want there", ok, err)
+	}
+	if brands, err := db.Brands(ctx); err != nil || len(brands) != 51 {
+		t.Errorf("live database after snapshots: %d brands, %v; want 51", len(brands), err)
+	}
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"time"
 
 	"userimages/core"
@@ -52,4 +53,23 @@ func (s *DB) ImportDeletion(ctx context.Context, d core.Deletion) error {
 // part of what a migration carries.
 func (s *DB) Block(ctx context.Context, sha256 string) error {
 	return s.write(ctx, func(tx *sql.Tx) error { return s.block(tx, sha256, time.Now()) })
+}
+
+// Snapshot writes a consistent copy of the database to path, a file that
+// must not exist, with VACUUM INTO: one read transaction, so writers go on
+// meanwhile and the copy holds every write committed before it began.
+// It runs on a reader, which writes only the new file: the connection
+// leaves query_only for it, and is discarded after.
+func (s *DB) Snapshot(ctx context.Context, path string) error {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer conn.Close()
+	defer conn.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool writable
+	if _, err := conn.ExecContext(ctx, "PRAGMA query_only(0)"); err != nil {
+		return mapErr(err)
+	}
+	_, err = conn.ExecContext(ctx, "VACUUM INTO ?", path)
+	return mapErr(err)
 }

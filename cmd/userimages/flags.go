@@ -37,6 +37,7 @@ func flagDefaults() map[string]string {
 		"upload_timeout":                    httpapi.DefaultUploadTimeout.String(),
 		"page_size":                         strconv.Itoa(migrate.DefaultPageSize),
 		"hsts_max_age":                      httpsserve.DefaultHSTSMaxAge.String(),
+		"backup_dest_help":                  destHelp,
 	}
 }
 

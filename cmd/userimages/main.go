@@ -33,6 +33,8 @@ type cli struct {
 	Images  imagesCmd  `cmd:"" help:"List images, take them down, read the audit log."`
 	Migrate migrateCmd `cmd:"" help:"Copy a deployment to other stores (e.g. embedded to PostgreSQL + S3), resumably."`
 	Upload  uploadCmd  `cmd:"" help:"Upload image files to a server (userimages or a Zendesk help center)."`
+	Backup  backupCmd  `cmd:"" help:"Back up the embedded default (database snapshot and image bytes) to a directory or bucket, or verify a backup."`
+	Restore restoreCmd `cmd:"" help:"Build a data directory from a backup."`
 }
 
 // exitFailed is the exit status of a failed command or a wrong command

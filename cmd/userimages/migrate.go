@@ -58,7 +58,7 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 	}
 	defer out.Close()
 
-	report := progressPrinter(os.Stderr, c.Quiet, c.Verbose)
+	report := progressPrinter(os.Stderr, "migrate", c.Quiet, c.Verbose)
 	counts, err := migrate.Run(ctx, migrate.Options{From: in.meta, FromBlobs: in.blobs, To: out.meta, ToBlobs: out.blobs,
 		PageSize: c.PageSize, Progress: report})
 	for _, p := range counts {
@@ -100,9 +100,9 @@ func parseLocation(flag, s string) (location, error) {
 	return location{DB: db, Blob: blob}, nil
 }
 
-// progressPrinter reports progress to w at most every half second, or
-// every record when verbose.
-func progressPrinter(w io.Writer, quiet, verbose bool) func(migrate.Progress) {
+// progressPrinter reports the progress of command to w at most every half
+// second, or every record when verbose.
+func progressPrinter(w io.Writer, command string, quiet, verbose bool) func(migrate.Progress) {
 	if quiet {
 		return nil
 	}
@@ -113,12 +113,12 @@ func progressPrinter(w io.Writer, quiet, verbose bool) func(migrate.Progress) {
 			if p.LastCopied {
 				what = "copied"
 			}
-			fmt.Fprintf(w, "migrate: %s %s: %s\n", p.Kind, what, p.Last)
+			fmt.Fprintf(w, "%s: %s %s: %s\n", command, p.Kind, what, p.Last)
 			return
 		}
 		if now := time.Now(); now.Sub(last) >= 500*time.Millisecond {
 			last = now
-			fmt.Fprintf(w, "migrate: %s: %d copied, %d already there%s\n", p.Kind, p.Copied, p.Skipped, megabytes(p.Bytes))
+			fmt.Fprintf(w, "%s: %s: %d copied, %d already there%s\n", command, p.Kind, p.Copied, p.Skipped, megabytes(p.Bytes))
 		}
 	}
 }
