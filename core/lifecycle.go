@@ -5,9 +5,10 @@ package core
 // The lifecycle of an upload token, in one place. Every arrow is one
 // conditional write of the MetadataStore, in one transaction; of two
 // writes racing for one token exactly one wins, and the loser learns why
-// from TokenStatus. Nothing is deleted on failure and nothing is written
-// twice: a token whose bytes never arrived simply stays where it is until
-// it expires.
+// from TokenStatus. A refused transition changes no row, and no row is
+// written twice: a token whose bytes never arrived simply stays where it is
+// until it expires. A checked copy that no row came to name is deleted by
+// the request that stored it, or else by the sweeper's orphan scan.
 //
 //	state     recorded as                          entered by
 //	(none)    nothing; the URL carries the upload  step 1 on the embedded default
