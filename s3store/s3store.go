@@ -14,6 +14,8 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -206,6 +208,17 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 		ContentType:   imageType(buf.Bytes()),
 		IfNoneMatch:   aws.String("*"),
 	})
+	if err != nil && status(err) == 0 && ctx.Err() == nil {
+		// No answer: a store refusing a conditional PUT may answer and
+		// close the connection while the body is still being sent. What is
+		// stored under the key now tells what happened.
+		switch s.putOutcome(ctx, obj, buf.Bytes()) {
+		case putStored:
+			return nil
+		case putTaken:
+			return fmt.Errorf("put %s: %w (%v)", key, core.ErrExist, err)
+		}
+	}
 	if status(err) == http.StatusPreconditionFailed {
 		return fmt.Errorf("put %s: %w", key, core.ErrExist)
 	}
@@ -213,6 +226,30 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// Outcomes of a PUT whose answer was lost.
+const (
+	putUnknown = iota // no object, or the store cannot say
+	putStored         // the object is these bytes: the PUT succeeded
+	putTaken          // the object is other bytes: another PUT won
+)
+
+// putOutcome looks at what obj holds after a PUT of data lost its answer.
+// A single-part object's ETag is the MD5 of its bytes (not a security
+// check: it only tells this PUT's bytes from another's). Where it is not
+// (SSE-KMS), a PUT that did succeed reads as taken: the caller retries
+// under another key, and the sweeper's orphan scan removes this one.
+func (s *Store) putOutcome(ctx context.Context, obj string, data []byte) int {
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &obj})
+	if err != nil {
+		return putUnknown
+	}
+	sum := md5.Sum(data)
+	if strings.Trim(aws.ToString(head.ETag), `"`) == hex.EncodeToString(sum[:]) {
+		return putStored
+	}
+	return putTaken
 }
 
 // imageType returns the Content-Type of data if it is one of the images the
