@@ -408,7 +408,7 @@ func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) 
 		return Errorf(api.CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
 	}
 	// A store that ends a read early has failed: that is no truncated image.
-	plan, err := imagesafe.Inspect(&fullReader{r: b, left: b.Size()}, up.ContentType, s.imageOptions())
+	plan, err := imagesafe.Inspect(imagesafe.ExactReader(b, b.Size()), up.ContentType, s.imageOptions())
 	if err != nil {
 		return fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
 	}
@@ -418,22 +418,6 @@ func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) 
 		return err
 	}
 	return nil
-}
-
-// fullReader reads r, which holds left bytes, and fails with
-// io.ErrUnexpectedEOF if it ends before them.
-type fullReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (f *fullReader) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	f.left -= int64(n)
-	if err == io.EOF && f.left > 0 {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
 }
 
 // keepChecked stores the copy to serve of up's bytes, src, as plan says

@@ -253,7 +253,16 @@ func (r *planReader) Read(b []byte) (int, error) {
 	}
 }
 
-// exact fails if its reader ends early: the input changed under the plan.
+// ExactReader reads the n bytes r holds and fails with io.ErrUnexpectedEOF
+// if it ends before them: a store that says an object has n bytes and ends
+// early has failed, and Inspect reports that as a *ReadError, not as a
+// truncated image.
+func ExactReader(r io.Reader, n int64) io.Reader {
+	return &exact{r: io.LimitReader(r, n), n: n}
+}
+
+// exact fails if its reader ends early: the input changed under the plan,
+// or its store failed.
 type exact struct {
 	r io.Reader
 	n int64
