@@ -85,14 +85,11 @@ func TestComposerInBrowser(t *testing.T) {
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			requests = append(requests, ev.Request.Method+" "+ev.Request.URL)
-		case *cdpruntime.EventExceptionThrown:
-			pageErrors = append(pageErrors, "exception: "+ev.ExceptionDetails.Text+exceptionText(ev.ExceptionDetails))
-		case *cdplog.EventEntryAdded:
+		default:
 			// The 422 of the PNG named .jpg is expected; any other error
 			// is not.
-			expected := ev.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(ev.Entry.Text, "status of 422")
-			if ev.Entry.Level == cdplog.EntryLevelError && !expected {
-				pageErrors = append(pageErrors, string(ev.Entry.Source)+": "+ev.Entry.Text+" "+ev.Entry.URL)
+			if msg, ok := pageError(ev); ok {
+				pageErrors = append(pageErrors, msg)
 			}
 		}
 	}); err != nil {
@@ -240,6 +237,22 @@ func TestComposerInBrowser(t *testing.T) {
 const unlabelledJS = `[...document.querySelectorAll('input, textarea, select, button, progress')]
 	.filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
 	.map(el => el.outerHTML)`
+
+// pageError returns what a page event reports, when it is an error: a
+// thrown exception, or a console error other than a network 422 (which
+// the tests provoke on purpose).
+func pageError(ev any) (string, bool) {
+	switch ev := ev.(type) {
+	case *cdpruntime.EventExceptionThrown:
+		return "exception: " + ev.ExceptionDetails.Text + exceptionText(ev.ExceptionDetails), true
+	case *cdplog.EventEntryAdded:
+		expected := ev.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(ev.Entry.Text, "status of 422")
+		if ev.Entry.Level == cdplog.EntryLevelError && !expected {
+			return string(ev.Entry.Source) + ": " + ev.Entry.Text + " " + ev.Entry.URL, true
+		}
+	}
+	return "", false
+}
 
 func exceptionText(d *cdpruntime.ExceptionDetails) string {
 	if d.Exception != nil && d.Exception.Description != "" {

@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -164,13 +162,10 @@ func runTheme(t *testing.T, pageURL, apiBase string) {
 				h[strings.ToLower(k)] = fmt.Sprint(v)
 			}
 			requests = append(requests, pageRequest{ev.Request.Method, ev.Request.URL, h})
-		case *cdpruntime.EventExceptionThrown:
-			pageErrors = append(pageErrors, "exception: "+ev.ExceptionDetails.Text+exceptionText(ev.ExceptionDetails))
-		case *cdplog.EventEntryAdded:
+		default:
 			// The oversized file's 422 is expected; any other error is not.
-			expected := ev.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(ev.Entry.Text, "status of 422")
-			if ev.Entry.Level == cdplog.EntryLevelError && !expected {
-				pageErrors = append(pageErrors, string(ev.Entry.Source)+": "+ev.Entry.Text+" "+ev.Entry.URL)
+			if msg, ok := pageError(ev); ok {
+				pageErrors = append(pageErrors, msg)
 			}
 		}
 	}); err != nil {
