@@ -203,15 +203,7 @@ func startDNS(t testing.TB) (string, error) {
 		if err := cmd.Start(); err != nil {
 			return "", fmt.Errorf("start %s: %w", bin, err)
 		}
-		exited := make(chan struct{})
-		go func() {
-			cmd.Wait()
-			close(exited)
-		}()
-		stop := func() {
-			cmd.Process.Kill()
-			<-exited
-		}
+		exited, stop := testbin.Watch(cmd)
 		err := waitDNS(addr, exited)
 		if err == nil {
 			t.Cleanup(stop)

@@ -55,3 +55,17 @@ func FreeAddr(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Watch waits for the started cmd in the background: exited is closed
+// once it has exited, and stop kills it and waits for that.
+func Watch(cmd *exec.Cmd) (exited <-chan struct{}, stop func()) {
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	return done, func() {
+		cmd.Process.Kill()
+		<-done
+	}
+}

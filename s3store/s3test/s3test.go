@@ -91,15 +91,7 @@ func Start(t testing.TB) *Server {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("s3test: start %s: %v", bin, err)
 		}
-		exited := make(chan struct{})
-		go func() {
-			cmd.Wait()
-			close(exited)
-		}()
-		stop := func() {
-			cmd.Process.Kill()
-			<-exited
-		}
+		exited, stop := testbin.Watch(cmd)
 		s.Endpoint = "http://" + addr
 		err := waitUp(s.Endpoint, exited)
 		if err == nil {
