@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,7 +224,8 @@ func TestComposerInBrowser(t *testing.T) {
 		t.Errorf("status region: got role and aria-live %q, want status polite", live)
 	}
 
-	saveScreenshot(t, bctx)
+	checkAccessible(t, bctx, "the composer after uploads and refusals")
+	saveScreenshots(t, bctx, "composer")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(pageErrors) > 0 {
@@ -281,23 +281,6 @@ func inBrowser[T any](t *testing.T, ctx context.Context, what string, a chromedp
 func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	return inBrowser(t, ctx, "evaluate "+expr, chromedp.Evaluate[T](expr))
-}
-
-// saveScreenshot writes the whole page to test-artifacts/composer.png at the
-// repository's root, for people to look at.
-func saveScreenshot(t *testing.T, ctx context.Context) {
-	t.Helper()
-	png := inBrowser(t, ctx, "screenshot", chromedp.FullScreenshot(100))
-	dir := filepath.Join("..", "test-artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "composer.png")
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, _ := filepath.Abs(p)
-	t.Logf("screenshot: %s", (&url.URL{Scheme: "file", Path: abs}).String())
 }
 
 // TestComposerScaleOut: the composer of a scale-out instance, in the

@@ -38,6 +38,18 @@ for cmd in pebble pebble-challtestsrv; do
   fi
 done
 
+# axe-core, the accessibility checker the browser tests run in each page
+# (e2e/page_test.go), from the npm registry; pinned.
+AXE_VERSION=4.14.1
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/userimages/axe-core-$AXE_VERSION"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  command -v npm >/dev/null || { echo "scripts/test.sh: please install npm (Node.js)" >&2; exit 1; }
+  echo "== installing axe-core $AXE_VERSION"
+  mkdir -p "$axe_dir"
+  npm install --prefix "$axe_dir" --no-audit --no-fund --silent "axe-core@$AXE_VERSION"
+fi
+export USERIMAGES_TEST_AXE="$axe_dir/node_modules/axe-core/axe.min.js"
+
 # Services the tests use, from the environment; these defaults are where the
 # development machines and CI run them.
 export USERIMAGES_TEST_REDIS_URL="${USERIMAGES_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
