@@ -131,15 +131,58 @@ type pageConfig struct {
 	Brands       []string `json:"brands"`
 	MaxFileSize  int64    `json:"max_file_size"`
 	ContentTypes []string `json:"content_types"`
-	// TypeNames are the readable names of the API's formats, by MIME type.
-	TypeNames map[string]string `json:"type_names"`
+	// Formats are the API's image formats, with their readable names and
+	// the signatures the page sniffs a file's real type with (as the CLI
+	// does), so that the script holds no second table of them.
+	Formats []pageFormat `json:"formats"`
+	// Messages is the plain sentence of every error code, with {file}
+	// where the file's name goes: the page words a refusal as the CLI does
+	// (api.CodeInfo.Plain), from the same table.
+	Messages map[api.Code]string `json:"messages"`
+}
+
+// pageFormat is an api.Format for the page. Magics are byte values, as
+// JSON has no byte strings.
+type pageFormat struct {
+	MIME      string  `json:"mime"`
+	Name      string  `json:"name"`
+	Magics    [][]int `json:"magics"`
+	Tag       []int   `json:"tag,omitempty"`
+	TagOffset int     `json:"tag_offset,omitempty"`
+}
+
+func byteValues(s string) []int {
+	if s == "" {
+		return nil
+	}
+	b := make([]int, len(s))
+	for i := range len(s) {
+		b[i] = int(s[i])
+	}
+	return b
+}
+
+// pageVocabulary is the part of config.json that comes from client/api.
+func pageVocabulary() ([]pageFormat, map[api.Code]string) {
+	var formats []pageFormat
+	for _, f := range api.Formats() {
+		sig := f.Signature()
+		pf := pageFormat{MIME: f.MIME, Name: f.Name, Tag: byteValues(sig.Tag), TagOffset: sig.TagOffset}
+		for _, m := range sig.Magics {
+			pf.Magics = append(pf.Magics, byteValues(m))
+		}
+		formats = append(formats, pf)
+	}
+	messages := map[api.Code]string{}
+	for _, ci := range api.Codes() {
+		messages[ci.Code] = ci.Plain
+	}
+	return formats, messages
 }
 
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
-	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes, TypeNames: map[string]string{}}
-	for _, f := range api.Formats() {
-		pc.TypeNames[f.MIME] = f.Name
-	}
+	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes}
+	pc.Formats, pc.Messages = pageVocabulary()
 	if pc.ContentTypes == nil {
 		pc.ContentTypes = []string{}
 	}

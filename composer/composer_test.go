@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/userimages/userimages/client/api"
 	"userimages/composer"
 )
 
@@ -96,8 +97,51 @@ func TestConfigJSON(t *testing.T) {
 
 	// Without brands the page still gets lists, not nulls.
 	a = get(t, composer.Handler(composer.Config{}), http.MethodGet, "/composer/config.json")
-	if want := `{"brands":[],"max_file_size":0,"content_types":[],"type_names":{"image/gif":"GIF","image/jpeg":"JPEG","image/png":"PNG","image/webp":"WebP"}}`; strings.TrimSpace(a.body) != want {
-		t.Errorf("config.json of an empty Config: got %s, want %s", a.body, want)
+	if want := `{"brands":[],"max_file_size":0,"content_types":[],"formats":[`; !strings.HasPrefix(a.body, want) {
+		t.Errorf("config.json of an empty Config: got %s, want it to start %s", a.body, want)
+	}
+}
+
+// TestConfigJSONVocabulary: the formats and messages config.json gives the
+// page are client/api's: a head made from each format's signatures is
+// detected by api.Detect as that format, and every code has its plain
+// sentence.
+func TestConfigJSONVocabulary(t *testing.T) {
+	a := get(t, composer.Handler(testConfig()), http.MethodGet, "/composer/config.json")
+	var got struct {
+		Formats []struct {
+			MIME      string  `json:"mime"`
+			Name      string  `json:"name"`
+			Magics    [][]int `json:"magics"`
+			Tag       []int   `json:"tag"`
+			TagOffset int     `json:"tag_offset"`
+		} `json:"formats"`
+		Messages map[api.Code]string `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &got); err != nil {
+		t.Fatalf("config.json: %v: %s", err, a.body)
+	}
+	if len(got.Formats) != len(api.Formats()) {
+		t.Errorf("formats: got %d, want the API's %d", len(got.Formats), len(api.Formats()))
+	}
+	for _, f := range got.Formats {
+		for _, m := range f.Magics {
+			head := make([]byte, max(len(m), f.TagOffset+len(f.Tag)))
+			for i, b := range m {
+				head[i] = byte(b)
+			}
+			for i, b := range f.Tag {
+				head[f.TagOffset+i] = byte(b)
+			}
+			if d, ok := api.Detect(head); !ok || d.MIME != f.MIME || d.Name != f.Name {
+				t.Errorf("format %s: a head from its signature %q is detected as %q %v, want %s", f.MIME, head, d.MIME, ok, f.MIME)
+			}
+		}
+	}
+	for _, ci := range api.Codes() {
+		if got := got.Messages[ci.Code]; got != ci.Plain || got == "" {
+			t.Errorf("messages[%s]: got %q, want %q", ci.Code, got, ci.Plain)
+		}
 	}
 }
 

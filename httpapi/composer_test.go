@@ -41,8 +41,8 @@ func TestComposerRoutes(t *testing.T) {
 	}
 
 	cfg := e.do(e.request(http.MethodGet, "/composer/config.json", nil))
-	if want := `{"brands":["10016"],"max_file_size":2000000,"content_types":[],"type_names":{"image/gif":"GIF","image/jpeg":"JPEG","image/png":"PNG","image/webp":"WebP"}}`; strings.TrimSpace(string(cfg.body)) != want {
-		t.Errorf("GET /composer/config.json: got %s, want %s", cfg.body, want)
+	if want := `{"brands":["10016"],"max_file_size":2000000,"content_types":[],"formats":[`; !strings.HasPrefix(string(cfg.body), want) {
+		t.Errorf("GET /composer/config.json: got %s, want it to start %s", cfg.body, want)
 	}
 
 	post := e.postJSON("/composer/", "{}")

@@ -6,7 +6,10 @@
 // never link the server can use it.
 package api
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Code is a stable, machine-readable error code. Codes are part of the
 // public API: clients switch on them and the README lists them.
@@ -59,44 +62,88 @@ type CodeInfo struct {
 	// RetryAfter is the Retry-After, in seconds, that the server answers
 	// with this code unless the handler set one; 0 for none.
 	RetryAfter int
+	// Plain says in plain words, to the person uploading, what went wrong,
+	// with {file} where the file's name goes (see Sentence). The CLI and
+	// the composer page both word a refusal with it: the CLI adds the flag
+	// to check, the page its Retry button. It starts in lower case, with no
+	// final stop, so that either can add to it.
+	Plain string
+}
+
+// Sentence is ci.Plain with {file} replaced by file.
+func (ci CodeInfo) Sentence(file string) string {
+	return strings.ReplaceAll(ci.Plain, "{file}", file)
 }
 
 // codes is the table of every code, in the README's order. It is the only
 // place a code's status and title are declared.
 var codes = []CodeInfo{
-	{CodeInvalidJSON, 400, "Invalid JSON", 0},
-	{CodeInvalidHost, 400, "Invalid Host header", 0},
-	{CodeBodyTooLarge, 413, "Request body too large", 0},
-	{CodeInvalidProperty, 422, "Invalid property", 0},
-	{CodeUnsupportedContentType, 422, "Unsupported content type", 0},
-	{CodeInvalidFileSize, 422, "Invalid file size", 0},
-	{CodeFileTooLarge, 422, "File too large", 0},
-	{CodeUnauthorized, 401, "Unauthorized", 0},
-	{CodeSignatureMismatch, 403, "Signature does not match", 0},
-	{CodeUploadURLExpired, 403, "Upload URL expired", 0},
-	{CodePayloadTooLarge, 413, "Upload larger than declared", 0},
-	{CodeIncompleteBody, 400, "Upload shorter than declared", 0},
-	{CodeAlreadyUploaded, 409, "Already uploaded", 0},
-	{CodeTokenNotFound, 404, "Unknown token", 0},
-	{CodeTokenExpired, 410, "Token expired", 0},
-	{CodeNotUploaded, 409, "Image not uploaded", 0},
-	{CodeBrandNotFound, 422, "Unknown brand", 0},
-	{CodeAlreadyClaimed, 409, "Already claimed", 0},
-	{CodeContentMismatch, 422, "Content does not match type", 0},
-	{CodeInvalidImage, 422, "Invalid image", 0},
-	{CodeTruncatedImage, 422, "Truncated image", 0},
-	{CodeImageTooLarge, 422, "Image dimensions too large", 0},
-	{CodeActiveContent, 422, "Active content in image", 0},
-	{CodeBlockedContent, 422, "Blocked content", 0},
-	{CodeForbidden, 403, "Forbidden", 0},
-	{CodeRateLimited, 429, "Too many requests", 0},
-	{CodeServiceUnavailable, 503, "Service unavailable", 5},
-	{CodeStorageUnavailable, 503, "Storage unavailable", 2},
-	{CodeInsufficientStorage, 507, "Insufficient storage", 60},
-	{CodeNotFound, 404, "Not found", 0},
-	{CodeMethodNotAllowed, 405, "Method not allowed", 0},
-	{CodeConflict, 409, "Conflict", 0},
-	{CodeInternalError, 500, "Internal error", 0},
+	{CodeInvalidJSON, 400, "Invalid JSON", 0,
+		"the server could not read the request for {file}"},
+	{CodeInvalidHost, 400, "Invalid Host header", 0,
+		"the server could not make an upload URL for {file}: the request named no valid host"},
+	{CodeBodyTooLarge, 413, "Request body too large", 0,
+		"the request for {file} was too large for the server"},
+	{CodeInvalidProperty, 422, "Invalid property", 0,
+		"the server refused the request for {file}"},
+	{CodeUnsupportedContentType, 422, "Unsupported content type", 0,
+		"the server does not accept the image type of {file}"},
+	{CodeInvalidFileSize, 422, "Invalid file size", 0,
+		"the server refused the size of {file}"},
+	{CodeFileTooLarge, 422, "File too large", 0,
+		"{file} is too large for the server"},
+	{CodeUnauthorized, 401, "Unauthorized", 0,
+		"the server refused the credentials"},
+	{CodeSignatureMismatch, 403, "Signature does not match", 0,
+		"the upload URL refused {file} (a proxy changing headers, or a wrong clock?)"},
+	{CodeUploadURLExpired, 403, "Upload URL expired", 0,
+		"the upload URL expired before {file} was sent (is this computer's clock right?)"},
+	{CodePayloadTooLarge, 413, "Upload larger than declared", 0,
+		"{file} changed size while it was being uploaded; try again"},
+	{CodeIncompleteBody, 400, "Upload shorter than declared", 0,
+		"{file} changed size while it was being uploaded; try again"},
+	{CodeAlreadyUploaded, 409, "Already uploaded", 0,
+		"the upload of {file} went wrong midway"},
+	{CodeTokenNotFound, 404, "Unknown token", 0,
+		"the upload of {file} went wrong midway"},
+	{CodeTokenExpired, 410, "Token expired", 0,
+		"the upload of {file} expired before it was claimed"},
+	{CodeNotUploaded, 409, "Image not uploaded", 0,
+		"the upload of {file} went wrong midway"},
+	{CodeBrandNotFound, 422, "Unknown brand", 0,
+		"the server has no such brand"},
+	{CodeAlreadyClaimed, 409, "Already claimed", 0,
+		"the upload of {file} went wrong midway"},
+	{CodeContentMismatch, 422, "Content does not match type", 0,
+		"the bytes of {file} are not the type of image they start like (a damaged or disguised file?)"},
+	{CodeInvalidImage, 422, "Invalid image", 0,
+		"{file} is not a valid image: it is damaged or has no pixels"},
+	{CodeTruncatedImage, 422, "Truncated image", 0,
+		"{file} is cut short: the image ends early (an incomplete download or copy?)"},
+	{CodeImageTooLarge, 422, "Image dimensions too large", 0,
+		"{file} has too many pixels for the server; scale it down"},
+	{CodeActiveContent, 422, "Active content in image", 0,
+		"{file} carries markup or script in its metadata; save it again without metadata"},
+	{CodeBlockedContent, 422, "Blocked content", 0,
+		"{file} was taken down by a moderator and may not be uploaded again"},
+	{CodeForbidden, 403, "Forbidden", 0,
+		"these credentials may not upload"},
+	{CodeRateLimited, 429, "Too many requests", 0,
+		"slow down: too many requests"},
+	{CodeServiceUnavailable, 503, "Service unavailable", 5,
+		"the server is busy or restarting"},
+	{CodeStorageUnavailable, 503, "Storage unavailable", 2,
+		"the server's storage failed; nothing was kept of {file}"},
+	{CodeInsufficientStorage, 507, "Insufficient storage", 60,
+		"the server's storage is full; nothing was kept of {file}"},
+	{CodeNotFound, 404, "Not found", 0,
+		"the server does not look like a userimages or Zendesk help center server"},
+	{CodeMethodNotAllowed, 405, "Method not allowed", 0,
+		"the server does not look like a userimages or Zendesk help center server"},
+	{CodeConflict, 409, "Conflict", 0,
+		"the request for {file} conflicts with what the server has"},
+	{CodeInternalError, 500, "Internal error", 0,
+		"the server failed while taking {file}"},
 }
 
 // Codes returns every code of the API with its status and title, in the

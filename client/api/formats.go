@@ -90,3 +90,18 @@ func (f Format) matchTag(head []byte) Match {
 	}
 	return MatchMaybe
 }
+
+// Signature is how the files of a format start: with one of Magics, and
+// then, when Tag is set, Tag at TagOffset. It is Match's rule, for a
+// program that sniffs files elsewhere (the composer page's script does it
+// in the browser with the signatures the server gives it).
+type Signature struct {
+	Magics    []string
+	Tag       string
+	TagOffset int
+}
+
+// Signature returns f's signature.
+func (f Format) Signature() Signature {
+	return Signature{Magics: append([]string(nil), f.magics...), Tag: f.tag, TagOffset: f.tagOff}
+}

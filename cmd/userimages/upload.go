@@ -257,10 +257,12 @@ func describe(file string, size int64, server string, err error) string {
 		}
 		return file + ": " + e.Detail
 	}
-	var msg string
+	// The plain sentence of the code is the API's (the composer page shows
+	// the same); the CLI adds the flag to check or what to do next.
+	info, known := e.Code.Info()
+	msg := info.Sentence(file)
 	switch e.Code {
 	case api.CodeFileTooLarge:
-		msg = file + " is too large for the server"
 		if limit := e.Limit; limit > 0 && size > 0 {
 			have, most := humanSize(size), humanSize(limit)
 			if have == most {
@@ -268,59 +270,30 @@ func describe(file string, size int64, server string, err error) string {
 			}
 			msg = fmt.Sprintf("%s is %s; the server accepts at most %s", file, have, most)
 		}
-	case api.CodeUnsupportedContentType:
-		msg = "the server does not accept the image type of " + file
-	case api.CodeInvalidFileSize:
-		msg = "the server refused the size of " + file
-	case api.CodeUnauthorized:
-		msg = "the server refused the credentials; check --user/--token/--bearer"
-	case api.CodeForbidden:
-		msg = "these credentials may not upload; check --user/--token/--bearer"
-	case api.CodeRateLimited:
-		msg = "slow down: too many requests; " + retryHint(e.RetryAfter)
-	case api.CodeServiceUnavailable:
-		msg = "the server is busy or restarting; " + retryHint(e.RetryAfter)
-	case api.CodeStorageUnavailable:
-		msg = "the server's storage failed; nothing was kept of " + file + "; " + retryHint(e.RetryAfter)
-	case api.CodeInsufficientStorage:
-		msg = "the server's storage is full; nothing was kept of " + file + "; " + retryHint(e.RetryAfter)
-	case api.CodeBlockedContent:
-		msg = file + " was taken down by a moderator and may not be uploaded again"
-	case api.CodeTokenExpired:
-		msg = "the upload of " + file + " expired before it was claimed; run the command again"
-	case api.CodeContentMismatch:
-		msg = "the bytes of " + file + " are not the type of image they start like (a damaged or disguised file?)"
-	case api.CodeInvalidImage:
-		msg = file + " is not a valid image: it is damaged or has no pixels"
-	case api.CodeTruncatedImage:
-		msg = file + " is cut short: the image ends early (an incomplete download or copy?)"
-	case api.CodeImageTooLarge:
-		msg = file + " has too many pixels for the server; scale it down"
-	case api.CodeActiveContent:
-		msg = file + " carries markup or script in its metadata; save it again without metadata"
+	case api.CodeUnauthorized, api.CodeForbidden:
+		msg += "; check --user/--token/--bearer"
+	case api.CodeRateLimited, api.CodeServiceUnavailable, api.CodeStorageUnavailable, api.CodeInsufficientStorage:
+		msg += "; " + retryHint(e.RetryAfter)
+	case api.CodeTokenExpired, api.CodeAlreadyUploaded, api.CodeAlreadyClaimed, api.CodeNotUploaded, api.CodeTokenNotFound:
+		msg += "; run the command again"
 	case api.CodeBrandNotFound:
-		msg = "the server has no such brand; check --brand"
+		msg += "; check --brand"
 	case api.CodeInvalidProperty:
-		msg = "the server refused the request for " + file
 		if e.Pointer == "/brand_id" {
 			msg = "the brand id is not valid; check --brand"
 		}
-	case api.CodePayloadTooLarge, api.CodeIncompleteBody:
-		msg = file + " changed size while it was being uploaded; try again"
-	case api.CodeUploadURLExpired, "ExpiredToken":
-		msg = "the upload URL expired before " + file + " was sent (is this computer's clock right?)"
-	case api.CodeSignatureMismatch, "SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied":
-		msg = "the upload URL refused " + file + " (a proxy changing headers, or a wrong clock?)"
-	case api.CodeAlreadyUploaded, api.CodeAlreadyClaimed, api.CodeNotUploaded, api.CodeTokenNotFound:
-		msg = "the upload of " + file + " went wrong midway; run the command again"
+	case "ExpiredToken": // an object store's codes
+		msg = sentence(api.CodeUploadURLExpired, file)
+	case "SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied":
+		msg = sentence(api.CodeSignatureMismatch, file)
 	case api.CodeInternalError:
-		msg = "the server failed while taking " + file + "; give its operator the request id quoted here"
+		msg += "; give its operator the request id quoted here"
 	case api.CodeNotFound, api.CodeMethodNotAllowed:
-		msg = server + " does not look like a userimages or Zendesk help center server; check --server"
+		msg = notServer(server)
 	case "":
 		switch e.Status {
 		case http.StatusNotFound, http.StatusMethodNotAllowed:
-			msg = server + " does not look like a userimages or Zendesk help center server; check --server"
+			msg = notServer(server)
 		case http.StatusRequestEntityTooLarge:
 			msg = "a proxy in front of the server refused " + file + " as too large"
 		case http.StatusTooManyRequests:
@@ -329,7 +302,9 @@ func describe(file string, size int64, server string, err error) string {
 			msg = fmt.Sprintf("the server answered HTTP %d %s for %s", e.Status, http.StatusText(e.Status), file)
 		}
 	default:
-		msg = fmt.Sprintf("%s was refused (HTTP %d)", file, e.Status)
+		if !known {
+			msg = fmt.Sprintf("%s was refused (HTTP %d)", file, e.Status)
+		}
 	}
 	said := string(e.Code)
 	if said == "" {
@@ -339,6 +314,18 @@ func describe(file string, size int64, server string, err error) string {
 		said += ": " + e.Detail
 	}
 	return msg + " (" + said + ")"
+}
+
+// sentence is the API's plain sentence for c about file.
+func sentence(c api.Code, file string) string {
+	info, _ := c.Info()
+	return info.Sentence(file)
+}
+
+// notServer says that server is not a userimages server, naming it where
+// the API's sentence says "the server".
+func notServer(server string) string {
+	return strings.Replace(sentence(api.CodeNotFound, ""), "the server", server, 1) + "; check --server"
 }
 
 func retryHint(d time.Duration) string {

@@ -1,0 +1,29 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPlainSentences: every code has a plain sentence the CLI and the
+// composer can add to: lower case first, no final stop.
+func TestPlainSentences(t *testing.T) {
+	for _, ci := range Codes() {
+		p := ci.Plain
+		if p == "" || strings.ToLower(p[:1]) != p[:1] || strings.HasSuffix(p, ".") {
+			t.Errorf("%s: got plain sentence %q, want one in lower case first with no final stop", ci.Code, p)
+		}
+	}
+	if got, want := CodeInvalidImage.mustInfo(t).Sentence("a.png"), "a.png is not a valid image: it is damaged or has no pixels"; got != want {
+		t.Errorf("Sentence: got %q, want %q", got, want)
+	}
+}
+
+func (c Code) mustInfo(t *testing.T) CodeInfo {
+	t.Helper()
+	ci, ok := c.Info()
+	if !ok {
+		t.Fatalf("%s: no info", c)
+	}
+	return ci
+}
