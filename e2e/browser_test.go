@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/userimages/userimages/client/api"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser;
@@ -55,8 +56,10 @@ func newBrowser(t *testing.T, dir string) context.Context {
 
 // TestComposerInBrowser drives the composer page in headless Chromium: a
 // JPEG picked through the file input goes through the three steps, shows
-// in the preview and lands in the body as <img>; a file over the size limit
-// and a text file are refused with the limits named, without a request.
+// in the preview and lands in the body as <img> with a srcset; a file over
+// the size limit and a text file are refused, their size or type named,
+// without a request; a file the server refuses gets the plain sentence of
+// its code.
 func TestComposerInBrowser(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--max-file-size", fmt.Sprint(browserLimit))
 	rng := newRand(t)
@@ -68,10 +71,9 @@ func TestComposerInBrowser(t *testing.T) {
 	photoPath := clientFile(t, dir, "office.jpg", photo)
 	bigPath := clientFile(t, dir, "big.jpg", padJPEG(photo, browserLimit+50_000, rngBytes(rng)))
 	textPath := clientFile(t, dir, "notes.txt", []byte("not a picture\n"))
-	// A PNG named .jpg: the browser declares image/jpeg, and the server
-	// refuses the PUT's bytes with an errors document.
-	fakePath := clientFile(t, dir, "fake.jpg", encodePNG(t, rng, 40, 30))
-
+	// PNG's signature and then no image: the page sends it as image/png,
+	// and the server refuses the bytes with an errors document.
+	brokenPath := clientFile(t, dir, "broken.png", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 200)...))
 	bctx := newBrowser(t, dir)
 
 	// The page's requests and its errors (script exceptions, CSP
@@ -135,7 +137,7 @@ func TestComposerInBrowser(t *testing.T) {
 	}](`(() => {
 		const img = document.querySelector('#preview-body img');
 		if (img && img.complete && img.naturalWidth > 0) return {src: img.getAttribute('src'), alt: img.alt};
-		const e = document.querySelector('#status .message-error');
+		const e = document.querySelector('#uploads .failed .upload-state');
 		return e ? {error: e.textContent} : false;
 	})()`))
 	if got.Error != "" {
@@ -151,12 +153,15 @@ func TestComposerInBrowser(t *testing.T) {
 	if !bytes.Equal(served, photo) {
 		t.Errorf("GET %s: got %d bytes, want the %d of the uploaded file", got.Src, len(served), len(photo))
 	}
+	// The picture replaced its placeholder, with the server's narrower
+	// copy in srcset and an empty alt until the person describes it.
 	body := evalJS[string](t, bctx, `document.getElementById('body').value`)
-	if want := "Here is the view:\n" + `<img src="` + got.Src + `" alt="office.jpg">`; !strings.Contains(body, want) {
-		t.Errorf("body: got %q, want it to contain %q", body, want)
+	src := got.Src
+	if want := "Here is the view:\n" + `<img src="` + src + `" srcset="` + src + `?w=160&amp;auto=format 160w, ` + src + ` 320w" sizes="(max-width: 320px) 100vw, 320px" alt="">`; !strings.Contains(body, want) || strings.Contains(body, "[Uploading") {
+		t.Errorf("body: got %q, want it to contain %q and no placeholder", body, want)
 	}
-	if alt := evalJS[string](t, bctx, `document.querySelector('#preview-body img').alt`); alt != "office.jpg" {
-		t.Errorf("preview alt: got %q, want office.jpg", alt)
+	if alt := evalJS[string](t, bctx, `document.querySelector('#preview-body img').alt`); alt != "" {
+		t.Errorf("preview alt: got %q, want it empty (not the file name)", alt)
 	}
 	bar := evalJS[struct {
 		Value float64 `json:"value"`
@@ -170,16 +175,17 @@ func TestComposerInBrowser(t *testing.T) {
 		t.Errorf("the upload made %d POST/PUT requests, want 3 (create, PUT, claim)", n)
 	}
 
-	// Files the server would refuse are refused in the page, with the
-	// configured limits, before any request.
-	const refusal = "Images must be JPEG, PNG, GIF or WebP and 100 KB or smaller."
-	for _, f := range []struct{ path, name string }{{bigPath, "big.jpg"}, {textPath, "notes.txt"}} {
+	// Files the server would refuse are refused in the page, their size
+	// or type named, before any request; one the server refuses gets the
+	// plain sentence of its code (client/api's, as the CLI words it).
+	for _, f := range []struct{ path, name, want string }{
+		{bigPath, "big.jpg", "big.jpg is 150 KB; pictures must be 100 KB or smaller."},
+		{textPath, "notes.txt", "notes.txt (text/plain) is not a JPEG, PNG, GIF or WebP image."},
+	} {
 		before := uploadRequests()
 		inBrowser(t, bctx, "pick "+f.name, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{f.path}))
-		msg := inBrowser(t, bctx, "wait for the refusal of "+f.name, pollJS[string](fmt.Sprintf(
-			`[...document.querySelectorAll('#status .message')].map(p => p.textContent).find(t => t.startsWith(%q)) || false`, f.name)))
-		if want := f.name + " was not uploaded. " + refusal; msg != want {
-			t.Errorf("refusal of %s: got %q, want %q", f.name, msg, want)
+		if msg := inBrowser(t, bctx, "wait for the refusal of "+f.name, pollJS[string](failedStateJS(f.name))); msg != f.want {
+			t.Errorf("refusal of %s: got %q, want %q", f.name, msg, f.want)
 		}
 		// A request would have been sent right away, from the same handler.
 		time.Sleep(200 * time.Millisecond)
@@ -187,16 +193,13 @@ func TestComposerInBrowser(t *testing.T) {
 			t.Errorf("refused %s: the page made %d upload requests, want none", f.name, n)
 		}
 	}
-	// A refusal by the server is shown with its first error's title and
-	// detail, and the file's row says it failed.
-	inBrowser(t, bctx, "pick fake.jpg", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{fakePath}))
-	msg := inBrowser(t, bctx, "wait for the server's refusal", pollJS[string](
-		`[...document.querySelectorAll('#status .message-error')].map(p => p.textContent).find(t => t.startsWith('fake.jpg')) || false`))
-	if want := "fake.jpg was not uploaded. Content does not match type: "; !strings.HasPrefix(msg, want) || len(msg) <= len(want)+1 {
-		t.Errorf("server refusal: got %q, want %q and the detail", msg, want+"…")
+	inBrowser(t, bctx, "pick broken.png", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{brokenPath}))
+	msg := inBrowser(t, bctx, "wait for the server's refusal", pollJS[string](failedStateJS("broken.png")))
+	if want := plainSentence(t, msg, "broken.png"); msg != want {
+		t.Errorf("server refusal: got %q, want %q", msg, want)
 	}
-	if state := evalJS[string](t, bctx, `document.querySelector('#uploads li:last-child').className`); state != "upload failed" {
-		t.Errorf("row of fake.jpg: got class %q, want upload failed", state)
+	if live := evalJS[string](t, bctx, `document.getElementById('status').textContent`); live != msg {
+		t.Errorf("live region: got %q, want only the latest news, %q", live, msg)
 	}
 	if strings.Count(evalJS[string](t, bctx, `document.getElementById('body').value`), "<img") != 1 {
 		t.Errorf("the refused upload was inserted into the body")
@@ -211,12 +214,13 @@ func TestComposerInBrowser(t *testing.T) {
 		document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer('dropped.jpg'), bubbles: true, cancelable: true}));
 		return true;
 	})()`, got.Src), chromedp.EvalAwaitPromise))
-	alts := inBrowser(t, bctx, "wait for the pasted and dropped pictures", pollJS[[]string](`(() => {
+	inBrowser(t, bctx, "wait for the pasted and dropped pictures", pollJS[bool](`(() => {
 		const imgs = [...document.querySelectorAll('#preview-body img')];
-		return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0) && imgs.map(i => i.alt).sort();
+		return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0);
 	})()`))
-	if want := []string{"dropped.jpg", "office.jpg", "pasted.jpg"}; !slices.Equal(alts, want) {
-		t.Errorf("preview pictures: got %q, want %q", alts, want)
+	done := evalJS[[]string](t, bctx, `[...document.querySelectorAll('#uploads li.done')].map(li => li.dataset.file).sort()`)
+	if want := []string{"dropped.jpg", "office.jpg", "pasted.jpg"}; !slices.Equal(done, want) {
+		t.Errorf("uploads done: got %q, want %q", done, want)
 	}
 
 	live := evalJS[string](t, bctx, `(() => { const s = document.getElementById('status'); return s.getAttribute('role') + ' ' + s.getAttribute('aria-live'); })()`)
@@ -231,6 +235,30 @@ func TestComposerInBrowser(t *testing.T) {
 	if len(pageErrors) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(pageErrors, "\n"))
 	}
+}
+
+// failedStateJS is the status line of the upload of name once it failed.
+func failedStateJS(name string) string {
+	return fmt.Sprintf(`(() => { const s = document.querySelector('#uploads li.failed[data-file=%q] .upload-state'); return s ? s.textContent : false; })()`, name)
+}
+
+// plainSentence is what the composer says of a refusal of file by the
+// server, in msg with its code in parentheses at the end: the code's plain
+// sentence from client/api, the one the CLI says too.
+func plainSentence(t *testing.T, msg, file string) string {
+	t.Helper()
+	open := strings.LastIndex(msg, " (")
+	if open < 0 || !strings.HasSuffix(msg, ")") {
+		t.Fatalf("refusal %q: want a code in parentheses at the end", msg)
+	}
+	code := api.Code(msg[open+2 : len(msg)-1])
+	info, ok := code.Info()
+	if !ok {
+		t.Fatalf("refusal %q: %q is not an API code", msg, code)
+	}
+	// Capitalized before the file's name goes in, as the page does.
+	info.Plain = strings.ToUpper(info.Plain[:1]) + info.Plain[1:]
+	return info.Sentence(file) + ". (" + string(code) + ")"
 }
 
 // unlabelledJS lists the page's controls that have no accessible name.
@@ -316,7 +344,7 @@ func TestComposerScaleOut(t *testing.T) {
 	}](`(() => {
 		const img = document.querySelector('#preview-body img');
 		if (img && img.complete && img.naturalWidth > 0) return {src: img.getAttribute('src')};
-		const e = document.querySelector('#status .message-error');
+		const e = document.querySelector('#uploads .failed .upload-state');
 		return e ? {error: e.textContent} : false;
 	})()`))
 	if got.Error != "" {

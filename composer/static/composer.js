@@ -3,32 +3,57 @@
  *
  * Self-contained on purpose: plain JavaScript with no library, no build step
  * and no request beyond the page's own server, so that it can be copied into
- * a help-center theme. To do so, keep upload() and its helpers, replace
- * loadConfig() with the theme's own values (the brand id, the limits) and
- * the element ids with the theme's.
+ * a help-center theme. To do so, keep the upload queue and its helpers,
+ * replace loadConfig() with the theme's own values (the brand id, the
+ * limits, and the formats and messages of config.json) and the element ids
+ * with the theme's.
  *
  * Each picture is uploaded in the User Images API's three steps, exactly as
  * Zendesk's own help-center theme does it:
  *   1. POST /api/v2/guide/user_images/uploads
- *      {"content_type": file.type, "file_size": file.size}
+ *      {"content_type": TYPE, "file_size": file.size}
  *      -> {"upload": {"url", "headers", "token"}}
  *   2. PUT the file to upload.url with every header in upload.headers.
  *      XMLHttpRequest, not fetch: only it reports upload progress.
  *   3. POST /api/v2/guide/user_images {"token", "brand_id"}, brand_id a string
  *      -> {"user_image": {"path"}}
- * then inserts <img src="PATH" alt="FILE NAME"> into the body at the cursor.
- * Like Zendesk's theme, it treats an answer with a non-empty "errors" key as
- * a failure whatever its status, and shows the first error's title and
- * detail. Files of the wrong type or size are refused before any request.
+ * TYPE is sniffed from the file's first bytes, as the CLI does, with the
+ * signatures config.json gives (the API's own), so a PNG named photo.jpg is
+ * sent as image/png. A file of the wrong type or size is refused before any
+ * request, with its type or size named.
+ *
+ * When a picture is picked, a placeholder "[Uploading NAME…]" goes into the
+ * body at the cursor, and the claimed picture replaces it: pictures land in
+ * the order they were picked, whichever finishes first. A picture goes in
+ * as <img src="PATH" srcset="PATH?w=320&amp;auto=format 320w, …" sizes="…"
+ * alt="">, its alt text written by the person in a field of its own.
+ *
+ * Each upload has one status line and its buttons: Cancel while it waits
+ * or runs, Retry after a failure (from the step that failed), Remove after
+ * it (which also takes the picture out of the body). At most MAX_RUNNING
+ * uploads run at once; the others wait their turn.
+ *
+ * Like Zendesk's theme, it treats an answer with a non-empty "errors" key
+ * as a failure whatever its status. A failure is worded with the plain
+ * sentence config.json gives for its code: the CLI's wording, from the same
+ * table (client/api in the server's source).
  */
 (function () {
   'use strict';
 
   var CREATE_URL = '/api/v2/guide/user_images/uploads';
   var CLAIM_URL = '/api/v2/guide/user_images';
-  // How many status messages stay on screen (and in the live region).
-  var KEEP_MESSAGES = 6;
-
+  // How many uploads run at once; the others wait in turn.
+  var MAX_RUNNING = 3;
+  // The widths the server makes smaller copies of a picture at
+  // (GET PATH?w=WIDTH&auto=format), for srcset. A theme whose server runs
+  // with other --variant-widths sets them on the form, e.g.
+  // <form id="composer" data-variant-widths="320,640,1280">.
+  var VARIANT_WIDTHS = [160, 320, 640, 960, 1280, 1920];
+  // Object store codes whose upload URL cannot be used again, next to the
+  // API's own (see needsFreshURL).
+  var STALE_URL_CODES = ['UploadURLExpired', 'SignatureMismatch', 'TokenExpired', 'TokenNotFound',
+    'AlreadyClaimed', 'ExpiredToken', 'SignatureDoesNotMatch', 'RequestTimeTooSkewed', 'AccessDenied'];
 
   function byId(id) {
     return document.getElementById(id);
@@ -46,23 +71,23 @@
   var previewTitle = byId('preview-title');
   var previewBody = byId('preview-body');
 
-  // The service's limits, from config.json: max_file_size in bytes (0: no
-  // check here) and content_types (empty: no check here). The server checks
-  // again either way.
-  var config = { brands: [], max_file_size: 0, content_types: [], type_names: {} };
+  // The service's settings, from config.json: max_file_size in bytes (0: no
+  // check here), content_types (empty: every format), formats (the API's
+  // image formats, their names and signatures) and messages (a plain
+  // sentence per error code). The server checks again either way.
+  var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {} };
 
-  /* ---------- Messages ---------- */
+  /* ---------- Words ---------- */
 
-  // announce adds a message to the live region, which screen readers read
-  // out politely; kind "error" styles it as a failure.
+  // announce says text in the live region, which screen readers read out
+  // politely: only the latest news, the list holds each upload's status.
+  // kind "error" styles it as a failure.
   function announce(text, kind) {
     var p = document.createElement('p');
     p.className = 'message' + (kind === 'error' ? ' message-error' : '');
     p.textContent = text;
+    statusRegion.textContent = '';
     statusRegion.appendChild(p);
-    while (statusRegion.childNodes.length > KEEP_MESSAGES) {
-      statusRegion.removeChild(statusRegion.firstChild);
-    }
   }
 
   // "A", "A or B", "A, B or C".
@@ -74,27 +99,41 @@
   }
 
   // formatSize writes a byte count in decimal units, rounded down so that
-  // "or smaller" stays true: 2000000 is "2 MB", 100000 is "100 KB".
-  function formatSize(n) {
+  // "or smaller" stays true: 2000000 is "2 MB", 100000 is "100 KB". A file
+  // just over a limit is rounded up instead, so as not to read the same.
+  function formatSize(n, up) {
+    var round = up ? Math.ceil : Math.floor;
     if (n >= 1e6) {
-      return Math.floor(n / 1e5) / 10 + ' MB';
+      return round(n / 1e5) / 10 + ' MB';
     }
     if (n >= 1e3) {
-      return Math.floor(n / 1e2) / 10 + ' KB';
+      return round(n / 1e2) / 10 + ' KB';
     }
     return n + ' bytes';
   }
 
-  function typeName(type) {
-    return config.type_names[type] || type.replace(/^image\//, '').toUpperCase();
+  function capitalize(s) {
+    return s.charAt(0).toUpperCase() + s.slice(1);
   }
 
-  // limitsText is the rule a refused file broke, worded like Zendesk's:
+  // The formats the server accepts: all of the API's unless content_types
+  // names fewer.
+  function acceptedFormats() {
+    return config.formats.filter(function (f) {
+      return !config.content_types.length || config.content_types.indexOf(f.mime) >= 0;
+    });
+  }
+
+  function acceptedNames() {
+    return orList(acceptedFormats().map(function (f) { return f.name; }));
+  }
+
+  // limitsText is the rule a file must follow, worded like Zendesk's:
   // "Images must be JPEG, PNG, GIF or WebP and 2 MB or smaller".
   function limitsText() {
     var parts = [];
-    if (config.content_types.length) {
-      parts.push(orList(config.content_types.map(typeName)));
+    if (acceptedFormats().length) {
+      parts.push(acceptedNames());
     }
     if (config.max_file_size > 0) {
       parts.push(formatSize(config.max_file_size) + ' or smaller');
@@ -102,30 +141,78 @@
     return parts.length ? 'Images must be ' + parts.join(' and ') : '';
   }
 
-  // refusal returns why file cannot be uploaded, or "" if it can.
-  function refusal(file) {
-    var badType = config.content_types.length && config.content_types.indexOf(file.type) < 0;
-    var tooLarge = config.max_file_size > 0 && file.size > config.max_file_size;
-    if (badType || tooLarge) {
-      return limitsText() + '.';
+  // serverSentence words an error the server answered with, from the plain
+  // sentence of its code; a FileTooLarge names the two sizes.
+  function serverSentence(err, name, size) {
+    if (err.code === 'FileTooLarge' && err.limit > 0) {
+      return name + ' is ' + formatSize(size, true) + '; the server accepts at most ' + formatSize(err.limit) + '.';
     }
+    var plain = config.messages[err.code];
+    if (plain) {
+      return capitalize(plain).split('{file}').join(name) + '.';
+    }
+    return name + ' was refused (' + (err.code || 'HTTP ' + err.status) + ').';
+  }
+
+  /* ---------- Looking at a file ---------- */
+
+  // sniff reads the first bytes of file and answers the API format whose
+  // signature they start with, or null.
+  function sniff(file) {
+    return file.slice(0, 32).arrayBuffer().then(function (buf) {
+      var head = new Uint8Array(buf);
+      var startsWith = function (bytes, at) {
+        if (head.length < at + bytes.length) {
+          return false;
+        }
+        return bytes.every(function (b, i) { return head[at + i] === b; });
+      };
+      return config.formats.filter(function (f) {
+        return f.magics.some(function (m) { return startsWith(m, 0); }) &&
+          (!f.tag || startsWith(f.tag, f.tag_offset || 0));
+      })[0] || null;
+    });
+  }
+
+  // refusal returns why file, found to be of format (null: no image), cannot
+  // be uploaded, or "" if it can.
+  function refusal(file, format) {
     if (file.size === 0) {
-      return 'The file is empty.';
+      return file.name + ' is empty.';
+    }
+    if (config.max_file_size > 0 && file.size > config.max_file_size) {
+      return file.name + ' is ' + formatSize(file.size, true) + '; pictures must be ' +
+        formatSize(config.max_file_size) + ' or smaller.';
+    }
+    if (!format) {
+      var said = file.type ? ' (' + file.type + ')' : '';
+      return file.name + said + ' is not a ' + acceptedNames() + ' image.';
+    }
+    if (acceptedFormats().indexOf(format) < 0) {
+      return file.name + ' is a ' + format.name + ' image; pictures must be ' + acceptedNames() + '.';
     }
     return '';
   }
 
   /* ---------- The three steps ---------- */
 
-  // UploadError is a failed step, with what to show.
-  function UploadError(title, detail) {
-    this.title = title;
-    this.detail = detail || '';
+  // UploadError is a failed step: the API's code (or an object store's),
+  // the HTTP status, the detail, and the limit of a FileTooLarge. A failure
+  // of the page itself has text instead of a code.
+  function UploadError(fields) {
+    this.code = fields.code || '';
+    this.status = fields.status || 0;
+    this.detail = fields.detail || '';
+    this.limit = fields.limit || 0;
+    this.text = fields.text || '';
+    this.aborted = !!fields.aborted;
   }
+
+  var ABORTED = { aborted: true, text: 'cancelled' };
 
   // failIfErrors throws the first error of an answer whose "errors" key is
   // non-empty, as Zendesk's theme decides failure.
-  function failIfErrors(data) {
+  function failIfErrors(data, status) {
     if (!data || !data.errors) {
       return;
     }
@@ -135,9 +222,10 @@
       return; // an empty list or object
     }
     if (typeof first !== 'object' || first === null) {
-      throw new UploadError(String(first));
+      throw new UploadError({ status: status, detail: String(first) });
     }
-    throw new UploadError(first.title || first.code || 'Error', first.detail || '');
+    throw new UploadError({ code: first.code, status: status, detail: first.detail || first.title,
+      limit: first.meta && first.meta.limit });
   }
 
   function parseJSON(text) {
@@ -148,33 +236,39 @@
     }
   }
 
-  // postJSON runs step 1 or 3 and returns the answer's JSON.
-  function postJSON(url, payload) {
+  // postJSON runs step 1 or 3 and returns the answer's JSON; signal aborts
+  // it.
+  function postJSON(url, payload, signal) {
     return fetch(url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
       body: JSON.stringify(payload),
-      credentials: 'same-origin'
+      credentials: 'same-origin',
+      signal: signal
     }).then(function (res) {
       return res.text().then(function (text) {
         var data = parseJSON(text);
-        failIfErrors(data);
+        failIfErrors(data, res.status);
         if (!res.ok || data === null) {
-          throw new UploadError('Unexpected answer', 'HTTP status ' + res.status);
+          throw new UploadError({ status: res.status, text: 'the server gave an unexpected answer (HTTP ' + res.status + ')' });
         }
         return data;
       });
     }, function () {
-      throw new UploadError('Network error', 'the server could not be reached');
+      if (signal && signal.aborted) {
+        throw new UploadError(ABORTED);
+      }
+      throw new UploadError({ text: 'the server could not be reached (network error)' });
     });
   }
 
-  // put runs step 2: the file to upload.url with every header in
+  // put runs step 2 for item: its file to upload.url with every header in
   // upload.headers (they are signed: none may be left out or changed),
-  // moving bar as the bytes go.
-  function put(upload, file, bar) {
+  // moving its bar as the bytes go. item.abort stops it.
+  function put(item, upload) {
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
+      var bar = item.bar;
       xhr.open('PUT', upload.url);
       var headers = upload.headers || {};
       Object.keys(headers).forEach(function (name) {
@@ -188,46 +282,106 @@
       };
       xhr.onload = function () {
         try {
-          failIfErrors(parseJSON(xhr.responseText));
+          failIfErrors(parseJSON(xhr.responseText), xhr.status);
         } catch (err) {
           reject(err);
           return;
         }
         if (xhr.status < 200 || xhr.status > 299) {
-          reject(new UploadError('Upload failed', 'HTTP status ' + xhr.status));
+          reject(new UploadError({ status: xhr.status, text: 'the upload URL answered HTTP ' + xhr.status }));
           return;
         }
         bar.value = bar.max;
         resolve();
       };
       xhr.onerror = function () {
-        reject(new UploadError('Network error', 'the upload did not reach the server'));
+        reject(new UploadError({ text: 'the upload did not reach the server (network error)' }));
       };
-      xhr.send(file);
+      xhr.onabort = function () {
+        reject(new UploadError(ABORTED));
+      };
+      item.abort = function () {
+        xhr.abort();
+      };
+      bar.value = 0;
+      xhr.send(item.file);
     });
   }
 
-  // upload runs the three steps for one file and returns the published
-  // image's path.
-  function upload(file, bar) {
-    return postJSON(CREATE_URL, { content_type: file.type, file_size: file.size })
-      .then(function (created) {
+  // needsFreshURL says whether err, from a PUT or a claim, means the upload
+  // URL and its token cannot be used again: the next try starts at step 1.
+  function needsFreshURL(err) {
+    return STALE_URL_CODES.indexOf(err.code) >= 0;
+  }
+
+  // run takes item through the steps it has not done yet: a retry after a
+  // failed PUT sends the bytes to the same URL again (a presigned PUT may
+  // be repeated until it expires), and after a failed claim claims the same
+  // token again; only when the URL or token cannot be reused does it ask
+  // for a fresh one. It resolves to the published image's path.
+  function run(item) {
+    var controller = new AbortController();
+    item.abort = function () {
+      controller.abort();
+    };
+    var reused = !!item.upload;
+    var step = Promise.resolve();
+    if (!item.upload) {
+      step = step.then(function () {
+        setState(item, 'Starting the upload…');
+        return postJSON(CREATE_URL, { content_type: item.format.mime, file_size: item.file.size }, controller.signal);
+      }).then(function (created) {
         var up = created.upload;
         if (!up || !up.url || !up.token) {
-          throw new UploadError('Unexpected answer', 'no upload URL');
+          throw new UploadError({ text: 'the server gave no upload URL' });
         }
-        return put(up, file, bar).then(function () {
-          // brand_id is a string, as Zendesk's theme sends it.
-          return postJSON(CLAIM_URL, { token: up.token, brand_id: String(brand.value) });
-        });
-      })
-      .then(function (claimed) {
-        var img = claimed.user_image;
-        if (!img || typeof img.path !== 'string') {
-          throw new UploadError('Unexpected answer', 'no image path');
-        }
-        return img.path;
+        item.upload = up;
+        item.sent = false;
       });
+    }
+    return step.then(function () {
+      if (item.sent) {
+        return null;
+      }
+      setState(item, 'Uploading…');
+      var again = reused;
+      return put(item, item.upload).then(null, function (err) {
+        if (again && err.code === 'AlreadyUploaded') {
+          return null; // an earlier try's bytes arrived after all
+        }
+        throw err;
+      });
+    }).then(function () {
+      item.sent = true;
+      // The claim publishes the picture: once it is sent, Cancel could
+      // no longer promise that nothing is published.
+      item.abort = null;
+      setActions(item, []);
+      setState(item, 'Publishing…');
+      // brand_id is a string, as Zendesk's theme sends it.
+      return postJSON(CLAIM_URL, { token: item.upload.token, brand_id: String(brand.value) });
+    }).then(function (claimed) {
+      var img = claimed.user_image;
+      if (!img || typeof img.path !== 'string') {
+        throw new UploadError({ text: 'the server gave no image path' });
+      }
+      return img.path;
+    }, function (err) {
+      if (!(err instanceof UploadError)) {
+        err = new UploadError({ text: String(err) });
+      }
+      if (needsFreshURL(err)) {
+        item.upload = null;
+      } else if (err.code === 'NotUploaded') {
+        item.sent = false;
+      }
+      if (reused && item.upload === null && !err.aborted && !item.freshTried) {
+        // The old URL could not be reused: this retry starts over once.
+        item.freshTried = true;
+        return run(item);
+      }
+      throw err;
+    });
   }
 
   /* ---------- The body and its preview ---------- */
@@ -240,8 +394,29 @@
     return s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   }
 
-  function imgHTML(path, name) {
-    return '<img src="' + escapeAttr(path) + '" alt="' + escapeAttr(name) + '">';
+  // variantWidths are the server's widths, from the form's
+  // data-variant-widths when it has them.
+  function variantWidths() {
+    var attr = form.getAttribute('data-variant-widths');
+    if (!attr) {
+      return VARIANT_WIDTHS;
+    }
+    return attr.split(',').map(function (w) { return parseInt(w, 10); }).filter(function (w) { return w > 0; });
+  }
+
+  // imgHTML is the tag for the picture at path, width pixels wide (0:
+  // unknown). Browsers pick from srcset the smallest copy that fills the
+  // picture's place: the server's copies narrower than the picture, and the
+  // picture itself.
+  function imgHTML(path, width, alt) {
+    var attrs = 'src="' + escapeAttr(path) + '"';
+    var smaller = variantWidths().filter(function (w) { return width > 0 && w < width; });
+    if (smaller.length) {
+      var set = smaller.map(function (w) { return path + '?w=' + w + '&auto=format ' + w + 'w'; });
+      set.push(path + ' ' + width + 'w');
+      attrs += ' srcset="' + escapeAttr(set.join(', ')) + '" sizes="(max-width: ' + width + 'px) 100vw, ' + width + 'px"';
+    }
+    return '<img ' + attrs + ' alt="' + escapeAttr(alt) + '">';
   }
 
   // insertAtCursor puts text in the body at the cursor (replacing any
@@ -261,9 +436,26 @@
     renderPreview();
   }
 
+  // replaceInBody replaces the first old in the body by text, keeping the
+  // cursor where it is; text "" also takes out the line break after old.
+  // It answers false when old is no longer there (the person edited it).
+  function replaceInBody(old, text) {
+    var at = body.value.indexOf(old);
+    if (at < 0) {
+      return false;
+    }
+    var end = at + old.length;
+    if (text === '' && body.value.charAt(end) === '\n' && (at === 0 || body.value.charAt(at - 1) === '\n')) {
+      end++;
+    }
+    body.setRangeText(text, at, end, 'preserve');
+    renderPreview();
+    return true;
+  }
+
   // The <img> tags this script inserts. Only paths on this server become
   // pictures in the preview.
-  var IMG_TAG = /<img src="(\/[^/"][^"]*)" alt="([^"]*)">/g;
+  var IMG_TAG = /<img src="(\/[^/"][^"]*)"(?: srcset="[^"]*" sizes="[^"]*")? alt="([^"]*)">/g;
 
   // renderPreview shows the post. The body is shown as text except for the
   // <img> tags inserted above, which become pictures: rendering any HTML
@@ -287,22 +479,33 @@
     previewBody.appendChild(document.createTextNode(text.slice(last)));
   }
 
-  /* ---------- Files in ---------- */
+  /* ---------- The upload list ---------- */
+
+  var items = [];
+  var nextId = 1;
 
   // addItem shows a file in the upload list: a thumbnail, its name, a
-  // progress bar named after it and its state.
+  // progress bar named after it, its one status line and its buttons.
   function addItem(file) {
+    var item = { id: nextId++, file: file, name: file.name, width: 0 };
     var li = document.createElement('li');
     li.className = 'upload';
+    li.setAttribute('data-file', file.name);
     var thumb = document.createElement('img');
     thumb.className = 'thumb';
     thumb.alt = ''; // the name is next to it
     thumb.src = URL.createObjectURL(file);
-    thumb.onload = thumb.onerror = function () {
-      URL.revokeObjectURL(thumb.src);
-    };
+    // The picture's width, for srcset, once the browser has decoded it.
+    item.measured = new Promise(function (resolve) {
+      thumb.onload = thumb.onerror = function () {
+        item.width = thumb.naturalWidth || 0;
+        URL.revokeObjectURL(thumb.src);
+        resolve();
+      };
+    });
     var name = document.createElement('span');
     name.className = 'upload-name';
+    name.id = 'upload-name-' + item.id;
     name.textContent = file.name;
     var bar = document.createElement('progress');
     bar.max = file.size || 1;
@@ -310,11 +513,204 @@
     bar.setAttribute('aria-label', 'Uploading ' + file.name);
     var state = document.createElement('span');
     state.className = 'upload-state';
-    state.textContent = 'Uploading…';
-    li.append(thumb, name, bar, state);
+    var actions = document.createElement('span');
+    actions.className = 'upload-actions';
+    li.append(thumb, name, state, bar, actions);
     uploads.appendChild(li);
-    return { li: li, bar: bar, state: state };
+    item.li = li;
+    item.bar = bar;
+    item.stateEl = state;
+    item.actions = actions;
+    items.push(item);
+    return item;
   }
+
+  // setState shows item's one current status; kind is '', 'done' or
+  // 'failed'.
+  function setState(item, text, kind) {
+    item.stateEl.textContent = text;
+    item.li.className = 'upload' + (kind ? ' ' + kind : '');
+  }
+
+  var ACTIONS = {
+    Cancel: function (item) { cancel(item); },
+    Retry: function (item) { retry(item); },
+    Remove: function (item) { remove(item); }
+  };
+
+  // setActions gives item the buttons named (Cancel, Retry, Remove), each
+  // described by the file's name for screen readers. A button that had the
+  // focus hands it to the first new one.
+  function setActions(item, names) {
+    var hadFocus = item.actions.contains(document.activeElement);
+    item.actions.textContent = '';
+    names.forEach(function (label) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'upload-action';
+      b.textContent = label;
+      b.setAttribute('aria-describedby', 'upload-name-' + item.id);
+      b.addEventListener('click', function () {
+        ACTIONS[label](item);
+      });
+      item.actions.appendChild(b);
+    });
+    if (hadFocus) {
+      (item.actions.firstChild || drop).focus();
+    }
+  }
+
+  // dropItem takes item out of the list, handing the focus on to the drop
+  // zone if it was in the item.
+  function dropItem(item) {
+    var hadFocus = item.li.contains(document.activeElement);
+    item.li.remove();
+    items.splice(items.indexOf(item), 1);
+    if (hadFocus) {
+      drop.focus();
+    }
+  }
+
+  // The placeholder of item in the body: "[Uploading NAME…]" while it
+  // waits or runs, "[Not uploaded: NAME]" after a failure, numbered when
+  // another upload of the same name has one.
+  function placeholder(item, failed) {
+    var n = item.n > 1 ? ' (' + item.n + ')' : '';
+    return failed ? '[Not uploaded: ' + item.name + n + ']' : '[Uploading ' + item.name + n + '…]';
+  }
+
+  function insertPlaceholder(item) {
+    item.n = 1;
+    while (body.value.indexOf(placeholder(item, false)) >= 0) {
+      item.n++;
+    }
+    item.marker = placeholder(item, false);
+    insertAtCursor(item.marker);
+  }
+
+  // setMarker replaces item's placeholder by text ("" takes it out).
+  function setMarker(item, text) {
+    if (item.marker) {
+      replaceInBody(item.marker, text);
+    }
+    item.marker = text;
+  }
+
+  /* ---------- The queue ---------- */
+
+  var queue = [];
+  var running = 0;
+
+  function enqueue(item) {
+    queue.push(item);
+    setState(item, 'Waiting for another upload to finish…');
+    item.bar.removeAttribute('value'); // indeterminate
+    setActions(item, ['Cancel']);
+    item.abort = function () {
+      if (queue.indexOf(item) >= 0) {
+        queue.splice(queue.indexOf(item), 1);
+      }
+    };
+    pump();
+  }
+
+  // pump starts waiting uploads while fewer than MAX_RUNNING run.
+  function pump() {
+    while (running < MAX_RUNNING && queue.length) {
+      start(queue.shift());
+    }
+  }
+
+  function start(item) {
+    running++;
+    item.cancelled = false;
+    run(item).then(function (path) {
+      done(item, path);
+    }, function (err) {
+      if (!err.aborted) {
+        failed(item, err);
+      }
+    }).then(function () {
+      running--;
+      pump();
+    });
+  }
+
+  function done(item, path) {
+    item.path = path;
+    item.alt = '';
+    item.html = imgHTML(path, item.width, '');
+    if (!replaceInBody(item.marker, item.html)) {
+      insertAtCursor(item.html); // the placeholder was edited away
+    }
+    item.marker = '';
+    setState(item, 'Added to the body', 'done');
+    setActions(item, ['Remove']);
+    addAltField(item);
+    announce(item.name + ' was uploaded and added to the body. Describe it in its Description field.');
+  }
+
+  function failed(item, err) {
+    var text = err.text ? item.name + ': ' + err.text + '.' : serverSentence(err, item.name, item.file.size);
+    if (err.code) {
+      text += ' (' + err.code + ')'; // for the help center's support, as the CLI quotes it
+    }
+    setState(item, text, 'failed');
+    setMarker(item, placeholder(item, true));
+    setActions(item, ['Retry', 'Remove']);
+    announce(text, 'error');
+  }
+
+  // addAltField gives a published picture a field for its alt text, which
+  // is written into its <img alt> as it is typed.
+  function addAltField(item) {
+    var field = document.createElement('span');
+    field.className = 'upload-alt';
+    var label = document.createElement('label');
+    label.htmlFor = 'alt-' + item.id;
+    label.textContent = 'Description';
+    var alt = document.createElement('input');
+    alt.type = 'text';
+    alt.id = 'alt-' + item.id;
+    alt.className = 'alt';
+    alt.setAttribute('aria-describedby', 'upload-name-' + item.id + ' alt-hint');
+    alt.addEventListener('input', function () {
+      var html = imgHTML(item.path, item.width, alt.value);
+      if (replaceInBody(item.html, html)) {
+        item.html = html;
+      }
+    });
+    field.append(label, alt);
+    item.li.appendChild(field);
+  }
+
+  function cancel(item) {
+    if (item.abort) {
+      item.abort();
+    }
+    setMarker(item, '');
+    dropItem(item);
+    announce('The upload of ' + item.name + ' was cancelled.');
+  }
+
+  function retry(item) {
+    item.freshTried = false;
+    setMarker(item, placeholder(item, false));
+    enqueue(item);
+  }
+
+  function remove(item) {
+    if (item.html) {
+      replaceInBody(item.html, '');
+      announce(item.name + ' was removed from the body.');
+    } else {
+      setMarker(item, '');
+      announce(item.name + ' was removed from the list.');
+    }
+    dropItem(item);
+  }
+
+  /* ---------- Files in ---------- */
 
   function handleFiles(files) {
     if (drop.disabled) {
@@ -322,23 +718,28 @@
       return;
     }
     Array.prototype.forEach.call(files, function (file) {
-      var why = refusal(file);
-      if (why) {
-        announce(file.name + ' was not uploaded. ' + why, 'error');
-        return;
-      }
       var item = addItem(file);
-      announce('Uploading ' + file.name + '…');
-      upload(file, item.bar).then(function (path) {
-        insertAtCursor(imgHTML(path, file.name));
-        item.li.classList.add('done');
-        item.state.textContent = 'Added to the body';
-        announce(file.name + ' was uploaded and added to the body.');
-      }, function (err) {
-        var e = err instanceof UploadError ? err : new UploadError('Error', String(err));
-        item.li.classList.add('failed');
-        item.state.textContent = 'Failed: ' + e.title;
-        announce(file.name + ' was not uploaded. ' + e.title + (e.detail ? ': ' + e.detail : '') + '.', 'error');
+      // The placeholder goes in now, at the cursor, whatever happens next.
+      insertPlaceholder(item);
+      setState(item, 'Checking…');
+      setActions(item, ['Cancel']);
+      item.abort = function () {
+        item.cancelled = true;
+      };
+      Promise.all([sniff(file), item.measured]).then(function (found) {
+        if (item.cancelled) {
+          return;
+        }
+        item.format = found[0];
+        var why = refusal(file, item.format);
+        if (why) {
+          setMarker(item, '');
+          setState(item, why, 'failed');
+          setActions(item, ['Remove']);
+          announce(why, 'error');
+          return;
+        }
+        enqueue(item);
       });
     });
   }
@@ -385,8 +786,10 @@
     config.brands = Array.isArray(c.brands) ? c.brands : [];
     config.max_file_size = Number(c.max_file_size) || 0;
     config.content_types = Array.isArray(c.content_types) ? c.content_types : [];
-    // Readable names of the image types, for messages (the API's formats).
-    config.type_names = c.type_names && typeof c.type_names === 'object' ? c.type_names : {};
+    // The API's formats (names and signatures) and the plain sentence of
+    // each error code.
+    config.formats = Array.isArray(c.formats) ? c.formats : [];
+    config.messages = c.messages && typeof c.messages === 'object' ? c.messages : {};
     brand.textContent = '';
     config.brands.forEach(function (id) {
       var opt = document.createElement('option');
@@ -394,9 +797,9 @@
       opt.textContent = id;
       brand.appendChild(opt);
     });
-    if (config.content_types.length) {
-      input.accept = config.content_types.join(',');
-    }
+    // The file dialog offers the accepted types; a mislabelled file can
+    // still be dropped or pasted, and is judged by its bytes.
+    input.accept = acceptedFormats().map(function (f) { return f.mime; }).join(',');
     limits.textContent = limitsText() || 'Images';
     if (!config.brands.length) {
       limits.textContent = 'No brand is registered, so nothing can be published: start the server with --brand.';
