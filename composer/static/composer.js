@@ -497,9 +497,13 @@
     thumb.src = URL.createObjectURL(file);
     // The picture's width, for srcset, once the browser has decoded it.
     item.measured = new Promise(function (resolve) {
-      thumb.onload = thumb.onerror = function () {
+      thumb.onload = thumb.onerror = function (e) {
+        thumb.onload = thumb.onerror = null;
         item.width = thumb.naturalWidth || 0;
         URL.revokeObjectURL(thumb.src);
+        if (e.type === 'error') {
+          thumb.removeAttribute('src'); // an empty square, not a broken picture
+        }
         resolve();
       };
     });
@@ -645,6 +649,7 @@
     }
     item.marker = '';
     setState(item, 'Added to the body', 'done');
+    item.li.setAttribute('data-path', path);
     setActions(item, ['Remove']);
     addAltField(item);
     announce(item.name + ' was uploaded and added to the body. Describe it in its Description field.');
