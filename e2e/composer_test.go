@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,15 +15,17 @@ import (
 	cdpfetch "github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/userimages/userimages/client/api"
 )
 
 // putGate pauses the page's PUTs to upload URLs in Chromium (the Fetch
-// domain) and lets each through, fails it as a lost connection, or holds
-// it until released: a held PUT is an upload as slow as the test wants.
+// domain) and lets each through, fails it as a lost connection, answers
+// it as an expired upload URL would, or holds it until released: a held
+// PUT is an upload as slow as the test wants.
 type putGate struct {
 	ctx  context.Context
 	mu   sync.Mutex
-	rule func(contentType string) string // "fail", "hold", or "" to let it through
+	rule func(contentType string) string // "fail", "expire", "hold", or "" to let it through
 	held []heldPUT
 }
 
@@ -58,6 +61,10 @@ func (g *putGate) paused(ev *cdpfetch.EventRequestPaused) {
 	switch what {
 	case "fail":
 		go chromedp.Call(g.ctx, cdpfetch.FailRequest, cdpfetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionFailed})
+	case "expire":
+		b, _ := json.Marshal(api.ErrorBody{Errors: []api.ErrorItem{{Code: api.CodeUploadURLExpired, Title: "expired", Status: "403"}}})
+		go chromedp.Call(g.ctx, cdpfetch.FulfillRequest, cdpfetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: http.StatusForbidden,
+			ResponseHeaders: []*cdpfetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}}, Body: b})
 	case "hold":
 	default:
 		go g.let(ev.RequestID)
@@ -114,6 +121,7 @@ func TestComposerUploadList(t *testing.T) {
 	small := encodeJPEG(t, rng, 300, 200)
 	file := func(name string, data []byte) string { return clientFile(t, dir, name, data) }
 	retryPath := file("retry.jpg", small)
+	expiredPath := file("late.jpg", small)
 	var queued []string
 	for i := 1; i <= 4; i++ {
 		queued = append(queued, file(fmt.Sprintf("q%d.jpg", i), small))
@@ -139,8 +147,8 @@ func TestComposerUploadList(t *testing.T) {
 			mu.Unlock()
 			return
 		}
-		// The PUT failed on purpose logs a failed load; nothing else may.
-		if msg, ok := pageError(ev); ok && !strings.Contains(msg, "ERR_CONNECTION_FAILED") {
+		// The PUTs failed on purpose log failed loads; nothing else may.
+		if msg, ok := pageError(ev); ok && !strings.Contains(msg, "ERR_CONNECTION_FAILED") && !strings.Contains(msg, "status of 403") {
 			mu.Lock()
 			pageErrors = append(pageErrors, msg)
 			mu.Unlock()
@@ -243,6 +251,32 @@ func TestComposerUploadList(t *testing.T) {
 			t.Errorf("requests: got %d creates and %d PUTs, want 1 and 2 (the PUT retried to the same URL)", c, p)
 		}
 		checkAccessible(t, bctx, "the composer after Retry")
+	})
+
+	t.Run("retry with a fresh upload URL", func(t *testing.T) {
+		expire := 1
+		gate.setRule(func(string) string {
+			if expire > 0 {
+				expire--
+				return "expire"
+			}
+			return ""
+		})
+		creates, puts := count("POST", create), count("PUT", uploadURL)
+		pick(expiredPath)
+		waitClass("late.jpg", "failed")
+		if got, want := state("late.jpg"), "The upload URL expired before late.jpg was sent (is this computer's clock right?). (UploadURLExpired)"; got != want {
+			t.Errorf("state after the expired URL: got %q, want %q", got, want)
+		}
+		press("late.jpg", "Retry")
+		waitClass("late.jpg", "done")
+		// The URL cannot be reused: Retry asks for a fresh one.
+		if c, p := count("POST", create)-creates, count("PUT", uploadURL)-puts; c != 2 || p != 2 {
+			t.Errorf("requests: got %d creates and %d PUTs, want 2 and 2 (a fresh upload URL)", c, p)
+		}
+		if b := body(); !strings.Contains(b, `<img src="`+pathOf("late.jpg")+`"`) || strings.Contains(b, "late.jpg]") {
+			t.Errorf("body after Retry: got %q, want the picture in place of the placeholder", b)
+		}
 	})
 
 	t.Run("cancel and the queue", func(t *testing.T) {
