@@ -230,10 +230,17 @@ func TestComposerInBrowser(t *testing.T) {
 
 	checkAccessible(t, bctx, "the composer after uploads and refusals")
 	saveScreenshots(t, bctx, "composer")
+	reportPageErrors(t, &mu, &pageErrors)
+}
+
+// reportPageErrors fails t with the errors a page reported, which a
+// listener appends to pageErrors under mu.
+func reportPageErrors(t *testing.T, mu *sync.Mutex, pageErrors *[]string) {
+	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(pageErrors) > 0 {
-		t.Errorf("the page reported errors:\n%s", strings.Join(pageErrors, "\n"))
+	if len(*pageErrors) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(*pageErrors, "\n"))
 	}
 }
 

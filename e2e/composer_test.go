@@ -40,6 +40,19 @@ func (g *putGate) setRule(rule func(contentType string) string) {
 	g.rule = rule
 }
 
+// once makes the next PUT get what ("fail", "expire") and lets the others
+// through.
+func (g *putGate) once(what string) {
+	done := false
+	g.setRule(func(string) string {
+		if done {
+			return ""
+		}
+		done = true
+		return what
+	})
+}
+
 // paused decides on a paused request. It runs in chromedp's event loop,
 // so the commands go from goroutines.
 func (g *putGate) paused(ev *cdpfetch.EventRequestPaused) {
@@ -219,14 +232,7 @@ func TestComposerUploadList(t *testing.T) {
 	}
 
 	t.Run("retry after a failed PUT", func(t *testing.T) {
-		fails := 1
-		gate.setRule(func(string) string {
-			if fails > 0 {
-				fails--
-				return "fail"
-			}
-			return ""
-		})
+		gate.once("fail")
 		pick(retryPath)
 		waitClass("retry.jpg", "failed")
 		if got, want := state("retry.jpg"), "retry.jpg: the upload did not reach the server (network error)."; got != want {
@@ -254,14 +260,7 @@ func TestComposerUploadList(t *testing.T) {
 	})
 
 	t.Run("retry with a fresh upload URL", func(t *testing.T) {
-		expire := 1
-		gate.setRule(func(string) string {
-			if expire > 0 {
-				expire--
-				return "expire"
-			}
-			return ""
-		})
+		gate.once("expire")
 		creates, puts := count("POST", create), count("PUT", uploadURL)
 		pick(expiredPath)
 		waitClass("late.jpg", "failed")
@@ -426,9 +425,5 @@ func TestComposerUploadList(t *testing.T) {
 	})
 
 	saveScreenshots(t, bctx, "composer-uploads")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(pageErrors) > 0 {
-		t.Errorf("the page reported errors:\n%s", strings.Join(pageErrors, "\n"))
-	}
+	reportPageErrors(t, &mu, &pageErrors)
 }
