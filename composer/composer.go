@@ -135,8 +135,9 @@ type pageConfig struct {
 	// the signatures the page sniffs a file's real type with (as the CLI
 	// does), so that the script holds no second table of them.
 	Formats []pageFormat `json:"formats"`
-	// Messages is the plain sentence of every error code, with {file}
-	// where the file's name goes: the page words a refusal as the CLI does
+	// Messages is the plain sentence of every error code (and of the
+	// object store codes the API knows the meaning of), with {file} where
+	// the file's name goes: the page words a refusal as the CLI does
 	// (api.CodeInfo.Plain), from the same table.
 	Messages map[api.Code]string `json:"messages"`
 }
@@ -176,6 +177,11 @@ func pageVocabulary() ([]pageFormat, map[api.Code]string) {
 	messages := map[api.Code]string{}
 	for _, ci := range api.Codes() {
 		messages[ci.Code] = ci.Plain
+	}
+	// An object store's codes, worded as the API code they mean.
+	for c := range api.StoreCodes() {
+		ci, _ := c.Meaning()
+		messages[c] = ci.Plain
 	}
 	return formats, messages
 }

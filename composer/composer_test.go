@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -138,9 +139,14 @@ func TestConfigJSONVocabulary(t *testing.T) {
 			}
 		}
 	}
+	codes := slices.Collect(maps.Keys(api.StoreCodes()))
 	for _, ci := range api.Codes() {
-		if got := got.Messages[ci.Code]; got != ci.Plain || got == "" {
-			t.Errorf("messages[%s]: got %q, want %q", ci.Code, got, ci.Plain)
+		codes = append(codes, ci.Code)
+	}
+	for _, c := range codes {
+		ci, _ := c.Meaning()
+		if got := got.Messages[c]; got != ci.Plain || got == "" {
+			t.Errorf("messages[%s]: got %q, want %q", c, got, ci.Plain)
 		}
 	}
 }

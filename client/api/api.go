@@ -161,6 +161,35 @@ func (c Code) Info() (CodeInfo, bool) {
 	return CodeInfo{}, false
 }
 
+// storeCodes are codes an S3 object store answers a PUT to an upload URL
+// with, by the API code whose meaning they share.
+var storeCodes = map[Code]Code{
+	"ExpiredToken":          CodeUploadURLExpired,
+	"SignatureDoesNotMatch": CodeSignatureMismatch,
+	"RequestTimeTooSkewed":  CodeSignatureMismatch,
+	"AccessDenied":          CodeSignatureMismatch,
+}
+
+// StoreCodes returns the object store codes that Meaning knows, each with
+// the API code it means.
+func StoreCodes() map[Code]Code {
+	m := make(map[Code]Code, len(storeCodes))
+	for k, v := range storeCodes {
+		m[k] = v
+	}
+	return m
+}
+
+// Meaning returns what c means, for wording it: its own info for an API
+// code, the info of the API code an object store's code means (an
+// S3 ExpiredToken is an UploadURLExpired), and false for other codes.
+func (c Code) Meaning() (CodeInfo, bool) {
+	if same, ok := storeCodes[c]; ok {
+		c = same
+	}
+	return c.Info()
+}
+
 // Status returns the HTTP status of c, or 0 for a code not the API's.
 func (c Code) Status() int {
 	ci, _ := c.Info()

@@ -259,7 +259,7 @@ func describe(file string, size int64, server string, err error) string {
 	}
 	// The plain sentence of the code is the API's (the composer page shows
 	// the same); the CLI adds the flag to check or what to do next.
-	info, known := e.Code.Info()
+	info, known := e.Code.Meaning()
 	msg := info.Sentence(file)
 	switch e.Code {
 	case api.CodeFileTooLarge:
@@ -282,10 +282,6 @@ func describe(file string, size int64, server string, err error) string {
 		if e.Pointer == "/brand_id" {
 			msg = "the brand id is not valid; check --brand"
 		}
-	case "ExpiredToken": // an object store's codes
-		msg = sentence(api.CodeUploadURLExpired, file)
-	case "SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied":
-		msg = sentence(api.CodeSignatureMismatch, file)
 	case api.CodeInternalError:
 		msg += "; give its operator the request id quoted here"
 	case api.CodeNotFound, api.CodeMethodNotAllowed:
@@ -316,16 +312,11 @@ func describe(file string, size int64, server string, err error) string {
 	return msg + " (" + said + ")"
 }
 
-// sentence is the API's plain sentence for c about file.
-func sentence(c api.Code, file string) string {
-	info, _ := c.Info()
-	return info.Sentence(file)
-}
-
 // notServer says that server is not a userimages server, naming it where
 // the API's sentence says "the server".
 func notServer(server string) string {
-	return strings.Replace(sentence(api.CodeNotFound, ""), "the server", server, 1) + "; check --server"
+	info, _ := api.CodeNotFound.Info()
+	return strings.Replace(info.Plain, "the server", server, 1) + "; check --server"
 }
 
 func retryHint(d time.Duration) string {

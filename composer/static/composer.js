@@ -151,7 +151,7 @@
     if (plain) {
       return capitalize(plain).split('{file}').join(name) + '.';
     }
-    return name + ' was refused (' + (err.code || 'HTTP ' + err.status) + ').';
+    return name + ' was refused (HTTP ' + err.status + ').'; // failed() adds the code
   }
 
   /* ---------- Looking at a file ---------- */
