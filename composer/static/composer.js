@@ -159,6 +159,10 @@
   // sniff reads the first bytes of file and answers the API format whose
   // signature they start with, or null.
   function sniff(file) {
+    if (!config.formats.length) {
+      // A theme that gives no formats: the browser's type is all there is.
+      return Promise.resolve(file.type ? { mime: file.type, name: file.type, magics: [] } : null);
+    }
     return file.slice(0, 32).arrayBuffer().then(function (buf) {
       var head = new Uint8Array(buf);
       var startsWith = function (bytes, at) {
@@ -186,9 +190,9 @@
     }
     if (!format) {
       var said = file.type ? ' (' + file.type + ')' : '';
-      return file.name + said + ' is not a ' + acceptedNames() + ' image.';
+      return file.name + said + ' is not a ' + (acceptedNames() || 'supported') + ' image.';
     }
-    if (acceptedFormats().indexOf(format) < 0) {
+    if (config.formats.length && acceptedFormats().indexOf(format) < 0) {
       return file.name + ' is a ' + format.name + ' image; pictures must be ' + acceptedNames() + '.';
     }
     return '';
@@ -481,7 +485,6 @@
 
   /* ---------- The upload list ---------- */
 
-  var items = [];
   var nextId = 1;
 
   // addItem shows a file in the upload list: a thumbnail, its name, a
@@ -525,7 +528,6 @@
     item.bar = bar;
     item.stateEl = state;
     item.actions = actions;
-    items.push(item);
     return item;
   }
 
@@ -569,7 +571,6 @@
   function dropItem(item) {
     var hadFocus = item.li.contains(document.activeElement);
     item.li.remove();
-    items.splice(items.indexOf(item), 1);
     if (hadFocus) {
       drop.focus();
     }
@@ -627,11 +628,10 @@
 
   function start(item) {
     running++;
-    item.cancelled = false;
     run(item).then(function (path) {
       done(item, path);
     }, function (err) {
-      if (!err.aborted) {
+      if (!err.aborted && !item.cancelled) {
         failed(item, err);
       }
     }).then(function () {
@@ -690,6 +690,7 @@
   }
 
   function cancel(item) {
+    item.cancelled = true;
     if (item.abort) {
       item.abort();
     }
@@ -728,9 +729,7 @@
       insertPlaceholder(item);
       setState(item, 'Checking…');
       setActions(item, ['Cancel']);
-      item.abort = function () {
-        item.cancelled = true;
-      };
+      item.abort = null; // nothing to stop while the file is looked at
       Promise.all([sniff(file), item.measured]).then(function (found) {
         if (item.cancelled) {
           return;
