@@ -15,6 +15,7 @@ import (
 	cdpfetch "github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/userimages/userimages/client/api"
 )
 
@@ -246,8 +247,14 @@ func TestComposerUploadList(t *testing.T) {
 		}
 		checkAccessible(t, bctx, "the composer with a failed upload")
 		saveScreenshots(t, bctx, "composer-failed")
-		press("retry.jpg", "Retry")
+		// Retry from the keyboard: the focus stays in the item, on Remove
+		// once it is done.
+		evalJS[bool](t, bctx, fmt.Sprintf(`(() => { [...%s.querySelectorAll('button')].find(b => b.textContent === 'Retry').focus(); return true; })()`, item("retry.jpg")))
+		inBrowser(t, bctx, "press Enter on Retry", chromedp.KeyEvent(kb.Enter))
 		waitClass("retry.jpg", "done")
+		if got := evalJS[string](t, bctx, `document.activeElement.textContent + ' ' + document.activeElement.closest('li')?.dataset.file`); got != "Remove retry.jpg" {
+			t.Errorf("focus after Retry: got %q, want the Remove button of retry.jpg", got)
+		}
 		path := pathOf("retry.jpg")
 		if b := body(); !strings.Contains(b, `<img src="`+path+`"`) || strings.Contains(b, "retry.jpg]") {
 			t.Errorf("body after Retry: got %q, want the picture %s in place of the placeholder", b, path)

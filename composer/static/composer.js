@@ -545,10 +545,12 @@
   };
 
   // setActions gives item the buttons named (Cancel, Retry, Remove), each
-  // described by the file's name for screen readers. A button that had the
-  // focus hands it to the first new one.
+  // described by the file's name for screen readers. A keyboard user who
+  // pressed one keeps the focus in the item: on the first new button, or on
+  // the item itself while it has none (during the claim), so that Retry
+  // leads to Cancel and then to Remove.
   function setActions(item, names) {
-    var hadFocus = item.actions.contains(document.activeElement);
+    var hadFocus = item.li.contains(document.activeElement);
     item.actions.textContent = '';
     names.forEach(function (label) {
       var b = document.createElement('button');
@@ -561,8 +563,11 @@
       });
       item.actions.appendChild(b);
     });
-    if (hadFocus) {
-      (item.actions.firstChild || drop).focus();
+    if (hadFocus && item.actions.firstChild) {
+      item.actions.firstChild.focus();
+    } else if (hadFocus) {
+      item.li.tabIndex = -1;
+      item.li.focus();
     }
   }
 
