@@ -26,7 +26,7 @@ import (
 type putGate struct {
 	ctx  context.Context
 	mu   sync.Mutex
-	rule func(contentType string) string // "fail", "expire", "hold", or "" to let it through
+	rule func(contentType string) string // "fail", "expire", "expire-s3", "hold", or "" to let it through
 	held []heldPUT
 }
 
@@ -41,7 +41,7 @@ func (g *putGate) setRule(rule func(contentType string) string) {
 	g.rule = rule
 }
 
-// once makes the next PUT get what ("fail", "expire") and lets the others
+// once makes the next PUT get what ("fail", "expire"…) and lets the others
 // through.
 func (g *putGate) once(what string) {
 	done := false
@@ -75,14 +75,24 @@ func (g *putGate) paused(ev *cdpfetch.EventRequestPaused) {
 	switch what {
 	case "fail":
 		go chromedp.Call(g.ctx, cdpfetch.FailRequest, cdpfetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionFailed})
-	case "expire":
-		b, _ := json.Marshal(api.ErrorBody{Errors: []api.ErrorItem{{Code: api.CodeUploadURLExpired, Title: "expired", Status: "403"}}})
+	case "expire", "expire-s3":
+		ct, b := expiredAnswer(what)
 		go chromedp.Call(g.ctx, cdpfetch.FulfillRequest, cdpfetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: http.StatusForbidden,
-			ResponseHeaders: []*cdpfetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}}, Body: b})
+			ResponseHeaders: []*cdpfetch.HeaderEntry{{Name: "Content-Type", Value: ct}}, Body: b})
 	case "hold":
 	default:
 		go g.let(ev.RequestID)
 	}
+}
+
+// expiredAnswer is how an expired upload URL answers a PUT: userimages'
+// errors document ("expire"), or an S3 store's XML ("expire-s3").
+func expiredAnswer(what string) (contentType string, body []byte) {
+	if what == "expire-s3" {
+		return "application/xml", []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>`)
+	}
+	b, _ := json.Marshal(api.ErrorBody{Errors: []api.ErrorItem{{Code: api.CodeUploadURLExpired, Title: "expired", Status: "403"}}})
+	return "application/json", b
 }
 
 func (g *putGate) let(id cdpfetch.RequestID) {
@@ -135,7 +145,6 @@ func TestComposerUploadList(t *testing.T) {
 	small := encodeJPEG(t, rng, 300, 200)
 	file := func(name string, data []byte) string { return clientFile(t, dir, name, data) }
 	retryPath := file("retry.jpg", small)
-	expiredPath := file("late.jpg", small)
 	var queued []string
 	for i := 1; i <= 4; i++ {
 		queued = append(queued, file(fmt.Sprintf("q%d.jpg", i), small))
@@ -266,24 +275,30 @@ func TestComposerUploadList(t *testing.T) {
 		checkAccessible(t, bctx, "the composer after Retry")
 	})
 
-	t.Run("retry with a fresh upload URL", func(t *testing.T) {
-		gate.once("expire")
-		creates, puts := count("POST", create), count("PUT", uploadURL)
-		pick(expiredPath)
-		waitClass("late.jpg", "failed")
-		if got, want := state("late.jpg"), "The upload URL expired before late.jpg was sent (is this computer's clock right?). (UploadURLExpired)"; got != want {
-			t.Errorf("state after the expired URL: got %q, want %q", got, want)
-		}
-		press("late.jpg", "Retry")
-		waitClass("late.jpg", "done")
-		// The URL cannot be reused: Retry asks for a fresh one.
-		if c, p := count("POST", create)-creates, count("PUT", uploadURL)-puts; c != 2 || p != 2 {
-			t.Errorf("requests: got %d creates and %d PUTs, want 2 and 2 (a fresh upload URL)", c, p)
-		}
-		if b := body(); !strings.Contains(b, `<img src="`+pathOf("late.jpg")+`"`) || strings.Contains(b, "late.jpg]") {
-			t.Errorf("body after Retry: got %q, want the picture in place of the placeholder", b)
-		}
-	})
+	// An expired upload URL, as userimages and as an S3 store say it: the
+	// code's plain sentence, and Retry asks for a fresh URL.
+	for _, tc := range []struct{ answer, name, code string }{
+		{"expire", "late.jpg", "UploadURLExpired"},
+		{"expire-s3", "late-s3.jpg", "ExpiredToken"},
+	} {
+		t.Run("retry with a fresh upload URL after "+tc.code, func(t *testing.T) {
+			gate.once(tc.answer)
+			creates, puts := count("POST", create), count("PUT", uploadURL)
+			pick(file(tc.name, small))
+			waitClass(tc.name, "failed")
+			if got, want := state(tc.name), "The upload URL expired before "+tc.name+" was sent (is this computer's clock right?). ("+tc.code+")"; got != want {
+				t.Errorf("state after the expired URL: got %q, want %q", got, want)
+			}
+			press(tc.name, "Retry")
+			waitClass(tc.name, "done")
+			if c, p := count("POST", create)-creates, count("PUT", uploadURL)-puts; c != 2 || p != 2 {
+				t.Errorf("requests: got %d creates and %d PUTs, want 2 and 2 (a fresh upload URL)", c, p)
+			}
+			if b := body(); !strings.Contains(b, `<img src="`+pathOf(tc.name)+`"`) || strings.Contains(b, tc.name+"]") {
+				t.Errorf("body after Retry: got %q, want the picture in place of the placeholder", b)
+			}
+		})
+	}
 
 	t.Run("cancel and the queue", func(t *testing.T) {
 		setBody("")

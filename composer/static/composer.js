@@ -292,7 +292,10 @@
           return;
         }
         if (xhr.status < 200 || xhr.status > 299) {
-          reject(new UploadError({ status: xhr.status, text: 'the upload URL answered HTTP ' + xhr.status }));
+          // An S3 object store answers XML: <Error><Code>ExpiredToken</Code>…
+          var code = /<Code>([A-Za-z]+)<\/Code>/.exec(xhr.responseText || '');
+          reject(new UploadError(code ? { code: code[1], status: xhr.status } :
+            { status: xhr.status, text: 'the upload URL answered HTTP ' + xhr.status }));
           return;
         }
         bar.value = bar.max;
