@@ -19,14 +19,14 @@ import (
 	"github.com/userimages/userimages/client/api"
 )
 
-// putGate pauses the page's PUTs to upload URLs in Chromium (the Fetch
-// domain) and lets each through, fails it as a lost connection, answers
+// requestGate pauses the page's PUTs to upload URLs and its claims in Chromium
+// (the Fetch domain) and lets each through, fails it as a lost connection, answers
 // it as an expired upload URL would, or holds it until released: a held
 // PUT is an upload as slow as the test wants.
-type putGate struct {
+type requestGate struct {
 	ctx  context.Context
 	mu   sync.Mutex
-	rule func(contentType string) string // "fail", "expire", "expire-s3", "hold", or "" to let it through
+	rule func(method, contentType string) string // "fail", "expire", "expire-s3", "hold", or "" to let it through
 	held []heldPUT
 }
 
@@ -35,18 +35,18 @@ type heldPUT struct {
 	contentType string
 }
 
-func (g *putGate) setRule(rule func(contentType string) string) {
+func (g *requestGate) setRule(rule func(method, contentType string) string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.rule = rule
 }
 
-// once makes the next PUT get what ("fail", "expire"…) and lets the others
-// through.
-func (g *putGate) once(what string) {
+// once makes the next request of method get what ("fail", "expire"…) and
+// lets the others through.
+func (g *requestGate) once(method, what string) {
 	done := false
-	g.setRule(func(string) string {
-		if done {
+	g.setRule(func(m, _ string) string {
+		if done || m != method {
 			return ""
 		}
 		done = true
@@ -56,7 +56,7 @@ func (g *putGate) once(what string) {
 
 // paused decides on a paused request. It runs in chromedp's event loop,
 // so the commands go from goroutines.
-func (g *putGate) paused(ev *cdpfetch.EventRequestPaused) {
+func (g *requestGate) paused(ev *cdpfetch.EventRequestPaused) {
 	ct := ""
 	for k, v := range ev.Request.Headers {
 		if strings.EqualFold(k, "Content-Type") {
@@ -65,8 +65,8 @@ func (g *putGate) paused(ev *cdpfetch.EventRequestPaused) {
 	}
 	g.mu.Lock()
 	what := ""
-	if ev.Request.Method == http.MethodPut && g.rule != nil {
-		what = g.rule(ct)
+	if g.rule != nil {
+		what = g.rule(ev.Request.Method, ct)
 	}
 	if what == "hold" {
 		g.held = append(g.held, heldPUT{ev.RequestID, ct})
@@ -95,20 +95,20 @@ func expiredAnswer(what string) (contentType string, body []byte) {
 	return "application/json", b
 }
 
-func (g *putGate) let(id cdpfetch.RequestID) {
+func (g *requestGate) let(id cdpfetch.RequestID) {
 	// A request the page has aborted meanwhile cannot be continued: no matter.
 	chromedp.Call(g.ctx, cdpfetch.ContinueRequest, cdpfetch.ContinueRequestParams{RequestID: id})
 }
 
 // heldCount is how many PUTs have been held so far.
-func (g *putGate) heldCount() int {
+func (g *requestGate) heldCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.held)
 }
 
 // release lets the held PUTs of contentType ("": all) go on.
-func (g *putGate) release(contentType string) {
+func (g *requestGate) release(contentType string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	kept := g.held[:0]
@@ -156,7 +156,7 @@ func TestComposerUploadList(t *testing.T) {
 	hugePath := file("huge.jpg", padJPEG(small, 3_000_000, rngBytes(rng)))
 
 	bctx := newBrowser(t, dir)
-	gate := &putGate{ctx: bctx}
+	gate := &requestGate{ctx: bctx}
 	var mu sync.Mutex
 	var requests, pageErrors []string
 	if err := chromedp.Listen(bctx, func(ev any) {
@@ -199,7 +199,7 @@ func TestComposerUploadList(t *testing.T) {
 			t.Logf("requests the page made:\n%s", strings.Join(requests, "\n"))
 		}
 	})
-	if _, err := chromedp.Call(bctx, cdpfetch.Enable, cdpfetch.EnableParams{Patterns: []*cdpfetch.RequestPattern{{URLPattern: "*/uploads/*"}}}); err != nil {
+	if _, err := chromedp.Call(bctx, cdpfetch.Enable, cdpfetch.EnableParams{Patterns: []*cdpfetch.RequestPattern{{URLPattern: "*/uploads/*"}, {URLPattern: "*" + claim}}}); err != nil {
 		t.Fatalf("intercept the upload URLs: %v", err)
 	}
 	inBrowser(t, bctx, "open the composer", chromedp.Navigate(s.base+"/composer/"))
@@ -242,7 +242,7 @@ func TestComposerUploadList(t *testing.T) {
 	}
 
 	t.Run("retry after a failed PUT", func(t *testing.T) {
-		gate.once("fail")
+		gate.once(http.MethodPut, "fail")
 		pick(retryPath)
 		waitClass("retry.jpg", "failed")
 		if got, want := state("retry.jpg"), "retry.jpg: the upload did not reach the server (network error)."; got != want {
@@ -275,6 +275,22 @@ func TestComposerUploadList(t *testing.T) {
 		checkAccessible(t, bctx, "the composer after Retry")
 	})
 
+	t.Run("retry after a failed claim", func(t *testing.T) {
+		gate.once(http.MethodPost, "fail")
+		creates, puts, claims := count("POST", create), count("PUT", uploadURL), count("POST", claim)
+		pick(file("claim.jpg", small))
+		waitClass("claim.jpg", "failed")
+		if got, want := state("claim.jpg"), "claim.jpg: the server could not be reached (network error)."; got != want {
+			t.Errorf("state after the failed claim: got %q, want %q", got, want)
+		}
+		press("claim.jpg", "Retry")
+		waitClass("claim.jpg", "done")
+		// The bytes arrived: Retry claims the same token again.
+		if c, p, cl := count("POST", create)-creates, count("PUT", uploadURL)-puts, count("POST", claim)-claims; c != 1 || p != 1 || cl != 2 {
+			t.Errorf("requests: got %d creates, %d PUTs, %d claims; want 1, 1 and 2 (the claim retried)", c, p, cl)
+		}
+	})
+
 	// An expired upload URL, as userimages and as an S3 store say it: the
 	// code's plain sentence, and Retry asks for a fresh URL.
 	for _, tc := range []struct{ answer, name, code string }{
@@ -282,7 +298,7 @@ func TestComposerUploadList(t *testing.T) {
 		{"expire-s3", "late-s3.jpg", "ExpiredToken"},
 	} {
 		t.Run("retry with a fresh upload URL after "+tc.code, func(t *testing.T) {
-			gate.once(tc.answer)
+			gate.once(http.MethodPut, tc.answer)
 			creates, puts := count("POST", create), count("PUT", uploadURL)
 			pick(file(tc.name, small))
 			waitClass(tc.name, "failed")
@@ -303,7 +319,12 @@ func TestComposerUploadList(t *testing.T) {
 	t.Run("cancel and the queue", func(t *testing.T) {
 		setBody("")
 		creates, claims := count("POST", create), count("POST", claim)
-		gate.setRule(func(string) string { return "hold" })
+		gate.setRule(func(m, _ string) string {
+			if m == http.MethodPut {
+				return "hold"
+			}
+			return ""
+		})
 		pick(queued...)
 		waitFor(t, "three PUTs held", func() bool { return gate.heldCount() == 3 })
 		time.Sleep(200 * time.Millisecond) // a fourth would start now
@@ -350,8 +371,8 @@ func TestComposerUploadList(t *testing.T) {
 
 	t.Run("order picked, not order finished", func(t *testing.T) {
 		setBody("Intro")
-		gate.setRule(func(ct string) string {
-			if ct == "image/png" {
+		gate.setRule(func(m, ct string) string {
+			if m == http.MethodPut && ct == "image/png" {
 				return "hold"
 			}
 			return ""
