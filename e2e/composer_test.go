@@ -139,7 +139,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // alt text field, srcset, a mislabelled PNG and a file over the limit.
 // axe-core checks the page after each.
 func TestComposerUploadList(t *testing.T) {
-	s := startServer(t, t.TempDir(), "--max-file-size", "2000000")
+	// GIFs are not accepted, so that a GIF is refused for its type.
+	s := startServer(t, t.TempDir(), "--max-file-size", "2000000", "--content-type", "image/jpeg", "--content-type", "image/png")
 	rng := newRand(t)
 	dir := t.TempDir()
 	small := encodeJPEG(t, rng, 300, 200)
@@ -154,6 +155,7 @@ func TestComposerUploadList(t *testing.T) {
 	widePath := file("wide.jpg", encodeJPEG(t, rng, 700, 300))
 	fakePath := file("photo.jpg", encodePNG(t, rng, 40, 30))
 	hugePath := file("huge.jpg", padJPEG(small, 3_000_000, rngBytes(rng)))
+	gifPath := file("still.png", encodeGIF(t, rng, 40, 30)) // a GIF, named .png
 
 	bctx := newBrowser(t, dir)
 	gate := &requestGate{ctx: bctx}
@@ -448,24 +450,31 @@ func TestComposerUploadList(t *testing.T) {
 		checkAccessible(t, bctx, "the composer after a mislabelled PNG")
 	})
 
-	t.Run("a file over the limit", func(t *testing.T) {
-		creates := count("POST", create)
-		pick(hugePath)
-		waitClass("huge.jpg", "failed")
-		if got, want := state("huge.jpg"), "huge.jpg is 3 MB; pictures must be 2 MB or smaller."; got != want {
-			t.Errorf("state: got %q, want %q", got, want)
-		}
-		if got := buttons("huge.jpg"); !slices.Equal(got, []string{"Remove"}) {
-			t.Errorf("buttons: got %q, want Remove only", got)
-		}
-		if n := count("POST", create) - creates; n != 0 {
-			t.Errorf("requests for a file over the limit: got %d, want none", n)
-		}
-		if b := body(); strings.Contains(b, "huge.jpg") {
-			t.Errorf("body: got %q, want no placeholder of the refused file", b)
-		}
-		checkAccessible(t, bctx, "the composer after a refused file")
-	})
+	// Files refused in the page say why: the size against the limit, the
+	// type found against the types accepted.
+	for _, tc := range []struct{ path, name, want string }{
+		{hugePath, "huge.jpg", "huge.jpg is 3 MB; pictures must be 2 MB or smaller."},
+		{gifPath, "still.png", "still.png is a GIF image; pictures must be JPEG or PNG."},
+	} {
+		t.Run("refused "+tc.name, func(t *testing.T) {
+			creates := count("POST", create)
+			pick(tc.path)
+			waitClass(tc.name, "failed")
+			if got := state(tc.name); got != tc.want {
+				t.Errorf("state: got %q, want %q", got, tc.want)
+			}
+			if got := buttons(tc.name); !slices.Equal(got, []string{"Remove"}) {
+				t.Errorf("buttons: got %q, want Remove only", got)
+			}
+			if n := count("POST", create) - creates; n != 0 {
+				t.Errorf("requests for a refused file: got %d, want none", n)
+			}
+			if b := body(); strings.Contains(b, tc.name) {
+				t.Errorf("body: got %q, want no placeholder of the refused file", b)
+			}
+			checkAccessible(t, bctx, "the composer after refusing "+tc.name)
+		})
+	}
 
 	saveScreenshots(t, bctx, "composer-uploads")
 	reportPageErrors(t, &mu, &pageErrors)
