@@ -1,5 +1,5 @@
 // Package api declares the vocabulary of the userimages API once: its error
-// codes with their HTTP status and title, the wire types of every request
+// codes with their HTTP status, title and plain sentence, the wire types of every request
 // and response, and the image formats it accepts. The server (core,
 // httpapi, imagesafe, the stores, the composer) and the Go client derive
 // from it; it imports only the standard library, so that programs that
