@@ -715,7 +715,14 @@
 
   function remove(item) {
     if (item.html) {
-      replaceInBody(item.html, '');
+      if (!replaceInBody(item.html, '')) {
+        // The tag was edited by hand: take out the first <img> of its path.
+        var tag = new RegExp('<img src="' + escapeAttr(item.path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') + '"[^>]*>');
+        var m = tag.exec(body.value);
+        if (m) {
+          replaceInBody(m[0], '');
+        }
+      }
       announce(item.name + ' was removed from the body.');
     } else {
       setMarker(item, '');
