@@ -100,7 +100,7 @@ func (g *requestGate) let(id cdpfetch.RequestID) {
 	chromedp.Call(g.ctx, cdpfetch.ContinueRequest, cdpfetch.ContinueRequestParams{RequestID: id})
 }
 
-// heldCount is how many PUTs have been held so far.
+// heldCount is how many requests are held now.
 func (g *requestGate) heldCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -110,16 +110,22 @@ func (g *requestGate) heldCount() int {
 // release lets the held PUTs of contentType ("": all) go on.
 func (g *requestGate) release(contentType string) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	var released []cdpfetch.RequestID
 	kept := g.held[:0]
 	for _, h := range g.held {
 		if contentType == "" || h.contentType == contentType {
-			g.let(h.id)
+			released = append(released, h.id)
 			continue
 		}
 		kept = append(kept, h)
 	}
 	g.held = kept
+	g.mu.Unlock()
+	// Not under mu: the listener, which takes mu, must not wait on Chromium
+	// while Chromium's answers wait on the listener.
+	for _, id := range released {
+		g.let(id)
+	}
 }
 
 // waitFor polls cond in Go for up to 15 s.
