@@ -18,6 +18,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,6 +142,10 @@ type pageConfig struct {
 	// the file's name goes: the page words a refusal as the CLI does
 	// (api.CodeInfo.Plain), from the same table.
 	Messages map[api.Code]string `json:"messages"`
+	// NewUploadCodes are the codes (the API's and an object store's) after
+	// which a retry needs a fresh upload URL (api.Code.NeedsNewUpload);
+	// after others it repeats only the step that failed.
+	NewUploadCodes []api.Code `json:"new_upload_codes"`
 }
 
 // pageFormat is an api.Format for the page. Magics are byte values, as
@@ -164,7 +170,7 @@ func byteValues(s string) []int {
 }
 
 // pageVocabulary is the part of config.json that comes from client/api.
-func pageVocabulary() ([]pageFormat, map[api.Code]string) {
+func pageVocabulary() ([]pageFormat, map[api.Code]string, []api.Code) {
 	var formats []pageFormat
 	for _, f := range api.Formats() {
 		sig := f.Signature()
@@ -175,29 +181,40 @@ func pageVocabulary() ([]pageFormat, map[api.Code]string) {
 		formats = append(formats, pf)
 	}
 	messages := map[api.Code]string{}
+	var newUpload []api.Code
+	known := func(c api.Code) {
+		ci, _ := c.Meaning()
+		messages[c] = ci.Plain
+		if c.NeedsNewUpload() {
+			newUpload = append(newUpload, c)
+		}
+	}
 	for _, ci := range api.Codes() {
-		messages[ci.Code] = ci.Plain
+		known(ci.Code)
 	}
 	// An object store's codes, worded as the API code they mean.
 	for c := range api.StoreCodes() {
-		ci, _ := c.Meaning()
-		messages[c] = ci.Plain
+		known(c)
 	}
-	return formats, messages
+	slices.Sort(newUpload)
+	return formats, messages, newUpload
 }
 
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes}
-	pc.Formats, pc.Messages = pageVocabulary()
+	pc.Formats, pc.Messages, pc.NewUploadCodes = pageVocabulary()
 	if pc.ContentTypes == nil {
 		pc.ContentTypes = []string{}
 	}
 	if h.cfg.Brands != nil {
 		brands, err := h.cfg.Brands(r.Context())
 		if err != nil {
-			// The request log records the 500; the page says it cannot
-			// load its settings.
-			http.Error(w, "cannot list brands", http.StatusInternalServerError)
+			// A store's fault, worth a retry (as the API's
+			// StorageUnavailable); the request log records it and the page
+			// says it cannot load its settings.
+			unavailable, _ := api.CodeStorageUnavailable.Info()
+			w.Header().Set("Retry-After", strconv.Itoa(unavailable.RetryAfter))
+			http.Error(w, "cannot list brands; try again", unavailable.Status)
 			return
 		}
 		if brands != nil {

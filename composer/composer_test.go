@@ -117,7 +117,8 @@ func TestConfigJSONVocabulary(t *testing.T) {
 			Tag       []int   `json:"tag"`
 			TagOffset int     `json:"tag_offset"`
 		} `json:"formats"`
-		Messages map[api.Code]string `json:"messages"`
+		Messages       map[api.Code]string `json:"messages"`
+		NewUploadCodes []api.Code          `json:"new_upload_codes"`
 	}
 	if err := json.Unmarshal([]byte(a.body), &got); err != nil {
 		t.Fatalf("config.json: %v: %s", err, a.body)
@@ -144,6 +145,9 @@ func TestConfigJSONVocabulary(t *testing.T) {
 		codes = append(codes, ci.Code)
 	}
 	for _, c := range codes {
+		if got, want := slices.Contains(got.NewUploadCodes, c), c.NeedsNewUpload(); got != want {
+			t.Errorf("new_upload_codes has %s: got %v, want %v", c, got, want)
+		}
 		ci, _ := c.Meaning()
 		if got := got.Messages[c]; got != ci.Plain || got == "" {
 			t.Errorf("messages[%s]: got %q, want %q", c, got, ci.Plain)
@@ -155,8 +159,8 @@ func TestConfigJSONBrandsFail(t *testing.T) {
 	cfg := testConfig()
 	cfg.Brands = func(context.Context) ([]string, error) { return nil, errors.New("database is locked") }
 	a := get(t, composer.Handler(cfg), http.MethodGet, "/composer/config.json")
-	if a.status != http.StatusInternalServerError {
-		t.Errorf("got status %d, want 500", a.status)
+	if a.status != http.StatusServiceUnavailable {
+		t.Errorf("got status %d, want 503", a.status)
 	}
 	if strings.Contains(a.body, "locked") {
 		t.Errorf("got body %q, want the cause kept out of it", a.body)

@@ -7,6 +7,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -188,6 +189,19 @@ func (c Code) Meaning() (CodeInfo, bool) {
 		c = same
 	}
 	return c.Info()
+}
+
+// newUploadCodes are the codes after which an upload's URL and token
+// cannot be used again.
+var newUploadCodes = []Code{CodeSignatureMismatch, CodeUploadURLExpired, CodeTokenNotFound, CodeTokenExpired, CodeAlreadyClaimed}
+
+// NeedsNewUpload reports whether c, an API code or an object store's (see
+// Meaning), answered to a PUT or a claim, means that upload's URL and token
+// cannot be used again: a retry starts over at step 1 with a fresh upload
+// URL. After any other code a retry repeats only the step that failed.
+func (c Code) NeedsNewUpload() bool {
+	ci, ok := c.Meaning()
+	return ok && slices.Contains(newUploadCodes, ci.Code)
 }
 
 // Status returns the HTTP status of c, or 0 for a code not the API's.

@@ -19,3 +19,22 @@ func TestPlainSentences(t *testing.T) {
 		t.Errorf("Sentence: got %q, want %q", got, want)
 	}
 }
+
+func TestNeedsNewUpload(t *testing.T) {
+	for _, tc := range []struct {
+		code Code
+		want bool
+	}{
+		{CodeUploadURLExpired, true},
+		{"ExpiredToken", true}, // S3's word for an expired presigned URL
+		{CodeTokenExpired, true},
+		{CodeAlreadyClaimed, true},
+		{CodeStorageUnavailable, false}, // the same step again
+		{CodeContentMismatch, false},
+		{"NoSuchBucket", false},
+	} {
+		if got := tc.code.NeedsNewUpload(); got != tc.want {
+			t.Errorf("%s.NeedsNewUpload(): got %v, want %v", tc.code, got, tc.want)
+		}
+	}
+}

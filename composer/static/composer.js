@@ -50,11 +50,6 @@
   // with other --variant-widths sets them on the form, e.g.
   // <form id="composer" data-variant-widths="320,640,1280">.
   var VARIANT_WIDTHS = [160, 320, 640, 960, 1280, 1920];
-  // Object store codes whose upload URL cannot be used again, next to the
-  // API's own (see needsFreshURL).
-  var STALE_URL_CODES = ['UploadURLExpired', 'SignatureMismatch', 'TokenExpired', 'TokenNotFound',
-    'AlreadyClaimed', 'ExpiredToken', 'SignatureDoesNotMatch', 'RequestTimeTooSkewed', 'AccessDenied'];
-
   function byId(id) {
     return document.getElementById(id);
   }
@@ -75,7 +70,7 @@
   // check here), content_types (empty: every format), formats (the API's
   // image formats, their names and signatures) and messages (a plain
   // sentence per error code). The server checks again either way.
-  var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {} };
+  var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {}, new_upload_codes: [] };
 
   /* ---------- Words ---------- */
 
@@ -318,7 +313,7 @@
   // needsFreshURL says whether err, from a PUT or a claim, means the upload
   // URL and its token cannot be used again: the next try starts at step 1.
   function needsFreshURL(err) {
-    return STALE_URL_CODES.indexOf(err.code) >= 0;
+    return config.new_upload_codes.indexOf(err.code) >= 0;
   }
 
   // run takes item through the steps it has not done yet: a retry after a
@@ -809,6 +804,8 @@
     // each error code.
     config.formats = Array.isArray(c.formats) ? c.formats : [];
     config.messages = c.messages && typeof c.messages === 'object' ? c.messages : {};
+    // The codes after which a retry needs a fresh upload URL.
+    config.new_upload_codes = Array.isArray(c.new_upload_codes) ? c.new_upload_codes : [];
     brand.textContent = '';
     config.brands.forEach(function (id) {
       var opt = document.createElement('option');
