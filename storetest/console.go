@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"userimages/core"
+)
+
+// The console's records: sessions, reports, the blocklist view and the
+// moderation events (core.SessionStore, core.ReportStore and the console
+// part of core.ModerationStore).
+
+func testSessions(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	uid, err := s.AddUser(ctx, core.User{Email: "mod@example.com", PasswordHash: []byte("x"), Admin: true, CreatedAt: base})
+	noErr(t, "AddUser", err)
+	ses := core.Session{Hash: sha(1), UserID: uid, CreatedAt: base, LastSeen: base}
+	noErr(t, "CreateSession", s.CreateSession(ctx, ses))
+	wantErr(t, "CreateSession again", s.CreateSession(ctx, ses), core.ErrExist)
+	got, err := s.Session(ctx, ses.Hash)
+	noErr(t, "Session", err)
+	checkSession(t, "Session", got, ses)
+
+	ses.LastSeen = base.Add(time.Hour)
+	noErr(t, "TouchSession", s.TouchSession(ctx, ses.Hash, ses.LastSeen))
+	got, err = s.Session(ctx, ses.Hash)
+	noErr(t, "Session after TouchSession", err)
+	checkSession(t, "Session after TouchSession", got, ses)
+	noErr(t, "TouchSession of a missing session", s.TouchSession(ctx, sha(2), base))
+
+	noErr(t, "DeleteSession", s.DeleteSession(ctx, ses.Hash))
+	_, err = s.Session(ctx, ses.Hash)
+	wantErr(t, "Session after DeleteSession", err, core.ErrNotFound)
+	noErr(t, "DeleteSession again", s.DeleteSession(ctx, ses.Hash))
+}
+
+func checkSession(t *testing.T, what string, got, want core.Session) {
+	t.Helper()
+	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
+	checkTime(t, what+": LastSeen", got.LastSeen, want.LastSeen)
+	if got.Hash != want.Hash || got.UserID != want.UserID {
+		t.Errorf("%s: got hash %q user %d, want %q %d", what, got.Hash, got.UserID, want.Hash, want.UserID)
+	}
+}
+
+func testReports(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	var imgs []core.Image
+	for n := range 3 {
+		up := newUpload(n+1, 0)
+		img := newImage(n+1, up)
+		mustPublish(t, s, up, img)
+		imgs = append(imgs, img)
+	}
+	report := func(img, reporter int, reason string, at time.Duration) core.Report {
+		return core.Report{ImageID: imgs[img].ID, Reporter: reporters[reporter], Reason: reason, Detail: "détail " + reason, At: base.Add(at)}
+	}
+	// Image 1 is reported twice, image 0 once, image 2 never.
+	reports := []core.Report{report(0, 0, "spam", 1), report(1, 0, "nudity", 2), report(1, 1, "other", 3)}
+	for _, r := range reports {
+		noErr(t, "AddReport", s.AddReport(ctx, r))
+	}
+	again := reports[0]
+	again.Reason = "violence"
+	wantErr(t, "AddReport by the same reporter", s.AddReport(ctx, again), core.ErrExist)
+
+	queue, err := s.ReportedImages(ctx, 10)
+	noErr(t, "ReportedImages", err)
+	var got []string
+	for _, ri := range queue {
+		got = append(got, ri.Image.ID+":"+string(rune('0'+ri.Reports)))
+	}
+	if want := []string{imgs[1].ID + ":2", imgs[0].ID + ":1"}; !slices.Equal(got, want) {
+		t.Errorf("ReportedImages: got %v, want %v (most reported first)", got, want)
+	}
+	if len(queue) > 0 {
+		checkImage(t, "ReportedImages[0]", queue[0].Image, imgs[1])
+	}
+	if q, err := s.ReportedImages(ctx, 1); err != nil || len(q) != 1 {
+		t.Errorf("ReportedImages(limit 1): got %d, %v, want 1, nil", len(q), err)
+	}
+
+	rs, err := s.Reports(ctx, imgs[1].ID)
+	noErr(t, "Reports", err)
+	if len(rs) != 2 || rs[0].Reporter != reporters[1] || rs[0].Reason != "other" || rs[0].Detail != "détail other" || rs[1].Reason != "nudity" {
+		t.Errorf("Reports: got %+v, want image 1's two, newest first", rs)
+	} else {
+		checkTime(t, "Reports[0].At", rs[0].At, reports[2].At)
+	}
+
+	listed, err := s.ListImages(ctx, core.ImageFilter{Reported: true, Limit: 10})
+	noErr(t, "ListImages(Reported)", err)
+	if len(listed) != 2 || listed[0].ID != imgs[1].ID || listed[1].ID != imgs[0].ID {
+		t.Errorf("ListImages(Reported): got %d images, want images 1 and 0", len(listed))
+	}
+
+	dismiss := core.ModerationEvent{Action: core.ActionDismiss, Target: imgs[1].ID, By: "user:1", Reason: "fine", At: base.Add(time.Hour)}
+	noErr(t, "DismissReports", s.DismissReports(ctx, dismiss))
+	wantErr(t, "DismissReports again", s.DismissReports(ctx, dismiss), core.ErrNotFound)
+	if rs, err := s.Reports(ctx, imgs[1].ID); err != nil || len(rs) != 0 {
+		t.Errorf("Reports after DismissReports: got %d, %v, want 0, nil", len(rs), err)
+	}
+	evs, err := s.ModerationEvents(ctx, imgs[1].ID, 10)
+	noErr(t, "ModerationEvents", err)
+	if len(evs) != 1 || evs[0].Action != core.ActionDismiss || evs[0].By != "user:1" || evs[0].Reason != "fine" {
+		t.Errorf("ModerationEvents(image 1): got %+v, want the dismissal", evs)
+	} else {
+		checkTime(t, "ModerationEvents[0].At", evs[0].At, dismiss.At)
+	}
+	if evs, err := s.ModerationEvents(ctx, imgs[0].ID, 10); err != nil || len(evs) != 0 {
+		t.Errorf("ModerationEvents(image 0): got %d, %v, want 0, nil", len(evs), err)
+	}
+}
+
+// reporters are reporters as the service names them.
+var reporters = []string{"a:192.0.2.1", "u:7"}
+
+func testBlocklist(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	var imgs []core.Image
+	for n := range 2 {
+		up := newUpload(n+1, 0)
+		img := newImage(n+1, up)
+		mustPublish(t, s, up, img)
+		imgs = append(imgs, img)
+		d := core.Deletion{Image: img, By: "user:1", Reason: "spam", Blocked: true, At: base.Add(time.Duration(n+1) * time.Hour)}
+		noErr(t, "DeleteImage", s.DeleteImage(ctx, d))
+		got, err := s.Deletion(ctx, img.ID)
+		noErr(t, "Deletion", err)
+		checkImage(t, "Deletion", got.Image, img)
+		if got.By != d.By || got.Reason != d.Reason || !got.Blocked {
+			t.Errorf("Deletion: got %+v, want %+v", got, d)
+		}
+	}
+	_, err := s.Deletion(ctx, imageID(99))
+	wantErr(t, "Deletion of an image never taken down", err, core.ErrNotFound)
+
+	bl, err := s.Blocklist(ctx, 10)
+	noErr(t, "Blocklist", err)
+	if len(bl) != 2 || bl[0].SHA256 != imgs[1].SHA256 || bl[1].SHA256 != imgs[0].SHA256 {
+		t.Errorf("Blocklist: got %+v, want both SHA-256s, newest first", bl)
+	} else {
+		checkTime(t, "Blocklist[0].At", bl[0].At, base.Add(2*time.Hour))
+	}
+	unblock := core.ModerationEvent{Action: core.ActionUnblock, Target: imgs[0].SHA256, By: "cli:root", Reason: "appeal", At: base.Add(3 * time.Hour)}
+	noErr(t, "Unblock", s.Unblock(ctx, unblock))
+	wantErr(t, "Unblock again", s.Unblock(ctx, unblock), core.ErrNotFound)
+	if ok, err := s.IsBlocked(ctx, imgs[0].SHA256); err != nil || ok {
+		t.Errorf("IsBlocked after Unblock: got %v, %v, want false, nil", ok, err)
+	}
+	evs, err := s.ModerationEvents(ctx, "", 10)
+	noErr(t, "ModerationEvents", err)
+	if len(evs) != 1 || evs[0].Action != core.ActionUnblock || evs[0].Target != imgs[0].SHA256 || evs[0].Reason != "appeal" {
+		t.Errorf("ModerationEvents: got %+v, want the unblock", evs)
+	}
+}
+
+func testListImagesConsole(t *testing.T, open openMeta) {
+	s := open(t)
+	var all []core.Image // oldest first
+	for n := range 4 {
+		up := newUpload(n+1, 0)
+		if n%2 == 1 {
+			up.Uploader.ClientAddr = "2001:db8::1"
+		}
+		img := newImage(n+1, up)
+		mustPublish(t, s, up, img)
+		all = append(all, img)
+	}
+	tests := []struct {
+		name   string
+		filter core.ImageFilter
+		want   []int // indexes in all, newest first
+	}{
+		{"address", core.ImageFilter{ClientAddr: "2001:db8::1", Limit: 10}, []int{3, 1}},
+		{"after", core.ImageFilter{After: all[2].CreatedAt, Limit: 10}, []int{3, 2}},
+		{"between", core.ImageFilter{After: all[1].CreatedAt, Before: all[3].CreatedAt, Limit: 10}, []int{2, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListImages(t.Context(), tt.filter)
+			noErr(t, "ListImages", err)
+			var gotIDs, wantIDs []string
+			for _, img := range got {
+				gotIDs = append(gotIDs, img.ID)
+			}
+			for _, i := range tt.want {
+				wantIDs = append(wantIDs, all[i].ID)
+			}
+			if !slices.Equal(gotIDs, wantIDs) {
+				t.Errorf("ListImages(%+v): got %v, want %v", tt.filter, gotIDs, wantIDs)
+			}
+		})
+	}
+}
