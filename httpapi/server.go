@@ -266,13 +266,11 @@ func (s *Server) Handler() http.Handler {
 // ConsolePath is where Config.Console is served.
 const ConsolePath = "/admin/"
 
-// SignInGate is what a browser console needs of the API: the client
-// address and the credentials' rate limit (*Server implements it).
+// SignInGate is what a browser console needs of the API: the rate limit
+// of credentials, which its sign-ins are charged to (*Server implements
+// it; see Server.AdmitSignIn for the contract).
 type SignInGate interface {
-	// AdmitSignIn: see Server.AdmitSignIn.
 	AdmitSignIn(w http.ResponseWriter, r *http.Request) error
-	// ClientAddr: see Server.ClientAddr.
-	ClientAddr(r *http.Request) string
 }
 
 // jsonAliases serves a path under jsonAliasPrefix ending in ".json" as the

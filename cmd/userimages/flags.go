@@ -32,6 +32,7 @@ func flagDefaults() map[string]string {
 		"rate_limit_put":                    rl.Put.String(),
 		"rate_limit_claim":                  rl.Claim.String(),
 		"rate_limit_auth":                   rl.Auth.String(),
+		"rate_limit_report":                 rl.Report.String(),
 		"max_concurrent_uploads":            strconv.Itoa(httpapi.DefaultMaxConcurrentUploads),
 		"max_concurrent_uploads_per_client": strconv.Itoa(httpapi.DefaultMaxConcurrentUploadsPerClient),
 		"upload_timeout":                    httpapi.DefaultUploadTimeout.String(),

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"userimages/composer"
+	"userimages/console"
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/httpsserve"
@@ -62,6 +63,7 @@ type serveCmd struct {
 	LimitCreate limitFlag     `name:"rate-limit-create" help:"Requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off." default:"${rate_limit_create}" env:"USERIMAGES_RATE_LIMIT_CREATE" placeholder:"RATE/PERIOD"`
 	LimitPut    limitFlag     `name:"rate-limit-put" help:"Upload PUTs per client, RATE/PERIOD or off." default:"${rate_limit_put}" env:"USERIMAGES_RATE_LIMIT_PUT" placeholder:"RATE/PERIOD"`
 	LimitClaim  limitFlag     `name:"rate-limit-claim" help:"Claims per client, RATE/PERIOD or off." default:"${rate_limit_claim}" env:"USERIMAGES_RATE_LIMIT_CLAIM" placeholder:"RATE/PERIOD"`
+	LimitReport limitFlag     `name:"rate-limit-report" help:"Reports of images per client, RATE/PERIOD or off." default:"${rate_limit_report}" env:"USERIMAGES_RATE_LIMIT_REPORT" placeholder:"RATE/PERIOD"`
 	LimitAuth   limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
 	Proxies     []prefixFlag  `name:"trusted-proxy" help:"CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)." env:"USERIMAGES_TRUSTED_PROXY" placeholder:"CIDR"`
 	MaxUploads  int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
@@ -213,7 +215,13 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		}
 	}
 	s.metrics = metrics.New()
+	cons, err := console.New(console.Config{Service: svc, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
+		ImageOrigins: imageOrigins(c, st)})
+	if err != nil {
+		return nil, err
+	}
 	api, err := httpapi.New(svc, httpapi.Config{
+		Console:                       func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) },
 		Redirect:                      redirector(c, st.s3),
 		Metrics:                       s.metrics,
 		PublicURL:                     s.publicURL,
@@ -222,7 +230,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		UploadPath:                    selfsign.PathPrefix,
 		TrustedProxies:                proxies,
 		Limiter:                       limiter,
-		RateLimits:                    httpapi.RateLimits{Create: c.LimitCreate.l, Put: c.LimitPut.l, Claim: c.LimitClaim.l, Auth: c.LimitAuth.l},
+		RateLimits:                    httpapi.RateLimits{Create: c.LimitCreate.l, Put: c.LimitPut.l, Claim: c.LimitClaim.l, Auth: c.LimitAuth.l, Report: c.LimitReport.l},
 		MaxConcurrentUploads:          c.MaxUploads,
 		MaxConcurrentUploadsPerClient: c.MaxClientUp,
 		UploadTimeout:                 c.UploadTime,
@@ -443,6 +451,18 @@ func composerConfig(svc *core.Service, publicURL string, st *stores) composer.Co
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, st.s3.UploadOrigin())
 	}
 	return cfg
+}
+
+// imageOrigins are where the console's pages may load images from besides
+// this server: the bucket or CDN that image GETs redirect to.
+func imageOrigins(c *serveCmd, st *stores) []string {
+	switch {
+	case c.ServeMode != "redirect":
+		return nil
+	case c.CDNURL != "":
+		return []string{origin(c.CDNURL)}
+	}
+	return []string{st.s3.UploadOrigin()}
 }
 
 // origin is the scheme://host[:port] of a URL.
