@@ -330,4 +330,3 @@ func TestNext(t *testing.T) {
 		}
 	}
 }
-

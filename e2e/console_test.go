@@ -351,4 +351,3 @@ func checkBlocked(t *testing.T, srv *server, data []byte) {
 		t.Errorf("re-upload of blocked bytes: got %v, want 422 BlockedContent", err)
 	}
 }
-
