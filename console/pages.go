@@ -253,23 +253,23 @@ func refusal(err error) bool {
 	return ok && e.Code.Status() < http.StatusInternalServerError
 }
 
-// reason is the form's reason, which actions other than dismissals need.
-func reason(r *http.Request) (string, error) {
-	s := strings.TrimSpace(r.PostFormValue("reason"))
-	if s == "" {
-		return "", core.Errorf(api.CodeInvalidProperty, "Give a reason: it goes in the audit log.")
+// moderation returns who acts (u's audit name, as the API records it)
+// and the form's reason, which actions other than dismissals need.
+func (c *Console) moderation(r *http.Request, u core.User) (by, why string, err error) {
+	if by, err = c.svc.Moderator(r.Context(), u.ID); err != nil {
+		return "", "", err
 	}
-	return s, nil
+	why = strings.TrimSpace(r.PostFormValue("reason"))
+	if why == "" {
+		return "", "", core.Errorf(api.CodeInvalidProperty, "Give a reason: it goes in the audit log.")
+	}
+	return by, why, nil
 }
 
 // takeDown takes an image down as DELETE /api/v2/guide/user_images/{id}
 // does: Service.DeleteImage, by the admin's Moderator name.
 func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) error {
-	by, err := c.svc.Moderator(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	why, err := reason(r)
+	by, why, err := c.moderation(r, u)
 	if err != nil {
 		return err
 	}
@@ -352,11 +352,7 @@ func (c *Console) blocklist(w http.ResponseWriter, r *http.Request, u core.User)
 }
 
 func (c *Console) unblock(w http.ResponseWriter, r *http.Request, u core.User) error {
-	by, err := c.svc.Moderator(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	why, err := reason(r)
+	by, why, err := c.moderation(r, u)
 	if err != nil {
 		return err
 	}

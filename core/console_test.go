@@ -1,19 +1,13 @@
 package core_test
 
 import (
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
-	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
-	"userimages/localdisk"
-	"userimages/sqlite"
 )
 
 // clock is a settable clock for the service.
@@ -34,30 +28,20 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// newSessionService is a service on SQLite with a settable clock and one
-// admin, ann@example.com, whose password is "correct horse".
+// newSessionService is a service with a settable clock, sessions idle
+// after 10 minutes and ending after an hour, and one admin,
+// ann@example.com, whose password is "correct horse".
 func newSessionService(t *testing.T) (*core.Service, *clock) {
 	t.Helper()
-	dir := t.TempDir()
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	disk, err := localdisk.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost, SessionIdle: 10 * time.Minute, SessionMaxAge: time.Hour},
-		core.Deps{Meta: db, Blobs: disk, Signer: nopSigner{}, Now: c.now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
+	f := newFlowFixture(t, false, func(cfg *core.Config, d *core.Deps) {
+		cfg.SessionIdle, cfg.SessionMaxAge = 10*time.Minute, time.Hour
+		d.Now = c.now
+	})
+	if _, err := f.svc.AddUser(t.Context(), "ann@example.com", "correct horse", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AddUser(t.Context(), "ann@example.com", "correct horse", true); err != nil {
-		t.Fatal(err)
-	}
-	return svc, c
+	return f.svc, c
 }
 
 // TestSessions: a session lives while used within SessionIdle, never past

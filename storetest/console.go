@@ -49,13 +49,7 @@ func checkSession(t *testing.T, what string, got, want core.Session) {
 func testReports(t *testing.T, open openMeta) {
 	s := open(t)
 	ctx := t.Context()
-	var imgs []core.Image
-	for n := range 3 {
-		up := newUpload(n+1, 0)
-		img := newImage(n+1, up)
-		mustPublish(t, s, up, img)
-		imgs = append(imgs, img)
-	}
+	imgs := publishN(t, s, 3)
 	report := func(img, reporter int, reason string, at time.Duration) core.Report {
 		return core.Report{ImageID: imgs[img].ID, Reporter: reporters[reporter], Reason: reason, Detail: "détail " + reason, At: base.Add(at)}
 	}
@@ -116,18 +110,27 @@ func testReports(t *testing.T, open openMeta) {
 	}
 }
 
+// publishN publishes images 1 to n and returns them, oldest first.
+func publishN(t *testing.T, s core.MetadataStore, n int) []core.Image {
+	t.Helper()
+	var imgs []core.Image
+	for i := range n {
+		up := newUpload(i+1, 0)
+		img := newImage(i+1, up)
+		mustPublish(t, s, up, img)
+		imgs = append(imgs, img)
+	}
+	return imgs
+}
+
 // reporters are reporters as the service names them.
 var reporters = []string{"a:192.0.2.1", "u:7"}
 
 func testBlocklist(t *testing.T, open openMeta) {
 	s := open(t)
 	ctx := t.Context()
-	var imgs []core.Image
-	for n := range 2 {
-		up := newUpload(n+1, 0)
-		img := newImage(n+1, up)
-		mustPublish(t, s, up, img)
-		imgs = append(imgs, img)
+	imgs := publishN(t, s, 2)
+	for n, img := range imgs {
 		d := core.Deletion{Image: img, By: "user:1", Reason: "spam", Blocked: true, At: base.Add(time.Duration(n+1) * time.Hour)}
 		noErr(t, "DeleteImage", s.DeleteImage(ctx, d))
 		got, err := s.Deletion(ctx, img.ID)
