@@ -141,6 +141,23 @@ func waitLoaded(t *testing.T, ctx context.Context, what, cond string) {
 	}
 }
 
+// tabTo presses Tab until the control with id has the focus, and checks
+// that the focus is visible (an outline of at least 2 px).
+func tabTo(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	for range 10 {
+		inBrowser(t, ctx, "press Tab", chromedp.KeyEvent("\t"))
+		if evalJS[string](t, ctx, `document.activeElement ? document.activeElement.id : ''`) != id {
+			continue
+		}
+		if !evalJS[bool](t, ctx, `(() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; })()`) {
+			t.Errorf("#%s has the keyboard focus but shows no outline", id)
+		}
+		return
+	}
+	t.Fatalf("Tab never reached #%s", id)
+}
+
 // visit loads path of srv and waits for it.
 func visit(t *testing.T, ctx context.Context, srv *server, path string) {
 	t.Helper()
@@ -315,9 +332,15 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	if p := evalJS[string](t, ctx, "location.pathname"); p != "/admin/login" {
 		t.Errorf("after signing out: at %s, want /admin/login", p)
 	}
-	fillIn(t, ctx, "Email", consoleUser)
-	fillIn(t, ctx, "Password", consoleUserPW)
-	press(t, ctx, "main", "Sign in")
+	// With the keyboard only: Tab to each field, type, Enter; the
+	// focused control shows a visible focus ring.
+	tabTo(t, ctx, "email")
+	inBrowser(t, ctx, "type the email", chromedp.KeyEvent(consoleUser))
+	tabTo(t, ctx, "password")
+	inBrowser(t, ctx, "type the password", chromedp.KeyEvent(consoleUserPW))
+	evalJS[bool](t, ctx, `window.__leaving = true`)
+	inBrowser(t, ctx, "press Enter", chromedp.KeyEvent("\r"))
+	waitLoaded(t, ctx, "the page after signing in", "true")
 	if st := pageStatus(t, ctx); st != http.StatusForbidden {
 		t.Errorf("a non-admin signed in: got status %d, want 403", st)
 	}
