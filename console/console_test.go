@@ -330,3 +330,59 @@ func TestNext(t *testing.T) {
 		}
 	}
 }
+
+// TestImagesGrid: the grid's filters and pages.
+func TestImagesGrid(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	c := e.client()
+	e.signIn(c, "mod@example.com", adminPW)
+	var imgs []core.Image // oldest first
+	for range 26 {
+		imgs = append(imgs, e.publish())
+	}
+	reported := imgs[3]
+	if err := e.svc.Report(t.Context(), reported.ID, "u:2", api.ReportPrivacy, ""); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	tests := []struct {
+		name, query string
+		shown       []core.Image // some images the page shows
+		hidden      []core.Image // some it does not
+		text        string       // on the page
+	}{
+		{"newest first, one page", "", []core.Image{imgs[25], imgs[2]}, []core.Image{imgs[1], imgs[0]}, "Older images"},
+		{"reported", "?reported=true", []core.Image{reported}, []core.Image{imgs[25]}, ""},
+		{"anonymous", "?uploader=anonymous", []core.Image{imgs[25]}, nil, ""},
+		{"an uploader who uploaded nothing", "?uploader=ann@example.com", nil, []core.Image{imgs[25]}, "No image matches"},
+		{"an unknown uploader", "?uploader=who@example.com", nil, []core.Image{imgs[25]}, "no user has email"},
+		{"address", "?addr=192.0.2.9", nil, []core.Image{imgs[25]}, "No image matches"},
+		{"brand", "?brand=10016&reported=true", []core.Image{reported}, nil, ""},
+		{"today", "?from=" + today + "&to=" + today, []core.Image{imgs[25]}, nil, ""},
+		{"from tomorrow", "?from=" + tomorrow, nil, []core.Image{imgs[25]}, "No image matches"},
+		{"a bad date", "?from=yesterday", nil, []core.Image{imgs[25]}, "From must be a date"},
+		{"second page", "?before=" + url.QueryEscape(imgs[2].CreatedAt.Format(time.RFC3339Nano)), []core.Image{imgs[1], imgs[0]}, []core.Image{imgs[2]}, "Newest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := e.get(c, "/admin/"+tt.query)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET /admin/%s: got %s, want 200", tt.query, res.Status)
+			}
+			for _, img := range tt.shown {
+				if !strings.Contains(body, `href="/admin/images/`+img.ID+`"`) {
+					t.Errorf("GET /admin/%s: want image %s shown", tt.query, img.ID)
+				}
+			}
+			for _, img := range tt.hidden {
+				if strings.Contains(body, `href="/admin/images/`+img.ID+`"`) {
+					t.Errorf("GET /admin/%s: got image %s, want it not shown", tt.query, img.ID)
+				}
+			}
+			if !strings.Contains(body, tt.text) {
+				t.Errorf("GET /admin/%s: want %q on the page", tt.query, tt.text)
+			}
+		})
+	}
+}
