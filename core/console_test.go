@@ -121,3 +121,30 @@ func TestReportValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepExpiresSessions: the sweeper deletes sessions nobody can use
+// any more, and only those.
+func TestSweepExpiresSessions(t *testing.T) {
+	ctx := t.Context()
+	svc, c := newSessionService(t)
+	stale, err := svc.SignIn(ctx, "ann@example.com", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.advance(9 * time.Minute)
+	fresh, err := svc.SignIn(ctx, "ann@example.com", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.advance(2 * time.Minute)
+	st, err := svc.Sweep(ctx, core.SweepOptions{})
+	if err != nil || st.ExpiredSessions != 1 {
+		t.Fatalf("Sweep: got %+v, %v, want 1 expired session", st, err)
+	}
+	if _, err := svc.SessionUser(ctx, fresh); err != nil {
+		t.Errorf("SessionUser of the fresh session after the sweep: got %v, want nil", err)
+	}
+	if _, err := svc.SessionUser(ctx, stale); core.ErrorCode(err) != api.CodeUnauthorized {
+		t.Errorf("SessionUser of the stale session: got %v, want %s", err, api.CodeUnauthorized)
+	}
+}

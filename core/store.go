@@ -246,6 +246,9 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, hash string, at time.Time) error
 	// DeleteSession deletes session hash; a missing session is no error.
 	DeleteSession(ctx context.Context, hash string) error
+	// ExpireSessions deletes the sessions last seen before idleCutoff or
+	// created before ageCutoff, and returns how many it deleted.
+	ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error)
 }
 
 // ReportStore keeps readers' reports of images.

@@ -12,6 +12,9 @@ type SweepStats struct {
 	ExpiredUploads int // upload rows past the claim window, with their bytes
 	StagedOrphans  int // staged bytes whose upload row is gone
 	ImageOrphans   int // checked copies no image or upload refers to (crash between storing and recording them)
+	// ExpiredSessions are console sessions past their idle or absolute
+	// expiry (Config.SessionIdle, SessionMaxAge).
+	ExpiredSessions int
 }
 
 // SweepOptions choose what a sweep covers.
@@ -29,7 +32,12 @@ type SweepOptions struct {
 // gets it.
 func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, error) {
 	var st SweepStats
-	cutoff := s.now().Add(-s.cfg.ClaimWindow)
+	now := s.now()
+	cutoff := now.Add(-s.cfg.ClaimWindow)
+	var err error
+	if st.ExpiredSessions, err = s.meta.ExpireSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMaxAge)); err != nil {
+		return st, fmt.Errorf("sweep: expire sessions: %w", err)
+	}
 	for {
 		expired, err := s.meta.ExpireUploads(ctx, cutoff, 500)
 		if err != nil {
@@ -52,7 +60,7 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 			break
 		}
 	}
-	err := s.blobs.List(ctx, "staging/", func(key string, _ time.Time) error {
+	err = s.blobs.List(ctx, "staging/", func(key string, _ time.Time) error {
 		token := strings.TrimPrefix(key, "staging/")
 		// Clients PUT staged bytes while their upload is created, so no
 		// row means claimed or swept: the bytes are garbage.

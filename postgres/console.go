@@ -35,6 +35,14 @@ func (s *DB) DeleteSession(ctx context.Context, hash string) error {
 	return mapErr(err)
 }
 
+func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2`, idleCutoff, ageCutoff)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (s *DB) AddReport(ctx context.Context, r core.Report) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		r.ImageID, r.Reporter, r.Reason, r.Detail, r.At)

@@ -32,6 +32,19 @@ func (s *DB) DeleteSession(ctx context.Context, hash string) error {
 	return s.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 }
 
+func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := s.txExec(tx, `DELETE FROM sessions WHERE last_seen < ? OR created_at < ?`, micros(idleCutoff), micros(ageCutoff))
+		if err != nil {
+			return mapErr(err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 func (s *DB) AddReport(ctx context.Context, r core.Report) error {
 	return s.exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
 		r.ImageID, r.Reporter, r.Reason, r.Detail, micros(r.At))

@@ -31,6 +31,25 @@ func testSessions(t *testing.T, open openMeta) {
 	checkSession(t, "Session after TouchSession", got, ses)
 	noErr(t, "TouchSession of a missing session", s.TouchSession(ctx, sha(2), base))
 
+	// Expiry: one session idle too long, one too old, one alive.
+	idle := core.Session{Hash: sha(3), UserID: uid, CreatedAt: base, LastSeen: base.Add(10 * time.Minute)}
+	old := core.Session{Hash: sha(4), UserID: uid, CreatedAt: base.Add(-time.Hour), LastSeen: base.Add(3 * time.Hour)}
+	for _, x := range []core.Session{idle, old} {
+		noErr(t, "CreateSession", s.CreateSession(ctx, x))
+	}
+	n, err := s.ExpireSessions(ctx, base.Add(30*time.Minute), base.Add(-30*time.Minute))
+	noErr(t, "ExpireSessions", err)
+	if n != 2 {
+		t.Errorf("ExpireSessions: got %d deleted, want 2 (one idle, one too old)", n)
+	}
+	for _, gone := range []core.Session{idle, old} {
+		_, err := s.Session(ctx, gone.Hash)
+		wantErr(t, "Session after ExpireSessions", err, core.ErrNotFound)
+	}
+	if _, err := s.Session(ctx, ses.Hash); err != nil {
+		t.Errorf("Session alive after ExpireSessions: got error %v, want nil", err)
+	}
+
 	noErr(t, "DeleteSession", s.DeleteSession(ctx, ses.Hash))
 	_, err = s.Session(ctx, ses.Hash)
 	wantErr(t, "Session after DeleteSession", err, core.ErrNotFound)
