@@ -36,7 +36,8 @@ var staticFiles embed.FS
 // CookieName is the session cookie's name.
 const CookieName = "userimages_session"
 
-// Path is where the console is served; httpapi.ConsolePath routes it here.
+// Path is where the console is served: httpapi.ConsolePath, which routes
+// every request below it here.
 const Path = "/admin/"
 
 // pageSize is how many images a grid page shows.

@@ -255,7 +255,7 @@ func (s *Server) Handler() http.Handler {
 	// which no other origin may send with a credentialed request.
 	console := s.cfg.Console(s)
 	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == ConsolePath[:len(ConsolePath)-1] || strings.HasPrefix(r.URL.Path, ConsolePath) {
+		if r.URL.Path == strings.TrimSuffix(ConsolePath, "/") || strings.HasPrefix(r.URL.Path, ConsolePath) {
 			console.ServeHTTP(w, r)
 			return
 		}
