@@ -137,7 +137,10 @@ func TestSweepExpiresSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.advance(2 * time.Minute)
-	st, err := svc.Sweep(ctx, core.SweepOptions{})
+	if st, err := svc.Sweep(ctx, core.SweepOptions{}); err != nil || st.ExpiredSessions != 0 {
+		t.Fatalf("Sweep without Sessions: got %+v, %v, want no session expired", st, err)
+	}
+	st, err := svc.Sweep(ctx, core.SweepOptions{Sessions: true})
 	if err != nil || st.ExpiredSessions != 1 {
 		t.Fatalf("Sweep: got %+v, %v, want 1 expired session", st, err)
 	}

@@ -23,6 +23,9 @@ type SweepOptions struct {
 	// reads every image key, so it runs at start-up and in `userimages gc`,
 	// not on every periodic sweep.
 	Orphans bool
+	// Sessions also deletes console sessions past Config.SessionIdle or
+	// SessionMaxAge: only for the server, whose configuration sets them.
+	Sessions bool
 }
 
 // Sweep deletes unclaimed uploads past the claim window and the bytes nothing
@@ -35,8 +38,10 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 	now := s.now()
 	cutoff := now.Add(-s.cfg.ClaimWindow)
 	var err error
-	if st.ExpiredSessions, err = s.meta.ExpireSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMaxAge)); err != nil {
-		return st, fmt.Errorf("sweep: expire sessions: %w", err)
+	if opt.Sessions {
+		if st.ExpiredSessions, err = s.meta.ExpireSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMaxAge)); err != nil {
+			return st, fmt.Errorf("sweep: expire sessions: %w", err)
+		}
 	}
 	for {
 		expired, err := s.meta.ExpireUploads(ctx, cutoff, 500)
@@ -108,9 +113,10 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt Sw
 			report(st)
 		}
 		if err == nil && st != (SweepStats{}) {
-			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans)
+			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans,
+				"expired_sessions", st.ExpiredSessions)
 		}
-		opt = SweepOptions{} // the full orphan scan runs once, at start
+		opt.Orphans = false // the full orphan scan runs once, at start
 		select {
 		case <-ctx.Done():
 			return

@@ -24,6 +24,8 @@ func flagDefaults() map[string]string {
 		"max_file_size":                     strconv.Itoa(core.DefaultMaxFileSize),
 		"upload_url_ttl":                    core.DefaultUploadURLTTL.String(),
 		"claim_window":                      core.DefaultClaimWindow.String(),
+		"session_idle":                      core.DefaultSessionIdle.String(),
+		"session_max_age":                   core.DefaultSessionMaxAge.String(),
 		"upload_sse":                        core.DefaultServerSideEncryption,
 		"max_pixels":                        strconv.Itoa(imagesafe.DefaultMaxPixels),
 		"max_side":                          strconv.Itoa(imagesafe.DefaultMaxSide),

@@ -56,6 +56,8 @@ type serveCmd struct {
 	MaxSide     int           `name:"max-side" help:"Largest accepted width or height." default:"${max_side}" env:"USERIMAGES_MAX_SIDE"`
 	UploadTTL   time.Duration `name:"upload-url-ttl" help:"How long an upload URL accepts its PUT." default:"${upload_url_ttl}" env:"USERIMAGES_UPLOAD_URL_TTL"`
 	ClaimWindow time.Duration `name:"claim-window" help:"How long an upload can be claimed before it is swept." default:"${claim_window}" env:"USERIMAGES_CLAIM_WINDOW"`
+	SessionIdle time.Duration `name:"session-idle" help:"How long a moderation console session lasts unused." default:"${session_idle}" env:"USERIMAGES_SESSION_IDLE"`
+	SessionMax  time.Duration `name:"session-max-age" help:"How long a moderation console session lasts at most after sign-in." default:"${session_max_age}" env:"USERIMAGES_SESSION_MAX_AGE"`
 	SweepEvery  time.Duration `name:"sweep-interval" help:"How often expired uploads are swept." default:"10m" env:"USERIMAGES_SWEEP_INTERVAL"`
 	Shutdown    time.Duration `name:"shutdown-timeout" help:"How long in-flight requests may finish after SIGINT/SIGTERM." default:"30s" env:"USERIMAGES_SHUTDOWN_TIMEOUT"`
 	RedisPrefix string        `name:"redis-prefix" help:"Prefix of the rate-limit keys in Redis, for deployments sharing one Redis." default:"${redis_prefix}" env:"USERIMAGES_REDIS_PREFIX"`
@@ -109,6 +111,10 @@ func (c *serveCmd) validate() error {
 		return fmt.Errorf("--max-concurrent-uploads-per-client %d: must be at least 1", c.MaxClientUp)
 	case c.MinFree < 0:
 		return fmt.Errorf("--min-free-space %d: must not be negative", c.MinFree)
+	case c.SessionIdle < time.Minute:
+		return fmt.Errorf("--session-idle %s: must be at least 1m", c.SessionIdle)
+	case c.SessionMax < c.SessionIdle:
+		return fmt.Errorf("--session-max-age %s: must be at least --session-idle %s", c.SessionMax, c.SessionIdle)
 	case c.CDNURL != "" && c.ServeMode != "redirect":
 		return fmt.Errorf("--cdn-url needs --serve-mode redirect")
 	case c.ServeMode == "redirect" && !strings.HasPrefix(c.Blob, "s3://"):
@@ -181,7 +187,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		proxies = append(proxies, netip.Prefix(p))
 	}
 	svc, err := st.service(core.Config{MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentType, UploadURLTTL: c.UploadTTL, ClaimWindow: c.ClaimWindow,
-		KeepMetadata: c.KeepMeta, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree}, log)
+		KeepMetadata: c.KeepMeta, SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMax, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +316,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	defer s.Close()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
-	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true}, func(st core.SweepStats) {
+	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})
 
