@@ -8,12 +8,12 @@ import (
 	"strings"
 )
 
-// ClientAddr is the address of the client that sent r: the direct peer, or,
+// clientAddr is the address of the client that sent r: the direct peer, or,
 // when the peer is a trusted proxy, the rightmost address in
 // X-Forwarded-For that is not a trusted proxy. Each trusted proxy appends
 // the address it saw, so everything left of the first untrusted hop may be
 // forged by the client and is ignored.
-func (s *Server) ClientAddr(r *http.Request) string {
+func (s *Server) clientAddr(r *http.Request) string {
 	return clientAddress(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
 }
 

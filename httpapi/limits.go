@@ -79,7 +79,7 @@ const limiterWarnEvery = 10 * time.Second
 // open) and a warning logged.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, limit ratelimit.Limit) (core.Uploader, error) {
 	if err := s.admitCredentials(w, r); err != nil {
-		return core.Uploader{ClientAddr: s.ClientAddr(r)}, err
+		return core.Uploader{ClientAddr: s.clientAddr(r)}, err
 	}
 	up, authErr := s.caller(r)
 	if s.cfg.Limiter == nil || limit.IsZero() {
@@ -120,7 +120,7 @@ func (s *Server) AdmitSignIn(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Limiter == nil || limit.IsZero() {
 		return nil
 	}
-	res, err := s.cfg.Limiter.Allow(r.Context(), "auth:"+subject(core.Uploader{ClientAddr: s.ClientAddr(r)}), limit)
+	res, err := s.cfg.Limiter.Allow(r.Context(), "auth:"+subject(core.Uploader{ClientAddr: s.clientAddr(r)}), limit)
 	if err != nil {
 		s.warnLimiter(r.Context(), err)
 		return nil

@@ -76,7 +76,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
-			slog.Int64("in_bytes", body.n), slog.String("remote", s.ClientAddr(r)),
+			slog.Int64("in_bytes", body.n), slog.String("remote", s.clientAddr(r)),
 			slog.Duration("duration", time.Since(start)))
 	})
 }

@@ -317,7 +317,7 @@ func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
 // header is sent, which must then be valid.
 func (s *Server) caller(r *http.Request) (core.Uploader, error) {
 	uid, err := s.svc.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	return core.Uploader{UserID: uid, ClientAddr: s.ClientAddr(r)}, err
+	return core.Uploader{UserID: uid, ClientAddr: s.clientAddr(r)}, err
 }
 
 // baseURL is where upload URLs point: PublicURL, else this request's host.
@@ -384,7 +384,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The client's slots first: one client over its share must not take
 	// a slot that another client's upload could use.
-	client := subject(core.Uploader{UserID: upload.Uploader.UserID, ClientAddr: s.ClientAddr(r)})
+	client := subject(core.Uploader{UserID: upload.Uploader.UserID, ClientAddr: s.clientAddr(r)})
 	if !s.clientUploads.acquire(client) {
 		s.refuseUpload(w, r, upload.FileSize, core.Errorf(api.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
 			s.cfg.MaxConcurrentUploadsPerClient, uploadsFullRetryAfter))
