@@ -66,8 +66,11 @@ func (s *DB) ReportedImages(ctx context.Context, limit int) ([]core.ReportedImag
 	})
 }
 
-func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error) {
-	rows, err := s.pool.Query(ctx, `SELECT image_id, reporter, reason, detail, created_at FROM reports WHERE image_id = $1 ORDER BY created_at DESC, seq DESC`, imageID)
+const reportColumns = `image_id, reporter, reason, detail, created_at`
+
+// reports runs a query of reportColumns.
+func (s *DB) reports(ctx context.Context, query string, args ...any) ([]core.Report, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +82,15 @@ func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error)
 	})
 }
 
+func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error) {
+	return s.reports(ctx, `SELECT `+reportColumns+` FROM reports WHERE image_id = $1 ORDER BY created_at DESC, seq DESC`, imageID)
+}
+
+func (s *DB) ReportsAfter(ctx context.Context, after core.Report, limit int) ([]core.Report, error) {
+	return s.reports(ctx, `SELECT `+reportColumns+` FROM reports WHERE (image_id, reporter) > ($1, $2) ORDER BY image_id, reporter LIMIT $3`,
+		after.ImageID, after.Reporter, limit)
+}
+
 // deleteAndRecord atomically runs a DELETE that must change a row
 // (ErrNotFound otherwise) and records e.
 func (s *DB) deleteAndRecord(ctx context.Context, del string, e core.ModerationEvent) error {
@@ -86,10 +98,20 @@ func (s *DB) deleteAndRecord(ctx context.Context, del string, e core.ModerationE
 		if err := changedOne(tx.Exec(ctx, del, e.Target)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO moderation_events (action, target, by, reason, at) VALUES ($1, $2, $3, $4, $5)`,
-			e.Action, e.Target, e.By, e.Reason, e.At)
-		return mapErr(err)
+		return insertEvent(ctx, tx, e)
 	})
+}
+
+// insertEvent records e; ErrExist if an event of its time, action and
+// target is recorded.
+func insertEvent(ctx context.Context, tx execer, e core.ModerationEvent) error {
+	_, err := tx.Exec(ctx, `INSERT INTO moderation_events (`+eventColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		e.Action, e.Target, e.By, e.Reason, e.At)
+	return mapErr(err)
+}
+
+func (s *DB) ImportModerationEvent(ctx context.Context, e core.ModerationEvent) error {
+	return insertEvent(ctx, s.pool, e)
 }
 
 func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) error {
@@ -124,8 +146,11 @@ func (s *DB) Blocklist(ctx context.Context, limit int) ([]core.Blocked, error) {
 	})
 }
 
-func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT action, target, by, reason, at FROM moderation_events WHERE $1 = '' OR target = $1 ORDER BY at DESC, seq DESC LIMIT $2`, target, limit)
+const eventColumns = `action, target, by, reason, at`
+
+// events runs a query of eventColumns.
+func (s *DB) events(ctx context.Context, query string, args ...any) ([]core.ModerationEvent, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -135,4 +160,14 @@ func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]
 		e.At = e.At.UTC()
 		return e, err
 	})
+}
+
+func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error) {
+	return s.events(ctx, `SELECT `+eventColumns+` FROM moderation_events WHERE $1 = '' OR target = $1 ORDER BY at DESC, seq DESC LIMIT $2`, target, limit)
+}
+
+func (s *DB) ModerationEventsAfter(ctx context.Context, after core.ModerationEvent, limit int) ([]core.ModerationEvent, error) {
+	// The zero time (year 1) is before any event's.
+	return s.events(ctx, `SELECT `+eventColumns+` FROM moderation_events WHERE (at, action, target) > ($1, $2, $3) ORDER BY at, action, target LIMIT $4`,
+		after.At, after.Action, after.Target, limit)
 }

@@ -63,14 +63,23 @@ func (s *DB) ReportedImages(ctx context.Context, limit int) ([]core.ReportedImag
 		ORDER BY n DESC, last DESC, id LIMIT ?`, limit)
 }
 
+const reportColumns = `image_id, reporter, reason, detail, created_at`
+
+func scanReport(row rowScanner) (core.Report, error) {
+	var r core.Report
+	var at int64
+	err := row.Scan(&r.ImageID, &r.Reporter, &r.Reason, &r.Detail, &at)
+	r.At = fromMicros(at)
+	return r, err
+}
+
 func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error) {
-	return queryAll(ctx, s.r, func(row rowScanner) (core.Report, error) {
-		var r core.Report
-		var at int64
-		err := row.Scan(&r.ImageID, &r.Reporter, &r.Reason, &r.Detail, &at)
-		r.At = fromMicros(at)
-		return r, err
-	}, `SELECT image_id, reporter, reason, detail, created_at FROM reports WHERE image_id = ? ORDER BY created_at DESC, rowid DESC`, imageID)
+	return queryAll(ctx, s.r, scanReport, `SELECT `+reportColumns+` FROM reports WHERE image_id = ? ORDER BY created_at DESC, rowid DESC`, imageID)
+}
+
+func (s *DB) ReportsAfter(ctx context.Context, after core.Report, limit int) ([]core.Report, error) {
+	return queryAll(ctx, s.r, scanReport, `SELECT `+reportColumns+` FROM reports WHERE (image_id, reporter) > (?, ?) ORDER BY image_id, reporter LIMIT ?`,
+		after.ImageID, after.Reporter, limit)
 }
 
 func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) error {
@@ -84,10 +93,20 @@ func (s *DB) deleteAndRecord(ctx context.Context, del string, e core.ModerationE
 		if err := changedOne(s.txExec(tx, del, e.Target)); err != nil {
 			return err
 		}
-		_, err := s.txExec(tx, `INSERT INTO moderation_events (action, target, by, reason, at) VALUES (?, ?, ?, ?, ?)`,
-			e.Action, e.Target, e.By, e.Reason, micros(e.At))
-		return mapErr(err)
+		return s.insertEvent(tx, e)
 	})
+}
+
+// insertEvent records e; ErrExist if an event of its time, action and
+// target is recorded.
+func (s *DB) insertEvent(tx *sql.Tx, e core.ModerationEvent) error {
+	_, err := s.txExec(tx, `INSERT INTO moderation_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		e.Action, e.Target, e.By, e.Reason, micros(e.At))
+	return mapErr(err)
+}
+
+func (s *DB) ImportModerationEvent(ctx context.Context, e core.ModerationEvent) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return s.insertEvent(tx, e) })
 }
 
 func (s *DB) Deletion(ctx context.Context, imageID string) (core.Deletion, error) {
@@ -109,12 +128,22 @@ func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) error {
 	return s.deleteAndRecord(ctx, `DELETE FROM blocklist WHERE sha256 = ?`, e)
 }
 
+const eventColumns = `action, target, by, reason, at`
+
+func scanEvent(row rowScanner) (core.ModerationEvent, error) {
+	var e core.ModerationEvent
+	var at int64
+	err := row.Scan(&e.Action, &e.Target, &e.By, &e.Reason, &at)
+	e.At = fromMicros(at)
+	return e, err
+}
+
 func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error) {
-	return queryAll(ctx, s.r, func(row rowScanner) (core.ModerationEvent, error) {
-		var e core.ModerationEvent
-		var at int64
-		err := row.Scan(&e.Action, &e.Target, &e.By, &e.Reason, &at)
-		e.At = fromMicros(at)
-		return e, err
-	}, `SELECT action, target, by, reason, at FROM moderation_events WHERE ?1 = '' OR target = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2`, target, limit)
+	return queryAll(ctx, s.r, scanEvent, `SELECT `+eventColumns+` FROM moderation_events WHERE ?1 = '' OR target = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2`, target, limit)
+}
+
+func (s *DB) ModerationEventsAfter(ctx context.Context, after core.ModerationEvent, limit int) ([]core.ModerationEvent, error) {
+	// The zero time is before any event's.
+	return queryAll(ctx, s.r, scanEvent, `SELECT `+eventColumns+` FROM moderation_events WHERE (at, action, target) > (?, ?, ?) ORDER BY at, action, target LIMIT ?`,
+		micros(after.At), after.Action, after.Target, limit)
 }

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"cmp"
+	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,5 +221,103 @@ func testListImagesConsole(t *testing.T, open openMeta) {
 				t.Errorf("ListImages(%+v): got %v, want %v", tt.filter, gotIDs, wantIDs)
 			}
 		})
+	}
+}
+
+// pagesAfter reads every record list pages, limit at a time, after the
+// last one of each page.
+func pagesAfter[R any](t *testing.T, what string, list func(context.Context, R, int) ([]R, error)) []R {
+	t.Helper()
+	var after R
+	var out []R
+	for range 100 {
+		page, err := list(t.Context(), after, 2)
+		noErr(t, what, err)
+		if len(page) == 0 {
+			return out
+		}
+		if len(page) > 2 {
+			t.Fatalf("%s: got %d records, want at most 2", what, len(page))
+		}
+		out = append(out, page...)
+		after = page[len(page)-1]
+	}
+	t.Fatalf("%s: got no empty page after 100 pages", what)
+	return nil
+}
+
+// testMoveReportsAndEvents pages the reports and moderation events in
+// key order and imports them into another store, twice, as a resumed
+// migration would.
+func testMoveReportsAndEvents(t *testing.T, open openMigration) {
+	src, dst := open(t), open(t)
+	ctx := t.Context()
+	imgs := publishN(t, src, 3)
+	var wantReports []core.Report // in key order
+	for _, i := range []int{0, 2} {
+		for _, who := range []string{"a:192.0.2.1", "a:2001:db8::/64", "u:10", "u:9"} {
+			r := core.Report{ImageID: imgs[i].ID, Reporter: who, Reason: "spam", Detail: who, At: base.Add(time.Duration(i) * time.Minute)}
+			noErr(t, "AddReport", src.AddReport(ctx, r))
+			wantReports = append(wantReports, r)
+		}
+	}
+	slices.SortFunc(wantReports, func(a, b core.Report) int {
+		return cmp.Or(strings.Compare(a.ImageID, b.ImageID), strings.Compare(a.Reporter, b.Reporter))
+	})
+	noErr(t, "AddReport", src.AddReport(ctx, core.Report{ImageID: imgs[1].ID, Reporter: "u:1", Reason: "other", At: base}))
+	noErr(t, "DismissReports", src.DismissReports(ctx, core.ModerationEvent{Action: core.ActionDismiss, Target: imgs[1].ID, By: "user:1", Reason: "fine", At: base.Add(time.Hour)}))
+	// Three unblocks at one time, and one earlier.
+	for n, sha := range []string{sha(7), sha(5), sha(6), sha(4)} {
+		d := core.Deletion{Image: imgs[0], By: "user:1", Blocked: true, At: base}
+		d.Image.ID, d.Image.Token, d.Image.SHA256 = imageID(10+n), ulid(10+n), sha
+		noErr(t, "ImportDeletion", src.ImportDeletion(ctx, d))
+		noErr(t, "Block", src.Block(ctx, sha))
+		at := base.Add(2 * time.Hour)
+		if n == 3 {
+			at = base.Add(30 * time.Minute)
+		}
+		noErr(t, "Unblock", src.Unblock(ctx, core.ModerationEvent{Action: core.ActionUnblock, Target: sha, By: "user:1", Reason: "appeal", At: at}))
+	}
+
+	reports := pagesAfter(t, "ReportsAfter", src.ReportsAfter)
+	if len(reports) != len(wantReports) {
+		t.Fatalf("ReportsAfter: got %d reports, want %d", len(reports), len(wantReports))
+	}
+	for i, r := range reports {
+		if r.ImageID != wantReports[i].ImageID || r.Reporter != wantReports[i].Reporter || r.Detail != wantReports[i].Detail {
+			t.Errorf("ReportsAfter[%d]: got %s %s, want %s %s (by image id, then reporter)", i, r.ImageID, r.Reporter, wantReports[i].ImageID, wantReports[i].Reporter)
+		}
+		checkTime(t, "ReportsAfter At", r.At, wantReports[i].At)
+	}
+	events := pagesAfter(t, "ModerationEventsAfter", src.ModerationEventsAfter)
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Action+" "+e.Target)
+	}
+	want := []string{"unblock " + sha(4), "dismiss " + imgs[1].ID, "unblock " + sha(5), "unblock " + sha(6), "unblock " + sha(7)}
+	if !slices.Equal(got, want) {
+		t.Errorf("ModerationEventsAfter: got %v, want %v (by time, action, target)", got, want)
+	}
+
+	for _, run := range []struct {
+		name string
+		want error
+	}{{"first", nil}, {"resumed", core.ErrExist}} {
+		for _, r := range reports {
+			wantErr(t, run.name+" run: AddReport", dst.AddReport(ctx, r), run.want)
+		}
+		for _, e := range events {
+			wantErr(t, run.name+" run: ImportModerationEvent", dst.ImportModerationEvent(ctx, e), run.want)
+		}
+	}
+	if got := pagesAfter(t, "ReportsAfter of the copy", dst.ReportsAfter); !slices.EqualFunc(got, reports, func(a, b core.Report) bool {
+		return a.ImageID == b.ImageID && a.Reporter == b.Reporter && a.Reason == b.Reason && a.Detail == b.Detail && a.At.Equal(b.At)
+	}) {
+		t.Errorf("ReportsAfter of the copy: got %+v, want %+v", got, reports)
+	}
+	if got := pagesAfter(t, "ModerationEventsAfter of the copy", dst.ModerationEventsAfter); !slices.EqualFunc(got, events, func(a, b core.ModerationEvent) bool {
+		return a.Action == b.Action && a.Target == b.Target && a.By == b.By && a.Reason == b.Reason && a.At.Equal(b.At)
+	}) {
+		t.Errorf("ModerationEventsAfter of the copy: got %+v, want %+v", got, events)
 	}
 }

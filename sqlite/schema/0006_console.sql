@@ -25,6 +25,8 @@ CREATE TABLE moderation_events (
 	reason    TEXT NOT NULL,
 	at        INTEGER NOT NULL
 );
-CREATE INDEX moderation_events_at ON moderation_events (at);
+-- An event is keyed by its time, action and target, which a migration
+-- pages by and imports without duplicates.
+CREATE UNIQUE INDEX moderation_events_key ON moderation_events (at, action, target);
 CREATE INDEX moderation_events_target ON moderation_events (target);
 CREATE INDEX images_client_addr ON images (client_addr, created_at);
