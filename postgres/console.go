@@ -49,37 +49,38 @@ func (s *DB) AddReport(ctx context.Context, r core.Report) error {
 	return mapErr(err)
 }
 
-func (s *DB) ReportedImages(ctx context.Context, limit int) ([]core.ReportedImage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+imageColumns+`, n, last FROM images
-		JOIN (SELECT image_id, count(*) AS n, max(created_at) AS last FROM reports GROUP BY image_id) r ON r.image_id = images.id
-		ORDER BY n DESC, last DESC, id LIMIT $1`, limit)
+// queryRows runs a query and scans each row it returns with scan.
+func queryRows[T any](ctx context.Context, s *DB, scan func(pgx.CollectableRow) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.ReportedImage, error) {
+	return pgx.CollectRows(rows, scan)
+}
+
+func (s *DB) ReportedImages(ctx context.Context, limit int) ([]core.ReportedImage, error) {
+	return queryRows(ctx, s, func(row pgx.CollectableRow) (core.ReportedImage, error) {
 		var ri core.ReportedImage
 		var last time.Time
 		img := &ri.Image
 		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &ri.Reports, &last)
 		img.CreatedAt = img.CreatedAt.UTC()
 		return ri, err
-	})
+	}, `SELECT `+imageColumns+`, n, last FROM images
+		JOIN (SELECT image_id, count(*) AS n, max(created_at) AS last FROM reports GROUP BY image_id) r ON r.image_id = images.id
+		ORDER BY n DESC, last DESC, id LIMIT $1`, limit)
 }
 
 const reportColumns = `image_id, reporter, reason, detail, created_at`
 
 // reports runs a query of reportColumns.
 func (s *DB) reports(ctx context.Context, query string, args ...any) ([]core.Report, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Report, error) {
+	return queryRows(ctx, s, func(row pgx.CollectableRow) (core.Report, error) {
 		var r core.Report
 		err := row.Scan(&r.ImageID, &r.Reporter, &r.Reason, &r.Detail, &r.At)
 		r.At = r.At.UTC()
 		return r, err
-	})
+	}, query, args...)
 }
 
 func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error) {
@@ -134,32 +135,24 @@ func (s *DB) Deletion(ctx context.Context, imageID string) (core.Deletion, error
 }
 
 func (s *DB) Blocklist(ctx context.Context, limit int) ([]core.Blocked, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sha256, created_at FROM blocklist ORDER BY created_at DESC, sha256 LIMIT $1`, limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Blocked, error) {
+	return queryRows(ctx, s, func(row pgx.CollectableRow) (core.Blocked, error) {
 		var b core.Blocked
 		err := row.Scan(&b.SHA256, &b.At)
 		b.At = b.At.UTC()
 		return b, err
-	})
+	}, `SELECT sha256, created_at FROM blocklist ORDER BY created_at DESC, sha256 LIMIT $1`, limit)
 }
 
 const eventColumns = `action, target, by, reason, at`
 
 // events runs a query of eventColumns.
 func (s *DB) events(ctx context.Context, query string, args ...any) ([]core.ModerationEvent, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.ModerationEvent, error) {
+	return queryRows(ctx, s, func(row pgx.CollectableRow) (core.ModerationEvent, error) {
 		var e core.ModerationEvent
 		err := row.Scan(&e.Action, &e.Target, &e.By, &e.Reason, &e.At)
 		e.At = e.At.UTC()
 		return e, err
-	})
+	}, query, args...)
 }
 
 func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error) {
