@@ -22,6 +22,11 @@ const (
 	// (left by a crash between storing and publishing) must be before the
 	// sweeper deletes it.
 	DefaultOrphanGrace = time.Hour
+	// DefaultSessionIdle and DefaultSessionMaxAge bound a console session:
+	// it ends after this long unused, and this long after sign-in at the
+	// latest.
+	DefaultSessionIdle   = 30 * time.Minute
+	DefaultSessionMaxAge = 12 * time.Hour
 )
 
 // DefaultContentTypes are the image types accepted unless configured: the
@@ -69,6 +74,10 @@ type Config struct {
 	// PasswordCost is the bcrypt cost of new password and API token hashes.
 	// Default bcrypt.DefaultCost (10); tests may lower it to bcrypt.MinCost.
 	PasswordCost int
+	// SessionIdle and SessionMaxAge bound console sessions. Defaults
+	// DefaultSessionIdle and DefaultSessionMaxAge.
+	SessionIdle   time.Duration
+	SessionMaxAge time.Duration
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an error
@@ -104,7 +113,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PasswordCost == 0 {
 		c.PasswordCost = bcrypt.DefaultCost
 	}
+	if c.SessionIdle == 0 {
+		c.SessionIdle = DefaultSessionIdle
+	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = DefaultSessionMaxAge
+	}
 	switch {
+	case c.SessionIdle < time.Minute || c.SessionMaxAge < c.SessionIdle:
+		return c, fmt.Errorf("session idle %s, max age %s: idle must be at least 1m and max age at least idle", c.SessionIdle, c.SessionMaxAge)
 	case c.MaxFileSize < 1:
 		return c, fmt.Errorf("max file size %d: must be positive", c.MaxFileSize)
 	case c.UploadURLTTL < time.Second || c.UploadURLTTL > 7*24*time.Hour:

@@ -52,8 +52,7 @@ type cacheFixture struct {
 	blobs core.BlobStore
 	meta  *countingMeta
 	a, b  *core.Service
-	mu    sync.Mutex
-	time  time.Time
+	*clock
 }
 
 func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
@@ -69,7 +68,7 @@ func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{MetadataStore: db}, time: time.Now().UTC()}
+	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{MetadataStore: db}, clock: &clock{t: time.Now().UTC()}}
 	if err := db.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}
@@ -88,18 +87,6 @@ func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 	}
 	f.a, f.b = newService(f.meta), newService(db)
 	return f
-}
-
-func (f *cacheFixture) now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.time
-}
-
-func (f *cacheFixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.time = f.time.Add(d)
 }
 
 // publish stores an image straight in the stores and returns its id.

@@ -138,7 +138,9 @@ type flowFixture struct {
 
 // newFlowFixture makes a fixture whose uploads come to the service
 // (carried, the embedded default) or go to the blob store (staged).
-func newFlowFixture(t testing.TB, carried bool) *flowFixture {
+//
+// configure, if any, changes the service's configuration and adapters.
+func newFlowFixture(t testing.TB, carried bool, configure ...func(*core.Config, *core.Deps)) *flowFixture {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "db"))
@@ -158,7 +160,11 @@ func newFlowFixture(t testing.TB, carried bool) *flowFixture {
 	if carried {
 		d.Signer, d.Scratch = carrier{}, f.scratch
 	}
-	if f.svc, err = core.New(core.Config{PasswordCost: bcrypt.MinCost}, d); err != nil {
+	cfg := core.Config{PasswordCost: bcrypt.MinCost}
+	for _, c := range configure {
+		c(&cfg, &d)
+	}
+	if f.svc, err = core.New(cfg, d); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -66,11 +66,63 @@ type Deletion struct {
 
 // ImageFilter selects images to list, newest first.
 type ImageFilter struct {
-	BrandID   string    // "" for any brand
-	UserID    int64     // 0 for any uploader
-	Anonymous bool      // only anonymous uploads
-	Before    time.Time // zero for no bound: only images created before it
-	Limit     int
+	BrandID    string    // "" for any brand
+	UserID     int64     // 0 for any uploader
+	Anonymous  bool      // only anonymous uploads
+	ClientAddr string    // "" for any address: only images uploaded from it
+	Before     time.Time // zero for no bound: only images created before it
+	After      time.Time // zero for no bound: only images created at or after it
+	Reported   bool      // only images with open reports
+	Limit      int
+}
+
+// Session is a signed-in console session. The token its holder keeps is
+// never stored: Hash is its SHA-256 (hex).
+type Session struct {
+	Hash      string
+	UserID    int64
+	CreatedAt time.Time
+	LastSeen  time.Time // to the minute: when the session was last used
+}
+
+// Report is a reader's report of a published image.
+type Report struct {
+	ImageID string
+	// Reporter is who reported: "u:<id>" or the client's address (per /64
+	// for IPv6). One report per reporter and image counts.
+	Reporter string
+	Reason   string // one of ReportReasons
+	Detail   string
+	At       time.Time
+}
+
+// ReportedImage is an image in the reports queue with its count of open
+// reports.
+type ReportedImage struct {
+	Image   Image
+	Reports int
+}
+
+// Blocked is a blocklisted SHA-256 (hex) and when it was blocked.
+type Blocked struct {
+	SHA256 string
+	At     time.Time
+}
+
+// Moderation actions other than takedowns, recorded as ModerationEvents.
+const (
+	ActionDismiss = "dismiss" // an image's reports were dismissed; Target is its id
+	ActionUnblock = "unblock" // a SHA-256 was unblocked; Target is it
+)
+
+// ModerationEvent is the audit record of a moderation action other than a
+// takedown (which is a Deletion).
+type ModerationEvent struct {
+	Action string // ActionDismiss or ActionUnblock
+	Target string
+	By     string // as Deletion.By
+	Reason string
+	At     time.Time
 }
 
 // APIToken is a user's API token. Only its hash is stored; the token a user
@@ -104,6 +156,8 @@ type MetadataStore interface {
 	ImageStore
 	ModerationStore
 	AccountStore
+	SessionStore
+	ReportStore
 }
 
 // UploadStore keeps the upload lifecycle (lifecycle.go): steps 1 to 3 and
@@ -163,6 +217,54 @@ type ModerationStore interface {
 	Deletions(ctx context.Context, limit int) ([]Deletion, error)
 	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
 	IsBlocked(ctx context.Context, sha256 string) (bool, error)
+
+	// Deletion returns the audit record of image id's takedown;
+	// ErrNotFound if it was not taken down.
+	Deletion(ctx context.Context, imageID string) (Deletion, error)
+	// Blocklist lists the blocklisted SHA-256s, newest first, at most
+	// limit.
+	Blocklist(ctx context.Context, limit int) ([]Blocked, error)
+	// Unblock atomically removes e.Target (a SHA-256) from the blocklist
+	// and records e (Action ActionUnblock). It returns ErrNotFound,
+	// changing nothing, if e.Target is not blocklisted.
+	Unblock(ctx context.Context, e ModerationEvent) error
+	// ModerationEvents lists the audit records other than takedowns,
+	// newest first, at most limit; of target only, unless target is "".
+	ModerationEvents(ctx context.Context, target string, limit int) ([]ModerationEvent, error)
+}
+
+// SessionStore keeps the console's sign-in sessions, so that every
+// instance honours them. Expiry is the caller's: the store keeps what it
+// is given until it is deleted.
+type SessionStore interface {
+	// CreateSession inserts s; ErrExist if its hash has a row.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with hash; ErrNotFound if there is none.
+	Session(ctx context.Context, hash string) (Session, error)
+	// TouchSession sets the LastSeen of session hash to at; a missing
+	// session is no error.
+	TouchSession(ctx context.Context, hash string, at time.Time) error
+	// DeleteSession deletes session hash; a missing session is no error.
+	DeleteSession(ctx context.Context, hash string) error
+	// ExpireSessions deletes the sessions last seen before idleCutoff or
+	// created before ageCutoff, and returns how many it deleted.
+	ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error)
+}
+
+// ReportStore keeps readers' reports of images.
+type ReportStore interface {
+	// AddReport records r; ErrExist, changing nothing, if r.Reporter has
+	// reported r.ImageID already (and that report is still open).
+	AddReport(ctx context.Context, r Report) error
+	// ReportedImages lists the published images with open reports, most
+	// reported first (then most recently reported), at most limit.
+	ReportedImages(ctx context.Context, limit int) ([]ReportedImage, error)
+	// Reports lists the open reports of image id, newest first.
+	Reports(ctx context.Context, imageID string) ([]Report, error)
+	// DismissReports atomically deletes the open reports of e.Target (an
+	// image id) and records e (Action ActionDismiss). It returns
+	// ErrNotFound, changing nothing, if the image has no open report.
+	DismissReports(ctx context.Context, e ModerationEvent) error
 }
 
 // AccountStore keeps users and their API tokens.

@@ -12,6 +12,9 @@ type SweepStats struct {
 	ExpiredUploads int // upload rows past the claim window, with their bytes
 	StagedOrphans  int // staged bytes whose upload row is gone
 	ImageOrphans   int // checked copies no image or upload refers to (crash between storing and recording them)
+	// ExpiredSessions are console sessions past their idle or absolute
+	// expiry (Config.SessionIdle, SessionMaxAge).
+	ExpiredSessions int
 }
 
 // SweepOptions choose what a sweep covers.
@@ -20,6 +23,9 @@ type SweepOptions struct {
 	// reads every image key, so it runs at start-up and in `userimages gc`,
 	// not on every periodic sweep.
 	Orphans bool
+	// Sessions also deletes console sessions past Config.SessionIdle or
+	// SessionMaxAge: only for the server, whose configuration sets them.
+	Sessions bool
 }
 
 // Sweep deletes unclaimed uploads past the claim window and the bytes nothing
@@ -29,7 +35,14 @@ type SweepOptions struct {
 // gets it.
 func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, error) {
 	var st SweepStats
-	cutoff := s.now().Add(-s.cfg.ClaimWindow)
+	now := s.now()
+	cutoff := now.Add(-s.cfg.ClaimWindow)
+	var err error
+	if opt.Sessions {
+		if st.ExpiredSessions, err = s.meta.ExpireSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMaxAge)); err != nil {
+			return st, fmt.Errorf("sweep: expire sessions: %w", err)
+		}
+	}
 	for {
 		expired, err := s.meta.ExpireUploads(ctx, cutoff, 500)
 		if err != nil {
@@ -52,7 +65,7 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 			break
 		}
 	}
-	err := s.blobs.List(ctx, "staging/", func(key string, _ time.Time) error {
+	err = s.blobs.List(ctx, "staging/", func(key string, _ time.Time) error {
 		token := strings.TrimPrefix(key, "staging/")
 		// Clients PUT staged bytes while their upload is created, so no
 		// row means claimed or swept: the bytes are garbage.
@@ -100,9 +113,10 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt Sw
 			report(st)
 		}
 		if err == nil && st != (SweepStats{}) {
-			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans)
+			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans,
+				"expired_sessions", st.ExpiredSessions)
 		}
-		opt = SweepOptions{} // the full orphan scan runs once, at start
+		opt.Orphans = false // the full orphan scan runs once, at start
 		select {
 		case <-ctx.Done():
 			return

@@ -41,22 +41,25 @@ type RateLimits struct {
 	Create ratelimit.Limit // step 1: POST /api/v2/guide/user_images/uploads
 	Put    ratelimit.Limit // step 2: PUT of an upload URL
 	Claim  ratelimit.Limit // step 3: POST /api/v2/guide/user_images
+	// Report: POST /api/v2/guide/user_images/{id}/reports.
+	Report ratelimit.Limit
 	// Auth is charged, per client address, for every request that sends
 	// credentials, before they are checked: password hashing is what a
 	// flood of bad credentials would otherwise spend the CPU on.
 	Auth ratelimit.Limit
 }
 
-// DefaultRateLimits are 120 requests per minute on each route: far above
-// what a person uploading pictures into posts does, and a small fraction of
-// what a script can.
+// DefaultRateLimits are 120 requests per minute on each upload route: far
+// above what a person uploading pictures into posts does, and a small
+// fraction of what a script can; and 20 reports a minute, far more than a
+// reader flags.
 func DefaultRateLimits() RateLimits {
 	l := ratelimit.PerPeriod(120, time.Minute)
-	return RateLimits{Create: l, Put: l, Claim: l, Auth: ratelimit.PerPeriod(600, time.Minute)}
+	return RateLimits{Create: l, Put: l, Claim: l, Auth: ratelimit.PerPeriod(600, time.Minute), Report: ratelimit.PerPeriod(20, time.Minute)}
 }
 
 func (l RateLimits) validate() error {
-	for _, lim := range []ratelimit.Limit{l.Create, l.Put, l.Claim, l.Auth} {
+	for _, lim := range []ratelimit.Limit{l.Create, l.Put, l.Claim, l.Auth, l.Report} {
 		if err := lim.Validate(); err != nil {
 			return err
 		}
@@ -101,8 +104,20 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, lim
 // admitCredentials charges a request that sends credentials to its
 // address's Auth budget before they are checked.
 func (s *Server) admitCredentials(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Authorization") == "" {
+		return nil
+	}
+	return s.AdmitSignIn(w, r)
+}
+
+// AdmitSignIn charges a sign-in attempt (of the console's form) to the
+// client address's Auth budget, the one requests sending credentials are
+// charged to, before the password is checked. Over the budget it sets
+// Retry-After and returns a *core.Error with api.CodeRateLimited; when the
+// limiter fails it lets the attempt through (fail open).
+func (s *Server) AdmitSignIn(w http.ResponseWriter, r *http.Request) error {
 	limit := s.cfg.RateLimits.Auth
-	if r.Header.Get("Authorization") == "" || s.cfg.Limiter == nil || limit.IsZero() {
+	if s.cfg.Limiter == nil || limit.IsZero() {
 		return nil
 	}
 	res, err := s.cfg.Limiter.Allow(r.Context(), "auth:"+subject(core.Uploader{ClientAddr: s.clientAddr(r)}), limit)

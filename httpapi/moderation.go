@@ -40,6 +40,41 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// reportImage lets anyone report an image to the moderators:
+// POST /api/v2/guide/user_images/{id}/reports {"reason": …, "detail": …},
+// where {id} is the image id or its file name. 202 when recorded, or
+// recorded already: one report per client (user, or address per /64) and
+// image counts. Our extension; Zendesk has no such route.
+func (s *Server) reportImage(w http.ResponseWriter, r *http.Request) error {
+	up, err := s.admit(w, r, "report", s.cfg.RateLimits.Report)
+	if err != nil {
+		return err
+	}
+	id, err := core.ParseImagePath(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	obj, err := readObject(w, r)
+	if err != nil {
+		return err
+	}
+	reason, err := stringProp(obj, "reason")
+	if err != nil {
+		return err
+	}
+	detail := ""
+	if _, ok := obj["detail"]; ok {
+		if detail, err = stringProp(obj, "detail"); err != nil {
+			return err
+		}
+	}
+	if err := s.svc.Report(r.Context(), id, subject(up), reason, detail); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, api.ReportResponse{Status: "accepted"})
+	return nil
+}
+
 // ready answers 200 when the stores answer, else 503: for load balancers
 // and orchestrators.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {

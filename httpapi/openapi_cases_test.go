@@ -59,6 +59,8 @@ func limitedTo(route string) func(*testing.T, *httpapi.Config) {
 			l.Claim = one
 		case "auth":
 			l.Auth = one
+		case "report":
+			l.Report = one
 		default:
 			t.Fatalf("no route %q", route)
 		}
@@ -192,6 +194,13 @@ func docCases(t *testing.T) []docCase {
 	}
 	putOf := func(size int, body []byte) func(*testing.T, *env) *http.Request {
 		return func(t *testing.T, e *env) *http.Request { return e.putRequest(e.create("image/jpeg", size), body) }
+	}
+	// reportReq reports a new image with body.
+	reportReq := func(body string) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request {
+			_, path := e.claimed("image/jpeg", img)
+			return e.request(http.MethodPost, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/")+"/reports", strings.NewReader(body))
+		}
 	}
 	deleteReq := func(auth func(*http.Request) *http.Request, query string) func(*testing.T, *env) *http.Request {
 		return func(t *testing.T, e *env) *http.Request {
@@ -481,6 +490,25 @@ func docCases(t *testing.T) []docCase {
 			return r
 		}},
 		{"delete: GET", nil, get("/api/v2/guide/user_images/AAAAAAAAAAAAAAAAAAAAAA")},
+		{"report", nil, reportReq(`{"reason":"spam","detail":"watches"}`)},
+		{"report: unknown reason", nil, reportReq(`{"reason":"boring"}`)},
+		{"report: not JSON", nil, reportReq(`spam`)},
+		{"report: unknown image", nil, req(http.MethodPost, "/api/v2/guide/user_images/AAAAAAAAAAAAAAAAAAAAAA/reports", `{"reason":"spam"}`)},
+		{"report: over the limit", []func(*testing.T, *httpapi.Config){limitedTo("report")}, func(t *testing.T, e *env) *http.Request {
+			e.do(reportReq(`{"reason":"spam"}`)(t, e))
+			return reportReq(`{"reason":"spam"}`)(t, e)
+		}},
+		{"report: body too large", nil, reportReq(`{"reason":"spam","detail":"` + strings.Repeat("x", 70<<10) + `"}`)},
+		{"report: wrong password", nil, func(t *testing.T, e *env) *http.Request {
+			r := reportReq(`{"reason":"spam"}`)(t, e)
+			r.SetBasicAuth("ann@example.com", "wrong horse")
+			return r
+		}},
+		{"report: store down", nil, func(t *testing.T, e *env) *http.Request {
+			r := reportReq(`{"reason":"spam"}`)(t, e)
+			e.db.Close()
+			return r
+		}},
 	}
 
 	// Serving, by GET and HEAD.

@@ -75,6 +75,12 @@ type Config struct {
 	// nil: neither route.
 	Composer http.Handler
 
+	// Console, when set, returns the handler of the moderation console
+	// (package console), served under ConsolePath outside CORS; it is
+	// given the server, whose credential budget sign-ins are charged to.
+	// Default nil: no console.
+	Console func(SignInGate) http.Handler
+
 	// Redirect, when set, answers image GETs with a 302 to where it says
 	// the image's bytes are (a presigned GET of the object store, or a CDN)
 	// instead of streaming them through this server. Default nil: stream.
@@ -187,6 +193,7 @@ const (
 	patternCreate = "POST /api/v2/guide/user_images/uploads"
 	patternClaim  = "POST /api/v2/guide/user_images"
 	patternDelete = "DELETE /api/v2/guide/user_images/{id}"
+	patternReport = "POST /api/v2/guide/user_images/{id}/reports"
 	patternImage  = "GET /hc/user_images/{file}"
 	patternMe     = "GET /api/v2/users/me"
 )
@@ -217,6 +224,7 @@ func (s *Server) Handler() http.Handler {
 	route(patternCreate, s.api(s.createUpload))
 	route(patternClaim, s.api(s.claim))
 	route(patternDelete, s.api(s.deleteImage))
+	route(patternReport, s.api(s.reportImage))
 	route(patternImage, s.api(s.serveImage))
 	route(patternMe, s.api(s.showMe))
 	if s.verifier != nil {
@@ -239,7 +247,30 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(api.CodeNotFound, "no such route"))
 	})
-	return s.logRequests(s.cors(jsonAliases(mux)))
+	apiRoutes := s.cors(jsonAliases(mux))
+	if s.cfg.Console == nil {
+		return s.logRequests(apiRoutes)
+	}
+	// The console is served outside CORS: its pages ride on a cookie,
+	// which no other origin may send with a credentialed request.
+	console := s.cfg.Console(s)
+	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == strings.TrimSuffix(ConsolePath, "/") || strings.HasPrefix(r.URL.Path, ConsolePath) {
+			console.ServeHTTP(w, r)
+			return
+		}
+		apiRoutes.ServeHTTP(w, r)
+	}))
+}
+
+// ConsolePath is where Config.Console is served.
+const ConsolePath = "/admin/"
+
+// SignInGate is what a browser console needs of the API: the rate limit
+// of credentials, which its sign-ins are charged to (*Server implements
+// it; see Server.AdmitSignIn for the contract).
+type SignInGate interface {
+	AdmitSignIn(w http.ResponseWriter, r *http.Request) error
 }
 
 // jsonAliases serves a path under jsonAliasPrefix ending in ".json" as the

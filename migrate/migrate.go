@@ -39,12 +39,13 @@ type Options struct {
 
 // Progress counts one kind of record moved so far.
 type Progress struct {
-	Kind    string // "brands", "users", "api tokens", "blocklist", "images", "deletions"
+	Kind    string // "brands", "users", "api tokens", "blocklist", "images", "deletions", "reports", "moderation events"
 	Copied  int64  // written to the destination by this run
 	Skipped int64  // found there already, from an earlier run
 	Bytes   int64  // image bytes written by this run
 	// Last names the record just counted: a brand or API token id, a
-	// user's email, a blocked hash, or an image's path.
+	// user's email, a blocked hash, an image's path, a report (image id
+	// and reporter) or a moderation event (action and target).
 	Last string
 	// LastCopied: this run wrote Last; false when it was there already.
 	LastCopied bool
@@ -71,6 +72,8 @@ func Run(ctx context.Context, o Options) ([]Progress, error) {
 		{"blocklist", m.blocklist},
 		{"images", m.images},
 		{"deletions", m.deletions},
+		{"reports", m.reports},
+		{"moderation events", m.events},
 	}
 	var done []Progress
 	for _, s := range steps {
@@ -197,6 +200,26 @@ func (m *mover) deletions(ctx context.Context, p *Progress) error {
 		}
 		if err := m.record(p, core.Path(d.Image), err); err != nil {
 			return fmt.Errorf("deletion of %s: %w", d.Image.ID, err)
+		}
+		return nil
+	})
+}
+
+// reports copies the readers' open reports.
+func (m *mover) reports(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.ReportsAfter, func(r core.Report) core.Report { return r }, func(r core.Report) error {
+		if err := m.record(p, r.ImageID+" "+r.Reporter, m.To.AddReport(ctx, r)); err != nil {
+			return fmt.Errorf("report of %s: %w", r.ImageID, err)
+		}
+		return nil
+	})
+}
+
+// events copies the records of dismissals and unblocks.
+func (m *mover) events(ctx context.Context, p *Progress) error {
+	return pages(ctx, m.PageSize, m.From.ModerationEventsAfter, func(e core.ModerationEvent) core.ModerationEvent { return e }, func(e core.ModerationEvent) error {
+		if err := m.record(p, e.Action+" "+e.Target, m.To.ImportModerationEvent(ctx, e)); err != nil {
+			return fmt.Errorf("%s of %s: %w", e.Action, e.Target, err)
 		}
 		return nil
 	})

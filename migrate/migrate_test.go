@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
@@ -67,9 +68,9 @@ func testJPEG(t *testing.T, seed int) []byte {
 	return buf.Bytes()
 }
 
-// fill gives d users, an API token, n images in two brands, and two
-// deletions, one of them blocklisting its bytes. It returns the ids of the
-// images still published.
+// fill gives d users, an API token, n images in two brands, two
+// deletions, one of them blocklisting its bytes, two open reports and a
+// dismissal. It returns the ids of the images still published.
 func (d *deployment) fill(t *testing.T, n int) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -111,6 +112,19 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 			t.Fatal(err)
 		}
 	}
+	// u:2's first report is dismissed; then it and another client report
+	// the image again.
+	for i, reporter := range []string{"u:2", "", "a:192.0.2.1", "u:2"} {
+		var err error
+		if i == 1 {
+			err = d.svc.DismissReports(ctx, ids[0], "cli:root", "fine")
+		} else {
+			err = d.svc.Report(ctx, ids[0], reporter, api.ReportSpam, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	return ids[:n]
 }
 
@@ -128,6 +142,8 @@ func snapshot(t *testing.T, d *deployment) map[string]any {
 	images, _ := d.db.ImagesAfter(ctx, "", 1000)
 	deletions, _ := d.db.DeletionsAfter(ctx, "", 1000)
 	blocked, _ := d.db.BlockedAfter(ctx, "", 1000)
+	reports, _ := d.db.ReportsAfter(ctx, core.Report{}, 1000)
+	events, _ := d.db.ModerationEventsAfter(ctx, core.ModerationEvent{}, 1000)
 	bytesByID := map[string]string{}
 	for _, img := range images {
 		b, err := d.blobs.Open(ctx, core.ImageKey(img.ID))
@@ -142,7 +158,7 @@ func snapshot(t *testing.T, d *deployment) map[string]any {
 		bytesByID[img.ID] = string(data)
 	}
 	return map[string]any{"brands": brands, "users": users, "tokens": tokens, "images": images,
-		"deletions": deletions, "blocked": blocked, "bytes": bytesByID}
+		"deletions": deletions, "blocked": blocked, "bytes": bytesByID, "reports": reports, "events": events}
 }
 
 func options(from, to *deployment) migrate.Options {
@@ -192,7 +208,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
-	if want := 2 + 2 + 1 + 1 + len(ids) + 2; reports != want {
+	if want := 2 + 2 + 1 + 1 + len(ids) + 2 + 2 + 1; reports != want {
 		t.Errorf("progress reports: got %d, want one per record (%d)", reports, want)
 	}
 	for _, p := range got {

@@ -23,6 +23,13 @@ type Source interface {
 	DeletionsAfter(ctx context.Context, after string, limit int) ([]core.Deletion, error)
 	// BlockedAfter pages the blocklisted SHA-256 hashes (hex).
 	BlockedAfter(ctx context.Context, after string, limit int) ([]string, error)
+	// ReportsAfter pages the open reports by image ID, then reporter (byte
+	// order), after the report after (the zero Report for the first page).
+	ReportsAfter(ctx context.Context, after core.Report, limit int) ([]core.Report, error)
+	// ModerationEventsAfter pages the records of dismissals and unblocks
+	// by time, then action, then target, after the event after (the zero
+	// ModerationEvent for the first page).
+	ModerationEventsAfter(ctx context.Context, after core.ModerationEvent, limit int) ([]core.ModerationEvent, error)
 }
 
 // Destination is the metadata a migration writes. Every write keeps the
@@ -58,4 +65,10 @@ type Destination interface {
 	DeleteImage(ctx context.Context, d core.Deletion) error
 	// Block blocklists a SHA-256 (hex); blocking it again is not an error.
 	Block(ctx context.Context, sha256 string) error
+	// AddReport records r; ErrExist if its reporter reported its image
+	// already.
+	AddReport(ctx context.Context, r core.Report) error
+	// ImportModerationEvent records e; ErrExist if an event of its time,
+	// action and target is recorded already.
+	ImportModerationEvent(ctx context.Context, e core.ModerationEvent) error
 }

@@ -391,8 +391,17 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 	if f.Anonymous {
 		q += ` AND user_id = 0`
 	}
+	if f.ClientAddr != "" {
+		q += ` AND client_addr = ` + arg(f.ClientAddr)
+	}
 	if !f.Before.IsZero() {
 		q += ` AND created_at < ` + arg(f.Before)
+	}
+	if !f.After.IsZero() {
+		q += ` AND created_at >= ` + arg(f.After)
+	}
+	if f.Reported {
+		q += ` AND id IN (SELECT image_id FROM reports)`
 	}
 	return s.images(ctx, q+` ORDER BY created_at DESC, seq DESC LIMIT `+arg(f.Limit), args...)
 }

@@ -566,9 +566,20 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 	if f.Anonymous {
 		q += ` AND user_id = 0`
 	}
+	if f.ClientAddr != "" {
+		q += ` AND client_addr = ?`
+		args = append(args, f.ClientAddr)
+	}
 	if !f.Before.IsZero() {
 		q += ` AND created_at < ?`
 		args = append(args, micros(f.Before))
+	}
+	if !f.After.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, micros(f.After))
+	}
+	if f.Reported {
+		q += ` AND id IN (SELECT image_id FROM reports)`
 	}
 	return queryAll(ctx, s.r, scanImage, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
 }

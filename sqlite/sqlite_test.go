@@ -188,8 +188,8 @@ func TestReopen(t *testing.T) {
 	if want := len(schemaFiles(t)); version != want {
 		t.Errorf("user_version: got %d, want %d", version, want)
 	}
-	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil || tables != 7 {
-		t.Errorf("tables: got %d, %v, want 7, nil", tables, err)
+	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil || tables != 10 {
+		t.Errorf("tables: got %d, %v, want 10, nil", tables, err)
 	}
 }
 

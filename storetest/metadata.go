@@ -41,6 +41,10 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore)
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("ListImages", func(t *testing.T) { testListImages(t, open) })
 	t.Run("DeleteImage", func(t *testing.T) { testDeleteImage(t, open) })
+	t.Run("ListImagesConsole", func(t *testing.T) { testListImagesConsole(t, open) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("Reports", func(t *testing.T) { testReports(t, open) })
+	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 }
 
 type openMeta = func(t *testing.T) core.MetadataStore

@@ -35,6 +35,7 @@ func TestMigrationStore(t *testing.T, open func(t *testing.T) MigrationStore) {
 	t.Run("DeletionsAfter", func(t *testing.T) { testDeletionsAfter(t, open) })
 	t.Run("Block", func(t *testing.T) { testBlock(t, open) })
 	t.Run("MoveAll", func(t *testing.T) { testMoveAll(t, open) })
+	t.Run("MoveReportsAndEvents", func(t *testing.T) { testMoveReportsAndEvents(t, open) })
 }
 
 type openMigration = func(t *testing.T) MigrationStore

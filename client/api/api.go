@@ -320,3 +320,36 @@ type User struct {
 type UserResponse struct {
 	User User `json:"user"`
 }
+
+// ReportRequest is the body of POST /api/v2/guide/user_images/{id}/reports,
+// userimages' extension (Zendesk has no such route): a reader reports an
+// image to the moderators. Reason is one of ReportReasons; Detail is
+// optional free text.
+type ReportRequest struct {
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ReportResponse answers ReportRequest (202): the report is recorded, or
+// was already, once per client and image.
+type ReportResponse struct {
+	Status string `json:"status"`
+}
+
+// Reasons of a ReportRequest.
+const (
+	ReportSpam     = "spam"
+	ReportNudity   = "nudity"
+	ReportViolence = "violence"
+	ReportPrivacy  = "privacy"
+	ReportOther    = "other"
+)
+
+// ReportReasons are the reasons a ReportRequest may give, in the order a
+// form lists them.
+func ReportReasons() []string {
+	return []string{ReportSpam, ReportNudity, ReportViolence, ReportPrivacy, ReportOther}
+}
+
+// MaxReportDetail is the longest Detail of a ReportRequest, in bytes.
+const MaxReportDetail = 1000

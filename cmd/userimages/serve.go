@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"userimages/composer"
+	"userimages/console"
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/httpsserve"
@@ -55,6 +56,8 @@ type serveCmd struct {
 	MaxSide     int           `name:"max-side" help:"Largest accepted width or height." default:"${max_side}" env:"USERIMAGES_MAX_SIDE"`
 	UploadTTL   time.Duration `name:"upload-url-ttl" help:"How long an upload URL accepts its PUT." default:"${upload_url_ttl}" env:"USERIMAGES_UPLOAD_URL_TTL"`
 	ClaimWindow time.Duration `name:"claim-window" help:"How long an upload can be claimed before it is swept." default:"${claim_window}" env:"USERIMAGES_CLAIM_WINDOW"`
+	SessionIdle time.Duration `name:"session-idle" help:"How long a moderation console session lasts unused." default:"${session_idle}" env:"USERIMAGES_SESSION_IDLE"`
+	SessionMax  time.Duration `name:"session-max-age" help:"How long a moderation console session lasts at most after sign-in." default:"${session_max_age}" env:"USERIMAGES_SESSION_MAX_AGE"`
 	SweepEvery  time.Duration `name:"sweep-interval" help:"How often expired uploads are swept." default:"10m" env:"USERIMAGES_SWEEP_INTERVAL"`
 	Shutdown    time.Duration `name:"shutdown-timeout" help:"How long in-flight requests may finish after SIGINT/SIGTERM." default:"30s" env:"USERIMAGES_SHUTDOWN_TIMEOUT"`
 	RedisPrefix string        `name:"redis-prefix" help:"Prefix of the rate-limit keys in Redis, for deployments sharing one Redis." default:"${redis_prefix}" env:"USERIMAGES_REDIS_PREFIX"`
@@ -62,6 +65,7 @@ type serveCmd struct {
 	LimitCreate limitFlag     `name:"rate-limit-create" help:"Requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off." default:"${rate_limit_create}" env:"USERIMAGES_RATE_LIMIT_CREATE" placeholder:"RATE/PERIOD"`
 	LimitPut    limitFlag     `name:"rate-limit-put" help:"Upload PUTs per client, RATE/PERIOD or off." default:"${rate_limit_put}" env:"USERIMAGES_RATE_LIMIT_PUT" placeholder:"RATE/PERIOD"`
 	LimitClaim  limitFlag     `name:"rate-limit-claim" help:"Claims per client, RATE/PERIOD or off." default:"${rate_limit_claim}" env:"USERIMAGES_RATE_LIMIT_CLAIM" placeholder:"RATE/PERIOD"`
+	LimitReport limitFlag     `name:"rate-limit-report" help:"Reports of images per client, RATE/PERIOD or off." default:"${rate_limit_report}" env:"USERIMAGES_RATE_LIMIT_REPORT" placeholder:"RATE/PERIOD"`
 	LimitAuth   limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
 	Proxies     []prefixFlag  `name:"trusted-proxy" help:"CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)." env:"USERIMAGES_TRUSTED_PROXY" placeholder:"CIDR"`
 	MaxUploads  int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
@@ -107,6 +111,10 @@ func (c *serveCmd) validate() error {
 		return fmt.Errorf("--max-concurrent-uploads-per-client %d: must be at least 1", c.MaxClientUp)
 	case c.MinFree < 0:
 		return fmt.Errorf("--min-free-space %d: must not be negative", c.MinFree)
+	case c.SessionIdle < time.Minute:
+		return fmt.Errorf("--session-idle %s: must be at least 1m", c.SessionIdle)
+	case c.SessionMax < c.SessionIdle:
+		return fmt.Errorf("--session-max-age %s: must be at least --session-idle %s", c.SessionMax, c.SessionIdle)
 	case c.CDNURL != "" && c.ServeMode != "redirect":
 		return fmt.Errorf("--cdn-url needs --serve-mode redirect")
 	case c.ServeMode == "redirect" && !strings.HasPrefix(c.Blob, "s3://"):
@@ -179,7 +187,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		proxies = append(proxies, netip.Prefix(p))
 	}
 	svc, err := st.service(core.Config{MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentType, UploadURLTTL: c.UploadTTL, ClaimWindow: c.ClaimWindow,
-		KeepMetadata: c.KeepMeta, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree}, log)
+		KeepMetadata: c.KeepMeta, SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMax, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +221,13 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		}
 	}
 	s.metrics = metrics.New()
+	cons, err := console.New(console.Config{Service: svc, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
+		ImageOrigins: imageOrigins(c, st)})
+	if err != nil {
+		return nil, err
+	}
 	api, err := httpapi.New(svc, httpapi.Config{
+		Console:                       func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) },
 		Redirect:                      redirector(c, st.s3),
 		Metrics:                       s.metrics,
 		PublicURL:                     s.publicURL,
@@ -222,7 +236,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		UploadPath:                    selfsign.PathPrefix,
 		TrustedProxies:                proxies,
 		Limiter:                       limiter,
-		RateLimits:                    httpapi.RateLimits{Create: c.LimitCreate.l, Put: c.LimitPut.l, Claim: c.LimitClaim.l, Auth: c.LimitAuth.l},
+		RateLimits:                    httpapi.RateLimits{Create: c.LimitCreate.l, Put: c.LimitPut.l, Claim: c.LimitClaim.l, Auth: c.LimitAuth.l, Report: c.LimitReport.l},
 		MaxConcurrentUploads:          c.MaxUploads,
 		MaxConcurrentUploadsPerClient: c.MaxClientUp,
 		UploadTimeout:                 c.UploadTime,
@@ -302,7 +316,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	defer s.Close()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
-	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true}, func(st core.SweepStats) {
+	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})
 
@@ -443,6 +457,18 @@ func composerConfig(svc *core.Service, publicURL string, st *stores) composer.Co
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, st.s3.UploadOrigin())
 	}
 	return cfg
+}
+
+// imageOrigins are where the console's pages may load images from besides
+// this server: the bucket or CDN that image GETs redirect to.
+func imageOrigins(c *serveCmd, st *stores) []string {
+	switch {
+	case c.ServeMode != "redirect":
+		return nil
+	case c.CDNURL != "":
+		return []string{origin(c.CDNURL)}
+	}
+	return []string{st.s3.UploadOrigin()}
 }
 
 // origin is the scheme://host[:port] of a URL.

@@ -1,0 +1,388 @@
+package console_test
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/userimages/userimages/client/api"
+	"golang.org/x/crypto/bcrypt"
+
+	"userimages/console"
+	"userimages/core"
+	"userimages/httpapi"
+	"userimages/localdisk"
+	"userimages/ratelimit"
+	"userimages/ratelimit/memrate"
+	"userimages/selfsign"
+	"userimages/sqlite"
+)
+
+// env is a server with the console on SQLite and local disk, with an
+// admin (mod@example.com) and a user who is not (ann@example.com).
+type env struct {
+	t   *testing.T
+	db  *sqlite.DB
+	svc *core.Service
+	srv *httptest.Server
+}
+
+const adminPW, userPW = "moderator pw", "reader pw!"
+
+func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
+	t.Helper()
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := selfsign.New(strings.Repeat("s", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Scratch: blobs, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AddBrand(ctx, "10016"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct {
+		email, pw string
+		admin     bool
+	}{{"mod@example.com", adminPW, true}, {"ann@example.com", userPW, false}} {
+		if _, err := svc.AddUser(ctx, u.email, u.pw, u.admin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons, err := console.New(console.Config{Service: svc, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter, err := memrate.New(memrate.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := httpapi.New(svc, httpapi.Config{UploadPath: selfsign.PathPrefix, Limiter: limiter, RateLimits: limits,
+		Console: func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) }}, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srv *httptest.Server
+	if tls {
+		srv = httptest.NewTLSServer(a.Handler())
+	} else {
+		srv = httptest.NewServer(a.Handler())
+	}
+	t.Cleanup(srv.Close)
+	return &env{t: t, db: db, svc: svc, srv: srv}
+}
+
+// client is a browser-like client of the server: it keeps cookies and
+// does not follow redirects.
+func (e *env) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := *e.srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// post sends a form as a same-origin page would.
+func (e *env) post(c *http.Client, path string, form url.Values, origin string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
+func (e *env) get(c *http.Client, path string) (*http.Response, string) {
+	e.t.Helper()
+	res, err := c.Get(e.srv.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func (e *env) signIn(c *http.Client, email, pw string) *http.Response {
+	return e.post(c, "/admin/login", url.Values{"email": {email}, "password": {pw}}, e.srv.URL)
+}
+
+// publish publishes a small PNG through the service and returns it.
+func (e *env) publish() core.Image {
+	e.t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 6))); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx := e.t.Context()
+	up, err := e.svc.CreateUpload(ctx, core.CreateUploadInput{ContentType: api.PNG.MIME, FileSize: int64(buf.Len()), BaseURL: e.srv.URL})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, up.URL, bytes.NewReader(buf.Bytes()))
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		e.t.Fatalf("PUT: got %v %v, want 200", res, err)
+	}
+	res.Body.Close()
+	img, err := e.svc.Claim(ctx, up.Token, "10016")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return img
+}
+
+// TestSignIn: who may use the console, and how the session cookie is set.
+func TestSignIn(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		e := newEnv(t, tls, httpapi.RateLimits{})
+		tests := []struct {
+			name, email, pw string
+			status          int // of the sign-in POST
+			page            int // of /admin/ afterwards
+		}{
+			{"admin", "mod@example.com", adminPW, http.StatusSeeOther, http.StatusOK},
+			{"not an admin", "ann@example.com", userPW, http.StatusSeeOther, http.StatusForbidden},
+			{"wrong password", "mod@example.com", "nope", http.StatusUnauthorized, http.StatusSeeOther},
+			{"no such user", "who@example.com", "nope", http.StatusUnauthorized, http.StatusSeeOther},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c := e.client()
+				res := e.signIn(c, tt.email, tt.pw)
+				if res.StatusCode != tt.status {
+					t.Fatalf("sign in (TLS %v): got %s, want %d", tls, res.Status, tt.status)
+				}
+				if res.StatusCode == http.StatusSeeOther {
+					var ck *http.Cookie
+					for _, c := range res.Cookies() {
+						if c.Name == console.CookieName {
+							ck = c
+						}
+					}
+					if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure != tls || ck.Path != "/admin/" || ck.MaxAge != int(core.DefaultSessionMaxAge.Seconds()) {
+						t.Errorf("session cookie (TLS %v): got %+v, want HttpOnly, SameSite=Lax, Secure over TLS only, Path /admin/, Max-Age the session's", tls, ck)
+					}
+				}
+				if res, _ := e.get(c, "/admin/"); res.StatusCode != tt.page {
+					t.Errorf("GET /admin/ afterwards: got %s, want %d", res.Status, tt.page)
+				}
+			})
+		}
+	}
+}
+
+// TestSignInRateLimited: sign-ins spend the credentials' budget of the
+// client address, as API requests with credentials do.
+func TestSignInRateLimited(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{Auth: ratelimit.PerPeriod(2, time.Hour)})
+	c := e.client()
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		if res := e.signIn(c, "mod@example.com", "wrong"); res.StatusCode != want {
+			t.Errorf("sign-in %d: got %s, want %d", i+1, res.Status, want)
+		}
+	}
+	// The API's requests with credentials share the budget.
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v2/users/me", nil)
+	req.SetBasicAuth("mod@example.com", adminPW)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("API request with credentials after the sign-ins: got %s, want 429", res.Status)
+	}
+}
+
+// TestConsoleActions: a takedown from the console is the API's: the same
+// audit record and blocklist; dismissals and unblocks are recorded;
+// cross-origin POSTs are refused; signing out ends the session.
+func TestConsoleActions(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	ctx := t.Context()
+	c := e.client()
+	if res := e.signIn(c, "mod@example.com", adminPW); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: got %s", res.Status)
+	}
+	img, reported := e.publish(), e.publish()
+	if err := e.svc.Report(ctx, reported.ID, "a:192.0.2.1", api.ReportNudity, "not for here"); err != nil {
+		t.Fatal(err)
+	}
+
+	if res := e.post(c, "/admin/images/"+img.ID+"/takedown", url.Values{"reason": {"forged"}}, "https://evil.example"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin takedown: got %s, want 403", res.Status)
+	}
+	if res := e.post(c, "/admin/images/"+img.ID+"/takedown", url.Values{"reason": {" "}}, e.srv.URL); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("takedown without a reason: got %s, want 422", res.Status)
+	}
+	if _, err := e.svc.Image(ctx, img.ID); err != nil {
+		t.Fatalf("image after refused takedowns: %v", err)
+	}
+	res := e.post(c, "/admin/images/"+img.ID+"/takedown", url.Values{"reason": {"spam"}, "block": {"true"}}, e.srv.URL)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("takedown: got %s, want 303", res.Status)
+	}
+	d, err := e.svc.Deletion(ctx, img.ID)
+	mod, _ := e.svc.UserID(ctx, "mod@example.com")
+	by, _ := e.svc.Moderator(ctx, mod)
+	if err != nil || d.By != by || d.Reason != "spam" || !d.Blocked {
+		t.Errorf("audit record: got %+v, %v, want by %s, spam, blocked (as DELETE records it)", d, err, by)
+	}
+	if ok, err := e.db.IsBlocked(ctx, img.SHA256); err != nil || !ok {
+		t.Errorf("IsBlocked: got %v, %v, want true", ok, err)
+	}
+	if res, body := e.get(c, "/admin/images/"+img.ID); res.StatusCode != http.StatusOK || !strings.Contains(body, "Taken down") {
+		t.Errorf("page of the image taken down: got %s, want 200 naming the takedown", res.Status)
+	}
+
+	if res := e.post(c, "/admin/images/"+reported.ID+"/dismiss", url.Values{}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("dismiss: got %s, want 303", res.Status)
+	}
+	if q, err := e.svc.ReportQueue(ctx, 10); err != nil || len(q) != 0 {
+		t.Errorf("queue after dismissing: got %d, %v, want empty", len(q), err)
+	}
+	if res := e.post(c, "/admin/blocklist/"+img.SHA256+"/unblock", url.Values{"reason": {"appeal"}}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("unblock: got %s, want 303", res.Status)
+	}
+	if res := e.post(c, "/admin/blocklist/"+img.SHA256+"/unblock", url.Values{"reason": {"again"}}, e.srv.URL); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unblock again: got %s, want 404", res.Status)
+	}
+	_, log := e.get(c, "/admin/log")
+	for _, want := range []string{"take down and block", "dismiss reports", "unblock", "appeal", "mod@example.com"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log page: want %q in it", want)
+		}
+	}
+
+	if res := e.post(c, "/admin/logout", url.Values{}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign out: got %s, want 303", res.Status)
+	}
+	if res, _ := e.get(c, "/admin/log"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login?next=") {
+		t.Errorf("GET /admin/log signed out: got %s to %q, want 303 to sign in", res.Status, res.Header.Get("Location"))
+	}
+}
+
+// TestStoreDown: a store's fault is a 503 page, never a 500.
+func TestStoreDown(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	c := e.client()
+	e.signIn(c, "mod@example.com", adminPW)
+	e.db.Close()
+	for _, p := range []string{"/admin/", "/admin/reports"} {
+		if res, _ := e.get(c, p); res.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s with the store down: got %s, want 503", p, res.Status)
+		}
+	}
+}
+
+// TestNext: after signing in, only console paths of this server are
+// followed.
+func TestNext(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	for _, tt := range []struct{ next, want string }{
+		{"/admin/log", "/admin/log"},
+		{"/admin/?brand=10016", "/admin/?brand=10016"},
+		{"https://evil.example/admin/", "/admin/"},
+		{"//evil.example/admin/", "/admin/"},
+		{"/composer/", "/admin/"},
+		{"/admin/\\evil", "/admin/"},
+	} {
+		c := e.client()
+		res := e.post(c, "/admin/login", url.Values{"email": {"mod@example.com"}, "password": {adminPW}, "next": {tt.next}}, e.srv.URL)
+		if got := res.Header.Get("Location"); got != tt.want {
+			t.Errorf("sign in with next %q: got Location %q, want %q", tt.next, got, tt.want)
+		}
+	}
+}
+
+// TestImagesGrid: the grid's filters and pages.
+func TestImagesGrid(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	c := e.client()
+	e.signIn(c, "mod@example.com", adminPW)
+	var imgs []core.Image // oldest first
+	for range 26 {
+		imgs = append(imgs, e.publish())
+	}
+	reported := imgs[3]
+	if err := e.svc.Report(t.Context(), reported.ID, "u:2", api.ReportPrivacy, ""); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	tests := []struct {
+		name, query string
+		shown       []core.Image // some images the page shows
+		hidden      []core.Image // some it does not
+		text        string       // on the page
+	}{
+		{"newest first, one page", "", []core.Image{imgs[25], imgs[2]}, []core.Image{imgs[1], imgs[0]}, "Older images"},
+		{"reported", "?reported=true", []core.Image{reported}, []core.Image{imgs[25]}, ""},
+		{"anonymous", "?uploader=anonymous", []core.Image{imgs[25]}, nil, ""},
+		{"an uploader who uploaded nothing", "?uploader=ann@example.com", nil, []core.Image{imgs[25]}, "No image matches"},
+		{"an unknown uploader", "?uploader=who@example.com", nil, []core.Image{imgs[25]}, "no user has email"},
+		{"address", "?addr=192.0.2.9", nil, []core.Image{imgs[25]}, "No image matches"},
+		{"brand", "?brand=10016&reported=true", []core.Image{reported}, nil, ""},
+		{"today", "?from=" + today + "&to=" + today, []core.Image{imgs[25]}, nil, ""},
+		{"from tomorrow", "?from=" + tomorrow, nil, []core.Image{imgs[25]}, "No image matches"},
+		{"a bad date", "?from=yesterday", nil, []core.Image{imgs[25]}, "From must be a date"},
+		{"second page", "?before=" + url.QueryEscape(imgs[2].CreatedAt.Format(time.RFC3339Nano)), []core.Image{imgs[1], imgs[0]}, []core.Image{imgs[2]}, "Newest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := e.get(c, "/admin/"+tt.query)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET /admin/%s: got %s, want 200", tt.query, res.Status)
+			}
+			for _, img := range tt.shown {
+				if !strings.Contains(body, `href="/admin/images/`+img.ID+`"`) {
+					t.Errorf("GET /admin/%s: want image %s shown", tt.query, img.ID)
+				}
+			}
+			for _, img := range tt.hidden {
+				if strings.Contains(body, `href="/admin/images/`+img.ID+`"`) {
+					t.Errorf("GET /admin/%s: got image %s, want it not shown", tt.query, img.ID)
+				}
+			}
+			if !strings.Contains(body, tt.text) {
+				t.Errorf("GET /admin/%s: want %q on the page", tt.query, tt.text)
+			}
+		})
+	}
+}
