@@ -146,6 +146,10 @@ type pageConfig struct {
 	// which a retry needs a fresh upload URL (api.Code.NeedsNewUpload);
 	// after others it repeats only the step that failed.
 	NewUploadCodes []api.Code `json:"new_upload_codes"`
+	// ReportReasons and MaxReportDetail are what a reader's report may
+	// say (api.ReportRequest): the preview's Report action offers them.
+	ReportReasons   []string `json:"report_reasons"`
+	MaxReportDetail int      `json:"max_report_detail"`
 }
 
 // pageFormat is an api.Format for the page. Magics are byte values, as
@@ -203,6 +207,7 @@ func pageVocabulary() ([]pageFormat, map[api.Code]string, []api.Code) {
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes}
 	pc.Formats, pc.Messages, pc.NewUploadCodes = pageVocabulary()
+	pc.ReportReasons, pc.MaxReportDetail = api.ReportReasons(), api.MaxReportDetail
 	if pc.ContentTypes == nil {
 		pc.ContentTypes = []string{}
 	}

@@ -214,13 +214,6 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 		}
 	})
 
-	// A reader reports the second image.
-	res, body, err := do(http.DefaultClient, http.MethodPost, a.base+"/api/v2/guide/user_images/"+reportedID+"/reports", "", jsonHeader,
-		[]byte(`{"reason":"spam","detail":"an advert for watches"}`))
-	if err != nil || res.StatusCode != http.StatusAccepted {
-		t.Fatalf("report: got %v %s, want 202", err, body)
-	}
-
 	ctx := newBrowser(t, t.TempDir())
 	// The pages' errors (script exceptions, CSP violations, failed
 	// loads), as the browser reports them.
@@ -235,6 +228,28 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	}); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
+	// A reader reports the second image with the Report action under it
+	// in the composer's preview of a post.
+	visit(t, ctx, a, "/composer/")
+	inBrowser(t, ctx, "wait for the composer's settings", pollJS[bool](`document.getElementById('limits').textContent !== 'Loading limits…'`))
+	evalJS[bool](t, ctx, fmt.Sprintf(`(() => {
+		const body = document.getElementById('body');
+		body.value = %q;
+		body.dispatchEvent(new Event('input', {bubbles: true}));
+		return true;
+	})()`, `A picture from the post: <img src="`+reported+`" alt="">`))
+	inBrowser(t, ctx, "open Report", chromedp.Click(chromedp.CSS(`#preview-body details.report summary`)))
+	inBrowser(t, ctx, "choose a reason", chromedp.SetValue(chromedp.CSS(`#preview-body details.report select`), "spam"))
+	fillIn(t, ctx, "Details", "an advert for watches")
+	inBrowser(t, ctx, "send the report", chromedp.Click(chromedp.CSS(`#preview-body details.report button`)))
+	said := inBrowser(t, ctx, "wait for the report to be taken", pollJS[string](
+		`(t => t.startsWith('Thank you') || t.startsWith('The report was not') ? t : false)(document.querySelector('#preview-body .report-status').textContent)`))
+	if !strings.HasPrefix(said, "Thank you") {
+		t.Fatalf("composer's Report: got %q, want thanks", said)
+	}
+	checkAccessible(t, ctx, "the composer's Report form")
+	saveScreenshots(t, ctx, name+"-composer-report")
+
 	// Signed out, the console sends the browser to sign in.
 	visit(t, ctx, a, "/admin/")
 	if p := evalJS[string](t, ctx, "location.pathname"); p != "/admin/login" {

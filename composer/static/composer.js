@@ -43,6 +43,9 @@
 
   var CREATE_URL = '/api/v2/guide/user_images/uploads';
   var CLAIM_URL = '/api/v2/guide/user_images';
+  // userimages' extension (Zendesk has no such route): a reader reports a
+  // published picture to the moderators.
+  var REPORT_URL = '/api/v2/guide/user_images/{id}/reports';
   // How many uploads run at once; the others wait in turn.
   var MAX_RUNNING = 3;
   // The widths the server makes smaller copies of a picture at
@@ -70,7 +73,8 @@
   // check here), content_types (empty: every format), formats (the API's
   // image formats, their names and signatures) and messages (a plain
   // sentence per error code). The server checks again either way.
-  var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {}, new_upload_codes: [] };
+  var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {}, new_upload_codes: [],
+    report_reasons: [], max_report_detail: 0 };
 
   /* ---------- Words ---------- */
 
@@ -460,8 +464,9 @@
   var IMG_TAG = /<img src="(\/[^/"][^"]*)"(?: srcset="[^"]*" sizes="[^"]*")? alt="([^"]*)">/g;
 
   // renderPreview shows the post. The body is shown as text except for the
-  // <img> tags inserted above, which become pictures: rendering any HTML
-  // typed into the body is for the help center to do, with its sanitizer.
+  // <img> tags inserted above, which become pictures, each with the Report
+  // action readers of the post get: rendering any HTML typed into the body
+  // is for the help center to do, with its sanitizer.
   function renderPreview() {
     previewTitle.textContent = title.value || 'Untitled';
     previewTitle.classList.toggle('placeholder', !title.value);
@@ -472,13 +477,90 @@
     IMG_TAG.lastIndex = 0;
     while ((m = IMG_TAG.exec(text)) !== null) {
       previewBody.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var figure = document.createElement('figure');
+      figure.className = 'picture';
       var img = document.createElement('img');
       img.src = unescapeAttr(m[1]);
       img.alt = unescapeAttr(m[2]);
-      previewBody.appendChild(img);
+      figure.appendChild(img);
+      var id = imageId(img.getAttribute('src'));
+      if (id && config.report_reasons.length) {
+        figure.appendChild(reportControl(id));
+      }
+      previewBody.appendChild(figure);
       last = IMG_TAG.lastIndex;
     }
     previewBody.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  // imageId is the id in a published picture's path, /hc/user_images/ID.EXT.
+  function imageId(path) {
+    var m = /^\/hc\/user_images\/([^/.?]+)\.[a-z]+$/.exec(path);
+    return m ? m[1] : '';
+  }
+
+  /* ---------- Reporting a picture ---------- */
+
+  var reportForms = 0;
+
+  // reportControl is the small Report action under a picture of the post:
+  // it opens a reason (the server's list), optional details and a Send
+  // button, and says in place whether the report was taken.
+  function reportControl(id) {
+    var n = ++reportForms;
+    var details = document.createElement('details');
+    details.className = 'report';
+    var summary = document.createElement('summary');
+    summary.textContent = 'Report';
+    details.appendChild(summary);
+
+    var reasonLabel = document.createElement('label');
+    reasonLabel.htmlFor = 'report-reason-' + n;
+    reasonLabel.textContent = 'Reason';
+    var reason = document.createElement('select');
+    reason.id = reasonLabel.htmlFor;
+    config.report_reasons.forEach(function (r) {
+      var opt = document.createElement('option');
+      opt.value = r;
+      opt.textContent = capitalize(r);
+      reason.appendChild(opt);
+    });
+
+    var detailLabel = document.createElement('label');
+    detailLabel.htmlFor = 'report-detail-' + n;
+    detailLabel.textContent = 'Details (optional)';
+    var detail = document.createElement('textarea');
+    detail.id = detailLabel.htmlFor;
+    detail.rows = 2;
+    if (config.max_report_detail > 0) {
+      detail.maxLength = config.max_report_detail;
+    }
+
+    var send = document.createElement('button');
+    send.type = 'button';
+    send.textContent = 'Send report';
+    var said = document.createElement('p');
+    said.className = 'report-status';
+    said.setAttribute('role', 'status');
+
+    send.addEventListener('click', function () {
+      send.disabled = true;
+      said.textContent = 'Sending…';
+      postJSON(REPORT_URL.replace('{id}', encodeURIComponent(id)), { reason: reason.value, detail: detail.value })
+        .then(function () {
+          said.textContent = 'Thank you: a moderator will look at this picture.';
+        }, function (err) {
+          send.disabled = false;
+          var plain = err.code && config.messages[err.code];
+          said.textContent = 'The report was not sent: ' +
+            (plain ? plain.split('{file}').join('the picture') : err.text || err.detail || 'HTTP ' + err.status) + '.';
+        });
+    });
+
+    [reasonLabel, reason, detailLabel, detail, send, said].forEach(function (el) {
+      details.appendChild(el);
+    });
+    return details;
   }
 
   /* ---------- The upload list ---------- */
@@ -806,6 +888,9 @@
     config.messages = c.messages && typeof c.messages === 'object' ? c.messages : {};
     // The codes after which a retry needs a fresh upload URL.
     config.new_upload_codes = Array.isArray(c.new_upload_codes) ? c.new_upload_codes : [];
+    // The reasons a reader may report a picture for (none: no Report action).
+    config.report_reasons = Array.isArray(c.report_reasons) ? c.report_reasons : [];
+    config.max_report_detail = Number(c.max_report_detail) || 0;
     brand.textContent = '';
     config.brands.forEach(function (id) {
       var opt = document.createElement('option');
