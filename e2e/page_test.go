@@ -55,7 +55,8 @@ var screenshotWidths = []int64{1280, 375}
 
 // saveScreenshots writes the whole page at each of screenshotWidths to
 // test-artifacts/<name>-<width>.png at the repository's root, for people to
-// look at, and restores the 1280 px viewport.
+// look at, and restores the 1280 px viewport. A page wider than the
+// viewport (horizontal scrolling) fails t.
 func saveScreenshots(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	dir := filepath.Join("..", "test-artifacts")
@@ -64,6 +65,10 @@ func saveScreenshots(t *testing.T, ctx context.Context, name string) {
 	}
 	for _, w := range screenshotWidths {
 		inBrowser(t, ctx, "resize", chromedp.EmulateViewport(w, 900))
+		// Usable at this width: nothing pushes the page sideways.
+		if got := inBrowser(t, ctx, "measure", chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)); got > w {
+			t.Errorf("%s at %d px: the page is %d px wide, want no horizontal scrolling", name, w, got)
+		}
 		png := inBrowser(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 		p := filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w))
 		if err := os.WriteFile(p, png, 0o644); err != nil {
