@@ -10,18 +10,16 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
-	"golang.org/x/crypto/bcrypt"
 
 	"userimages/console"
 	"userimages/core"
 	"userimages/httpapi"
-	"userimages/localdisk"
+	"userimages/internal/embeddedtest"
 	"userimages/ratelimit"
 	"userimages/ratelimit/memrate"
 	"userimages/selfsign"
@@ -42,25 +40,9 @@ const adminPW, userPW = "moderator pw", "reader pw!"
 func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
 	t.Helper()
 	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := selfsign.New(strings.Repeat("s", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Scratch: blobs, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := embeddedtest.Open(t, core.Config{}, core.Deps{Log: log})
+	svc := d.Svc
 	if err := svc.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +74,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
 		srv = httptest.NewServer(a.Handler())
 	}
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, svc: svc, srv: srv}
+	return &env{t: t, db: d.DB, svc: svc, srv: srv}
 }
 
 // client is a browser-like client of the server: it keeps cookies and

@@ -1,42 +1,24 @@
 package core_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
 
 	"userimages/core"
+	"userimages/internal/testclock"
 )
-
-// clock is a settable clock for the service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // newSessionService is a service with a settable clock, sessions idle
 // after 10 minutes and ending after an hour, and one admin,
 // ann@example.com, whose password is "correct horse".
-func newSessionService(t *testing.T) (*core.Service, *clock) {
+func newSessionService(t *testing.T) (*core.Service, *testclock.Clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	f := newFlowFixture(t, false, func(cfg *core.Config, d *core.Deps) {
 		cfg.SessionIdle, cfg.SessionMaxAge = 10*time.Minute, time.Hour
-		d.Now = c.now
+		d.Now = c.Now
 	})
 	if _, err := f.svc.AddUser(t.Context(), "ann@example.com", "correct horse", true); err != nil {
 		t.Fatal(err)
@@ -69,7 +51,7 @@ func TestSessions(t *testing.T) {
 				t.Fatalf("SignIn: got %q, %v, want a token", token, err)
 			}
 			for _, d := range tt.steps {
-				c.advance(d)
+				c.Advance(d)
 				_, err = svc.SessionUser(ctx, token)
 			}
 			if got := err == nil; got != tt.valid {
@@ -131,12 +113,12 @@ func TestSweepExpiresSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.advance(9 * time.Minute)
+	c.Advance(9 * time.Minute)
 	fresh, err := svc.SignIn(ctx, "ann@example.com", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if st, err := svc.Sweep(ctx, core.SweepOptions{}); err != nil || st.ExpiredSessions != 0 {
 		t.Fatalf("Sweep without Sessions: got %+v, %v, want no session expired", st, err)
 	}

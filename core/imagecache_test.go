@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
+	"userimages/internal/testclock"
 	"userimages/localdisk"
 	"userimages/sqlite"
 )
@@ -52,7 +53,7 @@ type cacheFixture struct {
 	blobs core.BlobStore
 	meta  *countingMeta
 	a, b  *core.Service
-	*clock
+	*testclock.Clock
 }
 
 func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
@@ -68,7 +69,7 @@ func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{MetadataStore: db}, clock: &clock{t: time.Now().UTC()}}
+	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{MetadataStore: db}, Clock: testclock.New(time.Now().UTC())}
 	if err := db.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	newService := func(meta core.MetadataStore) *core.Service {
 		s, err := core.New(core.Config{PasswordCost: bcrypt.MinCost},
-			core.Deps{Meta: meta, Blobs: blobs, Signer: nopSigner{}, Now: f.now, Log: log})
+			core.Deps{Meta: meta, Blobs: blobs, Signer: nopSigner{}, Now: f.Now, Log: log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,12 +97,12 @@ func (f *cacheFixture) publish(t *testing.T) string {
 	var b [16]byte
 	rand.Read(b[:])
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/png", FileSize: 4, CreatedAt: f.now(),
+	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/png", FileSize: 4, CreatedAt: f.Now(),
 		ImageID: id, Size: 4, SHA256: strings.Repeat("ab", 32)}
 	if err := f.db.ReceiveUpload(ctx, up); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.ClaimUpload(ctx, core.UploadClaim{Token: up.Token, BrandID: "10016", NotBefore: up.CreatedAt, At: f.now()}); err != nil {
+	if _, err := f.db.ClaimUpload(ctx, core.UploadClaim{Token: up.Token, BrandID: "10016", NotBefore: up.CreatedAt, At: f.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.blobs.Put(ctx, core.ImageKey(id), strings.NewReader("\x89PNG")); err != nil {
@@ -157,7 +158,7 @@ func TestImageCache(t *testing.T) {
 		}},
 		{"unknown ids are not cached", false, func(t *testing.T, f *cacheFixture) {
 			id := f.publish(t)
-			if err := f.db.DeleteImage(ctx, core.Deletion{Image: core.Image{ID: id}, By: "test", At: f.now()}); err != nil {
+			if err := f.db.DeleteImage(ctx, core.Deletion{Image: core.Image{ID: id}, By: "test", At: f.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			for range 2 {
@@ -206,11 +207,11 @@ func TestImageCache(t *testing.T) {
 			if c := open(t, f.b, id); c != api.CodeNotFound {
 				t.Errorf("open on the deleting instance: got %q, want %s", c, api.CodeNotFound)
 			}
-			f.advance(core.ImageCacheTTL - time.Second)
+			f.Advance(core.ImageCacheTTL - time.Second)
 			if c := open(t, f.a, id); c != "" {
 				t.Errorf("open within the TTL (the bounded stale window): got %q, want success", c)
 			}
-			f.advance(time.Second)
+			f.Advance(time.Second)
 			if c := open(t, f.a, id); c != api.CodeNotFound {
 				t.Errorf("open at the TTL: got %q, want %s", c, api.CodeNotFound)
 			}
@@ -218,12 +219,12 @@ func TestImageCache(t *testing.T) {
 		{"entries expire after the TTL", false, func(t *testing.T, f *cacheFixture) {
 			id := f.publish(t)
 			open(t, f.a, id)
-			f.advance(core.ImageCacheTTL - time.Nanosecond)
+			f.Advance(core.ImageCacheTTL - time.Nanosecond)
 			open(t, f.a, id)
 			if n := f.meta.lookups.Load(); n != 1 {
 				t.Errorf("lookups within the TTL: got %d, want 1", n)
 			}
-			f.advance(time.Nanosecond)
+			f.Advance(time.Nanosecond)
 			open(t, f.a, id)
 			open(t, f.a, id)
 			if n := f.meta.lookups.Load(); n != 2 {

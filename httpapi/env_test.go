@@ -22,11 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"userimages/core"
 	"userimages/httpapi"
-	"userimages/localdisk"
+	"userimages/internal/embeddedtest"
 	"userimages/selfsign"
 	"userimages/sqlite"
 )
@@ -49,28 +47,12 @@ type env struct {
 // httpapi.Config. t may be a benchmark's *testing.B.
 func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), time: time.Now().UTC()}
+	e := &env{t: t, time: time.Now().UTC()}
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(e.dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e.db = db
-	blobs, err := localdisk.Open(filepath.Join(e.dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := selfsign.New(strings.Repeat("s", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Scratch: blobs, Now: e.now, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc = svc
+	d := embeddedtest.Open(t, core.Config{}, core.Deps{Now: e.now, Log: log})
+	e.dir, e.db, e.svc, e.signer, e.log = d.Dir, d.DB, d.Svc, d.Signer, log
+	svc := d.Svc
 	for _, b := range []string{"10016", "20000"} {
 		if err := svc.AddBrand(ctx, b); err != nil {
 			t.Fatal(err)
@@ -79,7 +61,6 @@ func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 	if _, err := svc.AddUser(ctx, "ann@example.com", "correct horse", false); err != nil {
 		t.Fatal(err)
 	}
-	e.signer, e.log = signer, log
 	e.srv = e.newServer(configure...)
 	return e
 }

@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
+	"userimages/internal/embeddedtest"
 	"userimages/localdisk"
 	"userimages/migrate"
 	"userimages/selfsign"
@@ -33,25 +33,8 @@ type deployment struct {
 
 func newDeployment(t *testing.T) *deployment {
 	t.Helper()
-	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "userimages.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := localdisk.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := selfsign.New(strings.Repeat("k", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: signer, Scratch: blobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &deployment{db: db, blobs: blobs, svc: svc}
+	d := embeddedtest.Open(t, core.Config{}, core.Deps{})
+	return &deployment{db: d.DB, blobs: d.Blobs, svc: d.Svc}
 }
 
 func testJPEG(t *testing.T, seed int) []byte {

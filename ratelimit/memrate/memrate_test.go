@@ -3,36 +3,18 @@ package memrate
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"userimages/internal/testclock"
 	"userimages/ratelimit"
 	"userimages/ratelimit/ratelimittest"
 )
 
-// clock is a fake clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newLimiter(t *testing.T, maxKeys int) (*Limiter, *clock) {
+func newLimiter(t *testing.T, maxKeys int) (*Limiter, *testclock.Clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	l, err := New(Config{MaxKeys: maxKeys, Now: c.now})
+	c := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	l, err := New(Config{MaxKeys: maxKeys, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +24,7 @@ func newLimiter(t *testing.T, maxKeys int) (*Limiter, *clock) {
 func TestConformance(t *testing.T) {
 	ratelimittest.Run(t, func(t *testing.T) (ratelimittest.Limiter, func(time.Duration)) {
 		l, c := newLimiter(t, 0)
-		return l, c.advance
+		return l, c.Advance
 	})
 }
 
@@ -67,7 +49,7 @@ func TestMemoryIsBounded(t *testing.T) {
 				if _, err := l.Allow(context.Background(), fmt.Sprint("key", i), limit); err != nil {
 					t.Fatal(err)
 				}
-				c.advance(tt.every)
+				c.Advance(tt.every)
 			}
 			if got := l.len(); got != tt.want {
 				t.Errorf("keys kept: got %d, want %d", got, tt.want)
