@@ -137,7 +137,7 @@ func TestBadInput(t *testing.T) {
 		}, 403, api.CodeSignatureMismatch},
 		{"put: expired", func(e *env) *http.Request {
 			u := e.create("image/jpeg", len(img))
-			e.advance(time.Hour + time.Second)
+			e.Advance(time.Hour + time.Second)
 			return e.putRequest(u, img)
 		}, 403, api.CodeUploadURLExpired},
 		{"put: longer than declared", func(e *env) *http.Request {
@@ -199,7 +199,7 @@ func TestBadInput(t *testing.T) {
 		{"claim: after the claim window", func(e *env) *http.Request {
 			u := e.create("image/jpeg", len(img))
 			e.put(u, img)
-			e.advance(24*time.Hour + time.Second)
+			e.Advance(24*time.Hour + time.Second)
 			return claimWith(e, e.claimBody(u.Token, "10016"))
 		}, 410, api.CodeTokenExpired},
 		{"put: PNG bytes declared JPEG", func(e *env) *http.Request {

@@ -18,13 +18,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/internal/embeddedtest"
+	"userimages/internal/testclock"
 	"userimages/selfsign"
 	"userimages/sqlite"
 )
@@ -32,25 +32,24 @@ import (
 // env is a real server (SQLite, local disk, self-signed URLs) on a test
 // listener, with a clock the test moves.
 type env struct {
-	t      testing.TB
-	srv    *httptest.Server
-	db     *sqlite.DB
-	svc    *core.Service
-	signer *selfsign.Signer
-	log    *slog.Logger
-	dir    string
-	mu     sync.Mutex
-	time   time.Time
+	t                testing.TB
+	srv              *httptest.Server
+	db               *sqlite.DB
+	svc              *core.Service
+	signer           *selfsign.Signer
+	log              *slog.Logger
+	dir              string
+	*testclock.Clock // the service's and the server's
 }
 
 // newEnv starts the server; configure, when given, changes its
 // httpapi.Config. t may be a benchmark's *testing.B.
 func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
-	e := &env{t: t, time: time.Now().UTC()}
+	e := &env{t: t, Clock: testclock.New(time.Now().UTC())}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := embeddedtest.Open(t, core.Config{}, core.Deps{Now: e.now, Log: log})
+	d := embeddedtest.Open(t, core.Config{}, core.Deps{Now: e.Now, Log: log})
 	e.dir, e.db, e.svc, e.signer, e.log = d.Dir, d.DB, d.Svc, d.Signer, log
 	svc := d.Svc
 	for _, b := range []string{"10016", "20000"} {
@@ -73,7 +72,7 @@ func (e *env) newServer(configure ...func(*httpapi.Config)) *httptest.Server {
 	for _, f := range configure {
 		f(&cfg)
 	}
-	api, err := httpapi.New(e.svc, cfg, e.log, e.now)
+	api, err := httpapi.New(e.svc, cfg, e.log, e.Now)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -82,18 +81,6 @@ func (e *env) newServer(configure ...func(*httpapi.Config)) *httptest.Server {
 	// Requests with Expect: 100-continue wait for the server's go-ahead.
 	srv.Client().Transport.(*http.Transport).ExpectContinueTimeout = 10 * time.Second
 	return srv
-}
-
-func (e *env) now() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.time
-}
-
-func (e *env) advance(d time.Duration) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.time = e.time.Add(d)
 }
 
 // response is a finished HTTP exchange.

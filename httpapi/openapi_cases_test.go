@@ -77,7 +77,7 @@ func keepMetadata(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost, KeepMetadata: true},
-		core.Deps{Meta: e.db, Blobs: blobs, Signer: e.signer, Scratch: blobs, Now: e.now, Log: e.log})
+		core.Deps{Meta: e.db, Blobs: blobs, Signer: e.signer, Scratch: blobs, Now: e.Now, Log: e.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func rewire(t *testing.T, e *env, change func(d *core.Deps)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := core.Deps{Meta: e.db, Blobs: disk, Signer: e.signer, Scratch: disk, Now: e.now, Log: e.log}
+	d := core.Deps{Meta: e.db, Blobs: disk, Signer: e.signer, Scratch: disk, Now: e.Now, Log: e.log}
 	change(&d)
 	if e.svc, err = core.New(core.Config{PasswordCost: bcrypt.MinCost}, d); err != nil {
 		t.Fatal(err)
@@ -338,7 +338,7 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"put: expired", nil, func(t *testing.T, e *env) *http.Request {
 			u := e.create("image/jpeg", len(img))
-			e.advance(time.Hour + time.Second)
+			e.Advance(time.Hour + time.Second)
 			return e.putRequest(u, img)
 		}},
 		{"put: longer than declared", nil, putOf(len(img)-1, img)},
@@ -351,7 +351,7 @@ func docCases(t *testing.T) []docCase {
 			// the claim window, as when URLs live as long as the window.
 			const token = "01GC9JEN2X052BAKW905PH9C36"
 			target, err := e.signer.PresignPut(context.Background(), core.PresignParams{
-				BaseURL: e.srv.URL, Token: token, FileSize: int64(len(img)), Now: e.now(), TTL: time.Hour,
+				BaseURL: e.srv.URL, Token: token, FileSize: int64(len(img)), Now: e.Now(), TTL: time.Hour,
 				Headers: map[string]string{"Content-Disposition": `attachment; filename="` + token + `.jpeg"`,
 					"Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"},
 			})
@@ -447,7 +447,7 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"claim: after the claim window", nil, func(t *testing.T, e *env) *http.Request {
 			u := uploaded(e, "image/jpeg", img)
-			e.advance(24*time.Hour + time.Second)
+			e.Advance(24*time.Hour + time.Second)
 			return claimReq(e, u.Token, "10016")
 		}},
 		{"claim: brand unknown", nil, func(t *testing.T, e *env) *http.Request {

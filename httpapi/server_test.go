@@ -94,7 +94,7 @@ func TestSweepRemovesExpiredUploads(t *testing.T) {
 	_, path := e.claimed("image/jpeg", img)
 	expired := e.create("image/jpeg", len(img))
 	e.put(expired, img)
-	e.advance(core.DefaultClaimWindow + time.Second)
+	e.Advance(core.DefaultClaimWindow + time.Second)
 	fresh := e.create("image/jpeg", len(img))
 	e.put(fresh, img)
 
