@@ -503,6 +503,16 @@
 
   var reportForms = 0;
 
+  // labelled makes a form control of tag with id and the label naming it.
+  function labelled(tag, id, text) {
+    var label = document.createElement('label');
+    label.htmlFor = id;
+    label.textContent = text;
+    var control = document.createElement(tag);
+    control.id = id;
+    return [label, control];
+  }
+
   // reportControl is the small Report action under a picture of the post:
   // it opens a reason (the server's list), optional details and a Send
   // button, and says in place whether the report was taken.
@@ -514,23 +524,16 @@
     summary.textContent = 'Report';
     details.appendChild(summary);
 
-    var reasonLabel = document.createElement('label');
-    reasonLabel.htmlFor = 'report-reason-' + n;
-    reasonLabel.textContent = 'Reason';
-    var reason = document.createElement('select');
-    reason.id = reasonLabel.htmlFor;
+    var reasonField = labelled('select', 'report-reason-' + n, 'Reason');
+    var reason = reasonField[1];
     config.report_reasons.forEach(function (r) {
       var opt = document.createElement('option');
       opt.value = r;
       opt.textContent = capitalize(r);
       reason.appendChild(opt);
     });
-
-    var detailLabel = document.createElement('label');
-    detailLabel.htmlFor = 'report-detail-' + n;
-    detailLabel.textContent = 'Details (optional)';
-    var detail = document.createElement('textarea');
-    detail.id = detailLabel.htmlFor;
+    var detailField = labelled('textarea', 'report-detail-' + n, 'Details (optional)');
+    var detail = detailField[1];
     detail.rows = 2;
     if (config.max_report_detail > 0) {
       detail.maxLength = config.max_report_detail;
@@ -557,7 +560,7 @@
         });
     });
 
-    [reasonLabel, reason, detailLabel, detail, send, said].forEach(function (el) {
+    reasonField.concat(detailField, [send, said]).forEach(function (el) {
       details.appendChild(el);
     });
     return details;
