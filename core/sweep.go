@@ -12,6 +12,7 @@ type SweepStats struct {
 	ExpiredUploads int // upload rows past the claim window, with their bytes
 	StagedOrphans  int // staged bytes whose upload row is gone
 	ImageOrphans   int // checked copies no image or upload refers to (crash between storing and recording them)
+	VariantOrphans int // variants whose image is gone (a takedown's delete failed, or raced their making)
 }
 
 // SweepOptions choose what a sweep covers.
@@ -83,6 +84,9 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 	if err != nil {
 		return st, fmt.Errorf("sweep image orphans: %w", err)
 	}
+	if st.VariantOrphans, err = s.variantOrphans(ctx, orphanCutoff); err != nil {
+		return st, fmt.Errorf("sweep variant orphans: %w", err)
+	}
 	return st, nil
 }
 
@@ -100,7 +104,7 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt Sw
 			report(st)
 		}
 		if err == nil && st != (SweepStats{}) {
-			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans)
+			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans, "variant_orphans", st.VariantOrphans)
 		}
 		opt = SweepOptions{} // the full orphan scan runs once, at start
 		select {

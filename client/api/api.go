@@ -18,6 +18,7 @@ type Code string
 const (
 	CodeInvalidJSON            Code = "InvalidJSON"            // 400: the body is not a JSON object
 	CodeInvalidHost            Code = "InvalidHost"            // 400: no valid Host header to build the upload URL from
+	CodeInvalidVariant         Code = "InvalidVariant"         // 400: an image GET's query is not a configured variant (see the detail)
 	CodeBodyTooLarge           Code = "BodyTooLarge"           // 413: a JSON body over 64 KiB
 	CodeInvalidProperty        Code = "InvalidProperty"        // 422: a property is missing or malformed (see the pointer)
 	CodeUnsupportedContentType Code = "UnsupportedContentType" // 422: not an accepted image type
@@ -66,6 +67,7 @@ type CodeInfo struct {
 var codes = []CodeInfo{
 	{CodeInvalidJSON, 400, "Invalid JSON", 0},
 	{CodeInvalidHost, 400, "Invalid Host header", 0},
+	{CodeInvalidVariant, 400, "Invalid variant", 0},
 	{CodeBodyTooLarge, 413, "Request body too large", 0},
 	{CodeInvalidProperty, 422, "Invalid property", 0},
 	{CodeUnsupportedContentType, 422, "Unsupported content type", 0},
