@@ -36,9 +36,10 @@ const (
 // below it, so that a takedown deletes them all by listing it.
 func Prefix(id string) string { return "variants/" + id + "/" }
 
-// Key is the object key of image id's variant of width w in format f.
+// Key is the object key of image id's variant of width w in format f
+// (variants/ID/640-webp: keys have no dots).
 func Key(id string, w int, f api.Format) string {
-	return fmt.Sprintf("%s%d.%s", Prefix(id), w, f.Ext)
+	return fmt.Sprintf("%s%d-%s", Prefix(id), w, f.Ext)
 }
 
 // Source is an original's header, read before any pixel is decoded.
