@@ -4,29 +4,34 @@ import (
 	"image"
 	"image/color"
 
-	"golang.org/x/image/draw"
+	"image/draw"
 )
 
 // Resize returns m scaled to w×h. Like libvips' shrink, it first averages
 // boxes of f×f pixels straight from the decoded planes (a YCbCr JPEG's
 // without converting the full image to RGB), for the largest f that
-// leaves the image at least twice the target in each direction, then
-// resizes the rest of the way with Catmull-Rom, whose kernel is then at
-// most twice the output's pixel.
+// leaves the image at least as large as the target, then resizes the rest
+// of the way with Catmull-Rom (resample).
 func Resize(m image.Image, w, h int) *image.RGBA {
 	b := m.Bounds()
-	f := min(b.Dx()/w, b.Dy()/h)
-	mid := m
-	if f >= 2 {
+	var mid *image.RGBA
+	if f := shrinkFactor(b.Dx(), b.Dy(), w, h); f >= 2 {
 		mid = shrink(m, f)
+	} else if r, ok := m.(*image.RGBA); ok {
+		mid = r
+	} else {
+		mid = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(mid, mid.Rect, m, b.Min, draw.Src)
 	}
-	if r, ok := mid.(*image.RGBA); ok && r.Rect.Dx() == w && r.Rect.Dy() == h {
-		return r
+	if mid.Rect.Dx() == w && mid.Rect.Dy() == h {
+		return mid
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Rect, mid, mid.Bounds(), draw.Src, nil)
-	return dst
+	return resample(mid, w, h)
 }
+
+// shrinkFactor is the box Resize averages first, for an image of sw×sh
+// resized to w×h.
+func shrinkFactor(sw, sh, w, h int) int { return min(sw/w, sh/h) }
 
 // shrink averages boxes of f×f pixels; edge boxes average the pixels
 // they have.

@@ -1,7 +1,8 @@
 // Package variant renders the resized copies of a published image that
 // GET <path>?w=W serves: decoded with Go's image packages (and
-// golang.org/x/image/webp), shrunk by an integer box filter straight from
-// the decoded planes, resized the rest of the way with Catmull-Rom
+// golang.org/x/image/webp; a JPEG by Go's decoder changed to decode at
+// 1/2, 1/4 or 1/8 of the size, internal/jpegscale), shrunk by an integer
+// box filter straight from the decoded planes, resized the rest of the way with Catmull-Rom
 // (golang.org/x/image/draw), turned upright by the EXIF orientation, and
 // encoded with the standard library (JPEG, PNG) or libwebp compiled to
 // WebAssembly (github.com/gen2brain/webp). Variants carry no metadata.
@@ -24,6 +25,8 @@ import (
 	"github.com/gen2brain/webp"
 	"github.com/userimages/userimages/client/api"
 	xwebp "golang.org/x/image/webp"
+
+	"userimages/internal/jpegscale"
 )
 
 // Qualities of the lossy encoders: what imgix and libvips default to.
@@ -100,40 +103,69 @@ func (s Source) Fit(w int) (int, int) {
 
 // Cost is an upper bound of the bytes a variant of width w of s holds in
 // memory while it is made: the decoded original (with a progressive
-// JPEG's coefficients), the shrunk and resized pixels and the encoder's
-// working copy. It is what the pixel budget (--variant-memory) counts.
+// JPEG's coefficients), the box-shrunk and resampled pixels and the
+// encoder's working copy. It is what the pixel budget (--variant-memory)
+// counts.
 func (s Source) Cost(w int, out api.Format) int64 {
 	px := int64(s.Width) * int64(s.Height)
+	dw, dh := int64(s.Width), int64(s.Height) // as decoded
 	var decoded int64
 	switch s.Format.MIME {
 	case api.JPEG.MIME:
-		decoded = 3 * px // YCbCr, 4:4:4 at most
+		n := int64(s.jpegScale(w))
+		dw, dh = (dw*n+7)/8, (dh*n+7)/8
+		decoded = 3 * (dw + 32) * (dh + 32) // YCbCr, 4:4:4 at most, in whole blocks
 		if s.Progressive {
 			decoded += 12 * px // every coefficient, an int32, of 3 full components at most
 		}
 	case api.PNG.MIME:
-		decoded = 8*px + int64(s.Width)*16 // 16-bit RGBA at most, two rows of filtering
+		decoded = 8*px + dw*16 // 16-bit RGBA at most, two rows of filtering
 	case api.GIF.MIME:
 		decoded = px
 	default: // WebP: YCbCr + alpha, or NRGBA for lossless
 		decoded = 4 * px
 	}
-	ow, oh := s.Fit(w)
-	small := 4 * int64(ow) * int64(oh)
-	// The box-filtered image is under 4 × the output's pixels (the shrink
-	// stops at twice the target in each direction), the resized one is
-	// small, the encoder holds its copy and its output.
-	return decoded + 4*small + 3*small
+	tw, th := s.target(w)
+	f := int64(max(1, shrinkFactor(int(dw), int(dh), tw, th)))
+	mw, mh := (dw+f-1)/f, (dh+f-1)/f
+	small := 4 * int64(tw) * int64(th)
+	// The shrunk (or converted) image, resample's buffer, the output, and
+	// the WebP encoder's linear memory (about 7 × its input, measured).
+	return decoded + 4*mw*mh + 4*int64(tw)*mh + small + 8*small
 }
 
-// decode decodes an original, the first frame of an animation.
-func decode(data []byte, f api.Format) (image.Image, error) {
+// jpegScale is the n of jpegscale.DecodeScaled for the variant of width
+// w: the smallest that leaves the decoded image at least as large as the
+// variant.
+func (s Source) jpegScale(w int) int {
+	tw, th := s.target(w)
+	for _, n := range []int{1, 2, 4} {
+		if (s.Width*n+7)/8 >= tw && (s.Height*n+7)/8 >= th {
+			return n
+		}
+	}
+	return 8
+}
+
+// target is the size, before orientation, that the variant of width w
+// is resized to.
+func (s Source) target(w int) (int, int) {
+	uw, uh := s.Fit(w)
+	if s.Orientation >= 5 {
+		return uh, uw
+	}
+	return uw, uh
+}
+
+// decode decodes an original for the variant of width w, the first frame
+// of an animation; a JPEG at the reduced size jpegScale says.
+func decode(data []byte, s Source, w int) (image.Image, error) {
 	r := bytes.NewReader(data)
 	var m image.Image
 	var err error
-	switch f.MIME {
+	switch f := s.Format; f.MIME {
 	case api.JPEG.MIME:
-		m, err = jpeg.Decode(r)
+		m, err = jpegscale.DecodeScaled(r, s.jpegScale(w))
 	case api.PNG.MIME:
 		m, err = png.Decode(r)
 	case api.GIF.MIME:
@@ -164,16 +196,11 @@ func webpConfig(data []byte) (image.Config, error) {
 // Render makes the variant of width w (upright, never upscaled) of the
 // original data, whose header is s, encoded as out, and writes it to dst.
 func Render(dst io.Writer, data []byte, s Source, w int, out api.Format) error {
-	m, err := decode(data, s.Format)
+	m, err := decode(data, s, w)
 	if err != nil {
 		return err
 	}
-	uw, uh := s.Fit(w)
-	// The size before orientation.
-	tw, th := uw, uh
-	if s.Orientation >= 5 {
-		tw, th = uh, uw
-	}
+	tw, th := s.target(w)
 	small := Resize(m, tw, th)
 	m = nil
 	small = orient(small, s.Orientation)
