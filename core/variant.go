@@ -32,9 +32,10 @@ import (
 // Retry-After; one original costing more than the whole budget is made
 // alone. Concurrent requests for one missing variant make it once.
 
-// Defaults of the variant settings.
-var DefaultVariantWidths = []int{160, 320, 640, 960, 1280, 1920}
+// DefaultVariantWidths are the widths served unless configured.
+var DefaultVariantWidths = api.DefaultVariantWidths
 
+// Defaults of the variant settings.
 const (
 	DefaultVariantMemory int64 = 256 << 20
 	DefaultVariantWait         = 5 * time.Second

@@ -136,6 +136,25 @@ func TestVariants(t *testing.T) {
 		checkServed(t, srv, photo+"?w=640&fm=webp", api.WebP.MIME, body)
 	})
 
+	t.Run("the CLI prints a srcset of variant URLs", func(t *testing.T) {
+		file := clientFile(t, t.TempDir(), "photo.jpeg", testphoto.JPEG(1000, 750, 5, 0))
+		out := runCLI(t, "", "upload", "--server", srv.base, "--brand", brandID, "--srcset", "320,640", file)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("upload --srcset: got %q, want the path and the srcset", out)
+		}
+		want := fmt.Sprintf("%[1]s%[2]s?w=320&auto=format 320w, %[1]s%[2]s?w=640&auto=format 640w", srv.base, lines[0])
+		if lines[1] != want {
+			t.Fatalf("got srcset %q, want %q", lines[1], want)
+		}
+		for _, w := range []int{320, 640} {
+			_, _, m := getVariant(t, srv.base, lines[0], fmt.Sprintf("w=%d&auto=format", w), nil)
+			if m.Bounds().Dx() != w {
+				t.Errorf("the srcset's %dw URL: got width %d", w, m.Bounds().Dx())
+			}
+		}
+	})
+
 	t.Run("takedown removes the variants", func(t *testing.T) {
 		runCLI(t, "", "images", "rm", "--data", data, "--reason", "test", photo)
 		for _, q := range []string{"w=640", "w=640&fm=webp", "w=1920"} {

@@ -14,13 +14,12 @@ import (
 	"userimages/core"
 )
 
-// Variant query parameters, imgix's names: w the width, fm the format,
-// auto=format WebP where the request's Accept allows it.
+// Variant query parameters (api.VariantWidthParam …), imgix's names.
 const (
-	paramWidth  = "w"
-	paramFormat = "fm"
-	paramAuto   = "auto"
-	autoFormat  = "format"
+	paramWidth  = api.VariantWidthParam
+	paramFormat = api.VariantFormatParam
+	paramAuto   = api.VariantAutoParam
+	autoFormat  = api.VariantAutoFormat
 )
 
 // variantFormatNames are the values of fm: the formats' extensions, and
