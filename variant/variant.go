@@ -129,9 +129,10 @@ func (s Source) Cost(w int, out api.Format) int64 {
 	f := int64(max(1, shrinkFactor(int(dw), int(dh), tw, th)))
 	mw, mh := (dw+f-1)/f, (dh+f-1)/f
 	small := 4 * int64(tw) * int64(th)
-	// The shrunk (or converted) image, resample's buffer, the output, and
-	// the WebP encoder's linear memory (about 7 × its input, measured).
-	return decoded + 4*mw*mh + 4*int64(tw)*mh + small + 8*small
+	// The shrunk (or converted) image, resample's buffer, the output, the
+	// WebP encoder's linear memory (9.5 × its input for a 640 px photo,
+	// measured; it grows by doubling) and the encoded bytes' buffer.
+	return decoded + 4*mw*mh + 4*int64(tw)*mh + small + 12*small + small
 }
 
 // jpegScale is the n of jpegscale.DecodeScaled for the variant of width
@@ -225,9 +226,11 @@ func encode(dst io.Writer, m *image.RGBA, f api.Format) error {
 	return nil
 }
 
-// webpMethod is libwebp's speed/size trade-off (0 fastest … 6 smallest);
-// 4 is cwebp's default, as libvips uses.
-const webpMethod = 4
+// webpMethod is libwebp's speed/size trade-off (0 fastest … 6 smallest).
+// cwebp and libvips default to 4, but libwebp in WebAssembly (no SIMD)
+// takes 350 ms at 4 for a 640 px photo, 97 ms at 1, for files 2 % larger
+// (BENCHMARKS.md, "Variants").
+const webpMethod = 1
 
 // Warm compiles the WebP encoder's WebAssembly module (about 0.3 s), so
 // that the first request does not pay for it.
