@@ -204,30 +204,50 @@ func BenchmarkRender12MP(b *testing.B) {
 			}
 		}
 	})
-	b.Run("decode", func(b *testing.B) {
+	s, err := Inspect(ps[0], api.JPEG)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("1-decode-scaled", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := decode(ps[i%len(ps)], s, 640); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	m, err := decode(ps[0], s, 640)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("2-resize", func(b *testing.B) {
+		for b.Loop() {
+			Resize(m, 640, 480)
+		}
+	})
+	b.Run("decode-full-image-jpeg", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if _, err := jpeg.Decode(bytes.NewReader(ps[i%len(ps)])); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	m, err := jpeg.Decode(bytes.NewReader(ps[0]))
+	full, err := jpeg.Decode(bytes.NewReader(ps[0]))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("resize", func(b *testing.B) {
-		for b.Loop() {
-			Resize(m, 640, 480)
-		}
-	})
-	b.Run("resize-catmullrom-only", func(b *testing.B) {
+	b.Run("resize-full-x-image-draw-catmullrom", func(b *testing.B) {
 		for b.Loop() {
 			dst := image.NewRGBA(image.Rect(0, 0, 640, 480))
-			draw.CatmullRom.Scale(dst, dst.Rect, m, m.Bounds(), draw.Src, nil)
+			draw.CatmullRom.Scale(dst, dst.Rect, full, full.Bounds(), draw.Src, nil)
+		}
+	})
+	b.Run("resize-full-box-then-catmullrom", func(b *testing.B) {
+		for b.Loop() {
+			Resize(full, 640, 480)
 		}
 	})
 	small := Resize(m, 640, 480)
-	b.Run("encode-webp", func(b *testing.B) {
+	b.Run("3-encode-webp", func(b *testing.B) {
 		for b.Loop() {
 			if err := encode(io.Discard, small, api.WebP); err != nil {
 				b.Fatal(err)

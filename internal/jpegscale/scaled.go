@@ -27,6 +27,20 @@ var cellWeights = func() (w [9][8][8]float32) {
 	return w
 }()
 
+// usedZigs[n] are the zig-zag positions of the coefficients scaledIDCT
+// reads for n = 1 and 2: the DC alone; rows and columns 0, 1, 3, 5 and 7
+// (the other even basis functions average to zero over half a block).
+var usedZigs = func() (u [3][]int) {
+	u[1] = []int{0}
+	odd := func(i int) bool { return i == 0 || i%2 == 1 }
+	for zig, nat := range unzig {
+		if odd(nat/8) && odd(nat%8) {
+			u[2] = append(u[2], zig)
+		}
+	}
+	return u
+}()
+
 // scaledIDCT writes the n×n cell means of dequantized block b (natural
 // order), level-shifted and clipped, to dst.
 func scaledIDCT(b *block, n int, dst []byte, stride int) {

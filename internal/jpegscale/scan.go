@@ -470,10 +470,17 @@ func (d *decoder) reconstructProgressiveImage() error {
 // to the image.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	qt := &d.quant[d.comp[compIndex].tq]
-	for zig := 0; zig < blockSize; zig++ {
-		b[unzig[zig]] *= qt[zig]
-	}
 	n := d.n
+	if n <= 2 {
+		// Only the coefficients the scaled transform reads.
+		for _, zig := range usedZigs[n] {
+			b[unzig[zig]] *= qt[zig]
+		}
+	} else {
+		for zig := 0; zig < blockSize; zig++ {
+			b[unzig[zig]] *= qt[zig]
+		}
+	}
 	dst, stride := []byte(nil), 0
 	if d.nComp == 1 {
 		dst, stride = d.img1.Pix[n*(by*d.img1.Stride+bx):], d.img1.Stride
