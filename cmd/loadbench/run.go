@@ -268,14 +268,23 @@ func (h *harness) get(ctx context.Context) error {
 		return nil
 	}
 
-	root, err := h.fresh("nginx-root")
+	if err := h.nginxGet(ctx, "get", "image.jpeg", served); err != nil {
+		return err
+	}
+	h.note("get: %d bytes served (the stored copy, metadata stripped)", len(served))
+	return nil
+}
+
+// nginxGet is the peer of a GET scenario: nginx serving served as name.
+func (h *harness) nginxGet(ctx context.Context, scenario, name string, served []byte) error {
+	root, err := h.fresh("nginx-" + scenario)
 	if err != nil {
 		return err
 	}
 	if err := os.Chmod(root, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(root, "image.jpeg"), served, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, name), served, 0o644); err != nil {
 		return err
 	}
 	ngx, err := h.startNginx(root)
@@ -283,10 +292,9 @@ func (h *harness) get(ctx context.Context) error {
 		return err
 	}
 	defer ngx.stop()
-	c = newClient(h.c)
+	c := newClient(h.c)
 	settle(ctx)
-	h.add(drive(ctx, "get", "nginx", "get", ngx.pid(), h.c, h.d, getLoop(c, ngx.base+"/image.jpeg", len(served))))
-	h.note("get: %d bytes served (the stored copy, metadata stripped)", len(served))
+	h.add(drive(ctx, scenario, "nginx", "get", ngx.pid(), h.c, h.d, getLoop(c, ngx.base+"/"+name, len(served))))
 	return nil
 }
 

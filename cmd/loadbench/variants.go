@@ -72,25 +72,7 @@ func (h *harness) variantGet(ctx context.Context) error {
 	if !h.peers {
 		return nil
 	}
-	root, err := h.fresh("nginx-variant-root")
-	if err != nil {
-		return err
-	}
-	if err := os.Chmod(root, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(root, "variant.webp"), served, 0o644); err != nil {
-		return err
-	}
-	ngx, err := h.startNginx(root)
-	if err != nil {
-		return err
-	}
-	defer ngx.stop()
-	c = newClient(h.c)
-	settle(ctx)
-	h.add(drive(ctx, "variant-get", "nginx", "get", ngx.pid(), h.c, h.d, getLoop(c, ngx.base+"/variant.webp", len(served))))
-	return nil
+	return h.nginxGet(ctx, "variant-get", "variant.webp", served)
 }
 
 // coldPhotos is how many distinct 12 MP photos the cold scenario makes:
