@@ -6,8 +6,10 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +67,7 @@ func redAt(m image.Image, x, y int) bool {
 // ETag and 304 as originals do, and go with a takedown.
 func TestVariants(t *testing.T) {
 	data := t.TempDir()
-	srv := startServer(t, data)
+	srv := startServer(t, data, "--variant-pregenerate", "320.webp")
 	photo := sampleFlow(t, srv, "", api.JPEG.MIME, testphoto.JPEG(1600, 1200, 1, 0))
 	var pngBuf bytes.Buffer
 	if err := png.Encode(&pngBuf, testphoto.Image(800, 600, 2)); err != nil {
@@ -105,6 +107,17 @@ func TestVariants(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("--variant-pregenerate makes 320.webp at claim", func(t *testing.T) {
+		id := strings.TrimSuffix(strings.TrimPrefix(photo, "/hc/user_images/"), ".jpeg")
+		deadline := time.Now().Add(20 * time.Second)
+		for !stored(t, data, id, "320-webp") {
+			if time.Now().After(deadline) {
+				t.Fatal("no 320-webp variant stored 20 s after the claim")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 
 	t.Run("orientation 6 is applied", func(t *testing.T) {
 		// Stored 1200×800 with red top left; a viewer turns it 90° clockwise:
@@ -266,6 +279,20 @@ func TestVariantMemory(t *testing.T) {
 	if peak > budget+slack {
 		t.Errorf("got peak RSS %d MiB, want at most %d MiB", peak>>20, (budget+slack)>>20)
 	}
+}
+
+// stored reports whether the embedded blob store under dataDir holds
+// image id's variant file name (its keys are sharded into directories).
+func stored(t *testing.T, dataDir, id, name string) bool {
+	t.Helper()
+	found := false
+	filepath.WalkDir(filepath.Join(dataDir, "blobs", "variants"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name && strings.Contains(p, id) {
+			found = true
+		}
+		return nil
+	})
+	return found
 }
 
 // vmHWM reads the peak resident set size of process pid, in bytes.
