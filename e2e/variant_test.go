@@ -191,6 +191,18 @@ func TestVariantTakedownScaleOut(t *testing.T) {
 	if !bytes.Equal(made, served) {
 		t.Errorf("B served %d bytes, A made %d: want the stored variant", len(served), len(made))
 	}
+	t.Run("redirect mode redirects to the stored variant", func(t *testing.T) {
+		r := d.start(t, "--serve-mode", "redirect")
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, body, err := do(noFollow, http.MethodGet, r.base+path+"?w=640&fm=webp", "", nil, nil)
+		if err != nil || res.StatusCode != http.StatusFound {
+			t.Fatalf("got %v %s %s, want 302", err, statusCode(res), body)
+		}
+		got, err := fetch(http.DefaultClient, "", res.Header.Get("Location"))
+		if err != nil || !bytes.Equal(got, made) {
+			t.Errorf("GET the redirect's target: got %d bytes, %v; want the %d of the stored variant", len(got), err, len(made))
+		}
+	})
 	bucket := d.openBlobs(t)
 	variants := func() []string {
 		var keys []string
