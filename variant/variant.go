@@ -239,6 +239,17 @@ func Warm() error {
 	return encode(&b, image.NewRGBA(image.Rect(0, 0, 8, 8)), api.WebP)
 }
 
+// WebPEngine says which libwebp encodes WebP: the one compiled to
+// WebAssembly inside the binary, or, when the binary is dynamically linked
+// and the system has libwebp.so (Debian's libwebp-dev), the system's,
+// which gen2brain/webp then loads instead.
+func WebPEngine() string {
+	if webp.Dynamic() == nil {
+		return "system libwebp.so"
+	}
+	return "libwebp in WebAssembly"
+}
+
 // Encodable reports whether variants can be encoded as f (GIF cannot).
 func Encodable(f api.Format) bool {
 	return f.MIME == api.JPEG.MIME || f.MIME == api.PNG.MIME || f.MIME == api.WebP.MIME

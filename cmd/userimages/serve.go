@@ -321,7 +321,9 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	go func() {
 		if err := variant.Warm(); err != nil {
 			log.Warn("the WebP encoder failed to start; WebP variants will fail", "err", err)
+			return
 		}
+		log.Info("WebP encoder ready", "engine", variant.WebPEngine())
 	}()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
