@@ -46,3 +46,41 @@ func jpegHeader(b []byte) (orientation int, progressive bool) {
 	}
 	return orientation, progressive
 }
+
+// pngOrientation returns the EXIF orientation of a PNG's eXIf chunk, 1
+// when it has none.
+func pngOrientation(b []byte) int {
+	const sig = 8
+	for i := sig; i+12 <= len(b); {
+		n := int(binary.BigEndian.Uint32(b[i:]))
+		if n < 0 || i+12+n > len(b) {
+			break
+		}
+		if string(b[i+4:i+8]) == "eXIf" {
+			if o := imagesafe.ExifOrientation(b[i+8 : i+8+n]); o >= 1 {
+				return o
+			}
+		}
+		i += 12 + n
+	}
+	return 1
+}
+
+// webpOrientation returns the EXIF orientation of a WebP's EXIF chunk, 1
+// when it has none.
+func webpOrientation(b []byte) int {
+	for i := 12; i+8 <= len(b); {
+		n := int(binary.LittleEndian.Uint32(b[i+4:]))
+		if n < 0 || i+8+n > len(b) {
+			break
+		}
+		if string(b[i:i+4]) == "EXIF" {
+			tiff := bytes.TrimPrefix(b[i+8:i+8+n], []byte("Exif\x00\x00"))
+			if o := imagesafe.ExifOrientation(tiff); o >= 1 {
+				return o
+			}
+		}
+		i += 8 + n + n&1
+	}
+	return 1
+}

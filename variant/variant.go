@@ -69,10 +69,12 @@ func Inspect(data []byte, f api.Format) (Source, error) {
 		s.Orientation, s.Progressive = jpegHeader(data)
 	case api.PNG.MIME:
 		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+		s.Orientation = pngOrientation(data)
 	case api.GIF.MIME:
 		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
 	case api.WebP.MIME:
 		cfg, err = webpConfig(data)
+		s.Orientation = webpOrientation(data)
 	default:
 		return s, ErrUnsupported
 	}
@@ -197,6 +199,14 @@ func webpConfig(data []byte) (image.Config, error) {
 // Render makes the variant of width w (upright, never upscaled) of the
 // original data, whose header is s, encoded as out, and writes it to dst.
 func Render(dst io.Writer, data []byte, s Source, w int, out api.Format) error {
+	// A PNG's or WebP's EXIF may follow its pixels, past the header
+	// Inspect was given: read it from the whole file.
+	switch s.Format.MIME {
+	case api.PNG.MIME:
+		s.Orientation = pngOrientation(data)
+	case api.WebP.MIME:
+		s.Orientation = webpOrientation(data)
+	}
 	m, err := decode(data, s, w)
 	if err != nil {
 		return err

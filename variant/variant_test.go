@@ -2,6 +2,8 @@ package variant
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -104,6 +106,69 @@ func TestOrientation(t *testing.T) {
 			t.Errorf("orientation %d: the red quarter is not top left", o)
 		}
 	}
+}
+
+// TestOrientationPNGAndWebP: the EXIF orientation of a PNG (eXIf) or a
+// WebP (EXIF chunk, after the pixels) is applied too.
+func TestOrientationPNGAndWebP(t *testing.T) {
+	up := testphoto.Image(300, 200, 7)
+	stored := unorient(up, 6) // 200×300, shown as up
+	var p bytes.Buffer
+	if err := png.Encode(&p, stored); err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	if err := encode(&w, stored, api.WebP); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		f    api.Format
+	}{
+		{"png", withPNGChunk(p.Bytes(), "eXIf", exifTIFF(6)), api.PNG},
+		{"webp", withWebPChunk(w.Bytes(), "EXIF", append([]byte("Exif\x00\x00"), exifTIFF(6)...)), api.WebP},
+	} {
+		m := render(t, tc.data, tc.f, 150, api.PNG)
+		if got := m.Bounds().Size(); got != image.Pt(150, 100) {
+			t.Errorf("%s: got %v, want 150x100", tc.name, got)
+		}
+		if !redAt(m, 15, 10) || redAt(m, 135, 10) {
+			t.Errorf("%s: the red quarter is not top left", tc.name)
+		}
+	}
+}
+
+// exifTIFF is a TIFF structure holding only orientation o, as testphoto
+// writes it.
+func exifTIFF(o int) []byte {
+	tagged := testphoto.JPEG(8, 8, 0, o)
+	n := int(tagged[4])<<8 | int(tagged[5])
+	return tagged[4+2+6 : 4+n] // after the APP1 length and "Exif\0\0"
+}
+
+// withPNGChunk inserts a chunk after the IHDR of a PNG.
+func withPNGChunk(p []byte, typ string, data []byte) []byte {
+	c := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	c = append(c, typ...)
+	c = append(c, data...)
+	c = binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	const ihdrEnd = 8 + 8 + 13 + 4
+	return append(append(append([]byte{}, p[:ihdrEnd]...), c...), p[ihdrEnd:]...)
+}
+
+// withWebPChunk appends a chunk to a WebP (after its pixels, where
+// encoders put EXIF), fixing the RIFF size. A simple-format WebP gets no
+// VP8X header: the test's readers do not need one.
+func withWebPChunk(w []byte, fourcc string, data []byte) []byte {
+	c := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
+	c = append(c, data...)
+	if len(data)%2 == 1 {
+		c = append(c, 0)
+	}
+	out := append(append([]byte{}, w...), c...)
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
 }
 
 // unorient returns m stored so that EXIF orientation o shows it as m.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 
 	"userimages/internal/testphoto"
@@ -47,6 +50,39 @@ func TestDecodeScaled(t *testing.T) {
 		// rounds the mean once.
 		if limit := map[int]int{8: 0, 4: 2, 2: 3, 1: 4}[n]; worst > limit {
 			t.Errorf("n=%d: a pixel differs by %d from its cell's mean, want at most %d", n, worst, limit)
+		}
+	}
+}
+
+// TestDecodeLikeImageJPEG: at 8/8 the decoder's output equals image/jpeg's
+// for progressive, CMYK and EXIF-rotated files too; smaller scales keep
+// the image's kind and give its bounds.
+func TestDecodeLikeImageJPEG(t *testing.T) {
+	for _, name := range []string{"progressive.jpg", "cmyk.jpg", "gps_rotated.jpg"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "imagesafe", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeScaled(bytes.NewReader(data), 8)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: 8/8 differs from image/jpeg (%T %v vs %T %v)", name, got, got.Bounds(), want, want.Bounds())
+		}
+		for _, n := range []int{4, 2, 1} {
+			m, err := DecodeScaled(bytes.NewReader(data), n)
+			if err != nil {
+				t.Fatalf("%s at %d/8: %v", name, n, err)
+			}
+			b := want.Bounds()
+			if got, wantSize := m.Bounds().Size(), image.Pt((b.Dx()*n+7)/8, (b.Dy()*n+7)/8); got != wantSize || reflect.TypeOf(m) != reflect.TypeOf(want) {
+				t.Errorf("%s at %d/8: got %T %v, want %T %v", name, n, m, got, want, wantSize)
+			}
 		}
 	}
 }
