@@ -55,11 +55,15 @@ func TestDecodeScaled(t *testing.T) {
 }
 
 // TestDecodeLikeImageJPEG: at 8/8 the decoder's output equals image/jpeg's
-// for progressive, CMYK and EXIF-rotated files too; smaller scales keep
+// for progressive, CMYK and EXIF-rotated files, and files with restart
+// markers (testdata/restart.jpg: a 203 px photo saved by libvips 8.14
+// with `vips jpegsave in.jpg restart.jpg --Q 85 --restart-interval 3`;
+// image/jpeg itself refuses the same with --interlace); smaller scales keep
 // the image's kind and give its bounds.
 func TestDecodeLikeImageJPEG(t *testing.T) {
-	for _, name := range []string{"progressive.jpg", "cmyk.jpg", "gps_rotated.jpg"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "imagesafe", "testdata", name))
+	for _, name := range []string{"../../imagesafe/testdata/progressive.jpg", "../../imagesafe/testdata/cmyk.jpg",
+		"../../imagesafe/testdata/gps_rotated.jpg", "testdata/restart.jpg"} {
+		data, err := os.ReadFile(filepath.FromSlash(name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +86,24 @@ func TestDecodeLikeImageJPEG(t *testing.T) {
 			b := want.Bounds()
 			if got, wantSize := m.Bounds().Size(), image.Pt((b.Dx()*n+7)/8, (b.Dy()*n+7)/8); got != wantSize || reflect.TypeOf(m) != reflect.TypeOf(want) {
 				t.Errorf("%s at %d/8: got %T %v, want %T %v", name, n, m, got, want, wantSize)
+			}
+		}
+	}
+}
+
+// TestTruncated: a file cut anywhere fails, or decodes, as with
+// image/jpeg, and never panics.
+func TestTruncated(t *testing.T) {
+	for _, name := range []string{"testdata/restart.jpg", "../../imagesafe/testdata/progressive.jpg"} {
+		data, err := os.ReadFile(filepath.FromSlash(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cut := 0; cut < len(data); cut += 1 + len(data)/200 {
+			want, werr := jpeg.Decode(bytes.NewReader(data[:cut]))
+			got, err := DecodeScaled(bytes.NewReader(data[:cut]), 8)
+			if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+				t.Errorf("%s cut at %d: got %v, image/jpeg %v", name, cut, err, werr)
 			}
 		}
 	}
