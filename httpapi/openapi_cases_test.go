@@ -530,6 +530,16 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"GET image: variant of a width not served", nil, variant("?w=161")},
 		{"GET image: unknown query parameter", nil, variant("?v=2")},
+		{"HEAD image: variant of a width not served", nil, func(t *testing.T, e *env) *http.Request {
+			r := variant("?w=161")(t, e)
+			r.Method = http.MethodHead
+			return r
+		}},
+		{"HEAD image: variant", nil, func(t *testing.T, e *env) *http.Request {
+			r := variant("?w=320")(t, e)
+			r.Method = http.MethodHead
+			return r
+		}},
 	}...)
 	return append(cases, docCase{"image: POST", nil, func(t *testing.T, e *env) *http.Request {
 		_, path := e.claimed("image/jpeg", img)
