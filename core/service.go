@@ -99,7 +99,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carrier: carrier, scratch: d.Scratch, disk: d.Disk, now: d.Now, log: d.Log, dummyHash: dummy,
 		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		variants:  variants{budget: semaphore.NewWeighted(cfg.VariantMemory)}}, nil
+		variants:  variants{budget: semaphore.NewWeighted(cfg.VariantMemory), cores: semaphore.NewWeighted(int64(max(1, runtime.GOMAXPROCS(0))))}}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.

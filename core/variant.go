@@ -27,8 +27,9 @@ import (
 //
 // Memory: the bytes a variant needs while it is made (its original's
 // decoded pixels, mostly; variant.Source.Cost) are taken from a budget,
-// Config.VariantMemory, before anything is decoded. Over it a request
-// waits up to Config.VariantWait, then is refused with 503 and
+// Config.VariantMemory, before anything is decoded, and at most one
+// variant per core (GOMAXPROCS) is made at once. Over either a request
+// waits up to Config.VariantWait in all, then is refused with 503 and
 // Retry-After; one original costing more than the whole budget is made
 // alone. Concurrent requests for one missing variant make it once.
 
@@ -66,7 +67,8 @@ func DefaultVariantFormat(original api.Format) api.Format {
 
 // variants holds what a Service needs to make variants.
 type variants struct {
-	budget *semaphore.Weighted
+	budget *semaphore.Weighted // bytes: Config.VariantMemory
+	cores  *semaphore.Weighted // variants being made: GOMAXPROCS
 	flight singleflight.Group
 }
 
@@ -144,11 +146,20 @@ func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
 	cost := min(src.Cost(v.Width, v.Format)+size, s.cfg.VariantMemory)
 	wait, cancel := context.WithTimeout(ctx, s.cfg.VariantWait)
 	defer cancel()
-	if err := s.variants.budget.Acquire(wait, cost); err != nil {
+	busy := func() error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return Errorf(api.CodeServiceUnavailable, "the server is busy making other image variants; retry soon")
+	}
+	// One variant per core at a time: more would not finish sooner, and
+	// would take the CPU from serving.
+	if err := s.variants.cores.Acquire(wait, 1); err != nil {
+		return busy()
+	}
+	defer s.variants.cores.Release(1)
+	if err := s.variants.budget.Acquire(wait, cost); err != nil {
+		return busy()
 	}
 	var out bytes.Buffer
 	err = func() error {
