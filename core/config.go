@@ -2,12 +2,14 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/imagesafe"
+	"userimages/variant"
 )
 
 // Defaults of Config, as documented in the README.
@@ -78,6 +80,19 @@ type Config struct {
 	// DefaultSessionIdle and DefaultSessionMaxAge.
 	SessionIdle   time.Duration
 	SessionMaxAge time.Duration
+
+	// VariantWidths are the widths GET <path>?w=W serves (see
+	// variant.go). Default DefaultVariantWidths.
+	VariantWidths []int
+	// VariantMemory is the budget, in bytes, of what variants being made
+	// hold in memory at once. Default DefaultVariantMemory (256 MiB).
+	VariantMemory int64
+	// VariantWait is how long a variant waits for room in VariantMemory
+	// before it is refused (503). Default DefaultVariantWait.
+	VariantWait time.Duration
+	// VariantPregenerate are made in the background when an image is
+	// claimed. Default none: each is made on its first request.
+	VariantPregenerate []Variant
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an error
@@ -110,6 +125,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MinFreeSpace == 0 {
 		c.MinFreeSpace = 64 * c.MaxFileSize
 	}
+	if len(c.VariantWidths) == 0 {
+		c.VariantWidths = DefaultVariantWidths
+	}
+	if c.VariantMemory == 0 {
+		c.VariantMemory = DefaultVariantMemory
+	}
+	if c.VariantWait == 0 {
+		c.VariantWait = DefaultVariantWait
+	}
 	if c.PasswordCost == 0 {
 		c.PasswordCost = bcrypt.DefaultCost
 	}
@@ -138,6 +162,19 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("server-side encryption %q: want AES256, aws:kms or none", c.ServerSideEncryption)
 	case c.MaxPixels < 1 || c.MaxSide < 1:
 		return c, fmt.Errorf("pixel caps %d, %d: must be positive", c.MaxPixels, c.MaxSide)
+	}
+	if c.VariantMemory < 1<<20 {
+		return c, fmt.Errorf("variant memory %d: must be at least 1 MiB", c.VariantMemory)
+	}
+	for _, w := range c.VariantWidths {
+		if w < 1 || w > c.MaxSide {
+			return c, fmt.Errorf("variant width %d: must be between 1 and %d", w, c.MaxSide)
+		}
+	}
+	for _, v := range c.VariantPregenerate {
+		if !slices.Contains(c.VariantWidths, v.Width) || !variant.Encodable(v.Format) {
+			return c, fmt.Errorf("pregenerated variant %d %s: the width must be one of %v, the format JPEG, PNG or WebP", v.Width, v.Format.Name, c.VariantWidths)
+		}
 	}
 	for _, ct := range c.ContentTypes {
 		if _, ok := api.FormatOf(ct); !ok {

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -58,6 +59,13 @@ type cacheFixture struct {
 
 func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 	t.Helper()
+	return newFixture(t, stuckDelete, core.Config{}, nil)
+}
+
+// newFixture is newCacheFixture with cfg (PasswordCost set for it) and,
+// when wrap is not nil, the blob store the services use wrapped by it.
+func newFixture(t *testing.T, stuckDelete bool, cfg core.Config, wrap func(core.BlobStore) core.BlobStore) *cacheFixture {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
@@ -77,9 +85,13 @@ func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 	if stuckDelete {
 		blobs = stuckBlobs{disk}
 	}
+	if wrap != nil {
+		blobs = wrap(blobs)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.PasswordCost = bcrypt.MinCost
 	newService := func(meta core.MetadataStore) *core.Service {
-		s, err := core.New(core.Config{PasswordCost: bcrypt.MinCost},
+		s, err := core.New(cfg,
 			core.Deps{Meta: meta, Blobs: blobs, Signer: nopSigner{}, Now: f.Now, Log: log})
 		if err != nil {
 			t.Fatal(err)
@@ -93,19 +105,25 @@ func newCacheFixture(t *testing.T, stuckDelete bool) *cacheFixture {
 // publish stores an image straight in the stores and returns its id.
 func (f *cacheFixture) publish(t *testing.T) string {
 	t.Helper()
+	return f.publishAs(t, "image/png", []byte("\x89PNG"))
+}
+
+// publishAs publishes data as an image of contentType.
+func (f *cacheFixture) publishAs(t *testing.T, contentType string, data []byte) string {
+	t.Helper()
 	ctx := context.Background()
 	var b [16]byte
 	rand.Read(b[:])
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	up := core.Upload{Token: ulid.Make().String(), ContentType: "image/png", FileSize: 4, CreatedAt: f.Now(),
-		ImageID: id, Size: 4, SHA256: strings.Repeat("ab", 32)}
+	up := core.Upload{Token: ulid.Make().String(), ContentType: contentType, FileSize: int64(len(data)), CreatedAt: f.Now(),
+		ImageID: id, Size: int64(len(data)), SHA256: strings.Repeat("ab", 32)}
 	if err := f.db.ReceiveUpload(ctx, up); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.db.ClaimUpload(ctx, core.UploadClaim{Token: up.Token, BrandID: "10016", NotBefore: up.CreatedAt, At: f.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.blobs.Put(ctx, core.ImageKey(id), strings.NewReader("\x89PNG")); err != nil {
+	if err := f.blobs.Put(ctx, core.ImageKey(id), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	return id

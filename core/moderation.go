@@ -63,6 +63,7 @@ func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block 
 	}
 	s.images.remove(id)
 	s.deleteBlob(ctx, ImageKey(id))
+	s.deleteVariants(ctx, id)
 	return img, nil
 }
 

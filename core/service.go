@@ -24,6 +24,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/semaphore"
 
 	"userimages/imagesafe"
 )
@@ -50,6 +51,8 @@ type Service struct {
 	hashSlots chan struct{}
 	// images caches published images' metadata for OpenImage.
 	images imageCache
+	// variants makes the resized copies (variant.go).
+	variants variants
 }
 
 // Carrier returns the signer when its upload URLs carry their uploads to
@@ -95,7 +98,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, errors.New("new service: Scratch is required when upload URLs point at this server")
 	}
 	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carrier: carrier, scratch: d.Scratch, disk: d.Disk, now: d.Now, log: d.Log, dummyHash: dummy,
-		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}, nil
+		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		variants:  variants{budget: semaphore.NewWeighted(cfg.VariantMemory), cores: semaphore.NewWeighted(int64(max(1, runtime.GOMAXPROCS(0))))}}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
@@ -307,6 +311,7 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, 
 			if checkedStaged {
 				s.deleteBlob(ctx, stagingKey(token))
 			}
+			s.pregenerate(img)
 			return img, nil
 		}
 		// ErrExist: the image id or token is taken (a racing claim won).

@@ -15,6 +15,7 @@ type SweepStats struct {
 	// ExpiredSessions are console sessions past their idle or absolute
 	// expiry (Config.SessionIdle, SessionMaxAge).
 	ExpiredSessions int
+	VariantOrphans  int // variants whose image is gone (a takedown's delete failed, or raced their making)
 }
 
 // SweepOptions choose what a sweep covers.
@@ -96,6 +97,9 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 	if err != nil {
 		return st, fmt.Errorf("sweep image orphans: %w", err)
 	}
+	if st.VariantOrphans, err = s.variantOrphans(ctx, orphanCutoff); err != nil {
+		return st, fmt.Errorf("sweep variant orphans: %w", err)
+	}
 	return st, nil
 }
 
@@ -114,7 +118,7 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt Sw
 		}
 		if err == nil && st != (SweepStats{}) {
 			s.log.InfoContext(ctx, "swept", "expired_uploads", st.ExpiredUploads, "staged_orphans", st.StagedOrphans, "image_orphans", st.ImageOrphans,
-				"expired_sessions", st.ExpiredSessions)
+				"variant_orphans", st.VariantOrphans, "expired_sessions", st.ExpiredSessions)
 		}
 		opt.Orphans = false // the full orphan scan runs once, at start
 		select {

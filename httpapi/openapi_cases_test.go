@@ -543,6 +543,32 @@ func docCases(t *testing.T) []docCase {
 			}},
 		}...)
 	}
+	variant := func(query string) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request {
+			_, path := e.claimed("image/jpeg", img)
+			return e.request(http.MethodGet, path+query, nil)
+		}
+	}
+	cases = append(cases, []docCase{
+		{"GET image: variant", nil, variant("?w=160&fm=webp")},
+		{"GET image: variant, auto format", nil, func(t *testing.T, e *env) *http.Request {
+			r := variant("?w=160&auto=format")(t, e)
+			r.Header.Set("Accept", "image/webp,*/*")
+			return r
+		}},
+		{"GET image: variant of a width not served", nil, variant("?w=161")},
+		{"GET image: unknown query parameter", nil, variant("?v=2")},
+		{"HEAD image: variant of a width not served", nil, func(t *testing.T, e *env) *http.Request {
+			r := variant("?w=161")(t, e)
+			r.Method = http.MethodHead
+			return r
+		}},
+		{"HEAD image: variant", nil, func(t *testing.T, e *env) *http.Request {
+			r := variant("?w=320")(t, e)
+			r.Method = http.MethodHead
+			return r
+		}},
+	}...)
 	return append(cases, docCase{"image: POST", nil, func(t *testing.T, e *env) *http.Request {
 		_, path := e.claimed("image/jpeg", img)
 		return e.request(http.MethodPost, path, nil)

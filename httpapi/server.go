@@ -488,6 +488,9 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 	id, ext, _ := strings.Cut(r.PathValue("file"), ".")
+	if r.URL.RawQuery != "" {
+		return s.serveVariant(w, r, id, ext)
+	}
 	if s.cfg.Redirect != nil {
 		return s.redirectImage(w, r, id, ext)
 	}
@@ -496,9 +499,17 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer blob.Close()
+	sendImage(w, r, img.ContentType, `"`+img.SHA256+`"`, img.CreatedAt, blob)
+	return nil
+}
+
+// sendImage answers an image GET with blob, an original or a variant:
+// cached for good, never sniffed or run, with Range and conditional
+// requests answered by http.ServeContent.
+func sendImage(w http.ResponseWriter, r *http.Request, contentType, etag string, modTime time.Time, blob core.Blob) {
 	h := w.Header()
-	h.Set("Content-Type", img.ContentType)
-	h.Set("ETag", `"`+img.SHA256+`"`)
+	h.Set("Content-Type", contentType)
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
@@ -508,8 +519,7 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 		// ServeContent) with sendfile(2) instead of copying it.
 		content = f.File()
 	}
-	http.ServeContent(w, r, "", img.CreatedAt, content)
-	return nil
+	http.ServeContent(w, r, "", modTime, content)
 }
 
 // fileBlob is a core.Blob backed by an open file (localdisk's).
@@ -523,9 +533,15 @@ func (s *Server) redirectImage(w http.ResponseWriter, r *http.Request, id, ext s
 	if err != nil {
 		return err
 	}
-	target, maxAge, err := s.cfg.Redirect.RedirectURL(r.Context(), core.ImageKey(img.ID))
+	return s.redirectTo(w, r, core.ImageKey(img.ID))
+}
+
+// redirectTo answers with a 302 to the bytes of object key elsewhere,
+// cached for no longer than the target is good.
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, key string) error {
+	target, maxAge, err := s.cfg.Redirect.RedirectURL(r.Context(), key)
 	if err != nil {
-		return fmt.Errorf("redirect image %s: %w", img.ID, err)
+		return fmt.Errorf("redirect to %s: %w", key, err)
 	}
 	w.Header().Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(maxAge.Seconds())))
 	http.Redirect(w, r, target, http.StatusFound)

@@ -92,3 +92,7 @@ func orientationTIFF(o int) []byte {
 	b = append(b, 0, 0)                        // value padding
 	return binary.BigEndian.AppendUint32(b, 0) // no next IFD
 }
+
+// ExifOrientation returns the Orientation (1 to 8) of the TIFF structure
+// of an EXIF block (after its "Exif\0\0" header), or 0 if it has none.
+func ExifOrientation(tiff []byte) int { return exifOrientation(tiff) }

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 D="${D:-10s}"
 C="${C:-32}"
 SCALE="${SCALE:-1000,1000000}"
-SCENARIOS="${SCENARIOS:-create,get,put,flow,put256,scale}"
+SCENARIOS="${SCENARIOS:-create,get,put,flow,put256,scale,variant-get,variant-cold}"
 OUT="${OUT:-${TMPDIR:-/tmp}/userimages-bench}"
 VERSITYGW_VERSION=v1.8.0
 
@@ -31,6 +31,17 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   fi
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# libvips' vipsthumbnail, the peer of variant-cold (Debian's libvips-tools).
+if ! command -v vipsthumbnail >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq libvips-tools
+  else
+    echo "scripts/bench.sh: please install libvips-tools (Debian package)" >&2
+    exit 1
+  fi
+fi
 
 GOBIN_DIR="$(go env GOPATH)/bin"
 VERSITYGW=$(command -v versitygw || echo "$GOBIN_DIR/versitygw")
@@ -49,21 +60,21 @@ go build -o "$BIN/loadbench" ./cmd/loadbench
 
 echo "== run (nproc $(nproc), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$BIN/loadbench" run -bin "$BIN/userimages" -nginx "$NGINX" -versitygw "$VERSITYGW" \
-  -scenarios "$SCENARIOS" -c "$C" -d "$D" -scale-sizes "$SCALE" -json "$OUT/results.json" | tee "$OUT/results.md"
+  -vips "$(command -v vipsthumbnail)" -scenarios "$SCENARIOS" -c "$C" -d "$D" -scale-sizes "$SCALE" -json "$OUT/results.json" | tee "$OUT/results.md"
 
 if [ "${PROFILE:-1}" != 0 ]; then
   # Our server run with `serve --cpuprofile`; the numbers of this second run
   # are not the results.
-  echo "== CPU profiles of our server (create, get, put, flow)"
+  echo "== CPU profiles of our server (create, get, put, flow, variant-get, variant-cold)"
   "$BIN/loadbench" run -bin "$BIN/userimages" -nginx "$NGINX" -versitygw "$VERSITYGW" \
-    -scenarios create,get,put,flow -peers=false -c "$C" -d 5s -profile "$OUT/profiles" >"$OUT/profiled-run.md"
-  for s in create get put flow; do
+    -scenarios create,get,put,flow,variant-get,variant-cold -peers=false -c "$C" -d 5s -profile "$OUT/profiles" >"$OUT/profiled-run.md"
+  for s in create get put flow variant-get variant-cold; do
     echo "-- $s: top by own CPU (flat), then by cumulative CPU"
     go tool pprof -top -nodecount 25 "$BIN/userimages" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \
       | tee "$OUT/profiles/top-$s.txt" | sed -n '4,5p;7,30p'
     go tool pprof -top -cum -nodecount 60 "$BIN/userimages" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \
       > "$OUT/profiles/top-cum-$s.txt"
-    grep -E 'userimages/|modernc|database/sql|encoding/json|crypto|log/slog' "$OUT/profiles/top-cum-$s.txt" | head -25 || true
+    grep -E 'userimages/|modernc|database/sql|encoding/json|crypto|log/slog|image/|wazero' "$OUT/profiles/top-cum-$s.txt" | head -25 || true
   done
 fi
 echo "== results in $OUT/ (results.md, results.json, profiles/)"

@@ -22,6 +22,7 @@ type Code string
 const (
 	CodeInvalidJSON            Code = "InvalidJSON"            // 400: the body is not a JSON object
 	CodeInvalidHost            Code = "InvalidHost"            // 400: no valid Host header to build the upload URL from
+	CodeInvalidVariant         Code = "InvalidVariant"         // 400: an image GET's query is not a configured variant (see the detail)
 	CodeBodyTooLarge           Code = "BodyTooLarge"           // 413: a JSON body over 64 KiB
 	CodeInvalidProperty        Code = "InvalidProperty"        // 422: a property is missing or malformed (see the pointer)
 	CodeUnsupportedContentType Code = "UnsupportedContentType" // 422: not an accepted image type
@@ -83,6 +84,8 @@ var codes = []CodeInfo{
 		"the server could not read the request for {file}"},
 	{CodeInvalidHost, 400, "Invalid Host header", 0,
 		"the server could not make an upload URL for {file}: the request named no valid host"},
+	{CodeInvalidVariant, 400, "Invalid variant", 0,
+		"the server does not make {file} in that size or format"},
 	{CodeBodyTooLarge, 413, "Request body too large", 0,
 		"the request for {file} was too large for the server"},
 	{CodeInvalidProperty, 422, "Invalid property", 0,

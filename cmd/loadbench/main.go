@@ -1,10 +1,10 @@
 // Command loadbench is the load harness of userimages: it starts our
 // server and its peers (a no-op net/http handler, nginx, the Versity S3
-// Gateway) as separate processes, drives them with real HTTP on loopback
+// Gateway, libvips' vipsthumbnail) as separate processes, drives them with real HTTP on loopback
 // for a bounded time, and reports req/s, MB/s, latency percentiles and the
 // peak RSS of the process under load, each figure next to its peer's.
 //
-//	loadbench run -bin ./userimages [-scenarios create,get,put,flow,put256,scale] [-c 32] [-d 10s] [-json out.json]
+//	loadbench run -bin ./userimages [-scenarios create,get,put,flow,put256,scale,variant-get,variant-cold] [-vips vipsthumbnail] [-c 32] [-d 10s] [-json out.json]
 //	loadbench noop -addr 127.0.0.1:PORT -size N     the no-op peer of create-upload
 //
 // scripts/bench.sh installs the peers, builds and runs everything; see

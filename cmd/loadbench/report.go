@@ -49,6 +49,20 @@ func compare(rs []result) []ratio {
 	pair("create-upload req/s vs no-op net/http", "create", "noop", "req/s", 0.6, reqs)
 	pair("GET 200 KB req/s vs nginx sendfile", "get", "nginx", "req/s", 0.8, reqs)
 	pair("2 MB PUT MB/s vs Versity S3 Gateway", "put", "versitygw", "MB/s", 1.0, func(r result) float64 { return r.MBPerSec })
+	if a, ok := find(rs, "variant-get", "userimages", "get", 0); ok {
+		if b, ok := find(rs, "variant-get", "nginx", "get", 0); ok && b.ReqPerSec > 0 {
+			q := a.ReqPerSec / b.ReqPerSec
+			out = append(out, ratio{Name: "stored variant GET req/s vs nginx sendfile of the same file", Ours: a.ReqPerSec, Peer: b.ReqPerSec, Unit: "req/s",
+				Ratio: q, Target: "≥ 0.8", Met: q >= 0.8})
+		}
+	}
+	if a, ok := find(rs, "variant-cold", "userimages", "cold", 0); ok {
+		if b, ok := find(rs, "variant-cold", "libvips", "cold", 0); ok && b.ReqPerSec > 0 {
+			q := a.ReqPerSec / b.ReqPerSec
+			out = append(out, ratio{Name: "cold 12 MP JPEG → 640 px WebP images/s vs libvips (vipsthumbnail, one process)", Ours: a.ReqPerSec, Peer: b.ReqPerSec, Unit: "/s",
+				Ratio: q, Target: "≥ 0.5", Met: q >= 0.5})
+		}
+	}
 	if f, ok := find(rs, "flow", "userimages", "flow", 0); ok {
 		if p, ok := find(rs, "flow", "userimages", "create+put", 0); ok && p.ReqPerSec > 0 {
 			q := f.ReqPerSec / p.ReqPerSec

@@ -21,6 +21,7 @@ import (
 // harness holds the run's settings and the results so far.
 type harness struct {
 	bin, nginx, versity string
+	vips                string // vipsthumbnail, the peer of variant-cold; "" skips it
 	work                string // temporary directory of data dirs and logs
 	profile             string // directory of CPU profiles, or ""
 	peers               bool   // also run the peers
@@ -64,7 +65,8 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&h.bin, "bin", "", "the userimages binary (required)")
 	fs.StringVar(&h.nginx, "nginx", "nginx", "the nginx binary")
 	fs.StringVar(&h.versity, "versitygw", "versitygw", "the versitygw binary")
-	scenarios := fs.String("scenarios", "create,get,put,flow,put256,scale", "comma-separated scenarios to run")
+	fs.StringVar(&h.vips, "vips", "vipsthumbnail", "libvips' vipsthumbnail, the peer of variant-cold (\"\" skips it)")
+	scenarios := fs.String("scenarios", "create,get,put,flow,put256,scale,variant-get,variant-cold", "comma-separated scenarios to run")
 	fs.IntVar(&h.c, "c", 32, "concurrent clients of create, get, put and flow")
 	fs.DurationVar(&h.d, "d", 10*time.Second, "duration of each measured run of create, get, put, flow and put256")
 	sizes := fs.String("scale-sizes", "1000,1000000", "images stored before the scale scenario, one run each")
@@ -78,6 +80,9 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	h.nginx, h.versity = lookPath(h.nginx), lookPath(h.versity)
+	if h.vips != "" {
+		h.vips = lookPath(h.vips)
+	}
 	if h.bin == "" {
 		return fmt.Errorf("run: -bin is required (go build -o /tmp/userimages ./cmd/userimages)")
 	}
@@ -109,6 +114,7 @@ func runCmd(ctx context.Context, args []string) error {
 		len(h.imgs.small), len(h.imgs.big), len(h.imgs.tiny))
 	all := map[string]func(context.Context) error{
 		"create": h.create, "get": h.get, "put": h.put, "flow": h.flow, "put256": h.put256, "scale": h.scale,
+		"variant-get": h.variantGet, "variant-cold": h.variantCold,
 	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		s = strings.TrimSpace(s)
@@ -262,14 +268,23 @@ func (h *harness) get(ctx context.Context) error {
 		return nil
 	}
 
-	root, err := h.fresh("nginx-root")
+	if err := h.nginxGet(ctx, "get", "image.jpeg", served); err != nil {
+		return err
+	}
+	h.note("get: %d bytes served (the stored copy, metadata stripped)", len(served))
+	return nil
+}
+
+// nginxGet is the peer of a GET scenario: nginx serving served as name.
+func (h *harness) nginxGet(ctx context.Context, scenario, name string, served []byte) error {
+	root, err := h.fresh("nginx-" + scenario)
 	if err != nil {
 		return err
 	}
 	if err := os.Chmod(root, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(root, "image.jpeg"), served, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, name), served, 0o644); err != nil {
 		return err
 	}
 	ngx, err := h.startNginx(root)
@@ -277,10 +292,9 @@ func (h *harness) get(ctx context.Context) error {
 		return err
 	}
 	defer ngx.stop()
-	c = newClient(h.c)
+	c := newClient(h.c)
 	settle(ctx)
-	h.add(drive(ctx, "get", "nginx", "get", ngx.pid(), h.c, h.d, getLoop(c, ngx.base+"/image.jpeg", len(served))))
-	h.note("get: %d bytes served (the stored copy, metadata stripped)", len(served))
+	h.add(drive(ctx, scenario, "nginx", "get", ngx.pid(), h.c, h.d, getLoop(c, ngx.base+"/"+name, len(served))))
 	return nil
 }
 

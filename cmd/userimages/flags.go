@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"userimages/core"
@@ -41,6 +42,8 @@ func flagDefaults() map[string]string {
 		"page_size":                         strconv.Itoa(migrate.DefaultPageSize),
 		"hsts_max_age":                      httpsserve.DefaultHSTSMaxAge.String(),
 		"backup_dest_help":                  destHelp,
+		"variant_widths":                    joinInts(core.DefaultVariantWidths),
+		"variant_memory":                    fmt.Sprintf("%dMiB", core.DefaultVariantMemory>>20),
 	}
 }
 
@@ -81,4 +84,57 @@ func positive(flag string, d time.Duration) error {
 		return fmt.Errorf("--%s %s: must be positive", flag, d)
 	}
 	return nil
+}
+
+func joinInts(ns []int) string {
+	var ss []string
+	for _, n := range ns {
+		ss = append(ss, strconv.Itoa(n))
+	}
+	return strings.Join(ss, ",")
+}
+
+// sizeFlag is a number of bytes: a whole number with an optional unit,
+// KiB, MiB or GiB.
+type sizeFlag int64
+
+func (f *sizeFlag) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	mult := int64(1)
+	for unit, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(s, unit); ok {
+			s, mult = strings.TrimSpace(n), m
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a size: want a positive number of bytes, or of KiB, MiB or GiB (e.g. 256MiB)", string(b))
+	}
+	*f = sizeFlag(n * mult)
+	return nil
+}
+
+// variantFlag is a variant, WIDTH.FORMAT (640.webp).
+type variantFlag core.Variant
+
+func (f *variantFlag) UnmarshalText(b []byte) error {
+	w, ext, _ := strings.Cut(string(b), ".")
+	n, err := strconv.Atoi(w)
+	if err == nil {
+		for _, format := range core.VariantFormats() {
+			if format.Ext == ext {
+				*f = variantFlag{Width: n, Format: format}
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%q is not a variant: want WIDTH.FORMAT, the format one of jpeg, png or webp (e.g. 640.webp)", string(b))
+}
+
+func variants(fs []variantFlag) []core.Variant {
+	var vs []core.Variant
+	for _, f := range fs {
+		vs = append(vs, core.Variant(f))
+	}
+	return vs
 }

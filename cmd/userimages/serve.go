@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -25,7 +26,13 @@ import (
 	"userimages/ratelimit/redisrate"
 	"userimages/s3store"
 	"userimages/selfsign"
+	"userimages/variant"
 )
+
+// variantMemorySlack is what Go's soft memory limit allows over
+// --variant-memory: the server's own heap (connections, caches, the
+// WebP encoder's compiled module).
+const variantMemorySlack = 48 << 20
 
 // serveCmd is the configuration of `userimages serve`: every field is a
 // flag, with its default and environment variable in its tags. It is
@@ -76,6 +83,9 @@ type serveCmd struct {
 	ReadTime    time.Duration `name:"read-timeout" help:"How long a client may take to send a whole request (except upload PUTs: --upload-timeout)." default:"1m" env:"USERIMAGES_READ_TIMEOUT"`
 	WriteTime   time.Duration `name:"write-timeout" help:"How long a response may take, from the end of the request headers." default:"5m" env:"USERIMAGES_WRITE_TIMEOUT"`
 	IdleTime    time.Duration `name:"idle-timeout" help:"How long an idle keep-alive connection stays open." default:"2m" env:"USERIMAGES_IDLE_TIMEOUT"`
+	VarWidths   []int         `name:"variant-widths" help:"Widths GET <image path>?w=W serves (any other W answers 400 InvalidVariant)." default:"${variant_widths}" env:"USERIMAGES_VARIANT_WIDTHS" placeholder:"W,…"`
+	VarMemory   sizeFlag      `name:"variant-memory" help:"Budget of the memory variants being made hold at once (decoded pixels, mostly), e.g. 256MiB; over it requests wait, then get 503. Go's soft memory limit is set to it plus 48 MiB unless GOMEMLIMIT is set." default:"${variant_memory}" env:"USERIMAGES_VARIANT_MEMORY" placeholder:"BYTES"`
+	VarPregen   []variantFlag `name:"variant-pregenerate" help:"Variant made in the background when an image is claimed, WIDTH.FORMAT, e.g. 640.webp (repeatable; the variable is comma-separated; default none: made on first request)." env:"USERIMAGES_VARIANT_PREGENERATE" placeholder:"W.FMT"`
 	CPUProfile  string        `name:"cpuprofile" help:"Write a CPU profile (pprof) of the whole run to this file when the server stops." env:"USERIMAGES_CPUPROFILE" placeholder:"FILE"`
 }
 
@@ -187,7 +197,8 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		proxies = append(proxies, netip.Prefix(p))
 	}
 	svc, err := st.service(core.Config{MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentType, UploadURLTTL: c.UploadTTL, ClaimWindow: c.ClaimWindow,
-		KeepMetadata: c.KeepMeta, SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMax, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree}, log)
+		KeepMetadata: c.KeepMeta, SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMax, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree,
+		VariantWidths: c.VarWidths, VariantMemory: int64(c.VarMemory), VariantPregenerate: variants(c.VarPregen)}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +325,20 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.Close()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Freed pixel buffers are reused rather than the heap doubling
+		// past the variant budget (GOGC's growth).
+		debug.SetMemoryLimit(int64(c.VarMemory) + variantMemorySlack)
+	}
+	// The WebP encoder's WebAssembly is compiled once (~0.3 s): not in
+	// the first variant request.
+	go func() {
+		if err := variant.Warm(); err != nil {
+			log.Warn("the WebP encoder failed to start; WebP variants will fail", "err", err)
+			return
+		}
+		log.Info("WebP encoder ready", "engine", variant.WebPEngine())
+	}()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
 	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {

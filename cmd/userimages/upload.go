@@ -30,6 +30,7 @@ type uploadCmd struct {
 	Bearer  string   `help:"Bearer API token." env:"USERIMAGES_BEARER" placeholder:"TOKEN"`
 	Brand   string   `help:"Id of the brand the images are for." required:"" placeholder:"ID"`
 	JSON    bool     `name:"json" help:"Print one JSON object per file ({\"file\",\"path\",\"url\",\"size\",\"content_type\"} or {\"file\",\"error\"}) instead of its path."`
+	Srcset  []int    `name:"srcset" help:"Also print each image's srcset of variant URLs at these widths (a userimages server's; Zendesk serves none), WebP where the browser takes it: after its path, or as \"srcset\" with --json. E.g. --srcset 320,640,1280." placeholder:"W,…"`
 	Retries int      `help:"Retries of a request that failed in a way that may pass: network errors, 429, 502, 503, 504." default:"3"`
 	Files   []string `arg:"" name:"file" help:"Image files (JPEG, PNG, GIF or WebP)."`
 }
@@ -54,7 +55,7 @@ func (c *uploadCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("upload: --server: %v", err)
 	}
 
-	u := uploader{c: cl, brand: c.Brand, asJSON: c.JSON, stdout: os.Stdout, stderr: os.Stderr, bars: term.IsTerminal(int(os.Stderr.Fd()))}
+	u := uploader{c: cl, brand: c.Brand, asJSON: c.JSON, srcset: c.Srcset, stdout: os.Stdout, stderr: os.Stderr, bars: term.IsTerminal(int(os.Stderr.Fd()))}
 	failed := 0
 	for i, file := range c.Files {
 		if ctx.Err() != nil {
@@ -134,6 +135,7 @@ type uploader struct {
 	c      *client.Client
 	brand  string
 	asJSON bool
+	srcset []int // widths of the srcset printed with each image; none: no srcset
 	stdout io.Writer
 	stderr io.Writer
 	bars   bool
@@ -146,6 +148,7 @@ type uploadResult struct {
 	URL         string       `json:"url,omitempty"`
 	Size        int64        `json:"size,omitempty"`
 	ContentType string       `json:"content_type,omitempty"`
+	Srcset      string       `json:"srcset,omitempty"`
 	Error       *uploadError `json:"error,omitempty"`
 }
 
@@ -185,9 +188,17 @@ func (u *uploader) one(ctx context.Context, file string) error {
 		}
 		return err
 	}
-	if u.asJSON {
-		u.printJSON(uploadResult{File: file, Path: img.Path, URL: img.URL, Size: img.Size, ContentType: img.ContentType})
-	} else {
+	var srcset string
+	if len(u.srcset) > 0 {
+		srcset = img.Srcset(u.srcset)
+	}
+	switch {
+	case u.asJSON:
+		u.printJSON(uploadResult{File: file, Path: img.Path, URL: img.URL, Size: img.Size, ContentType: img.ContentType, Srcset: srcset})
+	case srcset != "":
+		fmt.Fprintln(u.stdout, img.Path)
+		fmt.Fprintln(u.stdout, srcset)
+	default:
 		fmt.Fprintln(u.stdout, img.Path)
 	}
 	return nil

@@ -1,0 +1,249 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/userimages/userimages/client/api"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"userimages/imagesafe"
+	"userimages/variant"
+)
+
+// Variants are the resized copies of published images (GET
+// <path>?w=W…, package variant). Each is made on its first request and
+// stored beside the original under variant.Key(id, width, format), so
+// that every instance serves it and it survives restarts; the takedown of
+// an image deletes every key under variant.Prefix(id) after its row and
+// original, and the orphan sweep deletes those whose image is gone.
+//
+// Memory: the bytes a variant needs while it is made (its original's
+// decoded pixels, mostly; variant.Source.Cost) are taken from a budget,
+// Config.VariantMemory, before anything is decoded, and at most one
+// variant per core (GOMAXPROCS) is made at once. Over either a request
+// waits up to Config.VariantWait in all, then is refused with 503 and
+// Retry-After; one original costing more than the whole budget is made
+// alone. Concurrent requests for one missing variant make it once.
+
+// DefaultVariantWidths are the widths served unless configured.
+var DefaultVariantWidths = api.DefaultVariantWidths
+
+// Defaults of the variant settings.
+const (
+	DefaultVariantMemory int64 = 256 << 20
+	DefaultVariantWait         = 5 * time.Second
+)
+
+// Variant asks for a published image at Width (upright, never wider than
+// the original) in Format.
+type Variant struct {
+	Width  int
+	Format api.Format
+}
+
+// VariantKey is the object key of image id's variant v, for serving it
+// from the object store or a CDN in front of it.
+func VariantKey(id string, v Variant) string { return variant.Key(id, v.Width, v.Format) }
+
+// VariantFormats are the formats variants are encoded in.
+func VariantFormats() []api.Format { return []api.Format{api.JPEG, api.PNG, api.WebP} }
+
+// DefaultVariantFormat is the format of a variant asked for without one:
+// the original's, or PNG for a GIF (whose variant is its first frame).
+func DefaultVariantFormat(original api.Format) api.Format {
+	if variant.Encodable(original) {
+		return original
+	}
+	return api.PNG
+}
+
+// variants holds what a Service needs to make variants.
+type variants struct {
+	budget *semaphore.Weighted // bytes: Config.VariantMemory
+	cores  *semaphore.Weighted // variants being made: GOMAXPROCS
+	flight singleflight.Group
+}
+
+// VariantWidthAllowed reports whether w is one of Config.VariantWidths.
+func (s *Service) VariantWidthAllowed(w int) bool { return slices.Contains(s.cfg.VariantWidths, w) }
+
+// OpenVariant returns the image published under id with extension ext,
+// as OpenImage does, and the bytes of its variant v, making and storing
+// them if this is the first request for them. v.Width must be one of
+// Config.VariantWidths and v.Format one of VariantFormats.
+func (s *Service) OpenVariant(ctx context.Context, id, ext string, v Variant) (_ Image, _ Blob, err error) {
+	defer func() { err = storeFault(err) }()
+	if !s.VariantWidthAllowed(v.Width) || !variant.Encodable(v.Format) {
+		return Image{}, nil, Errorf(api.CodeInvalidVariant, "no variant of width %d in %s is served", v.Width, v.Format.Name)
+	}
+	now := s.now()
+	if img, ok := s.images.get(id, now); ok {
+		if e, _ := Extension(img.ContentType); e != ext {
+			return Image{}, nil, Errorf(api.CodeNotFound, "no image at this path")
+		}
+		if b, err := s.blobs.Open(ctx, VariantKey(id, v)); err == nil {
+			return img, b, nil
+		}
+		// Not made yet, or taken down on another instance (which deletes
+		// the variants after the row): ask the metadata store.
+		s.images.remove(id)
+	}
+	img, err := s.PublishedImage(ctx, id, ext)
+	if err != nil {
+		return Image{}, nil, err
+	}
+	key := VariantKey(id, v)
+	b, err := s.blobs.Open(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		// The one request making it may go away; those waiting for it
+		// still want it.
+		_, err, _ = s.variants.flight.Do(key, func() (any, error) { return nil, s.makeVariant(context.WithoutCancel(ctx), img, v) })
+		if err == nil {
+			b, err = s.blobs.Open(ctx, key)
+		}
+	}
+	if err != nil {
+		return Image{}, nil, fmt.Errorf("variant %s: %w", key, err)
+	}
+	s.images.add(img, now)
+	return img, b, nil
+}
+
+// makeVariant makes img's variant v and stores it, unless it is stored
+// already. A takedown racing it wins: when img's row is gone after the
+// variant is stored, the variant is deleted and the answer is NotFound.
+func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
+	key := VariantKey(img.ID, v)
+	orig, err := s.blobs.Open(ctx, ImageKey(img.ID))
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(api.CodeNotFound, "no image at this path")
+	}
+	if err != nil {
+		return fmt.Errorf("open original: %w", err)
+	}
+	defer orig.Close()
+	f, _ := api.FormatOf(img.ContentType)
+	// Only the header is read before the budget is taken: the original's
+	// bytes count against it too.
+	size := orig.Size()
+	r := imagesafe.ExactReader(orig, size)
+	head := make([]byte, min(size, variantHeaderSize))
+	if _, err := io.ReadFull(r, head); err != nil {
+		return fmt.Errorf("read original: %w", err)
+	}
+	src, err := variant.Inspect(head, f)
+	if err != nil {
+		return fmt.Errorf("variant of %s: %w", img.ID, err)
+	}
+	cost := min(src.Cost(v.Width, v.Format)+size, s.cfg.VariantMemory)
+	wait, cancel := context.WithTimeout(ctx, s.cfg.VariantWait)
+	defer cancel()
+	busy := func() error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return Errorf(api.CodeServiceUnavailable, "the server is busy making other image variants; retry soon")
+	}
+	// One variant per core at a time: more would not finish sooner, and
+	// would take the CPU from serving.
+	if err := s.variants.cores.Acquire(wait, 1); err != nil {
+		return busy()
+	}
+	defer s.variants.cores.Release(1)
+	if err := s.variants.budget.Acquire(wait, cost); err != nil {
+		return busy()
+	}
+	var out bytes.Buffer
+	err = func() error {
+		defer s.variants.budget.Release(cost)
+		data := make([]byte, size)
+		copy(data, head)
+		if _, err := io.ReadFull(r, data[len(head):]); err != nil {
+			return fmt.Errorf("read original: %w", err)
+		}
+		return variant.Render(&out, data, src, v.Width, v.Format)
+	}()
+	if err != nil {
+		return fmt.Errorf("variant of %s: %w", img.ID, err)
+	}
+	if err := s.blobs.Put(ctx, key, &out); err != nil && !errors.Is(err, ErrExist) {
+		return fmt.Errorf("store variant: %w", err)
+	}
+	if _, err := s.meta.Image(ctx, img.ID); errors.Is(err, ErrNotFound) {
+		s.deleteBlob(ctx, key)
+		return Errorf(api.CodeNotFound, "no image at this path")
+	} else if err != nil {
+		return fmt.Errorf("variant of %s: %w", img.ID, err)
+	}
+	return nil
+}
+
+// variantHeaderSize is how much of an original is read to learn its
+// size and orientation before its cost is taken from the budget: room
+// for the EXIF and ICC segments a JPEG has before its frame header.
+const variantHeaderSize = 256 << 10
+
+// deleteVariants deletes every variant of image id, logging failures,
+// which the orphan sweep retries.
+func (s *Service) deleteVariants(ctx context.Context, id string) {
+	var keys []string
+	err := s.blobs.List(ctx, variant.Prefix(id), func(key string, _ time.Time) error {
+		keys = append(keys, key)
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "list variants failed; the orphan sweep will delete them", "image", id, "err", err)
+	}
+	for _, k := range keys {
+		s.deleteBlob(ctx, k)
+	}
+}
+
+// pregenerate makes img's Config.VariantPregenerate variants in the
+// background, one at a time; failures are logged, the variants are then
+// made on request.
+func (s *Service) pregenerate(img Image) {
+	if len(s.cfg.VariantPregenerate) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		ext, _ := Extension(img.ContentType)
+		for _, v := range s.cfg.VariantPregenerate {
+			_, b, err := s.OpenVariant(ctx, img.ID, ext, v)
+			if err != nil {
+				s.log.WarnContext(ctx, "pregenerating a variant failed; it is made on request", "image", img.ID, "width", v.Width, "format", v.Format.Name, "err", err)
+				continue
+			}
+			b.Close()
+		}
+	}()
+}
+
+// variantOrphans deletes the variants whose image is gone, and counts
+// them.
+func (s *Service) variantOrphans(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.blobs.List(ctx, "variants/", func(key string, mod time.Time) error {
+		id, _, _ := strings.Cut(strings.TrimPrefix(key, "variants/"), "/")
+		if mod.After(before) {
+			return nil
+		}
+		ok, err := s.meta.ImageReferenced(ctx, id)
+		if err != nil || ok {
+			return err
+		}
+		n++
+		return s.blobs.Delete(ctx, key)
+	})
+	return n, err
+}

@@ -1,0 +1,152 @@
+package httpapi
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/userimages/userimages/client/api"
+
+	"userimages/core"
+)
+
+// Variant query parameters (api.VariantWidthParam …), imgix's names.
+const (
+	paramWidth  = api.VariantWidthParam
+	paramFormat = api.VariantFormatParam
+	paramAuto   = api.VariantAutoParam
+	autoFormat  = api.VariantAutoFormat
+)
+
+// variantFormatNames are the values of fm: the formats' extensions, and
+// imgix's "jpg".
+func variantFormat(name string) (api.Format, bool) {
+	if name == "jpg" {
+		return api.JPEG, true
+	}
+	for _, f := range core.VariantFormats() {
+		if f.Ext == name {
+			return f, true
+		}
+	}
+	return api.Format{}, false
+}
+
+// parseVariant reads the variant an image GET's query asks for, of an
+// original with extension ext; dependsOnAccept says whether the format
+// was chosen by the Accept header (auto=format), which the answer's Vary
+// must then name.
+func (s *Server) parseVariant(r *http.Request, ext string) (v core.Variant, dependsOnAccept bool, err error) {
+	widths := s.svc.Config().VariantWidths
+	var fms []string
+	for _, f := range core.VariantFormats() {
+		fms = append(fms, f.Ext)
+	}
+	invalid := func(format string, args ...any) error {
+		return core.Errorf(api.CodeInvalidVariant, "%s; an image path takes w=%s, and optionally fm=%s or auto=format",
+			fmt.Sprintf(format, args...), joinInts(widths, "|"), strings.Join(fms, "|"))
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return v, false, invalid("the query is malformed")
+	}
+	for k, vs := range q {
+		if k != paramWidth && k != paramFormat && k != paramAuto {
+			return v, false, invalid("unknown parameter %q", k)
+		}
+		if len(vs) != 1 {
+			return v, false, invalid("%s is given %d times", k, len(vs))
+		}
+	}
+	w, err := strconv.Atoi(q.Get(paramWidth))
+	if !q.Has(paramWidth) || err != nil || !slices.Contains(widths, w) {
+		return v, false, invalid("w=%q is not a served width", q.Get(paramWidth))
+	}
+	v.Width = w
+	orig, ok := formatOfExt(ext)
+	if !ok {
+		return v, false, core.Errorf(api.CodeNotFound, "no image at this path")
+	}
+	v.Format = core.DefaultVariantFormat(orig)
+	if q.Has(paramAuto) {
+		if q.Get(paramAuto) != autoFormat {
+			return v, false, invalid("auto=%q is not supported", q.Get(paramAuto))
+		}
+		if !q.Has(paramFormat) {
+			dependsOnAccept = true
+			if acceptsWebP(r.Header.Values("Accept")) {
+				v.Format = api.WebP
+			}
+		}
+	}
+	if q.Has(paramFormat) {
+		f, ok := variantFormat(q.Get(paramFormat))
+		if !ok {
+			return v, false, invalid("fm=%q is not a served format", q.Get(paramFormat))
+		}
+		v.Format = f
+	}
+	return v, dependsOnAccept, nil
+}
+
+func formatOfExt(ext string) (api.Format, bool) {
+	for _, f := range api.Formats() {
+		if f.Ext == ext {
+			return f, true
+		}
+	}
+	return api.Format{}, false
+}
+
+// acceptsWebP reports whether Accept headers list image/webp with a
+// non-zero quality.
+func acceptsWebP(accepts []string) bool {
+	for _, a := range accepts {
+		for _, part := range strings.Split(a, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || mt != api.WebP.MIME {
+				continue
+			}
+			if q, err := strconv.ParseFloat(params["q"], 64); params["q"] == "" || err == nil && q > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func joinInts(ns []int, sep string) string {
+	var ss []string
+	for _, n := range ns {
+		ss = append(ss, strconv.Itoa(n))
+	}
+	return strings.Join(ss, sep)
+}
+
+// serveVariant answers GET <image path>?w=W… with the variant, made on
+// its first request (core.Service.OpenVariant), served as originals are;
+// or, with Config.Redirect, a 302 to its bytes.
+func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, id, ext string) error {
+	v, dependsOnAccept, err := s.parseVariant(r, ext)
+	if err != nil {
+		return err
+	}
+	if dependsOnAccept {
+		w.Header().Add("Vary", "Accept")
+	}
+	img, blob, err := s.svc.OpenVariant(r.Context(), id, ext, v)
+	if err != nil {
+		return err
+	}
+	defer blob.Close()
+	if s.cfg.Redirect != nil {
+		return s.redirectTo(w, r, core.VariantKey(img.ID, v))
+	}
+	etag := fmt.Sprintf(`"%s-%d-%s"`, img.SHA256, v.Width, v.Format.Ext)
+	sendImage(w, r, v.Format.MIME, etag, img.CreatedAt, blob)
+	return nil
+}

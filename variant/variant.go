@@ -1,0 +1,266 @@
+// Package variant renders the resized copies of a published image that
+// GET <path>?w=W serves: decoded with Go's image packages (and
+// golang.org/x/image/webp; a JPEG by Go's decoder changed to decode at
+// 1/2, 1/4 or 1/8 of the size, internal/jpegscale), shrunk by an integer
+// box filter straight from the decoded planes, resized the rest of the way with Catmull-Rom
+// (golang.org/x/image/draw), turned upright by the EXIF orientation, and
+// encoded with the standard library (JPEG, PNG) or libwebp compiled to
+// WebAssembly (github.com/gen2brain/webp). Variants carry no metadata.
+//
+// Limits: the ICC profile of the original is not applied (pixels are
+// taken as sRGB, which phone photos in Display P3 are not quite); an
+// animation's variant is its first frame.
+package variant
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+
+	"github.com/gen2brain/webp"
+	"github.com/userimages/userimages/client/api"
+	xwebp "golang.org/x/image/webp"
+
+	"userimages/internal/jpegscale"
+)
+
+// Qualities of the lossy encoders: what imgix and libvips default to.
+const (
+	JPEGQuality = 80
+	WebPQuality = 80
+)
+
+// Prefix is the object key prefix of every variant of image id; Key is
+// below it, so that a takedown deletes them all by listing it.
+func Prefix(id string) string { return "variants/" + id + "/" }
+
+// Key is the object key of image id's variant of width w in format f
+// (variants/ID/640-webp: keys have no dots).
+func Key(id string, w int, f api.Format) string {
+	return fmt.Sprintf("%s%d-%s", Prefix(id), w, f.Ext)
+}
+
+// Source is an original's header, read before any pixel is decoded.
+type Source struct {
+	Format        api.Format
+	Width, Height int // as stored, before orientation
+	Orientation   int // EXIF orientation 1..8 (1: upright)
+	// Progressive is a progressive JPEG, whose decoding holds every DCT
+	// coefficient of the image at once.
+	Progressive bool
+}
+
+// ErrUnsupported: the original cannot be decoded here.
+var ErrUnsupported = errors.New("variant: cannot decode this image")
+
+// Inspect reads the header of an original of format f.
+func Inspect(data []byte, f api.Format) (Source, error) {
+	s := Source{Format: f, Orientation: 1}
+	var cfg image.Config
+	var err error
+	switch f.MIME {
+	case api.JPEG.MIME:
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
+		s.Orientation, s.Progressive = jpegHeader(data)
+	case api.PNG.MIME:
+		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+		s.Orientation = pngOrientation(data)
+	case api.GIF.MIME:
+		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
+	case api.WebP.MIME:
+		cfg, err = webpConfig(data)
+		s.Orientation = webpOrientation(data)
+	default:
+		return s, ErrUnsupported
+	}
+	if err != nil {
+		return s, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	s.Width, s.Height = cfg.Width, cfg.Height
+	return s, nil
+}
+
+// Upright returns the width and height the image is shown at.
+func (s Source) Upright() (w, h int) {
+	if s.Orientation >= 5 {
+		return s.Height, s.Width
+	}
+	return s.Width, s.Height
+}
+
+// Fit returns the upright size of the variant asked at width w: never
+// wider than the original, the height by the aspect ratio, at least 1.
+func (s Source) Fit(w int) (int, int) {
+	uw, uh := s.Upright()
+	if w >= uw {
+		return uw, uh
+	}
+	return w, max(1, (uh*w+uw/2)/uw)
+}
+
+// Cost is an upper bound of the bytes a variant of width w of s holds in
+// memory while it is made: the decoded original (with a progressive
+// JPEG's coefficients), the box-shrunk and resampled pixels and the
+// encoder's working copy. It is what the pixel budget (--variant-memory)
+// counts.
+func (s Source) Cost(w int, out api.Format) int64 {
+	px := int64(s.Width) * int64(s.Height)
+	dw, dh := int64(s.Width), int64(s.Height) // as decoded
+	var decoded int64
+	switch s.Format.MIME {
+	case api.JPEG.MIME:
+		n := int64(s.jpegScale(w))
+		dw, dh = (dw*n+7)/8, (dh*n+7)/8
+		decoded = 3 * (dw + 32) * (dh + 32) // YCbCr, 4:4:4 at most, in whole blocks
+		if s.Progressive {
+			decoded += 12 * px // every coefficient, an int32, of 3 full components at most
+		}
+	case api.PNG.MIME:
+		decoded = 8*px + dw*16 // 16-bit RGBA at most, two rows of filtering
+	case api.GIF.MIME:
+		decoded = px
+	default: // WebP: YCbCr + alpha, or NRGBA for lossless
+		decoded = 4 * px
+	}
+	tw, th := s.target(w)
+	f := int64(max(1, shrinkFactor(int(dw), int(dh), tw, th)))
+	mw, mh := (dw+f-1)/f, (dh+f-1)/f
+	small := 4 * int64(tw) * int64(th)
+	// The shrunk (or converted) image, resample's buffer, the output, the
+	// WebP encoder's linear memory (9.5 × its input for a 640 px photo,
+	// measured; it grows by doubling) and the encoded bytes' buffer.
+	return decoded + 4*mw*mh + 4*int64(tw)*mh + small + 12*small + small
+}
+
+// jpegScale is the n of jpegscale.DecodeScaled for the variant of width
+// w: the smallest that leaves the decoded image at least as large as the
+// variant.
+func (s Source) jpegScale(w int) int {
+	tw, th := s.target(w)
+	for _, n := range []int{1, 2, 4} {
+		if (s.Width*n+7)/8 >= tw && (s.Height*n+7)/8 >= th {
+			return n
+		}
+	}
+	return 8
+}
+
+// target is the size, before orientation, that the variant of width w
+// is resized to.
+func (s Source) target(w int) (int, int) {
+	uw, uh := s.Fit(w)
+	if s.Orientation >= 5 {
+		return uh, uw
+	}
+	return uw, uh
+}
+
+// decode decodes an original for the variant of width w, the first frame
+// of an animation; a JPEG at the reduced size jpegScale says.
+func decode(data []byte, s Source, w int) (image.Image, error) {
+	r := bytes.NewReader(data)
+	var m image.Image
+	var err error
+	switch f := s.Format; f.MIME {
+	case api.JPEG.MIME:
+		m, err = jpegscale.DecodeScaled(r, s.jpegScale(w))
+	case api.PNG.MIME:
+		m, err = png.Decode(r)
+	case api.GIF.MIME:
+		m, err = gif.Decode(r) // the first frame
+	case api.WebP.MIME:
+		m, err = xwebp.Decode(r)
+		if err != nil {
+			// x/image/webp reads no animation: libwebp's first frame.
+			m, err = webp.Decode(bytes.NewReader(data))
+		}
+	default:
+		return nil, ErrUnsupported
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	return m, nil
+}
+
+func webpConfig(data []byte) (image.Config, error) {
+	cfg, err := xwebp.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return webp.DecodeConfig(bytes.NewReader(data))
+	}
+	return cfg, nil
+}
+
+// Render makes the variant of width w (upright, never upscaled) of the
+// original data, whose header is s, encoded as out, and writes it to dst.
+func Render(dst io.Writer, data []byte, s Source, w int, out api.Format) error {
+	// A PNG's or WebP's EXIF may follow its pixels, past the header
+	// Inspect was given: read it from the whole file.
+	switch s.Format.MIME {
+	case api.PNG.MIME:
+		s.Orientation = pngOrientation(data)
+	case api.WebP.MIME:
+		s.Orientation = webpOrientation(data)
+	}
+	m, err := decode(data, s, w)
+	if err != nil {
+		return err
+	}
+	tw, th := s.target(w)
+	small := Resize(m, tw, th)
+	m = nil
+	small = orient(small, s.Orientation)
+	return encode(dst, small, out)
+}
+
+func encode(dst io.Writer, m *image.RGBA, f api.Format) error {
+	var err error
+	switch f.MIME {
+	case api.JPEG.MIME:
+		err = jpeg.Encode(dst, m, &jpeg.Options{Quality: JPEGQuality})
+	case api.PNG.MIME:
+		err = (&png.Encoder{CompressionLevel: png.DefaultCompression}).Encode(dst, m)
+	case api.WebP.MIME:
+		err = webp.Encode(dst, m, webp.Options{Quality: WebPQuality, Method: webpMethod})
+	default:
+		return fmt.Errorf("variant: cannot encode %s", f.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// webpMethod is libwebp's speed/size trade-off (0 fastest … 6 smallest).
+// cwebp and libvips default to 4, but libwebp in WebAssembly (no SIMD)
+// takes 350 ms at 4 for a 640 px photo, 97 ms at 1, for files 2 % larger
+// (BENCHMARKS.md, "Variants").
+const webpMethod = 1
+
+// Warm compiles the WebP encoder's WebAssembly module (about 0.3 s), so
+// that the first request does not pay for it.
+func Warm() error {
+	var b bytes.Buffer
+	return encode(&b, image.NewRGBA(image.Rect(0, 0, 8, 8)), api.WebP)
+}
+
+// WebPEngine says which libwebp encodes WebP: the one compiled to
+// WebAssembly inside the binary, or, when the binary is dynamically linked
+// and the system has libwebp.so (Debian's libwebp-dev), the system's,
+// which gen2brain/webp then loads instead.
+func WebPEngine() string {
+	if webp.Dynamic() == nil {
+		return "system libwebp.so"
+	}
+	return "libwebp in WebAssembly"
+}
+
+// Encodable reports whether variants can be encoded as f (GIF cannot).
+func Encodable(f api.Format) bool {
+	return f.MIME == api.JPEG.MIME || f.MIME == api.PNG.MIME || f.MIME == api.WebP.MIME
+}
