@@ -44,6 +44,10 @@ type Config struct {
 	// leaves that check to the server.
 	MaxFileSize  int64
 	ContentTypes []string
+	// VariantWidths are the widths the server makes smaller copies of a
+	// picture at (GET PATH?w=W): the page builds the srcset of the pictures
+	// it inserts from them. Empty: no srcset.
+	VariantWidths []int
 	// ConnectOrigins are origins, other than the page's own, that the page
 	// may send requests to: where upload URLs point when that is not the
 	// host the page is loaded from (a --public-url, an object store).
@@ -150,6 +154,8 @@ type pageConfig struct {
 	// say (api.ReportRequest): the preview's Report action offers them.
 	ReportReasons   []string `json:"report_reasons"`
 	MaxReportDetail int      `json:"max_report_detail"`
+	// VariantWidths are Config.VariantWidths.
+	VariantWidths []int `json:"variant_widths"`
 }
 
 // pageFormat is an api.Format for the page. Magics are byte values, as
@@ -205,7 +211,8 @@ func pageVocabulary() ([]pageFormat, map[api.Code]string, []api.Code) {
 }
 
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
-	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes}
+	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes,
+		VariantWidths: append([]int{}, h.cfg.VariantWidths...)}
 	pc.Formats, pc.Messages, pc.NewUploadCodes = pageVocabulary()
 	pc.ReportReasons, pc.MaxReportDetail = api.ReportReasons(), api.MaxReportDetail
 	if pc.ContentTypes == nil {

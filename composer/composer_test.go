@@ -19,9 +19,10 @@ import (
 
 func testConfig() composer.Config {
 	return composer.Config{
-		Brands:       func(context.Context) ([]string, error) { return []string{"10016", "20000"}, nil },
-		MaxFileSize:  2_000_000,
-		ContentTypes: []string{"image/jpeg", "image/png"},
+		Brands:        func(context.Context) ([]string, error) { return []string{"10016", "20000"}, nil },
+		MaxFileSize:   2_000_000,
+		ContentTypes:  []string{"image/jpeg", "image/png"},
+		VariantWidths: []int{320, 640},
 	}
 }
 
@@ -119,9 +120,13 @@ func TestConfigJSONVocabulary(t *testing.T) {
 		} `json:"formats"`
 		Messages       map[api.Code]string `json:"messages"`
 		NewUploadCodes []api.Code          `json:"new_upload_codes"`
+		VariantWidths  []int               `json:"variant_widths"`
 	}
 	if err := json.Unmarshal([]byte(a.body), &got); err != nil {
 		t.Fatalf("config.json: %v: %s", err, a.body)
+	}
+	if want := testConfig().VariantWidths; !slices.Equal(got.VariantWidths, want) {
+		t.Errorf("variant_widths: got %v, want %v", got.VariantWidths, want)
 	}
 	if len(got.Formats) != len(api.Formats()) {
 		t.Errorf("formats: got %d, want the API's %d", len(got.Formats), len(api.Formats()))

@@ -413,6 +413,15 @@ func TestComposerUploadList(t *testing.T) {
 		if want := "(max-width: 700px) 100vw, 700px"; img.Sizes != want || img.Alt != "" {
 			t.Errorf("A's sizes and alt: got %q %q, want %q and empty", img.Sizes, img.Alt, want)
 		}
+		// The browser loads each candidate of that srcset: the server makes
+		// the copy at its width.
+		for _, w := range []int{160, 320, 640} {
+			got := inBrowser(t, bctx, "load a copy", chromedp.Evaluate[int](fmt.Sprintf(`new Promise(ok => { const i = new Image(); i.onload = () => ok(i.naturalWidth); i.onerror = () => ok(0); i.src = %q; })`,
+				fmt.Sprintf("%s?w=%d&auto=format", a, w)), chromedp.EvalAwaitPromise))
+			if got != w {
+				t.Errorf("A's %d w copy in the browser: got %d px wide, want %d", w, got, w)
+			}
+		}
 		// The alt text field writes the <img alt>.
 		inBrowser(t, bctx, "describe A", chromedp.SendKeys(chromedp.CSS(`#uploads li[data-file="a.png"] input.alt`), "A view of the bay"))
 		if b := body(); !strings.Contains(b, `<img src="`+a+`"`) || !strings.Contains(b, `alt="A view of the bay">`) {

@@ -474,7 +474,7 @@ func redactedURL(rawURL string) string {
 // page is loaded from, or at the object store: the page may connect there.
 func composerConfig(svc *core.Service, publicURL string, st *stores) composer.Config {
 	c := svc.Config()
-	cfg := composer.Config{Brands: svc.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes}
+	cfg := composer.Config{Brands: svc.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes, VariantWidths: c.VariantWidths}
 	if publicURL != "" {
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(publicURL))
 	}

@@ -48,11 +48,6 @@
   var REPORT_URL = '/api/v2/guide/user_images/{id}/reports';
   // How many uploads run at once; the others wait in turn.
   var MAX_RUNNING = 3;
-  // The widths the server makes smaller copies of a picture at
-  // (GET PATH?w=WIDTH&auto=format), for srcset. A theme whose server runs
-  // with other --variant-widths sets them on the form, e.g.
-  // <form id="composer" data-variant-widths="320,640,1280">.
-  var VARIANT_WIDTHS = [160, 320, 640, 960, 1280, 1920];
   function byId(id) {
     return document.getElementById(id);
   }
@@ -74,7 +69,7 @@
   // image formats, their names and signatures) and messages (a plain
   // sentence per error code). The server checks again either way.
   var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {}, new_upload_codes: [],
-    report_reasons: [], max_report_detail: 0 };
+    report_reasons: [], max_report_detail: 0, variant_widths: [] };
 
   /* ---------- Words ---------- */
 
@@ -400,12 +395,14 @@
     return s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   }
 
-  // variantWidths are the server's widths, from the form's
-  // data-variant-widths when it has them.
+  // variantWidths are the widths the server makes smaller copies of a
+  // picture at (GET PATH?w=WIDTH&auto=format), for srcset: config.json's
+  // variant_widths (the server's --variant-widths), or those a theme sets
+  // on the form, e.g. <form id="composer" data-variant-widths="320,640">.
   function variantWidths() {
     var attr = form.getAttribute('data-variant-widths');
     if (!attr) {
-      return VARIANT_WIDTHS;
+      return config.variant_widths;
     }
     return attr.split(',').map(function (w) { return parseInt(w, 10); }).filter(function (w) { return w > 0; });
   }
@@ -413,10 +410,12 @@
   // imgHTML is the tag for the picture at path, width pixels wide (0:
   // unknown). Browsers pick from srcset the smallest copy that fills the
   // picture's place: the server's copies narrower than the picture, and the
-  // picture itself.
+  // picture itself. A GIF gets none: its copies are still pictures of its
+  // first frame, and the GIF may move.
   function imgHTML(path, width, alt) {
     var attrs = 'src="' + escapeAttr(path) + '"';
-    var smaller = variantWidths().filter(function (w) { return width > 0 && w < width; });
+    var still = !/\.gif$/i.test(path);
+    var smaller = variantWidths().filter(function (w) { return still && width > 0 && w < width; });
     if (smaller.length) {
       var set = smaller.map(function (w) { return path + '?w=' + w + '&auto=format ' + w + 'w'; });
       set.push(path + ' ' + width + 'w');
@@ -894,6 +893,8 @@
     // The reasons a reader may report a picture for (none: no Report action).
     config.report_reasons = Array.isArray(c.report_reasons) ? c.report_reasons : [];
     config.max_report_detail = Number(c.max_report_detail) || 0;
+    // The widths of the server's smaller copies, for srcset.
+    config.variant_widths = Array.isArray(c.variant_widths) ? c.variant_widths.filter(function (w) { return w > 0; }) : [];
     brand.textContent = '';
     config.brands.forEach(function (id) {
       var opt = document.createElement('option');
