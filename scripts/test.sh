@@ -73,8 +73,10 @@ echo "== fuzz (each target briefly; seed corpora also run in go test above)"
 # Budgets are execution counts, not durations: Go 1.26's coordinator can fail a
 # target with a bare "context deadline exceeded" when a -fuzztime duration ends
 # (go.dev/issue/75804, fixed in Go 1.27). A count has no deadline to race.
-# Each count is about 5-8 s on 2 cores; FUZZSCALE multiplies them.
-for target in selfsign:FuzzVerify:100000 httpapi:FuzzDecode:4000 imagesafe:FuzzInspect:100000 imagesafe:FuzzServedDecodes:20000; do
+# Each count is about 5-8 s on 2 cores; FUZZSCALE multiplies them. The
+# minimization of each new input found is bounded by a count too (the
+# default is up to 60 s an input).
+for target in selfsign:FuzzVerify:100000 httpapi:FuzzDecode:4000 imagesafe:FuzzInspect:100000 imagesafe:FuzzServedDecodes:20000 internal/jpegscale:FuzzDecodeScaled:30000; do
   IFS=: read -r pkg name count <<<"$target"
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$((count * ${FUZZSCALE:-1}))x" "./${pkg}"
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$((count * ${FUZZSCALE:-1}))x" -fuzzminimizetime 500x "./${pkg}"
 done

@@ -131,3 +131,28 @@ func BenchmarkDecode12MP(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecodeScaled: on any bytes, DecodeScaled never panics, and it
+// decodes at every scale exactly what image/jpeg decodes, at the scaled
+// size.
+func FuzzDecodeScaled(f *testing.F) {
+	f.Add(testphoto.JPEG(40, 24, 1, 0), uint8(4))
+	if b, err := os.ReadFile(filepath.Join("testdata", "restart.jpg")); err == nil {
+		f.Add(b, uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, scale uint8) {
+		n := []int{1, 2, 4, 8}[scale%4]
+		full, fullErr := jpeg.Decode(bytes.NewReader(data))
+		m, err := DecodeScaled(bytes.NewReader(data), n)
+		if (err == nil) != (fullErr == nil) {
+			t.Fatalf("n=%d: got error %v, image/jpeg's %v", n, err, fullErr)
+		}
+		if err != nil {
+			return
+		}
+		b := full.Bounds()
+		if got, want := m.Bounds().Size(), image.Pt((b.Dx()*n+7)/8, (b.Dy()*n+7)/8); got != want {
+			t.Fatalf("n=%d: got size %v, want %v", n, got, want)
+		}
+	})
+}
