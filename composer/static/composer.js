@@ -812,6 +812,11 @@
 
   /* ---------- Files in ---------- */
 
+  // checked is the last file's check: each file is looked at as soon as it
+  // comes, but queued only after the files picked before it, so uploads
+  // start in the order the files were picked.
+  var checked = Promise.resolve();
+
   function handleFiles(files) {
     if (drop.disabled) {
       announce('Pictures cannot be uploaded here: ' + limits.textContent, 'error');
@@ -824,7 +829,8 @@
       setState(item, 'Checking…');
       setActions(item, ['Cancel']);
       item.abort = null; // nothing to stop while the file is looked at
-      Promise.all([sniff(file), item.measured]).then(function (found) {
+      var check = Promise.all([sniff(file), item.measured]);
+      checked = checked.then(function () { return check; }).then(function (found) {
         if (item.cancelled) {
           return;
         }
@@ -838,6 +844,14 @@
           return;
         }
         enqueue(item);
+      }, function () {
+        if (!item.cancelled) {
+          var why = item.name + ' could not be read.';
+          setMarker(item, '');
+          setState(item, why, 'failed');
+          setActions(item, ['Remove']);
+          announce(why, 'error');
+        }
       });
     });
   }
