@@ -25,10 +25,11 @@ import (
 // an image deletes every key under variant.Prefix(id) after its row and
 // original, and the orphan sweep deletes those whose image is gone.
 //
-// Memory: the bytes a variant needs while it is made (its original's
-// decoded pixels, mostly; variant.Source.Cost) are taken from a budget,
-// Config.VariantMemory, before anything is decoded, and at most one
-// variant per core (GOMAXPROCS) is made at once. Over either a request
+// Memory: at most one variant per core (GOMAXPROCS) is made at once; its
+// original is read (an upload's size at most) and inspected, and the
+// bytes the variant needs while it is made (its original's decoded
+// pixels, mostly; variant.Source.Cost) are taken from a budget,
+// Config.VariantMemory, before anything is decoded. Over either a request
 // waits up to Config.VariantWait in all, then is refused with 503 and
 // Retry-After; one original costing more than the whole budget is made
 // alone. Concurrent requests for one missing variant make it once.
@@ -131,19 +132,6 @@ func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
 	}
 	defer orig.Close()
 	f, _ := api.FormatOf(img.ContentType)
-	// Only the header is read before the budget is taken: the original's
-	// bytes count against it too.
-	size := orig.Size()
-	r := imagesafe.ExactReader(orig, size)
-	head := make([]byte, min(size, variantHeaderSize))
-	if _, err := io.ReadFull(r, head); err != nil {
-		return fmt.Errorf("read original: %w", err)
-	}
-	src, err := variant.Inspect(head, f)
-	if err != nil {
-		return fmt.Errorf("variant of %s: %w", img.ID, err)
-	}
-	cost := min(src.Cost(v.Width, v.Format)+size, s.cfg.VariantMemory)
 	wait, cancel := context.WithTimeout(ctx, s.cfg.VariantWait)
 	defer cancel()
 	busy := func() error {
@@ -153,29 +141,40 @@ func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
 		return Errorf(api.CodeServiceUnavailable, "the server is busy making other image variants; retry soon")
 	}
 	// One variant per core at a time: more would not finish sooner, and
-	// would take the CPU from serving.
+	// would take the CPU from serving. So the originals read in full
+	// before their cost is known (an upload's size at most) are as many
+	// as the cores.
 	if err := s.variants.cores.Acquire(wait, 1); err != nil {
 		return busy()
 	}
 	defer s.variants.cores.Release(1)
-	if err := s.variants.budget.Acquire(wait, cost); err != nil {
-		return busy()
+	size := orig.Size()
+	data := make([]byte, size)
+	if _, err := io.ReadFull(imagesafe.ExactReader(orig, size), data); err != nil {
+		return fmt.Errorf("read original: %w", err)
 	}
-	var out bytes.Buffer
-	err = func() error {
-		defer s.variants.budget.Release(cost)
-		data := make([]byte, size)
-		copy(data, head)
-		if _, err := io.ReadFull(r, data[len(head):]); err != nil {
-			return fmt.Errorf("read original: %w", err)
-		}
-		return variant.Render(&out, data, src, v.Width, v.Format)
-	}()
+	src, err := variant.Inspect(data, f)
 	if err != nil {
 		return fmt.Errorf("variant of %s: %w", img.ID, err)
 	}
-	if err := s.blobs.Put(ctx, key, &out); err != nil && !errors.Is(err, ErrExist) {
-		return fmt.Errorf("store variant: %w", err)
+	cost := min(src.Cost(v.Width, v.Format)+size, s.cfg.VariantMemory)
+	if err := s.variants.budget.Acquire(wait, cost); err != nil {
+		return busy()
+	}
+	// The budget is held until the encoded bytes are stored.
+	err = func() error {
+		defer s.variants.budget.Release(cost)
+		var out bytes.Buffer
+		if err := variant.Render(&out, data, src, v.Width, v.Format); err != nil {
+			return fmt.Errorf("variant of %s: %w", img.ID, err)
+		}
+		if err := s.blobs.Put(ctx, key, &out); err != nil && !errors.Is(err, ErrExist) {
+			return fmt.Errorf("store variant: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		return err
 	}
 	if _, err := s.meta.Image(ctx, img.ID); errors.Is(err, ErrNotFound) {
 		s.deleteBlob(ctx, key)
@@ -185,11 +184,6 @@ func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
 	}
 	return nil
 }
-
-// variantHeaderSize is how much of an original is read to learn its
-// size and orientation before its cost is taken from the budget: room
-// for the EXIF and ICC segments a JPEG has before its frame header.
-const variantHeaderSize = 256 << 10
 
 // deleteVariants deletes every variant of image id, logging failures,
 // which the orphan sweep retries.

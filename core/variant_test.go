@@ -84,49 +84,33 @@ func TestVariantMadeOnce(t *testing.T) {
 	}
 }
 
-// gatedOriginals holds the reads of originals past their first 256 KiB
-// (those made after the variant budget is taken) until open is closed.
-type gatedOriginals struct {
+// gatedVariants holds the storing of variants (made while the variant
+// budget is taken) until open is closed.
+type gatedVariants struct {
 	core.BlobStore
 	open    chan struct{}
-	reading chan struct{} // receives when a read waits at the gate
+	storing chan struct{} // receives when a Put waits at the gate
 }
 
-func (g *gatedOriginals) Open(ctx context.Context, key string) (core.Blob, error) {
-	b, err := g.BlobStore.Open(ctx, key)
-	if err != nil || !strings.HasPrefix(key, "images/") {
-		return b, err
-	}
-	return &gatedBlob{Blob: b, g: g}, nil
-}
-
-type gatedBlob struct {
-	core.Blob
-	g    *gatedOriginals
-	read int64
-}
-
-func (b *gatedBlob) Read(p []byte) (int, error) {
-	if b.read >= 256<<10 {
+func (g *gatedVariants) Put(ctx context.Context, key string, r io.Reader) error {
+	if strings.HasPrefix(key, "variants/") {
 		select {
-		case b.g.reading <- struct{}{}:
+		case g.storing <- struct{}{}:
 		default:
 		}
-		<-b.g.open
+		<-g.open
 	}
-	n, err := b.Blob.Read(p)
-	b.read += int64(n)
-	return n, err
+	return g.BlobStore.Put(ctx, key, r)
 }
 
 // TestVariantBudget: while one variant holds the whole --variant-memory,
 // another waits VariantWait and is refused with ServiceUnavailable; the
 // first is made once the budget's holder goes on.
 func TestVariantBudget(t *testing.T) {
-	gate := &gatedOriginals{open: make(chan struct{}), reading: make(chan struct{}, 1)}
+	gate := &gatedVariants{open: make(chan struct{}), storing: make(chan struct{}, 1)}
 	f := newFixture(t, false, core.Config{VariantMemory: 1 << 20, VariantWait: 100 * time.Millisecond},
 		func(b core.BlobStore) core.BlobStore { gate.BlobStore = b; return gate })
-	big := f.publishAs(t, api.JPEG.MIME, testphoto.JPEG(1600, 1200, 2, 0)) // over 256 KiB: its read waits at the gate
+	big := f.publishAs(t, api.JPEG.MIME, testphoto.JPEG(1600, 1200, 2, 0)) // its variant waits at the gate
 	other := f.publishAs(t, api.JPEG.MIME, testphoto.JPEG(400, 300, 3, 0))
 	first := make(chan error, 1)
 	go func() {
@@ -136,7 +120,7 @@ func TestVariantBudget(t *testing.T) {
 		}
 		first <- err
 	}()
-	<-gate.reading // the first holds the budget
+	<-gate.storing // the first holds the budget
 	_, _, err := f.a.OpenVariant(context.Background(), other, "jpeg", core.Variant{Width: 160, Format: api.JPEG})
 	if core.ErrorCode(err) != api.CodeServiceUnavailable {
 		t.Errorf("a variant while the budget is full: got %v, want ServiceUnavailable", err)
@@ -241,4 +225,28 @@ func codeOf(err error) api.Code {
 		return ""
 	}
 	return core.ErrorCode(err)
+}
+
+// TestVariantLongHeader: a JPEG whose ICC profile, kept on upload, runs
+// past its first 256 KiB still gets its variants.
+func TestVariantLongHeader(t *testing.T) {
+	f := newFixture(t, false, core.Config{}, nil)
+	photo := testphoto.JPEG(800, 600, 7, 0)
+	const part = 60000
+	var icc []byte
+	for i := range 5 {
+		seg := append([]byte("ICC_PROFILE\x00"), byte(i+1), 5)
+		seg = append(seg, make([]byte, part)...)
+		n := len(seg) + 2
+		icc = append(append(icc, 0xff, 0xe2, byte(n>>8), byte(n)), seg...)
+	}
+	data := append(append(append([]byte{}, photo[:2]...), icc...), photo[2:]...)
+	id := f.publishAs(t, api.JPEG.MIME, data)
+	_, b, err := f.a.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.JPEG})
+	if err != nil {
+		t.Fatalf("variant of a JPEG with %d bytes of ICC profile: %v", len(icc), err)
+	}
+	if m, err := jpeg.Decode(bytes.NewReader(readAll(t, b))); err != nil || m.Bounds().Dx() != 320 {
+		t.Errorf("got %v, want a 320 px JPEG", err)
+	}
 }

@@ -426,6 +426,10 @@ func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 		if err := changedOne(tx.Exec(ctx, `DELETE FROM images WHERE id = $1`, d.Image.ID)); err != nil {
 			return err
 		}
+		// Readers' reports go with the image: they name their reporters.
+		if _, err := tx.Exec(ctx, `DELETE FROM reports WHERE image_id = $1`, d.Image.ID); err != nil {
+			return err
+		}
 		if err := insertDeletion(ctx, tx, d); err != nil {
 			return err
 		}

@@ -589,6 +589,10 @@ func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 		if err := changedOne(s.txExec(tx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
 			return err
 		}
+		// Readers' reports go with the image: they name their reporters.
+		if _, err := s.txExec(tx, `DELETE FROM reports WHERE image_id = ?`, d.Image.ID); err != nil {
+			return err
+		}
 		if err := s.insertDeletion(tx, d); err != nil {
 			return err
 		}

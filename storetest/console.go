@@ -130,6 +130,12 @@ func testReports(t *testing.T, open openMeta) {
 	if evs, err := s.ModerationEvents(ctx, imgs[0].ID, 10); err != nil || len(evs) != 0 {
 		t.Errorf("ModerationEvents(image 0): got %d, %v, want 0, nil", len(evs), err)
 	}
+
+	// Taking image 0 down takes its reports, which name their reporters.
+	noErr(t, "DeleteImage", s.DeleteImage(ctx, core.Deletion{Image: imgs[0], By: "user:1", Reason: "spam", At: base.Add(2 * time.Hour)}))
+	if rs, err := s.Reports(ctx, imgs[0].ID); err != nil || len(rs) != 0 {
+		t.Errorf("Reports after DeleteImage: got %d, %v, want 0, nil", len(rs), err)
+	}
 }
 
 // publishN publishes images 1 to n and returns them, oldest first.

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
+	"image/draw"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -53,12 +55,22 @@ type Source struct {
 	// Progressive is a progressive JPEG, whose decoding holds every DCT
 	// coefficient of the image at once.
 	Progressive bool
+	// CMYK is a 4-component (CMYK or YCCK) JPEG: a fourth plane, and a
+	// CMYK image from it.
+	CMYK bool
+	// Animated is an animated WebP, which libwebp decodes onto canvases of
+	// the full size.
+	Animated bool
 }
+
+// maxWebPSide is the longest side WebP can encode.
+const maxWebPSide = 16383
 
 // ErrUnsupported: the original cannot be decoded here.
 var ErrUnsupported = errors.New("variant: cannot decode this image")
 
-// Inspect reads the header of an original of format f.
+// Inspect reads what Cost and Render need of an original of format f:
+// give it the whole file, as a PNG's or WebP's EXIF may follow its pixels.
 func Inspect(data []byte, f api.Format) (Source, error) {
 	s := Source{Format: f, Orientation: 1}
 	var cfg image.Config
@@ -75,6 +87,8 @@ func Inspect(data []byte, f api.Format) (Source, error) {
 	case api.WebP.MIME:
 		cfg, err = webpConfig(data)
 		s.Orientation = webpOrientation(data)
+		// VP8X's flags byte: bit 1 is the animation flag.
+		s.Animated = len(data) > 20 && string(data[12:16]) == "VP8X" && data[20]&0x02 != 0
 	default:
 		return s, ErrUnsupported
 	}
@@ -82,6 +96,7 @@ func Inspect(data []byte, f api.Format) (Source, error) {
 		return s, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
 	s.Width, s.Height = cfg.Width, cfg.Height
+	s.CMYK = f.MIME == api.JPEG.MIME && cfg.ColorModel == color.CMYKModel
 	return s, nil
 }
 
@@ -109,25 +124,33 @@ func (s Source) Fit(w int) (int, int) {
 // encoder's working copy. It is what the pixel budget (--variant-memory)
 // counts.
 func (s Source) Cost(w int, out api.Format) int64 {
+	tw, th := s.target(w, out)
 	px := int64(s.Width) * int64(s.Height)
 	dw, dh := int64(s.Width), int64(s.Height) // as decoded
 	var decoded int64
 	switch s.Format.MIME {
 	case api.JPEG.MIME:
-		n := int64(s.jpegScale(w))
+		n := int64(s.jpegScale(tw, th))
 		dw, dh = (dw*n+7)/8, (dh*n+7)/8
 		decoded = 3 * (dw + 32) * (dh + 32) // YCbCr, 4:4:4 at most, in whole blocks
+		coefficients := int64(12)           // an int32 each, of 3 full components at most
+		if s.CMYK {
+			decoded = 8 * (dw + 32) * (dh + 32) // 4 planes, then a CMYK image
+			coefficients = 16
+		}
 		if s.Progressive {
-			decoded += 12 * px // every coefficient, an int32, of 3 full components at most
+			decoded += coefficients * px
 		}
 	case api.PNG.MIME:
 		decoded = 8*px + dw*16 // 16-bit RGBA at most, two rows of filtering
 	case api.GIF.MIME:
-		decoded = px
+		decoded = 5 * px // the first frame, drawn on a canvas of the full size
 	default: // WebP: YCbCr + alpha, or NRGBA for lossless
 		decoded = 4 * px
+		if s.Animated {
+			decoded = 24 * px // libwebp's canvases and output, in linear memory that grows by copying (measured)
+		}
 	}
-	tw, th := s.target(w)
 	f := int64(max(1, shrinkFactor(int(dw), int(dh), tw, th)))
 	mw, mh := (dw+f-1)/f, (dh+f-1)/f
 	small := 4 * int64(tw) * int64(th)
@@ -137,11 +160,9 @@ func (s Source) Cost(w int, out api.Format) int64 {
 	return decoded + 4*mw*mh + 4*int64(tw)*mh + small + 12*small + small
 }
 
-// jpegScale is the n of jpegscale.DecodeScaled for the variant of width
-// w: the smallest that leaves the decoded image at least as large as the
-// variant.
-func (s Source) jpegScale(w int) int {
-	tw, th := s.target(w)
+// jpegScale is the n of jpegscale.DecodeScaled for a variant resized to
+// tw×th: the smallest that leaves the decoded image at least as large.
+func (s Source) jpegScale(tw, th int) int {
 	for _, n := range []int{1, 2, 4} {
 		if (s.Width*n+7)/8 >= tw && (s.Height*n+7)/8 >= th {
 			return n
@@ -151,9 +172,13 @@ func (s Source) jpegScale(w int) int {
 }
 
 // target is the size, before orientation, that the variant of width w
-// is resized to.
-func (s Source) target(w int) (int, int) {
+// in format out is resized to: a WebP is scaled down further, when it
+// must, to fit WebP's longest side.
+func (s Source) target(w int, out api.Format) (int, int) {
 	uw, uh := s.Fit(w)
+	if long := max(uw, uh); out.MIME == api.WebP.MIME && long > maxWebPSide {
+		uw, uh = max(1, uw*maxWebPSide/long), max(1, uh*maxWebPSide/long)
+	}
 	if s.Orientation >= 5 {
 		return uh, uw
 	}
@@ -162,17 +187,24 @@ func (s Source) target(w int) (int, int) {
 
 // decode decodes an original for the variant of width w, the first frame
 // of an animation; a JPEG at the reduced size jpegScale says.
-func decode(data []byte, s Source, w int) (image.Image, error) {
+func decode(data []byte, s Source, tw, th int) (image.Image, error) {
 	r := bytes.NewReader(data)
 	var m image.Image
 	var err error
 	switch f := s.Format; f.MIME {
 	case api.JPEG.MIME:
-		m, err = jpegscale.DecodeScaled(r, s.jpegScale(w))
+		m, err = jpegscale.DecodeScaled(r, s.jpegScale(tw, th))
 	case api.PNG.MIME:
 		m, err = png.Decode(r)
 	case api.GIF.MIME:
 		m, err = gif.Decode(r) // the first frame
+		if full := image.Rect(0, 0, s.Width, s.Height); err == nil && m.Bounds() != full {
+			// A frame smaller than the screen, or offset in it, is drawn
+			// where browsers draw it, on a transparent canvas.
+			canvas := image.NewRGBA(full)
+			draw.Draw(canvas, m.Bounds(), m, m.Bounds().Min, draw.Src)
+			m = canvas
+		}
 	case api.WebP.MIME:
 		m, err = xwebp.Decode(r)
 		if err != nil {
@@ -199,19 +231,11 @@ func webpConfig(data []byte) (image.Config, error) {
 // Render makes the variant of width w (upright, never upscaled) of the
 // original data, whose header is s, encoded as out, and writes it to dst.
 func Render(dst io.Writer, data []byte, s Source, w int, out api.Format) error {
-	// A PNG's or WebP's EXIF may follow its pixels, past the header
-	// Inspect was given: read it from the whole file.
-	switch s.Format.MIME {
-	case api.PNG.MIME:
-		s.Orientation = pngOrientation(data)
-	case api.WebP.MIME:
-		s.Orientation = webpOrientation(data)
-	}
-	m, err := decode(data, s, w)
+	tw, th := s.target(w, out)
+	m, err := decode(data, s, tw, th)
 	if err != nil {
 		return err
 	}
-	tw, th := s.target(w)
 	small := Resize(m, tw, th)
 	m = nil
 	small = orient(small, s.Orientation)

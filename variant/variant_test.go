@@ -273,14 +273,15 @@ func BenchmarkRender12MP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	tw, th := s.target(640, api.WebP)
 	b.Run("1-decode-scaled", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			if _, err := decode(ps[i%len(ps)], s, 640); err != nil {
+			if _, err := decode(ps[i%len(ps)], s, tw, th); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	m, err := decode(ps[0], s, 640)
+	m, err := decode(ps[0], s, tw, th)
 	if err != nil {
 		b.Fatal(err)
 	}
