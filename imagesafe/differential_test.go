@@ -47,22 +47,28 @@ var corpusDirs = sync.OnceValues(func() ([]string, error) {
 	}, nil
 })
 
+// corpusUnavailable skips t for a reason the image corpus cannot be
+// read, or fails it when $CI is set.
+func corpusUnavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("the image corpus is unavailable: %v", err)
+	}
+	t.Skipf("the image corpus is unavailable: %v", err)
+}
+
 // corpus returns the corpus files, path to content type.
 func corpus(t testing.TB) map[string]string {
 	t.Helper()
-	unavailable := t.Skipf
-	if os.Getenv("CI") != "" {
-		unavailable = t.Fatalf
-	}
 	dirs, err := corpusDirs()
 	if err != nil {
-		unavailable("the image corpus is unavailable: %v", err)
+		corpusUnavailable(t, err)
 	}
 	files := map[string]string{}
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			unavailable("the image corpus is unavailable: %v", err)
+			corpusUnavailable(t, err)
 		}
 		for _, e := range entries {
 			if ct, ok := corpusTypes[filepath.Ext(e.Name())]; ok {
