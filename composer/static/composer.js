@@ -758,12 +758,9 @@
   function addAltField(item) {
     var field = document.createElement('span');
     field.className = 'upload-alt';
-    var label = document.createElement('label');
-    label.htmlFor = 'alt-' + item.id;
-    label.textContent = 'Description';
-    var alt = document.createElement('input');
+    var labelAndInput = labelled('input', 'alt-' + item.id, 'Description');
+    var alt = labelAndInput[1];
     alt.type = 'text';
-    alt.id = 'alt-' + item.id;
     alt.className = 'alt';
     alt.setAttribute('aria-describedby', 'upload-name-' + item.id + ' alt-hint');
     alt.addEventListener('input', function () {
@@ -772,7 +769,7 @@
         item.html = html;
       }
     });
-    field.append(label, alt);
+    field.append(labelAndInput[0], alt);
     item.li.appendChild(field);
   }
 
