@@ -12,7 +12,10 @@ import (
 
 // TestRequestLog: every request gets one structured log line carrying the
 // request id the client saw in X-Request-Id, and no query string (upload
-// URLs carry signatures).
+// URLs carry signatures). After a full flow (create, PUT, claim, GET) no
+// line holds the upload's token, which would let a reader of the log
+// claim it: the PUT's path shows only the token's first 10 characters, its
+// time.
 func TestRequestLog(t *testing.T) {
 	srv := startServer(t, t.TempDir())
 	img := encodeJPEG(t, newRand(t), 16, 16)
@@ -33,6 +36,21 @@ func TestRequestLog(t *testing.T) {
 	if len(id) != 16 {
 		t.Fatalf("X-Request-Id: got %q, want 16 hex digits", id)
 	}
+	got, err := claim(http.DefaultClient, srv.base, "", up.Upload.Token, brandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetch(http.DefaultClient, srv.base, got.UserImage.Path); err != nil {
+		t.Fatal(err)
+	}
+	// A second claim (answered 201 again) and a PUT to a token's URL with
+	// a bad signature are logged too.
+	if _, err := claim(http.DefaultClient, srv.base, "", up.Upload.Token, brandID); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, err := do(http.DefaultClient, http.MethodPut, srv.base+"/uploads/"+up.Upload.Token+"?X-Amz-Signature=00", "", nil, img); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("PUT with a bad signature: got %v %v, want 403", res, err)
+	}
 	type line struct {
 		Msg       string `json:"msg"`
 		RequestID string `json:"request_id"`
@@ -41,9 +59,10 @@ func TestRequestLog(t *testing.T) {
 		Status    int    `json:"status"`
 	}
 	var found []line
+	requests := 0
 	deadline := time.Now().Add(10 * time.Second)
-	for len(found) == 0 && time.Now().Before(deadline) {
-		found = nil
+	for (len(found) == 0 || requests < 6) && time.Now().Before(deadline) {
+		found, requests = nil, 0
 		f, err := os.Open(srv.logPath)
 		if err != nil {
 			t.Fatal(err)
@@ -53,18 +72,29 @@ func TestRequestLog(t *testing.T) {
 			if strings.Contains(sc.Text(), "X-Amz-Signature") {
 				t.Errorf("a log line holds a signature: %s", sc.Text())
 			}
+			// The token's first 10 characters are its time; the rest is
+			// its secret.
+			if strings.Contains(sc.Text(), up.Upload.Token[10:]) {
+				t.Errorf("a log line holds the upload token %s: %s", up.Upload.Token, sc.Text())
+			}
 			var l line
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "request" && l.RequestID == id {
-				found = append(found, l)
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "request" {
+				requests++
+				if l.RequestID == id {
+					found = append(found, l)
+				}
 			}
 		}
 		f.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
+	if requests < 6 {
+		t.Errorf("request log lines: got %d, want the 6 requests made", requests)
+	}
 	if len(found) != 1 {
 		t.Fatalf("log lines for request %s: got %d, want 1", id, len(found))
 	}
-	if l := found[0]; l.Method != "PUT" || l.Path != "/uploads/"+up.Upload.Token || l.Status != 200 {
-		t.Errorf("log line: got %+v, want the PUT of %s with status 200", l, up.Upload.Token)
+	if l := found[0]; l.Method != "PUT" || l.Path != "/uploads/"+up.Upload.Token[:10]+"…" || l.Status != 200 {
+		t.Errorf("log line: got %+v, want the PUT of %s… with status 200", l, up.Upload.Token[:10])
 	}
 }

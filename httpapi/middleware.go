@@ -59,7 +59,9 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // logRequests gives each request an id (X-Request-Id) and logs one line
-// when it ends. Query strings are not logged: they carry signatures.
+// when it ends. Nothing that grants access is logged: query strings carry
+// signatures and are left out, and an upload URL's path carries its
+// token, which claims the upload (see loggedPath).
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -74,12 +76,28 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			s.count(req.Pattern, r, rec, body.n, time.Since(start))
 		}
 		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", s.loggedPath(r.URL.Path)),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
 			slog.Int64("in_bytes", body.n), slog.String("remote", s.clientAddr(r)),
 			slog.Duration("duration", time.Since(start)))
 	})
 }
+
+// loggedPath is path as the request log shows it: under the upload path,
+// the token is cut to its first tokenLogLen characters, its time, which
+// tells nothing of its random part; anyone who reads the log could
+// otherwise claim the upload while its token lasts.
+func (s *Server) loggedPath(path string) string {
+	token, ok := strings.CutPrefix(path, s.cfg.UploadPath)
+	if !ok || s.cfg.UploadPath == "" || len(token) <= tokenLogLen {
+		return path
+	}
+	return s.cfg.UploadPath + token[:tokenLogLen] + "…"
+}
+
+// tokenLogLen is how much of a token the log shows: a ULID's first 10
+// characters are its millisecond time, the other 16 its 80 random bits.
+const tokenLogLen = 10
 
 // serveRecovering serves req, turning a panic into a logged 500 (every
 // panic is a bug) so that the client gets an answer and the log a line.

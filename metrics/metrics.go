@@ -67,14 +67,30 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Request records one finished HTTP request. route is the ServeMux pattern
-// (never the raw path, which would make unbounded label values).
+// Request records one finished HTTP request. Every label value comes from
+// a small set, whatever the client sends, since each new value stays in
+// memory for the life of the process: route is the ServeMux pattern (never
+// the raw path), status is the one the server answered, and a method
+// outside the standard ones (Go accepts any token as a method) is counted
+// as "other".
 func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel is method if it is one of HTTP's standard methods, as sent
+// (methods are case-sensitive), else "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // BytesReceived counts stored upload bytes.
@@ -92,5 +108,6 @@ func (m *Metrics) UploadClaimed() { m.uploadsClaimed.Inc() }
 // UploadsExpired counts swept uploads.
 func (m *Metrics) UploadsExpired(n int) { m.uploadsExpired.Add(float64(n)) }
 
-// UploadRefused counts a refused upload step by its error code.
+// UploadRefused counts a refused upload step by its error code: one of the
+// API's codes, which the server chooses, never the client.
 func (m *Metrics) UploadRefused(code string) { m.uploadsRefused.WithLabelValues(code).Inc() }
