@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"userimages/core"
+	"userimages/internal/durable"
 	"userimages/localdisk"
 	"userimages/migrate"
 )
@@ -64,7 +64,7 @@ func Restore(ctx context.Context, src core.BlobStore, dir string, progress func(
 		if err != nil {
 			return name, p, fmt.Errorf("%s: signing secret: %w", name, err)
 		}
-		err = writeFile(dir, "signing-secret", b)
+		err = durable.WriteFile(filepath.Join(dir, "signing-secret"), b)
 		b.Close()
 		if err != nil {
 			return name, p, fmt.Errorf("signing secret: %w", err)
@@ -72,37 +72,8 @@ func Restore(ctx context.Context, src core.BlobStore, dir string, progress func(
 	}
 	db := openFile(ctx, src, name+"/db/", idx.DB)
 	defer db.Close()
-	if err := writeFile(dir, "userimages.db", db); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, "userimages.db"), db); err != nil {
 		return name, p, fmt.Errorf("%s: snapshot: %w", name, err)
 	}
 	return name, p, nil
-}
-
-// writeFile writes r to dir/name durably and atomically, mode 0600: a
-// temporary file, fsync, rename, fsync of dir.
-func writeFile(dir, name string, r io.Reader) error {
-	f, err := os.CreateTemp(dir, "."+name+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"userimages/core"
+	"userimages/internal/durable"
 )
 
 // tmpDir holds partial writes; keys cannot start with a dot, so it never
@@ -65,7 +66,7 @@ func Open(dir string) (*Store, error) {
 			os.RemoveAll(filepath.Join(tmp, e.Name()))
 		}
 	}
-	s := &Store{root: dir, unnamedTemp: canLinkUnnamed(tmp)}
+	s := &Store{root: dir, unnamedTemp: durable.CanLinkUnnamed(tmp)}
 	s.buffers.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	if err := s.mkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
@@ -112,15 +113,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	defer t.discard()
+	defer t.Discard()
 	buf := s.buffers.Get().(*[]byte)
 	_, err = io.CopyBuffer(struct{ io.Writer }{t.File}, r, *buf) // the struct hides ReadFrom, which would not use buf
 	s.buffers.Put(buf)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err := t.Sync(); err != nil {
-		return fmt.Errorf("put %s: sync: %w", key, err)
 	}
 	return s.link(key, t, dst)
 }
@@ -137,11 +135,11 @@ func (s *Store) Scratch() (core.Scratch, error) {
 	return scratchFile{t}, nil
 }
 
-// scratchFile is a tempFile that Close discards.
-type scratchFile struct{ *tempFile }
+// scratchFile is a temporary file that Close discards.
+type scratchFile struct{ *durable.Temp }
 
 func (f scratchFile) Close() error {
-	f.discard()
+	f.Discard()
 	return nil
 }
 
@@ -149,53 +147,22 @@ func (f scratchFile) Close() error {
 // or errors.ErrUnsupported where the system cannot tell.
 func (s *Store) FreeSpace() (int64, error) { return freeSpace(s.root) }
 
-// tempFile is a file being written, reachable under no key yet.
-type tempFile struct {
-	*os.File
-	name string // its name in the temp directory; "" when it has none (O_TMPFILE)
-}
-
 // createTemp returns a new empty file in the temp directory, unnamed where
 // the file system allows: a crash then leaves nothing behind.
-func (s *Store) createTemp() (*tempFile, error) {
-	dir := filepath.Join(s.root, tmpDir)
-	if s.unnamedTemp {
-		f, err := createUnnamed(dir)
-		return &tempFile{File: f}, err
-	}
-	f, err := os.CreateTemp(dir, "put-*")
-	if err != nil {
-		return nil, err
-	}
-	return &tempFile{File: f, name: f.Name()}, nil
+func (s *Store) createTemp() (*durable.Temp, error) {
+	return durable.CreateTemp(filepath.Join(s.root, tmpDir), "put-*", s.unnamedTemp)
 }
 
-// discard closes the file and removes its temporary name, if any.
-func (t *tempFile) discard() {
-	t.Close()
-	if t.name != "" {
-		os.Remove(t.name)
-	}
-}
-
-// link makes dst a durable name for the complete, synced file t, never
-// replacing an existing dst.
-func (s *Store) link(key string, t *tempFile, dst string) error {
+// link makes dst a durable name for the complete file t, never replacing
+// an existing dst.
+func (s *Store) link(key string, t *durable.Temp, dst string) error {
 	if err := s.mkdirAll(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
-	var err error
-	if t.name != "" {
-		err = os.Link(t.name, dst)
-	} else {
-		err = linkUnnamed(t.File, dst)
-	}
+	err := t.Link(dst)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("store %s: %w", key, core.ErrExist)
 	} else if err != nil {
-		return fmt.Errorf("store %s: %w", key, err)
-	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
@@ -223,20 +190,11 @@ func (s *Store) mkdirAll(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := durable.SyncDir(parent); err != nil {
 		return err
 	}
 	s.durable.Store(dir, true)
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // osFile lets blob embed an *os.File under a field name other than File,

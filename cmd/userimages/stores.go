@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"userimages/core"
+	"userimages/internal/durable"
 	"userimages/localdisk"
 	"userimages/migrate"
 	"userimages/postgres"
@@ -193,40 +194,14 @@ func signingSecret(dir string) (string, error) {
 		return "", fmt.Errorf("signing secret: %w", err)
 	}
 	secret := hex.EncodeToString(raw[:])
-	f, err := os.CreateTemp(dir, "signing-secret-*")
-	if err != nil {
-		return "", fmt.Errorf("signing secret: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.WriteString(secret + "\n") // CreateTemp makes it 0600
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// Link never replaces: when two processes start on a new data
-		// directory at once, the first secret wins and both use it.
-		err = os.Link(f.Name(), path)
-		if errors.Is(err, fs.ErrExist) {
-			return signingSecret(dir)
-		}
-	}
-	if err == nil {
-		err = syncDir(dir)
+	// WriteNew never replaces: when two processes start on a new data
+	// directory at once, the first secret wins and both use it.
+	err = durable.WriteNew(path, strings.NewReader(secret+"\n"))
+	if errors.Is(err, fs.ErrExist) {
+		return signingSecret(dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("signing secret: %w", err)
 	}
 	return secret, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
