@@ -36,6 +36,7 @@ var allowed = []string{
 	"cmd/loadbench.compare",
 	"cmd/userimages.(*serveCmd).validate",
 	"cmd/userimages.buildServer",
+	"cmd/userimages.describe",
 	"core.(Config).withDefaults",
 	"internal/pebbletest.Start",
 	"ratelimit/ratelimittest.Run",
