@@ -146,8 +146,9 @@ type pngChunkHead struct {
 
 // pngWalk is the state of a walk through a PNG's chunks.
 type pngWalk struct {
-	s *scanner
-	b *builder
+	s   *scanner
+	b   *builder
+	opt Options
 	// next is a header read ahead, at the end of a run of image data.
 	next *pngChunkHead
 	// The zlib reader and its buffers, made at the first image data and
@@ -155,6 +156,12 @@ type pngWalk struct {
 	zbuf *bufio.Reader
 	zr   io.ReadCloser
 	out  []byte
+
+	hd                        pngHeader // from IHDR
+	sawPLTE, sawTRNS, sawIDAT bool
+	frame                     *[2]int // an APNG frame's size, from its fcTL until its data
+	budget                    frameBudget
+	ended                     bool // IEND read
 }
 
 func (p *pngWalk) head() (pngChunkHead, error) {
@@ -287,174 +294,230 @@ func inspectPNG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 		return 0, 0, notFormat(formatPNG.MIME)
 	}
 	b.keep(0, int64(len(pngMagic)))
-	p := &pngWalk{s: s, b: b}
-	var (
-		hd                        pngHeader
-		sawPLTE, sawTRNS, sawIDAT bool
-		frame                     *[2]int // an APNG frame's size, from its fcTL until its data
-	)
-	budget := frameBudget{opt: opt}
-	for first := true; ; first = false {
+	p := &pngWalk{s: s, b: b, opt: opt, budget: frameBudget{opt: opt}}
+	for first := true; !p.ended; first = false {
 		c, err := p.head()
 		if err != nil {
 			return 0, 0, err
 		}
-		start, n, typ := c.start, c.n, c.typ
-		if first != (typ == "IHDR") {
-			return 0, 0, refuse(Corrupt, "the PNG must start with one IHDR chunk")
-		}
-		critical := typ[0] >= 'A' && typ[0] <= 'Z'
-		if critical && !pngCritical[typ] {
-			return 0, 0, refuse(Corrupt, "the PNG has an unknown critical chunk %q", typ)
-		}
-		if err := checkPNGOrder(c, hd, sawPLTE, sawTRNS, sawIDAT, frame != nil); err != nil {
+		if err := p.checkPlace(c, first); err != nil {
 			return 0, 0, err
 		}
-		switch typ {
-		case "IDAT", "fdAT":
-			fw, fh := w, h
-			if typ == "fdAT" {
-				fw, fh = frame[0], frame[1]
-			}
-			if err := p.inflate(c, hd, fw, fh); err != nil {
-				return 0, 0, err
-			}
-			sawIDAT, frame = true, nil
-			continue // the run kept its chunks
-		case "PLTE":
-			sawPLTE = true
-		case "tRNS":
-			sawTRNS = true
-		}
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		var data []byte // read into memory: IHDR, fcTL, and eXIf up to maxEXIFRead
-		var active activeScanner
-		switch {
-		case typ == "IHDR" || typ == "fcTL" || typ == "eXIf" && n <= maxEXIFRead:
-			if data, err = s.read(int(n)); err != nil {
-				return 0, 0, err
-			}
-			crc.Write(data)
-			active.Write(data)
-		default:
-			// Only metadata that may be kept is scanned: the scan costs a
-			// copy.
-			var w io.Writer = crc
-			if !opt.Strip && pngMetadata[typ] {
-				w = io.MultiWriter(crc, &active)
-			}
-			if err := s.copy(w, n); err != nil {
-				return 0, 0, err
-			}
-		}
-		if err := p.checkCRC(c, crc); err != nil {
+		if err := p.chunk(c); err != nil {
 			return 0, 0, err
 		}
-		end := s.off
-		switch typ {
-		case "IHDR":
-			if hd, err = parseIHDR(data); err != nil {
-				return 0, 0, err
-			}
-			w, h = hd.width, hd.height
-			if err := opt.checkDims(w, h); err != nil {
-				return 0, 0, err
-			}
-		case "fcTL": // an APNG frame
-			if frame, err = parseFCTL(data, hd, sawIDAT); err != nil {
-				return 0, 0, err
-			}
-			if err := budget.add(frame[0], frame[1]); err != nil {
-				return 0, 0, err
-			}
-		case "IEND":
-			b.keep(start, end-start)
-			return w, h, nil
-		}
-		switch {
-		case critical || pngKept[typ] && opt.Strip:
-			b.keep(start, end-start)
-		case opt.Strip && typ == "eXIf":
-			if o := exifOrientation(data); o > 1 {
-				if minimal := orientationTIFF(o); bytes.Equal(data, minimal) {
-					b.keep(start, end-start) // stripped already
-				} else {
-					b.literal(pngChunk("eXIf", minimal))
-				}
-			}
-		case !opt.Strip && pngMetadata[typ]:
-			if err := active.err("PNG " + typ + " chunk"); err != nil {
-				return 0, 0, err
-			}
-			b.keep(start, end-start)
-		case !opt.Strip && pngKept[typ]:
-			b.keep(start, end-start)
-			// Unknown and private chunks go, even when metadata is kept:
-			// nothing reads them, and they could carry anything.
-		}
+	}
+	return p.hd.width, p.hd.height, nil
+}
+
+// pngRule is one of the rules on a chunk's length and place, given what
+// came before it: the spec's (section 5.6) and APNG's. A chunk that breaks
+// it is refused with refusal.
+type pngRule struct {
+	broken  func(p *pngWalk, c pngChunkHead) bool
+	refusal func(p *pngWalk, c pngChunkHead) error
+}
+
+// pngRules are the rules on each chunk type, checked in order.
+var pngRules = map[string][]pngRule{
+	"IHDR": {
+		{func(p *pngWalk, c pngChunkHead) bool { return c.n != 13 }, pngBadLength},
+	},
+	"PLTE": {
+		{func(p *pngWalk, c pngChunkHead) bool { return p.sawPLTE || p.sawTRNS || p.sawIDAT },
+			pngOutOfPlace("a palette comes once, before tRNS and the image data")},
+		{func(p *pngWalk, c pngChunkHead) bool { return p.hd.colour == 0 || p.hd.colour == 4 },
+			pngOutOfPlaceColour("a grey image (colour type %d) has no palette")},
+		{func(p *pngWalk, c pngChunkHead) bool {
+			return c.n == 0 || c.n%3 != 0 || c.n/3 > 256 || p.hd.colour == 3 && c.n/3 > 1<<p.hd.depth
+		}, pngBadLength},
+	},
+	"tRNS": {
+		{func(p *pngWalk, c pngChunkHead) bool { return p.sawTRNS || p.sawIDAT || p.hd.colour == 3 && !p.sawPLTE },
+			pngOutOfPlace("transparency comes once, after the palette and before the image data")},
+		{func(p *pngWalk, c pngChunkHead) bool { return p.hd.colour == 4 || p.hd.colour == 6 },
+			pngOutOfPlaceColour("an image with alpha (colour type %d) has no tRNS")},
+		{func(p *pngWalk, c pngChunkHead) bool {
+			return p.hd.colour == 0 && c.n != 2 || p.hd.colour == 2 && c.n != 6 || c.n > 256
+		}, pngBadLength},
+	},
+	"IDAT": {
+		{func(p *pngWalk, c pngChunkHead) bool { return p.sawIDAT },
+			pngOutOfPlace("the IDAT chunks must be consecutive")},
+		{func(p *pngWalk, c pngChunkHead) bool { return p.hd.colour == 3 && !p.sawPLTE },
+			pngOutOfPlace("a palette image (colour type 3) needs a PLTE chunk before its image data")},
+	},
+	"IEND": {
+		{func(p *pngWalk, c pngChunkHead) bool { return c.n != 0 }, pngBadLength},
+		{func(p *pngWalk, c pngChunkHead) bool { return !p.sawIDAT },
+			func(*pngWalk, pngChunkHead) error { return refuse(Corrupt, "the PNG has no image data") }},
+		{func(p *pngWalk, c pngChunkHead) bool { return p.frame != nil },
+			pngOutOfPlace("the last APNG frame has no image data")},
+	},
+	"fcTL": {
+		{func(p *pngWalk, c pngChunkHead) bool { return c.n != 26 }, pngBadLength},
+		{func(p *pngWalk, c pngChunkHead) bool { return p.frame != nil },
+			pngOutOfPlace("the APNG frame before it has no image data")},
+	},
+	"fdAT": {
+		{func(p *pngWalk, c pngChunkHead) bool { return !p.sawIDAT || p.frame == nil },
+			pngOutOfPlace("APNG frame data follows the image data and its frame's fcTL")},
+	},
+}
+
+func pngBadLength(_ *pngWalk, c pngChunkHead) error {
+	return refuse(Corrupt, "the PNG %s chunk at offset %d has an invalid length of %d bytes", c.typ, c.start, c.n)
+}
+
+func pngOutOfPlace(why string) func(*pngWalk, pngChunkHead) error {
+	return func(_ *pngWalk, c pngChunkHead) error {
+		return refuse(Corrupt, "the PNG %s chunk at offset %d is out of place: %s", c.typ, c.start, why)
 	}
 }
 
-// checkPNGOrder checks chunk c's length and place against the spec's
-// ordering rules (section 5.6) and those of APNG, given what came before.
-func checkPNGOrder(c pngChunkHead, hd pngHeader, sawPLTE, sawTRNS, sawIDAT, framePending bool) error {
-	outOfOrder := func(why string) error {
-		return refuse(Corrupt, "the PNG %s chunk at offset %d is out of place: %s", c.typ, c.start, why)
+// pngOutOfPlaceColour is pngOutOfPlace of a reason that names the colour
+// type, its one verb.
+func pngOutOfPlaceColour(format string) func(*pngWalk, pngChunkHead) error {
+	return func(p *pngWalk, c pngChunkHead) error {
+		return pngOutOfPlace(fmt.Sprintf(format, p.hd.colour))(p, c)
 	}
-	badLength := func() error {
-		return refuse(Corrupt, "the PNG %s chunk at offset %d has an invalid length of %d bytes", c.typ, c.start, c.n)
+}
+
+// checkPlace checks chunk c, first or not, against the rules: IHDR first,
+// no unknown critical chunk, and the rules of its type.
+func (p *pngWalk) checkPlace(c pngChunkHead, first bool) error {
+	if first != (c.typ == "IHDR") {
+		return refuse(Corrupt, "the PNG must start with one IHDR chunk")
 	}
-	switch c.typ {
-	case "IHDR":
-		if c.n != 13 {
-			return badLength()
+	if isCritical(c.typ) && !pngCritical[c.typ] {
+		return refuse(Corrupt, "the PNG has an unknown critical chunk %q", c.typ)
+	}
+	for _, r := range pngRules[c.typ] {
+		if r.broken(p, c) {
+			return r.refusal(p, c)
 		}
-	case "PLTE":
-		switch {
-		case sawPLTE || sawTRNS || sawIDAT:
-			return outOfOrder("a palette comes once, before tRNS and the image data")
-		case hd.colour == 0 || hd.colour == 4:
-			return outOfOrder(fmt.Sprintf("a grey image (colour type %d) has no palette", hd.colour))
-		case c.n == 0 || c.n%3 != 0 || c.n/3 > 256 || hd.colour == 3 && c.n/3 > 1<<hd.depth:
-			return badLength()
+	}
+	return nil
+}
+
+// pngReadWhole are the chunks read into memory, up to a length: the
+// headers, and EXIF for its orientation.
+var pngReadWhole = map[string]int64{"IHDR": 13, "fcTL": 26, "eXIf": maxEXIFRead}
+
+// pngDataChunks are the chunks holding image data, read as a zlib stream.
+var pngDataChunks = map[string]bool{"IDAT": true, "fdAT": true}
+
+// pngHandlers are what the walk does with a chunk of each type, once it is
+// read and its CRC checked, before deciding whether to keep it; data is its
+// content if pngReadWhole holds it.
+var pngHandlers = map[string]func(p *pngWalk, data []byte) error{
+	"IHDR": (*pngWalk).header,
+	"PLTE": func(p *pngWalk, _ []byte) error { p.sawPLTE = true; return nil },
+	"tRNS": func(p *pngWalk, _ []byte) error { p.sawTRNS = true; return nil },
+	"fcTL": (*pngWalk).frameControl,
+	"IEND": func(p *pngWalk, _ []byte) error { p.ended = true; return nil },
+}
+
+// chunk reads chunk c, whose header has been read, and plans it.
+func (p *pngWalk) chunk(c pngChunkHead) error {
+	if pngDataChunks[c.typ] {
+		return p.imageData(c)
+	}
+	data, active, err := p.content(c)
+	if err != nil {
+		return err
+	}
+	if handle := pngHandlers[c.typ]; handle != nil {
+		if err := handle(p, data); err != nil {
+			return err
 		}
-	case "tRNS":
-		switch {
-		case sawTRNS || sawIDAT || hd.colour == 3 && !sawPLTE:
-			return outOfOrder("transparency comes once, after the palette and before the image data")
-		case hd.colour == 4 || hd.colour == 6:
-			return outOfOrder(fmt.Sprintf("an image with alpha (colour type %d) has no tRNS", hd.colour))
-		case hd.colour == 0 && c.n != 2, hd.colour == 2 && c.n != 6, c.n > 256:
-			return badLength()
+	}
+	return p.plan(c, data, active)
+}
+
+// content reads chunk c's data and its CRC. It returns the data if
+// pngReadWhole holds it, and what the scan for active content found in
+// the data read whole or in metadata that may be kept (the scan costs a
+// copy).
+func (p *pngWalk) content(c pngChunkHead) ([]byte, *activeScanner, error) {
+	crc := crc32.NewIEEE()
+	crc.Write([]byte(c.typ))
+	var data []byte
+	active := &activeScanner{}
+	if most, ok := pngReadWhole[c.typ]; ok && c.n <= most {
+		var err error
+		if data, err = p.s.read(int(c.n)); err != nil {
+			return nil, nil, err
 		}
-	case "IDAT":
-		switch {
-		case sawIDAT:
-			return outOfOrder("the IDAT chunks must be consecutive")
-		case hd.colour == 3 && !sawPLTE:
-			return outOfOrder("a palette image (colour type 3) needs a PLTE chunk before its image data")
+		crc.Write(data)
+		active.Write(data)
+	} else {
+		var w io.Writer = crc
+		if !p.opt.Strip && pngMetadata[c.typ] {
+			w = io.MultiWriter(crc, active)
 		}
-	case "IEND":
-		switch {
-		case c.n != 0:
-			return badLength()
-		case !sawIDAT:
-			return refuse(Corrupt, "the PNG has no image data")
-		case framePending:
-			return outOfOrder("the last APNG frame has no image data")
+		if err := p.s.copy(w, c.n); err != nil {
+			return nil, nil, err
 		}
-	case "fcTL":
-		switch {
-		case c.n != 26:
-			return badLength()
-		case framePending:
-			return outOfOrder("the APNG frame before it has no image data")
+	}
+	return data, active, p.checkCRC(c, crc)
+}
+
+// header reads IHDR's content.
+func (p *pngWalk) header(data []byte) error {
+	var err error
+	if p.hd, err = parseIHDR(data); err != nil {
+		return err
+	}
+	return p.opt.checkDims(p.hd.width, p.hd.height)
+}
+
+// frameControl reads an fcTL's content: an APNG frame's size.
+func (p *pngWalk) frameControl(data []byte) error {
+	var err error
+	if p.frame, err = parseFCTL(data, p.hd, p.sawIDAT); err != nil {
+		return err
+	}
+	return p.budget.add(p.frame[0], p.frame[1])
+}
+
+// imageData reads the run of image data starting with chunk c: the image's
+// (IDAT) or an APNG frame's (fdAT). The run keeps its chunks.
+func (p *pngWalk) imageData(c pngChunkHead) error {
+	w, h := p.hd.width, p.hd.height
+	if c.typ == "fdAT" {
+		w, h = p.frame[0], p.frame[1]
+	}
+	if err := p.inflate(c, p.hd, w, h); err != nil {
+		return err
+	}
+	p.sawIDAT, p.frame = true, nil
+	return nil
+}
+
+// plan keeps or drops chunk c, read: critical and kept ancillary chunks
+// stay; metadata stays unless stripping, if free of active content; when
+// stripping, EXIF leaves its orientation alone. Unknown and private chunks
+// go, even when metadata is kept: nothing reads them, and they could carry
+// anything.
+func (p *pngWalk) plan(c pngChunkHead, data []byte, active *activeScanner) error {
+	n := p.s.off - c.start
+	switch {
+	case isCritical(c.typ) || pngKept[c.typ]:
+		p.b.keep(c.start, n)
+	case p.opt.Strip && c.typ == "eXIf":
+		if o := exifOrientation(data); o > 1 {
+			if minimal := orientationTIFF(o); bytes.Equal(data, minimal) {
+				p.b.keep(c.start, n) // stripped already
+			} else {
+				p.b.literal(pngChunk("eXIf", minimal))
+			}
 		}
-	case "fdAT":
-		if !sawIDAT || !framePending {
-			return outOfOrder("APNG frame data follows the image data and its frame's fcTL")
+	case !p.opt.Strip && pngMetadata[c.typ]:
+		if err := active.err("PNG " + c.typ + " chunk"); err != nil {
+			return err
 		}
+		p.b.keep(c.start, n)
 	}
 	return nil
 }
@@ -475,6 +538,10 @@ func parseFCTL(d []byte, hd pngHeader, sawIDAT bool) (*[2]int, error) {
 	}
 	return &[2]int{int(fw), int(fh)}, nil
 }
+
+// isCritical reports whether chunk type t is critical: a reader that does
+// not know it must refuse the image.
+func isCritical(t string) bool { return t[0] >= 'A' && t[0] <= 'Z' }
 
 func isChunkType(t string) bool {
 	for i := range len(t) {
