@@ -22,135 +22,221 @@ func gifHeadDims(head []byte) (w, h int, ok bool) {
 // animation loop count.
 var gifKeptApps = map[string]bool{"NETSCAPE2.0": true, "ANIMEXTS1.0": true}
 
+// gifWalk is the state of a walk through a GIF's blocks.
+type gifWalk struct {
+	s             *scanner
+	b             *builder
+	opt           Options
+	w, h          int // the logical screen's
+	globalColours int
+	frames        int
+	budget        frameBudget
+	transparent   int    // the transparent index of the graphic control before an image, or -1
+	pixels        []byte // reused by each image's LZW data
+	ended         bool   // the trailer read
+}
+
+// gifBlockKinds are what reads each kind of block, by its introducer.
+var gifBlockKinds = map[byte]func(g *gifWalk, start int64) error{
+	0x3B: (*gifWalk).trailer,
+	0x2C: (*gifWalk).image,
+	0x21: (*gifWalk).extension,
+}
+
+// gifExtensions are what reads each kind of extension, by its label.
+var gifExtensions = map[byte]func(g *gifWalk, start int64) error{
+	0xF9: (*gifWalk).graphicControl,
+	0xFF: (*gifWalk).application,
+	0x01: (*gifWalk).plainText,
+	0xFE: (*gifWalk).comment,
+}
+
 func inspectGIF(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	if m := string(s.peek(6)); m != gif87 && m != gif89 {
 		return 0, 0, notFormat(formatGIF.MIME)
 	}
-	head, err := s.read(13)
-	if err != nil {
+	g := &gifWalk{s: s, b: b, opt: opt, budget: frameBudget{opt: opt}, transparent: -1}
+	if err := g.screen(); err != nil {
 		return 0, 0, err
 	}
-	w, h, _ = gifHeadDims(head)
-	if err := opt.checkDims(w, h); err != nil {
-		return 0, 0, err
-	}
-	globalColours := 0
-	if head[10]&0x80 != 0 {
-		globalColours = 2 << (head[10] & 7)
-		if err := s.copy(io.Discard, int64(3*globalColours)); err != nil {
-			return 0, 0, err
-		}
-	}
-	b.keep(0, s.off)
-	frames := 0
-	budget := frameBudget{opt: opt}
-	transparent := -1 // the transparent index of the graphic control before an image
-	var pixels []byte // reused by each image's LZW data
-	for {
+	for !g.ended {
 		start := s.off
 		intro, err := s.byte()
 		if err != nil {
 			return 0, 0, err
 		}
-		switch intro {
-		case 0x3B: // trailer
-			if frames == 0 {
-				return 0, 0, refuse(Corrupt, "the GIF has no image")
-			}
-			b.keep(start, 1)
-			return w, h, nil
-		case 0x2C: // image descriptor
-			desc, err := s.read(9)
-			if err != nil {
-				return 0, 0, err
-			}
-			x, y := int(binary.LittleEndian.Uint16(desc)), int(binary.LittleEndian.Uint16(desc[2:]))
-			fw, fh := int(binary.LittleEndian.Uint16(desc[4:])), int(binary.LittleEndian.Uint16(desc[6:]))
-			if err := budget.add(max(fw, 1), max(fh, 1)); err != nil {
-				return 0, 0, err
-			}
-			if x+fw > w || y+fh > h {
-				return 0, 0, refuse(Corrupt, "the GIF image %dx%d at (%d, %d) is outside the %dx%d logical screen", fw, fh, x, y, w, h)
-			}
-			colours := globalColours
-			if desc[8]&0x80 != 0 {
-				colours = 2 << (desc[8] & 7)
-				if err := s.copy(io.Discard, int64(3*colours)); err != nil {
-					return 0, 0, err
-				}
-			}
-			if colours == 0 {
-				return 0, 0, refuse(Corrupt, "the GIF image at offset %d has no colour table", start)
-			}
-			// Go's decoder, like browsers, widens the palette to a
-			// transparent index past its end.
-			colours = max(colours, transparent+1)
-			transparent = -1
-			litWidth, err := s.byte()
-			if err != nil {
-				return 0, 0, err
-			}
-			if litWidth < 2 || litWidth > 8 {
-				return 0, 0, refuse(Corrupt, "the GIF has an invalid LZW code size %d at offset %d", litWidth, start)
-			}
-			if pixels == nil {
-				pixels = make([]byte, 4096)
-			}
-			if err := s.gifImageData(int(litWidth), int64(fw)*int64(fh), colours, pixels); err != nil {
-				return 0, 0, err
-			}
-			frames++
-			b.keep(start, s.off-start)
-		case 0x21: // extension
-			label, err := s.byte()
-			if err != nil {
-				return 0, 0, err
-			}
-			var app []byte
-			switch label {
-			case 0xF9: // graphic control: one 4-byte block, as Go's decoder requires
-				gce, err := s.read(6)
-				if err != nil {
-					return 0, 0, err
-				}
-				if gce[0] != 4 || gce[5] != 0 {
-					return 0, 0, refuse(Corrupt, "the GIF graphic control extension at offset %d is malformed", start)
-				}
-				if gce[1]&1 != 0 {
-					transparent = int(gce[4])
-				}
-				b.keep(start, s.off-start)
-				continue
-			case 0xFF: // application
-				app = s.peek(12)
-			case 0x01: // plain text: its header is one 12-byte block
-				if hd := s.peek(1); len(hd) == 1 && hd[0] != 12 {
-					return 0, 0, refuse(Corrupt, "the GIF plain text extension at offset %d is malformed", start)
-				}
-			case 0xFE: // comment
-			default:
-				return 0, 0, refuse(Corrupt, "the GIF has the unknown extension 0x%02X at offset %d", label, start)
-			}
-			// Scan the data as a reader of the extension sees it and the raw
-			// bytes as a sniffing browser would: length bytes can split a
-			// pattern in one view and complete it in the other.
-			var data, raw activeScanner
-			if err := s.subBlocks(&data, &raw); err != nil {
-				return 0, 0, err
-			}
-			kept := label == 0xFF && len(app) == 12 && app[0] == 11 && gifKeptApps[string(app[1:])]
-			if !opt.Strip || kept {
-				for _, a := range []*activeScanner{&data, &raw} {
-					if err := a.err("GIF extension"); err != nil {
-						return 0, 0, err
-					}
-				}
-				b.keep(start, s.off-start)
-			}
-		default:
+		read, ok := gifBlockKinds[intro]
+		if !ok {
 			return 0, 0, refuse(Corrupt, "the GIF has an invalid block 0x%02X at offset %d", intro, start)
 		}
+		if err := read(g, start); err != nil {
+			return 0, 0, err
+		}
 	}
+	return g.w, g.h, nil
+}
+
+// screen reads the header, the logical screen descriptor and the global
+// colour table.
+func (g *gifWalk) screen() error {
+	head, err := g.s.read(13)
+	if err != nil {
+		return err
+	}
+	g.w, g.h, _ = gifHeadDims(head)
+	if err := g.opt.checkDims(g.w, g.h); err != nil {
+		return err
+	}
+	if head[10]&0x80 != 0 {
+		g.globalColours = 2 << (head[10] & 7)
+		if err := g.s.copy(io.Discard, int64(3*g.globalColours)); err != nil {
+			return err
+		}
+	}
+	g.b.keep(0, g.s.off)
+	return nil
+}
+
+// trailer ends the GIF.
+func (g *gifWalk) trailer(start int64) error {
+	if g.frames == 0 {
+		return refuse(Corrupt, "the GIF has no image")
+	}
+	g.b.keep(start, 1)
+	g.ended = true
+	return nil
+}
+
+// image reads an image: its descriptor, within the logical screen and the
+// caps, its colour table, and its LZW data.
+func (g *gifWalk) image(start int64) error {
+	desc, err := g.s.read(9)
+	if err != nil {
+		return err
+	}
+	x, y := int(binary.LittleEndian.Uint16(desc)), int(binary.LittleEndian.Uint16(desc[2:]))
+	fw, fh := int(binary.LittleEndian.Uint16(desc[4:])), int(binary.LittleEndian.Uint16(desc[6:]))
+	if err := g.budget.add(max(fw, 1), max(fh, 1)); err != nil {
+		return err
+	}
+	if x+fw > g.w || y+fh > g.h {
+		return refuse(Corrupt, "the GIF image %dx%d at (%d, %d) is outside the %dx%d logical screen", fw, fh, x, y, g.w, g.h)
+	}
+	colours, err := g.colourTable(desc[8], start)
+	if err != nil {
+		return err
+	}
+	litWidth, err := g.s.byte()
+	if err != nil {
+		return err
+	}
+	if litWidth < 2 || litWidth > 8 {
+		return refuse(Corrupt, "the GIF has an invalid LZW code size %d at offset %d", litWidth, start)
+	}
+	if g.pixels == nil {
+		g.pixels = make([]byte, 4096)
+	}
+	if err := g.s.gifImageData(int(litWidth), int64(fw)*int64(fh), colours, g.pixels); err != nil {
+		return err
+	}
+	g.frames++
+	g.b.keep(start, g.s.off-start)
+	return nil
+}
+
+// colourTable reads the local colour table that the image descriptor's
+// flags announce, and returns the size of the image's palette, local or
+// global.
+func (g *gifWalk) colourTable(flags byte, start int64) (int, error) {
+	colours := g.globalColours
+	if flags&0x80 != 0 {
+		colours = 2 << (flags & 7)
+		if err := g.s.copy(io.Discard, int64(3*colours)); err != nil {
+			return 0, err
+		}
+	}
+	if colours == 0 {
+		return 0, refuse(Corrupt, "the GIF image at offset %d has no colour table", start)
+	}
+	// Go's decoder, like browsers, widens the palette to a transparent
+	// index past its end.
+	colours = max(colours, g.transparent+1)
+	g.transparent = -1
+	return colours, nil
+}
+
+// extension reads an extension, by its label.
+func (g *gifWalk) extension(start int64) error {
+	label, err := g.s.byte()
+	if err != nil {
+		return err
+	}
+	read, ok := gifExtensions[label]
+	if !ok {
+		return refuse(Corrupt, "the GIF has the unknown extension 0x%02X at offset %d", label, start)
+	}
+	return read(g, start)
+}
+
+// graphicControl reads a graphic control extension: one 4-byte block, as
+// Go's decoder requires.
+func (g *gifWalk) graphicControl(start int64) error {
+	gce, err := g.s.read(6)
+	if err != nil {
+		return err
+	}
+	if gce[0] != 4 || gce[5] != 0 {
+		return refuse(Corrupt, "the GIF graphic control extension at offset %d is malformed", start)
+	}
+	if gce[1]&1 != 0 {
+		g.transparent = int(gce[4])
+	}
+	g.b.keep(start, g.s.off-start)
+	return nil
+}
+
+// application reads an application extension: kept when stripping if it
+// is the animation's loop count (gifKeptApps).
+func (g *gifWalk) application(start int64) error {
+	app := g.s.peek(12)
+	return g.data(start, func() bool {
+		return len(app) == 12 && app[0] == 11 && gifKeptApps[string(app[1:])]
+	})
+}
+
+// plainText reads a plain text extension, whose header is one 12-byte
+// block.
+func (g *gifWalk) plainText(start int64) error {
+	if hd := g.s.peek(1); len(hd) == 1 && hd[0] != 12 {
+		return refuse(Corrupt, "the GIF plain text extension at offset %d is malformed", start)
+	}
+	return g.data(start, nil)
+}
+
+// comment reads a comment extension.
+func (g *gifWalk) comment(start int64) error { return g.data(start, nil) }
+
+// data reads the sub-blocks of an extension, metadata: kept if not
+// stripping, or if kept (nil for never) says so, when free of active
+// content.
+func (g *gifWalk) data(start int64, kept func() bool) error {
+	// Scan the data as a reader of the extension sees it and the raw bytes
+	// as a sniffing browser would: length bytes can split a pattern in one
+	// view and complete it in the other.
+	var data, raw activeScanner
+	if err := g.s.subBlocks(&data, &raw); err != nil {
+		return err
+	}
+	if g.opt.Strip && (kept == nil || !kept()) {
+		return nil
+	}
+	for _, a := range []*activeScanner{&data, &raw} {
+		if err := a.err("GIF extension"); err != nil {
+			return err
+		}
+	}
+	g.b.keep(start, g.s.off-start)
+	return nil
 }
 
 // subBlocks passes a GIF data sub-block sequence's data to data, and its
