@@ -19,6 +19,7 @@ const (
 	mCOM  = 0xFE
 	mDHT  = 0xC4
 	mDQT  = 0xDB
+	mDRI  = 0xDD
 )
 
 func isSOF(m byte) bool {
@@ -41,15 +42,77 @@ func jpegKeptSegment(m byte, head []byte) bool {
 	return true // tables, frame and scan headers, restart interval
 }
 
+// jpegWalk is the state of a walk through a JPEG's markers.
+type jpegWalk struct {
+	jpegState
+	s       *scanner
+	b       *builder
+	opt     Options
+	w, h    int // from the frame header
+	sawScan bool
+	ended   bool // EOI read
+}
+
+// jpegMarkers are what reads each marker a JPEG may have, after the marker
+// starting at start: the markers alone (EOI, RSTn) and the segments.
+// Other markers (TEM, DNL, DHP, EXP, JPGn and reserved ones) are refused:
+// no common decoder reads them.
+var jpegMarkers = func() map[byte]func(j *jpegWalk, start int64, m byte) error {
+	markers := map[byte]func(*jpegWalk, int64, byte) error{
+		mEOI:  (*jpegWalk).end,
+		mCOM:  (*jpegWalk).metadata,
+		mDHT:  (*jpegWalk).header,
+		mDQT:  (*jpegWalk).header,
+		mDRI:  (*jpegWalk).header,
+		mSOS:  (*jpegWalk).header,
+		mAPP1: (*jpegWalk).app1,
+	}
+	for m := byte(0xC0); m <= 0xCF; m++ {
+		if isSOF(m) {
+			markers[m] = (*jpegWalk).header
+		}
+	}
+	for m := byte(0xD0); m <= 0xD7; m++ {
+		markers[m] = (*jpegWalk).restart
+	}
+	for m := byte(mAPP0); m <= 0xEF; m++ {
+		if markers[m] == nil {
+			markers[m] = (*jpegWalk).metadata
+		}
+	}
+	return markers
+}()
+
+// jpegHeaders are what reads each segment read into memory and always
+// kept: the frame and scan headers, the tables, the restart interval.
+var jpegHeaders = func() map[byte]func(j *jpegWalk, m byte, seg []byte) error {
+	headers := map[byte]func(*jpegWalk, byte, []byte) error{
+		mSOS: (*jpegWalk).scanHeader,
+		mDHT: func(j *jpegWalk, _ byte, seg []byte) error { return j.huffman(seg) },
+		mDQT: func(j *jpegWalk, _ byte, seg []byte) error { return j.quantisation(seg) },
+		mDRI: func(_ *jpegWalk, _ byte, seg []byte) error {
+			if len(seg) != 2 {
+				return refuse(Corrupt, "the JPEG restart interval segment has the wrong length")
+			}
+			return nil
+		},
+	}
+	for m := byte(0xC0); m <= 0xCF; m++ {
+		if isSOF(m) {
+			headers[m] = (*jpegWalk).frameHeader
+		}
+	}
+	return headers
+}()
+
 func inspectJPEG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	head, err := s.read(2)
 	if err != nil || head[0] != 0xFF || head[1] != mSOI {
 		return 0, 0, notFormat(formatJPEG.MIME)
 	}
 	b.keep(0, 2)
-	var j jpegState
-	sawScan := false
-	for {
+	j := &jpegWalk{s: s, b: b, opt: opt}
+	for !j.ended {
 		start := s.off
 		c, err := s.byte()
 		if err != nil {
@@ -62,89 +125,138 @@ func inspectJPEG(s *scanner, b *builder, opt Options) (w, h int, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		switch {
-		case m == mEOI:
-			if !sawScan {
-				return 0, 0, refuse(Corrupt, "the JPEG has no image data")
-			}
-			if len(j.comps) == 4 && !j.adobe {
-				return 0, 0, refuse(Corrupt, "the JPEG has 4 components but no Adobe APP14 segment to say whether they are CMYK or YCCK; Go's decoder refuses it")
-			}
-			b.keep(start, s.off-start)
-			return w, h, nil
-		case m >= 0xD0 && m <= 0xD7: // RSTn: no payload
-			b.keep(start, s.off-start)
-			continue
-		case !isSOF(m) && !isTable(m) && m != mSOS && !(m >= mAPP0 && m <= 0xEF) && m != mCOM:
-			// TEM, DNL, DHP, EXP, JPGn and reserved markers: no common
-			// decoder reads them.
+		read, ok := jpegMarkers[m]
+		if !ok {
 			return 0, 0, refuse(Corrupt, "the JPEG has the unsupported or invalid marker 0x%02X at offset %d", m, start)
 		}
-		lb, err := s.read(2)
-		if err != nil {
+		if err := read(j, start, m); err != nil {
 			return 0, 0, err
 		}
-		n := int64(binary.BigEndian.Uint16(lb)) - 2
-		if n < 0 {
-			return 0, 0, refuse(Corrupt, "the JPEG has a segment with an invalid length at offset %d", start)
-		}
-		switch {
-		case isSOF(m) || isTable(m) || m == mSOS:
-			seg, err := s.read(int(n))
-			if err != nil {
-				return 0, 0, err
-			}
-			switch {
-			case m == mSOS:
-				if err = j.scan(seg); err == nil {
-					sawScan = true
-					err = s.skipEntropyData()
-				}
-			case isSOF(m):
-				w, h, err = j.frame(m, seg)
-				if err == nil {
-					err = opt.checkDims(w, h)
-				}
-			case m == mDHT:
-				err = j.huffman(seg)
-			case m == mDQT:
-				err = j.quantisation(seg)
-			case n != 2: // DRI
-				err = refuse(Corrupt, "the JPEG restart interval segment has the wrong length")
-			}
-			if err != nil {
-				return 0, 0, err
-			}
-			b.keep(start, s.off-start)
-		case m == mAPP1 && opt.Strip && n >= 6 && bytes.HasPrefix(s.peek(6), []byte("Exif\x00\x00")):
-			exif, err := s.read(int(n))
-			if err != nil {
-				return 0, 0, err
-			}
-			if o := exifOrientation(exif[6:]); o > 1 {
-				if minimal := orientationTIFF(o); bytes.Equal(exif[6:], minimal) {
-					b.keep(start, s.off-start) // stripped already
-				} else {
-					b.literal(jpegSegment(mAPP1, append([]byte("Exif\x00\x00"), minimal...)))
-				}
-			}
-		default: // APPn, COM
-			head := s.peek(min(int(n), 12))
-			j.adobe = j.adobe || m == mAPPE && n >= 12 && bytes.HasPrefix(head, []byte("Adobe"))
-			if !opt.Strip || jpegKeptSegment(m, head) {
-				var a activeScanner
-				if err := s.copy(&a, n); err != nil {
-					return 0, 0, err
-				}
-				if err := a.err("JPEG metadata"); err != nil {
-					return 0, 0, err
-				}
-				b.keep(start, s.off-start)
-			} else if err := s.copy(io.Discard, n); err != nil {
-				return 0, 0, err
-			}
+	}
+	return j.w, j.h, nil
+}
+
+// end reads EOI, the end of the image.
+func (j *jpegWalk) end(start int64, _ byte) error {
+	if !j.sawScan {
+		return refuse(Corrupt, "the JPEG has no image data")
+	}
+	if len(j.comps) == 4 && !j.adobe {
+		return refuse(Corrupt, "the JPEG has 4 components but no Adobe APP14 segment to say whether they are CMYK or YCCK; Go's decoder refuses it")
+	}
+	j.b.keep(start, j.s.off-start)
+	j.ended = true
+	return nil
+}
+
+// restart reads RSTn, which has no segment.
+func (j *jpegWalk) restart(start int64, _ byte) error {
+	j.b.keep(start, j.s.off-start)
+	return nil
+}
+
+// length reads the length of the segment of the marker at start, and
+// returns the length of its payload.
+func (j *jpegWalk) length(start int64) (int64, error) {
+	lb, err := j.s.read(2)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(binary.BigEndian.Uint16(lb)) - 2
+	if n < 0 {
+		return 0, refuse(Corrupt, "the JPEG has a segment with an invalid length at offset %d", start)
+	}
+	return n, nil
+}
+
+// header reads a segment of jpegHeaders, and keeps it.
+func (j *jpegWalk) header(start int64, m byte) error {
+	n, err := j.length(start)
+	if err != nil {
+		return err
+	}
+	seg, err := j.s.read(int(n))
+	if err != nil {
+		return err
+	}
+	if err := jpegHeaders[m](j, m, seg); err != nil {
+		return err
+	}
+	j.b.keep(start, j.s.off-start)
+	return nil
+}
+
+// frameHeader reads SOFn, and the image's size from it.
+func (j *jpegWalk) frameHeader(m byte, seg []byte) error {
+	var err error
+	if j.w, j.h, err = j.frame(m, seg); err != nil {
+		return err
+	}
+	return j.opt.checkDims(j.w, j.h)
+}
+
+// scanHeader reads SOS, then skips the entropy-coded data that follows it.
+func (j *jpegWalk) scanHeader(_ byte, seg []byte) error {
+	if err := j.scan(seg); err != nil {
+		return err
+	}
+	j.sawScan = true
+	return j.s.skipEntropyData()
+}
+
+// exifHeader starts an APP1 segment holding EXIF.
+const exifHeader = "Exif\x00\x00"
+
+// app1 reads APP1: when stripping, EXIF leaves its orientation alone;
+// otherwise it is metadata.
+func (j *jpegWalk) app1(start int64, m byte) error {
+	n, err := j.length(start)
+	if err != nil {
+		return err
+	}
+	if !j.opt.Strip || n < 6 || !bytes.HasPrefix(j.s.peek(6), []byte(exifHeader)) {
+		return j.payload(start, m, n)
+	}
+	exif, err := j.s.read(int(n))
+	if err != nil {
+		return err
+	}
+	if o := exifOrientation(exif[6:]); o > 1 {
+		if minimal := orientationTIFF(o); bytes.Equal(exif[6:], minimal) {
+			j.b.keep(start, j.s.off-start) // stripped already
+		} else {
+			j.b.literal(jpegSegment(mAPP1, append([]byte(exifHeader), minimal...)))
 		}
 	}
+	return nil
+}
+
+// metadata reads APPn or COM.
+func (j *jpegWalk) metadata(start int64, m byte) error {
+	n, err := j.length(start)
+	if err != nil {
+		return err
+	}
+	return j.payload(start, m, n)
+}
+
+// payload reads the n bytes of payload of APPn or COM: kept, if free of
+// active content, unless stripping drops it (jpegKeptSegment).
+func (j *jpegWalk) payload(start int64, m byte, n int64) error {
+	head := j.s.peek(min(int(n), 12))
+	j.adobe = j.adobe || m == mAPPE && n >= 12 && bytes.HasPrefix(head, []byte("Adobe"))
+	if j.opt.Strip && !jpegKeptSegment(m, head) {
+		return j.s.copy(io.Discard, n)
+	}
+	var a activeScanner
+	if err := j.s.copy(&a, n); err != nil {
+		return err
+	}
+	if err := a.err("JPEG metadata"); err != nil {
+		return err
+	}
+	j.b.keep(start, j.s.off-start)
+	return nil
 }
 
 // jpegState is what a JPEG has defined before its scans: the frame's
@@ -276,11 +388,13 @@ func (j *jpegState) scan(sos []byte) error {
 		return refuse(Corrupt, "the JPEG scan header has the wrong length")
 	}
 	ns := int(sos[0])
-	ss, se, ah, al := sos[1+2*ns], sos[2+2*ns], sos[3+2*ns]>>4, sos[3+2*ns]&15
+	p := jpegScanParams{ss: sos[1+2*ns], se: sos[2+2*ns], ah: sos[3+2*ns] >> 4, al: sos[3+2*ns] & 15}
 	progressive := j.sof == 0xC2
-	if progressive && (ss == 0 && se != 0 || ss > se || se > 63 || ss != 0 && ns != 1 || ah != 0 && ah != al+1 || al > 13) {
-		return refuse(Corrupt, "the JPEG progressive scan has invalid parameters (Ss %d, Se %d, Ah %d, Al %d)", ss, se, ah, al)
+	if progressive && !p.valid(ns) {
+		return refuse(Corrupt, "the JPEG progressive scan has invalid parameters (Ss %d, Se %d, Ah %d, Al %d)", p.ss, p.se, p.ah, p.al)
 	}
+	// The scans that read DC codes, and those that read AC codes.
+	dc, ac := !progressive || p.ss == 0 && p.ah == 0, !progressive || p.ss > 0
 	var seen [4]int // indexes in the frame of the scan's components
 	sampling := 0
 	for i := range ns {
@@ -292,15 +406,8 @@ func (j *jpegState) scan(sos []byte) error {
 		seen[i] = k
 		c := j.comps[k]
 		sampling += int(c.h) * int(c.v)
-		dc := !progressive || ss == 0 && ah == 0 // the scans that read DC codes
-		ac := !progressive || ss > 0
-		switch {
-		case td > 3 || ta > 3 || j.sof == 0xC0 && (td > 1 || ta > 1):
-			return refuse(Corrupt, "the JPEG scan names invalid Huffman tables for component %d", id)
-		case dc && !j.huff[0][td], ac && !j.huff[1][ta]:
-			return refuse(Corrupt, "the JPEG scan uses a Huffman table not defined before it")
-		case !j.quant[c.tq]:
-			return refuse(Corrupt, "the JPEG scan's component %d uses quantisation table %d, not defined before it", id, c.tq)
+		if err := j.scanTables(c, td, ta, dc, ac); err != nil {
+			return err
 		}
 	}
 	if len(j.comps) > 1 && sampling > 10 {
@@ -309,10 +416,28 @@ func (j *jpegState) scan(sos []byte) error {
 	return nil
 }
 
-// isTable reports whether m is a coding table or restart interval segment
-// of the coding processes read (DHT, DQT, DRI).
-func isTable(m byte) bool {
-	return m == mDHT || m == mDQT || m == 0xDD
+// jpegScanParams are a scan's spectral selection (Ss, Se) and successive
+// approximation (Ah, Al).
+type jpegScanParams struct{ ss, se, ah, al byte }
+
+// valid reports whether a progressive scan of ns components may have p.
+func (p jpegScanParams) valid(ns int) bool {
+	return !(p.ss == 0 && p.se != 0 || p.ss > p.se || p.se > 63 || p.ss != 0 && ns != 1 || p.ah != 0 && p.ah != p.al+1 || p.al > 13)
+}
+
+// scanTables checks the tables a scan's component c uses: Huffman tables
+// td (DC, if dc) and ta (AC, if ac), and its quantisation table, valid and
+// defined before the scan.
+func (j *jpegState) scanTables(c jpegComponent, td, ta byte, dc, ac bool) error {
+	switch {
+	case td > 3 || ta > 3 || j.sof == 0xC0 && (td > 1 || ta > 1):
+		return refuse(Corrupt, "the JPEG scan names invalid Huffman tables for component %d", c.id)
+	case dc && !j.huff[0][td], ac && !j.huff[1][ta]:
+		return refuse(Corrupt, "the JPEG scan uses a Huffman table not defined before it")
+	case !j.quant[c.tq]:
+		return refuse(Corrupt, "the JPEG scan's component %d uses quantisation table %d, not defined before it", c.id, c.tq)
+	}
+	return nil
 }
 
 // marker reads a marker byte after 0xFF, skipping fill bytes.
