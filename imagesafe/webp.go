@@ -63,18 +63,28 @@ func (f *webpFrame) add(fourcc string, d []byte, n int64) error {
 		return refuse(Corrupt, "the WebP has a %q chunk after its image's %q bitstream", fourcc, f.bitstream)
 	}
 	if fourcc == "ALPH" {
-		if f.alpha {
-			return refuse(Corrupt, "the WebP image has two ALPH chunks")
-		}
-		f.alpha = true
-		switch compression := d[0] & 3; {
-		case compression > 1:
-			return refuse(Corrupt, "the WebP ALPH chunk has the unknown compression method %d", compression)
-		case compression == 0 && f.w > 0 && n < 1+int64(f.w)*int64(f.h):
-			return refuse(Corrupt, "the WebP ALPH chunk holds fewer than the image's %dx%d alpha values", f.w, f.h)
-		}
-		return nil
+		return f.addAlpha(d, n)
 	}
+	return f.addBitstream(fourcc, d, n)
+}
+
+// addAlpha checks an ALPH chunk of n bytes, d its first bytes.
+func (f *webpFrame) addAlpha(d []byte, n int64) error {
+	if f.alpha {
+		return refuse(Corrupt, "the WebP image has two ALPH chunks")
+	}
+	f.alpha = true
+	switch compression := d[0] & 3; {
+	case compression > 1:
+		return refuse(Corrupt, "the WebP ALPH chunk has the unknown compression method %d", compression)
+	case compression == 0 && f.w > 0 && n < 1+int64(f.w)*int64(f.h):
+		return refuse(Corrupt, "the WebP ALPH chunk holds fewer than the image's %dx%d alpha values", f.w, f.h)
+	}
+	return nil
+}
+
+// addBitstream checks a VP8 or VP8L chunk of n bytes, d its first bytes.
+func (f *webpFrame) addBitstream(fourcc string, d []byte, n int64) error {
 	f.bitstream = fourcc
 	bw, bh, ok := webpChunkDims(fourcc, d)
 	switch {
@@ -168,6 +178,109 @@ func webpChunk(fourcc string, data []byte) []byte {
 	return c
 }
 
+// webpWalk is the state of a walk through a WebP's chunks.
+type webpWalk struct {
+	s       *scanner
+	opt     Options
+	riffEnd int64
+	w, h    int // the canvas's
+	// kept are the chunks kept after VP8X, and dropped whether any was
+	// dropped (then the RIFF header is rewritten, and VP8X's flags with it).
+	kept              builder
+	dropped           bool
+	keptEXIF, keptXMP bool
+	vp8x              []byte // the VP8X chunk, nil if none
+	flags             byte   // VP8X's
+	still             webpFrame
+	sawICCP, sawANIM  bool
+	frames            int
+	budget            frameBudget
+}
+
+// webpChunkHead is a chunk's header.
+type webpChunkHead struct {
+	start     int64
+	hdr       []byte
+	fourcc    string
+	n, padded int64 // the length of its data, and with its padding
+	first     bool
+}
+
+// webpRule is one rule on a chunk's place, given what came before it (RFC
+// 9649): a chunk that breaks it is refused with refusal.
+type webpRule struct {
+	broken  func(w *webpWalk, c webpChunkHead) bool
+	refusal func(c webpChunkHead) error
+}
+
+// The rules several chunk types share.
+var (
+	webpFirst = webpRule{
+		func(_ *webpWalk, c webpChunkHead) bool { return !c.first },
+		func(webpChunkHead) error { return refuse(Corrupt, "the WebP VP8X chunk must come first") },
+	}
+	webpExtended = webpRule{
+		func(w *webpWalk, _ webpChunkHead) bool { return w.vp8x == nil },
+		func(c webpChunkHead) error {
+			return refuse(Corrupt, "the WebP has a %q chunk without a VP8X header (the extended format)", c.fourcc)
+		},
+	}
+	webpNotInFrames = webpRule{
+		func(w *webpWalk, _ webpChunkHead) bool { return w.animated() },
+		func(c webpChunkHead) error {
+			return refuse(Corrupt, "the WebP is animated (VP8X) but has a %q chunk outside its frames", c.fourcc)
+		},
+	}
+	webpAnimated = webpRule{
+		func(w *webpWalk, _ webpChunkHead) bool { return !w.animated() },
+		func(c webpChunkHead) error {
+			return refuse(Corrupt, "the WebP has a %q chunk but its VP8X does not flag an animation", c.fourcc)
+		},
+	}
+)
+
+// webpRules are the rules on each chunk type, checked in order.
+var webpRules = map[string][]webpRule{
+	"VP8X": {webpFirst},
+	"ALPH": {webpExtended, webpNotInFrames},
+	"VP8 ": {webpNotInFrames},
+	"VP8L": {webpNotInFrames},
+	"ANIM": {webpExtended, webpAnimated, {
+		func(w *webpWalk, c webpChunkHead) bool { return w.sawANIM || w.frames > 0 || c.n != 6 },
+		func(webpChunkHead) error {
+			return refuse(Corrupt, "the WebP ANIM chunk must come once, before the frames, and hold 6 bytes")
+		},
+	}},
+	"ANMF": {webpExtended, webpAnimated, {
+		func(w *webpWalk, c webpChunkHead) bool { return !w.sawANIM || c.n < 16 },
+		func(c webpChunkHead) error {
+			return refuse(Corrupt, "the WebP ANMF chunk at offset %d is too short or not after ANIM", c.start)
+		},
+	}},
+	"ICCP": {webpExtended, {
+		func(w *webpWalk, _ webpChunkHead) bool {
+			return w.sawICCP || w.still.bitstream != "" || w.still.alpha || w.sawANIM
+		},
+		func(webpChunkHead) error {
+			return refuse(Corrupt, "the WebP ICCP chunk must come once, before the image data")
+		},
+	}},
+}
+
+// webpChunks are what reads each chunk type, once its place is checked;
+// other chunks are skipped and dropped.
+var webpChunks = map[string]func(w *webpWalk, c webpChunkHead) error{
+	"VP8X": (*webpWalk).extended,
+	"ALPH": (*webpWalk).image,
+	"VP8 ": (*webpWalk).image,
+	"VP8L": (*webpWalk).image,
+	"ANIM": (*webpWalk).animation,
+	"ANMF": (*webpWalk).frame,
+	"ICCP": (*webpWalk).colourProfile,
+	"EXIF": (*webpWalk).exif,
+	"XMP ": (*webpWalk).metadata,
+}
+
 func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	if m := s.peek(12); len(m) < 12 || !isWebP(m) {
 		return 0, 0, notFormat(formatWebP.MIME)
@@ -176,159 +289,199 @@ func inspectWebP(s *scanner, b *builder, opt Options) (w, h int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	riffEnd := 8 + int64(binary.LittleEndian.Uint32(head[4:]))
-	var kept builder
-	dropped := false
-	keptEXIF, keptXMP := false, false
-	var vp8x []byte // the VP8X chunk, rewritten if metadata is dropped
-	var flags byte  // VP8X's
-	still := webpFrame{opt: opt}
-	sawICCP, sawANIM, frames := false, false, 0
-	budget := frameBudget{opt: opt}
-	for first := true; s.off < riffEnd; first = false {
-		start := s.off
-		hdr, err := s.read(8)
+	wk := &webpWalk{
+		s: s, opt: opt, riffEnd: 8 + int64(binary.LittleEndian.Uint32(head[4:])),
+		still: webpFrame{opt: opt}, budget: frameBudget{opt: opt},
+	}
+	for first := true; s.off < wk.riffEnd; first = false {
+		c, err := wk.head(first)
 		if err != nil {
 			return 0, 0, err
 		}
-		fourcc := string(hdr[:4])
-		n := int64(binary.LittleEndian.Uint32(hdr[4:]))
-		padded := n + n&1
-		if fourcc == "VP8X" && n != 10 {
-			return 0, 0, refuse(Corrupt, "the WebP VP8X chunk has the wrong length")
-		}
-		if start+8+padded > riffEnd {
-			return 0, 0, refuse(Corrupt, "the WebP chunk %q at offset %d runs past the file's end", fourcc, start)
-		}
-		animated := flags&webpFlagAnimation != 0
-		switch fourcc {
-		case "ALPH", "ANIM", "ANMF", "ICCP":
-			if vp8x == nil {
-				return 0, 0, refuse(Corrupt, "the WebP has a %q chunk without a VP8X header (the extended format)", fourcc)
-			}
-		}
-		var active activeScanner
-		var exif []byte // an EXIF chunk's data, read to find the orientation
-		switch {
-		case fourcc == "VP8X":
-			if !first {
-				return 0, 0, refuse(Corrupt, "the WebP VP8X chunk must come first")
-			}
-			d, err := s.read(10)
-			if err != nil {
-				return 0, 0, err
-			}
-			vp8x, flags = append(hdr, d...), d[0]
-			w, h, _ = webpChunkDims(fourcc, d)
-			if err := opt.checkDims(w, h); err != nil {
-				return 0, 0, err
-			}
-			if flags&webpFlagAnimation == 0 {
-				still.w, still.h = w, h // the bitstream must say the canvas's size
-			}
-		case webpHeadSize[fourcc] > 0: // ALPH, VP8, VP8L
-			if animated {
-				return 0, 0, refuse(Corrupt, "the WebP is animated (VP8X) but has a %q chunk outside its frames", fourcc)
-			}
-			if err := s.webpImageChunk(&still, fourcc, n, padded); err != nil {
-				return 0, 0, err
-			}
-			if vp8x == nil {
-				w, h = still.w, still.h
-			}
-		case fourcc == "ANIM" || fourcc == "ANMF":
-			switch {
-			case !animated:
-				return 0, 0, refuse(Corrupt, "the WebP has a %q chunk but its VP8X does not flag an animation", fourcc)
-			case fourcc == "ANIM" && (sawANIM || frames > 0 || n != 6):
-				return 0, 0, refuse(Corrupt, "the WebP ANIM chunk must come once, before the frames, and hold 6 bytes")
-			case fourcc == "ANMF" && (!sawANIM || n < 16):
-				return 0, 0, refuse(Corrupt, "the WebP ANMF chunk at offset %d is too short or not after ANIM", start)
-			}
-			sawANIM = sawANIM || fourcc == "ANIM"
-			if fourcc == "ANIM" {
-				err = s.copy(io.Discard, padded)
-			} else {
-				if err = s.webpANMF(&budget, w, h, s.off+n); err == nil {
-					err = s.copy(io.Discard, n&1) // the padding
-				}
-				frames++
-			}
-			if err != nil {
-				return 0, 0, err
-			}
-		case fourcc == "EXIF" && opt.Strip && n <= maxEXIFRead:
-			if exif, err = s.read(int(padded)); err != nil {
-				return 0, 0, err
-			}
-			exif = bytes.TrimPrefix(exif[:n], []byte("Exif\x00\x00"))
-		default:
-			if fourcc == "ICCP" {
-				if sawICCP || still.bitstream != "" || still.alpha || sawANIM {
-					return 0, 0, refuse(Corrupt, "the WebP ICCP chunk must come once, before the image data")
-				}
-				sawICCP = true
-			}
-			var w io.Writer = io.Discard
-			if fourcc == "EXIF" || fourcc == "XMP " {
-				w = &active // only metadata is scanned, not frames
-			}
-			if err := s.copy(w, padded); err != nil {
-				return 0, 0, err
-			}
-		}
-		switch {
-		case first && fourcc == "VP8X":
-			// written below, flags fixed
-		case !opt.Strip && (fourcc == "EXIF" || fourcc == "XMP "):
-			if err := active.err("WebP metadata"); err != nil {
-				return 0, 0, err
-			}
-			kept.keep(start, s.off-start)
-			keptEXIF, keptXMP = keptEXIF || fourcc == "EXIF", keptXMP || fourcc == "XMP "
-		case webpKept[fourcc]:
-			kept.keep(start, s.off-start)
-		case fourcc == "EXIF" && exifOrientation(exif) > 1:
-			// Keep the orientation alone, as for JPEG and PNG.
-			keptEXIF = true
-			if minimal := orientationTIFF(exifOrientation(exif)); bytes.Equal(exif, minimal) && n == int64(len(minimal)) {
-				kept.keep(start, s.off-start) // stripped already
-			} else {
-				kept.literal(webpChunk("EXIF", minimal))
-				dropped = true
-			}
-		default:
-			dropped = true
+		if err := wk.chunk(c); err != nil {
+			return 0, 0, err
 		}
 	}
-	if err := checkWebPFlags(flags, vp8x != nil, &still, sawICCP, frames); err != nil {
+	if err := checkWebPFlags(wk.flags, wk.vp8x != nil, &wk.still, wk.sawICCP, wk.frames); err != nil {
 		return 0, 0, err
 	}
-	if !dropped {
-		b.keep(0, riffEnd)
-		return w, h, nil
+	wk.plan(b)
+	return wk.w, wk.h, nil
+}
+
+// head reads the header of a chunk, first or not, and checks that it fits
+// in the file.
+func (w *webpWalk) head(first bool) (webpChunkHead, error) {
+	start := w.s.off
+	hdr, err := w.s.read(8)
+	if err != nil {
+		return webpChunkHead{}, err
 	}
-	// Rebuild the RIFF header for the smaller size, and clear the VP8X
-	// flags of the metadata dropped.
+	n := int64(binary.LittleEndian.Uint32(hdr[4:]))
+	c := webpChunkHead{start: start, hdr: hdr, fourcc: string(hdr[:4]), n: n, padded: n + n&1, first: first}
+	if c.fourcc == "VP8X" && n != 10 {
+		return c, refuse(Corrupt, "the WebP VP8X chunk has the wrong length")
+	}
+	if start+8+c.padded > w.riffEnd {
+		return c, refuse(Corrupt, "the WebP chunk %q at offset %d runs past the file's end", c.fourcc, start)
+	}
+	return c, nil
+}
+
+// chunk checks chunk c's place and reads it.
+func (w *webpWalk) chunk(c webpChunkHead) error {
+	for _, r := range webpRules[c.fourcc] {
+		if r.broken(w, c) {
+			return r.refusal(c)
+		}
+	}
+	read, ok := webpChunks[c.fourcc]
+	if !ok {
+		w.dropped = true
+		return w.s.copy(io.Discard, c.padded) // unknown chunks, which readers skip
+	}
+	return read(w, c)
+}
+
+func (w *webpWalk) animated() bool { return w.flags&webpFlagAnimation != 0 }
+
+// keep keeps chunk c, read.
+func (w *webpWalk) keep(c webpChunkHead) { w.kept.keep(c.start, w.s.off-c.start) }
+
+// extended reads VP8X, the extended format's header: the canvas's size and
+// the flags. It is planned at the end, its flags fixed.
+func (w *webpWalk) extended(c webpChunkHead) error {
+	d, err := w.s.read(10)
+	if err != nil {
+		return err
+	}
+	w.vp8x, w.flags = append(c.hdr, d...), d[0]
+	w.w, w.h, _ = webpChunkDims(c.fourcc, d)
+	if err := w.opt.checkDims(w.w, w.h); err != nil {
+		return err
+	}
+	if !w.animated() {
+		w.still.w, w.still.h = w.w, w.h // the bitstream must say the canvas's size
+	}
+	return nil
+}
+
+// image reads an image chunk of the still image: ALPH, VP8 or VP8L.
+func (w *webpWalk) image(c webpChunkHead) error {
+	if err := w.s.webpImageChunk(&w.still, c.fourcc, c.n, c.padded); err != nil {
+		return err
+	}
+	if w.vp8x == nil { // the simple format: the bitstream says the size
+		w.w, w.h = w.still.w, w.still.h
+	}
+	w.keep(c)
+	return nil
+}
+
+// animation reads ANIM, the animation's parameters.
+func (w *webpWalk) animation(c webpChunkHead) error {
+	w.sawANIM = true
+	if err := w.s.copy(io.Discard, c.padded); err != nil {
+		return err
+	}
+	w.keep(c)
+	return nil
+}
+
+// frame reads ANMF, an animation frame.
+func (w *webpWalk) frame(c webpChunkHead) error {
+	w.frames++
+	if err := w.s.webpANMF(&w.budget, w.w, w.h, w.s.off+c.n); err != nil {
+		return err
+	}
+	if err := w.s.copy(io.Discard, c.n&1); err != nil { // the padding
+		return err
+	}
+	w.keep(c)
+	return nil
+}
+
+// colourProfile reads ICCP, the ICC profile.
+func (w *webpWalk) colourProfile(c webpChunkHead) error {
+	w.sawICCP = true
+	if err := w.s.copy(io.Discard, c.padded); err != nil {
+		return err
+	}
+	w.keep(c)
+	return nil
+}
+
+// metadata reads EXIF or XMP: kept unless stripping, if free of active
+// content.
+func (w *webpWalk) metadata(c webpChunkHead) error {
+	var active activeScanner
+	if err := w.s.copy(&active, c.padded); err != nil {
+		return err
+	}
+	if w.opt.Strip {
+		w.dropped = true
+		return nil
+	}
+	if err := active.err("WebP metadata"); err != nil {
+		return err
+	}
+	w.keep(c)
+	w.keptEXIF, w.keptXMP = w.keptEXIF || c.fourcc == "EXIF", w.keptXMP || c.fourcc == "XMP "
+	return nil
+}
+
+// exif reads EXIF: metadata, of which stripping keeps the orientation
+// alone, as for JPEG and PNG.
+func (w *webpWalk) exif(c webpChunkHead) error {
+	if !w.opt.Strip || c.n > maxEXIFRead {
+		return w.metadata(c)
+	}
+	exif, err := w.s.read(int(c.padded))
+	if err != nil {
+		return err
+	}
+	exif = bytes.TrimPrefix(exif[:c.n], []byte(exifHeader))
+	o := exifOrientation(exif)
+	if o <= 1 {
+		w.dropped = true
+		return nil
+	}
+	w.keptEXIF = true
+	if minimal := orientationTIFF(o); bytes.Equal(exif, minimal) && c.n == int64(len(minimal)) {
+		w.keep(c) // stripped already
+	} else {
+		w.kept.literal(webpChunk("EXIF", minimal))
+		w.dropped = true
+	}
+	return nil
+}
+
+// plan plans the image: the whole file if nothing was dropped; otherwise
+// a RIFF header for the smaller size, VP8X with the flags of the metadata
+// dropped cleared, and the chunks kept.
+func (w *webpWalk) plan(b *builder) {
+	if !w.dropped {
+		b.keep(0, w.riffEnd)
+		return
+	}
 	size := int64(4)
-	if vp8x != nil {
+	if w.vp8x != nil {
 		size += 18
 	}
-	for _, pc := range kept.pieces {
+	for _, pc := range w.kept.pieces {
 		size += pc.n + int64(len(pc.lit))
 	}
 	b.literal(append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(size))...), "WEBP"...))
-	if vp8x != nil {
-		if !keptXMP {
-			vp8x[8] &^= webpFlagXMP
+	if w.vp8x != nil {
+		if !w.keptXMP {
+			w.vp8x[8] &^= webpFlagXMP
 		}
-		if !keptEXIF {
-			vp8x[8] &^= webpFlagEXIF
+		if !w.keptEXIF {
+			w.vp8x[8] &^= webpFlagEXIF
 		}
-		b.literal(vp8x)
+		b.literal(w.vp8x)
 	}
-	b.pieces = append(b.pieces, kept.pieces...)
-	return w, h, nil
+	b.pieces = append(b.pieces, w.kept.pieces...)
 }
 
 // webpANMF reads an animation frame (RFC 9649, section 2.7.1.1) up to end:
