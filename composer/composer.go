@@ -150,6 +150,11 @@ type pageConfig struct {
 	// which a retry needs a fresh upload URL (api.Code.NeedsNewUpload);
 	// after others it repeats only the step that failed.
 	NewUploadCodes []api.Code `json:"new_upload_codes"`
+	// RetryableCodes are the codes (the API's and an object store's) after
+	// which trying again can succeed (api.Code.Retryable): the page offers
+	// Retry after those only, and after failures with no code (a lost
+	// connection).
+	RetryableCodes []api.Code `json:"retryable_codes"`
 	// ReportReasons and MaxReportDetail are what a reader's report may
 	// say (api.ReportRequest): the preview's Report action offers them.
 	ReportReasons   []string `json:"report_reasons"`
@@ -180,8 +185,7 @@ func byteValues(s string) []int {
 }
 
 // pageVocabulary is the part of config.json that comes from client/api.
-func pageVocabulary() ([]pageFormat, map[api.Code]string, []api.Code) {
-	var formats []pageFormat
+func pageVocabulary() (formats []pageFormat, messages map[api.Code]string, newUpload, retryable []api.Code) {
 	for _, f := range api.Formats() {
 		sig := f.Signature()
 		pf := pageFormat{MIME: f.MIME, Name: f.Name, Tag: byteValues(sig.Tag), TagOffset: sig.TagOffset}
@@ -190,13 +194,15 @@ func pageVocabulary() ([]pageFormat, map[api.Code]string, []api.Code) {
 		}
 		formats = append(formats, pf)
 	}
-	messages := map[api.Code]string{}
-	var newUpload []api.Code
+	messages = map[api.Code]string{}
 	known := func(c api.Code) {
 		ci, _ := c.Meaning()
 		messages[c] = ci.Plain
 		if c.NeedsNewUpload() {
 			newUpload = append(newUpload, c)
+		}
+		if c.Retryable() {
+			retryable = append(retryable, c)
 		}
 	}
 	for _, ci := range api.Codes() {
@@ -207,13 +213,14 @@ func pageVocabulary() ([]pageFormat, map[api.Code]string, []api.Code) {
 		known(c)
 	}
 	slices.Sort(newUpload)
-	return formats, messages, newUpload
+	slices.Sort(retryable)
+	return formats, messages, newUpload, retryable
 }
 
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	pc := pageConfig{Brands: []string{}, MaxFileSize: h.cfg.MaxFileSize, ContentTypes: h.cfg.ContentTypes,
 		VariantWidths: append([]int{}, h.cfg.VariantWidths...)}
-	pc.Formats, pc.Messages, pc.NewUploadCodes = pageVocabulary()
+	pc.Formats, pc.Messages, pc.NewUploadCodes, pc.RetryableCodes = pageVocabulary()
 	pc.ReportReasons, pc.MaxReportDetail = api.ReportReasons(), api.MaxReportDetail
 	if pc.ContentTypes == nil {
 		pc.ContentTypes = []string{}

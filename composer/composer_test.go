@@ -120,6 +120,7 @@ func TestConfigJSONVocabulary(t *testing.T) {
 		} `json:"formats"`
 		Messages       map[api.Code]string `json:"messages"`
 		NewUploadCodes []api.Code          `json:"new_upload_codes"`
+		RetryableCodes []api.Code          `json:"retryable_codes"`
 		VariantWidths  []int               `json:"variant_widths"`
 	}
 	if err := json.Unmarshal([]byte(a.body), &got); err != nil {
@@ -152,6 +153,9 @@ func TestConfigJSONVocabulary(t *testing.T) {
 	for _, c := range codes {
 		if got, want := slices.Contains(got.NewUploadCodes, c), c.NeedsNewUpload(); got != want {
 			t.Errorf("new_upload_codes has %s: got %v, want %v", c, got, want)
+		}
+		if got, want := slices.Contains(got.RetryableCodes, c), c.Retryable(); got != want {
+			t.Errorf("retryable_codes has %s: got %v, want %v", c, got, want)
 		}
 		ci, _ := c.Meaning()
 		if got := got.Messages[c]; got != ci.Plain || got == "" {

@@ -56,9 +56,9 @@ func newBrowser(t *testing.T, dir string) context.Context {
 
 // TestComposerInBrowser drives the composer page in headless Chromium: a
 // JPEG picked through the file input goes through the three steps, shows
-// in the preview and lands in the body as <img> with a srcset; a file over
-// the size limit and a text file are refused, their size or type named,
-// without a request; a file the server refuses gets the plain sentence of
+// in the preview and lands in the body as <img> with a srcset; a GIF over
+// the size limit and a text file are refused, their size or what they
+// are named, without a request; a file the server refuses gets the plain sentence of
 // its code.
 func TestComposerInBrowser(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--max-file-size", fmt.Sprint(browserLimit))
@@ -69,7 +69,10 @@ func TestComposerInBrowser(t *testing.T) {
 		t.Fatalf("test photo is %d bytes, want it under the %d limit", len(photo), browserLimit)
 	}
 	photoPath := clientFile(t, dir, "office.jpg", photo)
-	bigPath := clientFile(t, dir, "big.jpg", padJPEG(photo, browserLimit+50_000, rngBytes(rng)))
+	// A GIF is not made smaller in the page (it might move), so one over
+	// the limit is refused.
+	gif := encodeGIF(t, rng, 40, 30)
+	bigPath := clientFile(t, dir, "big.gif", append(gif, make([]byte, browserLimit+50_000-len(gif))...))
 	textPath := clientFile(t, dir, "notes.txt", []byte("not a picture\n"))
 	// PNG's signature and then no image: the page sends it as image/png,
 	// and the server refuses the bytes with an errors document.
@@ -179,8 +182,8 @@ func TestComposerInBrowser(t *testing.T) {
 	// or type named, before any request; one the server refuses gets the
 	// plain sentence of its code (client/api's, as the CLI words it).
 	for _, f := range []struct{ path, name, want string }{
-		{bigPath, "big.jpg", "big.jpg is 150 KB; pictures must be 100 KB or smaller."},
-		{textPath, "notes.txt", "notes.txt (text/plain) is not a JPEG, PNG, GIF or WebP image."},
+		{bigPath, "big.gif", "big.gif is 150 KB; pictures must be 100 KB or smaller."},
+		{textPath, "notes.txt", "notes.txt is text, not a picture. Pictures must be JPEG, PNG, GIF or WebP."},
 	} {
 		before := uploadRequests()
 		inBrowser(t, bctx, "pick "+f.name, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{f.path}))

@@ -207,6 +207,28 @@ func (c Code) NeedsNewUpload() bool {
 	return ok && slices.Contains(newUploadCodes, ci.Code)
 }
 
+// retryableCodes are the codes after which trying the same file again can
+// succeed: the upload went wrong midway, or the server or its storage was
+// busy, full or failing. Every other code is about the file, the request,
+// the credentials or the server's configuration, which a retry sends
+// unchanged.
+var retryableCodes = []Code{
+	CodeSignatureMismatch, CodeUploadURLExpired, CodePayloadTooLarge, CodeIncompleteBody,
+	CodeAlreadyUploaded, CodeTokenNotFound, CodeTokenExpired, CodeNotUploaded, CodeAlreadyClaimed,
+	CodeRateLimited, CodeServiceUnavailable, CodeStorageUnavailable, CodeInsufficientStorage,
+	CodeInternalError,
+}
+
+// Retryable reports whether trying again can succeed after c, an API code
+// or an object store's (see Meaning): from the step that failed, or from
+// step 1 when NeedsNewUpload. It is false for codes a retry cannot fix
+// (BlockedContent, ContentMismatch, FileTooLarge, Unauthorized…) and for
+// codes the API does not know, whose meaning it cannot tell.
+func (c Code) Retryable() bool {
+	ci, ok := c.Meaning()
+	return ok && slices.Contains(retryableCodes, ci.Code)
+}
+
 // Status returns the HTTP status of c, or 0 for a code not the API's.
 func (c Code) Status() int {
 	ci, _ := c.Info()

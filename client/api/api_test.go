@@ -38,3 +38,41 @@ func TestNeedsNewUpload(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		code Code
+		want bool
+	}{
+		{CodeStorageUnavailable, true},
+		{CodeRateLimited, true},
+		{CodeInsufficientStorage, true},
+		{CodeIncompleteBody, true},
+		{"ExpiredToken", true}, // S3's UploadURLExpired: a fresh URL
+		{CodeBlockedContent, false},
+		{CodeContentMismatch, false},
+		{CodeFileTooLarge, false},
+		{CodeUnauthorized, false},
+		{CodeBrandNotFound, false},
+		{"NoSuchBucket", false},
+	} {
+		if got := tc.code.Retryable(); got != tc.want {
+			t.Errorf("%s.Retryable(): got %v, want %v", tc.code, got, tc.want)
+		}
+	}
+	// A retry that needs a new upload is still a retry.
+	for c := range StoreCodes() {
+		if c.NeedsNewUpload() && !c.Retryable() {
+			t.Errorf("%s needs a new upload but is not Retryable", c)
+		}
+	}
+	for _, ci := range Codes() {
+		if ci.Code.NeedsNewUpload() && !ci.Code.Retryable() {
+			t.Errorf("%s needs a new upload but is not Retryable", ci.Code)
+		}
+		// Every code the server answers with Retry-After invites a retry.
+		if ci.RetryAfter > 0 && !ci.Code.Retryable() {
+			t.Errorf("%s has a Retry-After but is not Retryable", ci.Code)
+		}
+	}
+}

@@ -19,18 +19,30 @@
  *      -> {"user_image": {"path"}}
  * TYPE is sniffed from the file's first bytes, as the CLI does, with the
  * signatures config.json gives (the API's own), so a PNG named photo.jpg is
- * sent as image/png. A file of the wrong type or size is refused before any
- * request, with its type or size named.
+ * sent as image/png. A file of the wrong type is refused before any request,
+ * saying what its bytes are (a HEIC photo, a PDF document, text…).
+ *
+ * A phone photo is larger than the server takes: a JPEG, PNG or WebP over
+ * the size limit, or longer than MAX_SIDE pixels on its longest side, is
+ * drawn upright (its EXIF orientation applied) at most MAX_SIDE pixels long
+ * and encoded again, as JPEG (WebP for a PNG or WebP, which may be
+ * transparent), the quality stepped down until it fits, as Discourse does.
+ * Animated pictures are not: they would stop moving; one over the limit is
+ * refused with its size.
  *
  * When a picture is picked, a placeholder "[Uploading NAME…]" goes into the
  * body at the cursor, and the claimed picture replaces it: pictures land in
  * the order they were picked, whichever finishes first. A picture goes in
  * as <img src="PATH" srcset="PATH?w=320&amp;auto=format 320w, …" sizes="…"
  * alt="">, its alt text written by the person in a field of its own.
+ * The preview beside the form is updated in place as the post is typed:
+ * pictures already shown stay (no reloading, no flicker), and so does a
+ * Report form someone is filling in.
  *
  * Each upload has one status line and its buttons: Cancel while it waits
- * or runs, Retry after a failure (from the step that failed), Remove after
- * it (which also takes the picture out of the body). At most MAX_RUNNING
+ * or runs, Retry after a failure that trying again can fix (from the step
+ * that failed), Remove after it (which also takes the picture out of the
+ * body). At most MAX_RUNNING
  * uploads run at once; the others wait their turn.
  *
  * Like Zendesk's theme, it treats an answer with a non-empty "errors" key
@@ -48,6 +60,18 @@
   var REPORT_URL = '/api/v2/guide/user_images/{id}/reports';
   // How many uploads run at once; the others wait in turn.
   var MAX_RUNNING = 3;
+  // The longest side, in pixels, of a picture the page resizes: phone
+  // photos are 4000 px and more, and a post column shows 700 or so (twice
+  // that on a sharp screen). A theme sets another on the form:
+  // <form id="composer" data-max-side="2048">; 0 resizes only for size.
+  var MAX_SIDE = 2560;
+  // The widest a picture shows in a post, for its sizes attribute: the
+  // column of a forum or help-center post is 600 to 800 px wide (a
+  // Discourse post's is 690), the whole screen on a phone; a picture
+  // narrower than that shows at its own width. A theme whose column
+  // differs sets sizes on the form:
+  // <form id="composer" data-sizes="(max-width: 900px) 100vw, 900px">.
+  var POST_COLUMN = 720;
   function byId(id) {
     return document.getElementById(id);
   }
@@ -69,7 +93,7 @@
   // image formats, their names and signatures) and messages (a plain
   // sentence per error code). The server checks again either way.
   var config = { brands: [], max_file_size: 0, content_types: [], formats: [], messages: {}, new_upload_codes: [],
-    report_reasons: [], max_report_detail: 0, variant_widths: [] };
+    retryable_codes: [], report_reasons: [], max_report_detail: 0, variant_widths: [] };
 
   /* ---------- Words ---------- */
 
@@ -150,46 +174,320 @@
 
   /* ---------- Looking at a file ---------- */
 
-  // sniff reads the first bytes of file and answers the API format whose
-  // signature they start with, or null.
-  function sniff(file) {
-    if (!config.formats.length) {
-      // A theme that gives no formats: the browser's type is all there is.
-      return Promise.resolve(file.type ? { mime: file.type, name: file.type, magics: [] } : null);
+  // HEAD is how much of a file sniff reads: its signature, enough to tell
+  // text from other bytes, and the chunks of a PNG before its pixels.
+  var HEAD = 4096;
+
+  function startsWith(head, bytes, at) {
+    if (head.length < at + bytes.length) {
+      return false;
     }
-    return file.slice(0, 32).arrayBuffer().then(function (buf) {
+    return bytes.every(function (b, i) { return head[at + i] === b; });
+  }
+
+  function ascii(head, at, n) {
+    return String.fromCharCode.apply(null, head.subarray(at, at + n));
+  }
+
+  // sniff reads the first bytes of file and answers what they are: format,
+  // the API format whose signature they start with (null: none); animated,
+  // whether that PNG or WebP moves; and other, for bytes of no API format,
+  // what they are instead: 'HEIC', 'AVIF', 'PDF', 'text' or '' (unknown).
+  function sniff(file) {
+    return file.slice(0, HEAD).arrayBuffer().then(function (buf) {
       var head = new Uint8Array(buf);
-      var startsWith = function (bytes, at) {
-        if (head.length < at + bytes.length) {
-          return false;
-        }
-        return bytes.every(function (b, i) { return head[at + i] === b; });
-      };
-      return config.formats.filter(function (f) {
-        return f.magics.some(function (m) { return startsWith(m, 0); }) &&
-          (!f.tag || startsWith(f.tag, f.tag_offset || 0));
-      })[0] || null;
+      var found = { format: null, animated: false, other: '' };
+      if (!config.formats.length) {
+        // A theme that gives no formats: the browser's type is all there is.
+        found.format = file.type ? { mime: file.type, name: file.type, magics: [] } : null;
+      } else {
+        found.format = config.formats.filter(function (f) {
+          return f.magics.some(function (m) { return startsWith(head, m, 0); }) &&
+            (!f.tag || startsWith(head, f.tag, f.tag_offset || 0));
+        })[0] || null;
+      }
+      if (found.format) {
+        found.animated = isAnimated(head, found.format.mime);
+      } else {
+        found.other = otherKind(head);
+      }
+      return found;
     });
   }
 
-  // refusal returns why file, found to be of format (null: no image), cannot
-  // be uploaded, or "" if it can.
-  function refusal(file, format) {
+  // isAnimated says whether head starts an animated PNG (an acTL chunk
+  // before the first IDAT) or an animated WebP (VP8X with its animation
+  // flag). A GIF is never redrawn, animated or not.
+  function isAnimated(head, mime) {
+    if (mime === 'image/webp') {
+      return ascii(head, 12, 4) === 'VP8X' && (head[20] & 0x02) !== 0;
+    }
+    if (mime === 'image/png') {
+      for (var at = 8; at + 8 <= head.length;) {
+        var type = ascii(head, at + 4, 4);
+        if (type === 'acTL') {
+          return true;
+        }
+        if (type === 'IDAT') {
+          return false;
+        }
+        at += 12 + ((head[at] << 24) >>> 0) + (head[at + 1] << 16) + (head[at + 2] << 8) + head[at + 3];
+      }
+    }
+    return false;
+  }
+
+  var HEIF_BRANDS = ['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs', 'mif1', 'msf1'];
+
+  // otherKind names bytes of no API format, for telling the person what
+  // the file is: an iPhone's HEIC photo, an AVIF, a PDF, text, or ''.
+  function otherKind(head) {
+    if (ascii(head, 4, 4) === 'ftyp') {
+      // An ISO media file: its major brand, then its compatible brands.
+      var size = Math.min(head.length, (head[0] << 24 >>> 0) + (head[1] << 16) + (head[2] << 8) + head[3]);
+      var brands = [ascii(head, 8, 4)];
+      for (var at = 16; at + 4 <= size; at += 4) {
+        brands.push(ascii(head, at, 4));
+      }
+      var has = function (list) { return brands.some(function (b) { return list.indexOf(b) >= 0; }); };
+      if (has(['avif', 'avis'])) {
+        return 'AVIF';
+      }
+      if (has(HEIF_BRANDS)) {
+        return 'HEIC';
+      }
+      return '';
+    }
+    if (ascii(head, 0, 5) === '%PDF-') {
+      return 'PDF';
+    }
+    // Text: UTF-8 (a character cut at the end of head aside) with no
+    // control characters but tabs, line and page breaks.
+    try {
+      var text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, Math.max(0, head.length - 3)));
+      if (text.length && !/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(text)) {
+        return 'text';
+      }
+    } catch (e) {
+      // Not UTF-8.
+    }
+    return '';
+  }
+
+  // mustBe is the sentence that says which formats are accepted.
+  function mustBe() {
+    return acceptedFormats().length ? ' Pictures must be ' + acceptedNames() + '.' : '';
+  }
+
+  // typeRefusal returns why file, found to be what sniff says, cannot be
+  // uploaded whatever its size, or '' if it can: what its bytes really
+  // are, whatever its name or the browser's guess from it says.
+  function typeRefusal(file, found) {
     if (file.size === 0) {
       return file.name + ' is empty.';
     }
-    if (config.max_file_size > 0 && file.size > config.max_file_size) {
-      return file.name + ' is ' + formatSize(file.size, true) + '; pictures must be ' +
-        formatSize(config.max_file_size) + ' or smaller.';
+    var format = found.format;
+    if (format) {
+      if (config.formats.length && acceptedFormats().indexOf(format) < 0) {
+        return file.name + ' is a ' + format.name + ' image; pictures must be ' + acceptedNames() + '.';
+      }
+      return '';
     }
-    if (!format) {
-      var said = file.type ? ' (' + file.type + ')' : '';
-      return file.name + said + ' is not a ' + (acceptedNames() || 'supported') + ' image.';
+    switch (found.other) {
+      case 'HEIC':
+        // The iPhone's format, which only Safari shows.
+        return file.name + ' is a HEIC photo, which most browsers cannot show.' + mustBe() +
+          (accepts('image/jpeg') ? ' Save or export the photo as JPEG, and pick that.' : '');
+      case 'AVIF':
+        return file.name + ' is an AVIF image, which this server does not take.' + mustBe();
+      case 'PDF':
+        return file.name + ' is a PDF document, not a picture.' + mustBe();
+      case 'text':
+        return file.name + ' is text, not a picture.' + mustBe();
     }
-    if (config.formats.length && acceptedFormats().indexOf(format) < 0) {
-      return file.name + ' is a ' + format.name + ' image; pictures must be ' + acceptedNames() + '.';
+    return file.name + ' is not a picture: its bytes match no image format (a damaged or renamed file?).' + mustBe();
+  }
+
+  // sizeRefusal says that file is over the size limit.
+  function sizeRefusal(file) {
+    return file.name + ' is ' + formatSize(file.size, true) + '; pictures must be ' +
+      formatSize(config.max_file_size) + ' or smaller.';
+  }
+
+  /* ---------- Making a photo smaller ---------- */
+
+  // maxSide is the longest side a picture may keep: data-max-side on the
+  // form, or MAX_SIDE; 0 for none.
+  function maxSide() {
+    var n = parseInt(form.getAttribute('data-max-side'), 10);
+    return n >= 0 ? n : MAX_SIDE;
+  }
+
+  function accepts(mime) {
+    return acceptedFormats().some(function (f) { return f.mime === mime; });
+  }
+
+  var encodes = {};
+
+  // canEncode says whether this browser's canvas writes type: every one
+  // writes JPEG; Safari writes no WebP, and answers PNG when asked for it.
+  function canEncode(type) {
+    if (!(type in encodes)) {
+      var c = document.createElement('canvas');
+      c.width = c.height = 1;
+      encodes[type] = c.toDataURL(type).indexOf('data:' + type) === 0;
     }
-    return '';
+    return encodes[type];
+  }
+
+  // resizedType is the type a picture of found's format is encoded as when
+  // it is made smaller, or '' when it is not to be: JPEG for a JPEG; WebP
+  // for a PNG or WebP, which may be transparent (or JPEG, on white, where
+  // WebP cannot be). An animation is not redrawn: it would stop moving.
+  function resizedType(found) {
+    var mime = found.format ? found.format.mime : '';
+    if (found.animated || ['image/jpeg', 'image/png', 'image/webp'].indexOf(mime) < 0 || !window.createImageBitmap) {
+      return '';
+    }
+    var order = mime === 'image/jpeg' ? ['image/jpeg', 'image/webp'] : ['image/webp', 'image/jpeg'];
+    return order.filter(function (t) { return accepts(t) && canEncode(t); })[0] || '';
+  }
+
+  // decode draws file upright: its EXIF orientation applied, which today's
+  // browsers do by default and older ones do when asked 'from-image'.
+  function decode(file) {
+    return createImageBitmap(file, { imageOrientation: 'from-image' }).then(null, function (err) {
+      if (err && err.name === 'TypeError') {
+        return createImageBitmap(file); // a browser that knows no 'from-image'
+      }
+      throw err;
+    });
+  }
+
+  function encode(canvas, type, quality) {
+    return new Promise(function (resolve) {
+      canvas.toBlob(resolve, type, quality);
+    });
+  }
+
+  // The JPEG and WebP qualities shrink tries, best first, at each size.
+  var QUALITIES = [0.92, 0.85, 0.78, 0.7, 0.6];
+  // How many times shrink makes the picture smaller still (three quarters
+  // of its sides each time) when no quality fits.
+  var SMALLER_TRIES = 3;
+
+  // shrink resolves to file drawn upright at most maxSide() long, encoded
+  // as type at the best of QUALITIES that fits in limit bytes (0: no limit),
+  // smaller still when none does: {blob, width}; or to null when nothing
+  // fits.
+  function shrink(file, type, limit) {
+    return decode(file).then(function (bitmap) {
+      var side = maxSide();
+      var scale = side > 0 ? Math.min(1, side / Math.max(bitmap.width, bitmap.height)) : 1;
+      var canvas = document.createElement('canvas');
+      var draw = function () {
+        canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+        canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+        var ctx = canvas.getContext('2d');
+        if (type === 'image/jpeg') {
+          // JPEG has no transparency: on white, as a page shows it.
+          ctx.fillStyle = '#fff';
+          ctx.fillRect(0, 0, canvas.width, canvas.height);
+        }
+        ctx.imageSmoothingEnabled = true;
+        ctx.imageSmoothingQuality = 'high';
+        ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      };
+      var attempt = function (q, tries) {
+        if (q === 0) {
+          draw();
+        }
+        return encode(canvas, type, QUALITIES[q]).then(function (blob) {
+          if (blob && blob.type === type && (limit <= 0 || blob.size <= limit)) {
+            return { blob: blob, width: canvas.width };
+          }
+          if (!blob || blob.type !== type) {
+            return null;
+          }
+          if (q + 1 < QUALITIES.length) {
+            return attempt(q + 1, tries);
+          }
+          if (tries >= SMALLER_TRIES) {
+            return null;
+          }
+          scale *= 0.75;
+          return attempt(0, tries + 1);
+        });
+      };
+      return attempt(0, 0).then(function (out) {
+        bitmap.close();
+        return out;
+      }, function (err) {
+        bitmap.close();
+        throw err;
+      });
+    });
+  }
+
+  // showThumb shows file as item's thumbnail once the browser has decoded
+  // it, which also gives its size; a file the browser cannot show keeps
+  // the empty square, not a broken picture.
+  function showThumb(item, file) {
+    return new Promise(function (resolve) {
+      var img = document.createElement('img');
+      img.className = 'thumb';
+      img.alt = ''; // the name is next to it
+      var url = URL.createObjectURL(file);
+      img.onload = img.onerror = function (e) {
+        img.onload = img.onerror = null;
+        URL.revokeObjectURL(url);
+        if (e.type === 'load' && img.naturalWidth > 0) {
+          item.width = img.naturalWidth;
+          item.height = img.naturalHeight;
+          item.thumb.replaceWith(img);
+          item.thumb = img;
+        }
+        resolve();
+      };
+      img.src = url;
+    });
+  }
+
+  // prepare readies item, whose file is of an accepted type, for the
+  // queue: it shows its thumbnail and learns its width, and makes a file
+  // over the size limit or maxSide() smaller. It resolves to why the file
+  // cannot be uploaded, or ''.
+  function prepare(item, found) {
+    var file = item.file;
+    var limit = config.max_file_size;
+    var over = limit > 0 && file.size > limit;
+    var type = resizedType(found);
+    if (over && !type) {
+      return Promise.resolve(sizeRefusal(file));
+    }
+    return showThumb(item, file).then(function () {
+      var side = maxSide();
+      var tooLong = side > 0 && Math.max(item.width, item.height) > side;
+      if (!type || !(over || tooLong) || item.cancelled) {
+        return '';
+      }
+      setState(item, 'Making it smaller…');
+      return shrink(file, type, limit).then(null, function () {
+        return null; // the browser cannot draw it: as if nothing fitted
+      }).then(function (out) {
+        if (!out) {
+          // Too large however drawn, or not drawable: the server judges a
+          // file under the limit.
+          return over ? sizeRefusal(file) : '';
+        }
+        item.file = new File([out.blob], file.name, { type: out.blob.type });
+        item.format = acceptedFormats().filter(function (f) { return f.mime === out.blob.type; })[0];
+        item.width = out.width;
+        item.resized = 'resized from ' + formatSize(file.size) + ' to ' + formatSize(out.blob.size);
+        item.bar.max = out.blob.size;
+        return '';
+      });
+    });
   }
 
   /* ---------- The three steps ---------- */
@@ -407,6 +705,18 @@
     return attr.split(',').map(function (w) { return parseInt(w, 10); }).filter(function (w) { return w > 0; });
   }
 
+  // sizesFor is the sizes attribute of a picture width pixels wide:
+  // data-sizes on the form, or the whole screen up to the post column or
+  // the picture's own width, whichever is narrower.
+  function sizesFor(width) {
+    var attr = form.getAttribute('data-sizes');
+    if (attr) {
+      return attr;
+    }
+    var column = Math.min(width, POST_COLUMN);
+    return '(max-width: ' + column + 'px) 100vw, ' + column + 'px';
+  }
+
   // imgHTML is the tag for the picture at path, width pixels wide (0:
   // unknown). Browsers pick from srcset the smallest copy that fills the
   // picture's place: the server's copies narrower than the picture, and the
@@ -419,7 +729,7 @@
     if (smaller.length) {
       var set = smaller.map(function (w) { return path + '?w=' + w + '&auto=format ' + w + 'w'; });
       set.push(path + ' ' + width + 'w');
-      attrs += ' srcset="' + escapeAttr(set.join(', ')) + '" sizes="(max-width: ' + width + 'px) 100vw, ' + width + 'px"';
+      attrs += ' srcset="' + escapeAttr(set.join(', ')) + '" sizes="' + escapeAttr(sizesFor(width)) + '"';
     }
     return '<img ' + attrs + ' alt="' + escapeAttr(alt) + '">';
   }
@@ -438,7 +748,7 @@
       text += '\n';
     }
     body.setRangeText(text, start, end, 'end');
-    renderPreview();
+    updatePreview();
   }
 
   // replaceInBody replaces the first old in the body by text, keeping the
@@ -454,7 +764,7 @@
       end++;
     }
     body.setRangeText(text, at, end, 'preserve');
-    renderPreview();
+    updatePreview();
     return true;
   }
 
@@ -462,34 +772,86 @@
   // pictures in the preview.
   var IMG_TAG = /<img src="(\/[^/"][^"]*)"(?: srcset="[^"]*" sizes="[^"]*")? alt="([^"]*)">/g;
 
-  // renderPreview shows the post. The body is shown as text except for the
-  // <img> tags inserted above, which become pictures, each with the Report
-  // action readers of the post get: rendering any HTML typed into the body
-  // is for the help center to do, with its sanitizer.
-  function renderPreview() {
+  function updateTitle() {
     previewTitle.textContent = title.value || 'Untitled';
     previewTitle.classList.toggle('placeholder', !title.value);
-    previewBody.textContent = '';
+  }
+
+  // updatePreview shows the post's body. It is shown as text except for
+  // the <img> tags inserted above, which become pictures, each with the
+  // Report action readers of the post get: rendering any HTML typed into
+  // the body is for the help center to do, with its sanitizer. It changes
+  // the preview in place: text where it changed, pictures still in the
+  // body kept as they are (not loaded again, and a Report form being
+  // filled in keeps what was typed), moved only when their order changed.
+  function updatePreview() {
     var text = body.value;
+    // What is shown now: its text nodes in order, its pictures by src.
+    var texts = [];
+    var shown = {};
+    Array.prototype.forEach.call(previewBody.childNodes, function (node) {
+      if (node.nodeType === Node.TEXT_NODE) {
+        texts.push(node);
+      } else {
+        var src = node.getAttribute('data-src');
+        (shown[src] = shown[src] || []).push(node);
+      }
+    });
+    var wanted = [];
+    var addText = function (s) {
+      var node = texts.shift() || document.createTextNode('');
+      if (node.data !== s) {
+        node.data = s;
+      }
+      wanted.push(node);
+    };
     var last = 0;
     var m;
     IMG_TAG.lastIndex = 0;
     while ((m = IMG_TAG.exec(text)) !== null) {
-      previewBody.appendChild(document.createTextNode(text.slice(last, m.index)));
-      var figure = document.createElement('figure');
-      figure.className = 'picture';
-      var img = document.createElement('img');
-      img.src = unescapeAttr(m[1]);
-      img.alt = unescapeAttr(m[2]);
-      figure.appendChild(img);
-      var id = imageId(img.getAttribute('src'));
-      if (id && config.report_reasons.length) {
-        figure.appendChild(reportControl(id));
+      addText(text.slice(last, m.index));
+      var src = unescapeAttr(m[1]);
+      var figure = (shown[src] || []).shift() || pictureFigure(src);
+      var img = figure.querySelector('img');
+      var alt = unescapeAttr(m[2]);
+      if (img.alt !== alt) {
+        img.alt = alt;
       }
-      previewBody.appendChild(figure);
+      addReport(figure);
+      wanted.push(figure);
       last = IMG_TAG.lastIndex;
     }
-    previewBody.appendChild(document.createTextNode(text.slice(last)));
+    addText(text.slice(last));
+    wanted.forEach(function (node, i) {
+      var at = previewBody.childNodes[i] || null;
+      if (at !== node) {
+        previewBody.insertBefore(node, at);
+      }
+    });
+    while (previewBody.childNodes.length > wanted.length) {
+      previewBody.removeChild(previewBody.lastChild);
+    }
+  }
+
+  // pictureFigure is a picture of the post in the preview.
+  function pictureFigure(src) {
+    var figure = document.createElement('figure');
+    figure.className = 'picture';
+    figure.setAttribute('data-src', src);
+    var img = document.createElement('img');
+    img.src = src;
+    img.alt = ''; // until the body's tag says otherwise
+    figure.appendChild(img);
+    return figure;
+  }
+
+  // addReport gives a picture of the post its Report action, once the
+  // server's reasons are known, if it is a published picture.
+  function addReport(figure) {
+    var id = imageId(figure.getAttribute('data-src'));
+    if (id && config.report_reasons.length && !figure.querySelector('.report')) {
+      figure.appendChild(reportControl(id));
+    }
   }
 
   // imageId is the id in a published picture's path, /hc/user_images/ID.EXT.
@@ -569,29 +931,18 @@
 
   var nextId = 1;
 
-  // addItem shows a file in the upload list: a thumbnail, its name, a
-  // progress bar named after it, its one status line and its buttons.
+  // addItem shows a file in the upload list: a square for its thumbnail
+  // (shown once the file is found to be a picture: see showThumb), its
+  // name, a progress bar named after it, its one status line and its
+  // buttons.
   function addItem(file) {
-    var item = { id: nextId++, file: file, name: file.name, width: 0 };
+    var item = { id: nextId++, file: file, name: file.name, width: 0, height: 0 };
     var li = document.createElement('li');
     li.className = 'upload';
     li.setAttribute('data-file', file.name);
-    var thumb = document.createElement('img');
+    var thumb = document.createElement('span');
     thumb.className = 'thumb';
-    thumb.alt = ''; // the name is next to it
-    thumb.src = URL.createObjectURL(file);
-    // The picture's width, for srcset, once the browser has decoded it.
-    item.measured = new Promise(function (resolve) {
-      thumb.onload = thumb.onerror = function (e) {
-        thumb.onload = thumb.onerror = null;
-        item.width = thumb.naturalWidth || 0;
-        URL.revokeObjectURL(thumb.src);
-        if (e.type === 'error') {
-          thumb.removeAttribute('src'); // an empty square, not a broken picture
-        }
-        resolve();
-      };
-    });
+    item.thumb = thumb;
     var name = document.createElement('span');
     name.className = 'upload-name';
     name.id = 'upload-name-' + item.id;
@@ -728,6 +1079,7 @@
   }
 
   function done(item, path) {
+    var resized = item.resized ? ', ' + item.resized : '';
     item.path = path;
     item.alt = '';
     item.html = imgHTML(path, item.width, '');
@@ -735,11 +1087,27 @@
       insertAtCursor(item.html); // the placeholder was edited away
     }
     item.marker = '';
-    setState(item, 'Added to the body', 'done');
+    setState(item, 'Added to the body' + resized, 'done');
     item.li.setAttribute('data-path', path);
     setActions(item, ['Remove']);
     addAltField(item);
-    announce(item.name + ' was uploaded and added to the body. Describe it in its Description field.');
+    announce(item.name + ' was ' + (item.resized ? item.resized + ', ' : '') +
+      'uploaded and added to the body. Describe it in its Description field.');
+  }
+
+  // canRetry says whether trying again can help after err: a failure with
+  // no code (a lost connection, an answer the page could not read), or a
+  // code config.json lists as retryable (client/api's Code.Retryable). A
+  // code outside the API's vocabulary, which some object stores answer,
+  // gets Retry when its status is 429 or a server's fault.
+  function canRetry(err) {
+    if (!err.code || config.retryable_codes.indexOf(err.code) >= 0) {
+      return true;
+    }
+    if (config.messages[err.code]) {
+      return false;
+    }
+    return err.status === 429 || err.status >= 500;
   }
 
   function failed(item, err) {
@@ -748,9 +1116,23 @@
       text += ' (' + err.code + ')'; // for the help center's support, as the CLI quotes it
     }
     setState(item, text, 'failed');
-    setMarker(item, placeholder(item, true));
-    setActions(item, ['Retry', 'Remove']);
+    if (canRetry(err)) {
+      setMarker(item, placeholder(item, true));
+      setActions(item, ['Retry', 'Remove']);
+    } else {
+      // Trying again cannot help: nothing will go where it was picked.
+      setMarker(item, '');
+      setActions(item, ['Remove']);
+    }
     announce(text, 'error');
+  }
+
+  // refuse says why item's file is not uploaded, before any request.
+  function refuse(item, why) {
+    setMarker(item, '');
+    setState(item, why, 'failed');
+    setActions(item, ['Remove']);
+    announce(why, 'error');
   }
 
   // addAltField gives a published picture a field for its alt text, which
@@ -809,9 +1191,11 @@
 
   /* ---------- Files in ---------- */
 
-  // checked is the last file's check: each file is looked at as soon as it
-  // comes, but queued only after the files picked before it, so uploads
-  // start in the order the files were picked.
+  // checked is the last file's check: each file's first bytes are read as
+  // soon as it comes, but it is prepared (its thumbnail, and a photo made
+  // smaller) and queued only after the files picked before it, so uploads
+  // start in the order the files were picked and one photo at a time is
+  // held in memory to be resized.
   var checked = Promise.resolve();
 
   function handleFiles(files) {
@@ -826,28 +1210,27 @@
       setState(item, 'Checking…');
       setActions(item, ['Cancel']);
       item.abort = null; // nothing to stop while the file is looked at
-      var check = Promise.all([sniff(file), item.measured]);
-      checked = checked.then(function () { return check; }).then(function (found) {
+      var sniffed = sniff(file);
+      checked = checked.then(function () {
+        return sniffed;
+      }).then(function (found) {
+        if (item.cancelled) {
+          return '';
+        }
+        item.format = found.format;
+        return typeRefusal(file, found) || prepare(item, found);
+      }).then(function (why) {
         if (item.cancelled) {
           return;
         }
-        item.format = found[0];
-        var why = refusal(file, item.format);
         if (why) {
-          setMarker(item, '');
-          setState(item, why, 'failed');
-          setActions(item, ['Remove']);
-          announce(why, 'error');
+          refuse(item, why);
           return;
         }
         enqueue(item);
       }, function () {
         if (!item.cancelled) {
-          var why = item.name + ' could not be read.';
-          setMarker(item, '');
-          setState(item, why, 'failed');
-          setActions(item, ['Remove']);
-          announce(why, 'error');
+          refuse(item, item.name + ' could not be read.');
         }
       });
     });
@@ -901,9 +1284,12 @@
     config.messages = c.messages && typeof c.messages === 'object' ? c.messages : {};
     // The codes after which a retry needs a fresh upload URL.
     config.new_upload_codes = Array.isArray(c.new_upload_codes) ? c.new_upload_codes : [];
+    // The codes after which trying again can succeed: Retry is offered.
+    config.retryable_codes = Array.isArray(c.retryable_codes) ? c.retryable_codes : [];
     // The reasons a reader may report a picture for (none: no Report action).
     config.report_reasons = Array.isArray(c.report_reasons) ? c.report_reasons : [];
     config.max_report_detail = Number(c.max_report_detail) || 0;
+    updatePreview(); // pictures already in the body get their Report action
     // The widths of the server's smaller copies, for srcset.
     config.variant_widths = Array.isArray(c.variant_widths) ? c.variant_widths.filter(function (w) { return w > 0; }) : [];
     brand.textContent = '';
@@ -957,9 +1343,10 @@
   form.addEventListener('submit', function (e) {
     e.preventDefault(); // the post itself is not saved
   });
-  title.addEventListener('input', renderPreview);
-  body.addEventListener('input', renderPreview);
-  renderPreview();
+  title.addEventListener('input', updateTitle);
+  body.addEventListener('input', updatePreview);
+  updateTitle();
+  updatePreview();
 
   loadConfig().then(applyConfig, function (err) {
     limits.textContent = 'The upload settings could not be loaded.';
