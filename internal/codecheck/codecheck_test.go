@@ -39,7 +39,6 @@ var allowed = []string{
 	"cmd/userimages.describe",
 	"core.(Config).withDefaults",
 	"internal/pebbletest.Start",
-	"ratelimit/ratelimittest.Run",
 	"s3store.Open",
 }
 

@@ -52,6 +52,29 @@ type step struct {
 
 // Run checks the contract of httpapi.Limiter.
 func Run(t *testing.T, newLimiter Factory) {
+	for _, tt := range cases() {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l, wait := newLimiter(t)
+			for i, s := range tt.steps {
+				s.check(t, i, l, wait)
+			}
+		})
+	}
+	t.Run("concurrent requests share one budget exactly", func(t *testing.T) {
+		l, _ := newLimiter(t)
+		sharedBudget(t, l)
+	})
+}
+
+// testCase is a sequence of steps on a fresh limiter.
+type testCase struct {
+	name  string
+	steps []step
+}
+
+// cases are the sequences Run checks.
+func cases() []testCase {
 	allow := func(key string, limit ratelimit.Limit, remaining int) step {
 		return step{key: key, limit: limit, allowed: true, remaining: remaining}
 	}
@@ -60,10 +83,7 @@ func Run(t *testing.T, newLimiter Factory) {
 	}
 	after := func(d time.Duration, s step) step { s.wait = d; return s }
 
-	tests := []struct {
-		name  string
-		steps []step
-	}{
+	return []testCase{
 		{"a new key has the whole burst", []step{allow("a", threePerHour, 2)}},
 		{"the burst is spent, then refused", []step{
 			allow("a", threePerHour, 2), allow("a", threePerHour, 1), allow("a", threePerHour, 0),
@@ -99,67 +119,67 @@ func Run(t *testing.T, newLimiter Factory) {
 			allow("a", fastRefill, 0), deny("a", fastRefill),
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l, wait := newLimiter(t)
-			for i, s := range tt.steps {
-				if s.wait > 0 {
-					wait(s.wait)
-				}
-				got, err := l.Allow(context.Background(), s.key, s.limit)
+}
+
+// check makes the step's call, the i-th of its case, on l, waiting first
+// with wait, and fails t unless it answers as the step says.
+func (s step) check(t *testing.T, i int, l Limiter, wait func(time.Duration)) {
+	t.Helper()
+	if s.wait > 0 {
+		wait(s.wait)
+	}
+	got, err := l.Allow(context.Background(), s.key, s.limit)
+	if err != nil {
+		t.Fatalf("step %d: Allow(%q, %s): %v", i, s.key, s.limit, err)
+	}
+	if got.Allowed != s.allowed || got.Remaining != s.remaining {
+		t.Fatalf("step %d: Allow(%q, %s): got allowed %v remaining %d, want %v %d",
+			i, s.key, s.limit, got.Allowed, got.Remaining, s.allowed, s.remaining)
+	}
+	switch {
+	case s.retry && (got.RetryAfter <= 0 || got.RetryAfter > s.limit.Interval()):
+		t.Fatalf("step %d: RetryAfter: got %s, want in (0, %s]", i, got.RetryAfter, s.limit.Interval())
+	case !s.retry && got.RetryAfter != 0:
+		t.Fatalf("step %d: RetryAfter of an allowed request: got %s, want 0", i, got.RetryAfter)
+	}
+}
+
+// sharedBudget checks that concurrent requests for one key on l share one
+// budget exactly: each allowed one takes one unit, each remaining count
+// is answered once.
+func sharedBudget(t *testing.T, l Limiter) {
+	const workers, each = 8, 10
+	limit := ratelimit.PerPeriod(25, time.Hour)
+	var mu sync.Mutex
+	allowed, remaining := 0, map[int]int{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				res, err := l.Allow(context.Background(), "shared", limit)
 				if err != nil {
-					t.Fatalf("step %d: Allow(%q, %s): %v", i, s.key, s.limit, err)
+					t.Error(err)
+					return
 				}
-				if got.Allowed != s.allowed || got.Remaining != s.remaining {
-					t.Fatalf("step %d: Allow(%q, %s): got allowed %v remaining %d, want %v %d",
-						i, s.key, s.limit, got.Allowed, got.Remaining, s.allowed, s.remaining)
+				mu.Lock()
+				if res.Allowed {
+					allowed++
+					remaining[res.Remaining]++
 				}
-				switch {
-				case s.retry && (got.RetryAfter <= 0 || got.RetryAfter > s.limit.Interval()):
-					t.Fatalf("step %d: RetryAfter: got %s, want in (0, %s]", i, got.RetryAfter, s.limit.Interval())
-				case !s.retry && got.RetryAfter != 0:
-					t.Fatalf("step %d: RetryAfter of an allowed request: got %s, want 0", i, got.RetryAfter)
-				}
+				mu.Unlock()
 			}
 		})
 	}
-
-	t.Run("concurrent requests share one budget exactly", func(t *testing.T) {
-		l, _ := newLimiter(t)
-		const workers, each = 8, 10
-		limit := ratelimit.PerPeriod(25, time.Hour)
-		var mu sync.Mutex
-		allowed, remaining := 0, map[int]int{}
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for range each {
-					res, err := l.Allow(context.Background(), "shared", limit)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					if res.Allowed {
-						allowed++
-						remaining[res.Remaining]++
-					}
-					mu.Unlock()
-				}
-			})
+	wg.Wait()
+	if allowed != limit.Burst {
+		t.Errorf("allowed: got %d of %d requests, want %d", allowed, workers*each, limit.Burst)
+	}
+	for r := range limit.Burst {
+		if remaining[r] != 1 {
+			t.Errorf("remaining %d: got it %d times, want once (all: %v)", r, remaining[r], remaining)
+			break
 		}
-		wg.Wait()
-		if allowed != limit.Burst {
-			t.Errorf("allowed: got %d of %d requests, want %d", allowed, workers*each, limit.Burst)
-		}
-		for r := range limit.Burst {
-			if remaining[r] != 1 {
-				t.Errorf("remaining %d: got it %d times, want once (all: %v)", r, remaining[r], remaining)
-				break
-			}
-		}
-	})
+	}
 }
 
 // Redis returns a client of the test Redis at USERIMAGES_TEST_REDIS_URL
