@@ -196,12 +196,12 @@ func (g *gifWalk) graphicControl(start int64) error {
 }
 
 // application reads an application extension: kept when stripping if it
-// is the animation's loop count (gifKeptApps).
+// is the animation's loop count (gifKeptApps). Its name is looked at
+// before the sub-blocks are read: a peek holds only until the next read.
 func (g *gifWalk) application(start int64) error {
 	app := g.s.peek(12)
-	return g.data(start, func() bool {
-		return len(app) == 12 && app[0] == 11 && gifKeptApps[string(app[1:])]
-	})
+	loop := len(app) == 12 && app[0] == 11 && gifKeptApps[string(app[1:])]
+	return g.data(start, loop)
 }
 
 // plainText reads a plain text extension, whose header is one 12-byte
@@ -210,16 +210,15 @@ func (g *gifWalk) plainText(start int64) error {
 	if hd := g.s.peek(1); len(hd) == 1 && hd[0] != 12 {
 		return refuse(Corrupt, "the GIF plain text extension at offset %d is malformed", start)
 	}
-	return g.data(start, nil)
+	return g.data(start, false)
 }
 
 // comment reads a comment extension.
-func (g *gifWalk) comment(start int64) error { return g.data(start, nil) }
+func (g *gifWalk) comment(start int64) error { return g.data(start, false) }
 
-// data reads the sub-blocks of an extension, metadata: kept if not
-// stripping, or if kept (nil for never) says so, when free of active
-// content.
-func (g *gifWalk) data(start int64, kept func() bool) error {
+// data reads the sub-blocks of an extension, metadata: kept, when free of
+// active content, unless stripping drops it (it is not kept even then).
+func (g *gifWalk) data(start int64, kept bool) error {
 	// Scan the data as a reader of the extension sees it and the raw bytes
 	// as a sniffing browser would: length bytes can split a pattern in one
 	// view and complete it in the other.
@@ -227,7 +226,7 @@ func (g *gifWalk) data(start int64, kept func() bool) error {
 	if err := g.s.subBlocks(&data, &raw); err != nil {
 		return err
 	}
-	if g.opt.Strip && (kept == nil || !kept()) {
+	if g.opt.Strip && !kept {
 		return nil
 	}
 	for _, a := range []*activeScanner{&data, &raw} {
