@@ -1,9 +1,17 @@
 package e2e
 
 import (
+	"context"
+	"crypto/rand"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"userimages/core"
+	"userimages/selfsign"
 )
 
 // TestInventedMethodsLeaveMetricsBounded: requests with invented methods
@@ -50,5 +58,101 @@ func TestInventedMethodsLeaveMetricsBounded(t *testing.T) {
 	}
 	if !strings.Contains(string(after), `method="other"`) {
 		t.Error(`no method="other" in /metrics`)
+	}
+}
+
+// TestRetiredSigningSecret: after a rotation, the previous secret, retired
+// at USERIMAGES_SIGNING_SECRET_PREVIOUS_RETIRED_AT, verifies the URLs it
+// signed before then and refuses (403) those it signed after it (plus the
+// 5 minutes of allowed skew), so that a leaked secret stops minting URLs.
+// The URL signed before is signed here, dated in the past as an instance
+// still on the old secret would have signed it; the one signed after is
+// issued by the binary itself, on the old secret, after the retirement.
+func TestRetiredSigningSecret(t *testing.T) {
+	oldSecret, newSecret := strings.Repeat("0123456789abcdef", 4), strings.Repeat("fedcba9876543210", 4)
+	data := t.TempDir()
+	img := encodeJPEG(t, newRand(t), 16, 16)
+
+	old := startServerEnv(t, data, []string{"USERIMAGES_SIGNING_SECRET=" + oldSecret})
+	after, err := createUpload(http.DefaultClient, old.base, "", "image/jpeg", len(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now().UTC()
+	retiredAt := now.Add(-10 * time.Minute)
+	before := signedWith(t, oldSecret, "http://"+old.addr, now.Add(-40*time.Minute), len(img))
+	srv := startServerEnv(t, data, []string{"USERIMAGES_SIGNING_SECRET=" + newSecret,
+		"USERIMAGES_SIGNING_SECRET_PREVIOUS=" + oldSecret,
+		"USERIMAGES_SIGNING_SECRET_PREVIOUS_RETIRED_AT=" + retiredAt.Format(time.RFC3339)}, "--addr", old.addr)
+
+	res, body, err := do(http.DefaultClient, http.MethodPut, after.Upload.URL, "", after.Upload.Headers, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusForbidden || errorCode(body) != "SignatureMismatch" || !strings.Contains(string(body), "retired") {
+		t.Errorf("PUT of a URL signed with the previous secret after its retirement: got %d %s, want 403 SignatureMismatch saying the secret is retired", res.StatusCode, body)
+	}
+	if err := putUpload(http.DefaultClient, before, img); err != nil {
+		t.Fatalf("PUT of a URL signed with the previous secret before its retirement: %v", err)
+	}
+	if _, err := claim(http.DefaultClient, srv.base, "", before.Upload.Token, brandID); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
+	if err == nil {
+		err = putUpload(http.DefaultClient, fresh, img)
+	}
+	if err != nil {
+		t.Fatalf("an upload signed with the new secret: %v", err)
+	}
+}
+
+// signedWith is an upload URL for base signed with secret at signedAt, with
+// a token of that time: what an instance on secret issued then.
+func signedWith(t *testing.T, secret, base string, signedAt time.Time, size int) uploadResponse {
+	t.Helper()
+	signer, err := selfsign.New(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := ulid.MustNew(ulid.Timestamp(signedAt), rand.Reader).String()
+	headers := map[string]string{"Content-Disposition": `attachment; filename="` + token + `.jpeg"`,
+		"Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "AES256"}
+	target, err := signer.PresignPut(context.Background(), core.PresignParams{BaseURL: base, Token: token, Headers: headers,
+		FileSize: int64(size), Uploader: core.Uploader{ClientAddr: "127.0.0.1"}, Now: signedAt, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up uploadResponse
+	up.Upload.URL, up.Upload.Token, up.Upload.Headers = target.URL, token, target.Headers
+	return up
+}
+
+// TestDuplicatedSignedParameter: an upload URL with a second value of a
+// signed parameter (or of the signature) is refused with 403, as S3
+// refuses it, even when the first value is the one signed.
+func TestDuplicatedSignedParameter(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	img := encodeJPEG(t, newRand(t), 16, 16)
+	for _, extra := range []string{"X-Amz-Signature=00", "X-Amz-Expires=604800", "X-Amz-Date=20260101T000000Z", "Content-Type=text%2Fhtml"} {
+		up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, body, err := do(http.DefaultClient, http.MethodPut, up.Upload.URL+"&"+extra, "", up.Upload.Headers, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusForbidden || errorCode(body) != "SignatureMismatch" {
+			t.Errorf("PUT with %s added: got %d %s, want 403 SignatureMismatch", extra, res.StatusCode, body)
+		}
+		// The URL as issued still works: nothing was stored.
+		if err := putUpload(http.DefaultClient, up, img); err != nil {
+			t.Errorf("PUT of the URL as issued after the refused one: %v", err)
+		}
 	}
 }

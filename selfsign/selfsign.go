@@ -14,9 +14,10 @@
 // user id shows in proxy logs or browser history.
 //
 // Secrets rotate: a Signer signs with its current secret and also verifies
-// URLs signed with previous ones. Each secret has its own access key id
-// (KeyID), carried in X-Amz-Credential, which picks the secret to verify
-// with, and its own sealing key, derived from it.
+// URLs signed with previous ones, up to each one's retirement, so that a
+// leaked secret stops minting valid URLs. Each secret has its own access
+// key id (KeyID), carried in X-Amz-Credential, which picks the secret to
+// verify with, and its own sealing key, derived from it.
 package selfsign
 
 import (
@@ -99,14 +100,30 @@ type key struct {
 	creds  aws.Credentials
 	signer *v4.Signer
 	seal   cipher.AEAD
+	// retiredAt, when not zero, is when the secret stopped signing (see
+	// Previous).
+	retiredAt time.Time
+}
+
+// Previous is a secret that verifies URLs but signs none.
+type Previous struct {
+	Secret string
+	// RetiredAt is when the secret stopped signing URLs: those it signed
+	// later (by X-Amz-Date, or by their token's time), beyond the allowed
+	// clock skew of 5 minutes, are refused, so that whoever holds a
+	// leaked secret cannot go on minting URLs. Zero: none is refused,
+	// for a secret that has not signed yet (the next one, given to every
+	// instance before any signs with it).
+	RetiredAt time.Time
 }
 
 // New returns a Signer that signs with current and verifies with current
 // and each of previous, until the URLs they signed expire. Secrets must be
 // at least 32 bytes and different from each other.
-func New(current string, previous ...string) (*Signer, error) {
+func New(current string, previous ...Previous) (*Signer, error) {
 	s := &Signer{}
-	for i, secret := range append([]string{current}, previous...) {
+	for i, p := range append([]Previous{{Secret: current}}, previous...) {
+		secret := p.Secret
 		which := "signing secret"
 		if i > 0 {
 			which = "previous signing secret"
@@ -122,7 +139,7 @@ func New(current string, previous ...string) (*Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", which, err)
 		}
-		s.keys = append(s.keys, key{creds: creds, seal: aead, signer: v4.NewSigner(func(o *v4.SignerOptions) {
+		s.keys = append(s.keys, key{creds: creds, seal: aead, retiredAt: p.RetiredAt, signer: v4.NewSigner(func(o *v4.SignerOptions) {
 			o.DisableHeaderHoisting = true
 			o.DisableURIPathEscaping = true
 		})})
@@ -223,7 +240,8 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 // bytes arrive. It checks that r is a PUT through a URL this Signer issued, unchanged,
 // with every signed header as issued, on the host it was issued for, before
 // it expired, signed with one of its secrets: the one X-Amz-Credential
-// names. It returns the upload the URL was issued for (its token, declared
+// names, and, for a previous secret, before its retirement. No parameter
+// may be given twice (S3 refuses that too). It returns the upload the URL was issued for (its token, declared
 // type and size, uploader, and creation time: the token's), or an
 // *core.Error with CodeSignatureMismatch or CodeUploadURLExpired. The PUT's
 // own Content-Type header is not looked at.
@@ -250,6 +268,12 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 		"PUT to the url exactly as returned, on the host it names (a proxy must keep the Host header), "+
 		"with exactly the Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
 	q := r.URL.Query()
+	for _, vs := range q {
+		if len(vs) > 1 {
+			// Each is signed, or is the signature: one value each.
+			return "", key{}, core.Errorf(api.CodeSignatureMismatch, "a parameter of the upload URL is given more than once; PUT to the url exactly as returned")
+		}
+	}
 	got := q.Get("X-Amz-Signature")
 	token, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
 	if !ok || got == "" || q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" || q.Get(paramType) == "" || q.Get(paramSealed) == "" {
@@ -299,8 +323,22 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 		return "", key{}, core.Errorf(api.CodeUploadURLExpired, "the upload URL expired; request a new one")
 	case signedAt.After(now.Add(maxSkew)):
 		return "", key{}, mismatch
+	case s.keys[i].signedAfterRetiring(signedAt, core.TokenTime(token)):
+		return "", key{}, core.Errorf(api.CodeSignatureMismatch, "the upload URL was signed with a retired secret; request a new one")
 	}
 	return token, s.keys[i], nil
+}
+
+// signedAfterRetiring reports whether a URL k verified was signed after k
+// retired, by its date or its token's time, beyond the allowed skew. The
+// token's time bounds a URL given a false early date: the service refuses
+// an upload whose token is older than the claim window.
+func (k key) signedAfterRetiring(signedAt, tokenTime time.Time) bool {
+	if k.retiredAt.IsZero() {
+		return false
+	}
+	last := k.retiredAt.Add(maxSkew)
+	return signedAt.After(last) || tokenTime.After(last)
 }
 
 // signatureMatches reports whether presigning req with k at signedAt gives

@@ -3,6 +3,7 @@ package selfsign
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"userimages/core"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/userimages/userimages/client/api"
 )
 
@@ -115,6 +117,12 @@ func TestVerify(t *testing.T) {
 			r.URL.RawQuery = q.Encode()
 		}
 	}
+	// appendQuery adds a second k after the URL's own, leaving it as is.
+	appendQuery := func(k, v string) func(*http.Request) {
+		return func(r *http.Request) {
+			r.URL.RawQuery += "&" + url.Values{k: {v}}.Encode()
+		}
+	}
 	delQuery := func(k string) func(*http.Request) {
 		return func(r *http.Request) {
 			q := r.URL.Query()
@@ -141,6 +149,16 @@ func TestVerify(t *testing.T) {
 		{name: "credential changed", tamper: setQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: api.CodeSignatureMismatch},
 		{name: "signed headers reduced", tamper: setQuery("X-Amz-SignedHeaders", "host"), now: issued, want: api.CodeSignatureMismatch},
 		{name: "query added", tamper: setQuery("extra", "1"), now: issued, want: api.CodeSignatureMismatch},
+		// As S3: no parameter twice, even when the first is the one signed.
+		{name: "signature given twice", tamper: appendQuery("X-Amz-Signature", strings.Repeat("0", 64)), now: issued, want: api.CodeSignatureMismatch},
+		{name: "signature given twice, the bad one first", tamper: func(r *http.Request) {
+			r.URL.RawQuery = "X-Amz-Signature=00&" + r.URL.RawQuery
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "date given twice", tamper: appendQuery("X-Amz-Date", "20261126T130000Z"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "expiry given twice", tamper: appendQuery("X-Amz-Expires", "604800"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "credential given twice", tamper: appendQuery("X-Amz-Credential", "someone/20261126/us-east-1/s3/aws4_request"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "declared type given twice", tamper: appendQuery("Content-Type", "text/html"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "sealed upload given twice", tamper: appendQuery("x-ui-upload", "x"), now: issued, want: api.CodeSignatureMismatch},
 		{name: "sealed upload changed", tamper: func(r *http.Request) {
 			q := r.URL.Query()
 			sealed := []byte(q.Get("x-ui-upload"))
@@ -234,7 +252,11 @@ func FuzzVerify(f *testing.F) {
 func TestRotation(t *testing.T) {
 	oldSecret, newSecret := testSecret, strings.Repeat("n", 32)
 	mustNew := func(current string, previous ...string) *Signer {
-		s, err := New(current, previous...)
+		var ps []Previous
+		for _, p := range previous {
+			ps = append(ps, Previous{Secret: p})
+		}
+		s, err := New(current, ps...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +291,7 @@ func TestRotation(t *testing.T) {
 
 func TestNewURLsNameTheCurrentKey(t *testing.T) {
 	newSecret := strings.Repeat("n", 32)
-	s, _ := New(newSecret, testSecret)
+	s, _ := New(newSecret, Previous{Secret: testSecret})
 	u, _ := url.Parse(presign(t, s).URL)
 	if got, want := u.Query().Get("X-Amz-Credential"), KeyID(newSecret)+"/20261126/us-east-1/s3/aws4_request"; got != want {
 		t.Errorf("X-Amz-Credential: got %q, want %q", got, want)
@@ -279,14 +301,72 @@ func TestNewURLsNameTheCurrentKey(t *testing.T) {
 	}
 }
 
+// TestRetiredSecret: a previous secret verifies the URLs it signed up to
+// its retirement plus the allowed skew, by their date and their token's
+// time, and refuses later ones, so that whoever holds a leaked secret
+// cannot go on minting URLs (a false early date does not help: the token's
+// time gives it away, and the service refuses a token older than the claim
+// window).
+func TestRetiredSecret(t *testing.T) {
+	oldSecret, newSecret := testSecret, strings.Repeat("n", 32)
+	old, err := New(oldSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const oldToken = "01GC9JEN2X052BAKW905PH9C36" // 2022, long before issued
+	freshToken := ulid.MustNew(ulid.Timestamp(issued), rand.Reader).String()
+	tests := []struct {
+		name      string
+		retiredAt time.Time
+		token     string
+		signedAt  time.Time
+		want      api.Code // "" means valid
+	}{
+		{name: "not retired", token: freshToken, signedAt: issued},
+		{name: "signed at its retirement", retiredAt: issued, token: freshToken, signedAt: issued},
+		{name: "signed before its retirement", retiredAt: issued.Add(time.Hour), token: freshToken, signedAt: issued},
+		{name: "signed within the skew after it", retiredAt: issued.Add(-maxSkew), token: freshToken, signedAt: issued},
+		{name: "signed after it and the skew", retiredAt: issued.Add(-maxSkew - time.Second), token: freshToken, signedAt: issued, want: api.CodeSignatureMismatch},
+		{name: "dated before it, token after it", retiredAt: issued.Add(-time.Hour), token: freshToken, signedAt: issued.Add(-2 * time.Hour), want: api.CodeSignatureMismatch},
+		{name: "dated and token before it", retiredAt: issued.Add(-time.Hour), token: oldToken, signedAt: issued.Add(-2 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			verifier, err := New(newSecret, Previous{Secret: oldSecret, RetiredAt: tt.retiredAt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			target, err := old.PresignPut(context.Background(), core.PresignParams{
+				BaseURL: "http://images.example.test:8080", Token: tt.token, FileSize: 10, Now: tt.signedAt, TTL: 3 * time.Hour,
+				Headers: map[string]string{"Content-Disposition": `attachment; filename="x.png"`, "Content-Type": "image/png"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = verifier.Verify(request(target), issued)
+			if got := core.ErrorCode(err); tt.want == "" && err != nil || tt.want != "" && got != tt.want {
+				t.Fatalf("Verify: got %v (code %q), want code %q", err, got, tt.want)
+			}
+			if tt.want != "" && !strings.Contains(err.Error(), "retired") {
+				t.Errorf("Verify: got %v, want it to say the secret is retired", err)
+			}
+		})
+	}
+	// The current secret signs on, whatever the previous one's retirement.
+	s, _ := New(newSecret, Previous{Secret: oldSecret, RetiredAt: issued.Add(-time.Hour)})
+	if _, err := s.Verify(request(presign(t, s)), issued); err != nil {
+		t.Errorf("Verify of the current secret's URL: got %v, want nil", err)
+	}
+}
+
 func TestNewRejectsBadPreviousSecrets(t *testing.T) {
 	tests := []struct {
 		name     string
-		previous []string
+		previous []Previous
 	}{
-		{"short previous", []string{"short"}},
-		{"previous same as current", []string{testSecret}},
-		{"previous given twice", []string{strings.Repeat("p", 32), strings.Repeat("p", 32)}},
+		{"short previous", []Previous{{Secret: "short"}}},
+		{"previous same as current", []Previous{{Secret: testSecret}}},
+		{"previous given twice", []Previous{{Secret: strings.Repeat("p", 32)}, {Secret: strings.Repeat("p", 32)}}},
 	}
 	for _, tt := range tests {
 		if _, err := New(testSecret, tt.previous...); err == nil {
@@ -333,7 +413,7 @@ func TestWithoutEncryptionHeader(t *testing.T) {
 // sealed for, and any change to it is refused (the signature already
 // covers it; the seal must hold on its own too).
 func TestSeal(t *testing.T) {
-	s, _ := New(testSecret, strings.Repeat("p", 32))
+	s, _ := New(testSecret, Previous{Secret: strings.Repeat("p", 32)})
 	current, previous := s.keys[0], s.keys[1]
 	want := sealed{Size: 123, User: 42, Addr: "192.0.2.7"}
 	v, err := current.sealFor("01GC9JEN2X052BAKW905PH9C36", want)

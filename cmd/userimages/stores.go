@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"userimages/core"
 	"userimages/internal/durable"
@@ -156,11 +157,33 @@ func (l location) selfSigner() (*selfsign.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var previous []string
-	if p := os.Getenv("USERIMAGES_SIGNING_SECRET_PREVIOUS"); p != "" {
-		previous = append(previous, p)
+	previous, err := previousSigningSecret()
+	if err != nil {
+		return nil, err
 	}
 	return selfsign.New(secret, previous...)
+}
+
+// previousSigningSecret is USERIMAGES_SIGNING_SECRET_PREVIOUS, if set,
+// retired at USERIMAGES_SIGNING_SECRET_PREVIOUS_RETIRED_AT (RFC 3339), if
+// set (see the README on rotating secrets).
+func previousSigningSecret() ([]selfsign.Previous, error) {
+	secret, retired := os.Getenv("USERIMAGES_SIGNING_SECRET_PREVIOUS"), os.Getenv("USERIMAGES_SIGNING_SECRET_PREVIOUS_RETIRED_AT")
+	if secret == "" {
+		if retired != "" {
+			return nil, errors.New("USERIMAGES_SIGNING_SECRET_PREVIOUS_RETIRED_AT is set without USERIMAGES_SIGNING_SECRET_PREVIOUS")
+		}
+		return nil, nil
+	}
+	p := selfsign.Previous{Secret: secret}
+	if retired != "" {
+		t, err := time.Parse(time.RFC3339, retired)
+		if err != nil {
+			return nil, fmt.Errorf("USERIMAGES_SIGNING_SECRET_PREVIOUS_RETIRED_AT %q: want an RFC 3339 time such as 2026-12-06T11:00:00Z", retired)
+		}
+		p.RetiredAt = t
+	}
+	return []selfsign.Previous{p}, nil
 }
 
 func (st *stores) service(cfg core.Config, log *slog.Logger) (*core.Service, error) {
