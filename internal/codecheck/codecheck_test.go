@@ -38,7 +38,6 @@ var allowed = []string{
 	"cmd/userimages.buildServer",
 	"cmd/userimages.describe",
 	"core.(Config).withDefaults",
-	"internal/pebbletest.Start",
 	"s3store.Open",
 }
 

@@ -133,36 +133,14 @@ func Start(t testing.TB, cfg Config) *Server {
 	// then Pebble exits and other ports are tried.
 	for attempt := 1; ; attempt++ {
 		api, mgmt := testbin.FreeAddr(t), testbin.FreeAddr(t)
-		cfg := map[string]any{"pebble": map[string]any{
-			"listenAddress":           api,
-			"managementListenAddress": mgmt,
-			"certificate":             filepath.Join(certs, "localhost", "cert.pem"),
-			"privateKey":              filepath.Join(certs, "localhost", "key.pem"),
-			"httpPort":                cfg.HTTPPort,
-			"tlsPort":                 cfg.TLSPort,
-			"ocspResponderURL":        "",
-			"keyAlgorithm":            "ecdsa",
-			"profiles": map[string]any{"default": map[string]any{
-				"description": "the test's", "validityPeriod": int64(cfg.CertValidity / time.Second)}},
-		}}
-		b, _ := json.Marshal(cfg)
 		cfgPath := filepath.Join(dir, "pebble-config.json")
-		if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		if err := os.WriteFile(cfgPath, pebbleConfig(cfg, certs, api, mgmt), 0o600); err != nil {
 			t.Fatalf("pebbletest: %v", err)
 		}
 		s.DirectoryURL, s.mgmt = "https://"+api+"/dir", "https://"+mgmt
-		s.log = &orderLog{}
-		s.cmd = exec.Command(bin, append([]string{"-config", cfgPath}, flags...)...)
-		s.cmd.Env = env
-		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("pebbletest: start %s: %v", bin, err)
+		if err := s.start(bin, append([]string{"-config", cfgPath}, flags...), env); err != nil {
+			t.Fatalf("pebbletest: %v", err)
 		}
-		s.exited = make(chan struct{})
-		go func() {
-			s.cmd.Wait()
-			close(s.exited)
-		}()
 		err := s.waitUp()
 		if err == nil {
 			break
@@ -179,6 +157,43 @@ func Start(t testing.TB, cfg Config) *Server {
 		}
 	})
 	return s
+}
+
+// pebbleConfig is Pebble's configuration file for cfg, its API listening
+// on api and its management interface on mgmt, with the test certificates
+// in certs.
+func pebbleConfig(cfg Config, certs, api, mgmt string) []byte {
+	b, _ := json.Marshal(map[string]any{"pebble": map[string]any{
+		"listenAddress":           api,
+		"managementListenAddress": mgmt,
+		"certificate":             filepath.Join(certs, "localhost", "cert.pem"),
+		"privateKey":              filepath.Join(certs, "localhost", "key.pem"),
+		"httpPort":                cfg.HTTPPort,
+		"tlsPort":                 cfg.TLSPort,
+		"ocspResponderURL":        "",
+		"keyAlgorithm":            "ecdsa",
+		"profiles": map[string]any{"default": map[string]any{
+			"description": "the test's", "validityPeriod": int64(cfg.CertValidity / time.Second)}},
+	}})
+	return b
+}
+
+// start starts Pebble, bin with args and env, logging to a fresh log;
+// s.exited is closed when it exits.
+func (s *Server) start(bin string, args, env []string) error {
+	s.log = &orderLog{}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = env
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", bin, err)
+	}
+	s.exited = make(chan struct{})
+	go func() {
+		s.cmd.Wait()
+		close(s.exited)
+	}()
+	return nil
 }
 
 // startDNS runs pebble-challtestsrv as a DNS server only, answering A
