@@ -3,11 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color/palette"
 	"image/gif"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -176,6 +179,40 @@ func animatedGIF(t *testing.T, rng *rand.ChaCha8, w, h int) []byte {
 	return b.Bytes()
 }
 
+// noisePNG is a w×h PNG of noise, which no encoder can shrink: w×h×4
+// bytes and a little more. animated makes it an APNG (an acTL and an fcTL
+// chunk before its pixels: one frame, looping), which browsers play.
+func noisePNG(t *testing.T, rng *rand.ChaCha8, w, h int, animated bool) []byte {
+	t.Helper()
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	rng.Read(m.Pix)
+	for i := 3; i < len(m.Pix); i += 4 {
+		m.Pix[i] = 255
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	if !animated {
+		return b.Bytes()
+	}
+	chunk := func(typ string, data []byte) []byte {
+		c := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+		c = append(append(c, typ...), data...)
+		return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	}
+	actl := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 1), 0) // 1 frame, looping
+	fctl := binary.BigEndian.AppendUint32(nil, 0)                                   // sequence number
+	for _, v := range []uint32{uint32(w), uint32(h), 0, 0} {
+		fctl = binary.BigEndian.AppendUint32(fctl, v)
+	}
+	fctl = append(fctl, 0, 1, 0, 10, 0, 0) // 1/10 s; no disposal, no blending
+	const ihdrEnd = 8 + 25                 // the signature and IHDR
+	out := append([]byte{}, b.Bytes()[:ihdrEnd]...)
+	out = append(append(out, chunk("acTL", actl)...), chunk("fcTL", fctl)...)
+	return append(out, b.Bytes()[ihdrEnd:]...)
+}
+
 // heicHead is the start of an iPhone's HEIC photo: its ftyp box.
 var heicHead = append([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"), make([]byte, 600)...)
 
@@ -183,8 +220,9 @@ var heicHead = append([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
 // from a phone or a desktop, in Chromium against the real binary. A 4000×3000
 // phone photo with EXIF orientation 6, over the size limit, is drawn
 // upright at 2560 px and encoded again until it fits, and the status line
-// says from what size to what; an animated GIF over the limit is refused
-// with its size (redrawing it would stop it); a HEIC photo gets the formats
+// says from what size to what; a PNG over the limit becomes a WebP; an
+// animated GIF or PNG over the limit is refused with its size (redrawing
+// it would stop it); a HEIC photo gets the formats
 // that work; a file named .jpg that is no JPEG says what its bytes are,
 // with no broken thumbnail; sizes comes from data-sizes, or fits a post
 // column. Screenshots at 1280 and 375 px, axe-core clean.
@@ -252,10 +290,33 @@ func TestComposerPhotos(t *testing.T) {
 		}
 	})
 
+	t.Run("a PNG over the limit is made smaller, as WebP", func(t *testing.T) {
+		shot := noisePNG(t, rngBytes(rng), 1000, 800, false)
+		if len(shot) <= composerLimit {
+			t.Fatalf("the test PNG is %d bytes, want it over the %d limit", len(shot), composerLimit)
+		}
+		page.pick(page.file("screenshot.png", shot))
+		class, state := page.settled("screenshot.png")
+		if want := regexp.MustCompile(`^Added to the body, resized from ` + regexp.QuoteMeta(sizeText(len(shot), false)) + ` to [0-9.]+ (MB|KB)$`); class != "done" || !want.MatchString(state) {
+			t.Fatalf("screenshot.png: got %s %q, want done and %s", class, state, want)
+		}
+		t.Logf("%d bytes: %s", len(shot), state)
+		path := page.pathOf("screenshot.png")
+		served, err := fetch(http.DefaultClient, page.srv.base, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// WebP keeps a PNG's transparency, as JPEG would not.
+		if !strings.HasSuffix(path, ".webp") || len(served) > composerLimit || string(served[8:12]) != "WEBP" {
+			t.Errorf("served %s: %d bytes starting %q, want a WebP of at most %d", path, len(served), served[:12], composerLimit)
+		}
+	})
+
 	anim := animatedGIF(t, rngBytes(rng), 1000, 1000)
 	if len(anim) <= composerLimit {
 		t.Fatalf("the animated GIF is %d bytes, want it over the %d limit", len(anim), composerLimit)
 	}
+	apng := noisePNG(t, rngBytes(rng), 1000, 800, true)
 	pdf := append([]byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"), make([]byte, 300)...)
 	noise := make([]byte, 5000)
 	rngBytes(rng).Read(noise)
@@ -268,6 +329,7 @@ func TestComposerPhotos(t *testing.T) {
 		want string
 	}{
 		{"party.gif", anim, "party.gif is " + sizeText(len(anim), true) + "; pictures must be 2 MB or smaller."},
+		{"loop.png", apng, "loop.png is " + sizeText(len(apng), true) + "; pictures must be 2 MB or smaller."},
 		{"IMG_4033.heic", heicHead, "IMG_4033.heic is a HEIC photo, which most browsers cannot show." + formats + " Save or export the photo as JPEG, and pick that."},
 		{"fake.jpg", pdf, "fake.jpg is a PDF document, not a picture." + formats},
 		{"noise.jpg", noise, "noise.jpg is not a picture: its bytes match no image format (a damaged or renamed file?)." + formats},
