@@ -76,7 +76,7 @@ echo "== fuzz (each target briefly; seed corpora also run in go test above)"
 # Each count is about 5-8 s on 2 cores; FUZZSCALE multiplies them. The
 # minimization of each new input found is bounded by a count too (the
 # default is up to 60 s an input).
-for target in selfsign:FuzzVerify:100000 httpapi:FuzzDecode:4000 imagesafe:FuzzInspect:100000 imagesafe:FuzzServedDecodes:20000 internal/jpegscale:FuzzDecodeScaled:30000; do
+for target in selfsign:FuzzVerify:100000 httpapi:FuzzDecode:4000 imagesafe:FuzzInspect:100000 imagesafe:FuzzServedDecodes:20000 internal/jpegscale:FuzzDecodeScaled:30000 pdq:FuzzFile:3000; do
   IFS=: read -r pkg name count <<<"$target"
   go test -run '^$' -fuzz "^${name}\$" -fuzztime "$((count * ${FUZZSCALE:-1}))x" -fuzzminimizetime 500x "./${pkg}"
 done

@@ -198,25 +198,32 @@ func orient(m *image.RGBA, o int) *image.RGBA {
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 	for y := range h {
 		for x := range w {
-			var X, Y int
-			switch o {
-			case 2:
-				X, Y = w-1-x, y
-			case 3:
-				X, Y = w-1-x, h-1-y
-			case 4:
-				X, Y = x, h-1-y
-			case 5:
-				X, Y = y, x
-			case 6:
-				X, Y = h-1-y, x
-			case 7:
-				X, Y = h-1-y, w-1-x
-			case 8:
-				X, Y = y, w-1-x
-			}
+			X, Y := Shown(o, w, h, x, y)
 			copy(dst.Pix[Y*dst.Stride+4*X:Y*dst.Stride+4*X+4], m.Pix[y*m.Stride+4*x:y*m.Stride+4*x+4])
 		}
 	}
 	return dst
+}
+
+// Shown returns where pixel (x, y) of a w×h picture stored with EXIF
+// orientation o (1..8) is shown: its place in the upright picture, which
+// is h×w for o ≥ 5.
+func Shown(o, w, h, x, y int) (X, Y int) {
+	switch o {
+	case 2:
+		return w - 1 - x, y
+	case 3:
+		return w - 1 - x, h - 1 - y
+	case 4:
+		return x, h - 1 - y
+	case 5:
+		return y, x
+	case 6:
+		return h - 1 - y, x
+	case 7:
+		return h - 1 - y, w - 1 - x
+	case 8:
+		return y, w - 1 - x
+	}
+	return x, y
 }

@@ -185,9 +185,11 @@ func (s Source) target(w int, out api.Format) (int, int) {
 	return uw, uh
 }
 
-// decode decodes an original for the variant of width w, the first frame
-// of an animation; a JPEG at the reduced size jpegScale says.
-func decode(data []byte, s Source, tw, th int) (image.Image, error) {
+// Decode decodes an original of header s for a picture of at least tw×th
+// (before orientation, which it does not apply): the first frame of an
+// animation; a JPEG at the smallest reduced size that is still that large
+// (jpegScale). Variants and perceptual hashes (package pdq) decode by it.
+func Decode(data []byte, s Source, tw, th int) (image.Image, error) {
 	r := bytes.NewReader(data)
 	var m image.Image
 	var err error
@@ -232,7 +234,7 @@ func webpConfig(data []byte) (image.Config, error) {
 // original data, whose header is s, encoded as out, and writes it to dst.
 func Render(dst io.Writer, data []byte, s Source, w int, out api.Format) error {
 	tw, th := s.target(w, out)
-	m, err := decode(data, s, tw, th)
+	m, err := Decode(data, s, tw, th)
 	if err != nil {
 		return err
 	}

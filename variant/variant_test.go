@@ -276,12 +276,12 @@ func BenchmarkRender12MP(b *testing.B) {
 	tw, th := s.target(640, api.WebP)
 	b.Run("1-decode-scaled", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			if _, err := decode(ps[i%len(ps)], s, tw, th); err != nil {
+			if _, err := Decode(ps[i%len(ps)], s, tw, th); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	m, err := decode(ps[0], s, tw, th)
+	m, err := Decode(ps[0], s, tw, th)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,6 +35,7 @@ type cli struct {
 	Upload  uploadCmd  `cmd:"" help:"Upload image files to a server (userimages or a Zendesk help center)."`
 	Backup  backupCmd  `cmd:"" help:"Back up the embedded default (database snapshot and image bytes) to a directory or bucket, or verify a backup."`
 	Restore restoreCmd `cmd:"" help:"Build a data directory from a backup."`
+	Hash    hashCmd    `cmd:"" help:"Print the PDQ perceptual hash of image files, HASH,QUALITY,FILE as Meta's pdq-photo-hasher prints it."`
 }
 
 // exitFailed is the exit status of a failed command or a wrong command

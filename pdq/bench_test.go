@@ -1,0 +1,126 @@
+package pdq
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/userimages/userimages/client/api"
+
+	"userimages/internal/testphoto"
+)
+
+// BenchmarkFile hashes photo-like JPEGs of about 2 MB (the largest upload)
+// and smaller, and PNGs: ns/MP is the cost per megapixel.
+func BenchmarkFile(b *testing.B) {
+	for _, c := range []struct {
+		w, h int
+		f    api.Format
+	}{{2800, 2100, api.JPEG}, {1024, 768, api.JPEG}, {1024, 768, api.PNG}} {
+		data := testphoto.JPEG(c.w, c.h, 1, 1)
+		if c.f.MIME == api.PNG.MIME {
+			data = pngOf(b, testphoto.Image(c.w, c.h, 1))
+		}
+		b.Run(fmt.Sprintf("%s-%dx%d-%dKB", c.f.Ext, c.w, c.h, len(data)>>10), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := File(data, c.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			mp := float64(c.w*c.h) / 1e6
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/mp, "ns/MP")
+		})
+	}
+}
+
+func randomHashes(n int) ([]Hash, []uint32) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	hs := make([]Hash, n)
+	tags := make([]uint32, n)
+	for i := range hs {
+		hs[i] = randomHash(rng)
+		tags[i] = uint32(i)
+	}
+	return hs, tags
+}
+
+// BenchmarkNearest searches an index of 0 and 1,000,000 hashes at PDQ's
+// usual radius, 31.
+func BenchmarkNearest(b *testing.B) {
+	for _, n := range []int{0, 1_000_000} {
+		var x Index
+		x.Add(randomHashes(n))
+		q := randomHash(rand.New(rand.NewPCG(5, 6)))
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				x.Nearest(q, 31)
+			}
+		})
+	}
+}
+
+// BenchmarkBuild adds 1,000,000 hashes to an index, 10,000 at a time.
+func BenchmarkBuild(b *testing.B) {
+	hs, tags := randomHashes(1_000_000)
+	for b.Loop() {
+		var x Index
+		for i := 0; i < len(hs); i += 10_000 {
+			x.Add(hs[i:i+10_000], tags[i:i+10_000])
+		}
+	}
+}
+
+// BenchmarkParseList parses a list of 1,000,000 hashes as pdq-photo-hasher
+// prints them.
+func BenchmarkParseList(b *testing.B) {
+	hs, _ := randomHashes(1_000_000)
+	var list strings.Builder
+	for i, h := range hs {
+		fmt.Fprintf(&list, "%s,%d,photo-%d.jpg\n", h, 50+i%51, i)
+	}
+	s := list.String()
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		if _, err := ParseList(strings.NewReader(s)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestIndexMemory: a million hashes take at most 64 MiB.
+func TestIndexMemory(t *testing.T) {
+	hs, tags := randomHashes(1_000_000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var x Index
+	for i := 0; i < len(hs); i += 10_000 { // as lists are imported, growing
+		x.Add(hs[i:i+10_000], tags[i:i+10_000])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("1,000,000 hashes: %.1f MiB", float64(used)/(1<<20))
+	if used > 64<<20 {
+		t.Errorf("1,000,000 hashes take %.1f MiB, want at most 64", float64(used)/(1<<20))
+	}
+	runtime.KeepAlive(&x)
+}
+
+// pngOf encodes m as an 8-bit RGBA PNG.
+func pngOf(tb testing.TB, m image.Image) []byte {
+	tb.Helper()
+	rgba := image.NewNRGBA(m.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), m, image.Point{}, draw.Src)
+	var b bytes.Buffer
+	if err := png.Encode(&b, rgba); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
