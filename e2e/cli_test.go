@@ -125,7 +125,7 @@ func TestCLIEnvironment(t *testing.T) {
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"brand", "rm"}, {"user"}, {"user", "add"},
 		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"},
-		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}}
+		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}, {"hash"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
 	for _, cmd := range commands {
 		name := strings.Join(cmd, " ")
@@ -279,5 +279,27 @@ func TestBrandRm(t *testing.T) {
 	}
 	if r := runCommand(t, "", nil, "brand", "rm", "--data", data, "20000"); r.exit != 1 || !strings.Contains(r.stderr, `no brand has id "20000"`) {
 		t.Errorf("brand rm twice: got %d %q", r.exit, r.stderr)
+	}
+}
+
+// TestCLIHash: `userimages hash` prints HASH,QUALITY,FILE as Meta's
+// pdq-photo-hasher printed it for the same file (pdq/testdata/goldens.csv),
+// and fails, naming it, on a file that is not an image, after hashing the
+// others.
+func TestCLIHash(t *testing.T) {
+	const png = "../pdq/testdata/shapes-700x520.png"
+	goldens, err := os.ReadFile("../pdq/testdata/goldens.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for line := range strings.Lines(string(goldens)) {
+		if f := strings.Split(strings.TrimSpace(line), ","); len(f) == 10 && f[9] == "testdata/shapes-700x520.png" {
+			want = f[0] + "," + f[8] + "," + png + "\n"
+		}
+	}
+	r := runCommand(t, "", nil, "hash", png, "cli_test.go")
+	if r.exit != 1 || r.stdout != want || !strings.Contains(r.stderr, "cli_test.go: not a JPEG, PNG, GIF or WebP file") {
+		t.Errorf("got exit %d, stdout %q, stderr %q; want 1, %q and an error naming cli_test.go", r.exit, r.stdout, r.stderr, want)
 	}
 }
