@@ -293,25 +293,10 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 			return "", key{}, mismatch
 		}
 	}
-	// Rebuild the request as it was presigned: the URL without its
-	// signature, and only the signed headers, taken from r.
 	q.Del("X-Amz-Signature")
-	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, u.String(), nil)
-	if err != nil || r.Method != http.MethodPut {
-		return "", key{}, mismatch
-	}
-	for _, h := range signedHeaders {
-		if h != "host" && r.Header.Get(h) == "" {
-			return "", key{}, core.Errorf(api.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
-		}
-	}
-	for _, h := range signedHeaders {
-		if h != "host" {
-			for _, v := range r.Header.Values(h) {
-				req.Header.Add(h, v)
-			}
-		}
+	req, err := presigned(r, q, signedHeaders, mismatch)
+	if err != nil {
+		return "", key{}, err
 	}
 	keyID, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
 	i := slices.IndexFunc(s.keys, func(k key) bool { return k.creds.AccessKeyID == keyID })
@@ -327,6 +312,30 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 		return "", key{}, core.Errorf(api.CodeSignatureMismatch, "the upload URL was signed with a retired secret; request a new one")
 	}
 	return token, s.keys[i], nil
+}
+
+// presigned rebuilds r as it was presigned: the URL with query q, without
+// its signature, and only the signed headers, taken from r. It returns
+// mismatch if r is not a PUT, and an error naming a signed header r lacks.
+func presigned(r *http.Request, q url.Values, signedHeaders []string, mismatch error) (*http.Request, error) {
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, u.String(), nil)
+	if err != nil || r.Method != http.MethodPut {
+		return nil, mismatch
+	}
+	for _, h := range signedHeaders {
+		if h != "host" && r.Header.Get(h) == "" {
+			return nil, core.Errorf(api.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
+		}
+	}
+	for _, h := range signedHeaders {
+		if h != "host" {
+			for _, v := range r.Header.Values(h) {
+				req.Header.Add(h, v)
+			}
+		}
+	}
+	return req, nil
 }
 
 // signedAfterRetiring reports whether a URL k verified was signed after k
