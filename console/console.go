@@ -3,10 +3,10 @@
 // where admins sign in, look at recent images, take them down, work
 // through readers' reports, and read the audit log and the blocklist.
 //
-// Every action goes through core.Service exactly as the HTTP API's do: a
-// takedown here is Service.DeleteImage with the admin's Service.Moderator
-// name, the same audit record, blocklist and cache invalidation as
-// DELETE /api/v2/guide/user_images/{id}.
+// Every action goes through core's use cases exactly as the HTTP API's do:
+// a takedown here is core.Moderation.DeleteImage with the admin's
+// core.Accounts.Moderator name, the same audit record, blocklist and cache
+// invalidation as DELETE /api/v2/guide/user_images/{id}.
 package console
 
 import (
@@ -54,8 +54,10 @@ type Gate interface {
 
 // Config configures the console.
 type Config struct {
-	Service *core.Service
-	Log     *slog.Logger
+	Sessions   Sessions
+	Accounts   Accounts
+	Moderation Moderation
+	Log        *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain HTTP
 	// requests: for a server behind a proxy that terminates HTTPS (its
 	// --public-url is https). Requests that come over TLS get Secure
@@ -68,25 +70,27 @@ type Config struct {
 
 // Console serves the pages. Create it with New.
 type Console struct {
-	svc    *core.Service
-	log    *slog.Logger
-	secure bool
-	csp    string
-	pages  map[string]*template.Template
-	maxAge time.Duration
+	sessions Sessions
+	accounts Accounts
+	mod      Moderation
+	log      *slog.Logger
+	secure   bool
+	csp      string
+	pages    map[string]*template.Template
+	maxAge   time.Duration
 }
 
 // New returns a Console, or an error if cfg is incomplete or a template
 // does not parse.
 func New(cfg Config) (*Console, error) {
-	if cfg.Service == nil {
-		return nil, errors.New("console: Service is required")
+	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Moderation == nil {
+		return nil, errors.New("console: Sessions, Accounts and Moderation are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{svc: cfg.Service, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
-		maxAge: cfg.Service.Config().SessionMaxAge,
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
 	funcs := template.FuncMap{
@@ -194,7 +198,7 @@ func (c *Console) sessionUser(r *http.Request) (core.User, error) {
 	if err != nil {
 		return core.User{}, core.Errorf(api.CodeUnauthorized, "not signed in")
 	}
-	return c.svc.SessionUser(r.Context(), ck.Value)
+	return c.sessions.SessionUser(r.Context(), ck.Value)
 }
 
 // fail answers err as a page with its code's status: a refusal's message,
@@ -236,7 +240,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 				return e
 			}
 			e := fmt.Sprintf("user %d", id)
-			if u, err := c.svc.User(r.Context(), id); err == nil {
+			if u, err := c.accounts.User(r.Context(), id); err == nil {
 				e = u.Email
 			}
 			users[id] = e

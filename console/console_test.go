@@ -31,7 +31,7 @@ import (
 type env struct {
 	t   *testing.T
 	db  *sqlite.DB
-	svc *core.Service
+	svc core.Services
 	srv *httptest.Server
 }
 
@@ -41,20 +41,20 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
 	t.Helper()
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := embeddedtest.Open(t, core.Config{}, core.Deps{Log: log})
+	d := embeddedtest.Open(t, core.Config{}, core.Runtime{Log: log})
 	svc := d.Svc
-	if err := svc.AddBrand(ctx, "10016"); err != nil {
+	if err := svc.Accounts.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []struct {
 		email, pw string
 		admin     bool
 	}{{"mod@example.com", adminPW, true}, {"ann@example.com", userPW, false}} {
-		if _, err := svc.AddUser(ctx, u.email, u.pw, u.admin); err != nil {
+		if _, err := svc.Accounts.AddUser(ctx, u.email, u.pw, u.admin); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Service: svc, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := httpapi.New(svc, httpapi.Config{UploadPath: selfsign.PathPrefix, Limiter: limiter, RateLimits: limits,
+	a, err := httpapi.New(httpapi.ServicesOf(svc), httpapi.Config{UploadPath: selfsign.PathPrefix, Limiter: limiter, RateLimits: limits,
 		Console: func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) }}, log, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func (e *env) publish() core.Image {
 		e.t.Fatal(err)
 	}
 	ctx := e.t.Context()
-	up, err := e.svc.CreateUpload(ctx, core.CreateUploadInput{ContentType: api.PNG.MIME, FileSize: int64(buf.Len()), BaseURL: e.srv.URL})
+	up, err := e.svc.Uploads.CreateUpload(ctx, core.CreateUploadInput{ContentType: api.PNG.MIME, FileSize: int64(buf.Len()), BaseURL: e.srv.URL})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func (e *env) publish() core.Image {
 		e.t.Fatalf("PUT: got %v %v, want 200", res, err)
 	}
 	res.Body.Close()
-	img, err := e.svc.Claim(ctx, up.Token, "10016")
+	img, err := e.svc.Uploads.Claim(ctx, up.Token, "10016")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestConsoleActions(t *testing.T) {
 		t.Fatalf("sign in: got %s", res.Status)
 	}
 	img, reported := e.publish(), e.publish()
-	if err := e.svc.Report(ctx, reported.ID, "a:192.0.2.1", api.ReportNudity, "not for here"); err != nil {
+	if err := e.svc.Moderation.Report(ctx, reported.ID, "a:192.0.2.1", api.ReportNudity, "not for here"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -233,16 +233,16 @@ func TestConsoleActions(t *testing.T) {
 	if res := e.post(c, "/admin/images/"+img.ID+"/takedown", url.Values{"reason": {" "}}, e.srv.URL); res.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("takedown without a reason: got %s, want 422", res.Status)
 	}
-	if _, err := e.svc.Image(ctx, img.ID); err != nil {
+	if _, err := e.svc.Moderation.Image(ctx, img.ID); err != nil {
 		t.Fatalf("image after refused takedowns: %v", err)
 	}
 	res := e.post(c, "/admin/images/"+img.ID+"/takedown", url.Values{"reason": {"spam"}, "block": {"true"}}, e.srv.URL)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("takedown: got %s, want 303", res.Status)
 	}
-	d, err := e.svc.Deletion(ctx, img.ID)
-	mod, _ := e.svc.UserID(ctx, "mod@example.com")
-	by, _ := e.svc.Moderator(ctx, mod)
+	d, err := e.svc.Moderation.Deletion(ctx, img.ID)
+	mod, _ := e.svc.Accounts.UserID(ctx, "mod@example.com")
+	by, _ := e.svc.Accounts.Moderator(ctx, mod)
 	if err != nil || d.By != by || d.Reason != "spam" || !d.Blocked {
 		t.Errorf("audit record: got %+v, %v, want by %s, spam, blocked (as DELETE records it)", d, err, by)
 	}
@@ -256,7 +256,7 @@ func TestConsoleActions(t *testing.T) {
 	if res := e.post(c, "/admin/images/"+reported.ID+"/dismiss", url.Values{}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("dismiss: got %s, want 303", res.Status)
 	}
-	if q, err := e.svc.ReportQueue(ctx, 10); err != nil || len(q) != 0 {
+	if q, err := e.svc.Moderation.ReportQueue(ctx, 10); err != nil || len(q) != 0 {
 		t.Errorf("queue after dismissing: got %d, %v, want empty", len(q), err)
 	}
 	if res := e.post(c, "/admin/blocklist/"+img.SHA256+"/unblock", url.Values{"reason": {"appeal"}}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
@@ -323,7 +323,7 @@ func TestImagesGrid(t *testing.T) {
 		imgs = append(imgs, e.publish())
 	}
 	reported := imgs[3]
-	if err := e.svc.Report(t.Context(), reported.ID, "u:2", api.ReportPrivacy, ""); err != nil {
+	if err := e.svc.Moderation.Report(t.Context(), reported.ID, "u:2", api.ReportPrivacy, ""); err != nil {
 		t.Fatal(err)
 	}
 	today := time.Now().UTC().Format(time.DateOnly)

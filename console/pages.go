@@ -52,7 +52,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, gate Gate) {
 		c.render(w, r, core.ErrorCode(err).Status(), "login", "Sign in", "", core.User{}, d)
 		return
 	}
-	token, err := c.svc.SignIn(r.Context(), email, r.PostFormValue("password"))
+	token, err := c.sessions.SignIn(r.Context(), email, r.PostFormValue("password"))
 	if core.ErrorCode(err) == api.CodeUnauthorized {
 		d["Error"] = "Wrong email or password."
 		c.render(w, r, http.StatusUnauthorized, "login", "Sign in", "", core.User{}, d)
@@ -74,7 +74,7 @@ func (c *Console) cookie(r *http.Request, token string, maxAge int) *http.Cookie
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(CookieName); err == nil {
-		if err := c.svc.SignOut(r.Context(), ck.Value); err != nil {
+		if err := c.sessions.SignOut(r.Context(), ck.Value); err != nil {
 			c.fail(w, r, core.User{}, err)
 			return
 		}
@@ -97,7 +97,7 @@ func (c *Console) imageFilter(r *http.Request, f filterForm) (core.ImageFilter, 
 	case strings.EqualFold(u, "anonymous"):
 		filter.Anonymous = true
 	case u != "":
-		id, err := c.svc.UserID(r.Context(), u)
+		id, err := c.accounts.UserID(r.Context(), u)
 		if err != nil {
 			return filter, err
 		}
@@ -133,7 +133,7 @@ func (c *Console) imageFilter(r *http.Request, f filterForm) (core.ImageFilter, 
 func (c *Console) images(w http.ResponseWriter, r *http.Request, u core.User) error {
 	q := r.URL.Query()
 	f := filterForm{Brand: q.Get("brand"), Uploader: q.Get("uploader"), Addr: q.Get("addr"), From: q.Get("from"), To: q.Get("to"), Reported: q.Get("reported") == "true"}
-	brands, err := c.svc.Brands(r.Context())
+	brands, err := c.accounts.Brands(r.Context())
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (c *Console) images(w http.ResponseWriter, r *http.Request, u core.User) er
 	filter, err := c.imageFilter(r, f)
 	var imgs []core.Image
 	if err == nil {
-		imgs, err = c.svc.ListImages(r.Context(), filter)
+		imgs, err = c.mod.ListImages(r.Context(), filter)
 	}
 	if refusal(err) {
 		d["Error"], err = err.(*core.Error).Message, nil
@@ -202,11 +202,11 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 	ctx, id := r.Context(), r.PathValue("id")
 	d := withFlash(r, data{})
 	var log []entry
-	img, err := c.svc.Image(ctx, id)
+	img, err := c.mod.Image(ctx, id)
 	switch {
 	case err == nil:
 		d["Image"] = img
-		if d["Reports"], err = c.svc.Reports(ctx, id); err != nil {
+		if d["Reports"], err = c.mod.Reports(ctx, id); err != nil {
 			return err
 		}
 		if img.Uploader.UserID != 0 {
@@ -218,7 +218,7 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 			return err
 		}
 	case core.ErrorCode(err) == api.CodeNotFound:
-		del, derr := c.svc.Deletion(ctx, id)
+		del, derr := c.mod.Deletion(ctx, id)
 		if derr != nil {
 			return derr
 		}
@@ -227,7 +227,7 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 	default:
 		return err
 	}
-	evs, err := c.svc.ModerationEvents(ctx, id, 100)
+	evs, err := c.mod.ModerationEvents(ctx, id, 100)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 // others lists up to 12 images f selects other than img.
 func (c *Console) others(r *http.Request, img core.Image, f core.ImageFilter) ([]core.Image, error) {
 	f.Limit = 13
-	imgs, err := c.svc.ListImages(r.Context(), f)
+	imgs, err := c.mod.ListImages(r.Context(), f)
 	return slices.DeleteFunc(imgs, func(i core.Image) bool { return i.ID == img.ID }), err
 }
 
@@ -256,7 +256,7 @@ func refusal(err error) bool {
 // moderation returns who acts (u's audit name, as the API records it)
 // and the form's reason, which actions other than dismissals need.
 func (c *Console) moderation(r *http.Request, u core.User) (by, why string, err error) {
-	if by, err = c.svc.Moderator(r.Context(), u.ID); err != nil {
+	if by, err = c.accounts.Moderator(r.Context(), u.ID); err != nil {
 		return "", "", err
 	}
 	why = strings.TrimSpace(r.PostFormValue("reason"))
@@ -267,14 +267,14 @@ func (c *Console) moderation(r *http.Request, u core.User) (by, why string, err 
 }
 
 // takeDown takes an image down as DELETE /api/v2/guide/user_images/{id}
-// does: Service.DeleteImage, by the admin's Moderator name.
+// does: core.Moderation.DeleteImage, by the admin's Moderator name.
 func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) error {
 	by, why, err := c.moderation(r, u)
 	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	if _, err := c.svc.DeleteImage(r.Context(), id, by, why, r.PostFormValue("block") == "true"); err != nil {
+	if _, err := c.mod.DeleteImage(r.Context(), id, by, why, r.PostFormValue("block") == "true"); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/images/"+id+"?done=takedown", http.StatusSeeOther)
@@ -282,11 +282,11 @@ func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) 
 }
 
 func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, u core.User) error {
-	by, err := c.svc.Moderator(r.Context(), u.ID)
+	by, err := c.accounts.Moderator(r.Context(), u.ID)
 	if err != nil {
 		return err
 	}
-	if err := c.svc.DismissReports(r.Context(), r.PathValue("id"), by, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+	if err := c.mod.DismissReports(r.Context(), r.PathValue("id"), by, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/reports?done=dismissed", http.StatusSeeOther)
@@ -301,13 +301,13 @@ type queued struct {
 }
 
 func (c *Console) reports(w http.ResponseWriter, r *http.Request, u core.User) error {
-	q, err := c.svc.ReportQueue(r.Context(), 50)
+	q, err := c.mod.ReportQueue(r.Context(), 50)
 	if err != nil {
 		return err
 	}
 	var items []queued
 	for _, ri := range q {
-		rs, err := c.svc.Reports(r.Context(), ri.Image.ID)
+		rs, err := c.mod.Reports(r.Context(), ri.Image.ID)
 		if err != nil {
 			return err
 		}
@@ -321,11 +321,11 @@ func (c *Console) reports(w http.ResponseWriter, r *http.Request, u core.User) e
 const auditLogSize = 200
 
 func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, u core.User) error {
-	dels, err := c.svc.Deletions(r.Context(), auditLogSize)
+	dels, err := c.mod.Deletions(r.Context(), auditLogSize)
 	if err != nil {
 		return err
 	}
-	evs, err := c.svc.ModerationEvents(r.Context(), "", auditLogSize)
+	evs, err := c.mod.ModerationEvents(r.Context(), "", auditLogSize)
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, u core.User) 
 }
 
 func (c *Console) blocklist(w http.ResponseWriter, r *http.Request, u core.User) error {
-	bl, err := c.svc.Blocklist(r.Context(), 500)
+	bl, err := c.mod.Blocklist(r.Context(), 500)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (c *Console) unblock(w http.ResponseWriter, r *http.Request, u core.User) e
 	if err != nil {
 		return err
 	}
-	if err := c.svc.Unblock(r.Context(), r.PathValue("sha"), by, why); err != nil {
+	if err := c.mod.Unblock(r.Context(), r.PathValue("sha"), by, why); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/blocklist?done=unblocked", http.StatusSeeOther)

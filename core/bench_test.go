@@ -32,7 +32,7 @@ func BenchmarkReceiveUpload(b *testing.B) {
 	for b.Loop() {
 		up := carriedUpload(body)
 		up.ContentType = "image/jpeg"
-		if err := f.svc.ReceiveUpload(b.Context(), up, int64(len(body)), bytes.NewReader(body)); err != nil {
+		if err := f.svc.Uploads.ReceiveUpload(b.Context(), up, int64(len(body)), bytes.NewReader(body)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -69,7 +69,7 @@ type Config struct {
 	// stores that refuse it.
 	ServerSideEncryption string
 	// MinFreeSpace is the free space, in bytes, under which the local disk
-	// (Deps.Disk) makes Ready fail, so that a load balancer sends uploads
+	// (Stores.Disk) makes Ready fail, so that a load balancer sends uploads
 	// elsewhere before the disk is full. Default room for 64 uploads of
 	// MaxFileSize.
 	MinFreeSpace int64

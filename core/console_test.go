@@ -13,14 +13,14 @@ import (
 // newSessionService is a service with a settable clock, sessions idle
 // after 10 minutes and ending after an hour, and one admin,
 // ann@example.com, whose password is "correct horse".
-func newSessionService(t *testing.T) (*core.Service, *testclock.Clock) {
+func newSessionService(t *testing.T) (core.Services, *testclock.Clock) {
 	t.Helper()
 	c := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	f := newFlowFixture(t, false, func(cfg *core.Config, d *core.Deps) {
+	f := newFlowFixture(t, false, func(cfg *core.Config, d *core.Stores) {
 		cfg.SessionIdle, cfg.SessionMaxAge = 10*time.Minute, time.Hour
 		d.Now = c.Now
 	})
-	if _, err := f.svc.AddUser(t.Context(), "ann@example.com", "correct horse", true); err != nil {
+	if _, err := f.svc.Accounts.AddUser(t.Context(), "ann@example.com", "correct horse", true); err != nil {
 		t.Fatal(err)
 	}
 	return f.svc, c
@@ -31,7 +31,7 @@ func newSessionService(t *testing.T) (*core.Service, *testclock.Clock) {
 func TestSessions(t *testing.T) {
 	ctx := t.Context()
 	svc, c := newSessionService(t)
-	if _, err := svc.SignIn(ctx, "ann@example.com", "wrong horse"); core.ErrorCode(err) != api.CodeUnauthorized {
+	if _, err := svc.Sessions.SignIn(ctx, "ann@example.com", "wrong horse"); core.ErrorCode(err) != api.CodeUnauthorized {
 		t.Fatalf("SignIn with a wrong password: got %v, want %s", err, api.CodeUnauthorized)
 	}
 	tests := []struct {
@@ -46,13 +46,13 @@ func TestSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			token, err := svc.SignIn(ctx, "ANN@example.com", "correct horse")
+			token, err := svc.Sessions.SignIn(ctx, "ANN@example.com", "correct horse")
 			if err != nil || len(token) < 40 {
 				t.Fatalf("SignIn: got %q, %v, want a token", token, err)
 			}
 			for _, d := range tt.steps {
 				c.Advance(d)
-				_, err = svc.SessionUser(ctx, token)
+				_, err = svc.Sessions.SessionUser(ctx, token)
 			}
 			if got := err == nil; got != tt.valid {
 				t.Errorf("SessionUser after %v: got error %v, want valid %v", tt.steps, err, tt.valid)
@@ -62,21 +62,21 @@ func TestSessions(t *testing.T) {
 			}
 		})
 	}
-	token, err := svc.SignIn(ctx, "ann@example.com", "correct horse")
+	token, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, err := svc.SessionUser(ctx, token); err != nil || u.Email != "ann@example.com" || !u.Admin {
+	if u, err := svc.Sessions.SessionUser(ctx, token); err != nil || u.Email != "ann@example.com" || !u.Admin {
 		t.Fatalf("SessionUser: got %+v, %v, want ann, an admin", u, err)
 	}
-	if err := svc.SignOut(ctx, token); err != nil {
+	if err := svc.Sessions.SignOut(ctx, token); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.SessionUser(ctx, token); core.ErrorCode(err) != api.CodeUnauthorized {
+	if _, err := svc.Sessions.SessionUser(ctx, token); core.ErrorCode(err) != api.CodeUnauthorized {
 		t.Errorf("SessionUser after SignOut: got %v, want %s", err, api.CodeUnauthorized)
 	}
 	for _, bad := range []string{"", "x", "\xff\xfe", string(make([]byte, 100))} {
-		if _, err := svc.SessionUser(ctx, bad); core.ErrorCode(err) != api.CodeUnauthorized {
+		if _, err := svc.Sessions.SessionUser(ctx, bad); core.ErrorCode(err) != api.CodeUnauthorized {
 			t.Errorf("SessionUser(%q): got %v, want %s", bad, err, api.CodeUnauthorized)
 		}
 	}
@@ -97,7 +97,7 @@ func TestReportValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := svc.Report(t.Context(), tt.id, "a:192.0.2.1", tt.reason, tt.detail); core.ErrorCode(err) != tt.want {
+			if err := svc.Moderation.Report(t.Context(), tt.id, "a:192.0.2.1", tt.reason, tt.detail); core.ErrorCode(err) != tt.want {
 				t.Errorf("Report: got %v, want %s", err, tt.want)
 			}
 		})
@@ -109,27 +109,27 @@ func TestReportValidation(t *testing.T) {
 func TestSweepExpiresSessions(t *testing.T) {
 	ctx := t.Context()
 	svc, c := newSessionService(t)
-	stale, err := svc.SignIn(ctx, "ann@example.com", "correct horse")
+	stale, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(9 * time.Minute)
-	fresh, err := svc.SignIn(ctx, "ann@example.com", "correct horse")
+	fresh, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(2 * time.Minute)
-	if st, err := svc.Sweep(ctx, core.SweepOptions{}); err != nil || st.ExpiredSessions != 0 {
+	if st, err := svc.Upkeep.Sweep(ctx, core.SweepOptions{}); err != nil || st.ExpiredSessions != 0 {
 		t.Fatalf("Sweep without Sessions: got %+v, %v, want no session expired", st, err)
 	}
-	st, err := svc.Sweep(ctx, core.SweepOptions{Sessions: true})
+	st, err := svc.Upkeep.Sweep(ctx, core.SweepOptions{Sessions: true})
 	if err != nil || st.ExpiredSessions != 1 {
 		t.Fatalf("Sweep: got %+v, %v, want 1 expired session", st, err)
 	}
-	if _, err := svc.SessionUser(ctx, fresh); err != nil {
+	if _, err := svc.Sessions.SessionUser(ctx, fresh); err != nil {
 		t.Errorf("SessionUser of the fresh session after the sweep: got %v, want nil", err)
 	}
-	if _, err := svc.SessionUser(ctx, stale); core.ErrorCode(err) != api.CodeUnauthorized {
+	if _, err := svc.Sessions.SessionUser(ctx, stale); core.ErrorCode(err) != api.CodeUnauthorized {
 		t.Errorf("SessionUser of the stale session: got %v, want %s", err, api.CodeUnauthorized)
 	}
 }

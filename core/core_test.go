@@ -98,7 +98,7 @@ func TestUploadHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := (&Service{cfg: cfg}).uploadHeaders("01GC9JEN2X052BAKW905PH9C36.jpeg", "image/jpeg")
+		h := (&Uploads{cfg: cfg}).uploadHeaders("01GC9JEN2X052BAKW905PH9C36.jpeg", "image/jpeg")
 		if got := h["X-Amz-Server-Side-Encryption"]; got != tt.want {
 			t.Errorf("ServerSideEncryption %q: got header %q, want %q", tt.sse, got, tt.want)
 		}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
+	"userimages/internal/embeddedtest"
 	"userimages/internal/testclock"
 	"userimages/localdisk"
 	"userimages/sqlite"
@@ -27,13 +28,15 @@ import (
 
 // countingMeta counts the image lookups reaching the metadata store.
 type countingMeta struct {
-	core.MetadataStore
+	core.ImageReader
+	core.ImageLister
+	core.ReferenceChecker
 	lookups atomic.Int64
 }
 
 func (m *countingMeta) Image(ctx context.Context, id string) (core.Image, error) {
 	m.lookups.Add(1)
-	return m.MetadataStore.Image(ctx, id)
+	return m.ImageReader.Image(ctx, id)
 }
 
 // stuckBlobs fails every Delete, as an unreachable object store would.
@@ -53,7 +56,7 @@ type cacheFixture struct {
 	db    *sqlite.DB
 	blobs core.BlobStore
 	meta  *countingMeta
-	a, b  *core.Service
+	a, b  core.Services
 	*testclock.Clock
 }
 
@@ -77,7 +80,7 @@ func newFixture(t *testing.T, stuckDelete bool, cfg core.Config, wrap func(core.
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{MetadataStore: db}, Clock: testclock.New(time.Now().UTC())}
+	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{ImageReader: db, ImageLister: db, ReferenceChecker: db}, Clock: testclock.New(time.Now().UTC())}
 	if err := db.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +93,19 @@ func newFixture(t *testing.T, stuckDelete bool, cfg core.Config, wrap func(core.
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.PasswordCost = bcrypt.MinCost
-	newService := func(meta core.MetadataStore) *core.Service {
-		s, err := core.New(cfg,
-			core.Deps{Meta: meta, Blobs: blobs, Signer: nopSigner{}, Now: f.Now, Log: log})
+	newService := func(images *countingMeta) core.Services {
+		st := embeddedtest.MetadataOn(db)
+		if images != nil {
+			st.Images = images
+		}
+		st.Blobs, st.Signer, st.Now, st.Log = blobs, nopSigner{}, f.Now, log
+		s, err := core.NewServices(cfg, st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	f.a, f.b = newService(f.meta), newService(db)
+	f.a, f.b = newService(f.meta), newService(nil)
 	return f
 }
 
@@ -130,14 +137,14 @@ func (f *cacheFixture) publishAs(t *testing.T, contentType string, data []byte) 
 }
 
 // open opens id.png on s and returns the error code ("" for success).
-func open(t *testing.T, s *core.Service, id string) api.Code {
+func open(t *testing.T, s core.Services, id string) api.Code {
 	t.Helper()
 	return openExt(t, s, id, "png")
 }
 
-func openExt(t *testing.T, s *core.Service, id, ext string) api.Code {
+func openExt(t *testing.T, s core.Services, id, ext string) api.Code {
 	t.Helper()
-	img, b, err := s.OpenImage(context.Background(), id, ext)
+	img, b, err := s.Serving.OpenImage(context.Background(), id, ext)
 	if err != nil {
 		return core.ErrorCode(err)
 	}
@@ -184,7 +191,7 @@ func TestImageCache(t *testing.T) {
 					t.Fatalf("unknown id: got %q, want %s", c, api.CodeNotFound)
 				}
 			}
-			if n, l := f.meta.lookups.Load(), core.ImageCacheLen(f.a); n != 2 || l != 0 {
+			if n, l := f.meta.lookups.Load(), core.ImageCacheLen(f.a.Serving); n != 2 || l != 0 {
 				t.Errorf("after 2 opens of an unknown id: %d lookups, %d entries; want 2, 0", n, l)
 			}
 		}},
@@ -192,7 +199,7 @@ func TestImageCache(t *testing.T) {
 			id := f.publish(t)
 			open(t, f.a, id)
 			// The bytes stay (delete fails): only the invalidation makes this a 404.
-			if _, err := f.a.DeleteImage(ctx, id, "test", "spam", false); err != nil {
+			if _, err := f.a.Moderation.DeleteImage(ctx, id, "test", "spam", false); err != nil {
 				t.Fatal(err)
 			}
 			if c := open(t, f.a, id); c != api.CodeNotFound {
@@ -203,13 +210,13 @@ func TestImageCache(t *testing.T) {
 			id, kept := f.publish(t), f.publish(t)
 			open(t, f.a, id)
 			open(t, f.a, kept)
-			if _, err := f.b.DeleteImage(ctx, id, "test", "spam", false); err != nil {
+			if _, err := f.b.Moderation.DeleteImage(ctx, id, "test", "spam", false); err != nil {
 				t.Fatal(err)
 			}
 			if c := open(t, f.a, id); c != api.CodeNotFound {
 				t.Errorf("open of the cached image after its delete elsewhere: got %q, want %s", c, api.CodeNotFound)
 			}
-			if l := core.ImageCacheLen(f.a); l != 1 {
+			if l := core.ImageCacheLen(f.a.Serving); l != 1 {
 				t.Errorf("entries after the failed open: got %d, want 1 (the entry dropped)", l)
 			}
 			if c := open(t, f.a, kept); c != "" {
@@ -219,7 +226,7 @@ func TestImageCache(t *testing.T) {
 		{"deleted on another instance whose blob delete failed: 404 after the TTL", true, func(t *testing.T, f *cacheFixture) {
 			id := f.publish(t)
 			open(t, f.a, id)
-			if _, err := f.b.DeleteImage(ctx, id, "test", "spam", false); err != nil {
+			if _, err := f.b.Moderation.DeleteImage(ctx, id, "test", "spam", false); err != nil {
 				t.Fatal(err)
 			}
 			if c := open(t, f.b, id); c != api.CodeNotFound {
@@ -250,7 +257,7 @@ func TestImageCache(t *testing.T) {
 			}
 		}},
 		{"size bound evicts the least recently used", false, func(t *testing.T, f *cacheFixture) {
-			core.SetImageCacheLimits(f.a, 3, 0)
+			core.SetImageCacheLimits(f.a.Serving, 3, 0)
 			ids := make([]string, 5)
 			for i := range ids {
 				ids[i] = f.publish(t)
@@ -261,7 +268,7 @@ func TestImageCache(t *testing.T) {
 			open(t, f.a, ids[0]) // 1 is now the least recently used
 			open(t, f.a, ids[3])
 			open(t, f.a, ids[4])
-			if l := core.ImageCacheLen(f.a); l != 3 {
+			if l := core.ImageCacheLen(f.a.Serving); l != 3 {
 				t.Errorf("entries: got %d, want 3", l)
 			}
 			before := f.meta.lookups.Load()
@@ -275,7 +282,7 @@ func TestImageCache(t *testing.T) {
 			if n := f.meta.lookups.Load() - before; n != 1 {
 				t.Errorf("lookups of an evicted image: got %d, want 1", n)
 			}
-			if l := core.ImageCacheLen(f.a); l != 3 {
+			if l := core.ImageCacheLen(f.a.Serving); l != 3 {
 				t.Errorf("entries: got %d, want 3", l)
 			}
 		}},
@@ -290,7 +297,7 @@ func TestImageCache(t *testing.T) {
 // race detector, and checks the size bound holds.
 func TestImageCacheConcurrent(t *testing.T) {
 	f := newCacheFixture(t, false)
-	core.SetImageCacheLimits(f.a, 4, 0)
+	core.SetImageCacheLimits(f.a.Serving, 4, 0)
 	ids := make([]string, 8)
 	for i := range ids {
 		ids[i] = f.publish(t)
@@ -300,19 +307,19 @@ func TestImageCacheConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				id := ids[(g+i)%len(ids)]
-				if _, b, err := f.a.OpenImage(context.Background(), id, "png"); err == nil {
+				if _, b, err := f.a.Serving.OpenImage(context.Background(), id, "png"); err == nil {
 					b.Close()
 				} else if core.ErrorCode(err) != api.CodeNotFound {
 					t.Error(err)
 				}
 				if g == 0 && i == 25 {
-					f.a.DeleteImage(context.Background(), ids[7], "test", "", false)
+					f.a.Moderation.DeleteImage(context.Background(), ids[7], "test", "", false)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if l := core.ImageCacheLen(f.a); l > 4 {
+	if l := core.ImageCacheLen(f.a.Serving); l > 4 {
 		t.Errorf("entries: got %d, want at most 4", l)
 	}
 }

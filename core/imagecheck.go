@@ -40,6 +40,6 @@ func imageError(err error, contentType string) error {
 	return &Error{Code: refusalCodes[r.Reason], Message: r.Detail}
 }
 
-func (s *Service) imageOptions() imagesafe.Options {
-	return imagesafe.Options{Strip: !s.cfg.KeepMetadata, MaxPixels: s.cfg.MaxPixels, MaxSide: s.cfg.MaxSide}
+func imageOptions(cfg Config) imagesafe.Options {
+	return imagesafe.Options{Strip: !cfg.KeepMetadata, MaxPixels: cfg.MaxPixels, MaxSide: cfg.MaxSide}
 }

@@ -3,7 +3,7 @@ package core
 // UploadState is where an upload row is in its lifecycle.
 //
 // The lifecycle of an upload token, in one place. Every arrow is one
-// conditional write of the MetadataStore, in one transaction; of two
+// conditional write of the UploadStore, in one transaction; of two
 // writes racing for one token exactly one wins, and the loser learns why
 // from TokenStatus. A refused transition changes no row, and no row is
 // written twice: a token whose bytes never arrived simply stays where it is

@@ -4,28 +4,56 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
 )
 
-// Moderator returns the audit name of an authenticated admin, or
-// api.CodeUnauthorized for anonymous callers and api.CodeForbidden for users who are
-// not admins.
-func (s *Service) Moderator(ctx context.Context, userID int64) (_ string, err error) {
-	defer func() { err = storeFault(err) }()
-	if userID == 0 {
-		return "", Errorf(api.CodeUnauthorized, "moderation needs an admin's credentials")
+// Moderation takes images down (one by one, or with their brand), keeps
+// readers' reports, the blocklist and the audit log. Create it with
+// NewModeration.
+type Moderation struct {
+	images  ImageReader
+	lister  ImageLister
+	brands  BrandRemover
+	mod     ModerationStore
+	reports ReportStore
+	blobs   BlobStore
+	forget  Forgetter
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// Forgetter is told of every takedown, after the image's row is gone and
+// before its bytes are deleted, to drop what it keeps of the image
+// (Serving does: its cached metadata and variants).
+type Forgetter interface {
+	Forget(ctx context.Context, imageID string)
+}
+
+// ModerationDeps are the roles Moderation calls.
+type ModerationDeps struct {
+	Images     ImageReader
+	Lister     ImageLister
+	Brands     BrandRemover
+	Moderation ModerationStore
+	Reports    ReportStore
+	Blobs      BlobStore
+	Forget     Forgetter
+	Runtime
+}
+
+// NewModeration returns Moderation, or an error if a role is missing.
+func NewModeration(d ModerationDeps) (*Moderation, error) {
+	if d.Images == nil || d.Lister == nil || d.Brands == nil || d.Moderation == nil || d.Reports == nil || d.Blobs == nil || d.Forget == nil {
+		return nil, errors.New("new moderation: every role is required")
 	}
-	u, err := s.meta.User(ctx, userID)
-	if err != nil {
-		return "", fmt.Errorf("moderator %d: %w", userID, err)
-	}
-	if !u.Admin {
-		return "", Errorf(api.CodeForbidden, "only admins may delete images")
-	}
-	return fmt.Sprintf("user:%d", u.ID), nil
+	rt := d.Runtime.withDefaults()
+	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, reports: d.Reports,
+		blobs: d.Blobs, forget: d.Forget, now: rt.Now, log: rt.Log}, nil
 }
 
 // ParseImagePath returns the image id of a published path
@@ -42,104 +70,53 @@ func ParseImagePath(p string) (string, error) {
 // DeleteImage takes an image down: its metadata goes (with an audit record
 // of who did it and why) and then its bytes. With block, the same bytes are
 // refused if anyone uploads them again.
-func (s *Service) DeleteImage(ctx context.Context, id, by, reason string, block bool) (_ Image, err error) {
+func (s *Moderation) DeleteImage(ctx context.Context, id, by, reason string, block bool) (_ Image, err error) {
 	defer func() { err = storeFault(err) }()
 	if !ValidImageID(id) {
 		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
-	img, err := s.meta.Image(ctx, id)
+	img, err := s.images.Image(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
 	if err != nil {
 		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
 	}
-	err = s.meta.DeleteImage(ctx, Deletion{Image: img, By: by, Reason: reason, Blocked: block, At: s.now()})
+	err = s.mod.DeleteImage(ctx, Deletion{Image: img, By: by, Reason: reason, Blocked: block, At: s.now()})
 	if errors.Is(err, ErrNotFound) {
 		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
 	if err != nil {
 		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
 	}
-	s.images.remove(id)
-	s.deleteBlob(ctx, ImageKey(id))
-	s.deleteVariants(ctx, id)
+	s.forget.Forget(ctx, id)
+	deleteBlob(ctx, s.blobs, s.log, ImageKey(id))
 	return img, nil
 }
 
 // ListImages lists images, newest first; f.Limit defaults to 100.
-func (s *Service) ListImages(ctx context.Context, f ImageFilter) ([]Image, error) {
+func (s *Moderation) ListImages(ctx context.Context, f ImageFilter) ([]Image, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	return s.meta.ListImages(ctx, f)
+	return s.lister.ListImages(ctx, f)
 }
 
 // Deletions lists the moderation audit log, newest first.
-func (s *Service) Deletions(ctx context.Context, limit int) ([]Deletion, error) {
+func (s *Moderation) Deletions(ctx context.Context, limit int) ([]Deletion, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	return s.meta.Deletions(ctx, limit)
-}
-
-// UserEmail returns the email of the user with id.
-func (s *Service) UserEmail(ctx context.Context, id int64) (string, error) {
-	u, err := s.meta.User(ctx, id)
-	return u.Email, err
-}
-
-// User returns the user with id, for showing callers who they are.
-func (s *Service) User(ctx context.Context, id int64) (_ User, err error) {
-	defer func() { err = storeFault(err) }()
-	u, err := s.meta.User(ctx, id)
-	if err != nil {
-		return User{}, fmt.Errorf("user %d: %w", id, err)
-	}
-	return u, nil
-}
-
-// UserID returns the id of the user with email.
-func (s *Service) UserID(ctx context.Context, email string) (int64, error) {
-	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
-	if errors.Is(err, ErrNotFound) {
-		return 0, Errorf(api.CodeNotFound, "no user has email %s", email)
-	}
-	return u.ID, err
-}
-
-// Ready checks that the metadata and blob stores answer and that the local
-// disk, if any, has more than Config.MinFreeSpace free.
-func (s *Service) Ready(ctx context.Context) error {
-	if _, err := s.meta.BrandExists(ctx, "readyz"); err != nil {
-		return fmt.Errorf("metadata store: %w", err)
-	}
-	if err := s.blobs.List(ctx, "readyz/", func(string, time.Time) error { return nil }); err != nil {
-		return fmt.Errorf("blob store: %w", err)
-	}
-	if s.disk == nil {
-		return nil
-	}
-	free, err := s.disk.FreeSpace()
-	if errors.Is(err, errors.ErrUnsupported) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("disk: %w", err)
-	}
-	if free < s.cfg.MinFreeSpace {
-		return fmt.Errorf("disk: %d bytes free, under the reserve of %d", free, s.cfg.MinFreeSpace)
-	}
-	return nil
+	return s.mod.Deletions(ctx, limit)
 }
 
 // DeleteBrand removes brand id. While the brand has images it is refused
 // (api.CodeConflict) unless takeDown, which first takes each image down as
 // DeleteImage does, by by for reason, each with its audit record.
-func (s *Service) DeleteBrand(ctx context.Context, id string, takeDown bool, by, reason string) (takenDown int, err error) {
+func (s *Moderation) DeleteBrand(ctx context.Context, id string, takeDown bool, by, reason string) (takenDown int, err error) {
 	defer func() { err = storeFault(err) }()
 	for {
-		err := s.meta.DeleteBrand(ctx, id)
+		err := s.brands.DeleteBrand(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return takenDown, Errorf(api.CodeNotFound, "no brand has id %q", id)
@@ -148,7 +125,7 @@ func (s *Service) DeleteBrand(ctx context.Context, id string, takeDown bool, by,
 		case !takeDown:
 			return takenDown, Errorf(api.CodeConflict, "brand %s has images; take them down with it (--take-down) or keep it", id)
 		}
-		images, err := s.meta.ListImages(ctx, ImageFilter{BrandID: id, Limit: 100})
+		images, err := s.lister.ListImages(ctx, ImageFilter{BrandID: id, Limit: 100})
 		if err != nil {
 			return takenDown, err
 		}
@@ -159,4 +136,112 @@ func (s *Service) DeleteBrand(ctx context.Context, id string, takeDown bool, by,
 			takenDown++
 		}
 	}
+}
+
+// Report records a reader's report of the published image id by reporter
+// (who, as rate limits name clients: one report per reporter and image
+// counts; a second is no error). A reason not in api.ReportReasons or a
+// detail over api.MaxReportDetail is api.CodeInvalidProperty; an image not
+// published is api.CodeNotFound.
+func (s *Moderation) Report(ctx context.Context, id, reporter, reason, detail string) (err error) {
+	defer func() { err = storeFault(err) }()
+	if !slices.Contains(api.ReportReasons(), reason) {
+		return propertyError(api.CodeInvalidProperty, "/reason", "reason %q must be one of %v", reason, api.ReportReasons())
+	}
+	if len(detail) > api.MaxReportDetail || !textual(detail) {
+		return propertyError(api.CodeInvalidProperty, "/detail", "detail must be UTF-8 text of at most %d bytes", api.MaxReportDetail)
+	}
+	if _, err := s.publishedByID(ctx, id); err != nil {
+		return err
+	}
+	err = s.reports.AddReport(ctx, Report{ImageID: id, Reporter: reporter, Reason: reason, Detail: detail, At: s.now()})
+	if errors.Is(err, ErrExist) {
+		return nil
+	}
+	return err
+}
+
+// publishedByID returns the published image id, or api.CodeNotFound.
+func (s *Moderation) publishedByID(ctx context.Context, id string) (Image, error) {
+	if !ValidImageID(id) {
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+	}
+	img, err := s.images.Image(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+	}
+	return img, err
+}
+
+// Image returns the published image id, or api.CodeNotFound.
+func (s *Moderation) Image(ctx context.Context, id string) (_ Image, err error) {
+	defer func() { err = storeFault(err) }()
+	return s.publishedByID(ctx, id)
+}
+
+// ReportQueue lists the published images readers reported, most reported
+// first, at most limit (default 100).
+func (s *Moderation) ReportQueue(ctx context.Context, limit int) ([]ReportedImage, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	q, err := s.reports.ReportedImages(ctx, limit)
+	return q, storeFault(err)
+}
+
+// Reports lists the open reports of image id, newest first.
+func (s *Moderation) Reports(ctx context.Context, id string) ([]Report, error) {
+	rs, err := s.reports.Reports(ctx, id)
+	return rs, storeFault(err)
+}
+
+// DismissReports closes the open reports of image id, by by for reason,
+// with an audit record; api.CodeNotFound if it has none.
+func (s *Moderation) DismissReports(ctx context.Context, id, by, reason string) error {
+	err := s.reports.DismissReports(ctx, ModerationEvent{Action: ActionDismiss, Target: id, By: by, Reason: reason, At: s.now()})
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(api.CodeNotFound, "image %s has no open report", id)
+	}
+	return storeFault(err)
+}
+
+// Blocklist lists the blocklisted SHA-256s, newest first, at most limit
+// (default 100).
+func (s *Moderation) Blocklist(ctx context.Context, limit int) ([]Blocked, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	bl, err := s.mod.Blocklist(ctx, limit)
+	return bl, storeFault(err)
+}
+
+// Unblock lets the bytes with SHA-256 sha (hex) be uploaded again, by by
+// for reason, with an audit record; api.CodeNotFound if they are not
+// blocklisted.
+func (s *Moderation) Unblock(ctx context.Context, sha, by, reason string) error {
+	err := s.mod.Unblock(ctx, ModerationEvent{Action: ActionUnblock, Target: sha, By: by, Reason: reason, At: s.now()})
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(api.CodeNotFound, "%s is not blocklisted", sha)
+	}
+	return storeFault(err)
+}
+
+// ModerationEvents lists the audit records other than takedowns, newest
+// first, at most limit (default 100); of target only unless it is "".
+func (s *Moderation) ModerationEvents(ctx context.Context, target string, limit int) ([]ModerationEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	evs, err := s.mod.ModerationEvents(ctx, target, limit)
+	return evs, storeFault(err)
+}
+
+// Deletion returns the takedown record of image id; api.CodeNotFound if it
+// was not taken down.
+func (s *Moderation) Deletion(ctx context.Context, id string) (Deletion, error) {
+	d, err := s.mod.Deletion(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Deletion{}, Errorf(api.CodeNotFound, "image %s was not taken down", id)
+	}
+	return d, storeFault(err)
 }

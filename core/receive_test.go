@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
+	"userimages/internal/embeddedtest"
 	"userimages/localdisk"
 	"userimages/sqlite"
 )
@@ -133,14 +134,14 @@ type flowFixture struct {
 	disk    *localdisk.Store
 	blobs   *faultyBlobs
 	scratch *faultyScratch
-	svc     *core.Service
+	svc     core.Services
 }
 
 // newFlowFixture makes a fixture whose uploads come to the service
 // (carried, the embedded default) or go to the blob store (staged).
 //
 // configure, if any, changes the service's configuration and adapters.
-func newFlowFixture(t testing.TB, carried bool, configure ...func(*core.Config, *core.Deps)) *flowFixture {
+func newFlowFixture(t testing.TB, carried bool, configure ...func(*core.Config, *core.Stores)) *flowFixture {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "db"))
@@ -156,7 +157,8 @@ func newFlowFixture(t testing.TB, carried bool, configure ...func(*core.Config, 
 		t.Fatal(err)
 	}
 	f := &flowFixture{db: db, disk: disk, blobs: &faultyBlobs{BlobStore: disk}, scratch: &faultyScratch{ScratchSpace: disk}}
-	d := core.Deps{Meta: db, Blobs: f.blobs, Signer: nopSigner{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d := embeddedtest.MetadataOn(db)
+	d.Blobs, d.Signer, d.Log = f.blobs, nopSigner{}, slog.New(slog.NewTextHandler(io.Discard, nil))
 	if carried {
 		d.Signer, d.Scratch = carrier{}, f.scratch
 	}
@@ -164,7 +166,7 @@ func newFlowFixture(t testing.TB, carried bool, configure ...func(*core.Config, 
 	for _, c := range configure {
 		c(&cfg, &d)
 	}
-	if f.svc, err = core.New(cfg, d); err != nil {
+	if f.svc, err = core.NewServices(cfg, d); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -180,14 +182,14 @@ func carriedUpload(body []byte) core.Upload {
 // put PUTs body for up, as the PUT handler does.
 func (f *flowFixture) put(t *testing.T, up core.Upload, body []byte) error {
 	t.Helper()
-	return f.svc.ReceiveUpload(t.Context(), up, int64(len(body)), bytes.NewReader(body))
+	return f.svc.Uploads.ReceiveUpload(t.Context(), up, int64(len(body)), bytes.NewReader(body))
 }
 
 // stage creates an upload of body whose bytes go to the blob store, and
 // PUTs them there as a client would.
 func (f *flowFixture) stage(t *testing.T, body []byte) string {
 	t.Helper()
-	created, err := f.svc.CreateUpload(t.Context(), core.CreateUploadInput{ContentType: "image/png", FileSize: int64(len(body))})
+	created, err := f.svc.Uploads.CreateUpload(t.Context(), core.CreateUploadInput{ContentType: "image/png", FileSize: int64(len(body))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +216,7 @@ func (f *flowFixture) checkNothingStored(t *testing.T, token string) {
 // checkServed fails t unless img is served with exactly want.
 func (f *flowFixture) checkServed(t *testing.T, img core.Image, want []byte) {
 	t.Helper()
-	_, b, err := f.svc.OpenImage(t.Context(), img.ID, "png")
+	_, b, err := f.svc.Serving.OpenImage(t.Context(), img.ID, "png")
 	if err != nil {
 		t.Fatalf("OpenImage: %v", err)
 	}
@@ -236,7 +238,7 @@ func TestClaimReadsNoBytes(t *testing.T) {
 		t.Fatalf("PUT: %v", err)
 	}
 	opens, puts := f.blobs.opens.Load(), f.blobs.puts.Load()
-	img, err := f.svc.Claim(t.Context(), up.Token, "10016")
+	img, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016")
 	if err != nil {
 		t.Fatalf("claim: %v", err)
 	}
@@ -250,7 +252,7 @@ func TestClaimReadsNoBytes(t *testing.T) {
 		t.Errorf("claimed size: got %d, want the stripped %d", img.Size, len(stripped))
 	}
 	f.checkServed(t, img, stripped)
-	if again, err := f.svc.Claim(t.Context(), up.Token, "10016"); err != nil || again != img {
+	if again, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016"); err != nil || again != img {
 		t.Errorf("claim again: got %+v, %v, want the same image", again, err)
 	}
 }
@@ -289,7 +291,7 @@ func TestReceiveFaults(t *testing.T) {
 			if err := f.put(t, up, body); err != nil {
 				t.Fatalf("PUT after healing: %v", err)
 			}
-			if _, err := f.svc.Claim(t.Context(), up.Token, "10016"); err != nil {
+			if _, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016"); err != nil {
 				t.Errorf("claim after healing: %v", err)
 			}
 		})
@@ -318,7 +320,7 @@ func TestReceiveBadBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFlowFixture(t, true)
 			up := carriedUpload(body)
-			err := f.svc.ReceiveUpload(t.Context(), up, tt.contentLength, tt.body)
+			err := f.svc.Uploads.ReceiveUpload(t.Context(), up, tt.contentLength, tt.body)
 			if got := core.ErrorCode(err); got != tt.want {
 				t.Errorf("PUT: got %v (%s), want %s", err, got, tt.want)
 			}
@@ -355,12 +357,12 @@ func TestClaimStagedFaults(t *testing.T) {
 			body, stripped := pngWithText(t)
 			token := f.stage(t, body)
 			f.blobs.set(tt.break_)
-			_, err := f.svc.Claim(t.Context(), token, "10016")
+			_, err := f.svc.Uploads.Claim(t.Context(), token, "10016")
 			if got := core.ErrorCode(err); got != tt.want {
 				t.Fatalf("claim: got %v (%s), want %s", err, got, tt.want)
 			}
 			f.blobs.heal()
-			img, err := f.svc.Claim(t.Context(), token, "10016")
+			img, err := f.svc.Uploads.Claim(t.Context(), token, "10016")
 			if err != nil {
 				t.Fatalf("claim after healing: %v", err)
 			}
@@ -376,7 +378,7 @@ func TestClaimStagedBadImage(t *testing.T) {
 	body, _ := pngWithText(t)
 	cut := body[:len(body)-20]
 	token := f.stage(t, cut)
-	if _, err := f.svc.Claim(t.Context(), token, "10016"); core.ErrorCode(err) != api.CodeTruncatedImage {
+	if _, err := f.svc.Uploads.Claim(t.Context(), token, "10016"); core.ErrorCode(err) != api.CodeTruncatedImage {
 		t.Errorf("claim of a truncated PNG: got %v, want %s", err, api.CodeTruncatedImage)
 	}
 }
@@ -411,7 +413,7 @@ func TestReceiveConcurrentPUTs(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("PUTs: got %d successes, want 1", ok)
 	}
-	img, err := f.svc.Claim(t.Context(), up.Token, "10016")
+	img, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,10 +137,12 @@ type APIToken struct {
 	LastUsed time.Time
 }
 
-// MetadataStore keeps uploads, images, brands and users: the four role
-// interfaces below, which every adapter implements together.
+// The metadata roles below are small on purpose: each use case (Uploads,
+// Serving, Moderation, Accounts, Sessions, Upkeep) is constructed with the
+// roles it calls and nothing else, and an adapter (sqlite, postgres)
+// implements them all.
 //
-// Contract (checked by storetest.TestMetadataStore):
+// Contract of every metadata role (checked by storetest.TestMetadataStore):
 //   - Lookups of a missing record return an error matching ErrNotFound.
 //   - Inserting a record whose key exists returns an error matching ErrExist
 //     and changes nothing.
@@ -149,19 +151,11 @@ type APIToken struct {
 //   - The upload lifecycle (lifecycle.go) moves by the conditional writes
 //     CreateUpload, ReceiveUpload, ClaimUpload and ExpireUploads: each is
 //     one transaction, and of two racing for one token exactly one wins.
-//   - Any other error is a fault of the store (unreachable, failing, full);
-//     ErrFull marks a full one.
-type MetadataStore interface {
-	UploadStore
-	ImageStore
-	ModerationStore
-	AccountStore
-	SessionStore
-	ReportStore
-}
+//   - Any other error is a fault of the store (unreachable, failing, full):
+//     ErrFull marks a full one, ErrUnavailable one that failed or did not
+//     answer (see StoreFault).
 
-// UploadStore keeps the upload lifecycle (lifecycle.go): steps 1 to 3 and
-// the sweeper.
+// UploadStore keeps the upload lifecycle (lifecycle.go): steps 1 to 3.
 type UploadStore interface {
 	// CreateUpload records u in StateCreated; ErrExist if its token has a
 	// row.
@@ -179,32 +173,71 @@ type UploadStore interface {
 	// and the SHA-256 is not blocklisted. Otherwise it returns ErrNotFound
 	// and changes nothing; TokenStatus tells why.
 	ClaimUpload(ctx context.Context, c UploadClaim) (Image, error)
-	// ExpireUploads deletes up to limit upload rows (in any state) created
-	// before cutoff and returns them, so that their bytes can be deleted.
-	ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]Upload, error)
+	TokenReader
+}
+
+// TokenReader tells what is recorded of an upload token.
+type TokenReader interface {
 	// TokenStatus returns what is recorded of an upload token: never
 	// ErrNotFound, an unknown token has an empty status.
 	TokenStatus(ctx context.Context, token string) (TokenStatus, error)
 }
 
-// ImageStore keeps published images and the brands they belong to.
-type ImageStore interface {
-	// ImageReferenced reports whether an image, or a received upload,
-	// has this id, for the sweeper's orphan check.
-	ImageReferenced(ctx context.Context, id string) (bool, error)
-	Image(ctx context.Context, id string) (Image, error)
+// UploadExpirer ends the uploads never claimed, for the sweeper.
+type UploadExpirer interface {
+	// ExpireUploads deletes up to limit upload rows (in any state) created
+	// before cutoff and returns them, so that their bytes can be deleted.
+	ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]Upload, error)
+}
 
+// ImageReader looks up a published image.
+type ImageReader interface {
+	// Image returns the published image id; ErrNotFound if there is none
+	// (never published, or taken down).
+	Image(ctx context.Context, id string) (Image, error)
+}
+
+// ImageLister lists published images.
+type ImageLister interface {
 	// ListImages returns the images f selects, newest first, at most f.Limit.
 	ListImages(ctx context.Context, f ImageFilter) ([]Image, error)
+}
 
+// ReferenceChecker tells whether stored bytes are still referred to, for
+// the sweeper's orphan scans.
+type ReferenceChecker interface {
+	// ImageReferenced reports whether an image, or a received upload,
+	// has this id.
+	ImageReferenced(ctx context.Context, id string) (bool, error)
+}
+
+// BrandChecker tells whether a brand is registered.
+type BrandChecker interface {
+	// BrandExists reports whether brand id is registered; an unknown
+	// brand is no error.
+	BrandExists(ctx context.Context, id string) (bool, error)
+}
+
+// BrandRegistry registers and lists brands.
+type BrandRegistry interface {
 	// AddBrand registers a brand; adding an existing one is not an error.
 	AddBrand(ctx context.Context, id string) error
-	BrandExists(ctx context.Context, id string) (bool, error)
+	// Brands lists the registered brand ids.
 	Brands(ctx context.Context) ([]string, error)
+}
+
+// BrandRemover removes brands.
+type BrandRemover interface {
 	// DeleteBrand removes brand id if no image has it, in one statement:
 	// ErrNotFound if there is no such brand, ErrExist (changing nothing)
 	// while an image has it.
 	DeleteBrand(ctx context.Context, id string) error
+}
+
+// BlockChecker tells whether bytes are blocklisted.
+type BlockChecker interface {
+	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
+	IsBlocked(ctx context.Context, sha256 string) (bool, error)
 }
 
 // ModerationStore keeps take-downs, their audit log and the blocklist.
@@ -215,9 +248,6 @@ type ModerationStore interface {
 	DeleteImage(ctx context.Context, d Deletion) error
 	// Deletions lists the audit log, newest first, at most limit entries.
 	Deletions(ctx context.Context, limit int) ([]Deletion, error)
-	// IsBlocked reports whether a SHA-256 (hex) is blocklisted.
-	IsBlocked(ctx context.Context, sha256 string) (bool, error)
-
 	// Deletion returns the audit record of image id's takedown;
 	// ErrNotFound if it was not taken down.
 	Deletion(ctx context.Context, imageID string) (Deletion, error)
@@ -235,7 +265,7 @@ type ModerationStore interface {
 
 // SessionStore keeps the console's sign-in sessions, so that every
 // instance honours them. Expiry is the caller's: the store keeps what it
-// is given until it is deleted.
+// is given until it is deleted (or SessionExpirer expires it).
 type SessionStore interface {
 	// CreateSession inserts s; ErrExist if its hash has a row.
 	CreateSession(ctx context.Context, s Session) error
@@ -246,6 +276,10 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, hash string, at time.Time) error
 	// DeleteSession deletes session hash; a missing session is no error.
 	DeleteSession(ctx context.Context, hash string) error
+}
+
+// SessionExpirer ends idle and old console sessions, for the sweeper.
+type SessionExpirer interface {
 	// ExpireSessions deletes the sessions last seen before idleCutoff or
 	// created before ageCutoff, and returns how many it deleted.
 	ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error)
@@ -267,15 +301,24 @@ type ReportStore interface {
 	DismissReports(ctx context.Context, e ModerationEvent) error
 }
 
+// UserFinder looks users up.
+type UserFinder interface {
+	// User returns the user with id; ErrNotFound if there is none.
+	User(ctx context.Context, id int64) (User, error)
+	// UserByEmail returns the user with email (lower case); ErrNotFound if
+	// there is none.
+	UserByEmail(ctx context.Context, email string) (User, error)
+}
+
 // AccountStore keeps users and their API tokens.
 type AccountStore interface {
+	UserFinder
 	// AddUser inserts u and returns its id; ErrExist if the email is taken.
 	AddUser(ctx context.Context, u User) (int64, error)
-	UserByEmail(ctx context.Context, email string) (User, error)
-	User(ctx context.Context, id int64) (User, error)
+	// AddAPIToken inserts t; ErrExist if its id has a row.
 	AddAPIToken(ctx context.Context, t APIToken) error
+	// APIToken returns the token with id; ErrNotFound if there is none.
 	APIToken(ctx context.Context, id string) (APIToken, error)
-
 	// Users lists every user by id.
 	Users(ctx context.Context) ([]User, error)
 	// DisableUser sets Disabled on user id; ErrNotFound if there is none.
@@ -380,10 +423,10 @@ type UploadSigner interface {
 }
 
 // UploadCarrier is an UploadSigner whose URLs point at this server and
-// carry, signed, the Upload they were issued for. The service then records
+// carry, signed, the Upload they were issued for. Uploads then records
 // an upload only when its bytes arrive (ReceiveUpload), and step 1 writes
 // nothing; the HTTP layer serves the PUT route and hands each PUT to
-// Verify (Service.Carrier).
+// Verify (Uploads.Carrier).
 //
 // Contract of Verify: it checks that r is a PUT through a URL this signer
 // issued, unchanged, with every signed header as issued, before it

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
@@ -66,27 +65,30 @@ func DefaultVariantFormat(original api.Format) api.Format {
 	return api.PNG
 }
 
-// variants holds what a Service needs to make variants.
+// variants holds what Serving needs to make variants.
 type variants struct {
 	budget *semaphore.Weighted // bytes: Config.VariantMemory
 	cores  *semaphore.Weighted // variants being made: GOMAXPROCS
 	flight singleflight.Group
 }
 
+// VariantWidths are the widths served, Config.VariantWidths.
+func (s *Serving) VariantWidths() []int { return slices.Clone(s.cfg.VariantWidths) }
+
 // VariantWidthAllowed reports whether w is one of Config.VariantWidths.
-func (s *Service) VariantWidthAllowed(w int) bool { return slices.Contains(s.cfg.VariantWidths, w) }
+func (s *Serving) VariantWidthAllowed(w int) bool { return slices.Contains(s.cfg.VariantWidths, w) }
 
 // OpenVariant returns the image published under id with extension ext,
 // as OpenImage does, and the bytes of its variant v, making and storing
 // them if this is the first request for them. v.Width must be one of
 // Config.VariantWidths and v.Format one of VariantFormats.
-func (s *Service) OpenVariant(ctx context.Context, id, ext string, v Variant) (_ Image, _ Blob, err error) {
+func (s *Serving) OpenVariant(ctx context.Context, id, ext string, v Variant) (_ Image, _ Blob, err error) {
 	defer func() { err = storeFault(err) }()
 	if !s.VariantWidthAllowed(v.Width) || !variant.Encodable(v.Format) {
 		return Image{}, nil, Errorf(api.CodeInvalidVariant, "no variant of width %d in %s is served", v.Width, v.Format.Name)
 	}
 	now := s.now()
-	if img, ok := s.images.get(id, now); ok {
+	if img, ok := s.cache.get(id, now); ok {
 		if e, _ := Extension(img.ContentType); e != ext {
 			return Image{}, nil, Errorf(api.CodeNotFound, "no image at this path")
 		}
@@ -95,7 +97,7 @@ func (s *Service) OpenVariant(ctx context.Context, id, ext string, v Variant) (_
 		}
 		// Not made yet, or taken down on another instance (which deletes
 		// the variants after the row): ask the metadata store.
-		s.images.remove(id)
+		s.cache.remove(id)
 	}
 	img, err := s.PublishedImage(ctx, id, ext)
 	if err != nil {
@@ -114,14 +116,14 @@ func (s *Service) OpenVariant(ctx context.Context, id, ext string, v Variant) (_
 	if err != nil {
 		return Image{}, nil, fmt.Errorf("variant %s: %w", key, err)
 	}
-	s.images.add(img, now)
+	s.cache.add(img, now)
 	return img, b, nil
 }
 
 // makeVariant makes img's variant v and stores it, unless it is stored
 // already. A takedown racing it wins: when img's row is gone after the
 // variant is stored, the variant is deleted and the answer is NotFound.
-func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
+func (s *Serving) makeVariant(ctx context.Context, img Image, v Variant) error {
 	key := VariantKey(img.ID, v)
 	orig, err := s.blobs.Open(ctx, ImageKey(img.ID))
 	if errors.Is(err, ErrNotFound) {
@@ -176,8 +178,8 @@ func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.meta.Image(ctx, img.ID); errors.Is(err, ErrNotFound) {
-		s.deleteBlob(ctx, key)
+	if _, err := s.images.Image(ctx, img.ID); errors.Is(err, ErrNotFound) {
+		deleteBlob(ctx, s.blobs, s.log, key)
 		return Errorf(api.CodeNotFound, "no image at this path")
 	} else if err != nil {
 		return fmt.Errorf("variant of %s: %w", img.ID, err)
@@ -185,9 +187,11 @@ func (s *Service) makeVariant(ctx context.Context, img Image, v Variant) error {
 	return nil
 }
 
-// deleteVariants deletes every variant of image id, logging failures,
-// which the orphan sweep retries.
-func (s *Service) deleteVariants(ctx context.Context, id string) {
+// Forget drops what Serving keeps of image id, taken down: its cached
+// metadata and every variant (failures to delete are logged; the orphan
+// sweep retries them).
+func (s *Serving) Forget(ctx context.Context, id string) {
+	s.cache.remove(id)
 	var keys []string
 	err := s.blobs.List(ctx, variant.Prefix(id), func(key string, _ time.Time) error {
 		keys = append(keys, key)
@@ -197,14 +201,14 @@ func (s *Service) deleteVariants(ctx context.Context, id string) {
 		s.log.WarnContext(ctx, "list variants failed; the orphan sweep will delete them", "image", id, "err", err)
 	}
 	for _, k := range keys {
-		s.deleteBlob(ctx, k)
+		deleteBlob(ctx, s.blobs, s.log, k)
 	}
 }
 
-// pregenerate makes img's Config.VariantPregenerate variants in the
+// Pregenerate makes img's Config.VariantPregenerate variants in the
 // background, one at a time; failures are logged, the variants are then
 // made on request.
-func (s *Service) pregenerate(img Image) {
+func (s *Serving) Pregenerate(img Image) {
 	if len(s.cfg.VariantPregenerate) == 0 {
 		return
 	}
@@ -221,23 +225,4 @@ func (s *Service) pregenerate(img Image) {
 			b.Close()
 		}
 	}()
-}
-
-// variantOrphans deletes the variants whose image is gone, and counts
-// them.
-func (s *Service) variantOrphans(ctx context.Context, before time.Time) (int, error) {
-	n := 0
-	err := s.blobs.List(ctx, "variants/", func(key string, mod time.Time) error {
-		id, _, _ := strings.Cut(strings.TrimPrefix(key, "variants/"), "/")
-		if mod.After(before) {
-			return nil
-		}
-		ok, err := s.meta.ImageReferenced(ctx, id)
-		if err != nil || ok {
-			return err
-		}
-		n++
-		return s.blobs.Delete(ctx, key)
-	})
-	return n, err
 }

@@ -56,7 +56,7 @@ func TestVariantMadeOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, b, err := f.a.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.WebP})
+			_, b, err := f.a.Serving.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.WebP})
 			if err != nil {
 				t.Error(err)
 				return
@@ -78,7 +78,7 @@ func TestVariantMadeOnce(t *testing.T) {
 		t.Errorf("the variant: got %v, %v; want a 320x240 WebP", m.Bounds(), err)
 	}
 	// The other instance serves the stored bytes without making them.
-	_, b, err := f.b.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.WebP})
+	_, b, err := f.b.Serving.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.WebP})
 	if err != nil || !bytes.Equal(readAll(t, b), got[0]) || puts.variants.Load() != 1 {
 		t.Errorf("instance b: got %v and %d Puts, want the stored bytes and 1", err, puts.variants.Load())
 	}
@@ -114,14 +114,14 @@ func TestVariantBudget(t *testing.T) {
 	other := f.publishAs(t, api.JPEG.MIME, testphoto.JPEG(400, 300, 3, 0))
 	first := make(chan error, 1)
 	go func() {
-		_, b, err := f.a.OpenVariant(context.Background(), big, "jpeg", core.Variant{Width: 640, Format: api.JPEG})
+		_, b, err := f.a.Serving.OpenVariant(context.Background(), big, "jpeg", core.Variant{Width: 640, Format: api.JPEG})
 		if err == nil {
 			b.Close()
 		}
 		first <- err
 	}()
 	<-gate.storing // the first holds the budget
-	_, _, err := f.a.OpenVariant(context.Background(), other, "jpeg", core.Variant{Width: 160, Format: api.JPEG})
+	_, _, err := f.a.Serving.OpenVariant(context.Background(), other, "jpeg", core.Variant{Width: 160, Format: api.JPEG})
 	if core.ErrorCode(err) != api.CodeServiceUnavailable {
 		t.Errorf("a variant while the budget is full: got %v, want ServiceUnavailable", err)
 	}
@@ -129,7 +129,7 @@ func TestVariantBudget(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Errorf("the variant holding the budget: %v", err)
 	}
-	_, b, err := f.a.OpenVariant(context.Background(), other, "jpeg", core.Variant{Width: 160, Format: api.JPEG})
+	_, b, err := f.a.Serving.OpenVariant(context.Background(), other, "jpeg", core.Variant{Width: 160, Format: api.JPEG})
 	if err != nil {
 		t.Fatalf("after the budget is free: %v", err)
 	}
@@ -146,20 +146,20 @@ func TestVariantTakedown(t *testing.T) {
 	ctx := context.Background()
 	id := f.publishAs(t, api.JPEG.MIME, testphoto.JPEG(800, 600, 4, 0))
 	for _, v := range []core.Variant{{Width: 160, Format: api.JPEG}, {Width: 320, Format: api.WebP}} {
-		_, b, err := f.b.OpenVariant(ctx, id, "jpeg", v)
+		_, b, err := f.b.Serving.OpenVariant(ctx, id, "jpeg", v)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b.Close()
 	}
-	if _, err := f.a.DeleteImage(ctx, id, "test", "takedown", false); err != nil {
+	if _, err := f.a.Moderation.DeleteImage(ctx, id, "test", "takedown", false); err != nil {
 		t.Fatal(err)
 	}
 	if keys := listKeys(t, f.blobs, "variants/"); len(keys) != 0 {
 		t.Errorf("variants left after the takedown: %v", keys)
 	}
 	for _, v := range []core.Variant{{Width: 160, Format: api.JPEG}, {Width: 320, Format: api.WebP}, {Width: 640, Format: api.PNG}} {
-		if _, _, err := f.b.OpenVariant(ctx, id, "jpeg", v); core.ErrorCode(err) != api.CodeNotFound {
+		if _, _, err := f.b.Serving.OpenVariant(ctx, id, "jpeg", v); core.ErrorCode(err) != api.CodeNotFound {
 			t.Errorf("variant %+v on the other instance: got %v, want NotFound", v, err)
 		}
 	}
@@ -170,13 +170,13 @@ func TestVariantTakedown(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept := f.publishAs(t, api.JPEG.MIME, testphoto.JPEG(400, 300, 5, 0))
-	if _, b, err := f.a.OpenVariant(ctx, kept, "jpeg", core.Variant{Width: 160, Format: api.JPEG}); err != nil {
+	if _, b, err := f.a.Serving.OpenVariant(ctx, kept, "jpeg", core.Variant{Width: 160, Format: api.JPEG}); err != nil {
 		t.Fatal(err)
 	} else {
 		b.Close()
 	}
 	f.Advance(2 * core.DefaultOrphanGrace)
-	st, err := f.a.Sweep(ctx, core.SweepOptions{Orphans: true})
+	st, err := f.a.Upkeep.Sweep(ctx, core.SweepOptions{Orphans: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestVariantRefused(t *testing.T) {
 		{id, "png", core.Variant{Width: 100, Format: api.JPEG}, api.CodeNotFound},
 		{"AAAAAAAAAAAAAAAAAAAAAA", "jpeg", core.Variant{Width: 100, Format: api.JPEG}, api.CodeNotFound},
 	} {
-		_, b, err := f.a.OpenVariant(context.Background(), tc.id, tc.ext, tc.v)
+		_, b, err := f.a.Serving.OpenVariant(context.Background(), tc.id, tc.ext, tc.v)
 		if err == nil {
 			b.Close()
 		}
@@ -242,7 +242,7 @@ func TestVariantLongHeader(t *testing.T) {
 	}
 	data := append(append(append([]byte{}, photo[:2]...), icc...), photo[2:]...)
 	id := f.publishAs(t, api.JPEG.MIME, data)
-	_, b, err := f.a.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.JPEG})
+	_, b, err := f.a.Serving.OpenVariant(context.Background(), id, "jpeg", core.Variant{Width: 320, Format: api.JPEG})
 	if err != nil {
 		t.Fatalf("variant of a JPEG with %d bytes of ICC profile: %v", len(icc), err)
 	}

@@ -431,7 +431,7 @@ func (lc *lifecycle) claimOnce(f *lcFlow, claimers int) (string, bool) {
 	case inWindow && f.put == putConfirmed:
 		var hint string
 		if claimers > 1 && (a.code() == "TokenNotFound" || a.code() == "NotUploaded") {
-			// What core.Service.Claim does when another claim publishes the
+			// What core.Uploads.Claim does when another claim publishes the
 			// token between its lookups: the upload row, then the staged
 			// bytes, are gone, and it does not look for the image again.
 			hint = " (a concurrent claim of the same token won, and the loser reported the upload row or the staged bytes it had just deleted as missing instead of returning the winner's image)"

@@ -479,11 +479,11 @@ func TestConfigIsValidated(t *testing.T) {
 		{"CORS credentials with * listed", httpapi.Config{CORSCredentials: true, CORSOrigins: []string{"https://a.example", "*"}}},
 	}
 	for _, tt := range tests {
-		if _, err := httpapi.New(nil, tt.cfg, nil, nil); err == nil {
+		if _, err := httpapi.New(httpapi.Services{}, tt.cfg, nil, nil); err == nil {
 			t.Errorf("New(%s): got nil error, want one", tt.name)
 		}
 	}
-	if _, err := httpapi.New(nil, httpapi.Config{RateLimits: httpapi.DefaultRateLimits()}, nil, nil); err != nil {
+	if _, err := httpapi.New(httpapi.Services{}, httpapi.Config{RateLimits: httpapi.DefaultRateLimits()}, nil, nil); err != nil {
 		t.Errorf("New(defaults): got %v, want nil", err)
 	}
 }

@@ -35,7 +35,7 @@ type env struct {
 	t                testing.TB
 	srv              *httptest.Server
 	db               *sqlite.DB
-	svc              *core.Service
+	svc              core.Services
 	signer           *selfsign.Signer
 	log              *slog.Logger
 	dir              string
@@ -49,15 +49,15 @@ func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 	e := &env{t: t, Clock: testclock.New(time.Now().UTC())}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := embeddedtest.Open(t, core.Config{}, core.Deps{Now: e.Now, Log: log})
+	d := embeddedtest.Open(t, core.Config{}, core.Runtime{Now: e.Now, Log: log})
 	e.dir, e.db, e.svc, e.signer, e.log = d.Dir, d.DB, d.Svc, d.Signer, log
 	svc := d.Svc
 	for _, b := range []string{"10016", "20000"} {
-		if err := svc.AddBrand(ctx, b); err != nil {
+		if err := svc.Accounts.AddBrand(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.AddUser(ctx, "ann@example.com", "correct horse", false); err != nil {
+	if _, err := svc.Accounts.AddUser(ctx, "ann@example.com", "correct horse", false); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = e.newServer(configure...)
@@ -72,7 +72,7 @@ func (e *env) newServer(configure ...func(*httpapi.Config)) *httptest.Server {
 	for _, f := range configure {
 		f(&cfg)
 	}
-	api, err := httpapi.New(e.svc, cfg, e.log, e.Now)
+	api, err := httpapi.New(httpapi.ServicesOf(e.svc), cfg, e.log, e.Now)
 	if err != nil {
 		e.t.Fatal(err)
 	}

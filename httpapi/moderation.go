@@ -17,7 +17,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	by, err := s.svc.Moderator(r.Context(), caller.UserID)
+	by, err := s.svc.Accounts.Moderator(r.Context(), caller.UserID)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &core.Error{Code: api.CodeInvalidProperty, Message: "block must be true or false", Pointer: "/block"}
 	}
-	if _, err := s.svc.DeleteImage(r.Context(), id, by, q.Get("reason"), block); err != nil {
+	if _, err := s.svc.Moderation.DeleteImage(r.Context(), id, by, q.Get("reason"), block); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -68,7 +68,7 @@ func (s *Server) reportImage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := s.svc.Report(r.Context(), id, subject(up), reason, detail); err != nil {
+	if err := s.svc.Moderation.Report(r.Context(), id, subject(up), reason, detail); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, api.ReportResponse{Status: "accepted"})
@@ -78,7 +78,7 @@ func (s *Server) reportImage(w http.ResponseWriter, r *http.Request) error {
 // ready answers 200 when the stores answer, else 503: for load balancers
 // and orchestrators.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.Ready(r.Context()); err != nil {
+	if err := s.svc.Readiness.Ready(r.Context()); err != nil {
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
 		return core.Errorf(api.CodeServiceUnavailable, "a store does not answer")
 	}

@@ -20,7 +20,7 @@ import (
 func TestModerationDelete(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.svc.AddUser(ctx, "mod@example.com", "moderator pw", true); err != nil {
+	if _, err := e.svc.Accounts.AddUser(ctx, "mod@example.com", "moderator pw", true); err != nil {
 		t.Fatal(err)
 	}
 	img := testJPEG(t, 24, 24)
@@ -78,7 +78,7 @@ func TestModerationDelete(t *testing.T) {
 			t.Errorf("GET after delete on %s: got %d, want 404", name, res.StatusCode)
 		}
 	}
-	log, err := e.svc.Deletions(ctx, 10)
+	log, err := e.svc.Moderation.Deletions(ctx, 10)
 	if err != nil || len(log) != 1 {
 		t.Fatalf("audit log: got %d entries, %v; want 1", len(log), err)
 	}
@@ -182,7 +182,7 @@ func TestReplayAfterTakedown(t *testing.T) {
 	img := testJPEG(t, 24, 24)
 	u, path := e.claimed("image/jpeg", img)
 	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
-	if _, err := e.svc.DeleteImage(context.Background(), id, "cli:root", "spam", false); err != nil {
+	if _, err := e.svc.Moderation.DeleteImage(context.Background(), id, "cli:root", "spam", false); err != nil {
 		t.Fatal(err)
 	}
 	checkErrorBody(t, e.do(e.putRequest(u, img)), http.StatusConflict, api.CodeAlreadyUploaded)

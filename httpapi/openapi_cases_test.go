@@ -20,6 +20,7 @@ import (
 	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
+	"userimages/internal/embeddedtest"
 	"userimages/localdisk"
 	"userimages/metrics"
 	"userimages/ratelimit"
@@ -76,8 +77,9 @@ func keepMetadata(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost, KeepMetadata: true},
-		core.Deps{Meta: e.db, Blobs: blobs, Signer: e.signer, Scratch: blobs, Now: e.Now, Log: e.log})
+	st := embeddedtest.MetadataOn(e.db)
+	st.Blobs, st.Signer, st.Scratch, st.Now, st.Log = blobs, e.signer, blobs, e.Now, e.log
+	svc, err := core.NewServices(core.Config{PasswordCost: bcrypt.MinCost, KeepMetadata: true}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +89,16 @@ func keepMetadata(t *testing.T, e *env) {
 
 // rewire moves e onto a service on the same stores, with the dependencies
 // change makes.
-func rewire(t *testing.T, e *env, change func(d *core.Deps)) {
+func rewire(t *testing.T, e *env, change func(d *core.Stores)) {
 	t.Helper()
 	disk, err := localdisk.Open(filepath.Join(e.dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := core.Deps{Meta: e.db, Blobs: disk, Signer: e.signer, Scratch: disk, Now: e.Now, Log: e.log}
+	d := embeddedtest.MetadataOn(e.db)
+	d.Blobs, d.Signer, d.Scratch, d.Now, d.Log = disk, e.signer, disk, e.Now, e.log
 	change(&d)
-	if e.svc, err = core.New(core.Config{PasswordCost: bcrypt.MinCost}, d); err != nil {
+	if e.svc, err = core.NewServices(core.Config{PasswordCost: bcrypt.MinCost}, d); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = e.newServer()
@@ -104,7 +107,7 @@ func rewire(t *testing.T, e *env, change func(d *core.Deps)) {
 // failBlobs moves e onto a service whose image store fails every Put with
 // err.
 func failBlobs(t *testing.T, e *env, err error) {
-	rewire(t, e, func(d *core.Deps) { d.Blobs = failingPuts{BlobStore: d.Blobs, err: err} })
+	rewire(t, e, func(d *core.Stores) { d.Blobs = failingPuts{BlobStore: d.Blobs, err: err} })
 }
 
 // failingPuts is a blob store whose Puts fail with err.
@@ -115,8 +118,11 @@ type failingPuts struct {
 
 func (f failingPuts) Put(context.Context, string, io.Reader) error { return f.err }
 
-// fullDB is a metadata store whose every write finds the disk full.
-type fullDB struct{ core.MetadataStore }
+// fullDB is an upload store whose every write finds the disk full.
+type fullDB struct {
+	core.UploadStore
+	core.UploadExpirer
+}
 
 func (fullDB) CreateUpload(context.Context, core.Upload) error { return core.ErrFull }
 func (fullDB) ClaimUpload(context.Context, core.UploadClaim) (core.Image, error) {
@@ -142,7 +148,7 @@ func withJPEGComment(j []byte, comment string) []byte {
 
 func addAdmin(t *testing.T, e *env) {
 	t.Helper()
-	if _, err := e.svc.AddUser(context.Background(), "mod@example.com", "moderator pw", true); err != nil {
+	if _, err := e.svc.Accounts.AddUser(context.Background(), "mod@example.com", "moderator pw", true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -276,7 +282,7 @@ func docCases(t *testing.T) []docCase {
 			return asAnn(req(http.MethodPost, createPath, goodCreate)(t, e))
 		}},
 		{"create: API token", nil, func(t *testing.T, e *env) *http.Request {
-			tok, err := e.svc.NewAPIToken(context.Background(), "ann@example.com")
+			tok, err := e.svc.Accounts.NewAPIToken(context.Background(), "ann@example.com")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -285,7 +291,7 @@ func docCases(t *testing.T) []docCase {
 			return r
 		}},
 		{"create: bearer", nil, func(t *testing.T, e *env) *http.Request {
-			tok, err := e.svc.NewAPIToken(context.Background(), "ann@example.com")
+			tok, err := e.svc.Accounts.NewAPIToken(context.Background(), "ann@example.com")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,7 +325,7 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"create: database full", nil, func(t *testing.T, e *env) *http.Request {
 			// Step 1 writes only when the bytes go to an object store.
-			rewire(t, e, func(d *core.Deps) { d.Meta, d.Signer = fullDB{d.Meta}, stagedSigner{d.Signer} })
+			rewire(t, e, func(d *core.Stores) { d.Uploads, d.Signer = fullDB{d.Uploads, d.Uploads}, stagedSigner{d.Signer} })
 			return req(http.MethodPost, createPath, goodCreate)(t, e)
 		}},
 		{"create: GET", nil, get(createPath)},
@@ -463,7 +469,7 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"claim: database full", nil, func(t *testing.T, e *env) *http.Request {
 			u := uploaded(e, "image/jpeg", img)
-			rewire(t, e, func(d *core.Deps) { d.Meta = fullDB{d.Meta} })
+			rewire(t, e, func(d *core.Stores) { d.Uploads = fullDB{d.Uploads, d.Uploads} })
 			return claimReq(e, u.Token, "10016")
 		}},
 		{"claim: PUT", nil, req(http.MethodPut, claimPath, "{}")},

@@ -43,7 +43,7 @@ func TestRedirectMode(t *testing.T) {
 			t.Errorf("GET %s: got %d %s, want 404 NotFound", p, res.status, res.body)
 		}
 	}
-	if _, err := e.svc.DeleteImage(context.Background(), id, "test", "spam", false); err != nil {
+	if _, err := e.svc.Moderation.DeleteImage(context.Background(), id, "test", "spam", false); err != nil {
 		t.Fatal(err)
 	}
 	if res := e.do(e.request(http.MethodGet, path, nil)); res.status != http.StatusNotFound {

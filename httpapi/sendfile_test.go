@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
+	"userimages/internal/embeddedtest"
 	"userimages/localdisk"
 	"userimages/sqlite"
 )
@@ -120,7 +121,9 @@ func TestServeImageSendfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: db, Blobs: blobs, Signer: nopSigner{}, Log: log})
+	st := embeddedtest.MetadataOn(db)
+	st.Blobs, st.Signer, st.Log = blobs, nopSigner{}, log
+	svc, err := core.NewServices(core.Config{PasswordCost: bcrypt.MinCost}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +145,7 @@ func TestServeImageSendfile(t *testing.T) {
 	if err := blobs.Put(ctx, core.ImageKey(img.ID), bytes.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
-	api, err := New(svc, Config{}, log, nil)
+	api, err := New(ServicesOf(svc), Config{}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,9 +151,9 @@ func (c Config) withDefaults() (Config, error) {
 
 // Server serves the API.
 type Server struct {
-	svc *core.Service
+	svc Services
 	// verifier checks the PUTs of upload URLs that point at this server
-	// (svc.Carrier); nil when they point elsewhere.
+	// (svc.Uploads.Carrier); nil when they point elsewhere.
 	verifier core.UploadCarrier
 	cfg      Config
 	log      *slog.Logger
@@ -167,11 +167,11 @@ type Server struct {
 }
 
 // New returns a Server, or an error if cfg is invalid. The PUT route of
-// upload URLs is served when svc's signer carries uploads to this server
+// upload URLs is served when svc's uploads are carried to this server
 // (core.UploadCarrier), not when they point elsewhere (an object store).
 // now is the clock (default time.Now); network deadlines use
 // the real time regardless.
-func New(svc *core.Service, cfg Config, log *slog.Logger, now func() time.Time) (*Server, error) {
+func New(svc Services, cfg Config, log *slog.Logger, now func() time.Time) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("httpapi config: %w", err)
@@ -180,8 +180,8 @@ func New(svc *core.Service, cfg Config, log *slog.Logger, now func() time.Time) 
 		now = time.Now
 	}
 	var verifier core.UploadCarrier
-	if svc != nil {
-		verifier = svc.Carrier()
+	if svc.Uploads != nil {
+		verifier = svc.Uploads.Carrier()
 	}
 	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now,
 		uploads:       make(chan struct{}, cfg.MaxConcurrentUploads),
@@ -316,7 +316,7 @@ func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
 // caller authenticates the request: anonymous unless an Authorization
 // header is sent, which must then be valid.
 func (s *Server) caller(r *http.Request) (core.Uploader, error) {
-	uid, err := s.svc.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	uid, err := s.svc.Accounts.Authenticate(r.Context(), r.Header.Get("Authorization"))
 	return core.Uploader{UserID: uid, ClientAddr: s.clientAddr(r)}, err
 }
 
@@ -356,7 +356,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created, err := s.svc.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: ct, FileSize: size, Uploader: up, BaseURL: base})
+	created, err := s.svc.Uploads.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: ct, FileSize: size, Uploader: up, BaseURL: base})
 	if err != nil {
 		return err
 	}
@@ -405,7 +405,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// Leave time to answer even when the body came at the last moment.
 	_ = rc.SetWriteDeadline(deadline.Add(uploadAnswerTime))
 	body := &deadlineReader{r: r.Body}
-	if err := s.svc.ReceiveUpload(r.Context(), upload, r.ContentLength, body); err != nil {
+	if err := s.svc.Uploads.ReceiveUpload(r.Context(), upload, r.ContentLength, body); err != nil {
 		if body.timedOut {
 			err = core.Errorf(api.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
 		}
@@ -476,7 +476,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	img, err := s.svc.Claim(r.Context(), token, brand)
+	img, err := s.svc.Uploads.Claim(r.Context(), token, brand)
 	if err != nil {
 		return err
 	}
@@ -494,7 +494,7 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Redirect != nil {
 		return s.redirectImage(w, r, id, ext)
 	}
-	img, blob, err := s.svc.OpenImage(r.Context(), id, ext)
+	img, blob, err := s.svc.Images.OpenImage(r.Context(), id, ext)
 	if err != nil {
 		return err
 	}
@@ -529,7 +529,7 @@ type fileBlob interface{ File() *os.File }
 // elsewhere. The redirect is cached for no longer than its target is good,
 // and the lookup behind it is what makes a taken-down image 404.
 func (s *Server) redirectImage(w http.ResponseWriter, r *http.Request, id, ext string) error {
-	img, err := s.svc.PublishedImage(r.Context(), id, ext)
+	img, err := s.svc.Images.PublishedImage(r.Context(), id, ext)
 	if err != nil {
 		return err
 	}

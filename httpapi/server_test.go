@@ -98,7 +98,7 @@ func TestSweepRemovesExpiredUploads(t *testing.T) {
 	fresh := e.create("image/jpeg", len(img))
 	e.put(fresh, img)
 
-	st, err := e.svc.Sweep(context.Background(), core.SweepOptions{Orphans: true})
+	st, err := e.svc.Upkeep.Sweep(context.Background(), core.SweepOptions{Orphans: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestSweepRemovesExpiredUploads(t *testing.T) {
 		t.Errorf("claimed image after sweep: got %d, %d bytes; want 200, %d bytes", res.status, len(res.body), len(img))
 	}
 	snap := e.snapshot()
-	if st, _ := e.svc.Sweep(context.Background(), core.SweepOptions{Orphans: true}); st != (core.SweepStats{}) || e.snapshot() != snap {
+	if st, _ := e.svc.Upkeep.Sweep(context.Background(), core.SweepOptions{Orphans: true}); st != (core.SweepStats{}) || e.snapshot() != snap {
 		t.Errorf("second sweep: got %+v and a changed store, want nothing swept", st)
 	}
 }

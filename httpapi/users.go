@@ -23,7 +23,7 @@ func (s *Server) showMe(w http.ResponseWriter, r *http.Request) error {
 	u := api.User{Name: "Anonymous user", Role: "anonymous", TimeZone: "UTC", IANATimeZone: "Etc/UTC",
 		Locale: "en-us", LocaleID: 1, AuthenticityToken: authenticityToken()}
 	if caller.UserID != 0 {
-		user, err := s.svc.User(r.Context(), caller.UserID)
+		user, err := s.svc.Accounts.User(r.Context(), caller.UserID)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ func variantFormat(name string) (api.Format, bool) {
 // was chosen by the Accept header (auto=format), which the answer's Vary
 // must then name.
 func (s *Server) parseVariant(r *http.Request, ext string) (v core.Variant, dependsOnAccept bool, err error) {
-	widths := s.svc.Config().VariantWidths
+	widths := s.svc.Images.VariantWidths()
 	var fms []string
 	for _, f := range core.VariantFormats() {
 		fms = append(fms, f.Ext)
@@ -128,7 +128,7 @@ func joinInts(ns []int, sep string) string {
 }
 
 // serveVariant answers GET <image path>?w=W… with the variant, made on
-// its first request (core.Service.OpenVariant), served as originals are;
+// its first request (core.Serving.OpenVariant), served as originals are;
 // or, with Config.Redirect, a 302 to its bytes.
 func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, id, ext string) error {
 	v, dependsOnAccept, err := s.parseVariant(r, ext)
@@ -138,7 +138,7 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, id, ext st
 	if dependsOnAccept {
 		w.Header().Add("Vary", "Accept")
 	}
-	img, blob, err := s.svc.OpenVariant(r.Context(), id, ext, v)
+	img, blob, err := s.svc.Images.OpenVariant(r.Context(), id, ext, v)
 	if err != nil {
 		return err
 	}

@@ -28,12 +28,12 @@ import (
 type deployment struct {
 	db    *sqlite.DB
 	blobs *localdisk.Store
-	svc   *core.Service
+	svc   core.Services
 }
 
 func newDeployment(t *testing.T) *deployment {
 	t.Helper()
-	d := embeddedtest.Open(t, core.Config{}, core.Deps{})
+	d := embeddedtest.Open(t, core.Config{}, core.Runtime{})
 	return &deployment{db: d.DB, blobs: d.Blobs, svc: d.Svc}
 }
 
@@ -58,40 +58,40 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	for _, b := range []string{"10016", "20000"} {
-		if err := d.svc.AddBrand(ctx, b); err != nil {
+		if err := d.svc.Accounts.AddBrand(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := d.svc.AddUser(ctx, "ann@example.com", "correct horse", true); err != nil {
+	if _, err := d.svc.Accounts.AddUser(ctx, "ann@example.com", "correct horse", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.svc.AddUser(ctx, "bob@example.com", "battery staple", false); err != nil {
+	if _, err := d.svc.Accounts.AddUser(ctx, "bob@example.com", "battery staple", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.svc.NewAPIToken(ctx, "bob@example.com"); err != nil {
+	if _, err := d.svc.Accounts.NewAPIToken(ctx, "bob@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
 	for i := range n + 2 {
 		body := testJPEG(t, i+1)
-		up, err := d.svc.CreateUpload(ctx, core.CreateUploadInput{ContentType: "image/jpeg", FileSize: int64(len(body)),
+		up, err := d.svc.Uploads.CreateUpload(ctx, core.CreateUploadInput{ContentType: "image/jpeg", FileSize: int64(len(body)),
 			BaseURL: "http://127.0.0.1", Uploader: core.Uploader{UserID: int64(i % 3), ClientAddr: "192.0.2.1"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		received := core.Upload{Token: up.Token, ContentType: "image/jpeg", FileSize: int64(len(body)),
 			CreatedAt: core.TokenTime(up.Token), Uploader: core.Uploader{UserID: int64(i % 3), ClientAddr: "192.0.2.1"}}
-		if err := d.svc.ReceiveUpload(ctx, received, int64(len(body)), bytes.NewReader(body)); err != nil {
+		if err := d.svc.Uploads.ReceiveUpload(ctx, received, int64(len(body)), bytes.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
-		img, err := d.svc.Claim(ctx, up.Token, []string{"10016", "20000"}[i%2])
+		img, err := d.svc.Uploads.Claim(ctx, up.Token, []string{"10016", "20000"}[i%2])
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, img.ID)
 	}
 	for i, id := range ids[n:] {
-		if _, err := d.svc.DeleteImage(ctx, id, "cli:root", "spam", i == 0); err != nil {
+		if _, err := d.svc.Moderation.DeleteImage(ctx, id, "cli:root", "spam", i == 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,9 +100,9 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 	for i, reporter := range []string{"u:2", "", "a:192.0.2.1", "u:2"} {
 		var err error
 		if i == 1 {
-			err = d.svc.DismissReports(ctx, ids[0], "cli:root", "fine")
+			err = d.svc.Moderation.DismissReports(ctx, ids[0], "cli:root", "fine")
 		} else {
-			err = d.svc.Report(ctx, ids[0], reporter, api.ReportSpam, "")
+			err = d.svc.Moderation.Report(ctx, ids[0], reporter, api.ReportSpam, "")
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -219,11 +219,13 @@ func TestMigrateResumes(t *testing.T) {
 	}
 	// The moved deployment authenticates the same users and refuses the
 	// same blocklisted bytes.
-	svc, err := core.New(core.Config{PasswordCost: bcrypt.MinCost}, core.Deps{Meta: to.db, Blobs: to.blobs, Signer: mustSigner(t), Scratch: to.blobs})
+	st := embeddedtest.MetadataOn(to.db)
+	st.Blobs, st.Signer, st.Scratch = to.blobs, mustSigner(t), to.blobs
+	svc, err := core.NewServices(core.Config{PasswordCost: bcrypt.MinCost}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Authenticate(ctx, basic("ann@example.com", "correct horse")); err != nil {
+	if _, err := svc.Accounts.Authenticate(ctx, basic("ann@example.com", "correct horse")); err != nil {
 		t.Errorf("login after the move: %v", err)
 	}
 	if blocked, _ := to.db.IsBlocked(ctx, snapshotBlocked(t, from)); !blocked {
@@ -261,7 +263,7 @@ func TestMigrateTakedownBetweenRuns(t *testing.T) {
 	if _, err := migrate.Run(ctx, options(from, to)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := from.svc.DeleteImage(ctx, ids[1], "cli:root", "late report", false); err != nil {
+	if _, err := from.svc.Moderation.DeleteImage(ctx, ids[1], "cli:root", "late report", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := migrate.Run(ctx, options(from, to)); err != nil {

@@ -1,5 +1,6 @@
-// Package postgres is a core.MetadataStore on PostgreSQL, through the pure-Go
-// pgx driver, for deployments that run several instances on one database.
+// Package postgres keeps core's metadata roles (core/store.go) on
+// PostgreSQL, through the pure-Go pgx driver, for deployments that run
+// several instances on one database.
 // It keeps the semantics of the embedded SQLite store (package sqlite) record
 // for record, so that either can replace the other and data can move between
 // them.
@@ -25,7 +26,7 @@ import (
 	"userimages/core"
 )
 
-// DB is a core.MetadataStore on PostgreSQL. pgx returns timestamptz values
+// DB keeps core's metadata roles (core/store.go) on PostgreSQL. pgx returns timestamptz values
 // in the local zone; every method converts them to UTC, as the contract asks.
 type DB struct {
 	pool *pgxpool.Pool
@@ -464,5 +465,3 @@ func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) 
 func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM blocklist WHERE sha256 = $1)`, sha256)
 }
-
-var _ core.MetadataStore = (*DB)(nil)

@@ -30,7 +30,7 @@ func open(t *testing.T, url string) *postgres.DB {
 
 func TestMetadataStore(t *testing.T) {
 	t.Parallel()
-	storetest.TestMetadataStore(t, func(t *testing.T) core.MetadataStore { return open(t, pgtest.URL(t)) })
+	storetest.TestMetadataStore(t, func(t *testing.T) storetest.MetadataStore { return open(t, pgtest.URL(t)) })
 }
 
 func TestMigrationStore(t *testing.T) {

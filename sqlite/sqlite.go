@@ -30,7 +30,7 @@ import (
 //go:embed schema/*.sql
 var schemaFiles embed.FS
 
-// DB is a core.MetadataStore on SQLite.
+// DB keeps core's metadata roles (core/store.go) on SQLite.
 //
 // Connections: one writer, which every write of this process goes through
 // in turn (see writer.go), and a small pool of read-only readers, which in
@@ -643,5 +643,3 @@ func counted(ctx context.Context, st *sql.Stmt, arg string) (bool, error) {
 	err := st.QueryRowContext(ctx, arg).Scan(&n)
 	return n > 0, err
 }
-
-var _ core.MetadataStore = (*DB)(nil)

@@ -32,7 +32,7 @@ func open(t *testing.T, path string) *sqlite.DB {
 }
 
 func TestMetadataStore(t *testing.T) {
-	storetest.TestMetadataStore(t, func(t *testing.T) core.MetadataStore {
+	storetest.TestMetadataStore(t, func(t *testing.T) storetest.MetadataStore {
 		return open(t, filepath.Join(t.TempDir(), "meta.db"))
 	})
 }

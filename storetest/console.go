@@ -139,7 +139,7 @@ func testReports(t *testing.T, open openMeta) {
 }
 
 // publishN publishes images 1 to n and returns them, oldest first.
-func publishN(t *testing.T, s core.MetadataStore, n int) []core.Image {
+func publishN(t *testing.T, s MetadataStore, n int) []core.Image {
 	t.Helper()
 	var imgs []core.Image
 	for i := range n {

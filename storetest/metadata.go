@@ -14,11 +14,30 @@ import (
 	"github.com/userimages/userimages/client/api"
 )
 
+// MetadataStore is every metadata role of core (store.go) together: what
+// an adapter such as sqlite or postgres implements, and this kit checks.
+type MetadataStore interface {
+	core.UploadStore
+	core.UploadExpirer
+	core.ImageReader
+	core.ImageLister
+	core.ReferenceChecker
+	core.BrandChecker
+	core.BrandRegistry
+	core.BrandRemover
+	core.BlockChecker
+	core.ModerationStore
+	core.ReportStore
+	core.AccountStore
+	core.SessionStore
+	core.SessionExpirer
+}
+
 // TestMetadataStore checks that the stores open returns keep the contract of
-// core.MetadataStore. open must return a fresh, empty store on each call; it
+// core's metadata roles (store.go). open must return a fresh, empty store on each call; it
 // is called once per subtest with that subtest's t, so it can register its
 // cleanup there.
-func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore) {
+func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("UploadRoundTrip", func(t *testing.T) { testUploadRoundTrip(t, open) })
 	t.Run("UploadMissing", func(t *testing.T) { testUploadMissing(t, open) })
 	t.Run("UploadDuplicate", func(t *testing.T) { testUploadDuplicate(t, open) })
@@ -47,7 +66,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) core.MetadataStore)
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 }
 
-type openMeta = func(t *testing.T) core.MetadataStore
+type openMeta = func(t *testing.T) MetadataStore
 
 // base is a time with sub-microsecond digits, in a zone other than UTC, so
 // that round trips check both the conversion to UTC and the precision.
@@ -134,7 +153,7 @@ func newImage(n int, up core.Upload) core.Image {
 }
 
 // mustUpload creates up in s or fails t now.
-func mustUpload(t *testing.T, s core.MetadataStore, up core.Upload) {
+func mustUpload(t *testing.T, s MetadataStore, up core.Upload) {
 	t.Helper()
 	noErr(t, "CreateUpload("+up.Token+")", s.CreateUpload(t.Context(), up))
 }
@@ -154,7 +173,7 @@ func claimOf(up core.Upload, brand string, at time.Time) core.UploadClaim {
 }
 
 // mustPublish publishes img from up (received as img), or fails t now.
-func mustPublish(t *testing.T, s core.MetadataStore, up core.Upload, img core.Image) {
+func mustPublish(t *testing.T, s MetadataStore, up core.Upload, img core.Image) {
 	t.Helper()
 	ctx := t.Context()
 	noErr(t, "AddBrand", s.AddBrand(ctx, img.BrandID))
@@ -166,7 +185,7 @@ func mustPublish(t *testing.T, s core.MetadataStore, up core.Upload, img core.Im
 }
 
 // status returns the status of token in s, or fails t now.
-func status(t *testing.T, s core.MetadataStore, token string) core.TokenStatus {
+func status(t *testing.T, s MetadataStore, token string) core.TokenStatus {
 	t.Helper()
 	st, err := s.TokenStatus(t.Context(), token)
 	noErr(t, "TokenStatus("+token+")", err)
@@ -175,7 +194,7 @@ func status(t *testing.T, s core.MetadataStore, token string) core.TokenStatus {
 
 // checkUploadRow fails t unless token's status is exactly the upload row
 // want.
-func checkUploadRow(t *testing.T, s core.MetadataStore, want core.Upload) {
+func checkUploadRow(t *testing.T, s MetadataStore, want core.Upload) {
 	t.Helper()
 	st := status(t, s, want.Token)
 	if st.Upload == nil || st.Image != nil || st.TakenDown {
@@ -185,7 +204,7 @@ func checkUploadRow(t *testing.T, s core.MetadataStore, want core.Upload) {
 }
 
 // checkClaimed fails t unless token's status is exactly the image want.
-func checkClaimed(t *testing.T, s core.MetadataStore, want core.Image) {
+func checkClaimed(t *testing.T, s MetadataStore, want core.Image) {
 	t.Helper()
 	st := status(t, s, want.Token)
 	if st.Image == nil || st.Upload != nil || st.TakenDown {
@@ -199,7 +218,7 @@ func checkClaimed(t *testing.T, s core.MetadataStore, want core.Image) {
 }
 
 // checkNoUpload fails t unless s has no upload row for token.
-func checkNoUpload(t *testing.T, s core.MetadataStore, token string) {
+func checkNoUpload(t *testing.T, s MetadataStore, token string) {
 	t.Helper()
 	if st := status(t, s, token); st.Upload != nil {
 		t.Errorf("TokenStatus(%s).Upload: got %+v, want none", token, *st.Upload)
@@ -207,7 +226,7 @@ func checkNoUpload(t *testing.T, s core.MetadataStore, token string) {
 }
 
 // checkUnknown fails t unless nothing is recorded of token.
-func checkUnknown(t *testing.T, s core.MetadataStore, token string) {
+func checkUnknown(t *testing.T, s MetadataStore, token string) {
 	t.Helper()
 	if st := status(t, s, token); st != (core.TokenStatus{}) {
 		t.Errorf("TokenStatus(%s): got %+v, want nothing", token, st)
@@ -215,7 +234,7 @@ func checkUnknown(t *testing.T, s core.MetadataStore, token string) {
 }
 
 // checkReferenced fails t unless ImageReferenced(id) is want.
-func checkReferenced(t *testing.T, s core.MetadataStore, id string, want bool) {
+func checkReferenced(t *testing.T, s MetadataStore, id string, want bool) {
 	t.Helper()
 	if ok, err := s.ImageReferenced(t.Context(), id); err != nil || ok != want {
 		t.Errorf("ImageReferenced(%s): got %v, %v, want %v, nil", id, ok, err, want)
@@ -223,7 +242,7 @@ func checkReferenced(t *testing.T, s core.MetadataStore, id string, want bool) {
 }
 
 // checkNoImage fails t unless s has no image with this id.
-func checkNoImage(t *testing.T, s core.MetadataStore, id string) {
+func checkNoImage(t *testing.T, s MetadataStore, id string) {
 	t.Helper()
 	_, err := s.Image(t.Context(), id)
 	wantErr(t, "Image("+id+")", err, core.ErrNotFound)
@@ -365,7 +384,7 @@ func testClaimUpload(t *testing.T, open openMeta) {
 }
 
 // blockSHA blocklists sha256 through a takedown of an image holding it.
-func blockSHA(t *testing.T, s core.MetadataStore, sha256 string) error {
+func blockSHA(t *testing.T, s MetadataStore, sha256 string) error {
 	t.Helper()
 	up := newUpload(90, 0)
 	img := newImage(90, up)

@@ -15,7 +15,7 @@ import (
 // MigrationStore is a metadata store that a migration can read from and
 // write to.
 type MigrationStore interface {
-	core.MetadataStore
+	MetadataStore
 	migrate.Source
 	migrate.Destination
 }
@@ -460,7 +460,7 @@ func copyAll[K cmp.Ordered, R any](t *testing.T, what string, list pager[K, R], 
 	return errs
 }
 
-// testMoveAll moves a store filled through core.MetadataStore into another,
+// testMoveAll moves a store filled through MetadataStore into another,
 // twice, as a resumed migration would, and checks that the copy reads back
 // as the original.
 func testMoveAll(t *testing.T, open openMigration) {

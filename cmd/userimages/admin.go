@@ -33,8 +33,8 @@ type brandRmCmd struct {
 }
 
 func (c *brandRmCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		n, err := svc.DeleteBrand(ctx, c.ID, c.TakeDown, "cli:"+loginName(), c.Reason)
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		n, err := svc.Moderation.DeleteBrand(ctx, c.ID, c.TakeDown, "cli:"+loginName(), c.Reason)
 		if n > 0 {
 			fmt.Printf("took down %d images of brand %s\n", n, c.ID)
 		}
@@ -64,8 +64,8 @@ type userLsCmd struct {
 }
 
 func (c *userLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		users, err := svc.Users(ctx)
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		users, err := svc.Accounts.Users(ctx)
 		if err != nil {
 			return err
 		}
@@ -84,8 +84,8 @@ type userDisableCmd struct {
 }
 
 func (c *userDisableCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		if err := svc.DisableUser(ctx, c.Email); err != nil {
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		if err := svc.Accounts.DisableUser(ctx, c.Email); err != nil {
 			return err
 		}
 		fmt.Println("disabled", c.Email)
@@ -99,8 +99,8 @@ type userTokenLsCmd struct {
 }
 
 func (c *userTokenLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		tokens, err := svc.APITokens(ctx, c.Email)
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		tokens, err := svc.Accounts.APITokens(ctx, c.Email)
 		if err != nil {
 			return err
 		}
@@ -123,8 +123,8 @@ type userTokenRevokeCmd struct {
 }
 
 func (c *userTokenRevokeCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		if err := svc.RevokeAPIToken(ctx, c.ID); err != nil {
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		if err := svc.Accounts.RevokeAPIToken(ctx, c.ID); err != nil {
 			return err
 		}
 		fmt.Println("revoked", c.ID)
@@ -144,9 +144,9 @@ type brandAddCmd struct {
 }
 
 func (c *brandAddCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, true, func(svc *core.Service) error {
+	return withService(ctx, c.location, true, func(svc core.Services) error {
 		for _, id := range c.IDs {
-			if err := svc.AddBrand(ctx, id); err != nil {
+			if err := svc.Accounts.AddBrand(ctx, id); err != nil {
 				return err
 			}
 		}
@@ -159,8 +159,8 @@ type brandLsCmd struct {
 }
 
 func (c *brandLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		brands, err := svc.Brands(ctx)
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		brands, err := svc.Accounts.Brands(ctx)
 		for _, b := range brands {
 			fmt.Println(b)
 		}
@@ -187,8 +187,8 @@ func (c *userAddCmd) Run(ctx context.Context) error {
 	if password == "" {
 		return fmt.Errorf("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
 	}
-	return withService(ctx, c.location, true, func(svc *core.Service) error {
-		id, err := svc.AddUser(ctx, c.Email, password, c.Admin)
+	return withService(ctx, c.location, true, func(svc core.Services) error {
+		id, err := svc.Accounts.AddUser(ctx, c.Email, password, c.Admin)
 		if err != nil {
 			return err
 		}
@@ -203,8 +203,8 @@ type userTokenCmd struct {
 }
 
 func (c *userTokenCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		token, err := svc.NewAPIToken(ctx, c.Email)
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		token, err := svc.Accounts.NewAPIToken(ctx, c.Email)
 		if err != nil {
 			return err
 		}
@@ -222,15 +222,15 @@ type imagesLsCmd struct {
 }
 
 func (c *imagesLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
+	return withService(ctx, c.location, false, func(svc core.Services) error {
 		f := core.ImageFilter{BrandID: c.Brand, Anonymous: c.Anonymous, Limit: c.Limit}
 		if c.Email != "" {
 			var err error
-			if f.UserID, err = svc.UserID(ctx, c.Email); err != nil {
+			if f.UserID, err = svc.Accounts.UserID(ctx, c.Email); err != nil {
 				return err
 			}
 		}
-		images, err := svc.ListImages(ctx, f)
+		images, err := svc.Moderation.ListImages(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -255,14 +255,14 @@ func (c *imagesRmCmd) Run(ctx context.Context) error {
 	if strings.TrimSpace(c.Reason) == "" {
 		return fmt.Errorf("images rm: --reason must say why")
 	}
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
+	return withService(ctx, c.location, false, func(svc core.Services) error {
 		by := "cli:" + loginName()
 		for _, p := range c.Paths {
 			id, err := core.ParseImagePath(p)
 			if err != nil {
 				return err
 			}
-			img, err := svc.DeleteImage(ctx, id, by, c.Reason, c.Block)
+			img, err := svc.Moderation.DeleteImage(ctx, id, by, c.Reason, c.Block)
 			if core.ErrorCode(err) == api.CodeNotFound {
 				return fmt.Errorf("images rm %s: no such image (already removed?)", p)
 			}
@@ -281,8 +281,8 @@ type imagesLogCmd struct {
 }
 
 func (c *imagesLogCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc *core.Service) error {
-		log, err := svc.Deletions(ctx, c.Limit)
+	return withService(ctx, c.location, false, func(svc core.Services) error {
+		log, err := svc.Moderation.Deletions(ctx, c.Limit)
 		if err != nil {
 			return err
 		}
@@ -295,10 +295,10 @@ func (c *imagesLogCmd) Run(ctx context.Context) error {
 	})
 }
 
-// withService runs fn on the service of an existing location; creates
+// withService runs fn on the services of an existing location; creates
 // allows a new data directory (to provision brands and users before the
 // first start).
-func withService(ctx context.Context, where location, creates bool, fn func(*core.Service) error) error {
+func withService(ctx context.Context, where location, creates bool, fn func(core.Services) error) error {
 	if err := where.check("--db", "--blob"); err != nil {
 		return err
 	}
@@ -330,15 +330,15 @@ func checkLocation(where location, creating bool) error {
 }
 
 // adminService opens the stores for a one-shot command.
-func adminService(ctx context.Context, where location) (*core.Service, func(), error) {
+func adminService(ctx context.Context, where location) (core.Services, func(), error) {
 	st, err := where.open(ctx)
 	if err != nil {
-		return nil, nil, err
+		return core.Services{}, nil, err
 	}
-	svc, err := st.service(core.Config{}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return core.Services{}, nil, err
 	}
 	return svc, st.Close, nil
 }
@@ -363,22 +363,22 @@ func (c *gcCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	svc, err := st.service(core.Config{ClaimWindow: c.ClaimWindow, UploadURLTTL: min(c.ClaimWindow, core.DefaultUploadURLTTL)}, slog.Default())
+	svc, err := st.services(core.Config{ClaimWindow: c.ClaimWindow, UploadURLTTL: min(c.ClaimWindow, core.DefaultUploadURLTTL)}, slog.Default())
 	if err != nil {
 		return err
 	}
-	stats, err := svc.Sweep(ctx, core.SweepOptions{Orphans: true})
+	stats, err := svc.Upkeep.Sweep(ctx, core.SweepOptions{Orphans: true})
 	fmt.Printf("expired uploads: %d, staged orphans: %d, image orphans: %d\n", stats.ExpiredUploads, stats.StagedOrphans, stats.ImageOrphans)
 	return err
 }
 
 // uploaderName names an image's uploader for listings: the user's email,
 // or "anonymous".
-func uploaderName(ctx context.Context, svc *core.Service, userID int64) string {
+func uploaderName(ctx context.Context, svc core.Services, userID int64) string {
 	if userID == 0 {
 		return "anonymous"
 	}
-	if email, err := svc.UserEmail(ctx, userID); err == nil {
+	if email, err := svc.Accounts.UserEmail(ctx, userID); err == nil {
 		return email
 	}
 	return fmt.Sprintf("user:%d", userID)

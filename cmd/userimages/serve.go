@@ -167,7 +167,7 @@ type server struct {
 	redirect  *http.Server // with HTTPS on: ACME challenges and redirects to HTTPS on ln
 	httpsLn   net.Listener // with HTTPS on
 	publicURL string       // --public-url, or the HTTPS origin of the first --domain
-	svc       *core.Service
+	svc       core.Services
 	metrics   *metrics.Metrics
 	closers   []func()
 }
@@ -196,7 +196,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	for _, p := range c.Proxies {
 		proxies = append(proxies, netip.Prefix(p))
 	}
-	svc, err := st.service(core.Config{MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentType, UploadURLTTL: c.UploadTTL, ClaimWindow: c.ClaimWindow,
+	svc, err := st.services(core.Config{MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentType, UploadURLTTL: c.UploadTTL, ClaimWindow: c.ClaimWindow,
 		KeepMetadata: c.KeepMeta, SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMax, MaxPixels: c.MaxPixels, MaxSide: c.MaxSide, ServerSideEncryption: c.UploadSSE, MinFreeSpace: c.MinFree,
 		VariantWidths: c.VarWidths, VariantMemory: int64(c.VarMemory), VariantPregenerate: variants(c.VarPregen)}, log)
 	if err != nil {
@@ -204,7 +204,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	}
 	s.svc = svc
 	for _, b := range c.Brand {
-		if err := svc.AddBrand(ctx, b); err != nil {
+		if err := svc.Accounts.AddBrand(ctx, b); err != nil {
 			return nil, fmt.Errorf("--brand %s: %w", b, err)
 		}
 	}
@@ -232,12 +232,12 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		}
 	}
 	s.metrics = metrics.New()
-	cons, err := console.New(console.Config{Service: svc, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
 		ImageOrigins: imageOrigins(c, st)})
 	if err != nil {
 		return nil, err
 	}
-	api, err := httpapi.New(svc, httpapi.Config{
+	api, err := httpapi.New(httpapi.ServicesOf(svc), httpapi.Config{
 		Console:                       func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) },
 		Redirect:                      redirector(c, st.s3),
 		Metrics:                       s.metrics,
@@ -341,7 +341,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
-	go s.svc.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
+	go s.svc.Upkeep.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})
 
@@ -472,9 +472,9 @@ func redactedURL(rawURL string) string {
 // composerConfig gives the composer page the service's brands and limits.
 // Upload URLs point at publicURL when it is set, which may not be where the
 // page is loaded from, or at the object store: the page may connect there.
-func composerConfig(svc *core.Service, publicURL string, st *stores) composer.Config {
-	c := svc.Config()
-	cfg := composer.Config{Brands: svc.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes, VariantWidths: c.VariantWidths}
+func composerConfig(svc core.Services, publicURL string, st *stores) composer.Config {
+	c := svc.Config
+	cfg := composer.Config{Brands: svc.Accounts.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes, VariantWidths: c.VariantWidths}
 	if publicURL != "" {
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(publicURL))
 	}

@@ -76,9 +76,23 @@ func (l location) holdsData() bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// metaStore is what every metadata adapter provides.
+// metaStore is what every metadata adapter provides: every metadata role
+// of core, and a migration's ends.
 type metaStore interface {
-	core.MetadataStore
+	core.UploadStore
+	core.UploadExpirer
+	core.ImageReader
+	core.ImageLister
+	core.ReferenceChecker
+	core.BrandChecker
+	core.BrandRegistry
+	core.BrandRemover
+	core.BlockChecker
+	core.ModerationStore
+	core.ReportStore
+	core.AccountStore
+	core.SessionStore
+	core.SessionExpirer
 	migrate.Source
 	migrate.Destination
 }
@@ -186,14 +200,18 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 	return []selfsign.Previous{p}, nil
 }
 
-func (st *stores) service(cfg core.Config, log *slog.Logger) (*core.Service, error) {
-	d := core.Deps{Meta: st.meta, Blobs: st.blobs, Signer: st.signer, Log: log}
+// services wires core's use cases on st: one adapter fills every
+// metadata role.
+func (st *stores) services(cfg core.Config, log *slog.Logger) (core.Services, error) {
+	m := st.meta
+	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Accounts: m, Sessions: m,
+		Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are
 		// stored on, whose free space readiness watches.
 		d.Scratch, d.Disk = st.disk, st.disk
 	}
-	return core.New(cfg, d)
+	return core.NewServices(cfg, d)
 }
 
 // signingSecret returns USERIMAGES_SIGNING_SECRET, or the secret kept in

@@ -1,5 +1,5 @@
 // Package embeddedtest opens the embedded default's stores (SQLite and a
-// local disk, in a test's temporary directory) and a core.Service on them,
+// local disk, in a test's temporary directory) and core's services on them,
 // for the tests of the packages above core.
 package embeddedtest
 
@@ -25,14 +25,13 @@ type Deployment struct {
 	DB     *sqlite.DB
 	Blobs  *localdisk.Store
 	Signer *selfsign.Signer
-	Svc    *core.Service
+	Svc    core.Services
 }
 
-// Open opens a deployment in a new temporary directory of t. The service
-// gets deps with Meta, Blobs, Signer and Scratch filled in and Log
-// discarding when nil (Now, and the rest, are kept), and cfg with a zero
+// Open opens a deployment in a new temporary directory of t. The services
+// run with rt, its Log discarding when nil, and cfg with a zero
 // PasswordCost made bcrypt.MinCost, so that adding users is fast.
-func Open(t testing.TB, cfg core.Config, deps core.Deps) *Deployment {
+func Open(t testing.TB, cfg core.Config, rt core.Runtime) *Deployment {
 	t.Helper()
 	d := &Deployment{Dir: t.TempDir()}
 	db, err := sqlite.Open(context.Background(), filepath.Join(d.Dir, "db"))
@@ -47,15 +46,22 @@ func Open(t testing.TB, cfg core.Config, deps core.Deps) *Deployment {
 	if d.Signer, err = selfsign.New(strings.Repeat("s", 32)); err != nil {
 		t.Fatal(err)
 	}
-	deps.Meta, deps.Blobs, deps.Signer, deps.Scratch = d.DB, d.Blobs, d.Signer, d.Blobs
-	if deps.Log == nil {
-		deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if rt.Log == nil {
+		rt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	st := MetadataOn(d.DB)
+	st.Blobs, st.Signer, st.Scratch, st.Runtime = d.Blobs, d.Signer, d.Blobs, rt
 	if cfg.PasswordCost == 0 {
 		cfg.PasswordCost = bcrypt.MinCost
 	}
-	if d.Svc, err = core.New(cfg, deps); err != nil {
+	if d.Svc, err = core.NewServices(cfg, st); err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// MetadataOn are Stores with every metadata role filled by db, for tests
+// that wire services themselves.
+func MetadataOn(db *sqlite.DB) core.Stores {
+	return core.Stores{Uploads: db, Images: db, Brands: db, Moderation: db, Reports: db, Accounts: db, Sessions: db}
 }

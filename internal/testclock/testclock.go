@@ -1,5 +1,5 @@
 // Package testclock is a clock tests set and move, for code that takes the
-// time from a func() time.Time (core.Deps.Now, memrate.Config.Now): expiry
+// time from a func() time.Time (core.Runtime.Now, memrate.Config.Now): expiry
 // is then tested by moving the clock, never by sleeping.
 package testclock
 

@@ -2,10 +2,57 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
+
+// Upkeep sweeps what is never claimed or no longer referred to (Sweep,
+// RunSweeper) and tells whether this instance can take requests (Ready).
+// Create it with NewUpkeep.
+type Upkeep struct {
+	cfg      Config
+	expirer  UploadExpirer
+	tokens   TokenReader
+	refs     ReferenceChecker
+	sessions SessionExpirer
+	brands   BrandChecker
+	blobs    BlobStore
+	disk     DiskSpace
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// UpkeepDeps are the roles Upkeep calls. Disk, when set, is the local disk
+// Ready watches; Brands is asked of a brand only to see that the metadata
+// store answers.
+type UpkeepDeps struct {
+	Expirer    UploadExpirer
+	Tokens     TokenReader
+	References ReferenceChecker
+	Sessions   SessionExpirer
+	Brands     BrandChecker
+	Blobs      BlobStore
+	Disk       DiskSpace
+	Runtime
+}
+
+// NewUpkeep returns Upkeep, or an error if cfg is invalid or a required
+// role is missing.
+func NewUpkeep(cfg Config, d UpkeepDeps) (*Upkeep, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if d.Expirer == nil || d.Tokens == nil || d.References == nil || d.Sessions == nil || d.Brands == nil || d.Blobs == nil {
+		return nil, errors.New("new upkeep: every role but Disk is required")
+	}
+	rt := d.Runtime.withDefaults()
+	return &Upkeep{cfg: cfg, expirer: d.Expirer, tokens: d.Tokens, refs: d.References, sessions: d.Sessions, brands: d.Brands,
+		blobs: d.Blobs, disk: d.Disk, now: rt.Now, log: rt.Log}, nil
+}
 
 // SweepStats counts what one sweep removed.
 type SweepStats struct {
@@ -34,18 +81,18 @@ type SweepOptions struct {
 // next sweep. It never deletes a published image's bytes: ExpireUploads and
 // ClaimUpload both take the upload row conditionally, so only one of them
 // gets it.
-func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, error) {
+func (s *Upkeep) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, error) {
 	var st SweepStats
 	now := s.now()
 	cutoff := now.Add(-s.cfg.ClaimWindow)
 	var err error
 	if opt.Sessions {
-		if st.ExpiredSessions, err = s.meta.ExpireSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMaxAge)); err != nil {
+		if st.ExpiredSessions, err = s.sessions.ExpireSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMaxAge)); err != nil {
 			return st, fmt.Errorf("sweep: expire sessions: %w", err)
 		}
 	}
 	for {
-		expired, err := s.meta.ExpireUploads(ctx, cutoff, 500)
+		expired, err := s.expirer.ExpireUploads(ctx, cutoff, 500)
 		if err != nil {
 			return st, fmt.Errorf("sweep: expire: %w", err)
 		}
@@ -70,7 +117,7 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 		token := strings.TrimPrefix(key, "staging/")
 		// Clients PUT staged bytes while their upload is created, so no
 		// row means claimed or swept: the bytes are garbage.
-		if status, err := s.meta.TokenStatus(ctx, token); err != nil || status.Upload != nil {
+		if status, err := s.tokens.TokenStatus(ctx, token); err != nil || status.Upload != nil {
 			return err
 		}
 		st.StagedOrphans++
@@ -87,7 +134,7 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 		if mod.After(orphanCutoff) {
 			return nil // may be a PUT or claim in progress
 		}
-		ok, err := s.meta.ImageReferenced(ctx, strings.TrimPrefix(key, "images/"))
+		ok, err := s.refs.ImageReferenced(ctx, strings.TrimPrefix(key, "images/"))
 		if err != nil || ok {
 			return err
 		}
@@ -105,7 +152,7 @@ func (s *Service) Sweep(ctx context.Context, opt SweepOptions) (SweepStats, erro
 
 // RunSweeper sweeps every interval until ctx is done, logging results and
 // passing them to report when it is not nil.
-func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt SweepOptions, report func(SweepStats)) {
+func (s *Upkeep) RunSweeper(ctx context.Context, interval time.Duration, opt SweepOptions, report func(SweepStats)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -127,4 +174,48 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, opt Sw
 		case <-t.C:
 		}
 	}
+}
+
+// Ready checks that the metadata and blob stores answer and that the local
+// disk, if any, has more than Config.MinFreeSpace free.
+func (s *Upkeep) Ready(ctx context.Context) error {
+	if _, err := s.brands.BrandExists(ctx, "readyz"); err != nil {
+		return fmt.Errorf("metadata store: %w", err)
+	}
+	if err := s.blobs.List(ctx, "readyz/", func(string, time.Time) error { return nil }); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	if s.disk == nil {
+		return nil
+	}
+	free, err := s.disk.FreeSpace()
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("disk: %w", err)
+	}
+	if free < s.cfg.MinFreeSpace {
+		return fmt.Errorf("disk: %d bytes free, under the reserve of %d", free, s.cfg.MinFreeSpace)
+	}
+	return nil
+}
+
+// variantOrphans deletes the variants whose image is gone, and counts
+// them.
+func (s *Upkeep) variantOrphans(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.blobs.List(ctx, "variants/", func(key string, mod time.Time) error {
+		id, _, _ := strings.Cut(strings.TrimPrefix(key, "variants/"), "/")
+		if mod.After(before) {
+			return nil
+		}
+		ok, err := s.refs.ImageReferenced(ctx, id)
+		if err != nil || ok {
+			return err
+		}
+		n++
+		return s.blobs.Delete(ctx, key)
+	})
+	return n, err
 }

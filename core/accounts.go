@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +25,47 @@ const (
 	tokenSecretLen = 40
 )
 
+// Accounts keeps users, their API tokens and the brands, and
+// authenticates callers. Create it with NewAccounts.
+type Accounts struct {
+	accounts AccountStore
+	brands   BrandRegistry
+	cost     int // bcrypt cost of new hashes: Config.PasswordCost
+	// dummyHash is compared against when a user or token does not exist,
+	// so that such failures take as long as wrong passwords.
+	dummyHash []byte
+	// hashSlots bounds the password hash checks running at once.
+	hashSlots chan struct{}
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// AccountsDeps are the roles Accounts calls.
+type AccountsDeps struct {
+	Accounts AccountStore
+	Brands   BrandRegistry
+	Runtime
+}
+
+// NewAccounts returns Accounts, or an error if cfg is invalid or a role is
+// missing.
+func NewAccounts(cfg Config, d AccountsDeps) (*Accounts, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if d.Accounts == nil || d.Brands == nil {
+		return nil, errors.New("new accounts: Accounts and Brands are required")
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("userimages-dummy"), cfg.PasswordCost)
+	if err != nil {
+		return nil, fmt.Errorf("new accounts: %w", err)
+	}
+	rt := d.Runtime.withDefaults()
+	return &Accounts{accounts: d.Accounts, brands: d.Brands, cost: cfg.PasswordCost, dummyHash: dummy,
+		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), now: rt.Now, log: rt.Log}, nil
+}
+
 func unauthorized(format string, args ...any) *Error {
 	return Errorf(api.CodeUnauthorized, format, args...)
 }
@@ -31,7 +74,7 @@ func unauthorized(format string, args ...any) *Error {
 // anonymous caller (user id 0). Accepted: Basic email:password, Basic
 // email/token:api_token and Bearer api_token. Anything else, or wrong
 // credentials, is api.CodeUnauthorized.
-func (s *Service) Authenticate(ctx context.Context, header string) (_ int64, err error) {
+func (s *Accounts) Authenticate(ctx context.Context, header string) (_ int64, err error) {
 	defer func() { err = storeFault(err) }()
 	if header == "" {
 		return 0, nil
@@ -54,7 +97,7 @@ func (s *Service) Authenticate(ctx context.Context, header string) (_ int64, err
 		if email, isToken := strings.CutSuffix(user, "/token"); isToken {
 			return s.checkAPIToken(ctx, email, secret)
 		}
-		return s.checkPassword(ctx, user, secret)
+		return s.CheckPassword(ctx, user, secret)
 	case "bearer":
 		if !textual(cred) {
 			return 0, unauthorized("wrong API token")
@@ -71,8 +114,11 @@ func textual(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
-func (s *Service) checkPassword(ctx context.Context, email, password string) (int64, error) {
-	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
+// CheckPassword returns the id of the user with email and password, as
+// Authenticate does for Basic credentials: wrong ones, or a disabled
+// user, are api.CodeUnauthorized, taking as long as a right password.
+func (s *Accounts) CheckPassword(ctx context.Context, email, password string) (int64, error) {
+	u, err := s.accounts.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
 		_ = s.compareHash(ctx, s.dummyHash, []byte(password))
 		return 0, unauthorized("wrong email or password")
@@ -91,12 +137,12 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (in
 
 // checkAPIToken verifies token; when email is not empty it must be the
 // token owner's.
-func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64, error) {
+func (s *Accounts) checkAPIToken(ctx context.Context, email, token string) (int64, error) {
 	if len(token) != tokenIDLen+tokenSecretLen {
 		_ = s.compareHash(ctx, s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
 	}
-	t, err := s.meta.APIToken(ctx, token[:tokenIDLen])
+	t, err := s.accounts.APIToken(ctx, token[:tokenIDLen])
 	if errors.Is(err, ErrNotFound) {
 		_ = s.compareHash(ctx, s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
@@ -107,7 +153,7 @@ func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64
 	if s.compareHash(ctx, t.Hash, []byte(token[tokenIDLen:])) != nil {
 		return 0, unauthorized("wrong API token")
 	}
-	u, err := s.meta.User(ctx, t.UserID)
+	u, err := s.accounts.User(ctx, t.UserID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, fmt.Errorf("authenticate token: %w", err)
 	}
@@ -120,7 +166,7 @@ func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64
 	if now := s.now(); now.Sub(t.LastUsed) >= tokenUseResolution {
 		// Recorded to the minute, so that a busy token costs one write a
 		// minute; a failure to record it does not refuse the request.
-		if err := s.meta.TouchAPIToken(ctx, t.ID, now); err != nil {
+		if err := s.accounts.TouchAPIToken(ctx, t.ID, now); err != nil {
 			s.log.WarnContext(ctx, "record api token use", "token_id", t.ID, "err", err)
 		}
 	}
@@ -131,11 +177,11 @@ func (s *Service) checkAPIToken(ctx context.Context, email, token string) (int64
 const tokenUseResolution = time.Minute
 
 // Users lists every user by id.
-func (s *Service) Users(ctx context.Context) ([]User, error) { return s.meta.Users(ctx) }
+func (s *Accounts) Users(ctx context.Context) ([]User, error) { return s.accounts.Users(ctx) }
 
 // userByEmail is the user with email, or api.CodeNotFound.
-func (s *Service) userByEmail(ctx context.Context, email string) (User, error) {
-	u, err := s.meta.UserByEmail(ctx, strings.ToLower(email))
+func (s *Accounts) userByEmail(ctx context.Context, email string) (User, error) {
+	u, err := s.accounts.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
 		return u, Errorf(api.CodeNotFound, "no user has email %s", email)
 	}
@@ -144,29 +190,29 @@ func (s *Service) userByEmail(ctx context.Context, email string) (User, error) {
 
 // DisableUser refuses, from now on and on every instance, the password and
 // API tokens of the user with email; its images stay.
-func (s *Service) DisableUser(ctx context.Context, email string) error {
+func (s *Accounts) DisableUser(ctx context.Context, email string) error {
 	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
-	return s.meta.DisableUser(ctx, u.ID)
+	return s.accounts.DisableUser(ctx, u.ID)
 }
 
 // APITokens lists the API tokens of the user with email, oldest first.
 // Only their ids and times are kept, never the secret.
-func (s *Service) APITokens(ctx context.Context, email string) ([]APIToken, error) {
+func (s *Accounts) APITokens(ctx context.Context, email string) ([]APIToken, error) {
 	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		return nil, err
 	}
-	return s.meta.APITokens(ctx, u.ID)
+	return s.accounts.APITokens(ctx, u.ID)
 }
 
 // RevokeAPIToken deletes the API token with id (its first 12 characters,
 // as APITokens lists them); requests with it are refused from now on, on
 // every instance.
-func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
-	err := s.meta.DeleteAPIToken(ctx, id)
+func (s *Accounts) RevokeAPIToken(ctx context.Context, id string) error {
+	err := s.accounts.DeleteAPIToken(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(api.CodeNotFound, "no API token has id %s", id)
 	}
@@ -175,7 +221,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
 
 // AddUser creates a user with a bcrypt-hashed password; admins may delete
 // images.
-func (s *Service) AddUser(ctx context.Context, email, password string, admin bool) (int64, error) {
+func (s *Accounts) AddUser(ctx context.Context, email, password string, admin bool) (int64, error) {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email {
 		return 0, Errorf(api.CodeInvalidProperty, "%q is not a plain email address", email)
@@ -183,11 +229,11 @@ func (s *Service) AddUser(ctx context.Context, email, password string, admin boo
 	if len(password) < 8 || len(password) > 72 {
 		return 0, Errorf(api.CodeInvalidProperty, "the password must be 8 to 72 bytes long")
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.PasswordCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return 0, fmt.Errorf("hash password: %w", err)
 	}
-	id, err := s.meta.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, Admin: admin, CreatedAt: s.now()})
+	id, err := s.accounts.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, Admin: admin, CreatedAt: s.now()})
 	if errors.Is(err, ErrExist) {
 		return 0, Errorf(api.CodeConflict, "a user with email %s exists already", email)
 	}
@@ -196,7 +242,7 @@ func (s *Service) AddUser(ctx context.Context, email, password string, admin boo
 
 // NewAPIToken creates an API token for the user with email and returns it;
 // it is shown once and only its hash is kept.
-func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error) {
+func (s *Accounts) NewAPIToken(ctx context.Context, email string) (string, error) {
 	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		return "", fmt.Errorf("new api token for %s: %w", email, err)
@@ -206,30 +252,30 @@ func (s *Service) NewAPIToken(ctx context.Context, email string) (string, error)
 		return "", fmt.Errorf("new api token: %w", err)
 	}
 	token := hex.EncodeToString(b[:])
-	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenIDLen:]), s.cfg.PasswordCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenIDLen:]), s.cost)
 	if err != nil {
 		return "", fmt.Errorf("hash api token: %w", err)
 	}
-	if err := s.meta.AddAPIToken(ctx, APIToken{ID: token[:tokenIDLen], UserID: u.ID, Hash: hash, CreatedAt: s.now()}); err != nil {
+	if err := s.accounts.AddAPIToken(ctx, APIToken{ID: token[:tokenIDLen], UserID: u.ID, Hash: hash, CreatedAt: s.now()}); err != nil {
 		return "", fmt.Errorf("store api token: %w", err)
 	}
 	return token, nil
 }
 
 // AddBrand registers a brand id.
-func (s *Service) AddBrand(ctx context.Context, id string) error {
+func (s *Accounts) AddBrand(ctx context.Context, id string) error {
 	if !validBrandID(id) {
 		return Errorf(api.CodeInvalidProperty, "brand id %q must be 1 to 64 letters, digits, '-' or '_'", id)
 	}
-	return s.meta.AddBrand(ctx, id)
+	return s.brands.AddBrand(ctx, id)
 }
 
 // Brands lists the registered brand ids.
-func (s *Service) Brands(ctx context.Context) ([]string, error) { return s.meta.Brands(ctx) }
+func (s *Accounts) Brands(ctx context.Context) ([]string, error) { return s.brands.Brands(ctx) }
 
 // compareHash checks secret against a bcrypt hash, at most len(hashSlots)
 // at a time, so that a flood of credentials cannot take every core.
-func (s *Service) compareHash(ctx context.Context, hash, secret []byte) error {
+func (s *Accounts) compareHash(ctx context.Context, hash, secret []byte) error {
 	select {
 	case s.hashSlots <- struct{}{}:
 		defer func() { <-s.hashSlots }()
@@ -237,4 +283,47 @@ func (s *Service) compareHash(ctx context.Context, hash, secret []byte) error {
 		return ctx.Err()
 	}
 	return bcrypt.CompareHashAndPassword(hash, secret)
+}
+
+// Moderator returns the audit name of an authenticated admin, or
+// api.CodeUnauthorized for anonymous callers and api.CodeForbidden for users who are
+// not admins.
+func (s *Accounts) Moderator(ctx context.Context, userID int64) (_ string, err error) {
+	defer func() { err = storeFault(err) }()
+	if userID == 0 {
+		return "", Errorf(api.CodeUnauthorized, "moderation needs an admin's credentials")
+	}
+	u, err := s.accounts.User(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("moderator %d: %w", userID, err)
+	}
+	if !u.Admin {
+		return "", Errorf(api.CodeForbidden, "only admins may delete images")
+	}
+	return fmt.Sprintf("user:%d", u.ID), nil
+}
+
+// UserEmail returns the email of the user with id.
+func (s *Accounts) UserEmail(ctx context.Context, id int64) (string, error) {
+	u, err := s.accounts.User(ctx, id)
+	return u.Email, err
+}
+
+// User returns the user with id, for showing callers who they are.
+func (s *Accounts) User(ctx context.Context, id int64) (_ User, err error) {
+	defer func() { err = storeFault(err) }()
+	u, err := s.accounts.User(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserID returns the id of the user with email.
+func (s *Accounts) UserID(ctx context.Context, email string) (int64, error) {
+	u, err := s.accounts.UserByEmail(ctx, strings.ToLower(email))
+	if errors.Is(err, ErrNotFound) {
+		return 0, Errorf(api.CodeNotFound, "no user has email %s", email)
+	}
+	return u.ID, err
 }

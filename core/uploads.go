@@ -16,94 +16,81 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/userimages/userimages/client/api"
-	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/sync/semaphore"
 
 	"userimages/imagesafe"
 )
 
-// Service runs the upload flow. Create it with New.
-type Service struct {
-	cfg    Config
-	meta   MetadataStore
-	blobs  BlobStore
-	signer UploadSigner
+// Uploads runs steps 1 to 3 of an upload: create (CreateUpload), receive
+// the bytes (ReceiveUpload) and claim them as an image (Claim). Create it
+// with NewUploads.
+type Uploads struct {
+	cfg     Config
+	uploads UploadStore
+	brands  BrandChecker
+	blocks  BlockChecker
+	blobs   BlobStore
+	signer  UploadSigner
 	// carrier is signer when its URLs carry their uploads, which are
 	// recorded when their bytes arrive rather than at step 1; else nil.
 	carrier UploadCarrier
 	// scratch holds PUT bodies while they are checked; nil when upload
 	// URLs point elsewhere.
 	scratch ScratchSpace
-	disk    DiskSpace
+	pregen  Pregenerator
 	now     func() time.Time
 	log     *slog.Logger
-	// dummyHash is compared against when a user or token does not exist,
-	// so that such failures take as long as wrong passwords.
-	dummyHash []byte
-	// hashSlots bounds the password hash checks running at once.
-	hashSlots chan struct{}
-	// images caches published images' metadata for OpenImage.
-	images imageCache
-	// variants makes the resized copies (variant.go).
-	variants variants
+}
+
+// Pregenerator makes an image's configured variants in the background
+// once it is claimed (Serving does).
+type Pregenerator interface {
+	// Pregenerate returns at once; failures are the pregenerator's to log.
+	Pregenerate(img Image)
+}
+
+// UploadsDeps are the roles Uploads calls. Scratch is required when
+// Signer's URLs point at this server (an UploadCarrier), which then
+// receives the PUTs. Pregen, when set, is told of every claimed image.
+type UploadsDeps struct {
+	Uploads UploadStore
+	Brands  BrandChecker
+	Blocks  BlockChecker
+	Blobs   BlobStore
+	Signer  UploadSigner
+	Scratch ScratchSpace
+	Pregen  Pregenerator
+	Runtime
 }
 
 // Carrier returns the signer when its upload URLs carry their uploads to
 // this server, whose PUTs are then verified with it; nil when they point
 // elsewhere (an object store).
-func (s *Service) Carrier() UploadCarrier { return s.carrier }
+func (s *Uploads) Carrier() UploadCarrier { return s.carrier }
 
-// Deps are the adapters a Service runs on. Now defaults to time.Now and Log
-// to slog.Default. Scratch is required when Signer's URLs point at this
-// server (an UploadCarrier), which then receives the PUTs. Disk, when set,
-// is the local disk Ready watches.
-type Deps struct {
-	Meta    MetadataStore
-	Blobs   BlobStore
-	Signer  UploadSigner
-	Scratch ScratchSpace
-	Disk    DiskSpace
-	Now     func() time.Time
-	Log     *slog.Logger
-}
-
-// New returns a Service, or an error if cfg is invalid.
-func New(cfg Config, d Deps) (*Service, error) {
+// NewUploads returns Uploads, or an error if cfg is invalid or a required
+// role is missing.
+func NewUploads(cfg Config, d UploadsDeps) (*Uploads, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if d.Meta == nil || d.Blobs == nil || d.Signer == nil {
-		return nil, errors.New("new service: Meta, Blobs and Signer are required")
-	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	if d.Log == nil {
-		d.Log = slog.Default()
-	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("userimages-dummy"), cfg.PasswordCost)
-	if err != nil {
-		return nil, fmt.Errorf("new service: %w", err)
+	if d.Uploads == nil || d.Brands == nil || d.Blocks == nil || d.Blobs == nil || d.Signer == nil {
+		return nil, errors.New("new uploads: Uploads, Brands, Blocks, Blobs and Signer are required")
 	}
 	carrier, _ := d.Signer.(UploadCarrier)
 	if carrier != nil && d.Scratch == nil {
-		return nil, errors.New("new service: Scratch is required when upload URLs point at this server")
+		return nil, errors.New("new uploads: Scratch is required when upload URLs point at this server")
 	}
-	return &Service{cfg: cfg, meta: d.Meta, blobs: d.Blobs, signer: d.Signer, carrier: carrier, scratch: d.Scratch, disk: d.Disk, now: d.Now, log: d.Log, dummyHash: dummy,
-		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		variants:  variants{budget: semaphore.NewWeighted(cfg.VariantMemory), cores: semaphore.NewWeighted(int64(max(1, runtime.GOMAXPROCS(0))))}}, nil
+	rt := d.Runtime.withDefaults()
+	return &Uploads{cfg: cfg, uploads: d.Uploads, brands: d.Brands, blocks: d.Blocks, blobs: d.Blobs, signer: d.Signer,
+		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, now: rt.Now, log: rt.Log}, nil
 }
-
-// Config returns the effective configuration, defaults filled in.
-func (s *Service) Config() Config { return s.cfg }
 
 // Object keys: staging holds the bytes clients PUT to an object store,
 // unchecked; images the checked copies, received or published.
@@ -134,7 +121,7 @@ type CreatedUpload struct {
 // the bytes go to an object store; when they come to this server, its URL
 // carries it (UploadCarrier) and it is recorded as they arrive, so that
 // this step touches no disk.
-func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (_ CreatedUpload, err error) {
+func (s *Uploads) CreateUpload(ctx context.Context, in CreateUploadInput) (_ CreatedUpload, err error) {
 	defer func() { err = storeFault(err) }()
 	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
 	if !slices.Contains(s.cfg.ContentTypes, ct) {
@@ -174,14 +161,14 @@ func (s *Service) CreateUpload(ctx context.Context, in CreateUploadInput) (_ Cre
 		return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
 	}
 	// Recorded last, so that a failure above leaves nothing behind.
-	if err := s.meta.CreateUpload(ctx, up); err != nil {
+	if err := s.uploads.CreateUpload(ctx, up); err != nil {
 		return CreatedUpload{}, fmt.Errorf("create upload %s: %w", up.Token, err)
 	}
 	return CreatedUpload{Token: up.Token, UploadTarget: target}, nil
 }
 
 // uploadHeaders are the headers an upload URL signs and its PUT must send.
-func (s *Service) uploadHeaders(filename, contentType string) map[string]string {
+func (s *Uploads) uploadHeaders(filename, contentType string) map[string]string {
 	h := map[string]string{
 		"Content-Disposition": fmt.Sprintf("attachment; filename=%q", filename),
 		"Content-Type":        contentType,
@@ -199,7 +186,7 @@ func (s *Service) uploadHeaders(filename, contentType string) map[string]string 
 // declared length (-1 if unknown); body is read at most to the declared
 // file size plus one byte, and nothing is recorded unless exactly
 // file_size bytes of an acceptable image arrive.
-func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) (err error) {
+func (s *Uploads) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) (err error) {
 	defer func() { err = storeFault(err) }()
 	if s.scratch == nil {
 		return errors.New("receive: no scratch space: upload URLs do not point at this server")
@@ -210,7 +197,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	}
 	// Refuse a used URL before reading its body; ReceiveUpload below
 	// decides races.
-	st, err := s.meta.TokenStatus(ctx, up.Token)
+	st, err := s.uploads.TokenStatus(ctx, up.Token)
 	if err != nil {
 		return fmt.Errorf("receive %s: %w", up.Token, err)
 	}
@@ -227,7 +214,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	// The limit is under the buffer, so nothing past it is read.
 	br := bufio.NewReaderSize(io.LimitReader(body, up.FileSize+1), 4096)
 	head, _ := br.Peek(int(min(up.FileSize, sniffLen)))
-	if err := imagesafe.Sniff(head, up.ContentType, s.imageOptions()); err != nil {
+	if err := imagesafe.Sniff(head, up.ContentType, imageOptions(s.cfg)); err != nil {
 		return imageError(err, up.ContentType)
 	}
 	scratch, err := s.scratch.Scratch()
@@ -237,7 +224,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, up Upload, contentLength in
 	defer scratch.Close()
 	// The body is checked as it arrives, and kept in scratch space (never
 	// synced) for the safe copy to be cut from.
-	plan, err := imagesafe.Inspect(io.TeeReader(&exactReader{r: br, want: up.FileSize}, scratch), up.ContentType, s.imageOptions())
+	plan, err := imagesafe.Inspect(io.TeeReader(&exactReader{r: br, want: up.FileSize}, scratch), up.ContentType, imageOptions(s.cfg))
 	if err != nil {
 		var bodyErr *Error
 		if errors.As(err, &bodyErr) {
@@ -296,7 +283,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // claim is one transition of the upload row. Otherwise the first attempt
 // finds the upload created, not received: the claim then checks the staged
 // object, stores its safe copy and tries again.
-func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, err error) {
+func (s *Uploads) Claim(ctx context.Context, token, brandID string) (img Image, err error) {
 	defer func() { err = storeFault(err) }()
 	if !ValidToken(token) {
 		return Image{}, propertyError(api.CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
@@ -306,19 +293,21 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, 
 	}
 	checkedStaged := false
 	for attempt := 0; ; attempt++ {
-		img, err := s.meta.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+		img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
 		if err == nil {
 			if checkedStaged {
-				s.deleteBlob(ctx, stagingKey(token))
+				deleteBlob(ctx, s.blobs, s.log, stagingKey(token))
 			}
-			s.pregenerate(img)
+			if s.pregen != nil {
+				s.pregen.Pregenerate(img)
+			}
 			return img, nil
 		}
 		// ErrExist: the image id or token is taken (a racing claim won).
 		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExist) {
 			return Image{}, fmt.Errorf("claim %s: %w", token, err)
 		}
-		st, err := s.meta.TokenStatus(ctx, token)
+		st, err := s.uploads.TokenStatus(ctx, token)
 		if err != nil {
 			return Image{}, fmt.Errorf("claim %s: %w", token, err)
 		}
@@ -329,7 +318,7 @@ func (s *Service) Claim(ctx context.Context, token, brandID string) (img Image, 
 				// and deleted the staged bytes while this one read them:
 				// then the upload's state is the answer, not this read's
 				// failure.
-				if after, serr := s.meta.TokenStatus(ctx, token); serr != nil || after.Upload != nil && after.Upload.State == StateCreated {
+				if after, serr := s.uploads.TokenStatus(ctx, token); serr != nil || after.Upload != nil && after.Upload.State == StateCreated {
 					return Image{}, err
 				}
 				continue // claim what a racing claim received, or explain
@@ -353,7 +342,7 @@ const maxClaimAttempts = 3
 // claimRefused tells why ClaimUpload refused a claim, from the token's
 // status read after it: the image when an equal claim won the race, else
 // the error to answer.
-func (s *Service) claimRefused(ctx context.Context, token, brandID string, st TokenStatus) (Image, error) {
+func (s *Uploads) claimRefused(ctx context.Context, token, brandID string, st TokenStatus) (Image, error) {
 	expired := propertyError(api.CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
 	switch up := st.Upload; {
 	case st.Image != nil:
@@ -371,13 +360,13 @@ func (s *Service) claimRefused(ctx context.Context, token, brandID string, st To
 	case s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)):
 		return Image{}, expired
 	}
-	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
+	if ok, err := s.brands.BrandExists(ctx, brandID); err != nil {
 		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)
 	} else if !ok {
 		return Image{}, propertyError(api.CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
 	if st.Upload.State == StateReceived {
-		if blocked, err := s.meta.IsBlocked(ctx, st.Upload.SHA256); err != nil {
+		if blocked, err := s.blocks.IsBlocked(ctx, st.Upload.SHA256); err != nil {
 			return Image{}, fmt.Errorf("claim %s: blocklist: %w", token, err)
 		} else if blocked {
 			return Image{}, blockedError()
@@ -395,8 +384,8 @@ func blockedError() *Error {
 // for up (created), stores their safe copy and records the upload as
 // received. brandID is checked first, so that a claim for an unknown brand
 // reads nothing.
-func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) error {
-	if ok, err := s.meta.BrandExists(ctx, brandID); err != nil {
+func (s *Uploads) receiveStaged(ctx context.Context, up Upload, brandID string) error {
+	if ok, err := s.brands.BrandExists(ctx, brandID); err != nil {
 		return fmt.Errorf("claim %s: brand %s: %w", up.Token, brandID, err)
 	} else if !ok {
 		return propertyError(api.CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
@@ -413,7 +402,7 @@ func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) 
 		return Errorf(api.CodeIncompleteBody, "the uploaded bytes are %d long, not the declared %d", b.Size(), up.FileSize)
 	}
 	// A store that ends a read early has failed: that is no truncated image.
-	plan, err := imagesafe.Inspect(imagesafe.ExactReader(b, b.Size()), up.ContentType, s.imageOptions())
+	plan, err := imagesafe.Inspect(imagesafe.ExactReader(b, b.Size()), up.ContentType, imageOptions(s.cfg))
 	if err != nil {
 		return fmt.Errorf("check staged %s: %w", up.Token, imageError(err, up.ContentType))
 	}
@@ -435,7 +424,7 @@ func (s *Service) receiveStaged(ctx context.Context, up Upload, brandID string) 
 // The copy is written from src even when nothing is cut, never copied by
 // key: an object store's presigned URL can be PUT to again until it
 // expires, and a copy by key could publish bytes that were never checked.
-func (s *Service) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Plan, src io.ReadSeeker) error {
+func (s *Uploads) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Plan, src io.ReadSeeker) error {
 	id, err := newImageID()
 	if err != nil {
 		return err
@@ -445,14 +434,14 @@ func (s *Service) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Pl
 		return fmt.Errorf("store %s: %w", up.Token, err)
 	}
 	up.State, up.ImageID, up.Size, up.SHA256 = StateReceived, id, plan.Size(), hex.EncodeToString(h.Sum(nil))
-	blocked, err := s.meta.IsBlocked(ctx, up.SHA256)
+	blocked, err := s.blocks.IsBlocked(ctx, up.SHA256)
 	if err == nil && blocked {
 		err = blockedError()
 	} else if err == nil {
-		err = s.meta.ReceiveUpload(ctx, up)
+		err = s.uploads.ReceiveUpload(ctx, up)
 	}
 	if err != nil {
-		s.deleteBlob(ctx, ImageKey(id))
+		deleteBlob(ctx, s.blobs, s.log, ImageKey(id))
 		return fmt.Errorf("keep %s: %w", up.Token, err)
 	}
 	return nil
@@ -466,69 +455,10 @@ func sameBrand(img Image, brandID string) (Image, error) {
 }
 
 // deleteBlob deletes key, logging failure: leftovers are swept later.
-func (s *Service) deleteBlob(ctx context.Context, key string) {
-	if err := s.blobs.Delete(ctx, key); err != nil {
-		s.log.WarnContext(ctx, "delete blob failed; the sweeper will retry", "key", key, "err", err)
+func deleteBlob(ctx context.Context, blobs BlobStore, log *slog.Logger, key string) {
+	if err := blobs.Delete(ctx, key); err != nil {
+		log.WarnContext(ctx, "delete blob failed; the sweeper will retry", "key", key, "err", err)
 	}
-}
-
-// PublishedImage returns the image published under id with extension ext.
-// Unknown ids, malformed ids and wrong extensions are api.CodeNotFound.
-func (s *Service) PublishedImage(ctx context.Context, id, ext string) (_ Image, err error) {
-	defer func() { err = storeFault(err) }()
-	notFound := Errorf(api.CodeNotFound, "no image at this path")
-	if !ValidImageID(id) {
-		return Image{}, notFound
-	}
-	img, err := s.meta.Image(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return Image{}, notFound
-	}
-	if err != nil {
-		return Image{}, fmt.Errorf("image %s: %w", id, err)
-	}
-	if e, _ := Extension(img.ContentType); e != ext {
-		return Image{}, notFound
-	}
-	return img, nil
-}
-
-// OpenImage returns the image published under id with extension ext, as
-// PublishedImage does, and its bytes. Its metadata comes from the image
-// cache when there (see imagecache.go).
-func (s *Service) OpenImage(ctx context.Context, id, ext string) (_ Image, _ Blob, err error) {
-	defer func() { err = storeFault(err) }()
-	now := s.now()
-	img, cached := s.images.get(id, now)
-	if cached {
-		if e, _ := Extension(img.ContentType); e != ext {
-			return Image{}, nil, Errorf(api.CodeNotFound, "no image at this path")
-		}
-		b, err := s.blobs.Open(ctx, ImageKey(id))
-		if err == nil {
-			return img, b, nil
-		}
-		// Taken down on another instance (the bytes go after the row), or
-		// failing: ask the metadata store again.
-		s.images.remove(id)
-	}
-	img, err = s.PublishedImage(ctx, id, ext)
-	if err != nil {
-		return Image{}, nil, err
-	}
-	b, err := s.blobs.Open(ctx, ImageKey(id))
-	if errors.Is(err, ErrNotFound) {
-		// A takedown between the lookup and the open deletes the row
-		// before the bytes: then this path is gone, not broken.
-		if _, lerr := s.meta.Image(ctx, id); errors.Is(lerr, ErrNotFound) {
-			return Image{}, nil, Errorf(api.CodeNotFound, "no image at this path")
-		}
-	}
-	if err != nil {
-		return Image{}, nil, fmt.Errorf("image %s: open bytes: %w", id, err)
-	}
-	s.images.add(img, now)
-	return img, b, nil
 }
 
 // Path is where an image is served.

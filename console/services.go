@@ -1,0 +1,45 @@
+package console
+
+import (
+	"context"
+	"time"
+
+	"userimages/core"
+)
+
+// The use cases the console calls, as small interfaces: cmd wires core's
+// services in (core.Sessions, core.Accounts, core.Moderation), the same
+// the HTTP API calls. Errors are *core.Error for what the admin should be
+// told, anything else a fault.
+
+// Sessions signs admins in and out (core.Sessions).
+type Sessions interface {
+	SignIn(ctx context.Context, email, password string) (string, error)
+	SessionUser(ctx context.Context, token string) (core.User, error)
+	SignOut(ctx context.Context, token string) error
+	// MaxAge is a session's longest life: its cookie's Max-Age.
+	MaxAge() time.Duration
+}
+
+// Accounts names users and admins (core.Accounts).
+type Accounts interface {
+	User(ctx context.Context, id int64) (core.User, error)
+	UserID(ctx context.Context, email string) (int64, error)
+	Moderator(ctx context.Context, userID int64) (string, error)
+	Brands(ctx context.Context) ([]string, error)
+}
+
+// Moderation is what the pages show and do (core.Moderation).
+type Moderation interface {
+	Image(ctx context.Context, id string) (core.Image, error)
+	ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error)
+	DeleteImage(ctx context.Context, id, by, reason string, block bool) (core.Image, error)
+	Deletion(ctx context.Context, id string) (core.Deletion, error)
+	Deletions(ctx context.Context, limit int) ([]core.Deletion, error)
+	ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error)
+	ReportQueue(ctx context.Context, limit int) ([]core.ReportedImage, error)
+	Reports(ctx context.Context, id string) ([]core.Report, error)
+	DismissReports(ctx context.Context, id, by, reason string) error
+	Blocklist(ctx context.Context, limit int) ([]core.Blocked, error)
+	Unblock(ctx context.Context, sha, by, reason string) error
+}

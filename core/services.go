@@ -1,0 +1,119 @@
+package core
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The use cases of userimages, each a small service named for what it
+// does and constructed with the store roles (store.go) it calls and
+// nothing else:
+//
+//	Uploads     steps 1 to 3: create an upload, receive its bytes, claim them
+//	Serving     published images and their variants; forgets taken-down ones
+//	Moderation  takedowns, brands' removal, reports, the blocklist, the audit log
+//	Accounts    users, API tokens, brands, authentication
+//	Sessions    the console's sign-in sessions
+//	Upkeep      the sweeper and readiness
+//
+// What two of them share is a small part one of them exports and the
+// other declares the interface of: Moderation tells Serving (a
+// Forgetter) of a takedown, Uploads tells it (a Pregenerator) of a claim,
+// Sessions checks passwords with Accounts (a PasswordChecker).
+
+// Runtime is what every service is given besides its roles. Now defaults
+// to time.Now and Log to slog.Default.
+type Runtime struct {
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+func (r Runtime) withDefaults() Runtime {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.Log == nil {
+		r.Log = slog.Default()
+	}
+	return r
+}
+
+// Stores are the adapters all the services run on, one field per role;
+// an adapter implementing several roles fills several fields. Scratch and
+// Disk are as in UploadsDeps and UpkeepDeps.
+type Stores struct {
+	Uploads interface {
+		UploadStore
+		UploadExpirer
+	}
+	Images interface {
+		ImageReader
+		ImageLister
+		ReferenceChecker
+	}
+	Brands interface {
+		BrandChecker
+		BrandRegistry
+		BrandRemover
+	}
+	Moderation interface {
+		ModerationStore
+		BlockChecker
+	}
+	Reports  ReportStore
+	Accounts AccountStore
+	Sessions interface {
+		SessionStore
+		SessionExpirer
+	}
+	Blobs   BlobStore
+	Signer  UploadSigner
+	Scratch ScratchSpace
+	Disk    DiskSpace
+	Runtime
+}
+
+// Services are the use cases wired on one set of Stores, and the
+// effective Config (defaults filled in) they share.
+type Services struct {
+	Config     Config
+	Uploads    *Uploads
+	Serving    *Serving
+	Moderation *Moderation
+	Accounts   *Accounts
+	Sessions   *Sessions
+	Upkeep     *Upkeep
+}
+
+// NewServices wires every use case on st, or returns an error if cfg is
+// invalid or a role is missing.
+func NewServices(cfg Config, st Stores) (Services, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Services{}, fmt.Errorf("config: %w", err)
+	}
+	sv := Services{Config: cfg}
+	if sv.Serving, err = NewServing(cfg, ServingDeps{Images: st.Images, Blobs: st.Blobs, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Uploads, err = NewUploads(cfg, UploadsDeps{Uploads: st.Uploads, Brands: st.Brands, Blocks: st.Moderation, Blobs: st.Blobs,
+		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,
+		Reports: st.Reports, Blobs: st.Blobs, Forget: sv.Serving, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, Brands: st.Brands, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Sessions, err = NewSessions(cfg, SessionsDeps{Sessions: st.Sessions, Users: st.Accounts, Passwords: sv.Accounts, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Upkeep, err = NewUpkeep(cfg, UpkeepDeps{Expirer: st.Uploads, Tokens: st.Uploads, References: st.Images, Sessions: st.Sessions,
+		Brands: st.Brands, Blobs: st.Blobs, Disk: st.Disk, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	return sv, nil
+}

@@ -1,0 +1,64 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+
+	"userimages/core"
+)
+
+// The use cases the API calls, as small interfaces: cmd wires core's
+// services in (core.Uploads, core.Serving, core.Moderation, core.Accounts,
+// core.Upkeep). Each method's errors are *core.Error for what the caller
+// should be told, anything else a fault, answered by writeError.
+
+// Services are what a Server calls. A Server given none serves nothing
+// but its configuration checks (tests of Config).
+type Services struct {
+	Uploads    Uploads
+	Images     Images
+	Moderation Moderation
+	Accounts   Accounts
+	Readiness  Readiness
+}
+
+// Uploads runs the three steps of an upload (core.Uploads).
+type Uploads interface {
+	CreateUpload(ctx context.Context, in core.CreateUploadInput) (core.CreatedUpload, error)
+	ReceiveUpload(ctx context.Context, up core.Upload, contentLength int64, body io.Reader) error
+	Claim(ctx context.Context, token, brandID string) (core.Image, error)
+	// Carrier is nil when upload URLs point elsewhere than this server.
+	Carrier() core.UploadCarrier
+}
+
+// Images serves published images and their variants (core.Serving).
+type Images interface {
+	PublishedImage(ctx context.Context, id, ext string) (core.Image, error)
+	OpenImage(ctx context.Context, id, ext string) (core.Image, core.Blob, error)
+	OpenVariant(ctx context.Context, id, ext string, v core.Variant) (core.Image, core.Blob, error)
+	VariantWidths() []int
+}
+
+// Moderation takes images down and records readers' reports
+// (core.Moderation).
+type Moderation interface {
+	DeleteImage(ctx context.Context, id, by, reason string, block bool) (core.Image, error)
+	Report(ctx context.Context, id, reporter, reason, detail string) error
+}
+
+// Accounts authenticates callers (core.Accounts).
+type Accounts interface {
+	Authenticate(ctx context.Context, header string) (int64, error)
+	User(ctx context.Context, id int64) (core.User, error)
+	Moderator(ctx context.Context, userID int64) (string, error)
+}
+
+// Readiness tells whether this instance can take requests (core.Upkeep).
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// ServicesOf are core's services as a Server calls them.
+func ServicesOf(svc core.Services) Services {
+	return Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Accounts: svc.Accounts, Readiness: svc.Upkeep}
+}
