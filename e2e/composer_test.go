@@ -29,7 +29,7 @@ import (
 type requestGate struct {
 	ctx  context.Context
 	mu   sync.Mutex
-	rule func(method, contentType string) string // "fail", "expire", "expire-s3", "hold", or "" to let it through
+	rule func(method, contentType string) string // "fail", "expire", "expire-s3", "proxy-413", "slowdown-s3", "hold", or "" to let it through
 	held []heldPUT
 }
 
@@ -78,9 +78,9 @@ func (g *requestGate) paused(ev *cdpfetch.EventRequestPaused) {
 	switch what {
 	case "fail":
 		go chromedp.Call(g.ctx, cdpfetch.FailRequest, cdpfetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionFailed})
-	case "expire", "expire-s3":
-		ct, b := expiredAnswer(what)
-		go chromedp.Call(g.ctx, cdpfetch.FulfillRequest, cdpfetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: http.StatusForbidden,
+	case "expire", "expire-s3", "proxy-413", "slowdown-s3":
+		status, ct, b := gateAnswer(what)
+		go chromedp.Call(g.ctx, cdpfetch.FulfillRequest, cdpfetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: int64(status),
 			ResponseHeaders: []*cdpfetch.HeaderEntry{{Name: "Content-Type", Value: ct}}, Body: b})
 	case "hold":
 	default:
@@ -88,14 +88,22 @@ func (g *requestGate) paused(ev *cdpfetch.EventRequestPaused) {
 	}
 }
 
-// expiredAnswer is how an expired upload URL answers a PUT: userimages'
-// errors document ("expire"), or an S3 store's XML ("expire-s3").
-func expiredAnswer(what string) (contentType string, body []byte) {
-	if what == "expire-s3" {
-		return "application/xml", []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>`)
+// gateAnswer is what the gate answers a request with instead of the
+// server: an expired upload URL's answer, as userimages says it ("expire")
+// or an S3 store ("expire-s3"); a proxy's page refusing a large body
+// ("proxy-413"), with no code; an S3 store's code the API does not know,
+// for a busy store ("slowdown-s3").
+func gateAnswer(what string) (status int, contentType string, body []byte) {
+	switch what {
+	case "expire-s3":
+		return http.StatusForbidden, "application/xml", []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>`)
+	case "proxy-413":
+		return http.StatusRequestEntityTooLarge, "text/html", []byte("<html><body><h1>413 Request Entity Too Large</h1></body></html>")
+	case "slowdown-s3":
+		return http.StatusServiceUnavailable, "application/xml", []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
 	}
 	b, _ := json.Marshal(api.ErrorBody{Errors: []api.ErrorItem{{Code: api.CodeUploadURLExpired, Title: "expired", Status: "403"}}})
-	return "application/json", b
+	return http.StatusForbidden, "application/json", b
 }
 
 func (g *requestGate) let(id cdpfetch.RequestID) {
@@ -182,7 +190,7 @@ func TestComposerUploadList(t *testing.T) {
 			return
 		}
 		// The PUTs failed on purpose log failed loads; nothing else may.
-		if msg, ok := pageError(ev); ok && !strings.Contains(msg, "ERR_CONNECTION_FAILED") && !strings.Contains(msg, "status of 403") {
+		if msg, ok := pageError(ev); ok && !strings.Contains(msg, "ERR_CONNECTION_FAILED") && !regexp.MustCompile(`status of (403|413|503)`).MatchString(msg) {
 			mu.Lock()
 			pageErrors = append(pageErrors, msg)
 			mu.Unlock()
@@ -324,6 +332,29 @@ func TestComposerUploadList(t *testing.T) {
 			if b := body(); !strings.Contains(b, `<img src="`+pathOf(tc.name)+`"`) || strings.Contains(b, tc.name+"]") {
 				t.Errorf("body after Retry: got %q, want the picture in place of the placeholder", b)
 			}
+		})
+	}
+
+	// Answers with no code, or with one the API does not know, are judged
+	// by their status: Retry only where trying again can help.
+	for _, tc := range []struct {
+		answer, name, state string
+		buttons             []string
+	}{
+		{"proxy-413", "proxied.jpg", "proxied.jpg: the upload URL answered HTTP 413.", []string{"Remove"}},
+		{"slowdown-s3", "busy.jpg", "busy.jpg was refused (HTTP 503). (SlowDown)", []string{"Retry", "Remove"}},
+	} {
+		t.Run(tc.answer, func(t *testing.T) {
+			gate.once(http.MethodPut, tc.answer)
+			pick(file(tc.name, small))
+			waitClass(tc.name, "failed")
+			if got := state(tc.name); got != tc.state {
+				t.Errorf("state: got %q, want %q", got, tc.state)
+			}
+			if got := buttons(tc.name); !slices.Equal(got, tc.buttons) {
+				t.Errorf("buttons: got %q, want %q", got, tc.buttons)
+			}
+			press(tc.name, "Remove")
 		})
 	}
 

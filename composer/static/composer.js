@@ -5,8 +5,11 @@
  * and no request beyond the page's own server, so that it can be copied into
  * a help-center theme. To do so, keep the upload queue and its helpers,
  * replace loadConfig() with the theme's own values (the brand id, the
- * limits, and the formats and messages of config.json) and the element ids
- * with the theme's.
+ * limits, and the formats, messages and retryable codes of config.json) and
+ * the element ids with the theme's. The form's data attributes fit the
+ * pictures to the theme: data-sizes (the inserted pictures' sizes),
+ * data-max-side (the longest side a photo is resized to) and
+ * data-variant-widths (the widths of the server's copies, for srcset).
  *
  * Each picture is uploaded in the User Images API's three steps, exactly as
  * Zendesk's own help-center theme does it:
@@ -419,11 +422,15 @@
           return attempt(0, tries + 1);
         });
       };
-      return attempt(0, 0).then(function (out) {
+      var release = function () {
         bitmap.close();
+        canvas.width = canvas.height = 0; // its pixels go now, not when collected
+      };
+      return attempt(0, 0).then(function (out) {
+        release();
         return out;
       }, function (err) {
-        bitmap.close();
+        release();
         throw err;
       });
     });
@@ -1015,8 +1022,9 @@
   }
 
   // The placeholder of item in the body: "[Uploading NAME…]" while it
-  // waits or runs, "[Not uploaded: NAME]" after a failure, numbered when
-  // another upload of the same name has one.
+  // waits or runs, "[Not uploaded: NAME]" after a failure that Retry may
+  // mend (after any other it goes), numbered when another upload of the
+  // same name has one.
   function placeholder(item, failed) {
     var n = item.n > 1 ? ' (' + item.n + ')' : '';
     return failed ? '[Not uploaded: ' + item.name + n + ']' : '[Uploading ' + item.name + n + '…]';
@@ -1095,19 +1103,21 @@
       'uploaded and added to the body. Describe it in its Description field.');
   }
 
-  // canRetry says whether trying again can help after err: a failure with
-  // no code (a lost connection, an answer the page could not read), or a
-  // code config.json lists as retryable (client/api's Code.Retryable). A
-  // code outside the API's vocabulary, which some object stores answer,
-  // gets Retry when its status is 429 or a server's fault.
+  // canRetry says whether trying again can help after err: after a code
+  // config.json lists as retryable (client/api's Code.Retryable), and no
+  // other of the API's. A failure with no code (a lost connection, an
+  // answer the page could not read) or one the API does not know (some
+  // object stores have their own) is judged by its status: none (the
+  // request got no answer), 408, 429 or a server's fault.
   function canRetry(err) {
-    if (!err.code || config.retryable_codes.indexOf(err.code) >= 0) {
+    if (err.code && config.retryable_codes.indexOf(err.code) >= 0) {
       return true;
     }
-    if (config.messages[err.code]) {
+    if (err.code && config.messages[err.code]) {
       return false;
     }
-    return err.status === 429 || err.status >= 500;
+    var s = err.status;
+    return s === 0 || s === 408 || s === 429 || s >= 500;
   }
 
   function failed(item, err) {
