@@ -43,13 +43,18 @@ const Path = "/admin/"
 // pageSize is how many images a grid page shows.
 const pageSize = 24
 
-// Gate charges sign-in attempts to the rate limit of credentials.
+// Gate is what the console needs of the server in front of it: sign-in
+// attempts charged to the rate limit of credentials, and whether a request
+// came over HTTPS.
 //
 // Contract: AdmitSignIn returns nil when the attempt may go on, or, over
 // the budget, a *core.Error with api.CodeRateLimited (having set
-// Retry-After on w). httpapi.Server implements it.
+// Retry-After on w). OverHTTPS reports whether the client reached the
+// server over HTTPS (TLS to it, or a trusted proxy's word), never on the
+// word of the client alone. httpapi.Server implements it.
 type Gate interface {
 	AdmitSignIn(w http.ResponseWriter, r *http.Request) error
+	OverHTTPS(r *http.Request) bool
 }
 
 // Config configures the console.
@@ -58,10 +63,10 @@ type Config struct {
 	Accounts   Accounts
 	Moderation Moderation
 	Log        *slog.Logger
-	// SecureCookies marks the session cookie Secure even on plain HTTP
-	// requests: for a server behind a proxy that terminates HTTPS (its
-	// --public-url is https). Requests that come over TLS get Secure
-	// regardless.
+	// SecureCookies marks the session cookie Secure on every request: for
+	// a server whose --public-url is https. Without it, requests that came
+	// over HTTPS (see Gate.OverHTTPS: TLS, or a trusted proxy that
+	// terminates it and says so) get Secure.
 	SecureCookies bool
 	// ImageOrigins are origins other than this server's that images may be
 	// loaded from (an object store or CDN that image GETs redirect to).
@@ -122,7 +127,7 @@ func (c *Console) Handler(gate Gate) http.Handler {
 	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, Path, http.StatusFound) })
 	mux.HandleFunc("GET /admin/login", c.loginPage)
 	mux.HandleFunc("POST /admin/login", func(w http.ResponseWriter, r *http.Request) { c.signIn(w, r, gate) })
-	mux.HandleFunc("POST /admin/logout", c.signOut)
+	mux.HandleFunc("POST /admin/logout", func(w http.ResponseWriter, r *http.Request) { c.signOut(w, r, gate) })
 	mux.HandleFunc("GET /admin/{$}", c.admin(c.images))
 	mux.HandleFunc("GET /admin/images/{id}", c.admin(c.image))
 	mux.HandleFunc("POST /admin/images/{id}/takedown", c.admin(c.takeDown))

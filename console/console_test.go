@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -37,7 +38,9 @@ type env struct {
 
 const adminPW, userPW = "moderator pw", "reader pw!"
 
-func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
+// newEnv starts the console behind the API server; configure, when
+// given, changes the server's httpapi.Config.
+func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func(*httpapi.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -62,8 +65,12 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := httpapi.New(httpapi.ServicesOf(svc), httpapi.Config{UploadPath: selfsign.PathPrefix, Limiter: limiter, RateLimits: limits,
-		Console: func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) }}, log, nil)
+	cfg := httpapi.Config{UploadPath: selfsign.PathPrefix, Limiter: limiter, RateLimits: limits,
+		Console: func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) }}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	a, err := httpapi.New(httpapi.ServicesOf(svc), cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +193,59 @@ func TestSignIn(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSecureCookieBehindProxy: behind a proxy that terminates TLS (plain
+// HTTP to us) the session cookie is Secure when the proxy is trusted and
+// says https in X-Forwarded-Proto, and only then: the same header from an
+// untrusted peer is not believed.
+func TestSecureCookieBehindProxy(t *testing.T) {
+	trustLoopback := func(c *httpapi.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }
+	tests := []struct {
+		name       string
+		trusted    bool
+		proto      string
+		wantSecure bool
+	}{
+		{"trusted proxy says https", true, "https", true},
+		{"trusted proxy says https after another hop's http", true, "http, https", true},
+		{"trusted proxy says http", true, "http", false},
+		{"trusted proxy says nothing", true, "", false},
+		{"untrusted peer says https", false, "https", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e *env
+			if tt.trusted {
+				e = newEnv(t, false, httpapi.RateLimits{}, trustLoopback)
+			} else {
+				e = newEnv(t, false, httpapi.RateLimits{})
+			}
+			c := e.client()
+			for _, step := range []struct{ path, email string }{{"/admin/login", "mod@example.com"}, {"/admin/logout", ""}} {
+				req, _ := http.NewRequest(http.MethodPost, e.srv.URL+step.path, strings.NewReader(url.Values{"email": {step.email}, "password": {adminPW}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", e.srv.URL)
+				if tt.proto != "" {
+					req.Header.Set("X-Forwarded-Proto", tt.proto)
+				}
+				res, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				var ck *http.Cookie
+				for _, c := range res.Cookies() {
+					if c.Name == console.CookieName {
+						ck = c
+					}
+				}
+				if ck == nil || ck.Secure != tt.wantSecure {
+					t.Errorf("POST %s: got session cookie %+v, want one with Secure %v", step.path, ck, tt.wantSecure)
+				}
+			}
+		})
 	}
 }
 

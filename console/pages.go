@@ -62,24 +62,26 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, gate Gate) {
 		c.fail(w, r, core.User{}, err)
 		return
 	}
-	http.SetCookie(w, c.cookie(r, token, int(c.maxAge.Seconds())))
+	http.SetCookie(w, c.cookie(r, gate, token, int(c.maxAge.Seconds())))
 	http.Redirect(w, r, d["Next"].(string), http.StatusSeeOther)
 }
 
-// cookie is the session cookie of token; maxAge -1 deletes it.
-func (c *Console) cookie(r *http.Request, token string, maxAge int) *http.Cookie {
+// cookie is the session cookie of token for r; maxAge -1 deletes it.
+// It is Secure whenever the client reached us over HTTPS, so that the
+// browser never sends it over plain HTTP.
+func (c *Console) cookie(r *http.Request, gate Gate, token string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: CookieName, Value: token, Path: Path, MaxAge: maxAge,
-		HttpOnly: true, Secure: c.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode}
+		HttpOnly: true, Secure: c.secure || gate.OverHTTPS(r), SameSite: http.SameSiteLaxMode}
 }
 
-func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, gate Gate) {
 	if ck, err := r.Cookie(CookieName); err == nil {
 		if err := c.sessions.SignOut(r.Context(), ck.Value); err != nil {
 			c.fail(w, r, core.User{}, err)
 			return
 		}
 	}
-	http.SetCookie(w, c.cookie(r, "", -1))
+	http.SetCookie(w, c.cookie(r, gate, "", -1))
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }
 

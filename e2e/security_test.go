@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,47 @@ func TestDuplicatedSignedParameter(t *testing.T) {
 		// The URL as issued still works: nothing was stored.
 		if err := putUpload(http.DefaultClient, up, img); err != nil {
 			t.Errorf("PUT of the URL as issued after the refused one: %v", err)
+		}
+	}
+}
+
+// TestConsoleCookieSecureBehindProxy: behind a proxy that terminates TLS
+// (plain HTTP to the server) and no --public-url, the console's session
+// cookie is Secure when the proxy is trusted (--trusted-proxy) and says
+// https in X-Forwarded-Proto, and only then.
+func TestConsoleCookieSecureBehindProxy(t *testing.T) {
+	data := t.TempDir()
+	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
+	behindProxy := startServer(t, data, "--trusted-proxy", "127.0.0.1")
+	direct := startServer(t, data)
+	for _, tc := range []struct {
+		name       string
+		srv        *server
+		proto      string
+		wantSecure bool
+	}{
+		{"trusted proxy says https", behindProxy, "https", true},
+		{"trusted proxy says http", behindProxy, "http", false},
+		{"untrusted peer says https", direct, "https", false},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, tc.srv.base+"/admin/login",
+			strings.NewReader(url.Values{"email": {consoleAdmin}, "password": {consoleAdminPW}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-Proto", tc.proto)
+		req.Header.Set("X-Forwarded-For", "198.51.100.7")
+		res, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		var session *http.Cookie
+		for _, c := range res.Cookies() {
+			if c.Name == "userimages_session" {
+				session = c
+			}
+		}
+		if session == nil || session.Value == "" || session.Secure != tc.wantSecure || !session.HttpOnly {
+			t.Errorf("%s: sign-in got %s and session cookie %+v, want one with Secure %v", tc.name, res.Status, session, tc.wantSecure)
 		}
 	}
 }

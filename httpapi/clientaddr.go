@@ -18,19 +18,16 @@ func (s *Server) clientAddr(r *http.Request) string {
 }
 
 func clientAddress(remoteAddr string, forwardedFor []string, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
+	peer, ok := peerAddr(remoteAddr)
+	if !ok {
+		host, _, err := net.SplitHostPort(remoteAddr)
+		if err != nil {
+			return remoteAddr
+		}
 		return host
 	}
-	peer = peer.Unmap()
 	client := peer
-	isTrusted := func(a netip.Addr) bool {
-		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
-	}
+	isTrusted := func(a netip.Addr) bool { return contains(trusted, a) }
 	if !isTrusted(peer) {
 		return peer.String()
 	}
@@ -51,6 +48,50 @@ func clientAddress(remoteAddr string, forwardedFor []string, trusted []netip.Pre
 		}
 	}
 	return client.String()
+}
+
+// OverHTTPS reports whether the client reached this server over HTTPS:
+// by TLS to it, or through a trusted proxy (the direct peer) that says so
+// in X-Forwarded-Proto, as one that terminates TLS does. An untrusted
+// peer's X-Forwarded-Proto is ignored.
+func (s *Server) OverHTTPS(r *http.Request) bool {
+	return r.TLS != nil || forwardedHTTPS(r.RemoteAddr, r.Header.Values("X-Forwarded-Proto"), s.cfg.TrustedProxies)
+}
+
+// forwardedHTTPS reports whether the peer at remoteAddr is a trusted
+// proxy and a proxy said https in X-Forwarded-Proto. Any https in the list
+// counts: a proxy that appends rather than sets the header was reached
+// over https if anyone in the chain was, and a client that forges https
+// through a proxy that passes it on only gets cookies its own plain-HTTP
+// connection will not send back.
+func forwardedHTTPS(remoteAddr string, forwardedProto []string, trusted []netip.Prefix) bool {
+	peer, ok := peerAddr(remoteAddr)
+	if !ok || !contains(trusted, peer) {
+		return false
+	}
+	for _, v := range forwardedProto {
+		for proto := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(proto), "https") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// peerAddr is the address of a request's RemoteAddr (host:port, or a
+// bare host), IPv4-mapped addresses as IPv4.
+func peerAddr(remoteAddr string) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	return a.Unmap(), err == nil
+}
+
+func contains(prefixes []netip.Prefix, a netip.Addr) bool {
+	return slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // parseHop reads one X-Forwarded-For entry: an address, optionally with a

@@ -64,3 +64,32 @@ func TestRateLimitSubject(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardedHTTPS(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	tests := []struct {
+		name    string
+		remote  string
+		proto   []string
+		trusted []netip.Prefix
+		want    bool
+	}{
+		{name: "trusted proxy says https", remote: "10.1.2.3:4711", proto: []string{"https"}, trusted: proxies, want: true},
+		{name: "in any case", remote: "10.1.2.3:4711", proto: []string{"HTTPS"}, trusted: proxies, want: true},
+		{name: "IPv4-mapped trusted proxy", remote: "[::ffff:10.1.2.3]:4711", proto: []string{"https"}, trusted: proxies, want: true},
+		{name: "IPv6 trusted proxy", remote: "[fd00::1]:4711", proto: []string{"https"}, trusted: proxies, want: true},
+		{name: "https anywhere in a list", remote: "10.1.2.3:4711", proto: []string{"http , https"}, trusted: proxies, want: true},
+		{name: "https on a second line", remote: "10.1.2.3:4711", proto: []string{"http", "https"}, trusted: proxies, want: true},
+		{name: "trusted proxy says http", remote: "10.1.2.3:4711", proto: []string{"http"}, trusted: proxies},
+		{name: "trusted proxy says nothing", remote: "10.1.2.3:4711", trusted: proxies},
+		{name: "untrusted peer says https", remote: "203.0.113.5:4711", proto: []string{"https"}, trusted: proxies},
+		{name: "no proxies trusted", remote: "10.1.2.3:4711", proto: []string{"https"}},
+		{name: "peer that is no address", remote: "@unix", proto: []string{"https"}, trusted: proxies},
+		{name: "not https but like it", remote: "10.1.2.3:4711", proto: []string{"httpsx", "wss"}, trusted: proxies},
+	}
+	for _, tt := range tests {
+		if got := forwardedHTTPS(tt.remote, tt.proto, tt.trusted); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -77,7 +77,8 @@ type Config struct {
 
 	// Console, when set, returns the handler of the moderation console
 	// (package console), served under ConsolePath outside CORS; it is
-	// given the server, whose credential budget sign-ins are charged to.
+	// given the server, whose credential budget sign-ins are charged to
+	// and which says whether a request came over HTTPS.
 	// Default nil: no console.
 	Console func(SignInGate) http.Handler
 
@@ -267,10 +268,13 @@ func (s *Server) Handler() http.Handler {
 const ConsolePath = "/admin/"
 
 // SignInGate is what a browser console needs of the API: the rate limit
-// of credentials, which its sign-ins are charged to (*Server implements
-// it; see Server.AdmitSignIn for the contract).
+// of credentials, which its sign-ins are charged to, and whether a
+// request came over HTTPS, which its cookies are marked Secure by (*Server
+// implements it; see Server.AdmitSignIn and Server.OverHTTPS for the
+// contracts).
 type SignInGate interface {
 	AdmitSignIn(w http.ResponseWriter, r *http.Request) error
+	OverHTTPS(r *http.Request) bool
 }
 
 // jsonAliases serves a path under jsonAliasPrefix ending in ".json" as the
