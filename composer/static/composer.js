@@ -326,7 +326,12 @@
     return n >= 0 ? n : MAX_SIDE;
   }
 
+  // accepts says whether the server takes pictures of type mime: one of
+  // its formats, or of content_types when a theme gives no formats.
   function accepts(mime) {
+    if (!config.formats.length) {
+      return !config.content_types.length || config.content_types.indexOf(mime) >= 0;
+    }
     return acceptedFormats().some(function (f) { return f.mime === mime; });
   }
 
@@ -488,7 +493,8 @@
           return over ? sizeRefusal(file) : '';
         }
         item.file = new File([out.blob], file.name, { type: out.blob.type });
-        item.format = acceptedFormats().filter(function (f) { return f.mime === out.blob.type; })[0];
+        item.format = acceptedFormats().filter(function (f) { return f.mime === out.blob.type; })[0] ||
+          { mime: out.blob.type, name: out.blob.type, magics: [] }; // a theme that gives no formats
         item.width = out.width;
         item.resized = 'resized from ' + formatSize(file.size) + ' to ' + formatSize(out.blob.size);
         item.bar.max = out.blob.size;
