@@ -156,9 +156,6 @@ func (s *scanner) webpFrameData(f *webpFrame, end int64) error {
 	return nil
 }
 
-// webpKept are the chunks kept when stripping.
-var webpKept = map[string]bool{"VP8X": true, "VP8 ": true, "VP8L": true, "ALPH": true, "ANIM": true, "ANMF": true, "ICCP": true}
-
 // VP8X flags (RFC 9649, section 2.7).
 const (
 	webpFlagAnimation = 0x02
@@ -267,8 +264,10 @@ var webpRules = map[string][]webpRule{
 	}},
 }
 
-// webpChunks are what reads each chunk type, once its place is checked;
-// other chunks are skipped and dropped.
+// webpChunks are what reads each chunk type, once its place is checked.
+// The image and animation chunks and the ICC profile are kept (VP8X is
+// written at the end); EXIF and XMP are metadata; other chunks are skipped
+// and dropped.
 var webpChunks = map[string]func(w *webpWalk, c webpChunkHead) error{
 	"VP8X": (*webpWalk).extended,
 	"ALPH": (*webpWalk).image,
