@@ -13,6 +13,15 @@
 // uploader) travels sealed in one opaque parameter, so that no address or
 // user id shows in proxy logs or browser history.
 //
+// A PUT may omit the signed headers, as clients that cannot set headers
+// do (Uppy 6's AwsS3 sends only Content-Type): each omitted one is taken
+// to have the value this server issued for it, which the URL carries
+// (x-amz-server-side-encryption as a signed parameter, Content-Disposition
+// sealed), and the signature is checked with that value. Those values are
+// fixed by the server, not chosen by the caller, and the self-served
+// target does not store them, so leaving them out changes nothing the
+// server keeps or serves; a header that is sent must match as issued.
+//
 // Secrets rotate: a Signer signs with its current secret and also verifies
 // URLs signed with previous ones, up to each one's retirement, so that a
 // leaked secret stops minting valid URLs. Each secret has its own access
@@ -78,6 +87,9 @@ type sealed struct {
 	Size int64  `json:"s"`
 	User int64  `json:"u,omitempty"`
 	Addr string `json:"a,omitempty"`
+	// Disposition is the Content-Disposition header issued, for a PUT
+	// that omits it.
+	Disposition string `json:"d,omitempty"`
 }
 
 // KeyID is the access key id of secret: "ui" and the first 8 hex digits of
@@ -201,12 +213,8 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 		return core.UploadTarget{}, fmt.Errorf("presign %s: base url %q has no host", p.Token, p.BaseURL)
 	}
 	current := s.keys[0]
-	seal, err := current.sealFor(p.Token, sealed{Size: p.FileSize, User: p.Uploader.UserID, Addr: p.Uploader.ClientAddr})
-	if err != nil {
-		return core.UploadTarget{}, fmt.Errorf("presign %s: seal: %w", p.Token, err)
-	}
 	u.Path = PathPrefix + p.Token
-	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}, paramSealed: {seal}}
+	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(p.TTL / time.Second))}}
 	header := http.Header{}
 	for k, v := range p.Headers {
 		switch http.CanonicalHeaderKey(k) {
@@ -222,6 +230,12 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 	if q.Get(paramType) == "" {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: no Content-Type among the headers", p.Token)
 	}
+	seal, err := current.sealFor(p.Token, sealed{Size: p.FileSize, User: p.Uploader.UserID, Addr: p.Uploader.ClientAddr,
+		Disposition: header.Get("Content-Disposition")})
+	if err != nil {
+		return core.UploadTarget{}, fmt.Errorf("presign %s: seal: %w", p.Token, err)
+	}
+	q.Set(paramSealed, seal)
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
 	if err != nil {
@@ -238,7 +252,8 @@ func (s *Signer) PresignPut(ctx context.Context, p core.PresignParams) (core.Upl
 // Verify implements core.UploadCarrier: the URLs carry, signed and sealed,
 // everything it returns, so the service records an upload only when its
 // bytes arrive. It checks that r is a PUT through a URL this Signer issued, unchanged,
-// with every signed header as issued, on the host it was issued for, before
+// with every signed header it sends as issued (one it omits is taken as
+// issued: see the package comment), on the host it was issued for, before
 // it expired, signed with one of its secrets: the one X-Amz-Credential
 // names, and, for a previous secret, before its retirement. No parameter
 // may be given twice (S3 refuses that too). It returns the upload the URL was issued for (its token, declared
@@ -266,7 +281,7 @@ func (s *Signer) Verify(r *http.Request, now time.Time) (core.Upload, error) {
 func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 	mismatch := core.Errorf(api.CodeSignatureMismatch, "the upload URL or its headers do not match the signature: "+
 		"PUT to the url exactly as returned, on the host it names (a proxy must keep the Host header), "+
-		"with exactly the Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it")
+		"with the Content-Disposition and X-Amz-Server-Side-Encryption headers returned with it unchanged (or without them)")
 	q := r.URL.Query()
 	for _, vs := range q {
 		if len(vs) > 1 {
@@ -294,13 +309,16 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 		}
 	}
 	q.Del("X-Amz-Signature")
-	req, err := presigned(r, q, signedHeaders, mismatch)
+	keyID, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
+	i := slices.IndexFunc(s.keys, func(k key) bool { return k.creds.AccessKeyID == keyID })
+	if i < 0 {
+		return "", key{}, mismatch
+	}
+	req, err := presigned(r, q, signedHeaders, s.keys[i], token, mismatch)
 	if err != nil {
 		return "", key{}, err
 	}
-	keyID, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
-	i := slices.IndexFunc(s.keys, func(k key) bool { return k.creds.AccessKeyID == keyID })
-	if i < 0 || !signatureMatches(s.keys[i], req, signedAt, q, got) {
+	if !signatureMatches(s.keys[i], req, signedAt, q, got) {
 		return "", key{}, mismatch
 	}
 	switch {
@@ -314,28 +332,51 @@ func (s *Signer) verify(r *http.Request, now time.Time) (string, key, error) {
 	return token, s.keys[i], nil
 }
 
-// presigned rebuilds r as it was presigned: the URL with query q, without
-// its signature, and only the signed headers, taken from r. It returns
-// mismatch if r is not a PUT, and an error naming a signed header r lacks.
-func presigned(r *http.Request, q url.Values, signedHeaders []string, mismatch error) (*http.Request, error) {
+// presigned rebuilds r, a PUT to the URL of token that k signed, as it
+// was presigned: the URL with query q, without its signature, and only the
+// signed headers: those r sends, and for each it omits the value issued
+// (k.issued). It returns mismatch if r is not a PUT, and an error naming
+// an omitted signed header whose issued value the URL does not carry.
+func presigned(r *http.Request, q url.Values, signedHeaders []string, k key, token string, mismatch error) (*http.Request, error) {
 	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, u.String(), nil)
 	if err != nil || r.Method != http.MethodPut {
 		return nil, mismatch
 	}
 	for _, h := range signedHeaders {
-		if h != "host" && r.Header.Get(h) == "" {
-			return nil, core.Errorf(api.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
+		if h == "host" {
+			continue
 		}
-	}
-	for _, h := range signedHeaders {
-		if h != "host" {
-			for _, v := range r.Header.Values(h) {
-				req.Header.Add(h, v)
+		values := r.Header.Values(h)
+		if len(values) == 0 {
+			v, ok := k.issued(h, token, q)
+			if !ok {
+				return nil, core.Errorf(api.CodeSignatureMismatch, "the %s header is missing: send every header returned in upload.headers", http.CanonicalHeaderKey(h))
 			}
+			values = []string{v}
+		}
+		for _, v := range values {
+			req.Header.Add(h, v)
 		}
 	}
 	return req, nil
+}
+
+// issued returns the value that the URL of token with query q was issued
+// with for signed header h, for a PUT that omits it: the signed
+// x-amz-server-side-encryption parameter, or the sealed
+// Content-Disposition. It reports false for another header, or when the URL
+// does not carry it (or, tampered with, does not open).
+func (k key) issued(h, token string, q url.Values) (string, bool) {
+	switch h {
+	case paramSSE:
+		v := q.Get(paramSSE)
+		return v, v != ""
+	case "content-disposition":
+		v, err := k.open(token, q.Get(paramSealed))
+		return v.Disposition, err == nil && v.Disposition != ""
+	}
+	return "", false
 }
 
 // signedAfterRetiring reports whether a URL k verified was signed after k

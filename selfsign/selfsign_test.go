@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -130,6 +129,13 @@ func TestVerify(t *testing.T) {
 			r.URL.RawQuery = q.Encode()
 		}
 	}
+	delHeader := func(names ...string) func(*http.Request) {
+		return func(r *http.Request) {
+			for _, k := range names {
+				r.Header.Del(k)
+			}
+		}
+	}
 	tests := []struct {
 		name   string
 		tamper func(*http.Request)
@@ -179,7 +185,47 @@ func TestVerify(t *testing.T) {
 		{name: "content type header missing is ignored", tamper: func(r *http.Request) { r.Header.Del("Content-Type") }, now: issued},
 		{name: "encryption header changed", tamper: func(r *http.Request) { r.Header.Set("X-Amz-Server-Side-Encryption", "aws:kms") }, now: issued, want: api.CodeSignatureMismatch},
 		{name: "disposition changed", tamper: func(r *http.Request) { r.Header.Set("Content-Disposition", "inline") }, now: issued, want: api.CodeSignatureMismatch},
-		{name: "encryption header missing", tamper: func(r *http.Request) { r.Header.Del("X-Amz-Server-Side-Encryption") }, now: issued, want: api.CodeSignatureMismatch},
+		// Signed headers the PUT omits are taken as issued (Uppy 6 sends
+		// only Content-Type); those it sends must match.
+		{name: "encryption header omitted", tamper: delHeader("X-Amz-Server-Side-Encryption"), now: issued},
+		{name: "disposition omitted", tamper: delHeader("Content-Disposition"), now: issued},
+		{name: "only Content-Type sent", tamper: delHeader("Content-Disposition", "X-Amz-Server-Side-Encryption"), now: issued},
+		{name: "nothing sent", tamper: delHeader("Content-Disposition", "X-Amz-Server-Side-Encryption", "Content-Type"), now: issued},
+		{name: "omitted, expired", tamper: delHeader("Content-Disposition", "X-Amz-Server-Side-Encryption"), now: issued.Add(time.Hour + time.Second), want: api.CodeUploadURLExpired},
+		{name: "omitted, other secret", signer: other, tamper: delHeader("Content-Disposition", "X-Amz-Server-Side-Encryption"), now: issued, want: api.CodeSignatureMismatch},
+		{name: "omitted, wrong host", tamper: func(r *http.Request) {
+			delHeader("Content-Disposition", "X-Amz-Server-Side-Encryption")(r)
+			r.Host = "evil.example.test:8080"
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "omitted, encryption parameter changed", tamper: func(r *http.Request) {
+			delHeader("X-Amz-Server-Side-Encryption")(r)
+			setQuery("x-amz-server-side-encryption", "aws:kms")(r)
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "omitted, encryption parameter removed", tamper: func(r *http.Request) {
+			delHeader("X-Amz-Server-Side-Encryption")(r)
+			delQuery("x-amz-server-side-encryption")(r)
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "omitted, sealed upload changed", tamper: func(r *http.Request) {
+			delHeader("Content-Disposition")(r)
+			q := r.URL.Query()
+			sealed := []byte(q.Get("x-ui-upload"))
+			sealed[len(sealed)/2] ^= 1
+			q.Set("x-ui-upload", string(sealed))
+			r.URL.RawQuery = q.Encode()
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "omitted, sealed upload removed", tamper: func(r *http.Request) {
+			delHeader("Content-Disposition")(r)
+			delQuery("x-ui-upload")(r)
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "disposition sent empty", tamper: func(r *http.Request) { r.Header.Set("Content-Disposition", "") }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "disposition sent twice", tamper: func(r *http.Request) { r.Header.Add("Content-Disposition", "inline") }, now: issued, want: api.CodeSignatureMismatch},
+		{name: "disposition of another file", tamper: func(r *http.Request) {
+			r.Header.Set("Content-Disposition", `attachment; filename="01GC9JEN2X052BAKW905PH9C37.jpeg"`)
+		}, now: issued, want: api.CodeSignatureMismatch},
+		{name: "encryption header sent, disposition omitted, encryption changed", tamper: func(r *http.Request) {
+			r.Header.Del("Content-Disposition")
+			r.Header.Set("X-Amz-Server-Side-Encryption", "aws:kms")
+		}, now: issued, want: api.CodeSignatureMismatch},
 		{name: "wrong host", tamper: func(r *http.Request) { r.Host = "evil.example.test:8080" }, now: issued, want: api.CodeSignatureMismatch},
 		{name: "wrong method", tamper: func(r *http.Request) { r.Method = http.MethodPost }, now: issued, want: api.CodeSignatureMismatch},
 		{name: "unsigned header added is ignored", tamper: func(r *http.Request) { r.Header.Set("X-Other", "1") }, now: issued},
@@ -375,21 +421,44 @@ func TestNewRejectsBadPreviousSecrets(t *testing.T) {
 	}
 }
 
-// TestMissingHeaderIsNamed: the commonest client mistake, a header of
-// upload.headers not sent, gets a message naming it.
+// TestMissingHeaderIsNamed: a signed header omitted whose issued value the
+// URL does not carry (a URL sealed before it carried Content-Disposition)
+// gets a message naming it.
 func TestMissingHeaderIsNamed(t *testing.T) {
 	s, _ := New(testSecret)
-	r := request(presign(t, s))
-	r.Header.Del("X-Amz-Server-Side-Encryption")
-	_, err := s.Verify(r, issued)
+	target := presign(t, s)
+	// The same URL, its seal made without the disposition, and signed again.
+	u, _ := url.Parse(target.URL)
+	q := u.Query()
+	v, err := s.keys[0].sealFor("01GC9JEN2X052BAKW905PH9C36", sealed{Size: 10, User: 42, Addr: "2001:db8::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Set(paramSealed, v)
+	q.Del("X-Amz-Signature")
+	u.RawQuery = q.Encode()
+	req, _ := http.NewRequest(http.MethodPut, u.String(), nil)
+	req.Header.Set("Content-Disposition", target.Headers["Content-Disposition"])
+	req.Header.Set("X-Amz-Server-Side-Encryption", "AES256")
+	resigned, _, err := s.keys[0].signer.PresignHTTP(context.Background(), s.keys[0].creds, req, "UNSIGNED-PAYLOAD", service, region, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := request(core.UploadTarget{URL: resigned, Headers: target.Headers})
+	if _, err := s.Verify(r, issued); err != nil {
+		t.Fatalf("Verify of the re-signed URL with its headers: %v", err)
+	}
+	r.Header.Del("Content-Disposition")
+	_, err = s.Verify(r, issued)
 	var e *core.Error
-	if !errors.As(err, &e) || e.Code != api.CodeSignatureMismatch || !strings.Contains(e.Message, "X-Amz-Server-Side-Encryption header is missing") {
-		t.Fatalf("Verify without a header: got %v, want SignatureMismatch naming the header", err)
+	if !errors.As(err, &e) || e.Code != api.CodeSignatureMismatch || !strings.Contains(e.Message, "Content-Disposition header is missing") {
+		t.Fatalf("Verify without a header it cannot fill: got %v, want SignatureMismatch naming the header", err)
 	}
 }
 
 // TestWithoutEncryptionHeader: with the service's encryption header turned
-// off (--upload-sse none), URLs sign and require only the others.
+// off (--upload-sse none), URLs sign and require only the others, and a
+// PUT may still omit Content-Disposition.
 func TestWithoutEncryptionHeader(t *testing.T) {
 	s, _ := New(testSecret)
 	target, err := s.PresignPut(context.Background(), core.PresignParams{
@@ -399,13 +468,20 @@ func TestWithoutEncryptionHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if u, _ := url.Parse(target.URL); u.Query().Get("X-Amz-SignedHeaders") != "content-disposition;host" {
+		t.Errorf("signed headers: got %q, want content-disposition;host", u.Query().Get("X-Amz-SignedHeaders"))
+	}
 	r := request(target)
 	if up, err := s.Verify(r, issued); err != nil || up.ContentType != "image/png" {
 		t.Fatalf("Verify: got %+v, %v; want the png upload", up, err)
 	}
 	r.Header.Del("Content-Disposition")
-	if _, err := s.Verify(r, issued); !strings.Contains(fmt.Sprint(err), "Content-Disposition header is missing") {
-		t.Errorf("Verify without Content-Disposition: got %v, want it named", err)
+	if up, err := s.Verify(r, issued); err != nil || up.ContentType != "image/png" {
+		t.Fatalf("Verify without Content-Disposition: got %+v, %v; want the png upload", up, err)
+	}
+	r.Header.Set("X-Amz-Server-Side-Encryption", "AES256")
+	if _, err := s.Verify(r, issued); err != nil {
+		t.Errorf("Verify with an unsigned encryption header: got %v, want it ignored (as S3 ignores unsigned headers)", err)
 	}
 }
 
