@@ -120,9 +120,15 @@ func TestBadInput(t *testing.T) {
 		{"put: PNG bytes under a JPEG URL, sent as image/png", func(e *env) *http.Request {
 			return withHeader(e.putRequest(e.create("image/jpeg", len(png)), png), "Content-Type", "image/png")
 		}, 422, api.CodeContentMismatch},
-		{"put: signed header missing", func(e *env) *http.Request {
+		{"put: signed header changed", func(e *env) *http.Request {
+			req := e.putRequest(e.create("image/jpeg", len(img)), img)
+			req.Header.Set("Content-Disposition", "inline")
+			return req
+		}, 403, api.CodeSignatureMismatch},
+		{"put: signed header omitted, another changed", func(e *env) *http.Request {
 			req := e.putRequest(e.create("image/jpeg", len(img)), img)
 			req.Header.Del("Content-Disposition")
+			req.Header.Set("X-Amz-Server-Side-Encryption", "aws:kms")
 			return req
 		}, 403, api.CodeSignatureMismatch},
 		{"put: wrong host", func(e *env) *http.Request {
@@ -279,6 +285,12 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("status: got %d, want %d (body %s)", res.status, tt.status, res.body)
 			}
 			checkErrorBody(t, res, tt.status, tt.code)
+			// The upload target's refusals name their S3 code too, for
+			// S3 clients; no other route's do.
+			isPut := req.Method == http.MethodPut && strings.HasPrefix(req.URL.Path, "/uploads/")
+			if got := res.header.Get("X-Amz-Error-Code"); (got != "") != isPut {
+				t.Errorf("X-Amz-Error-Code: got %q, want one only on an upload PUT's refusal", got)
+			}
 			if after := e.snapshot(); after != before {
 				t.Errorf("stored state changed:\n got %s\nwant %s", after, before)
 			}

@@ -54,10 +54,37 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			item.Meta = &api.ErrorMeta{Limit: e.Limit}
 		}
 	}
+	if r.Pattern == s.putPattern() {
+		w.Header().Set("X-Amz-Error-Code", s3ErrorCode(code))
+	}
 	if info.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="userimages"`)
 	}
 	writeJSON(w, info.Status, api.ErrorBody{Errors: []api.ErrorItem{item}})
+}
+
+// s3ErrorCodes are the names S3 gives the refusals of a PUT that the
+// upload target shares with it, by API code.
+var s3ErrorCodes = map[api.Code]string{
+	api.CodeSignatureMismatch:  "SignatureDoesNotMatch",
+	api.CodeUploadURLExpired:   "ExpiredToken",
+	api.CodePayloadTooLarge:    "EntityTooLarge",
+	api.CodeIncompleteBody:     "IncompleteBody",
+	api.CodeAlreadyUploaded:    "PreconditionFailed",
+	api.CodeRateLimited:        "SlowDown",
+	api.CodeServiceUnavailable: "ServiceUnavailable",
+	api.CodeStorageUnavailable: "ServiceUnavailable",
+	api.CodeInternalError:      "InternalError",
+}
+
+// s3ErrorCode is the X-Amz-Error-Code of a refused upload PUT, which S3
+// clients read (Uppy shows it): S3's name for code, or code itself where
+// S3 has no such refusal (the image checks).
+func s3ErrorCode(code api.Code) string {
+	if c, ok := s3ErrorCodes[code]; ok {
+		return c
+	}
+	return string(code)
 }
 
 // internalErrorBody is answered when a response cannot be encoded.

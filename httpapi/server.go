@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -408,13 +409,18 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Leave time to answer even when the body came at the last moment.
 	_ = rc.SetWriteDeadline(deadline.Add(uploadAnswerTime))
-	body := &deadlineReader{r: r.Body}
+	// The MD5 of the bytes read, which on success are exactly the body.
+	sum := md5.New()
+	body := &deadlineReader{r: io.TeeReader(r.Body, sum)}
 	if err := s.svc.Uploads.ReceiveUpload(r.Context(), upload, r.ContentLength, body); err != nil {
 		if body.timedOut {
 			err = core.Errorf(api.CodeIncompleteBody, "the body did not arrive within %s; nothing was stored", s.cfg.UploadTimeout)
 		}
 		return err
 	}
+	// As S3 answers a PutObject: S3 clients read the ETag (Uppy 5's AwsS3
+	// never settles without it).
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum.Sum(nil))+`"`)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	return nil
