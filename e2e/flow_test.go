@@ -344,15 +344,19 @@ func TestUploadRejections(t *testing.T) {
 		body       []byte
 		wantStatus int
 		wantCode   string
+		wantS3Code string // X-Amz-Error-Code, for S3 clients
 	}{
-		{"without X-Amz-Server-Side-Encryption", up.Upload.URL, withHeader("X-Amz-Server-Side-Encryption", ""), img, 403, "SignatureMismatch"},
+		{"other X-Amz-Server-Side-Encryption", up.Upload.URL, withHeader("X-Amz-Server-Side-Encryption", "aws:kms"), img, 403, "SignatureMismatch", "SignatureDoesNotMatch"},
+		{"other X-Amz-Server-Side-Encryption, Content-Disposition left out", up.Upload.URL,
+			map[string]string{"Content-Type": "image/jpeg", "X-Amz-Server-Side-Encryption": "aws:kms"}, img, 403, "SignatureMismatch", "SignatureDoesNotMatch"},
 		// The PUT's Content-Type header is not signed (as on Zendesk's URLs);
 		// the bytes are checked against the type the URL signs.
-		{"PNG bytes sent as image/png to a JPEG URL", up.Upload.URL, withHeader("Content-Type", "image/png"), pngHeaded, 422, "ContentMismatch"},
-		{"other Content-Disposition", up.Upload.URL, withHeader("Content-Disposition", `attachment; filename="x.jpeg"`), img, 403, "SignatureMismatch"},
-		{"tampered signature", tampered, up.Upload.Headers, img, 403, "SignatureMismatch"},
-		{"short body", up.Upload.URL, up.Upload.Headers, img[:len(img)-1], 400, "IncompleteBody"},
-		{"long body", up.Upload.URL, up.Upload.Headers, append(img[:len(img):len(img)], 0), 413, "PayloadTooLarge"},
+		{"PNG bytes sent as image/png to a JPEG URL", up.Upload.URL, withHeader("Content-Type", "image/png"), pngHeaded, 422, "ContentMismatch", "ContentMismatch"},
+		{"other Content-Disposition", up.Upload.URL, withHeader("Content-Disposition", `attachment; filename="x.jpeg"`), img, 403, "SignatureMismatch", "SignatureDoesNotMatch"},
+		{"tampered signature", tampered, up.Upload.Headers, img, 403, "SignatureMismatch", "SignatureDoesNotMatch"},
+		{"tampered signature, signed headers left out", tampered, map[string]string{"Content-Type": "image/jpeg"}, img, 403, "SignatureMismatch", "SignatureDoesNotMatch"},
+		{"short body", up.Upload.URL, up.Upload.Headers, img[:len(img)-1], 400, "IncompleteBody", "IncompleteBody"},
+		{"long body", up.Upload.URL, up.Upload.Headers, append(img[:len(img):len(img)], 0), 413, "PayloadTooLarge", "EntityTooLarge"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,6 +366,9 @@ func TestUploadRejections(t *testing.T) {
 			}
 			if res.StatusCode != tc.wantStatus || errorCode(body) != tc.wantCode {
 				t.Errorf("got status %d code %s, want %d %s; body %s", res.StatusCode, errorCode(body), tc.wantStatus, tc.wantCode, body)
+			}
+			if got := res.Header.Get("X-Amz-Error-Code"); got != tc.wantS3Code {
+				t.Errorf("X-Amz-Error-Code: got %q, want %q", got, tc.wantS3Code)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -439,6 +440,10 @@ func putUpload(c *http.Client, up uploadResponse, data []byte) error {
 	}
 	if res.StatusCode != http.StatusOK {
 		return &errStatus{"put upload", res.StatusCode, b}
+	}
+	// As S3 answers: the quoted MD5 of the bytes, which S3 clients read.
+	if sum := md5.Sum(data); res.Header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` {
+		return fmt.Errorf("put upload: ETag %q, want the quoted MD5 of the %d bytes", res.Header.Get("ETag"), len(data))
 	}
 	return nil
 }
