@@ -198,3 +198,45 @@ func TestConsoleCookieSecureBehindProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongPasswordDeletesThrottled: DELETE of an image checks
+// credentials, so it spends the address's budget of credentials as every
+// route that checks them does: of 40 wrong-password DELETEs from one
+// address, those over --rate-limit-auth answer 429, and the image stays.
+func TestWrongPasswordDeletesThrottled(t *testing.T) {
+	data := t.TempDir()
+	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
+	srv := startServer(t, data, "--rate-limit-auth", "10/m")
+	img := encodeJPEG(t, newRand(t), 16, 16)
+	up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
+	if err == nil {
+		err = putUpload(http.DefaultClient, up, img)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, err := claim(http.DefaultClient, srv.base, "", up.Upload.Token, brandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(published.UserImage.Path, "/hc/user_images/"), ".jpeg")
+	counts := map[int]int{}
+	for range 40 {
+		res, body, err := do(http.DefaultClient, http.MethodDelete, srv.base+"/api/v2/guide/user_images/"+id, basicAuth(consoleAdmin, "wrong password"), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[res.StatusCode]++
+		if res.StatusCode == http.StatusTooManyRequests && (errorCode(body) != "RateLimited" || res.Header.Get("Retry-After") == "") {
+			t.Errorf("429: got %s (Retry-After %q), want RateLimited with Retry-After", body, res.Header.Get("Retry-After"))
+		}
+	}
+	t.Logf("40 wrong-password DELETEs: %v", counts)
+	// The budget refills at 10 a minute while the DELETEs run.
+	if counts[http.StatusUnauthorized] > 12 || counts[http.StatusTooManyRequests] < 28 || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != 40 {
+		t.Errorf("40 wrong-password DELETEs: got statuses %v, want 10 (a few more if the budget refilled) 401, the rest 429", counts)
+	}
+	if _, err := fetch(http.DefaultClient, srv.base, published.UserImage.Path); err != nil {
+		t.Errorf("the image after the DELETEs: %v", err)
+	}
+}

@@ -78,10 +78,10 @@ const limiterWarnEvery = 10 * time.Second
 // authenticate. When the limiter fails, the request is let through (fail
 // open) and a warning logged.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, limit ratelimit.Limit) (core.Uploader, error) {
-	if err := s.admitCredentials(w, r); err != nil {
-		return core.Uploader{ClientAddr: s.clientAddr(r)}, err
+	up, authErr := s.caller(w, r)
+	if core.ErrorCode(authErr) == api.CodeRateLimited {
+		return up, authErr // over the credentials' budget; nothing more is charged
 	}
-	up, authErr := s.caller(r)
 	if s.cfg.Limiter == nil || limit.IsZero() {
 		return up, authErr
 	}
@@ -99,15 +99,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, route string, lim
 			limit, h.Get("Retry-After"))
 	}
 	return up, authErr
-}
-
-// admitCredentials charges a request that sends credentials to its
-// address's Auth budget before they are checked.
-func (s *Server) admitCredentials(w http.ResponseWriter, r *http.Request) error {
-	if r.Header.Get("Authorization") == "" {
-		return nil
-	}
-	return s.AdmitSignIn(w, r)
 }
 
 // AdmitSignIn charges a sign-in attempt (of the console's form) to the

@@ -13,7 +13,7 @@ import (
 // DELETE /api/v2/guide/user_images/{id}[?block=true&reason=…], where {id} is
 // the image id or its file name (<id>.<ext>). 204 when done.
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
-	caller, err := s.caller(r)
+	caller, err := s.caller(w, r)
 	if err != nil {
 		return err
 	}

@@ -319,10 +319,24 @@ func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
 }
 
 // caller authenticates the request: anonymous unless an Authorization
-// header is sent, which must then be valid.
-func (s *Server) caller(r *http.Request) (core.Uploader, error) {
-	uid, err := s.svc.Accounts.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	return core.Uploader{UserID: uid, ClientAddr: s.clientAddr(r)}, err
+// header is sent, which must then be valid. It is where the API checks
+// credentials, the only one, and it charges them to the client address's
+// Auth budget first (see AdmitSignIn), so that no route can let a guesser
+// try passwords unthrottled, or take the few password-hashing slots.
+// Over the budget the error has api.CodeRateLimited and the caller is the
+// anonymous one.
+func (s *Server) caller(w http.ResponseWriter, r *http.Request) (core.Uploader, error) {
+	up := core.Uploader{ClientAddr: s.clientAddr(r)}
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return up, nil
+	}
+	if err := s.AdmitSignIn(w, r); err != nil {
+		return up, err
+	}
+	uid, err := s.svc.Accounts.Authenticate(r.Context(), header)
+	up.UserID = uid
+	return up, err
 }
 
 // baseURL is where upload URLs point: PublicURL, else this request's host.
