@@ -264,3 +264,53 @@ func TestUploadOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestPresignPutWithoutFixedHeaders: with sign_fixed_headers=false an
+// upload URL signs only host, Content-Length and Content-Type, so the PUT
+// of a client that sends only Content-Type (Uppy 6's AwsS3) is accepted,
+// and so is one with the returned headers; the declared size and type are
+// still enforced by the store.
+func TestPresignPutWithoutFixedHeaders(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Setenv(t)
+	s := open(t, srv, "&sign_fixed_headers=false")
+	p := core.PresignParams{Token: "x", Headers: uploadHeaders("x", true), FileSize: int64(len(png)), TTL: time.Hour}
+	for _, tt := range []struct {
+		name   string
+		body   []byte
+		edit   func(http.Header)
+		status int
+	}{
+		{"returned-headers", png, nil, http.StatusOK},
+		{"only-content-type", png, func(h http.Header) { h.Del("Content-Disposition") }, http.StatusOK},
+		{"other-content-disposition", png, func(h http.Header) { h.Set("Content-Disposition", "inline") }, http.StatusOK},
+		{"longer", append(slices.Clone(png), 'x'), nil, http.StatusForbidden},
+		{"shorter", png[:len(png)-1], nil, http.StatusForbidden},
+		{"other-content-type", png, func(h http.Header) { h.Set("Content-Type", "text/html") }, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p.Key, p.Now = "staging/"+tt.name, time.Now()
+			target, err := s.PresignPut(t.Context(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, _ := url.Parse(target.URL)
+			if got := u.Query().Get("X-Amz-SignedHeaders"); got != "content-length;content-type;host" {
+				t.Errorf("X-Amz-SignedHeaders: got %q, want content-length;content-type;host", got)
+			}
+			if want := map[string]string{"Content-Type": "image/png", "Content-Disposition": p.Headers["Content-Disposition"]}; !maps.Equal(target.Headers, want) {
+				t.Errorf("headers: got %v, want %v (no unsigned x-amz- header, which S3 refuses)", target.Headers, want)
+			}
+			status, body := put(t, target, tt.body, tt.edit)
+			if status != tt.status {
+				t.Fatalf("PUT: got %d %s, want %d", status, body, tt.status)
+			}
+			if status == http.StatusOK {
+				checkStored(t, s, p.Key, png)
+			}
+		})
+	}
+	if _, err := Open(t.Context(), "s3://b?sign_fixed_headers=maybe"); err == nil {
+		t.Errorf("Open with sign_fixed_headers=maybe: got nil error, want one")
+	}
+}

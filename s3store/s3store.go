@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -61,11 +62,14 @@ type Store struct {
 	bucket string
 	prefix string // "" or ends with "/"
 	origin string // scheme://host[:port] of the bucket's URLs
+	// signFixed: upload URLs sign the headers whose values the service
+	// fixes (Content-Disposition, X-Amz-Server-Side-Encryption).
+	signFixed bool
 }
 
 // Open returns a Store for rawURL, which has the form
 //
-//	s3://BUCKET?endpoint=URL&region=REGION&path_style=BOOL&prefix=PREFIX
+//	s3://BUCKET?endpoint=URL&region=REGION&path_style=BOOL&prefix=PREFIX&sign_fixed_headers=BOOL
 //
 // where every parameter is optional:
 //   - endpoint: the server's http(s) base URL; default AWS S3's endpoint of
@@ -77,6 +81,11 @@ type Store struct {
 //     S3-compatible servers need it), else false.
 //   - prefix: where the keys live in the bucket, such as "userimages/":
 //     segments of [A-Za-z0-9_-] each followed by a slash; default none.
+//   - sign_fixed_headers: whether upload URLs sign Content-Disposition and
+//     X-Amz-Server-Side-Encryption, whose values the service fixes;
+//     default true. S3 refuses a PUT that omits a signed header, so
+//     clients that cannot set headers (Uppy 6's AwsS3, which sends only
+//     Content-Type) need false: see PresignPut.
 //
 // Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY, the shared files and profile, then the platform's
@@ -90,7 +99,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if u.Scheme != "s3" || u.Host == "" || u.Port() != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
 		return nil, fmt.Errorf("s3 url %q: want s3://BUCKET?endpoint=…&region=…&path_style=…&prefix=… (put a key prefix in prefix=, not the path)", rawURL)
 	}
-	s := &Store{bucket: u.Host}
+	s := &Store{bucket: u.Host, signFixed: true}
 	var endpoint, region string
 	pathStyle := false
 	pathStyleSet := false
@@ -119,8 +128,13 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 				return nil, fmt.Errorf("s3 url: prefix %q must be segments of [A-Za-z0-9_-] each followed by a slash", v)
 			}
 			s.prefix = v
+		case "sign_fixed_headers":
+			s.signFixed, err = strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("s3 url: sign_fixed_headers %q is not true or false", v)
+			}
 		default:
-			return nil, fmt.Errorf("s3 url: unknown parameter %q (known: endpoint, region, path_style, prefix)", name)
+			return nil, fmt.Errorf("s3 url: unknown parameter %q (known: endpoint, region, path_style, prefix, sign_fixed_headers)", name)
 		}
 	}
 	if !pathStyleSet {
@@ -329,6 +343,16 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 // and X-Amz-Server-Side-Encryption (others are an error). The returned
 // headers are p.Headers: the browser sends Content-Length itself.
 //
+// With sign_fixed_headers=false, Content-Disposition and
+// X-Amz-Server-Side-Encryption are not signed, so that a PUT that sends
+// only Content-Type (and the browser's Content-Length) is accepted; the
+// headers returned leave X-Amz-Server-Side-Encryption out, since S3
+// refuses an x-amz- header that is not signed. The store then no longer
+// enforces them: the staged object gets whatever Content-Disposition the
+// caller sends (it is never served: the service stores the checked copy
+// with its own headers), and the bucket's default encryption instead of
+// the requested one. The declared size and type stay signed.
+//
 // S3 cannot make the URL single-use: until it expires, a second PUT
 // replaces the staged bytes.
 func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
@@ -342,9 +366,13 @@ func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.Uplo
 		case "Content-Type":
 			in.ContentType = aws.String(v)
 		case "Content-Disposition":
-			in.ContentDisposition = aws.String(v)
+			if s.signFixed {
+				in.ContentDisposition = aws.String(v)
+			}
 		case "X-Amz-Server-Side-Encryption":
-			in.ServerSideEncryption = types.ServerSideEncryption(v)
+			if s.signFixed {
+				in.ServerSideEncryption = types.ServerSideEncryption(v)
+			}
 		default:
 			return core.UploadTarget{}, fmt.Errorf("presign %s: header %s cannot be signed", p.Token, name)
 		}
@@ -353,7 +381,16 @@ func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.Uplo
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
 	}
-	return core.UploadTarget{URL: req.URL, Headers: p.Headers}, nil
+	headers := p.Headers
+	if !s.signFixed {
+		headers = maps.Clone(p.Headers)
+		for name := range headers {
+			if http.CanonicalHeaderKey(name) == "X-Amz-Server-Side-Encryption" {
+				delete(headers, name)
+			}
+		}
+	}
+	return core.UploadTarget{URL: req.URL, Headers: headers}, nil
 }
 
 // PresignGet returns a URL that GETs key's bytes for ttl, for serving by
