@@ -1,14 +1,17 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/imagesafe"
+	"userimages/internal/config"
 	"userimages/variant"
 )
 
@@ -95,91 +98,149 @@ type Config struct {
 	VariantPregenerate []Variant
 }
 
+// ConfigField names a field of Config in the errors of Validate (see
+// package internal/config): its string is the field's Go name.
+type ConfigField string
+
+// The fields of Config.
+const (
+	ConfigMaxFileSize          ConfigField = "MaxFileSize"
+	ConfigContentTypes         ConfigField = "ContentTypes"
+	ConfigUploadURLTTL         ConfigField = "UploadURLTTL"
+	ConfigClaimWindow          ConfigField = "ClaimWindow"
+	ConfigOrphanGrace          ConfigField = "OrphanGrace"
+	ConfigMaxPixels            ConfigField = "MaxPixels"
+	ConfigMaxSide              ConfigField = "MaxSide"
+	ConfigServerSideEncryption ConfigField = "ServerSideEncryption"
+	ConfigMinFreeSpace         ConfigField = "MinFreeSpace"
+	ConfigPasswordCost         ConfigField = "PasswordCost"
+	ConfigSessionIdle          ConfigField = "SessionIdle"
+	ConfigSessionMaxAge        ConfigField = "SessionMaxAge"
+	ConfigVariantWidths        ConfigField = "VariantWidths"
+	ConfigVariantMemory        ConfigField = "VariantMemory"
+	ConfigVariantWait          ConfigField = "VariantWait"
+	ConfigVariantPregenerate   ConfigField = "VariantPregenerate"
+)
+
+// maxSigV4Expiry is the longest a SigV4 presigned URL may be good for.
+const maxSigV4Expiry = 7 * 24 * time.Hour
+
+// Validate checks c as New would use it, its zero fields replaced by their
+// defaults. It is pure, so a command calls it before it opens anything; the
+// error is a *config.FieldError naming the first field refused.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns c with zero fields set to their defaults, or an error
 // naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
-	if c.MaxFileSize == 0 {
-		c.MaxFileSize = DefaultMaxFileSize
+	c = c.defaults()
+	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants} {
+		if err := check(); err != nil {
+			return c, err
+		}
 	}
+	return c, nil
+}
+
+// defaults returns c with zero fields set to their defaults.
+func (c Config) defaults() Config {
 	if len(c.ContentTypes) == 0 {
 		c.ContentTypes = DefaultContentTypes
-	}
-	if c.UploadURLTTL == 0 {
-		c.UploadURLTTL = DefaultUploadURLTTL
-	}
-	if c.ClaimWindow == 0 {
-		c.ClaimWindow = DefaultClaimWindow
-	}
-	if c.OrphanGrace == 0 {
-		c.OrphanGrace = DefaultOrphanGrace
-	}
-	if c.MaxPixels == 0 {
-		c.MaxPixels = imagesafe.DefaultMaxPixels
-	}
-	if c.MaxSide == 0 {
-		c.MaxSide = imagesafe.DefaultMaxSide
-	}
-	if c.ServerSideEncryption == "" {
-		c.ServerSideEncryption = DefaultServerSideEncryption
-	}
-	if c.MinFreeSpace == 0 {
-		c.MinFreeSpace = 64 * c.MaxFileSize
 	}
 	if len(c.VariantWidths) == 0 {
 		c.VariantWidths = DefaultVariantWidths
 	}
-	if c.VariantMemory == 0 {
-		c.VariantMemory = DefaultVariantMemory
-	}
-	if c.VariantWait == 0 {
-		c.VariantWait = DefaultVariantWait
-	}
-	if c.PasswordCost == 0 {
-		c.PasswordCost = bcrypt.DefaultCost
-	}
-	if c.SessionIdle == 0 {
-		c.SessionIdle = DefaultSessionIdle
-	}
-	if c.SessionMaxAge == 0 {
-		c.SessionMaxAge = DefaultSessionMaxAge
-	}
+	c.MaxFileSize = cmp.Or(c.MaxFileSize, DefaultMaxFileSize)
+	c.UploadURLTTL = cmp.Or(c.UploadURLTTL, DefaultUploadURLTTL)
+	c.ClaimWindow = cmp.Or(c.ClaimWindow, DefaultClaimWindow)
+	c.OrphanGrace = cmp.Or(c.OrphanGrace, DefaultOrphanGrace)
+	c.MaxPixels = cmp.Or(c.MaxPixels, imagesafe.DefaultMaxPixels)
+	c.MaxSide = cmp.Or(c.MaxSide, imagesafe.DefaultMaxSide)
+	c.ServerSideEncryption = cmp.Or(c.ServerSideEncryption, DefaultServerSideEncryption)
+	c.MinFreeSpace = cmp.Or(c.MinFreeSpace, 64*c.MaxFileSize)
+	c.VariantMemory = cmp.Or(c.VariantMemory, DefaultVariantMemory)
+	c.VariantWait = cmp.Or(c.VariantWait, DefaultVariantWait)
+	c.PasswordCost = cmp.Or(c.PasswordCost, bcrypt.DefaultCost)
+	c.SessionIdle = cmp.Or(c.SessionIdle, DefaultSessionIdle)
+	c.SessionMaxAge = cmp.Or(c.SessionMaxAge, DefaultSessionMaxAge)
+	return c
+}
+
+// checkSizes checks the byte and pixel limits.
+func (c Config) checkSizes() error {
 	switch {
-	case c.SessionIdle < time.Minute || c.SessionMaxAge < c.SessionIdle:
-		return c, fmt.Errorf("session idle %s, max age %s: idle must be at least 1m and max age at least idle", c.SessionIdle, c.SessionMaxAge)
 	case c.MaxFileSize < 1:
-		return c, fmt.Errorf("max file size %d: must be positive", c.MaxFileSize)
-	case c.UploadURLTTL < time.Second || c.UploadURLTTL > 7*24*time.Hour:
-		return c, fmt.Errorf("upload url ttl %s: must be between 1s and 7 days (the SigV4 limit)", c.UploadURLTTL)
-	case c.ClaimWindow < c.UploadURLTTL:
-		return c, fmt.Errorf("claim window %s: must be at least the upload url ttl %s", c.ClaimWindow, c.UploadURLTTL)
+		return config.Invalid(ConfigMaxFileSize, c.MaxFileSize, "must be positive")
 	case c.MinFreeSpace < 0:
-		return c, fmt.Errorf("min free space %d: must not be negative", c.MinFreeSpace)
+		return config.Invalid(ConfigMinFreeSpace, c.MinFreeSpace, "must not be negative")
+	case c.MaxPixels < 1:
+		return config.Invalid(ConfigMaxPixels, c.MaxPixels, "must be positive")
+	case c.MaxSide < 1:
+		return config.Invalid(ConfigMaxSide, c.MaxSide, "must be positive")
+	}
+	return nil
+}
+
+// checkTimes checks the lifetimes of upload URLs, uploads and sessions.
+func (c Config) checkTimes() error {
+	switch {
+	case c.UploadURLTTL < time.Second || c.UploadURLTTL > maxSigV4Expiry:
+		return config.Invalid(ConfigUploadURLTTL, c.UploadURLTTL, "must be between 1s and 7 days (the SigV4 limit)")
+	case c.ClaimWindow < c.UploadURLTTL:
+		return config.Related(ConfigClaimWindow, c.ClaimWindow, "must be at least", ConfigUploadURLTTL, c.UploadURLTTL)
 	case c.OrphanGrace < 0:
-		return c, fmt.Errorf("orphan grace %s: must not be negative", c.OrphanGrace)
-	case c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost:
-		return c, fmt.Errorf("password cost %d: must be between %d and %d", c.PasswordCost, bcrypt.MinCost, bcrypt.MaxCost)
-	case c.ServerSideEncryption != "none" && c.ServerSideEncryption != "AES256" && c.ServerSideEncryption != "aws:kms":
-		return c, fmt.Errorf("server-side encryption %q: want AES256, aws:kms or none", c.ServerSideEncryption)
-	case c.MaxPixels < 1 || c.MaxSide < 1:
-		return c, fmt.Errorf("pixel caps %d, %d: must be positive", c.MaxPixels, c.MaxSide)
+		return config.Invalid(ConfigOrphanGrace, c.OrphanGrace, "must not be negative")
+	case c.SessionIdle < time.Minute:
+		return config.Invalid(ConfigSessionIdle, c.SessionIdle, "must be at least 1m")
+	case c.SessionMaxAge < c.SessionIdle:
+		return config.Related(ConfigSessionMaxAge, c.SessionMaxAge, "must be at least", ConfigSessionIdle, c.SessionIdle)
 	}
-	if c.VariantMemory < 1<<20 {
-		return c, fmt.Errorf("variant memory %d: must be at least 1 MiB", c.VariantMemory)
+	return nil
+}
+
+// checkUploads checks what upload URLs ask for and what uploads may be.
+func (c Config) checkUploads() error {
+	switch c.ServerSideEncryption {
+	case "none", "AES256", "aws:kms":
+	default:
+		return config.Invalid(ConfigServerSideEncryption, c.ServerSideEncryption, "want AES256, aws:kms or none")
 	}
-	for _, w := range c.VariantWidths {
-		if w < 1 || w > c.MaxSide {
-			return c, fmt.Errorf("variant width %d: must be between 1 and %d", w, c.MaxSide)
-		}
-	}
-	for _, v := range c.VariantPregenerate {
-		if !slices.Contains(c.VariantWidths, v.Width) || !variant.Encodable(v.Format) {
-			return c, fmt.Errorf("pregenerated variant %d %s: the width must be one of %v, the format JPEG, PNG or WebP", v.Width, v.Format.Name, c.VariantWidths)
-		}
+	if c.PasswordCost < bcrypt.MinCost || c.PasswordCost > bcrypt.MaxCost {
+		return config.Invalid(ConfigPasswordCost, c.PasswordCost, fmt.Sprintf("must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost))
 	}
 	for _, ct := range c.ContentTypes {
 		if _, ok := api.FormatOf(ct); !ok {
-			return c, fmt.Errorf("content type %q: not one of %v", ct, DefaultContentTypes)
+			return config.Invalid(ConfigContentTypes, ct, "want one of "+strings.Join(DefaultContentTypes, ", "))
 		}
 	}
-	return c, nil
+	return nil
+}
+
+// checkVariants checks the widths served, the memory budget and what is
+// made in the background.
+func (c Config) checkVariants() error {
+	switch {
+	case c.VariantMemory < 1<<20:
+		return config.Invalid(ConfigVariantMemory, c.VariantMemory, "must be at least 1 MiB")
+	case c.VariantWait < 0:
+		return config.Invalid(ConfigVariantWait, c.VariantWait, "must not be negative")
+	}
+	for _, w := range c.VariantWidths {
+		if w < 1 || w > c.MaxSide {
+			return config.Related(ConfigVariantWidths, w, "must be at least 1 and at most", ConfigMaxSide, c.MaxSide)
+		}
+	}
+	for _, v := range c.VariantPregenerate {
+		name := fmt.Sprintf("%d.%s", v.Width, v.Format.Ext)
+		if !variant.Encodable(v.Format) {
+			return config.Invalid(ConfigVariantPregenerate, name, "the format must be JPEG, PNG or WebP")
+		}
+		if !slices.Contains(c.VariantWidths, v.Width) {
+			return config.Related(ConfigVariantPregenerate, name, "the width must be one of", ConfigVariantWidths, c.VariantWidths)
+		}
+	}
+	return nil
 }

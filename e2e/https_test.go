@@ -294,7 +294,7 @@ func TestHTTPSFlagErrors(t *testing.T) {
 		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		{[]string{"--domain", "https://images.example.com"}, "host name"},
 		{[]string{"--domain", testDomain, "--tls-cert", "c", "--tls-key", "k"}, "exclude each other"},
-		{[]string{"--acme-email", "a@example.com"}, "need --domain"},
+		{[]string{"--acme-email", "a@example.com"}, "--acme-email needs --domain"},
 		{[]string{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key", "--https-addr", "127.0.0.1:0"}, "no such file"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

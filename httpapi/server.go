@@ -16,7 +16,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -114,42 +113,6 @@ const (
 // uploadsFullRetryAfter is the Retry-After of a PUT refused because the
 // cap of concurrent uploads is reached: about the time an upload takes.
 const uploadsFullRetryAfter = "5"
-
-func (c Config) withDefaults() (Config, error) {
-	if len(c.CORSOrigins) == 0 {
-		c.CORSOrigins = []string{"*"}
-	}
-	if c.CORSCredentials && slices.Contains(c.CORSOrigins, "*") {
-		return c, fmt.Errorf("CORSCredentials needs CORSOrigins listed, not *")
-	}
-	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
-	if c.MaxConcurrentUploads == 0 {
-		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
-	}
-	if c.MaxConcurrentUploadsPerClient == 0 {
-		c.MaxConcurrentUploadsPerClient = DefaultMaxConcurrentUploadsPerClient
-	}
-	if c.UploadTimeout == 0 {
-		c.UploadTimeout = DefaultUploadTimeout
-	}
-	switch {
-	case c.MaxConcurrentUploads < 0:
-		return c, fmt.Errorf("MaxConcurrentUploads %d: must be positive", c.MaxConcurrentUploads)
-	case c.MaxConcurrentUploadsPerClient < 0:
-		return c, fmt.Errorf("MaxConcurrentUploadsPerClient %d: must be positive", c.MaxConcurrentUploadsPerClient)
-	case c.UploadTimeout < 0:
-		return c, fmt.Errorf("UploadTimeout %s: must be positive", c.UploadTimeout)
-	}
-	if err := c.RateLimits.validate(); err != nil {
-		return c, err
-	}
-	for _, p := range c.TrustedProxies {
-		if !p.IsValid() {
-			return c, fmt.Errorf("TrustedProxies: %v is not a valid prefix", p)
-		}
-	}
-	return c, nil
-}
 
 // Server serves the API.
 type Server struct {

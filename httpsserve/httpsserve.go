@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
+
+	"userimages/internal/config"
 )
 
 // DefaultHSTSMaxAge is the Strict-Transport-Security max-age sent when
@@ -65,33 +67,58 @@ func (c Config) Enabled() bool {
 	return len(c.Domains) > 0 || c.CertFile != "" || c.KeyFile != ""
 }
 
+// ConfigField names a field of Config in the errors of Validate (see
+// package internal/config): its string is the field's Go name.
+type ConfigField string
+
+// The fields of Config.
+const (
+	ConfigDomains       ConfigField = "Domains"
+	ConfigACMEDirectory ConfigField = "ACMEDirectory"
+	ConfigACMEEmail     ConfigField = "ACMEEmail"
+	ConfigDataDir       ConfigField = "DataDir"
+	ConfigCertFile      ConfigField = "CertFile"
+	ConfigKeyFile       ConfigField = "KeyFile"
+	ConfigHSTSMaxAge    ConfigField = "HSTSMaxAge"
+)
+
 // Validate checks c: ACME or a certificate pair, not both; names that are
-// host names; an ACME directory that is an https URL.
+// host names; an ACME directory that is an https URL. It is pure; the error
+// is a *config.FieldError naming the first field refused.
 func (c Config) Validate() error {
-	if c.CertFile != "" || c.KeyFile != "" {
-		if c.CertFile == "" || c.KeyFile == "" {
-			return fmt.Errorf("--tls-cert and --tls-key go together")
-		}
-		if len(c.Domains) > 0 {
-			return fmt.Errorf("--domain (ACME certificates) and --tls-cert/--tls-key (your own) exclude each other")
-		}
+	if err := c.checkPair(); err != nil {
+		return err
 	}
 	for _, d := range c.Domains {
 		if err := checkDomain(d); err != nil {
-			return fmt.Errorf("--domain %q: %w", d, err)
+			return config.Invalid(ConfigDomains, d, err.Error())
 		}
 	}
-	if len(c.Domains) > 0 && c.DataDir == "" {
-		return fmt.Errorf("--domain needs a --data directory to keep certificates in")
+	switch {
+	case len(c.Domains) > 0 && c.DataDir == "":
+		return &config.FieldError{Field: ConfigDomains, Rule: "needs {other} to keep certificates in", Other: ConfigDataDir}
+	case c.ACMEDirectory != "" && !strings.HasPrefix(c.ACMEDirectory, "https://"):
+		return config.Invalid(ConfigACMEDirectory, c.ACMEDirectory, "want an https:// URL")
+	case c.HSTSMaxAge < 0:
+		return config.Invalid(ConfigHSTSMaxAge, c.HSTSMaxAge, "must not be negative (0 sends no header)")
+	case c.ACMEDirectory != "" && len(c.Domains) == 0:
+		return &config.FieldError{Field: ConfigACMEDirectory, Rule: "needs {other}", Other: ConfigDomains}
+	case c.ACMEEmail != "" && len(c.Domains) == 0:
+		return &config.FieldError{Field: ConfigACMEEmail, Rule: "needs {other}", Other: ConfigDomains}
 	}
-	if c.ACMEDirectory != "" && !strings.HasPrefix(c.ACMEDirectory, "https://") {
-		return fmt.Errorf("--acme-directory %q: want an https:// URL", c.ACMEDirectory)
-	}
-	if c.HSTSMaxAge < 0 {
-		return fmt.Errorf("--hsts-max-age %s: must not be negative (0 sends no header)", c.HSTSMaxAge)
-	}
-	if (c.ACMEDirectory != "" || c.ACMEEmail != "") && len(c.Domains) == 0 {
-		return fmt.Errorf("--acme-directory and --acme-email need --domain")
+	return nil
+}
+
+// checkPair checks that a certificate comes with its key, and not with
+// ACME's domains.
+func (c Config) checkPair() error {
+	switch {
+	case c.CertFile != "" && c.KeyFile == "":
+		return &config.FieldError{Field: ConfigCertFile, Rule: "and {other} go together", Other: ConfigKeyFile}
+	case c.KeyFile != "" && c.CertFile == "":
+		return &config.FieldError{Field: ConfigKeyFile, Rule: "and {other} go together", Other: ConfigCertFile}
+	case c.CertFile != "" && len(c.Domains) > 0:
+		return &config.FieldError{Field: ConfigDomains, Rule: "(ACME certificates) and {other} (your own) exclude each other", Other: ConfigCertFile}
 	}
 	return nil
 }
@@ -133,7 +160,7 @@ type Server struct {
 // once, so that a missing or bad pair fails at start.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if !cfg.Enabled() {
-		return nil, fmt.Errorf("httpsserve: no --domain and no --tls-cert")
+		return nil, fmt.Errorf("httpsserve: no Domains and no CertFile")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -28,10 +28,10 @@ func TestConfigValidate(t *testing.T) {
 		{"acme", Config{Domains: []string{"images.example.com", "img.example.org"}, DataDir: "d", ACMEEmail: "a@example.com"}, ""},
 		{"acme other CA", Config{Domains: []string{"images.example.com"}, DataDir: "d", ACMEDirectory: "https://ca.example/dir"}, ""},
 		{"pair", Config{CertFile: "c", KeyFile: "k", HSTSMaxAge: time.Hour}, ""},
-		{"cert without key", Config{CertFile: "c"}, "go together"},
-		{"key without cert", Config{KeyFile: "k"}, "go together"},
+		{"cert without key", Config{CertFile: "c"}, "CertFile and KeyFile go together"},
+		{"key without cert", Config{KeyFile: "k"}, "KeyFile and CertFile go together"},
 		{"both kinds", Config{Domains: []string{"images.example.com"}, DataDir: "d", CertFile: "c", KeyFile: "k"}, "exclude each other"},
-		{"no data dir", Config{Domains: []string{"images.example.com"}}, "--data"},
+		{"no data dir", Config{Domains: []string{"images.example.com"}}, "needs DataDir"},
 		{"url as domain", Config{Domains: []string{"https://images.example.com"}, DataDir: "d"}, "host name"},
 		{"port in domain", Config{Domains: []string{"images.example.com:443"}, DataDir: "d"}, "host name"},
 		{"ip as domain", Config{Domains: []string{"192.0.2.1"}, DataDir: "d"}, "IP address"},
@@ -39,7 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{"wildcard", Config{Domains: []string{"*.example.com"}, DataDir: "d"}, "host name"},
 		{"empty label", Config{Domains: []string{"images..example.com"}, DataDir: "d"}, "host name"},
 		{"plain http CA", Config{Domains: []string{"images.example.com"}, DataDir: "d", ACMEDirectory: "http://ca.example/dir"}, "https://"},
-		{"email without domain", Config{CertFile: "c", KeyFile: "k", ACMEEmail: "a@example.com"}, "need --domain"},
+		{"email without domain", Config{CertFile: "c", KeyFile: "k", ACMEEmail: "a@example.com"}, "ACMEEmail needs Domains"},
 		{"negative hsts", Config{CertFile: "c", KeyFile: "k", HSTSMaxAge: -time.Second}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

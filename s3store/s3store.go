@@ -13,6 +13,7 @@ package s3store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -31,13 +32,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/userimages/userimages/client/api"
 
 	"userimages/core"
+	"userimages/internal/config"
 )
 
 // MaxPutSize is the largest body Put accepts. Put does not know the length
@@ -67,95 +69,152 @@ type Store struct {
 	signFixed bool
 }
 
-// Open returns a Store for rawURL, which has the form
+// Config says which bucket a Store keeps its objects in, and how it is
+// reached. ParseURL reads it from an s3:// URL.
+type Config struct {
+	Bucket string
+	// Endpoint is the server's http(s) base URL; "" is AWS S3's endpoint
+	// of the region.
+	Endpoint string
+	// Region; "" is the AWS configuration's (AWS_REGION, the profile),
+	// else us-east-1.
+	Region string
+	// PathStyle addresses the bucket in the path (http://host/BUCKET/key)
+	// rather than the host name, as most S3-compatible servers need.
+	PathStyle bool
+	// Prefix is where the keys live in the bucket, such as "userimages/":
+	// segments of [A-Za-z0-9_-] each followed by a slash; "" for none.
+	Prefix string
+	// OmitFixedHeaders: upload URLs do not sign Content-Disposition and
+	// X-Amz-Server-Side-Encryption, whose values the service fixes. S3
+	// refuses a PUT that omits a signed header, so clients that cannot
+	// set headers (Uppy 6's AwsS3, which sends only Content-Type) need it:
+	// see PresignPut. Default false: they are signed.
+	OmitFixedHeaders bool
+}
+
+// ConfigField names a field of Config in the errors of Validate (see
+// package internal/config): its string is the field's Go name.
+type ConfigField string
+
+// The fields of Config that Validate checks.
+const (
+	ConfigBucket   ConfigField = "Bucket"
+	ConfigEndpoint ConfigField = "Endpoint"
+	ConfigPrefix   ConfigField = "Prefix"
+)
+
+// Validate checks c; it is pure, and the error is a *config.FieldError.
+func (c Config) Validate() error {
+	if c.Bucket == "" {
+		return config.Invalid(ConfigBucket, c.Bucket, "want a bucket name")
+	}
+	if c.Endpoint != "" {
+		e, err := url.Parse(c.Endpoint)
+		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
+			return config.Invalid(ConfigEndpoint, c.Endpoint, "want an http(s) URL")
+		}
+	}
+	if c.Prefix != "" && (!strings.HasSuffix(c.Prefix, "/") || !validKey.MatchString(strings.TrimSuffix(c.Prefix, "/"))) {
+		return config.Invalid(ConfigPrefix, c.Prefix, "must be segments of [A-Za-z0-9_-] each followed by a slash")
+	}
+	return nil
+}
+
+// ParseURL reads a Config from rawURL, which has the form
 //
 //	s3://BUCKET?endpoint=URL&region=REGION&path_style=BOOL&prefix=PREFIX&sign_fixed_headers=BOOL
 //
-// where every parameter is optional:
-//   - endpoint: the server's http(s) base URL; default AWS S3's endpoint of
-//     the region.
-//   - region: default the AWS configuration's (AWS_REGION, the profile),
-//     else us-east-1.
-//   - path_style: address the bucket in the path (http://host/BUCKET/key)
-//     rather than the host name; default true when endpoint is set (most
-//     S3-compatible servers need it), else false.
-//   - prefix: where the keys live in the bucket, such as "userimages/":
-//     segments of [A-Za-z0-9_-] each followed by a slash; default none.
-//   - sign_fixed_headers: whether upload URLs sign Content-Disposition and
-//     X-Amz-Server-Side-Encryption, whose values the service fixes;
-//     default true. S3 refuses a PUT that omits a signed header, so
-//     clients that cannot set headers (Uppy 6's AwsS3, which sends only
-//     Content-Type) need false: see PresignPut.
+// where every parameter is optional and sets the Config field of its
+// name (sign_fixed_headers=false sets OmitFixedHeaders); path_style
+// defaults to true when endpoint is set (most S3-compatible servers need
+// it), else false. It does no I/O.
+func ParseURL(rawURL string) (Config, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return Config{}, fmt.Errorf("s3 url: %w", err)
+	}
+	if u.Scheme != "s3" || u.Host == "" || u.Port() != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return Config{}, fmt.Errorf("s3 url %q: want s3://BUCKET?endpoint=…&region=…&path_style=…&prefix=… (put a key prefix in prefix=, not the path)", rawURL)
+	}
+	c := Config{Bucket: u.Host}
+	query := u.Query()
+	for name, values := range query {
+		if len(values) != 1 {
+			return Config{}, fmt.Errorf("s3 url: parameter %s given %d times", name, len(values))
+		}
+		if err := c.set(name, values[0]); err != nil {
+			return Config{}, fmt.Errorf("s3 url: %w", err)
+		}
+	}
+	if !query.Has("path_style") {
+		c.PathStyle = c.Endpoint != ""
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("s3 url: %w", err)
+	}
+	return c, nil
+}
+
+// set sets the field of the URL parameter name to v.
+func (c *Config) set(name, v string) error {
+	switch name {
+	case "endpoint":
+		c.Endpoint = v
+	case "region":
+		c.Region = v
+	case "prefix":
+		c.Prefix = v
+	case "path_style", "sign_fixed_headers":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s %q is not true or false", name, v)
+		}
+		if name == "path_style" {
+			c.PathStyle = b
+		} else {
+			c.OmitFixedHeaders = !b
+		}
+	default:
+		return fmt.Errorf("unknown parameter %q (known: endpoint, region, path_style, prefix, sign_fixed_headers)", name)
+	}
+	return nil
+}
+
+// Open returns a Store for rawURL (see ParseURL).
 //
 // Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY, the shared files and profile, then the platform's
 // roles). Open does no I/O against the store; a wrong bucket or credentials
 // show at the first call (the server's /readyz lists the store).
 func Open(ctx context.Context, rawURL string) (*Store, error) {
-	u, err := url.Parse(rawURL)
+	c, err := ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("s3 url: %w", err)
+		return nil, err
 	}
-	if u.Scheme != "s3" || u.Host == "" || u.Port() != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
-		return nil, fmt.Errorf("s3 url %q: want s3://BUCKET?endpoint=…&region=…&path_style=…&prefix=… (put a key prefix in prefix=, not the path)", rawURL)
+	return New(ctx, c)
+}
+
+// New returns a Store for c, with credentials as Open says.
+func New(ctx context.Context, c Config) (*Store, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
 	}
-	s := &Store{bucket: u.Host, signFixed: true}
-	var endpoint, region string
-	pathStyle := false
-	pathStyleSet := false
-	for name, values := range u.Query() {
-		if len(values) != 1 {
-			return nil, fmt.Errorf("s3 url: parameter %s given %d times", name, len(values))
-		}
-		v := values[0]
-		switch name {
-		case "endpoint":
-			e, err := url.Parse(v)
-			if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
-				return nil, fmt.Errorf("s3 url: endpoint %q is not an http(s) URL", v)
-			}
-			endpoint = v
-		case "region":
-			region = v
-		case "path_style":
-			pathStyle, err = strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("s3 url: path_style %q is not true or false", v)
-			}
-			pathStyleSet = true
-		case "prefix":
-			if !strings.HasSuffix(v, "/") || !validKey.MatchString(strings.TrimSuffix(v, "/")) {
-				return nil, fmt.Errorf("s3 url: prefix %q must be segments of [A-Za-z0-9_-] each followed by a slash", v)
-			}
-			s.prefix = v
-		case "sign_fixed_headers":
-			s.signFixed, err = strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("s3 url: sign_fixed_headers %q is not true or false", v)
-			}
-		default:
-			return nil, fmt.Errorf("s3 url: unknown parameter %q (known: endpoint, region, path_style, prefix, sign_fixed_headers)", name)
-		}
+	var opts []func(*awsconfig.LoadOptions) error
+	if c.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(c.Region))
 	}
-	if !pathStyleSet {
-		pathStyle = endpoint != ""
-	}
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3 config: %w", err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = defaultRegion
-	}
+	cfg.Region = cmp.Or(cfg.Region, defaultRegion)
+	s := &Store{bucket: c.Bucket, prefix: c.Prefix, signFixed: !c.OmitFixedHeaders}
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
-		o.UsePathStyle = pathStyle
+		o.UsePathStyle = c.PathStyle
 		// Checksums only where S3 requires them: many S3-compatible
 		// servers reject the SDK's default trailing checksums, and
 		// SigV4 already covers the payload's SHA-256.
@@ -165,9 +224,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// the same key; retrying settles which one wins.
 		o.Retryer = retry.AddWithErrorCodes(o.Retryer, "ConditionalRequestConflict")
 	})
-	params := s3.EndpointParameters{Bucket: &s.bucket, Region: &cfg.Region, ForcePathStyle: aws.Bool(pathStyle)}
-	if endpoint != "" {
-		params.Endpoint = &endpoint
+	params := s3.EndpointParameters{Bucket: &s.bucket, Region: &cfg.Region, ForcePathStyle: aws.Bool(c.PathStyle)}
+	if c.Endpoint != "" {
+		params.Endpoint = &c.Endpoint
 	}
 	ep, err := s3.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, params)
 	if err != nil {

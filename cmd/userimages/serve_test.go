@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/alecthomas/kong"
@@ -66,5 +67,68 @@ func TestServeSessionFlags(t *testing.T) {
 				t.Errorf("validate: got error %v, want error %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestServeFlagErrors: a value a package's Validate refuses is refused by
+// validate, naming the flag (and a related flag) rather than the field.
+func TestServeFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--variant-memory", "100KiB"}, "--variant-memory 102400: must be at least 1 MiB"},
+		{[]string{"--session-idle", "30s"}, "--session-idle 30s: must be at least 1m"},
+		{[]string{"--session-idle", "2h", "--session-max-age", "1h"}, "--session-max-age 1h0m0s: must be at least --session-idle 2h0m0s"},
+		{[]string{"--claim-window", "30m"}, "--claim-window 30m0s: must be at least --upload-url-ttl 1h0m0s"},
+		{[]string{"--variant-widths", "30000"}, "--variant-widths 30000: must be at least 1 and at most --max-side 20000"},
+		{[]string{"--content-type", "image/svg+xml"}, `--content-type "image/svg+xml": want one of image/jpeg`},
+		{[]string{"--upload-sse", "AES128"}, `--upload-sse "AES128": want AES256, aws:kms or none`},
+		{[]string{"--min-free-space=-1"}, "--min-free-space -1: must not be negative"},
+		{[]string{"--max-concurrent-uploads=-1"}, "--max-concurrent-uploads -1: must be at least 1"},
+		{[]string{"--public-url", "https://x.example/path"}, `--public-url "https://x.example/path": want scheme://host[:port] with no path`},
+		{[]string{"--cors-credentials"}, "--cors-credentials needs --cors-origin to list the origins, not *"},
+		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"--acme-email", "a@example.com"}, "--acme-email needs --domain"},
+		{[]string{"--read-timeout", "0s"}, "--read-timeout 0s: must be positive"},
+		{[]string{"--sweep-interval", "0s"}, "--sweep-interval 0s: must be positive"},
+		{[]string{"--cdn-url", "https://cdn.example"}, "--cdn-url needs --serve-mode redirect"},
+		{[]string{"--db", "sqlite:x", "--blob", "s3://b?endpoint=ftp://x"}, `--blob: s3 url: endpoint "ftp://x": want an http(s) URL`},
+		{[]string{"--db", "sqlite:x", "--blob", "s3://b", "--max-file-size", "9000000"}, "--max-file-size 9000000: at most 8388608 with an s3:// --blob"},
+		{[]string{"--redis", "http://x"}, "--redis: redis url"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			err := parseServe(t, tc.args...).validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestFieldFlags: every flag a field maps to is one of serve's, so that no
+// error names a flag that does not exist.
+func TestFieldFlags(t *testing.T) {
+	var c cli
+	parser, err := kong.New(&c, kong.Vars(flagDefaults()), kong.Vars{"version": "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]bool{}
+	for _, node := range parser.Model.Children {
+		if node.Name != "serve" {
+			continue
+		}
+		for _, f := range node.Flags {
+			flags["--"+f.Name] = true
+		}
+	}
+	if len(flags) < 40 {
+		t.Fatalf("found %d flags of serve, want all of them", len(flags))
+	}
+	for field, flag := range fieldFlags() {
+		if strings.HasPrefix(flag, "--") && !flags[flag] {
+			t.Errorf("field %v maps to %s, which serve does not have", field, flag)
+		}
 	}
 }

@@ -4,6 +4,7 @@
 package memrate
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"userimages/internal/config"
 	"userimages/ratelimit"
 )
 
@@ -45,14 +47,27 @@ type bucket struct {
 	lim   *rate.Limiter
 }
 
+// ConfigField names a field of Config in the errors of Validate (see
+// package internal/config).
+type ConfigField string
+
+// ConfigMaxKeys is Config.MaxKeys.
+const ConfigMaxKeys ConfigField = "MaxKeys"
+
+// Validate checks c; it is pure, and the error is a *config.FieldError.
+func (c Config) Validate() error {
+	if c.MaxKeys < 0 {
+		return config.Invalid(ConfigMaxKeys, c.MaxKeys, "must be positive")
+	}
+	return nil
+}
+
 // New returns a Limiter, or an error if cfg is invalid.
 func New(cfg Config) (*Limiter, error) {
-	if cfg.MaxKeys == 0 {
-		cfg.MaxKeys = DefaultMaxKeys
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("memrate: %w", err)
 	}
-	if cfg.MaxKeys < 0 {
-		return nil, fmt.Errorf("memrate: MaxKeys %d must be positive", cfg.MaxKeys)
-	}
+	cfg.MaxKeys = cmp.Or(cfg.MaxKeys, DefaultMaxKeys)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

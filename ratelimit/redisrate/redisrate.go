@@ -5,6 +5,7 @@
 package redisrate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
+	"userimages/internal/config"
 	"userimages/ratelimit"
 )
 
@@ -34,6 +36,21 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// ConfigField names a field of Config in the errors of Validate (see
+// package internal/config).
+type ConfigField string
+
+// ConfigTimeout is Config.Timeout.
+const ConfigTimeout ConfigField = "Timeout"
+
+// Validate checks c; it is pure, and the error is a *config.FieldError.
+func (c Config) Validate() error {
+	if c.Timeout < 0 {
+		return config.Invalid(ConfigTimeout, c.Timeout, "must be positive")
+	}
+	return nil
+}
+
 // Limiter implements httpapi.Limiter on Redis.
 type Limiter struct {
 	rl      *redis_rate.Limiter
@@ -45,15 +62,11 @@ type Limiter struct {
 // should have ContextTimeoutEnabled (NewClient sets it) so that Timeout
 // holds on the network.
 func New(client redis.UniversalClient, cfg Config) (*Limiter, error) {
-	if cfg.Prefix == "" {
-		cfg.Prefix = DefaultPrefix
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("redisrate: %w", err)
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("redisrate: Timeout %s must be positive", cfg.Timeout)
-	}
+	cfg.Prefix = cmp.Or(cfg.Prefix, DefaultPrefix)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	if client == nil {
 		return nil, fmt.Errorf("redisrate: no client")
 	}
