@@ -34,11 +34,7 @@ var skipped = []string{"internal/jpegscale"}
 // so that it is taken off when it is fixed; nothing may be added.
 var allowed = []string{
 	"cmd/loadbench.compare",
-	"cmd/userimages.(*serveCmd).validate",
-	"cmd/userimages.buildServer",
 	"cmd/userimages.describe",
-	"core.(Config).withDefaults",
-	"s3store.Open",
 }
 
 // function is one function's measures.
