@@ -31,90 +31,136 @@ func find(rs []result, scenario, target, op string, c int) (result, bool) {
 // ones whose runs are missing are left out.
 func compare(rs []result) []ratio {
 	var out []ratio
-	pair := func(name, scenario, peer, unit string, min float64, val func(result) float64) {
-		a, ok1 := find(rs, scenario, "userimages", scenario, 0)
-		b, ok2 := find(rs, scenario, peer, scenario, 0)
-		if scenario == "put" {
-			a, ok1 = find(rs, "put", "userimages", "put", 0)
-			b, ok2 = find(rs, "put", peer, "put", 0)
-		}
-		if !ok1 || !ok2 || val(b) == 0 {
-			return
-		}
-		q := val(a) / val(b)
-		out = append(out, ratio{Name: name, Ours: val(a), Peer: val(b), Unit: unit, Ratio: q,
-			Target: fmt.Sprintf("≥ %.1f", min), Met: q >= min})
-	}
-	reqs := func(r result) float64 { return r.ReqPerSec }
-	pair("create-upload req/s vs no-op net/http", "create", "noop", "req/s", 0.6, reqs)
-	pair("GET 200 KB req/s vs nginx sendfile", "get", "nginx", "req/s", 0.8, reqs)
-	pair("2 MB PUT MB/s vs Versity S3 Gateway", "put", "versitygw", "MB/s", 1.0, func(r result) float64 { return r.MBPerSec })
-	if a, ok := find(rs, "variant-get", "userimages", "get", 0); ok {
-		if b, ok := find(rs, "variant-get", "nginx", "get", 0); ok && b.ReqPerSec > 0 {
-			q := a.ReqPerSec / b.ReqPerSec
-			out = append(out, ratio{Name: "stored variant GET req/s vs nginx sendfile of the same file", Ours: a.ReqPerSec, Peer: b.ReqPerSec, Unit: "req/s",
-				Ratio: q, Target: "≥ 0.8", Met: q >= 0.8})
+	for _, c := range comparisons() {
+		if r, ok := c.ratio(rs); ok {
+			out = append(out, r)
 		}
 	}
-	if a, ok := find(rs, "variant-cold", "userimages", "cold", 0); ok {
-		if b, ok := find(rs, "variant-cold", "libvips", "cold", 0); ok && b.ReqPerSec > 0 {
-			q := a.ReqPerSec / b.ReqPerSec
-			out = append(out, ratio{Name: "cold 12 MP JPEG → 640 px WebP images/s vs libvips (vipsthumbnail, one process)", Ours: a.ReqPerSec, Peer: b.ReqPerSec, Unit: "/s",
-				Ratio: q, Target: "≥ 0.5", Met: q >= 0.5})
-		}
+	if r, ok := rssRatio(rs); ok {
+		out = append(out, r)
 	}
-	if f, ok := find(rs, "flow", "userimages", "flow", 0); ok {
-		if p, ok := find(rs, "flow", "userimages", "create+put", 0); ok && p.ReqPerSec > 0 {
-			q := f.ReqPerSec / p.ReqPerSec
-			out = append(out, ratio{Name: "full flows/s vs our create+PUTs/s, same bytes and clients", Ours: f.ReqPerSec, Peer: p.ReqPerSec, Unit: "/s",
-				Ratio: q, Target: "≥ 0.8", Met: q >= 0.8})
-		}
-		if v, ok := find(rs, "put", "versitygw", "put", 0); ok && v.P99Ms > 0 {
-			q := f.P99Ms / v.P99Ms
-			out = append(out, ratio{Name: fmt.Sprintf("full-flow p99 at c=%d vs Versity's 2 MB PUT p99", f.Concurrency), Ours: f.P99Ms, Peer: v.P99Ms, Unit: "ms",
-				Ratio: q, Target: "≤ 1.5", Met: q <= 1.5})
-		}
+	out = append(out, scaleClaims(rs)...)
+	return append(out, scaleRatios(rs)...)
+}
+
+// run names the result of one run: a scenario's op against a target.
+type run struct{ scenario, target, op string }
+
+// comparison is a target of the issue that divides a figure of one of
+// our runs by the same figure of a peer's run.
+type comparison struct {
+	name      string // may hold one %d: our run's concurrency
+	ours      run
+	peer      run
+	unit      string
+	figure    func(result) float64
+	bound     float64
+	boundIsUp bool // the ratio must be at most bound, not at least
+}
+
+func reqPerSec(r result) float64 { return r.ReqPerSec }
+
+// comparisons are the issue's targets against peers.
+func comparisons() []comparison {
+	return []comparison{
+		{name: "create-upload req/s vs no-op net/http", ours: run{"create", "userimages", "create"}, peer: run{"create", "noop", "create"},
+			unit: "req/s", figure: reqPerSec, bound: 0.6},
+		{name: "GET 200 KB req/s vs nginx sendfile", ours: run{"get", "userimages", "get"}, peer: run{"get", "nginx", "get"},
+			unit: "req/s", figure: reqPerSec, bound: 0.8},
+		{name: "2 MB PUT MB/s vs Versity S3 Gateway", ours: run{"put", "userimages", "put"}, peer: run{"put", "versitygw", "put"},
+			unit: "MB/s", figure: func(r result) float64 { return r.MBPerSec }, bound: 1.0},
+		{name: "stored variant GET req/s vs nginx sendfile of the same file", ours: run{"variant-get", "userimages", "get"}, peer: run{"variant-get", "nginx", "get"},
+			unit: "req/s", figure: reqPerSec, bound: 0.8},
+		{name: "cold 12 MP JPEG → 640 px WebP images/s vs libvips (vipsthumbnail, one process)", ours: run{"variant-cold", "userimages", "cold"}, peer: run{"variant-cold", "libvips", "cold"},
+			unit: "/s", figure: reqPerSec, bound: 0.5},
+		{name: "full flows/s vs our create+PUTs/s, same bytes and clients", ours: run{"flow", "userimages", "flow"}, peer: run{"flow", "userimages", "create+put"},
+			unit: "/s", figure: reqPerSec, bound: 0.8},
+		{name: "full-flow p99 at c=%d vs Versity's 2 MB PUT p99", ours: run{"flow", "userimages", "flow"}, peer: run{"put", "versitygw", "put"},
+			unit: "ms", figure: func(r result) float64 { return r.P99Ms }, bound: 1.5, boundIsUp: true},
 	}
-	if a, ok := find(rs, "put256", "userimages", "put", 0); ok {
-		grow := a.PeakRSSMiB - a.IdleRSSMiB
-		peer := 0.0
-		if b, ok := find(rs, "put256", "versitygw", "put", 0); ok {
-			peer = b.PeakRSSMiB - b.IdleRSSMiB
-		}
-		out = append(out, ratio{Name: "peak RSS over idle, 256 concurrent 2 MB PUTs (peer: versitygw's)", Ours: grow, Peer: peer,
-			Unit: "MiB", Ratio: grow, Target: "≤ 64 MiB", Met: grow <= 64})
+}
+
+// ratio is c's ratio in rs, or false when a run is missing or the peer's
+// figure is zero.
+func (c comparison) ratio(rs []result) (ratio, bool) {
+	a, ok := find(rs, c.ours.scenario, c.ours.target, c.ours.op, 0)
+	if !ok {
+		return ratio{}, false
 	}
-	// scale: the largest store against the smallest, per op and concurrency.
-	var targets []string
-	for _, r := range rs {
-		if r.Scenario == "scale" && !contains(targets, r.Target) {
-			targets = append(targets, r.Target)
-		}
+	b, ok := find(rs, c.peer.scenario, c.peer.target, c.peer.op, 0)
+	if !ok || c.figure(b) == 0 {
+		return ratio{}, false
 	}
+	name := c.name
+	if strings.Contains(name, "%d") {
+		name = fmt.Sprintf(name, a.Concurrency)
+	}
+	q := c.figure(a) / c.figure(b)
+	r := ratio{Name: name, Ours: c.figure(a), Peer: c.figure(b), Unit: c.unit, Ratio: q,
+		Target: fmt.Sprintf("≥ %.1f", c.bound), Met: q >= c.bound}
+	if c.boundIsUp {
+		r.Target, r.Met = fmt.Sprintf("≤ %.1f", c.bound), q <= c.bound
+	}
+	return r, true
+}
+
+// rssRatio is the growth of our peak RSS over idle under 256 concurrent
+// PUTs, next to versitygw's.
+func rssRatio(rs []result) (ratio, bool) {
+	a, ok := find(rs, "put256", "userimages", "put", 0)
+	if !ok {
+		return ratio{}, false
+	}
+	grow := a.PeakRSSMiB - a.IdleRSSMiB
+	peer := 0.0
+	if b, ok := find(rs, "put256", "versitygw", "put", 0); ok {
+		peer = b.PeakRSSMiB - b.IdleRSSMiB
+	}
+	return ratio{Name: "peak RSS over idle, 256 concurrent 2 MB PUTs (peer: versitygw's)", Ours: grow, Peer: peer,
+		Unit: "MiB", Ratio: grow, Target: "≤ 64 MiB", Met: grow <= 64}, true
+}
+
+// scaleClaims are the claim p99s of the scale scenario at each store size.
+func scaleClaims(rs []result) []ratio {
+	var out []ratio
 	for _, r := range rs {
 		if r.Scenario == "scale" && r.Op == "claim" && r.Concurrency > 1 {
 			out = append(out, ratio{Name: fmt.Sprintf("claim p99 at c=%d with %s stored", r.Concurrency, r.Target), Ours: r.P99Ms, Unit: "ms",
 				Ratio: r.P99Ms, Target: "≤ 50 ms", Met: r.P99Ms <= 50})
 		}
 	}
-	if len(targets) >= 2 {
-		small, large := targets[0], targets[len(targets)-1]
-		for _, r := range rs {
-			if r.Scenario != "scale" || r.Target != large {
-				continue
-			}
-			s, ok := find(rs, "scale", small, r.Op, r.Concurrency)
-			if !ok || s.P50Ms == 0 {
-				continue
-			}
-			for _, p := range []struct {
-				name string
-				a, b float64
-			}{{"p50", r.P50Ms, s.P50Ms}, {"p99", r.P99Ms, s.P99Ms}} {
-				q := p.a / p.b
-				out = append(out, ratio{Name: fmt.Sprintf("%s %s latency c=%d, %s vs %s", r.Op, p.name, r.Concurrency, large, small),
-					Ours: p.a, Peer: p.b, Unit: "ms", Ratio: q, Target: "≤ 1.2", Met: q <= 1.2})
-			}
+	return out
+}
+
+// scaleRatios compare the latencies with the largest store against the
+// smallest, per op and concurrency.
+func scaleRatios(rs []result) []ratio {
+	var targets []string
+	for _, r := range rs {
+		if r.Scenario == "scale" && !contains(targets, r.Target) {
+			targets = append(targets, r.Target)
+		}
+	}
+	if len(targets) < 2 {
+		return nil
+	}
+	small, large := targets[0], targets[len(targets)-1]
+	var out []ratio
+	for _, r := range rs {
+		if r.Scenario != "scale" || r.Target != large {
+			continue
+		}
+		s, ok := find(rs, "scale", small, r.Op, r.Concurrency)
+		if !ok || s.P50Ms == 0 {
+			continue
+		}
+		for _, p := range []struct {
+			name string
+			a, b float64
+		}{{"p50", r.P50Ms, s.P50Ms}, {"p99", r.P99Ms, s.P99Ms}} {
+			q := p.a / p.b
+			out = append(out, ratio{Name: fmt.Sprintf("%s %s latency c=%d, %s vs %s", r.Op, p.name, r.Concurrency, large, small),
+				Ours: p.a, Peer: p.b, Unit: "ms", Ratio: q, Target: "≤ 1.2", Met: q <= 1.2})
 		}
 	}
 	return out

@@ -247,71 +247,14 @@ func (b *progressBar) clear() {
 // server's own code and detail.
 func describe(file string, size int64, server string, err error) string {
 	var e *client.Error
-	if !errors.As(err, &e) {
-		var ue *url.Error
-		switch {
-		case errors.Is(err, context.Canceled):
-			return file + ": interrupted"
-		case errors.Is(err, context.DeadlineExceeded):
-			return file + ": timed out"
-		case errors.Is(err, fs.ErrNotExist):
-			return file + ": no such file"
-		case errors.As(err, &ue):
-			return fmt.Sprintf("%s: cannot reach %s: %v; check --server", file, server, ue.Err)
-		}
-		return file + ": " + err.Error()
-	}
-	if e.Status == 0 { // found before any request
-		switch e.Code {
-		case api.CodeInvalidFileSize:
+	switch {
+	case !errors.As(err, &e):
+		return describeLocal(file, server, err)
+	case e.Status == 0: // found before any request
+		if e.Code == api.CodeInvalidFileSize {
 			return file + " is empty"
 		}
 		return file + ": " + e.Detail
-	}
-	// The plain sentence of the code is the API's (the composer page shows
-	// the same); the CLI adds the flag to check or what to do next.
-	info, known := e.Code.Meaning()
-	msg := info.Sentence(file)
-	switch e.Code {
-	case api.CodeFileTooLarge:
-		if limit := e.Limit; limit > 0 && size > 0 {
-			have, most := humanSize(size), humanSize(limit)
-			if have == most {
-				have, most = exactSize(size), exactSize(limit)
-			}
-			msg = fmt.Sprintf("%s is %s; the server accepts at most %s", file, have, most)
-		}
-	case api.CodeUnauthorized, api.CodeForbidden:
-		msg += "; check --user/--token/--bearer"
-	case api.CodeRateLimited, api.CodeServiceUnavailable, api.CodeStorageUnavailable, api.CodeInsufficientStorage:
-		msg += "; " + retryHint(e.RetryAfter)
-	case api.CodeTokenExpired, api.CodeAlreadyUploaded, api.CodeAlreadyClaimed, api.CodeNotUploaded, api.CodeTokenNotFound:
-		msg += "; run the command again"
-	case api.CodeBrandNotFound:
-		msg += "; check --brand"
-	case api.CodeInvalidProperty:
-		if e.Pointer == "/brand_id" {
-			msg = "the brand id is not valid; check --brand"
-		}
-	case api.CodeInternalError:
-		msg += "; give its operator the request id quoted here"
-	case api.CodeNotFound, api.CodeMethodNotAllowed:
-		msg = notServer(server)
-	case "":
-		switch e.Status {
-		case http.StatusNotFound, http.StatusMethodNotAllowed:
-			msg = notServer(server)
-		case http.StatusRequestEntityTooLarge:
-			msg = "a proxy in front of the server refused " + file + " as too large"
-		case http.StatusTooManyRequests:
-			msg = "slow down: too many requests; " + retryHint(e.RetryAfter)
-		default:
-			msg = fmt.Sprintf("the server answered HTTP %d %s for %s", e.Status, http.StatusText(e.Status), file)
-		}
-	default:
-		if !known {
-			msg = fmt.Sprintf("%s was refused (HTTP %d)", file, e.Status)
-		}
 	}
 	said := string(e.Code)
 	if said == "" {
@@ -320,7 +263,83 @@ func describe(file string, size int64, server string, err error) string {
 	if e.Detail != "" {
 		said += ": " + e.Detail
 	}
-	return msg + " (" + said + ")"
+	return refusal(file, size, server, e) + " (" + said + ")"
+}
+
+// describeLocal says why file was not uploaded when no server refused it.
+func describeLocal(file, server string, err error) string {
+	var ue *url.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return file + ": interrupted"
+	case errors.Is(err, context.DeadlineExceeded):
+		return file + ": timed out"
+	case errors.Is(err, fs.ErrNotExist):
+		return file + ": no such file"
+	case errors.As(err, &ue):
+		return fmt.Sprintf("%s: cannot reach %s: %v; check --server", file, server, ue.Err)
+	}
+	return file + ": " + err.Error()
+}
+
+// refusal says why the server refused file. The plain sentence of the
+// code is the API's (the composer page shows the same); the CLI adds the
+// flag to check or what to do next.
+func refusal(file string, size int64, server string, e *client.Error) string {
+	switch e.Code {
+	case "":
+		return statusRefusal(file, server, e)
+	case api.CodeNotFound, api.CodeMethodNotAllowed:
+		return notServer(server)
+	case api.CodeFileTooLarge:
+		if e.Limit > 0 && size > 0 {
+			have, most := humanSize(size), humanSize(e.Limit)
+			if have == most {
+				have, most = exactSize(size), exactSize(e.Limit)
+			}
+			return fmt.Sprintf("%s is %s; the server accepts at most %s", file, have, most)
+		}
+	case api.CodeInvalidProperty:
+		if e.Pointer == "/brand_id" {
+			return "the brand id is not valid; check --brand"
+		}
+	}
+	info, known := e.Code.Meaning()
+	if !known {
+		return fmt.Sprintf("%s was refused (HTTP %d)", file, e.Status)
+	}
+	return info.Sentence(file) + codeHint(e)
+}
+
+// codeHint is what the CLI adds to the API's sentence of e's code.
+func codeHint(e *client.Error) string {
+	switch e.Code {
+	case api.CodeUnauthorized, api.CodeForbidden:
+		return "; check --user/--token/--bearer"
+	case api.CodeRateLimited, api.CodeServiceUnavailable, api.CodeStorageUnavailable, api.CodeInsufficientStorage:
+		return "; " + retryHint(e.RetryAfter)
+	case api.CodeTokenExpired, api.CodeAlreadyUploaded, api.CodeAlreadyClaimed, api.CodeNotUploaded, api.CodeTokenNotFound:
+		return "; run the command again"
+	case api.CodeBrandNotFound:
+		return "; check --brand"
+	case api.CodeInternalError:
+		return "; give its operator the request id quoted here"
+	}
+	return ""
+}
+
+// statusRefusal says why file was refused by an answer without a code of
+// the API: a proxy's, or a server that is not userimages.
+func statusRefusal(file, server string, e *client.Error) string {
+	switch e.Status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return notServer(server)
+	case http.StatusRequestEntityTooLarge:
+		return "a proxy in front of the server refused " + file + " as too large"
+	case http.StatusTooManyRequests:
+		return "slow down: too many requests; " + retryHint(e.RetryAfter)
+	}
+	return fmt.Sprintf("the server answered HTTP %d %s for %s", e.Status, http.StatusText(e.Status), file)
 }
 
 // notServer says that server is not a userimages server, naming it where

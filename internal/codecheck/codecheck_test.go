@@ -32,10 +32,7 @@ var skipped = []string{"internal/jpegscale"}
 // being split (issue 21). The list must shrink to empty: a function on it
 // that no longer exceeds the bounds, or no longer exists, fails the test,
 // so that it is taken off when it is fixed; nothing may be added.
-var allowed = []string{
-	"cmd/loadbench.compare",
-	"cmd/userimages.describe",
-}
+var allowed = []string{}
 
 // function is one function's measures.
 type function struct {
