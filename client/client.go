@@ -200,10 +200,10 @@ type Image struct {
 // network or local error.
 func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, size int64, brandID string, progress func(sent, total int64)) (Image, error) {
 	if contentType == "" {
-		return Image{}, localError(api.CodeUnsupportedContentType, "/content_type", "no content type given")
+		return Image{}, localError(api.CodeUnsupportedContentType, api.PropContentType, "no content type given")
 	}
 	if brandID == "" {
-		return Image{}, localError(api.CodeInvalidProperty, "/brand_id", "no brand id given")
+		return Image{}, localError(api.CodeInvalidProperty, api.PropBrandID, "no brand id given")
 	}
 	body, err := newBody(r, size)
 	if err != nil {
@@ -212,7 +212,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 	size = body.size
 
 	var up api.CreateUploadResponse
-	err = c.postJSON(ctx, "/api/v2/guide/user_images/uploads", api.CreateUploadRequest{ContentType: contentType, FileSize: size}, &up)
+	err = c.postJSON(ctx, api.RouteCreateUpload, api.CreateUploadRequest{ContentType: contentType, FileSize: size}, &up)
 	if err != nil {
 		return Image{}, fmt.Errorf("create upload: %w", err)
 	}
@@ -231,7 +231,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 	}
 
 	var claimed api.ClaimResponse
-	err = c.postJSON(ctx, "/api/v2/guide/user_images", api.ClaimRequest{Token: up.Upload.Token, BrandID: brandID}, &claimed)
+	err = c.postJSON(ctx, api.RouteClaim, api.ClaimRequest{Token: up.Upload.Token, BrandID: brandID}, &claimed)
 	if err != nil {
 		return Image{}, fmt.Errorf("claim: %w", err)
 	}
@@ -283,13 +283,13 @@ func (c *Client) UploadFile(ctx context.Context, path, brandID string, progress 
 // bytes, is an *Error of api.CodeUnsupportedContentType with Status 0.
 func DetectContentType(head []byte) (string, error) {
 	if len(head) == 0 {
-		return "", localError(api.CodeInvalidFileSize, "/file_size", "the file is empty")
+		return "", localError(api.CodeInvalidFileSize, api.PropFileSize, "the file is empty")
 	}
 	if f, ok := api.Detect(head); ok {
 		return f.MIME, nil
 	}
 	ct, _, _ := strings.Cut(http.DetectContentType(head), ";")
-	return "", localError(api.CodeUnsupportedContentType, "/content_type",
+	return "", localError(api.CodeUnsupportedContentType, api.PropContentType,
 		fmt.Sprintf("the file looks like %s; only %s images can be uploaded", ct, formatNames()))
 }
 
@@ -303,15 +303,16 @@ func formatNames() string {
 	return strings.Join(names[:last], ", ") + " and " + names[last]
 }
 
-// postJSON POSTs payload as JSON to the API with the client's credentials
-// and decodes a 2xx answer into out, retrying where that is safe.
-func (c *Client) postJSON(ctx context.Context, path string, payload, out any) error {
+// postJSON POSTs payload as JSON to route, one of the API's POSTs without
+// wildcards, with the client's credentials and decodes a 2xx answer into
+// out, retrying where that is safe.
+func (c *Client) postJSON(ctx context.Context, route api.Route, payload, out any) error {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return err
 	}
 	return c.retry(ctx, func(int) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(b))
+		req, err := http.NewRequestWithContext(ctx, route.Method(), c.base+route.Path(), bytes.NewReader(b))
 		if err != nil {
 			return false, err
 		}
@@ -421,7 +422,7 @@ func newBody(r io.Reader, size int64) (*body, error) {
 		}
 	}
 	if b.size < 1 {
-		return nil, localError(api.CodeInvalidFileSize, "/file_size", fmt.Sprintf("the size must be a positive number of bytes, not %d", b.size))
+		return nil, localError(api.CodeInvalidFileSize, api.PropFileSize, fmt.Sprintf("the size must be a positive number of bytes, not %d", b.size))
 	}
 	return b, nil
 }

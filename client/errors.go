@@ -63,8 +63,9 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-func localError(code api.Code, pointer, detail string) *Error {
-	return &Error{Code: code, Pointer: pointer, Detail: detail}
+// localError is an error found before any request, about property p.
+func localError(code api.Code, p api.Property, detail string) *Error {
+	return &Error{Code: code, Pointer: p.Pointer(), Detail: detail}
 }
 
 // responseError returns the error res and its body stand for, or nil for a

@@ -255,13 +255,20 @@ func refusal(err error) bool {
 	return ok && e.Code.Status() < http.StatusInternalServerError
 }
 
+// Fields of the moderation forms (templates/*.html), named as the query of
+// a takedown through the API (api.RouteDeleteImage) is.
+const (
+	formReason = string(api.PropReason)
+	formBlock  = string(api.PropBlock)
+)
+
 // moderation returns who acts (u's audit name, as the API records it)
 // and the form's reason, which actions other than dismissals need.
 func (c *Console) moderation(r *http.Request, u core.User) (by, why string, err error) {
 	if by, err = c.accounts.Moderator(r.Context(), u.ID); err != nil {
 		return "", "", err
 	}
-	why = strings.TrimSpace(r.PostFormValue("reason"))
+	why = strings.TrimSpace(r.PostFormValue(formReason))
 	if why == "" {
 		return "", "", core.Errorf(api.CodeInvalidProperty, "Give a reason: it goes in the audit log.")
 	}
@@ -276,7 +283,7 @@ func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) 
 		return err
 	}
 	id := r.PathValue("id")
-	if _, err := c.mod.DeleteImage(r.Context(), id, by, why, r.PostFormValue("block") == "true"); err != nil {
+	if _, err := c.mod.DeleteImage(r.Context(), id, by, why, r.PostFormValue(formBlock) == "true"); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/images/"+id+"?done=takedown", http.StatusSeeOther)
@@ -288,7 +295,7 @@ func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, u core.User) e
 	if err != nil {
 		return err
 	}
-	if err := c.mod.DismissReports(r.Context(), r.PathValue("id"), by, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+	if err := c.mod.DismissReports(r.Context(), r.PathValue("id"), by, strings.TrimSpace(r.PostFormValue(formReason))); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/reports?done=dismissed", http.StatusSeeOther)

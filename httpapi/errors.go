@@ -54,7 +54,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			item.Meta = &api.ErrorMeta{Limit: e.Limit}
 		}
 	}
-	if r.Pattern == s.putPattern() {
+	if api.Route(r.Pattern) == s.putPattern() {
 		w.Header().Set("X-Amz-Error-Code", s3ErrorCode(code))
 	}
 	if info.Status == http.StatusUnauthorized {

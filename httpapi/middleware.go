@@ -135,17 +135,17 @@ func (c *countingBody) Read(p []byte) (int, error) {
 func (s *Server) count(pattern string, r *http.Request, rec *recorder, bodyBytes int64, d time.Duration) {
 	m := s.cfg.Metrics
 	m.Request(pattern, r.Method, rec.status, d)
-	switch {
-	case pattern == patternImage:
+	switch route := api.Route(pattern); {
+	case route == api.RouteImage:
 		m.BytesServed(rec.bytes)
-	case pattern != patternCreate && pattern != s.putPattern() && pattern != patternClaim:
+	case route != api.RouteCreateUpload && route != s.putPattern() && route != api.RouteClaim:
 	case rec.code != "":
 		m.UploadRefused(string(rec.code))
-	case pattern == patternCreate:
+	case route == api.RouteCreateUpload:
 		m.UploadCreated()
-	case pattern == s.putPattern():
+	case route == s.putPattern():
 		m.BytesReceived(bodyBytes)
-	case pattern == patternClaim:
+	case route == api.RouteClaim:
 		m.UploadClaimed()
 	}
 }

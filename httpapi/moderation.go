@@ -26,14 +26,14 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	block, err := strconv.ParseBool(q.Get("block"))
-	if q.Get("block") == "" {
+	block, err := strconv.ParseBool(q.Get(string(api.PropBlock)))
+	if q.Get(string(api.PropBlock)) == "" {
 		block, err = false, nil
 	}
 	if err != nil {
-		return &core.Error{Code: api.CodeInvalidProperty, Message: "block must be true or false", Pointer: "/block"}
+		return &core.Error{Code: api.CodeInvalidProperty, Message: string(api.PropBlock) + " must be true or false", Pointer: api.PropBlock.Pointer()}
 	}
-	if _, err := s.svc.Moderation.DeleteImage(r.Context(), id, by, q.Get("reason"), block); err != nil {
+	if _, err := s.svc.Moderation.DeleteImage(r.Context(), id, by, q.Get(string(api.PropReason)), block); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -54,21 +54,11 @@ func (s *Server) reportImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	obj, err := readObject(w, r)
-	if err != nil {
+	var req api.ReportRequest
+	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	reason, err := stringProp(obj, "reason")
-	if err != nil {
-		return err
-	}
-	detail := ""
-	if _, ok := obj["detail"]; ok {
-		if detail, err = stringProp(obj, "detail"); err != nil {
-			return err
-		}
-	}
-	if err := s.svc.Moderation.Report(r.Context(), id, subject(up), reason, detail); err != nil {
+	if err := s.svc.Moderation.Report(r.Context(), id, subject(up), req.Reason, req.Detail); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, api.ReportResponse{Status: "accepted"})

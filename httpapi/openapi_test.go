@@ -608,12 +608,21 @@ func servedRoutes(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The routes of the API are package api's constants, named api.X here.
+	apiNames, err := filepath.Glob("../client/api/*.go")
+	if err != nil || len(apiNames) == 0 {
+		t.Fatalf("package api's source: got %v, %v", apiNames, err)
+	}
 	fset := token.NewFileSet()
 	consts := map[string]string{}
 	var handler *ast.FuncDecl
-	for _, name := range names {
+	for _, name := range append(names, apiNames...) {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
+		}
+		prefix := ""
+		if strings.HasPrefix(name, "../") {
+			prefix = "api."
 		}
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
@@ -632,7 +641,7 @@ func servedRoutes(t *testing.T) []string {
 							continue
 						}
 						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							consts[n.Name], _ = strconv.Unquote(lit.Value)
+							consts[prefix+n.Name], _ = strconv.Unquote(lit.Value)
 						}
 					}
 				}
@@ -667,7 +676,13 @@ func servedRoutes(t *testing.T) []string {
 		default:
 			return true
 		}
-		switch arg := call.Args[0].(type) {
+		arg := call.Args[0]
+		if conv, ok := arg.(*ast.CallExpr); ok && len(conv.Args) == 1 {
+			if fn, ok := conv.Fun.(*ast.Ident); ok && fn.Name == "string" {
+				arg = conv.Args[0] // string(api.RouteX)
+			}
+		}
+		switch arg := arg.(type) {
 		case *ast.BasicLit:
 			s, _ := strconv.Unquote(arg.Value)
 			patterns = append(patterns, s)
@@ -676,6 +691,13 @@ func servedRoutes(t *testing.T) []string {
 			if s, ok := consts[arg.Name]; ok {
 				patterns = append(patterns, s)
 				return true
+			}
+		case *ast.SelectorExpr:
+			if x, ok := arg.X.(*ast.Ident); ok {
+				if s, ok := consts[x.Name+"."+arg.Sel.Name]; ok {
+					patterns = append(patterns, s)
+					return true
+				}
 			}
 		case *ast.CallExpr:
 			if sel, ok := arg.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "putPattern" {

@@ -153,53 +153,46 @@ func New(svc Services, cfg Config, log *slog.Logger, now func() time.Time) (*Ser
 		clientUploads: clientSlots{max: cfg.MaxConcurrentUploadsPerClient, held: map[string]int{}}}, nil
 }
 
-// Route patterns, also the metrics' route labels.
-const (
-	patternCreate = "POST /api/v2/guide/user_images/uploads"
-	patternClaim  = "POST /api/v2/guide/user_images"
-	patternDelete = "DELETE /api/v2/guide/user_images/{id}"
-	patternReport = "POST /api/v2/guide/user_images/{id}/reports"
-	patternImage  = "GET /hc/user_images/{file}"
-	patternMe     = "GET /api/v2/users/me"
-)
-
 // jsonAliasPrefix is where paths may end in ".json", as Zendesk's API
 // accepts (…/uploads.json): such a path is served by its route without
 // the suffix. No route there ends in .json itself, and image ids have no
 // dot.
 const jsonAliasPrefix = "/api/v2/"
 
-// putPattern is the route of upload PUTs, under cfg.UploadPath.
-func (s *Server) putPattern() string { return "PUT " + s.cfg.UploadPath + "{token}" }
+// putPattern is the route of upload PUTs, under cfg.UploadPath: the last
+// segment is the upload's token (api.PropToken of step 3).
+func (s *Server) putPattern() api.Route {
+	return api.Route("PUT " + s.cfg.UploadPath + "{" + string(api.PropToken) + "}")
+}
 
 // Handler returns the routes wrapped in logging and CORS.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// route registers h, and a JSON 405 for the path's other methods (a
 	// method-less fallback would conflict with the DELETE route's wildcard).
-	route := func(pattern string, h http.HandlerFunc) {
-		method, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(pattern, h)
+	route := func(pattern api.Route, h http.HandlerFunc) {
+		method, path := pattern.Method(), pattern.Path()
+		mux.HandleFunc(string(pattern), h)
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			if m != method {
 				mux.HandleFunc(m+" "+path, s.methodNotAllowed(method))
 			}
 		}
 	}
-	route(patternCreate, s.api(s.createUpload))
-	route(patternClaim, s.api(s.claim))
-	route(patternDelete, s.api(s.deleteImage))
-	route(patternReport, s.api(s.reportImage))
-	route(patternImage, s.api(s.serveImage))
-	route(patternMe, s.api(s.showMe))
+	route(api.RouteCreateUpload, s.api(s.createUpload))
+	route(api.RouteClaim, s.api(s.claim))
+	route(api.RouteDeleteImage, s.api(s.deleteImage))
+	route(api.RouteReport, s.api(s.reportImage))
+	route(api.RouteImage, s.api(s.serveImage))
+	route(api.RouteMe, s.api(s.showMe))
 	if s.verifier != nil {
 		route(s.putPattern(), s.api(s.receiveUpload))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(string(api.RouteHealth), func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.StatusResponse{Status: "ok"})
 	})
-	mux.HandleFunc("GET /readyz", s.api(s.ready))
-	route("GET /api/openapi.json", serveOpenAPI)
+	mux.HandleFunc(string(api.RouteReady), s.api(s.ready))
+	route(api.RouteOpenAPI, serveOpenAPI)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
 	}
@@ -322,23 +315,15 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	obj, err := readObject(w, r)
-	if err != nil {
-		return err
-	}
-	ct, err := stringProp(obj, "content_type")
-	if err != nil {
-		return err
-	}
-	size, err := fileSizeProp(obj)
-	if err != nil {
+	var req api.CreateUploadRequest
+	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	base, err := s.baseURL(r)
 	if err != nil {
 		return err
 	}
-	created, err := s.svc.Uploads.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: ct, FileSize: size, Uploader: up, BaseURL: base})
+	created, err := s.svc.Uploads.CreateUpload(r.Context(), core.CreateUploadInput{ContentType: req.ContentType, FileSize: req.FileSize, Uploader: up, BaseURL: base})
 	if err != nil {
 		return err
 	}
@@ -354,7 +339,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	// The body must arrive within UploadTimeout of now, in real time.
 	deadline := time.Now().Add(s.cfg.UploadTimeout)
-	if !core.ValidToken(r.PathValue("token")) {
+	if !core.ValidToken(r.PathValue(string(api.PropToken))) {
 		return core.Errorf(api.CodeSignatureMismatch, "this is not an upload URL issued by this server")
 	}
 	upload, err := s.verifier.Verify(r, s.now())
@@ -451,19 +436,11 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admit(w, r, "claim", s.cfg.RateLimits.Claim); err != nil {
 		return err
 	}
-	obj, err := readObject(w, r)
-	if err != nil {
+	var req api.ClaimRequest
+	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	token, err := stringProp(obj, "token")
-	if err != nil {
-		return err
-	}
-	brand, err := brandProp(obj)
-	if err != nil {
-		return err
-	}
-	img, err := s.svc.Uploads.Claim(r.Context(), token, brand)
+	img, err := s.svc.Uploads.Claim(r.Context(), req.Token, req.BrandID)
 	if err != nil {
 		return err
 	}

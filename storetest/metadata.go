@@ -390,7 +390,7 @@ func blockSHA(t *testing.T, s MetadataStore, sha256 string) error {
 	img := newImage(90, up)
 	img.SHA256 = sha256
 	mustPublish(t, s, up, img)
-	return s.DeleteImage(t.Context(), core.Deletion{Image: img, By: "test", Reason: "block", Blocked: true, At: base})
+	return s.DeleteImage(t.Context(), core.Deletion{Image: img, By: "test", Reason: "blocked by the kit", Blocked: true, At: base})
 }
 
 // testClaimDuplicateID: an image id already published refuses the claim

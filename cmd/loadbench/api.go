@@ -28,7 +28,7 @@ func createBody(size int) []byte {
 // createUpload is step 1; it returns the answer and its body's length.
 func createUpload(ctx context.Context, c *http.Client, base string, size int) (upload, int, error) {
 	var up upload
-	buf, err := do(ctx, c, http.MethodPost, base+"/api/v2/guide/user_images/uploads", jsonHeader, createBody(size), http.StatusOK, nil)
+	buf, err := do(ctx, c, api.RouteCreateUpload.Method(), base+api.RouteCreateUpload.Path(), jsonHeader, createBody(size), http.StatusOK, nil)
 	if err != nil {
 		return up, 0, err
 	}
@@ -51,7 +51,7 @@ type claimed = api.ClaimResponse
 func claim(ctx context.Context, c *http.Client, base, token string) (claimed, error) {
 	var img claimed
 	body, _ := json.Marshal(api.ClaimRequest{Token: token, BrandID: brandID})
-	buf, err := do(ctx, c, http.MethodPost, base+"/api/v2/guide/user_images", jsonHeader, body, http.StatusCreated, nil)
+	buf, err := do(ctx, c, api.RouteClaim.Method(), base+api.RouteClaim.Path(), jsonHeader, body, http.StatusCreated, nil)
 	if err != nil {
 		return img, err
 	}
@@ -171,10 +171,7 @@ func noopHandler(answer []byte) http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		var in struct {
-			ContentType string `json:"content_type"`
-			FileSize    int64  `json:"file_size"`
-		}
+		var in api.CreateUploadRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&in); err != nil || in.ContentType == "" || in.FileSize < 1 {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return

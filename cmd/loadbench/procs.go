@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/userimages/userimages/client/api"
 )
 
 // proc is one target process the harness started.
@@ -130,7 +132,7 @@ func (h *harness) startOurs(data, profile string, extra ...string) (*proc, error
 	if profile != "" {
 		args = append(args, "--cpuprofile", profile)
 	}
-	return startProc("userimages", filepath.Join(h.work, "userimages.log"), addr, "/healthz", h.bin, args...)
+	return startProc("userimages", filepath.Join(h.work, "userimages.log"), addr, api.RouteHealth.Path(), h.bin, args...)
 }
 
 func (h *harness) startNoop(size int) (*proc, error) {

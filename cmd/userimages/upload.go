@@ -87,7 +87,7 @@ func failsEveryFile(err error) bool {
 		case api.CodeUnauthorized, api.CodeForbidden, api.CodeBrandNotFound, api.CodeNotFound, api.CodeMethodNotAllowed:
 			return true
 		case api.CodeInvalidProperty:
-			return e.Pointer == "/brand_id"
+			return e.Pointer == api.PropBrandID.Pointer()
 		case "":
 			return e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed
 		}
@@ -300,7 +300,7 @@ func refusal(file string, size int64, server string, e *client.Error) string {
 			return fmt.Sprintf("%s is %s; the server accepts at most %s", file, have, most)
 		}
 	case api.CodeInvalidProperty:
-		if e.Pointer == "/brand_id" {
+		if e.Pointer == api.PropBrandID.Pointer() {
 			return "the brand id is not valid; check --brand"
 		}
 	}

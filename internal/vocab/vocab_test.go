@@ -3,6 +3,7 @@
 package vocab
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -18,10 +19,10 @@ import (
 )
 
 // spellings returns, for each of words, the non-test Go files under root
-// that spell it as a string literal: the whole literal, or a quoted part of
-// one (a JSON fragment such as {"code":"FileTooLarge"}). Import paths are
-// not literals here ("image/jpeg" the package is not the MIME type).
-func spellings(t *testing.T, root string, words []string) map[string][]string {
+// that spell it as a string literal, as spells says (see spellsWord and
+// spellsRoute). Import paths are not literals here ("image/jpeg" the
+// package is not the MIME type); struct tags are.
+func spellings(t *testing.T, root string, words []string, spells func(literal, word string) bool) map[string][]string {
 	t.Helper()
 	found := map[string][]string{}
 	fset := token.NewFileSet()
@@ -58,7 +59,7 @@ func spellings(t *testing.T, root string, words []string) map[string][]string {
 					return true
 				}
 				for _, w := range words {
-					if (s == w || strings.Contains(s, strconv.Quote(w))) && !seen[w] {
+					if spells(s, w) && !seen[w] {
 						seen[w] = true
 						found[w] = append(found[w], rel)
 					}
@@ -74,25 +75,81 @@ func spellings(t *testing.T, root string, words []string) map[string][]string {
 	return found
 }
 
-// TestVocabularySpelledOnce fails when an error code or a format's MIME
-// type is spelled as a string literal in more than one non-test Go file of
-// the repository: everything else must use the constants of package api.
-func TestVocabularySpelledOnce(t *testing.T) {
-	var words []string
+// spellsWord: the literal is the word, or has it as a quoted part (a JSON
+// fragment such as {"code":"FileTooLarge"}, or a struct tag
+// json:"file_size").
+func spellsWord(literal, word string) bool {
+	return literal == word || strings.Contains(literal, strconv.Quote(word))
+}
+
+// spellsRoute: the literal, or a quoted part of it, is the route's pattern
+// ("POST /api/v2/guide/user_images") or its path, with or without another
+// method ("GET /api/v2/guide/user_images").
+func spellsRoute(literal, route string) bool {
+	path := api.Route(route).Path()
+	if spellsWord(literal, route) || spellsWord(literal, path) {
+		return true
+	}
+	method, rest, ok := strings.Cut(literal, " ")
+	return ok && method == strings.ToUpper(method) && rest == path
+}
+
+// misplaced returns a complaint for each of words that a Go file outside
+// client/api spells (found by spellings), and for each that no file of
+// client/api spells (is the walk broken?).
+func misplaced(kind string, words []string, found map[string][]string) []string {
+	home := filepath.Join("client", "api") + string(filepath.Separator)
+	var complaints []string
+	for _, w := range words {
+		var outside []string
+		declared := false
+		for _, f := range found[w] {
+			if strings.HasPrefix(f, home) {
+				declared = true
+			} else {
+				outside = append(outside, f)
+			}
+		}
+		slices.Sort(outside)
+		if len(outside) > 0 {
+			complaints = append(complaints, fmt.Sprintf("%s %q: spelled in %v; want it spelled only in client/api, the others using its constant", kind, w, outside))
+		}
+		if !declared {
+			complaints = append(complaints, fmt.Sprintf("%s %q: spelled in no file of client/api; want it declared there (is the walk broken?)", kind, w))
+		}
+	}
+	return complaints
+}
+
+// vocabulary is what package api declares: its words (error codes, MIME
+// types, request properties) and its routes.
+func vocabulary() (words, routes []string) {
 	for _, c := range api.Codes() {
 		words = append(words, string(c.Code))
 	}
 	for _, f := range api.Formats() {
 		words = append(words, f.MIME)
 	}
-	found := spellings(t, "../..", words)
-	for _, w := range words {
-		switch files := found[w]; {
-		case len(files) == 0:
-			t.Errorf("%q: spelled in no file; want it declared in client/api (is the walk broken?)", w)
-		case len(files) > 1:
-			t.Errorf("%q: spelled in %d files %v; want one (client/api), the others using its constant", w, len(files), files)
-		}
+	for _, p := range api.Properties() {
+		words = append(words, string(p))
+	}
+	for _, r := range api.Routes() {
+		routes = append(routes, string(r))
+	}
+	return words, routes
+}
+
+// TestVocabularySpelledOnce fails when an error code, a format's MIME
+// type, a request property or a route is spelled as a string literal in a
+// non-test Go file of the repository outside client/api: everything else
+// must use the constants of package api.
+func TestVocabularySpelledOnce(t *testing.T) {
+	const root = "../.."
+	words, routes := vocabulary()
+	complaints := misplaced("word", words, spellings(t, root, words, spellsWord))
+	complaints = append(complaints, misplaced("route", routes, spellings(t, root, routes, spellsRoute))...)
+	for _, c := range complaints {
+		t.Error(c)
 	}
 }
 
@@ -115,7 +172,7 @@ func TestSpellingsFindsTwins(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found := spellings(t, dir, []string{"FileTooLarge", "image/jpeg"})
+	found := spellings(t, dir, []string{"FileTooLarge", "image/jpeg"}, spellsWord)
 	got := found["FileTooLarge"]
 	slices.Sort(got)
 	if want := []string{filepath.Join("a", "a.go"), filepath.Join("b", "b.go")}; !slices.Equal(got, want) {
@@ -123,5 +180,52 @@ func TestSpellingsFindsTwins(t *testing.T) {
 	}
 	if got := found["image/jpeg"]; len(got) != 0 {
 		t.Errorf("image/jpeg: got %v, want no file (an import path is not the MIME type)", got)
+	}
+}
+
+// TestCheckerCatchesTwins checks the whole check on a tree of its own: a
+// route and a property spelled outside client/api, in any of the ways
+// code spells them, are each reported with every file that spells them;
+// spellings inside client/api, in tests, in comments, or of longer words
+// are not; and a word client/api does not spell is reported as missing.
+func TestCheckerCatchesTwins(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"client/api/api.go": "package api\n\nconst (\n\tRouteClaim = \"POST /api/v2/guide/user_images\"\n\tPropBrandID = \"brand_id\"\n)\n\n" +
+			"type ClaimRequest struct {\n\tBrandID string `json:\"brand_id\"`\n}\n",
+		// The route: its pattern, its path, and its path with another method.
+		"httpapi/server.go":  "package httpapi\n\nconst patternClaim = \"POST /api/v2/guide/user_images\"\n",
+		"client/client.go":   "package client\n\nfunc url(base string) string { return base + \"/api/v2/guide/user_images\" }\n",
+		"console/console.go": "package console\n\nconst probe = \"GET /api/v2/guide/user_images\"\n",
+		// The property: a plain literal, a struct tag, a JSON fragment.
+		"httpapi/decode.go":  "package httpapi\n\nfunc brand(obj map[string]string) string { return obj[\"brand_id\"] }\n",
+		"cmd/bench/bench.go": "package main\n\ntype claim struct {\n\tBrand string `json:\"brand_id\"`\n}\n",
+		"e2e/body.go":        "package e2e\n\nconst body = `{\"token\":\"x\",\"brand_id\":\"1\"}`\n",
+		// Not spellings: tests, comments, longer words and paths.
+		"httpapi/server_test.go": "package httpapi\n\nconst p = \"POST /api/v2/guide/user_images\"\nconst b = \"brand_id\"\n",
+		"core/core.go": "package core\n\n// POST /api/v2/guide/user_images {\"brand_id\": …}\n" +
+			"const (\n\tx = \"brand_ids\"\n\ty = \"/api/v2/guide/user_images_old\"\n)\n",
+	}
+	for name, src := range files {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const route, prop = "POST /api/v2/guide/user_images", "brand_id"
+	got := misplaced("route", []string{route}, spellings(t, dir, []string{route}, spellsRoute))
+	got = append(got, misplaced("word", []string{prop, "file_size"}, spellings(t, dir, []string{prop, "file_size"}, spellsWord))...)
+	p := filepath.Join
+	want := []string{
+		fmt.Sprintf("route %q: spelled in %v; want it spelled only in client/api, the others using its constant", route,
+			[]string{p("client", "client.go"), p("console", "console.go"), p("httpapi", "server.go")}),
+		fmt.Sprintf("word %q: spelled in %v; want it spelled only in client/api, the others using its constant", prop,
+			[]string{p("cmd", "bench", "bench.go"), p("e2e", "body.go"), p("httpapi", "decode.go")}),
+		`word "file_size": spelled in no file of client/api; want it declared there (is the walk broken?)`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got complaints\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
