@@ -64,22 +64,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // s3ErrorCodes are the names S3 gives the refusals of a PUT that the
-// upload target shares with it, by API code.
+// upload target shares with it, by API code, where S3's name is not the
+// code itself (it is for IncompleteBody, ServiceUnavailable and
+// InternalError).
 var s3ErrorCodes = map[api.Code]string{
 	api.CodeSignatureMismatch:  "SignatureDoesNotMatch",
 	api.CodeUploadURLExpired:   "ExpiredToken",
 	api.CodePayloadTooLarge:    "EntityTooLarge",
-	api.CodeIncompleteBody:     "IncompleteBody",
 	api.CodeAlreadyUploaded:    "PreconditionFailed",
 	api.CodeRateLimited:        "SlowDown",
-	api.CodeServiceUnavailable: "ServiceUnavailable",
-	api.CodeStorageUnavailable: "ServiceUnavailable",
-	api.CodeInternalError:      "InternalError",
+	api.CodeStorageUnavailable: string(api.CodeServiceUnavailable),
 }
 
 // s3ErrorCode is the X-Amz-Error-Code of a refused upload PUT, which S3
 // clients read (Uppy shows it): S3's name for code, or code itself where
-// S3 has no such refusal (the image checks).
+// S3 names it the same or has no such refusal (the image checks).
 func s3ErrorCode(code api.Code) string {
 	if c, ok := s3ErrorCodes[code]; ok {
 		return c
