@@ -113,7 +113,7 @@ func TestLifecycleUnderKills(t *testing.T) {
 type putState int
 
 const (
-	putFailed    putState = iota // answered with an unexpected error
+	putFailed    putState = iota // refused: an unexpected answer (reported) or a URL that expired in between
 	putConfirmed                 // answered 200, or 409 AlreadyUploaded after a retry
 	putUncertain                 // cut off by a kill, then refused as expired
 )
@@ -381,8 +381,10 @@ func (lc *lifecycle) putBytes(f *lcFlow) putState {
 		return putConfirmed // the cut attempt had stored the bytes
 	case a.cut && a.status == http.StatusForbidden && a.code() == "UploadURLExpired":
 		return putUncertain
+	case a.status == http.StatusForbidden && a.code() == "UploadURLExpired" && a.got.Sub(f.t0) >= lcTTL:
+		return putFailed // a loaded machine took longer than the URL's lifetime between steps 1 and 2
 	}
-	lc.errorf("put of token %s: got %s, want 200 (or, after a kill cut it off, 409 AlreadyUploaded or 403 UploadURLExpired)", f.up.Upload.Token, a)
+	lc.errorf("put of token %s: got %s, want 200 (or, after a kill cut it off, 409 AlreadyUploaded or 403 UploadURLExpired; or 403 UploadURLExpired %s after the create was sent)", f.up.Upload.Token, a, lcTTL)
 	return putFailed
 }
 

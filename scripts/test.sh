@@ -68,7 +68,9 @@ go vet ./... "$client"
 echo "== staticcheck (pinned in go.mod)"
 go tool staticcheck ./... "$client"
 echo "== go test"
-go test -race -count=1 ./... "$client"
+# e2e alone takes 5-6 minutes on a quiet machine: past go test's default 10 min
+# limit on a loaded one, so the limit is raised.
+go test -race -count=1 -timeout 40m ./... "$client"
 echo "== fuzz (each target briefly; seed corpora also run in go test above)"
 # Budgets are execution counts, not durations: Go 1.26's coordinator can fail a
 # target with a bare "context deadline exceeded" when a -fuzztime duration ends
