@@ -76,6 +76,8 @@ type Config struct {
 	// elsewhere before the disk is full. Default room for 64 uploads of
 	// MaxFileSize.
 	MinFreeSpace int64
+	// Outbox tunes the outbox's worker (outbox.go).
+	Outbox OutboxConfig
 	// PasswordCost is the bcrypt cost of new password and API token hashes.
 	// Default bcrypt.DefaultCost (10); tests may lower it to bcrypt.MinCost.
 	PasswordCost int

@@ -20,6 +20,7 @@ type Moderation struct {
 	lister  ImageLister
 	brands  BrandRemover
 	mod     ModerationStore
+	takes   TakedownStore
 	reports ReportStore
 	blobs   BlobStore
 	forget  Forgetter
@@ -40,6 +41,7 @@ type ModerationDeps struct {
 	Lister     ImageLister
 	Brands     BrandRemover
 	Moderation ModerationStore
+	Takedowns  TakedownStore
 	Reports    ReportStore
 	Blobs      BlobStore
 	Forget     Forgetter
@@ -48,11 +50,11 @@ type ModerationDeps struct {
 
 // NewModeration returns Moderation, or an error if a role is missing.
 func NewModeration(d ModerationDeps) (*Moderation, error) {
-	if d.Images == nil || d.Lister == nil || d.Brands == nil || d.Moderation == nil || d.Reports == nil || d.Blobs == nil || d.Forget == nil {
+	if d.Images == nil || d.Lister == nil || d.Brands == nil || d.Moderation == nil || d.Takedowns == nil || d.Reports == nil || d.Blobs == nil || d.Forget == nil {
 		return nil, errors.New("new moderation: every role is required")
 	}
 	rt := d.Runtime.withDefaults()
-	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, reports: d.Reports,
+	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, takes: d.Takedowns, reports: d.Reports,
 		blobs: d.Blobs, forget: d.Forget, now: rt.Now, log: rt.Log}, nil
 }
 
@@ -67,31 +69,100 @@ func ParseImagePath(p string) (string, error) {
 	return id, nil
 }
 
-// DeleteImage takes an image down: its metadata goes (with an audit record
-// of who did it and why) and then its bytes. With block, the same bytes are
-// refused if anyone uploads them again.
-func (s *Moderation) DeleteImage(ctx context.Context, id, by, reason string, block bool) (_ Image, err error) {
+// TakedownOrder asks Moderation.TakeDown to take an image down.
+type TakedownOrder struct {
+	ID     string // the image's id
+	By     string // as Deletion.By
+	Reason string
+	// Block blocklists the image's bytes: the same bytes are refused if
+	// anyone uploads them again, and every published copy goes too.
+	Block bool
+	// AllCopies takes down every published image with the same bytes
+	// (SHA-256), without blocking them.
+	AllCopies bool
+}
+
+// SurrogateKey is the cache tag every response of image id carries
+// (original and variants, as Surrogate-Key and Cache-Tag), so that one
+// purge of it drops them all from every cache in front.
+func SurrogateKey(id string) string { return "img-" + id }
+
+// TakeDown takes an image down, and with o.Block or o.AllCopies every
+// published copy of its bytes: in one transaction of the metadata store
+// each image's row goes, with an audit record each, the bytes are
+// blocklisted if asked, and a purge of the images' surrogate keys is
+// queued in the outbox for every cache in front (TopicPurge); then their
+// variants and bytes are deleted. It returns the images taken down, the
+// one asked for first. Every takedown, deletion or erasure goes through it.
+func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, err error) {
 	defer func() { err = storeFault(err) }()
-	if !ValidImageID(id) {
-		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+	notFound := Errorf(api.CodeNotFound, "no image has id %q", o.ID)
+	if !ValidImageID(o.ID) {
+		return nil, notFound
 	}
-	img, err := s.images.Image(ctx, id)
+	ds, err := s.takes.TakeDown(ctx, Takedown{ImageID: o.ID, AllCopies: o.AllCopies || o.Block, By: o.By, Reason: o.Reason,
+		Block: o.Block, At: s.now(), Outbox: purgeEntries})
 	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+		return nil, notFound
 	}
 	if err != nil {
-		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
+		return nil, fmt.Errorf("take down %s: %w", o.ID, err)
 	}
-	err = s.mod.DeleteImage(ctx, Deletion{Image: img, By: by, Reason: reason, Blocked: block, At: s.now()})
-	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+	taken := make([]Image, len(ds))
+	for i, d := range ds {
+		taken[i] = d.Image
+		s.forget.Forget(ctx, d.Image.ID)
+		deleteBlob(ctx, s.blobs, s.log, ImageKey(d.Image.ID))
 	}
+	return taken, nil
+}
+
+// purgeEntries is the outbox entry purging the images' responses from
+// every cache in front.
+func purgeEntries(taken []Image) []OutboxEntry {
+	if len(taken) == 0 {
+		return nil
+	}
+	keys := make([]string, len(taken))
+	for i, img := range taken {
+		keys[i] = SurrogateKey(img.ID)
+	}
+	return []OutboxEntry{{Topic: TopicPurge, Payload: strings.Join(keys, " ")}}
+}
+
+// DeleteImage takes image id down alone, or with block every copy of its
+// bytes too (see TakeDown), and returns it.
+func (s *Moderation) DeleteImage(ctx context.Context, id, by, reason string, block bool) (Image, error) {
+	taken, err := s.TakeDown(ctx, TakedownOrder{ID: id, By: by, Reason: reason, Block: block})
 	if err != nil {
-		return Image{}, fmt.Errorf("delete image %s: %w", id, err)
+		return Image{}, err
 	}
-	s.forget.Forget(ctx, id)
-	deleteBlob(ctx, s.blobs, s.log, ImageKey(id))
-	return img, nil
+	return taken[0], nil
+}
+
+// Copies lists the other published images with the same bytes as img,
+// newest first, at most limit (default 100).
+func (s *Moderation) Copies(ctx context.Context, img Image, limit int) ([]Image, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	imgs, err := s.lister.ListImages(ctx, ImageFilter{SHA256: img.SHA256, Limit: limit + 1})
+	if err != nil {
+		return nil, storeFault(err)
+	}
+	imgs = slices.DeleteFunc(imgs, func(c Image) bool { return c.ID == img.ID })
+	return imgs[:min(len(imgs), limit)], nil
+}
+
+// DeletionsOf lists the takedowns of images with SHA-256 sha (hex),
+// newest first, at most limit (default 100): what a blocklist entry took
+// down.
+func (s *Moderation) DeletionsOf(ctx context.Context, sha string, limit int) ([]Deletion, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ds, err := s.takes.DeletionsOf(ctx, sha, limit)
+	return ds, storeFault(err)
 }
 
 // ListImages lists images, newest first; f.Limit defaults to 100.

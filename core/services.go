@@ -16,6 +16,7 @@ import (
 //	Accounts    users, API tokens, brands, authentication
 //	Sessions    the console's sign-in sessions
 //	Upkeep      the sweeper and readiness
+//	Outbox      delivers what the others enqueue (purges of caches in front)
 //
 // What two of them share is a small part one of them exports and the
 // other declares the interface of: Moderation tells Serving (a
@@ -60,6 +61,11 @@ type Stores struct {
 	Moderation interface {
 		ModerationStore
 		BlockChecker
+		TakedownStore
+	}
+	Outbox interface {
+		OutboxStore
+		OutboxReader
 	}
 	Reports  ReportStore
 	Accounts AccountStore
@@ -67,10 +73,14 @@ type Stores struct {
 		SessionStore
 		SessionExpirer
 	}
-	Blobs   BlobStore
-	Signer  UploadSigner
-	Scratch ScratchSpace
-	Disk    DiskSpace
+	// Deliverers deliver the outbox's entries, one per topic (TopicPurge:
+	// the caches in front); none means entries wait for an instance that
+	// has them.
+	Deliverers map[string]OutboxDeliverer
+	Blobs      BlobStore
+	Signer     UploadSigner
+	Scratch    ScratchSpace
+	Disk       DiskSpace
 	Runtime
 }
 
@@ -84,6 +94,7 @@ type Services struct {
 	Accounts   *Accounts
 	Sessions   *Sessions
 	Upkeep     *Upkeep
+	Outbox     *Outbox
 }
 
 // NewServices wires every use case on st, or returns an error if cfg is
@@ -102,7 +113,7 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 		return Services{}, err
 	}
 	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,
-		Reports: st.Reports, Blobs: st.Blobs, Forget: sv.Serving, Runtime: st.Runtime}); err != nil {
+		Takedowns: st.Moderation, Reports: st.Reports, Blobs: st.Blobs, Forget: sv.Serving, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, Brands: st.Brands, Runtime: st.Runtime}); err != nil {
@@ -113,6 +124,9 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	}
 	if sv.Upkeep, err = NewUpkeep(cfg, UpkeepDeps{Expirer: st.Uploads, Tokens: st.Uploads, References: st.Images, Sessions: st.Sessions,
 		Brands: st.Brands, Blobs: st.Blobs, Disk: st.Disk, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Outbox, err = NewOutbox(cfg.Outbox, OutboxDeps{Store: st.Outbox, Reader: st.Outbox, Deliverers: st.Deliverers, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	return sv, nil

@@ -73,6 +73,7 @@ type ImageFilter struct {
 	Before     time.Time // zero for no bound: only images created before it
 	After      time.Time // zero for no bound: only images created at or after it
 	Reported   bool      // only images with open reports
+	SHA256     string    // "" for any bytes: only images of these (hex)
 	Limit      int
 }
 
@@ -261,6 +262,35 @@ type ModerationStore interface {
 	// ModerationEvents lists the audit records other than takedowns,
 	// newest first, at most limit; of target only, unless target is "".
 	ModerationEvents(ctx context.Context, target string, limit int) ([]ModerationEvent, error)
+}
+
+// Takedown asks TakedownStore.TakeDown to take images down.
+type Takedown struct {
+	ImageID string
+	// AllCopies: every other published image with the same SHA-256 too.
+	AllCopies bool
+	By        string // as Deletion.By
+	Reason    string
+	Block     bool // blocklist the SHA-256
+	At        time.Time
+	// Outbox returns the entries to enqueue, in the same transaction, for
+	// the images taken down; nil for none.
+	Outbox func(taken []Image) []OutboxEntry
+}
+
+// TakedownStore takes images down together with what must go with them.
+type TakedownStore interface {
+	// TakeDown does, in one transaction: delete image t.ImageID and, with
+	// t.AllCopies, every other published image with its SHA-256 (as found
+	// in the transaction), with their reports; record a Deletion of each
+	// (t.By, t.Reason, Blocked t.Block, t.At); blocklist the SHA-256 if
+	// t.Block; enqueue what t.Outbox returns for those images. It returns
+	// the deletions, t.ImageID's first, or ErrNotFound, changing nothing,
+	// if image t.ImageID does not exist.
+	TakeDown(ctx context.Context, t Takedown) ([]Deletion, error)
+	// DeletionsOf lists the takedowns of images with SHA-256 sha (hex),
+	// newest first, at most limit.
+	DeletionsOf(ctx context.Context, sha string, limit int) ([]Deletion, error)
 }
 
 // SessionStore keeps the console's sign-in sessions, so that every

@@ -404,6 +404,9 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 	if f.Reported {
 		q += ` AND id IN (SELECT image_id FROM reports)`
 	}
+	if f.SHA256 != "" {
+		q += ` AND sha256 = ` + arg(f.SHA256)
+	}
 	return s.images(ctx, q+` ORDER BY created_at DESC, seq DESC LIMIT `+arg(f.Limit), args...)
 }
 
@@ -424,14 +427,7 @@ func block(ctx context.Context, tx execer, sha256 string, at time.Time) error {
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := changedOne(tx.Exec(ctx, `DELETE FROM images WHERE id = $1`, d.Image.ID)); err != nil {
-			return err
-		}
-		// Readers' reports go with the image: they name their reporters.
-		if _, err := tx.Exec(ctx, `DELETE FROM reports WHERE image_id = $1`, d.Image.ID); err != nil {
-			return err
-		}
-		if err := insertDeletion(ctx, tx, d); err != nil {
+		if err := deleteImage(ctx, tx, d); err != nil {
 			return err
 		}
 		if d.Blocked {
@@ -439,6 +435,19 @@ func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 		}
 		return nil
 	})
+}
+
+// deleteImage deletes the image row of d.Image.ID and its reports, and
+// records d; ErrNotFound if there is no such row.
+func deleteImage(ctx context.Context, tx execer, d core.Deletion) error {
+	if err := changedOne(tx.Exec(ctx, `DELETE FROM images WHERE id = $1`, d.Image.ID)); err != nil {
+		return err
+	}
+	// Readers' reports go with the image: they name their reporters.
+	if _, err := tx.Exec(ctx, `DELETE FROM reports WHERE image_id = $1`, d.Image.ID); err != nil {
+		return err
+	}
+	return insertDeletion(ctx, tx, d)
 }
 
 const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at`

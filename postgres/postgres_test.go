@@ -33,6 +33,21 @@ func TestMetadataStore(t *testing.T) {
 	storetest.TestMetadataStore(t, func(t *testing.T) storetest.MetadataStore { return open(t, pgtest.URL(t)) })
 }
 
+func TestOutbox(t *testing.T) {
+	t.Parallel()
+	storetest.TestOutbox(t, func(t *testing.T) (storetest.MetadataStore, func() storetest.MetadataStore) {
+		url := pgtest.URL(t)
+		db, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("Open: got error %v, want nil", err)
+		}
+		return db, func() storetest.MetadataStore {
+			db.Close()
+			return open(t, url)
+		}
+	})
+}
+
 func TestMigrationStore(t *testing.T) {
 	t.Parallel()
 	storetest.TestMigrationStore(t, func(t *testing.T) storetest.MigrationStore { return open(t, pgtest.URL(t)) })

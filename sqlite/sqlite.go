@@ -581,19 +581,16 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 	if f.Reported {
 		q += ` AND id IN (SELECT image_id FROM reports)`
 	}
+	if f.SHA256 != "" {
+		q += ` AND sha256 = ?`
+		args = append(args, f.SHA256)
+	}
 	return queryAll(ctx, s.r, scanImage, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
 }
 
 func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := changedOne(s.txExec(tx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
-			return err
-		}
-		// Readers' reports go with the image: they name their reporters.
-		if _, err := s.txExec(tx, `DELETE FROM reports WHERE image_id = ?`, d.Image.ID); err != nil {
-			return err
-		}
-		if err := s.insertDeletion(tx, d); err != nil {
+		if err := s.deleteImage(tx, d); err != nil {
 			return err
 		}
 		if d.Blocked {
@@ -601,6 +598,19 @@ func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
 		}
 		return nil
 	})
+}
+
+// deleteImage deletes the image row of d.Image.ID and its reports, and
+// records d; ErrNotFound if there is no such row.
+func (s *DB) deleteImage(tx *sql.Tx, d core.Deletion) error {
+	if err := changedOne(s.txExec(tx, `DELETE FROM images WHERE id = ?`, d.Image.ID)); err != nil {
+		return err
+	}
+	// Readers' reports go with the image: they name their reporters.
+	if _, err := s.txExec(tx, `DELETE FROM reports WHERE image_id = ?`, d.Image.ID); err != nil {
+		return err
+	}
+	return s.insertDeletion(tx, d)
 }
 
 const deletionColumns = `image_id, token, brand_id, content_type, size, sha256, image_created_at, user_id, client_addr, deleted_by, reason, blocked, deleted_at`

@@ -37,6 +37,22 @@ func TestMetadataStore(t *testing.T) {
 	})
 }
 
+func TestOutbox(t *testing.T) {
+	storetest.TestOutbox(t, func(t *testing.T) (storetest.MetadataStore, func() storetest.MetadataStore) {
+		path := filepath.Join(t.TempDir(), "meta.db")
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: got error %v, want nil", err)
+		}
+		return db, func() storetest.MetadataStore {
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: got error %v, want nil", err)
+			}
+			return open(t, path)
+		}
+	})
+}
+
 func TestMigrationStore(t *testing.T) {
 	storetest.TestMigrationStore(t, func(t *testing.T) storetest.MigrationStore {
 		return open(t, filepath.Join(t.TempDir(), "meta.db"))

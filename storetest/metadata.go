@@ -31,6 +31,9 @@ type MetadataStore interface {
 	core.AccountStore
 	core.SessionStore
 	core.SessionExpirer
+	core.TakedownStore
+	core.OutboxStore
+	core.OutboxReader
 }
 
 // TestMetadataStore checks that the stores open returns keep the contract of

@@ -93,6 +93,9 @@ type metaStore interface {
 	core.AccountStore
 	core.SessionStore
 	core.SessionExpirer
+	core.TakedownStore
+	core.OutboxStore
+	core.OutboxReader
 	migrate.Source
 	migrate.Destination
 }
@@ -204,7 +207,7 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 // metadata role.
 func (st *stores) services(cfg core.Config, log *slog.Logger) (core.Services, error) {
 	m := st.meta
-	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Accounts: m, Sessions: m,
+	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Accounts: m, Sessions: m, Outbox: m,
 		Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are
