@@ -34,6 +34,9 @@ type env struct {
 	db  *sqlite.DB
 	svc core.Services
 	srv *httptest.Server
+	// published counts the pictures publish made, each different: a
+	// blocking takedown takes every copy of its bytes down.
+	published int
 }
 
 const adminPW, userPW = "moderator pw", "reader pw!"
@@ -128,11 +131,13 @@ func (e *env) signIn(c *http.Client, email, pw string) *http.Response {
 	return e.post(c, "/admin/login", url.Values{"email": {email}, "password": {pw}}, e.srv.URL)
 }
 
-// publish publishes a small PNG through the service and returns it.
+// publish publishes a small PNG, different each time, through the
+// service and returns it.
 func (e *env) publish() core.Image {
 	e.t.Helper()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 6))); err != nil {
+	e.published++
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, e.published))); err != nil {
 		e.t.Fatal(err)
 	}
 	ctx := e.t.Context()
