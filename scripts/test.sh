@@ -50,6 +50,21 @@ if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
 fi
 export USERIMAGES_TEST_AXE="$axe_dir/node_modules/axe-core/axe.min.js"
 
+# Uppy, the uploader many host apps use, whose real browser bundles the Uppy
+# tests (e2e/uppy_test.go) run in Chromium: 6.x (AwsS3 with signRequest) and
+# the newest 5.x (AwsS3 with getUploadParameters), from the npm registry;
+# pinned.
+for UPPY_VERSION in 6.0.1 5.2.4; do
+  uppy_dir="${XDG_CACHE_HOME:-$HOME/.cache}/userimages/uppy-$UPPY_VERSION"
+  if [ ! -f "$uppy_dir/node_modules/uppy/dist/uppy.min.js" ]; then
+    command -v npm >/dev/null || { echo "scripts/test.sh: please install npm (Node.js)" >&2; exit 1; }
+    echo "== installing uppy $UPPY_VERSION"
+    mkdir -p "$uppy_dir"
+    npm install --prefix "$uppy_dir" --no-audit --no-fund --silent "uppy@$UPPY_VERSION"
+  fi
+  export "USERIMAGES_TEST_UPPY${UPPY_VERSION%%.*}=$uppy_dir/node_modules/uppy/dist/uppy.min.js"
+done
+
 # Services the tests use, from the environment; these defaults are where the
 # development machines and CI run them.
 export USERIMAGES_TEST_REDIS_URL="${USERIMAGES_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
