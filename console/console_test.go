@@ -154,7 +154,7 @@ func (e *env) publish() core.Image {
 		e.t.Fatalf("PUT: got %v %v, want 200", res, err)
 	}
 	res.Body.Close()
-	img, err := e.svc.Uploads.Claim(ctx, up.Token, "10016")
+	img, err := e.svc.Uploads.Claim(ctx, up.Token, "10016", 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -238,7 +238,7 @@ func TestClaimReadsNoBytes(t *testing.T) {
 		t.Fatalf("PUT: %v", err)
 	}
 	opens, puts := f.blobs.opens.Load(), f.blobs.puts.Load()
-	img, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016")
+	img, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016", 0)
 	if err != nil {
 		t.Fatalf("claim: %v", err)
 	}
@@ -252,7 +252,7 @@ func TestClaimReadsNoBytes(t *testing.T) {
 		t.Errorf("claimed size: got %d, want the stripped %d", img.Size, len(stripped))
 	}
 	f.checkServed(t, img, stripped)
-	if again, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016"); err != nil || again != img {
+	if again, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016", 0); err != nil || again != img {
 		t.Errorf("claim again: got %+v, %v, want the same image", again, err)
 	}
 }
@@ -291,7 +291,7 @@ func TestReceiveFaults(t *testing.T) {
 			if err := f.put(t, up, body); err != nil {
 				t.Fatalf("PUT after healing: %v", err)
 			}
-			if _, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016"); err != nil {
+			if _, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016", 0); err != nil {
 				t.Errorf("claim after healing: %v", err)
 			}
 		})
@@ -357,12 +357,12 @@ func TestClaimStagedFaults(t *testing.T) {
 			body, stripped := pngWithText(t)
 			token := f.stage(t, body)
 			f.blobs.set(tt.break_)
-			_, err := f.svc.Uploads.Claim(t.Context(), token, "10016")
+			_, err := f.svc.Uploads.Claim(t.Context(), token, "10016", 0)
 			if got := core.ErrorCode(err); got != tt.want {
 				t.Fatalf("claim: got %v (%s), want %s", err, got, tt.want)
 			}
 			f.blobs.heal()
-			img, err := f.svc.Uploads.Claim(t.Context(), token, "10016")
+			img, err := f.svc.Uploads.Claim(t.Context(), token, "10016", 0)
 			if err != nil {
 				t.Fatalf("claim after healing: %v", err)
 			}
@@ -378,7 +378,7 @@ func TestClaimStagedBadImage(t *testing.T) {
 	body, _ := pngWithText(t)
 	cut := body[:len(body)-20]
 	token := f.stage(t, cut)
-	if _, err := f.svc.Uploads.Claim(t.Context(), token, "10016"); core.ErrorCode(err) != api.CodeTruncatedImage {
+	if _, err := f.svc.Uploads.Claim(t.Context(), token, "10016", 0); core.ErrorCode(err) != api.CodeTruncatedImage {
 		t.Errorf("claim of a truncated PNG: got %v, want %s", err, api.CodeTruncatedImage)
 	}
 }
@@ -413,7 +413,7 @@ func TestReceiveConcurrentPUTs(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("PUTs: got %d successes, want 1", ok)
 	}
-	img, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016")
+	img, err := f.svc.Uploads.Claim(t.Context(), up.Token, "10016", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

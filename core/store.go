@@ -170,9 +170,10 @@ type UploadStore interface {
 	// ClaimUpload publishes the received upload of c.Token: in one
 	// transaction it deletes the upload row and inserts the image (id
 	// ImageID, brand c.BrandID, created c.At), provided the row is in
-	// StateReceived, was created at or after c.NotBefore, the brand exists
-	// and the SHA-256 is not blocklisted. Otherwise it returns ErrNotFound
-	// and changes nothing; TokenStatus tells why.
+	// StateReceived, was created at or after c.NotBefore, was uploaded
+	// anonymously or by c.Claimant, the brand exists and the SHA-256 is
+	// not blocklisted. Otherwise it returns ErrNotFound and changes
+	// nothing; TokenStatus tells why.
 	ClaimUpload(ctx context.Context, c UploadClaim) (Image, error)
 	TokenReader
 }
@@ -364,8 +365,11 @@ type AccountStore interface {
 
 // UploadClaim asks ClaimUpload to publish an upload.
 type UploadClaim struct {
-	Token     string
-	BrandID   string
+	Token   string
+	BrandID string
+	// Claimant is the signed-in user claiming, 0 for anonymous: an upload
+	// made by a signed-in user is published only for that user.
+	Claimant  int64
 	NotBefore time.Time // uploads created earlier have expired
 	At        time.Time // the image's CreatedAt
 }

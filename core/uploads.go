@@ -276,14 +276,21 @@ func (e *exactReader) Read(p []byte) (int, error) {
 }
 
 // Claim publishes the uploaded bytes of token as an image of brandID (step
-// 3). Claiming a claimed token again for the same brand returns the same
-// image; for another brand it fails with api.CodeAlreadyClaimed.
+// 3) for claimant, the signed-in user claiming (0: anonymous). Claiming a
+// claimed token again for the same brand returns the same image; for
+// another brand it fails with api.CodeAlreadyClaimed.
+//
+// An upload made by a signed-in user is claimed only by that user: to
+// anyone else, anonymous callers included, its token is answered as one
+// no upload has, so that a token read elsewhere (a log, a proxy, a shared
+// page) publishes nothing in the user's name. An anonymous upload is
+// claimed by whoever holds its token, as on Zendesk.
 //
 // On the embedded default the PUT has checked and stored the bytes, so the
 // claim is one transition of the upload row. Otherwise the first attempt
 // finds the upload created, not received: the claim then checks the staged
 // object, stores its safe copy and tries again.
-func (s *Uploads) Claim(ctx context.Context, token, brandID string) (img Image, err error) {
+func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int64) (img Image, err error) {
 	defer func() { err = storeFault(err) }()
 	if !ValidToken(token) {
 		return Image{}, propertyError(api.CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
@@ -293,7 +300,8 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string) (img Image, 
 	}
 	checkedStaged := false
 	for attempt := 0; ; attempt++ {
-		img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+		img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
+			NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
 		if err == nil {
 			if checkedStaged {
 				deleteBlob(ctx, s.blobs, s.log, stagingKey(token))
@@ -310,6 +318,9 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string) (img Image, 
 		st, err := s.uploads.TokenStatus(ctx, token)
 		if err != nil {
 			return Image{}, fmt.Errorf("claim %s: %w", token, err)
+		}
+		if !st.claimableBy(claimant) {
+			st = TokenStatus{} // answered as a token no upload has
 		}
 		if st.Upload != nil && st.Upload.State == StateCreated && !checkedStaged {
 			checkedStaged = true
@@ -330,6 +341,20 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string) (img Image, 
 			return img, err
 		}
 	}
+}
+
+// claimableBy reports whether claimant (0: anonymous) may claim the
+// upload st records: one made anonymously, or by claimant. A token taken
+// down leaves no uploader to tell.
+func (st TokenStatus) claimableBy(claimant int64) bool {
+	var uploader int64
+	switch {
+	case st.Upload != nil:
+		uploader = st.Upload.Uploader.UserID
+	case st.Image != nil:
+		uploader = st.Image.Uploader.UserID
+	}
+	return uploader == 0 || uploader == claimant
 }
 
 // errRaced: a claim was refused only because a racing request moved the

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -238,5 +239,70 @@ func TestWrongPasswordDeletesThrottled(t *testing.T) {
 	}
 	if _, err := fetch(http.DefaultClient, srv.base, published.UserImage.Path); err != nil {
 		t.Errorf("the image after the DELETEs: %v", err)
+	}
+}
+
+// TestClaimOnlyByUploader: the token of an upload a signed-in user made
+// cannot be claimed anonymously or by another user (each gets the answer
+// a token no upload has gets), before or after its owner claims it; its
+// owner claims it. An anonymous upload is claimed by whoever holds the
+// token, as on Zendesk.
+func TestClaimOnlyByUploader(t *testing.T) {
+	data := t.TempDir()
+	addUser(t, data, "ann@example.com", "ann-password")
+	addUser(t, data, "bob@example.com", "bob-password")
+	ann, bob := basicAuth("ann@example.com/token", apiToken(t, data, "ann@example.com")), basicAuth("bob@example.com", "bob-password")
+	srv := startServer(t, data)
+	img := encodeJPEG(t, newRand(t), 16, 16)
+	upload := func(auth string) string {
+		t.Helper()
+		up, err := createUpload(http.DefaultClient, srv.base, auth, "image/jpeg", len(img))
+		if err == nil {
+			err = putUpload(http.DefaultClient, up, img)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return up.Upload.Token
+	}
+	claimAnswer := func(auth, token string) (int, string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brandID})
+		res, b, err := do(http.DefaultClient, http.MethodPost, srv.base+"/api/v2/guide/user_images", auth, jsonHeader, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, string(b)
+	}
+	// A token of now that no upload has.
+	unknownStatus, unknownBody := claimAnswer("", ulid.Make().String())
+	if unknownStatus < 400 || unknownStatus >= 500 {
+		t.Fatalf("claim of an unknown token: got %d %s, want a 4xx", unknownStatus, unknownBody)
+	}
+	refusedAsUnknown := func(what, auth, token string) {
+		t.Helper()
+		if status, body := claimAnswer(auth, token); status != unknownStatus || body != unknownBody {
+			t.Errorf("%s: got %d %s, want %d %s, as for an unknown token", what, status, body, unknownStatus, unknownBody)
+		}
+	}
+
+	token := upload(ann)
+	refusedAsUnknown("anonymous claim of ann's upload", "", token)
+	refusedAsUnknown("bob's claim of ann's upload", bob, token)
+	published, err := claim(http.DefaultClient, srv.base, ann, token, brandID)
+	if err != nil {
+		t.Fatalf("ann's claim of her upload: %v", err)
+	}
+	refusedAsUnknown("anonymous claim after ann's", "", token)
+	refusedAsUnknown("bob's claim after ann's", bob, token)
+	if again, err := claim(http.DefaultClient, srv.base, ann, token, brandID); err != nil || again != published {
+		t.Errorf("ann's claim again: got %+v, %v; want %+v", again, err, published)
+	}
+	if _, err := fetch(http.DefaultClient, srv.base, published.UserImage.Path); err != nil {
+		t.Error(err)
+	}
+
+	if _, err := claim(http.DefaultClient, srv.base, bob, upload(""), brandID); err != nil {
+		t.Errorf("bob's claim of an anonymous upload: %v", err)
 	}
 }

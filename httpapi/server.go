@@ -433,14 +433,15 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.admit(w, r, "claim", s.cfg.RateLimits.Claim); err != nil {
+	claimant, err := s.admit(w, r, "claim", s.cfg.RateLimits.Claim)
+	if err != nil {
 		return err
 	}
 	var req api.ClaimRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	img, err := s.svc.Uploads.Claim(r.Context(), req.Token, req.BrandID)
+	img, err := s.svc.Uploads.Claim(r.Context(), req.Token, req.BrandID, claimant.UserID)
 	if err != nil {
 		return err
 	}

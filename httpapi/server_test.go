@@ -131,8 +131,14 @@ func TestImageRecordsUploader(t *testing.T) {
 		t.Fatalf("create as ann: got %d %s", res.status, res.body)
 	}
 	e.put(created.Upload, img)
-	if res := e.postJSON(claimPath, e.claimBody(created.Upload.Token, "10016")); res.status != 201 {
-		t.Fatalf("claim: got %d %s", res.status, res.body)
+	// Only ann may claim what she uploaded.
+	if res := e.postJSON(claimPath, e.claimBody(created.Upload.Token, "10016")); res.status != http.StatusConflict {
+		t.Fatalf("anonymous claim of ann's upload: got %d %s, want 409 NotUploaded, as for an unknown token", res.status, res.body)
+	}
+	req = e.request(http.MethodPost, claimPath, strings.NewReader(e.claimBody(created.Upload.Token, "10016")))
+	req.SetBasicAuth("ann@example.com", "correct horse")
+	if res := e.do(req); res.status != 201 {
+		t.Fatalf("claim as ann: got %d %s", res.status, res.body)
 	}
 	e.claimed("image/jpeg", img) // anonymous
 

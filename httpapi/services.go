@@ -26,7 +26,9 @@ type Services struct {
 type Uploads interface {
 	CreateUpload(ctx context.Context, in core.CreateUploadInput) (core.CreatedUpload, error)
 	ReceiveUpload(ctx context.Context, up core.Upload, contentLength int64, body io.Reader) error
-	Claim(ctx context.Context, token, brandID string) (core.Image, error)
+	// Claim publishes token's upload for claimant (0: anonymous); an
+	// upload made by a signed-in user is claimable only by that user.
+	Claim(ctx context.Context, token, brandID string, claimant int64) (core.Image, error)
 	// Carrier is nil when upload URLs point elsewhere than this server.
 	Carrier() core.UploadCarrier
 }

@@ -84,7 +84,7 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 		if err := d.svc.Uploads.ReceiveUpload(ctx, received, int64(len(body)), bytes.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
-		img, err := d.svc.Uploads.Claim(ctx, up.Token, []string{"10016", "20000"}[i%2])
+		img, err := d.svc.Uploads.Claim(ctx, up.Token, []string{"10016", "20000"}[i%2], int64(i%3))
 		if err != nil {
 			t.Fatal(err)
 		}

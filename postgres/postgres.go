@@ -165,9 +165,10 @@ func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, e
 	var img core.Image
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		up, err := scanUpload(tx.QueryRow(ctx, `DELETE FROM uploads WHERE token = $1 AND state = 'received' AND created_at >= $2
+				AND user_id IN (0, $4)
 				AND EXISTS (SELECT FROM brands WHERE id = $3)
 				AND NOT EXISTS (SELECT FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
-			RETURNING `+uploadColumns, c.Token, c.NotBefore, c.BrandID))
+			RETURNING `+uploadColumns, c.Token, c.NotBefore, c.BrandID, c.Claimant))
 		if err != nil {
 			return err
 		}

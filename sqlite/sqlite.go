@@ -273,6 +273,7 @@ func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
 
 // claimUploadSQL takes a received upload's row, if it may be claimed.
 const claimUploadSQL = `DELETE FROM uploads WHERE token = ?1 AND state = 'received' AND created_at >= ?2
+				AND user_id IN (0, ?4)
 				AND EXISTS (SELECT 1 FROM brands WHERE id = ?3)
 				AND NOT EXISTS (SELECT 1 FROM blocklist WHERE blocklist.sha256 = uploads.sha256)
 			RETURNING ` + uploadColumns
@@ -283,7 +284,7 @@ const insertImageSQL = `INSERT INTO images (` + imageColumns + `) VALUES (?, ?, 
 func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
 	var img core.Image
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		row := s.txQueryRow(tx, claimUploadSQL, c.Token, micros(c.NotBefore), c.BrandID)
+		row := s.txQueryRow(tx, claimUploadSQL, c.Token, micros(c.NotBefore), c.BrandID, c.Claimant)
 		up, err := scanUpload(row)
 		if err != nil {
 			return err

@@ -170,9 +170,17 @@ func received(up core.Upload, n int) core.Upload {
 // sha returns a SHA-256 in hex, distinct for each n.
 func sha(n int) string { return fmt.Sprintf("%064x", n) }
 
-// claimOf asks to claim up for brand as of at, while it is valid.
+// claimOf asks to claim up for brand as of at, while it is valid, as its
+// uploader.
 func claimOf(up core.Upload, brand string, at time.Time) core.UploadClaim {
-	return core.UploadClaim{Token: up.Token, BrandID: brand, NotBefore: up.CreatedAt, At: at}
+	return core.UploadClaim{Token: up.Token, BrandID: brand, Claimant: up.Uploader.UserID, NotBefore: up.CreatedAt, At: at}
+}
+
+// claimBy is claimOf by claimant.
+func claimBy(up core.Upload, brand string, at time.Time, claimant int64) core.UploadClaim {
+	c := claimOf(up, brand, at)
+	c.Claimant = claimant
+	return c
 }
 
 // mustPublish publishes img from up (received as img), or fails t now.
@@ -357,7 +365,9 @@ func testClaimUpload(t *testing.T, open openMeta) {
 	}{
 		{"unknown token", claimOf(newUpload(9, 0), "brand1", base)},
 		{"created, not received", claimOf(created, "brand1", base)},
-		{"expired", core.UploadClaim{Token: up.Token, BrandID: "brand1", NotBefore: up.CreatedAt.Add(time.Second), At: base}},
+		{"expired", core.UploadClaim{Token: up.Token, BrandID: "brand1", Claimant: up.Uploader.UserID, NotBefore: up.CreatedAt.Add(time.Second), At: base}},
+		{"a signed-in user's upload, claimed by another", claimBy(up, "brand1", base, up.Uploader.UserID+1)},
+		{"a signed-in user's upload, claimed anonymously", claimBy(up, "brand1", base, 0)},
 		{"unknown brand", claimOf(up, "brand2", base)},
 		{"blocklisted bytes", claimOf(blocked, "brand1", base)},
 	}
@@ -384,6 +394,17 @@ func testClaimUpload(t *testing.T, open openMeta) {
 	_, err = s.ClaimUpload(ctx, claimOf(up, "brand1", at))
 	wantErr(t, "ClaimUpload again", err, core.ErrNotFound)
 	checkClaimed(t, s, want)
+
+	// An anonymous upload is claimed by whoever holds its token, as on
+	// Zendesk.
+	anonymous := received(newUpload(4, 0), 4)
+	anonymous.Uploader.UserID = 0
+	noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, anonymous))
+	img, err = s.ClaimUpload(ctx, claimBy(anonymous, "brand1", at, 7))
+	noErr(t, "ClaimUpload of an anonymous upload by a user", err)
+	if img.Uploader != anonymous.Uploader {
+		t.Errorf("ClaimUpload of an anonymous upload: got uploader %+v, want the upload's %+v", img.Uploader, anonymous.Uploader)
+	}
 }
 
 // blockSHA blocklists sha256 through a takedown of an image holding it.
