@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -25,29 +26,38 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadbench run|noop [flags]")
-		os.Exit(2)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command of args, writing to stdout and stderr; it returns
+// the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprintln(stderr, "usage: loadbench run|noop [flags]")
+		return 2
 	}
 	var err error
-	switch os.Args[1] {
+	switch args[0] {
 	case "run":
-		err = runCmd(ctx, os.Args[2:])
+		err = runCmd(ctx, args[1:], stdout, stderr)
 	case "noop":
-		err = noopCmd(ctx, os.Args[2:])
+		err = noopCmd(ctx, args[1:], stderr)
 	default:
-		err = fmt.Errorf("unknown command %q: want run or noop", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want run or noop", args[0])
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "loadbench:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "loadbench:", err)
+		return 1
 	}
+	return 0
 }
 
 // noopCmd is the no-op peer of step 1.
-func noopCmd(ctx context.Context, args []string) error {
+func noopCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("noop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
 	size := fs.Int("size", 400, "size of the answer's body in bytes (our server's step 1 answer's)")
 	if err := fs.Parse(args); err != nil {

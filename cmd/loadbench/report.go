@@ -43,15 +43,15 @@ func compare(rs []result) []ratio {
 	return append(out, scaleRatios(rs)...)
 }
 
-// run names the result of one run: a scenario's op against a target.
-type run struct{ scenario, target, op string }
+// measured names the result of one run: a scenario's op against a target.
+type measured struct{ scenario, target, op string }
 
 // comparison is a target of the issue that divides a figure of one of
 // our runs by the same figure of a peer's run.
 type comparison struct {
 	name      string // may hold one %d: our run's concurrency
-	ours      run
-	peer      run
+	ours      measured
+	peer      measured
 	unit      string
 	figure    func(result) float64
 	bound     float64
@@ -63,19 +63,19 @@ func reqPerSec(r result) float64 { return r.ReqPerSec }
 // comparisons are the issue's targets against peers.
 func comparisons() []comparison {
 	return []comparison{
-		{name: "create-upload req/s vs no-op net/http", ours: run{"create", "userimages", "create"}, peer: run{"create", "noop", "create"},
+		{name: "create-upload req/s vs no-op net/http", ours: measured{"create", "userimages", "create"}, peer: measured{"create", "noop", "create"},
 			unit: "req/s", figure: reqPerSec, bound: 0.6},
-		{name: "GET 200 KB req/s vs nginx sendfile", ours: run{"get", "userimages", "get"}, peer: run{"get", "nginx", "get"},
+		{name: "GET 200 KB req/s vs nginx sendfile", ours: measured{"get", "userimages", "get"}, peer: measured{"get", "nginx", "get"},
 			unit: "req/s", figure: reqPerSec, bound: 0.8},
-		{name: "2 MB PUT MB/s vs Versity S3 Gateway", ours: run{"put", "userimages", "put"}, peer: run{"put", "versitygw", "put"},
+		{name: "2 MB PUT MB/s vs Versity S3 Gateway", ours: measured{"put", "userimages", "put"}, peer: measured{"put", "versitygw", "put"},
 			unit: "MB/s", figure: func(r result) float64 { return r.MBPerSec }, bound: 1.0},
-		{name: "stored variant GET req/s vs nginx sendfile of the same file", ours: run{"variant-get", "userimages", "get"}, peer: run{"variant-get", "nginx", "get"},
+		{name: "stored variant GET req/s vs nginx sendfile of the same file", ours: measured{"variant-get", "userimages", "get"}, peer: measured{"variant-get", "nginx", "get"},
 			unit: "req/s", figure: reqPerSec, bound: 0.8},
-		{name: "cold 12 MP JPEG → 640 px WebP images/s vs libvips (vipsthumbnail, one process)", ours: run{"variant-cold", "userimages", "cold"}, peer: run{"variant-cold", "libvips", "cold"},
+		{name: "cold 12 MP JPEG → 640 px WebP images/s vs libvips (vipsthumbnail, one process)", ours: measured{"variant-cold", "userimages", "cold"}, peer: measured{"variant-cold", "libvips", "cold"},
 			unit: "/s", figure: reqPerSec, bound: 0.5},
-		{name: "full flows/s vs our create+PUTs/s, same bytes and clients", ours: run{"flow", "userimages", "flow"}, peer: run{"flow", "userimages", "create+put"},
+		{name: "full flows/s vs our create+PUTs/s, same bytes and clients", ours: measured{"flow", "userimages", "flow"}, peer: measured{"flow", "userimages", "create+put"},
 			unit: "/s", figure: reqPerSec, bound: 0.8},
-		{name: "full-flow p99 at c=%d vs Versity's 2 MB PUT p99", ours: run{"flow", "userimages", "flow"}, peer: run{"put", "versitygw", "put"},
+		{name: "full-flow p99 at c=%d vs Versity's 2 MB PUT p99", ours: measured{"flow", "userimages", "flow"}, peer: measured{"put", "versitygw", "put"},
 			unit: "ms", figure: func(r result) float64 { return r.P99Ms }, bound: 1.5, boundIsUp: true},
 	}
 }

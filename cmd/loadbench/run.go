@@ -31,20 +31,21 @@ type harness struct {
 	scaleC              int
 	scaleD              time.Duration
 	imgs                testImages
+	progress            io.Writer // where runs and notes are told as they happen
 	results             []result
 	notes               []string
 }
 
 func (h *harness) add(r result) {
 	h.results = append(h.results, r)
-	fmt.Fprintf(os.Stderr, "  %-7s %-10s %-7s c=%-3d %8.1f req/s %8.1f MB/s p50 %7.2f ms p99 %7.2f ms peak RSS %6.1f MiB errors %d %s\n",
+	fmt.Fprintf(h.progress, "  %-7s %-10s %-7s c=%-3d %8.1f req/s %8.1f MB/s p50 %7.2f ms p99 %7.2f ms peak RSS %6.1f MiB errors %d %s\n",
 		r.Scenario, r.Target, r.Op, r.Concurrency, r.ReqPerSec, r.MBPerSec, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.Errors, r.FirstError)
 }
 
 func (h *harness) note(format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	h.notes = append(h.notes, s)
-	fmt.Fprintln(os.Stderr, "  note:", s)
+	fmt.Fprintln(h.progress, "  note:", s)
 }
 
 // report is what -json writes.
@@ -59,9 +60,12 @@ type report struct {
 	Notes      []string `json:"notes,omitempty"`
 }
 
-func runCmd(ctx context.Context, args []string) error {
+// runCmd runs the scenarios, telling their progress on stderr, and prints
+// the report on stdout.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	h := &harness{}
+	fs.SetOutput(stderr)
+	h := &harness{progress: stderr}
 	fs.StringVar(&h.bin, "bin", "", "the userimages binary (required)")
 	fs.StringVar(&h.nginx, "nginx", "nginx", "the nginx binary")
 	fs.StringVar(&h.versity, "versitygw", "versitygw", "the versitygw binary")
@@ -98,7 +102,7 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if *keep {
-		fmt.Fprintln(os.Stderr, "loadbench: data and logs in", h.work)
+		fmt.Fprintln(stderr, "loadbench: data and logs in", h.work)
 	} else {
 		defer os.RemoveAll(h.work)
 	}
@@ -122,7 +126,7 @@ func runCmd(ctx context.Context, args []string) error {
 		if !ok {
 			return fmt.Errorf("unknown scenario %q", s)
 		}
-		fmt.Fprintf(os.Stderr, "loadbench: %s\n", s)
+		fmt.Fprintf(stderr, "loadbench: %s\n", s)
 		if err := fn(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}
@@ -133,7 +137,7 @@ func runCmd(ctx context.Context, args []string) error {
 	cmp := compare(h.results)
 	rep := report{Date: time.Now().UTC().Format(time.RFC3339), Command: "loadbench run " + strings.Join(args, " "),
 		Cores: runtime.NumCPU(), CPU: cpuModel(), GoVersion: runtime.Version(), Results: h.results, Comparison: cmp, Notes: h.notes}
-	printReport(os.Stdout, rep)
+	printReport(stdout, rep)
 	if *jsonOut != "" {
 		return writeJSON(*jsonOut, rep)
 	}

@@ -32,16 +32,16 @@ type brandRmCmd struct {
 	ID       string `arg:"" name:"id" help:"The brand id."`
 }
 
-func (c *brandRmCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *brandRmCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		n, err := svc.Moderation.DeleteBrand(ctx, c.ID, c.TakeDown, "cli:"+loginName(), c.Reason)
 		if n > 0 {
-			fmt.Printf("took down %d images of brand %s\n", n, c.ID)
+			fmt.Fprintf(std.out, "took down %d images of brand %s\n", n, c.ID)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Println("removed brand", c.ID)
+		fmt.Fprintln(std.out, "removed brand", c.ID)
 		return nil
 	})
 }
@@ -63,13 +63,13 @@ type userLsCmd struct {
 	location
 }
 
-func (c *userLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *userLsCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		users, err := svc.Accounts.Users(ctx)
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tEMAIL\tADMIN\tDISABLED\tCREATED")
 		for _, u := range users {
 			fmt.Fprintf(w, "%d\t%s\t%v\t%v\t%s\n", u.ID, u.Email, u.Admin, u.Disabled, u.CreatedAt.Format(time.RFC3339))
@@ -83,12 +83,12 @@ type userDisableCmd struct {
 	Email string `help:"The user's email." required:""`
 }
 
-func (c *userDisableCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *userDisableCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		if err := svc.Accounts.DisableUser(ctx, c.Email); err != nil {
 			return err
 		}
-		fmt.Println("disabled", c.Email)
+		fmt.Fprintln(std.out, "disabled", c.Email)
 		return nil
 	})
 }
@@ -98,13 +98,13 @@ type userTokenLsCmd struct {
 	Email string `help:"The user's email." required:""`
 }
 
-func (c *userTokenLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *userTokenLsCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		tokens, err := svc.Accounts.APITokens(ctx, c.Email)
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tCREATED\tLAST USED")
 		for _, t := range tokens {
 			last := "never"
@@ -122,12 +122,12 @@ type userTokenRevokeCmd struct {
 	ID string `arg:"" name:"id" help:"The token's id, as user token ls lists it (its first 12 characters)."`
 }
 
-func (c *userTokenRevokeCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *userTokenRevokeCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		if err := svc.Accounts.RevokeAPIToken(ctx, c.ID); err != nil {
 			return err
 		}
-		fmt.Println("revoked", c.ID)
+		fmt.Fprintln(std.out, "revoked", c.ID)
 		return nil
 	})
 }
@@ -143,8 +143,8 @@ type brandAddCmd struct {
 	IDs []string `arg:"" name:"id" help:"Brand ids to register."`
 }
 
-func (c *brandAddCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, true, func(svc core.Services) error {
+func (c *brandAddCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, true, func(svc core.Services) error {
 		for _, id := range c.IDs {
 			if err := svc.Accounts.AddBrand(ctx, id); err != nil {
 				return err
@@ -158,11 +158,11 @@ type brandLsCmd struct {
 	location
 }
 
-func (c *brandLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *brandLsCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		brands, err := svc.Accounts.Brands(ctx)
 		for _, b := range brands {
-			fmt.Println(b)
+			fmt.Fprintln(std.out, b)
 		}
 		return err
 	})
@@ -175,10 +175,10 @@ type userAddCmd struct {
 	PwStdin bool   `name:"password-stdin" help:"Read the password from the first line of standard input; else from USERIMAGES_PASSWORD."`
 }
 
-func (c *userAddCmd) Run(ctx context.Context) error {
+func (c *userAddCmd) Run(ctx context.Context, std stdio) error {
 	password := os.Getenv("USERIMAGES_PASSWORD")
 	if c.PwStdin {
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(std.in).ReadString('\n')
 		if err != nil && line == "" {
 			return fmt.Errorf("user add: read password: %w", err)
 		}
@@ -187,12 +187,12 @@ func (c *userAddCmd) Run(ctx context.Context) error {
 	if password == "" {
 		return fmt.Errorf("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
 	}
-	return withService(ctx, c.location, true, func(svc core.Services) error {
+	return withService(ctx, std, c.location, true, func(svc core.Services) error {
 		id, err := svc.Accounts.AddUser(ctx, c.Email, password, c.Admin)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("user %d: %s\n", id, c.Email)
+		fmt.Fprintf(std.out, "user %d: %s\n", id, c.Email)
 		return nil
 	})
 }
@@ -202,13 +202,13 @@ type userTokenCmd struct {
 	Email string `help:"The user's email." required:""`
 }
 
-func (c *userTokenCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *userTokenCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		token, err := svc.Accounts.NewAPIToken(ctx, c.Email)
 		if err != nil {
 			return err
 		}
-		fmt.Println(token)
+		fmt.Fprintln(std.out, token)
 		return nil
 	})
 }
@@ -221,8 +221,8 @@ type imagesLsCmd struct {
 	Limit     int    `help:"At most this many images." default:"100"`
 }
 
-func (c *imagesLsCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *imagesLsCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		f := core.ImageFilter{BrandID: c.Brand, Anonymous: c.Anonymous, Limit: c.Limit}
 		if c.Email != "" {
 			var err error
@@ -234,7 +234,7 @@ func (c *imagesLsCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(w, "PATH\tBRAND\tSIZE\tCREATED\tUSER\tCLIENT")
 		for _, img := range images {
 			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", core.Path(img), img.BrandID, img.Size,
@@ -251,11 +251,11 @@ type imagesRmCmd struct {
 	Paths  []string `arg:"" name:"path" help:"Image paths, /hc/user_images/ID.EXT."`
 }
 
-func (c *imagesRmCmd) Run(ctx context.Context) error {
+func (c *imagesRmCmd) Run(ctx context.Context, std stdio) error {
 	if strings.TrimSpace(c.Reason) == "" {
 		return fmt.Errorf("images rm: --reason must say why")
 	}
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		by := "cli:" + loginName()
 		for _, p := range c.Paths {
 			id, err := core.ParseImagePath(p)
@@ -269,7 +269,7 @@ func (c *imagesRmCmd) Run(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("images rm %s: %w", p, err)
 			}
-			fmt.Println("removed", core.Path(img))
+			fmt.Fprintln(std.out, "removed", core.Path(img))
 		}
 		return nil
 	})
@@ -280,13 +280,13 @@ type imagesLogCmd struct {
 	Limit int `help:"At most this many entries." default:"100"`
 }
 
-func (c *imagesLogCmd) Run(ctx context.Context) error {
-	return withService(ctx, c.location, false, func(svc core.Services) error {
+func (c *imagesLogCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
 		log, err := svc.Moderation.Deletions(ctx, c.Limit)
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(w, "DELETED\tPATH\tBY\tBLOCKED\tREASON")
 		for _, d := range log {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", d.At.Format(time.RFC3339), core.Path(d.Image), d.By, d.Blocked, d.Reason)
@@ -298,14 +298,14 @@ func (c *imagesLogCmd) Run(ctx context.Context) error {
 // withService runs fn on the services of an existing location; creates
 // allows a new data directory (to provision brands and users before the
 // first start).
-func withService(ctx context.Context, where location, creates bool, fn func(core.Services) error) error {
+func withService(ctx context.Context, std stdio, where location, creates bool, fn func(core.Services) error) error {
 	if err := where.check("--db", "--blob"); err != nil {
 		return err
 	}
-	if err := checkLocation(where, creates); err != nil {
+	if err := checkLocation(std, where, creates); err != nil {
 		return err
 	}
-	svc, closeFn, err := adminService(ctx, where)
+	svc, closeFn, err := adminService(ctx, std, where)
 	if err != nil {
 		return err
 	}
@@ -316,26 +316,26 @@ func withService(ctx context.Context, where location, creates bool, fn func(core
 // checkLocation refuses an embedded database that does not exist, which is
 // almost always a wrong --data: working on a new empty one would hide that.
 // When creating is allowed it says so instead.
-func checkLocation(where location, creating bool) error {
+func checkLocation(std stdio, where location, creating bool) error {
 	if where.holdsData() {
 		return nil
 	}
 	data := where.Data
 	abs, _ := filepath.Abs(data)
 	if creating {
-		fmt.Fprintf(os.Stderr, "userimages: starting a new data directory %s (the server must use the same --data)\n", abs)
+		fmt.Fprintf(std.err, "userimages: starting a new data directory %s (the server must use the same --data)\n", abs)
 		return nil
 	}
 	return fmt.Errorf("no userimages data in %s: give the server's --data (or USERIMAGES_DATA), or start `userimages serve --data %s` once to create it", abs, data)
 }
 
 // adminService opens the stores for a one-shot command.
-func adminService(ctx context.Context, where location) (core.Services, func(), error) {
+func adminService(ctx context.Context, std stdio, where location) (core.Services, func(), error) {
 	st, err := where.open(ctx)
 	if err != nil {
 		return core.Services{}, nil, err
 	}
-	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(std.err, nil)))
 	if err != nil {
 		st.Close()
 		return core.Services{}, nil, err
@@ -348,14 +348,14 @@ type gcCmd struct {
 	ClaimWindow time.Duration `name:"claim-window" help:"The server's --claim-window: uploads older than this are deleted. Required: a default could be shorter than the server's and delete uploads it would still accept." required:"" env:"USERIMAGES_CLAIM_WINDOW"`
 }
 
-func (c *gcCmd) Run(ctx context.Context) error {
+func (c *gcCmd) Run(ctx context.Context, std stdio) error {
 	if err := positive("claim-window", c.ClaimWindow); err != nil {
 		return err
 	}
 	if err := c.check("--db", "--blob"); err != nil {
 		return err
 	}
-	if err := checkLocation(c.location, false); err != nil {
+	if err := checkLocation(std, c.location, false); err != nil {
 		return err
 	}
 	st, err := c.open(ctx)
@@ -368,7 +368,7 @@ func (c *gcCmd) Run(ctx context.Context) error {
 		return err
 	}
 	stats, err := svc.Upkeep.Sweep(ctx, core.SweepOptions{Orphans: true})
-	fmt.Printf("expired uploads: %d, staged orphans: %d, image orphans: %d\n", stats.ExpiredUploads, stats.StagedOrphans, stats.ImageOrphans)
+	fmt.Fprintf(std.out, "expired uploads: %d, staged orphans: %d, image orphans: %d\n", stats.ExpiredUploads, stats.StagedOrphans, stats.ImageOrphans)
 	return err
 }
 

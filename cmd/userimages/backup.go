@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"userimages/localdisk"
 	"userimages/s3store"
 	"userimages/sqlite"
+
+	"golang.org/x/term"
 )
 
 // backupCmd backs up the embedded default (see package backup).
@@ -45,14 +48,14 @@ non-zero on any failure.
   userimages restore --from /mnt/backup/userimages --data /var/lib/userimages-restored`
 }
 
-func (c *backupCreateCmd) Run(ctx context.Context) error {
+func (c *backupCreateCmd) Run(ctx context.Context, std stdio) error {
 	if c.Keep < 0 {
 		return fmt.Errorf("--keep %d: must be 0 or more", c.Keep)
 	}
 	if !strings.HasPrefix(c.dbURL(), "sqlite:") || !strings.HasPrefix(c.blobURL(), "file:") {
 		return fmt.Errorf("backup: only the embedded default (SQLite and file: bytes) is backed up here; see DEPLOYMENT.md for PostgreSQL and S3")
 	}
-	if err := checkLocation(c.location, false); err != nil {
+	if err := checkLocation(std, c.location, false); err != nil {
 		return err
 	}
 	db, err := sqlite.Open(ctx, strings.TrimPrefix(c.dbURL(), "sqlite:"))
@@ -69,12 +72,12 @@ func (c *backupCreateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	res, err := backup.Run(ctx, backup.Options{DB: db, Blobs: blobs, SecretPath: filepath.Join(c.Data, "signing-secret"),
-		Dest: dest, Keep: c.Keep, Progress: progressPrinter(os.Stderr, "backup", c.Quiet || !(c.Verbose || isTerminal(os.Stderr)), c.Verbose)})
+		Dest: dest, Keep: c.Keep, Progress: progressPrinter(std.err, "backup", c.Quiet || !(c.Verbose || isTerminal(std.err)), c.Verbose)})
 	if err != nil {
 		return fmt.Errorf("backup: %w (run it again: what was copied is kept)", err)
 	}
 	p := res.Images
-	fmt.Printf("backup: %s complete: %d images, %d copied, %d already there%s; %d old backups pruned\n",
+	fmt.Fprintf(std.out, "backup: %s complete: %d images, %d copied, %d already there%s; %d old backups pruned\n",
 		res.Name, p.Copied+p.Skipped, p.Copied, p.Skipped, megabytes(p.Bytes), res.Pruned)
 	return nil
 }
@@ -84,16 +87,16 @@ type backupVerifyCmd struct {
 	Quiet bool   `help:"No progress, even on a terminal." env:"USERIMAGES_QUIET"`
 }
 
-func (c *backupVerifyCmd) Run(ctx context.Context) error {
+func (c *backupVerifyCmd) Run(ctx context.Context, std stdio) error {
 	dest, err := openDest(ctx, "DEST", c.Dest, false)
 	if err != nil {
 		return err
 	}
-	name, n, err := backup.Verify(ctx, dest, progressPrinter(os.Stderr, "verify", c.Quiet || !isTerminal(os.Stderr), false))
+	name, n, err := backup.Verify(ctx, dest, progressPrinter(std.err, "verify", c.Quiet || !isTerminal(std.err), false))
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	fmt.Printf("verify: %s is sound: snapshot, manifest and %d images match their sha256\n", name, n)
+	fmt.Fprintf(std.out, "verify: %s is sound: snapshot, manifest and %d images match their sha256\n", name, n)
 	return nil
 }
 
@@ -111,16 +114,16 @@ the server on it with serve --data DIR. Images taken down after the backup
 was made come back: take them down again (see the README).`
 }
 
-func (c *restoreCmd) Run(ctx context.Context) error {
+func (c *restoreCmd) Run(ctx context.Context, std stdio) error {
 	src, err := openDest(ctx, "--from", c.From, false)
 	if err != nil {
 		return err
 	}
-	name, p, err := backup.Restore(ctx, src, c.Data, progressPrinter(os.Stderr, "restore", c.Quiet || !isTerminal(os.Stderr), false))
+	name, p, err := backup.Restore(ctx, src, c.Data, progressPrinter(std.err, "restore", c.Quiet || !isTerminal(std.err), false))
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Printf("restore: %s restored to %s: %d images%s, each matching its sha256\n", name, c.Data, p.Copied, megabytes(p.Bytes))
+	fmt.Fprintf(std.out, "restore: %s restored to %s: %d images%s, each matching its sha256\n", name, c.Data, p.Copied, megabytes(p.Bytes))
 	return nil
 }
 
@@ -149,9 +152,12 @@ func openDest(ctx context.Context, flag, dest string, creating bool) (core.BlobS
 	return d, nil
 }
 
-// isTerminal reports whether f is a terminal: progress is for people
+// isTerminal reports whether w is a terminal: progress is for people
 // watching, not for cron's mail.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
 }

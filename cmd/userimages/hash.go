@@ -19,7 +19,7 @@ type hashCmd struct {
 	Files    []string `arg:"" name:"file" help:"Image files (JPEG, PNG, GIF or WebP)."`
 }
 
-func (c *hashCmd) Run(ctx context.Context) error {
+func (c *hashCmd) Run(ctx context.Context, std stdio) error {
 	failed := 0
 	for _, file := range c.Files {
 		if ctx.Err() != nil {
@@ -28,10 +28,10 @@ func (c *hashCmd) Run(ctx context.Context) error {
 		line, err := hashLine(file, c.Dihedral)
 		if err != nil {
 			failed++
-			fmt.Fprintln(os.Stderr, "userimages: hash:", err)
+			fmt.Fprintln(std.err, "userimages: hash:", err)
 			continue
 		}
-		fmt.Println(line)
+		fmt.Fprintln(std.out, line)
 	}
 	if failed > 0 {
 		return fmt.Errorf("hash: %d of %d files could not be hashed", failed, len(c.Files))

@@ -38,20 +38,27 @@ type cli struct {
 	Hash    hashCmd    `cmd:"" help:"Print the PDQ perceptual hash of image files, HASH,QUALITY,FILE as Meta's pdq-photo-hasher prints it."`
 }
 
+// stdio is what a command reads and writes: its Run takes it rather than
+// using the process's, so that it writes where it is told.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
 // exitFailed is the exit status of a failed command or a wrong command
 // line.
 const exitFailed = 1
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run parses args and runs the command; it returns the exit status. Every
 // mistake is reported once, on stderr, prefixed "userimages: ".
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var c cli
 	exit := -1
 	parser, err := kong.New(&c,
@@ -63,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Bind(stdio{in: stdin, out: stdout, err: stderr}),
 	)
 	if err != nil { // a mistake in the declarations above
 		fmt.Fprintln(stderr, "userimages:", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -32,7 +31,7 @@ first, or run it again after they stop.
   userimages migrate --from ./userimages-data --to 'postgres://…/db s3://bucket?endpoint=…'`
 }
 
-func (c *migrateCmd) Run(ctx context.Context) error {
+func (c *migrateCmd) Run(ctx context.Context, std stdio) error {
 	src, err := parseLocation("--from", c.From)
 	if err != nil {
 		return err
@@ -58,16 +57,16 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 	}
 	defer out.Close()
 
-	report := progressPrinter(os.Stderr, "migrate", c.Quiet, c.Verbose)
+	report := progressPrinter(std.err, "migrate", c.Quiet, c.Verbose)
 	counts, err := migrate.Run(ctx, migrate.Options{From: in.meta, FromBlobs: in.blobs, To: out.meta, ToBlobs: out.blobs,
 		PageSize: c.PageSize, Progress: report})
 	for _, p := range counts {
-		fmt.Printf("%-10s copied %d, already there %d%s\n", p.Kind, p.Copied, p.Skipped, megabytes(p.Bytes))
+		fmt.Fprintf(std.out, "%-10s copied %d, already there %d%s\n", p.Kind, p.Copied, p.Skipped, megabytes(p.Bytes))
 	}
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to resume)", err)
 	}
-	fmt.Println("migrate: done; every image's bytes match its sha256 at the destination")
+	fmt.Fprintln(std.out, "migrate: done; every image's bytes match its sha256 at the destination")
 	return nil
 }
 

@@ -167,11 +167,11 @@ func (s *server) shutdown(ctx context.Context) error {
 }
 
 // Run serves until ctx ends, then finishes in-flight requests.
-func (c *serveCmd) Run(ctx context.Context) error {
+func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := slog.New(slog.NewJSONHandler(std.err, nil))
 	if c.CPUProfile != "" {
 		stop, err := startCPUProfile(c.CPUProfile)
 		if err != nil {

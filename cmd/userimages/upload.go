@@ -16,7 +16,6 @@ import (
 
 	"github.com/userimages/userimages/client"
 	"github.com/userimages/userimages/client/api"
-	"golang.org/x/term"
 )
 
 // uploadCmd is `userimages upload`: the three steps of the API for each
@@ -35,7 +34,7 @@ type uploadCmd struct {
 	Files   []string `arg:"" name:"file" help:"Image files (JPEG, PNG, GIF or WebP)."`
 }
 
-func (c *uploadCmd) Run(ctx context.Context) error {
+func (c *uploadCmd) Run(ctx context.Context, std stdio) error {
 	switch {
 	case strings.Contains(c.Brand, ","):
 		return fmt.Errorf("upload: --brand %s: give one brand id", c.Brand)
@@ -55,7 +54,7 @@ func (c *uploadCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("upload: --server: %v", err)
 	}
 
-	u := uploader{c: cl, brand: c.Brand, asJSON: c.JSON, srcset: c.Srcset, stdout: os.Stdout, stderr: os.Stderr, bars: term.IsTerminal(int(os.Stderr.Fd()))}
+	u := uploader{c: cl, brand: c.Brand, asJSON: c.JSON, srcset: c.Srcset, stdout: std.out, stderr: std.err, bars: isTerminal(std.err)}
 	failed := 0
 	for i, file := range c.Files {
 		if ctx.Err() != nil {
