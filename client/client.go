@@ -91,7 +91,7 @@ func WithAPIToken(email, token string) Option {
 		if token == "" {
 			return errors.New("WithAPIToken: empty token")
 		}
-		s.setAuth("Basic " + base64.StdEncoding.EncodeToString([]byte(email+"/token:"+token)))
+		s.setAuth("Basic " + base64.StdEncoding.EncodeToString([]byte(email+api.APITokenUserSuffix+":"+token)))
 		return nil
 	}
 }

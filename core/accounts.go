@@ -94,7 +94,7 @@ func (s *Accounts) Authenticate(ctx context.Context, header string) (_ int64, er
 		if !ok {
 			return 0, unauthorized("the Basic credentials must be email:password or email/token:api_token")
 		}
-		if email, isToken := strings.CutSuffix(user, "/token"); isToken {
+		if email, isToken := strings.CutSuffix(user, api.APITokenUserSuffix); isToken {
 			return s.checkAPIToken(ctx, email, secret)
 		}
 		return s.CheckPassword(ctx, user, secret)

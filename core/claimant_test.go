@@ -52,7 +52,7 @@ func TestClaimOnlyByUploader(t *testing.T) {
 				t.Helper()
 				img, err := f.svc.Uploads.Claim(t.Context(), token, "10016", claimant)
 				var e *core.Error
-				if !errors.As(err, &e) || e.Code != unknown.Code || e.Message != unknown.Message || e.Pointer != unknown.Pointer {
+				if !errors.As(err, &e) || e.Code != unknown.Code || e.Message != unknown.Message || e.Field != unknown.Field {
 					t.Errorf("%s: got %+v, %v; want the unknown token's %s %q", what, img, err, unknown.Code, unknown.Message)
 				}
 			}

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -83,22 +84,26 @@ func TestSessions(t *testing.T) {
 }
 
 // TestReportValidation: reports name a known reason, a short detail and a
-// published image.
+// published image; a refused property is named as a typed field (which
+// the HTTP layer answers as its JSON pointer).
 func TestReportValidation(t *testing.T) {
 	svc, _ := newSessionService(t)
 	tests := []struct {
 		name, id, reason, detail string
 		want                     api.Code
+		field                    api.Property
 	}{
-		{"unknown reason", "AAAAAAAAAAAAAAAAAAAAAA", "boring", "", api.CodeInvalidProperty},
-		{"detail too long", "AAAAAAAAAAAAAAAAAAAAAA", api.ReportSpam, string(make([]byte, api.MaxReportDetail+1)), api.CodeInvalidProperty},
-		{"no such image", "AAAAAAAAAAAAAAAAAAAAAA", api.ReportSpam, "", api.CodeNotFound},
-		{"not an id", "../x", api.ReportOther, "", api.CodeNotFound},
+		{"unknown reason", "AAAAAAAAAAAAAAAAAAAAAA", "boring", "", api.CodeInvalidProperty, api.PropReason},
+		{"detail too long", "AAAAAAAAAAAAAAAAAAAAAA", api.ReportSpam, string(make([]byte, api.MaxReportDetail+1)), api.CodeInvalidProperty, api.PropDetail},
+		{"no such image", "AAAAAAAAAAAAAAAAAAAAAA", api.ReportSpam, "", api.CodeNotFound, ""},
+		{"not an id", "../x", api.ReportOther, "", api.CodeNotFound, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := svc.Moderation.Report(t.Context(), tt.id, "a:192.0.2.1", tt.reason, tt.detail); core.ErrorCode(err) != tt.want {
-				t.Errorf("Report: got %v, want %s", err, tt.want)
+			err := svc.Moderation.Report(t.Context(), tt.id, "a:192.0.2.1", tt.reason, tt.detail)
+			var e *core.Error
+			if !errors.As(err, &e) || e.Code != tt.want || e.Field != tt.field {
+				t.Errorf("Report: got %#v, want %s about %q", err, tt.want, tt.field)
 			}
 		})
 	}

@@ -9,15 +9,15 @@ import (
 )
 
 // Error is the one error type of userimages. Message is safe to show to the
-// caller; Pointer, when set, is the JSON pointer of the offending request
-// property; Limit, when set, is the limit the request exceeded (the
-// largest file_size, for api.CodeFileTooLarge), answered as a number so
-// that clients need not parse Message. Err, the cause, is never shown to
-// callers.
+// caller; Field, when set, is the request property at fault (the HTTP
+// layer answers it as a JSON pointer, the CLI could name its flag); Limit,
+// when set, is the limit the request exceeded (the largest file_size, for
+// api.CodeFileTooLarge), answered as a number so that clients need not
+// parse Message. Err, the cause, is never shown to callers.
 type Error struct {
 	Code    api.Code
 	Message string
-	Pointer string
+	Field   api.Property
 	Limit   int64
 	Err     error
 }
@@ -41,9 +41,9 @@ func Errorf(code api.Code, format string, args ...any) *Error {
 }
 
 // propertyError is an Errorf that also names the offending request property.
-func propertyError(code api.Code, pointer, format string, args ...any) *Error {
+func propertyError(code api.Code, field api.Property, format string, args ...any) *Error {
 	e := Errorf(code, format, args...)
-	e.Pointer = pointer
+	e.Field = field
 	return e
 }
 

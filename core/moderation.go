@@ -217,10 +217,10 @@ func (s *Moderation) DeleteBrand(ctx context.Context, id string, takeDown bool, 
 func (s *Moderation) Report(ctx context.Context, id, reporter, reason, detail string) (err error) {
 	defer func() { err = storeFault(err) }()
 	if !slices.Contains(api.ReportReasons(), reason) {
-		return propertyError(api.CodeInvalidProperty, "/reason", "reason %q must be one of %v", reason, api.ReportReasons())
+		return propertyError(api.CodeInvalidProperty, api.PropReason, "reason %q must be one of %v", reason, api.ReportReasons())
 	}
 	if len(detail) > api.MaxReportDetail || !textual(detail) {
-		return propertyError(api.CodeInvalidProperty, "/detail", "detail must be UTF-8 text of at most %d bytes", api.MaxReportDetail)
+		return propertyError(api.CodeInvalidProperty, api.PropDetail, "detail must be UTF-8 text of at most %d bytes", api.MaxReportDetail)
 	}
 	if _, err := s.publishedByID(ctx, id); err != nil {
 		return err

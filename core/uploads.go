@@ -125,14 +125,14 @@ func (s *Uploads) CreateUpload(ctx context.Context, in CreateUploadInput) (_ Cre
 	defer func() { err = storeFault(err) }()
 	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
 	if !slices.Contains(s.cfg.ContentTypes, ct) {
-		return CreatedUpload{}, propertyError(api.CodeUnsupportedContentType, "/content_type",
+		return CreatedUpload{}, propertyError(api.CodeUnsupportedContentType, api.PropContentType,
 			"content_type %q is not accepted; use one of %s", in.ContentType, strings.Join(s.cfg.ContentTypes, ", "))
 	}
 	switch {
 	case in.FileSize < 1:
-		return CreatedUpload{}, propertyError(api.CodeInvalidFileSize, "/file_size", "file_size must be a positive number of bytes")
+		return CreatedUpload{}, propertyError(api.CodeInvalidFileSize, api.PropFileSize, "file_size must be a positive number of bytes")
 	case in.FileSize > s.cfg.MaxFileSize:
-		e := propertyError(api.CodeFileTooLarge, "/file_size",
+		e := propertyError(api.CodeFileTooLarge, api.PropFileSize,
 			"file_size %d is over the limit of %d bytes", in.FileSize, s.cfg.MaxFileSize)
 		e.Limit = s.cfg.MaxFileSize
 		return CreatedUpload{}, e
@@ -293,10 +293,10 @@ func (e *exactReader) Read(p []byte) (int, error) {
 func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int64) (img Image, err error) {
 	defer func() { err = storeFault(err) }()
 	if !ValidToken(token) {
-		return Image{}, propertyError(api.CodeInvalidProperty, "/token", "token must be the 26-character token returned when the upload was created")
+		return Image{}, propertyError(api.CodeInvalidProperty, api.PropToken, "token must be the 26-character token returned when the upload was created")
 	}
 	if !validBrandID(brandID) {
-		return Image{}, propertyError(api.CodeInvalidProperty, "/brand_id", "brand_id must be 1 to 64 letters, digits, '-' or '_'")
+		return Image{}, propertyError(api.CodeInvalidProperty, api.PropBrandID, "brand_id must be 1 to 64 letters, digits, '-' or '_'")
 	}
 	checkedStaged := false
 	for attempt := 0; ; attempt++ {
@@ -368,27 +368,27 @@ const maxClaimAttempts = 3
 // status read after it: the image when an equal claim won the race, else
 // the error to answer.
 func (s *Uploads) claimRefused(ctx context.Context, token, brandID string, st TokenStatus) (Image, error) {
-	expired := propertyError(api.CodeTokenExpired, "/token", "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
+	expired := propertyError(api.CodeTokenExpired, api.PropToken, "this upload was not claimed within %s and has expired", s.cfg.ClaimWindow)
 	switch up := st.Upload; {
 	case st.Image != nil:
 		return sameBrand(*st.Image, brandID)
 	case st.TakenDown:
-		return Image{}, propertyError(api.CodeAlreadyClaimed, "/token", "this upload was claimed, and its image taken down by a moderator")
+		return Image{}, propertyError(api.CodeAlreadyClaimed, api.PropToken, "this upload was claimed, and its image taken down by a moderator")
 	case up == nil:
 		// No row: on the embedded default a recent token's bytes have not
 		// arrived (its upload is recorded when they do); otherwise the
 		// token expired and was swept, or never existed.
 		if age := s.now().Sub(TokenTime(token)); s.carrier != nil && age > -time.Minute && age < s.cfg.ClaimWindow {
-			return Image{}, propertyError(api.CodeNotUploaded, "/token", "no image bytes have been uploaded with this token; PUT them to the upload URL first")
+			return Image{}, propertyError(api.CodeNotUploaded, api.PropToken, "no image bytes have been uploaded with this token; PUT them to the upload URL first")
 		}
-		return Image{}, propertyError(api.CodeTokenNotFound, "/token", "no upload has this token")
+		return Image{}, propertyError(api.CodeTokenNotFound, api.PropToken, "no upload has this token")
 	case s.now().After(up.CreatedAt.Add(s.cfg.ClaimWindow)):
 		return Image{}, expired
 	}
 	if ok, err := s.brands.BrandExists(ctx, brandID); err != nil {
 		return Image{}, fmt.Errorf("claim %s: brand %s: %w", token, brandID, err)
 	} else if !ok {
-		return Image{}, propertyError(api.CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
+		return Image{}, propertyError(api.CodeBrandNotFound, api.PropBrandID, "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
 	if st.Upload.State == StateReceived {
 		if blocked, err := s.blocks.IsBlocked(ctx, st.Upload.SHA256); err != nil {
@@ -413,11 +413,11 @@ func (s *Uploads) receiveStaged(ctx context.Context, up Upload, brandID string) 
 	if ok, err := s.brands.BrandExists(ctx, brandID); err != nil {
 		return fmt.Errorf("claim %s: brand %s: %w", up.Token, brandID, err)
 	} else if !ok {
-		return propertyError(api.CodeBrandNotFound, "/brand_id", "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
+		return propertyError(api.CodeBrandNotFound, api.PropBrandID, "brand %q does not exist; an operator registers brands with `userimages brand add` or `serve --brand`", brandID)
 	}
 	b, err := s.blobs.Open(ctx, stagingKey(up.Token))
 	if errors.Is(err, ErrNotFound) {
-		return propertyError(api.CodeNotUploaded, "/token", "the image bytes have not been uploaded; PUT them to the upload URL first")
+		return propertyError(api.CodeNotUploaded, api.PropToken, "the image bytes have not been uploaded; PUT them to the upload URL first")
 	}
 	if err != nil {
 		return fmt.Errorf("open staged %s: %w", up.Token, err)
@@ -474,7 +474,7 @@ func (s *Uploads) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Pl
 
 func sameBrand(img Image, brandID string) (Image, error) {
 	if img.BrandID != brandID {
-		return Image{}, propertyError(api.CodeAlreadyClaimed, "/token", "this upload was already claimed for another brand")
+		return Image{}, propertyError(api.CodeAlreadyClaimed, api.PropToken, "this upload was already claimed for another brand")
 	}
 	return img, nil
 }
@@ -489,7 +489,7 @@ func deleteBlob(ctx context.Context, blobs BlobStore, log *slog.Logger, key stri
 // Path is where an image is served.
 func Path(img Image) string {
 	ext, _ := Extension(img.ContentType)
-	return "/hc/user_images/" + img.ID + "." + ext
+	return api.RouteImage.Path(img.ID + "." + ext)
 }
 
 func newImageID() (string, error) {

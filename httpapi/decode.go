@@ -43,7 +43,7 @@ func decodeBody(body []byte, req json.Unmarshaler) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &bad) && bad.Property != "":
-		return &core.Error{Code: bad.Code, Message: bad.Message, Pointer: bad.Property.Pointer()}
+		return &core.Error{Code: bad.Code, Message: bad.Message, Field: bad.Property}
 	default: // not JSON, or not an object
 		return core.Errorf(api.CodeInvalidJSON, "the request body must be a JSON object")
 	}

@@ -42,7 +42,7 @@ func checkCoded(t *testing.T, err error) {
 	if st := StatusOf(e.Code); st < 400 || st > 499 {
 		t.Fatalf("code %s has status %d, want a 4xx", e.Code, st)
 	}
-	if (e.Pointer == "") != (e.Code == api.CodeInvalidJSON) {
-		t.Fatalf("code %s with pointer %q: want a pointer for every code but InvalidJSON", e.Code, e.Pointer)
+	if (e.Field == "") != (e.Code == api.CodeInvalidJSON) {
+		t.Fatalf("code %s about %q: want a field for every code but InvalidJSON", e.Code, e.Field)
 	}
 }

@@ -47,8 +47,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		item.Detail = e.Message
 	case e != nil:
 		item.Detail = e.Message
-		if e.Pointer != "" {
-			item.Source = &api.ErrorSource{Pointer: e.Pointer}
+		if e.Field != "" {
+			item.Source = &api.ErrorSource{Pointer: e.Field.Pointer()}
 		}
 		if e.Limit != 0 {
 			item.Meta = &api.ErrorMeta{Limit: e.Limit}

@@ -31,7 +31,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 		block, err = false, nil
 	}
 	if err != nil {
-		return &core.Error{Code: api.CodeInvalidProperty, Message: string(api.PropBlock) + " must be true or false", Pointer: api.PropBlock.Pointer()}
+		return &core.Error{Code: api.CodeInvalidProperty, Message: string(api.PropBlock) + " must be true or false", Field: api.PropBlock}
 	}
 	if _, err := s.svc.Moderation.DeleteImage(r.Context(), id, by, q.Get(string(api.PropReason)), block); err != nil {
 		return err

@@ -378,3 +378,8 @@ func ReportReasons() []string {
 
 // MaxReportDetail is the longest Detail of a ReportRequest, in bytes.
 const MaxReportDetail = 1000
+
+// APITokenUserSuffix ends the user name of Basic credentials that carry an
+// API token instead of a password, as Zendesk's do:
+// "{email}/token:{api_token}".
+const APITokenUserSuffix = "/token"

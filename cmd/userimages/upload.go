@@ -113,13 +113,13 @@ func credentials(user, token, bearer string) ([]client.Option, error) {
 		if !ok || email == "" || password == "" {
 			return nil, errors.New("--user: want EMAIL:PASSWORD")
 		}
-		if e, isToken := strings.CutSuffix(email, "/token"); isToken { // curl -u style API token
+		if e, isToken := strings.CutSuffix(email, api.APITokenUserSuffix); isToken { // curl -u style API token
 			return []client.Option{client.WithAPIToken(e, password)}, nil
 		}
 		return []client.Option{client.WithPassword(email, password)}, nil
 	case token != "":
 		who, secret, ok := strings.Cut(token, ":")
-		email, isToken := strings.CutSuffix(who, "/token")
+		email, isToken := strings.CutSuffix(who, api.APITokenUserSuffix)
 		if !ok || !isToken || email == "" || secret == "" {
 			return nil, errors.New("--token: want EMAIL/token:API_TOKEN (for a bare token, use --bearer)")
 		}

@@ -84,14 +84,19 @@ func spellsWord(literal, word string) bool {
 
 // spellsRoute: the literal, or a quoted part of it, is the route's pattern
 // ("POST /api/v2/guide/user_images") or its path, with or without another
-// method ("GET /api/v2/guide/user_images").
+// method ("GET /api/v2/guide/user_images"); or, for a route with a
+// wildcard, the literal starts with the path up to it, as code that fills
+// the wildcard spells it ("/hc/user_images/" + file).
 func spellsRoute(literal, route string) bool {
 	path := api.Route(route).Path()
 	if spellsWord(literal, route) || spellsWord(literal, path) {
 		return true
 	}
-	method, rest, ok := strings.Cut(literal, " ")
-	return ok && method == strings.ToUpper(method) && rest == path
+	if method, rest, ok := strings.Cut(literal, " "); ok && method == strings.ToUpper(method) {
+		literal = rest
+	}
+	stem, _, wild := strings.Cut(path, "{")
+	return literal == path || wild && strings.HasPrefix(literal, stem)
 }
 
 // misplaced returns a complaint for each of words that a Go file outside
@@ -122,7 +127,7 @@ func misplaced(kind string, words []string, found map[string][]string) []string 
 }
 
 // vocabulary is what package api declares: its words (error codes, MIME
-// types, request properties) and its routes.
+// types, request properties, the API-token user suffix) and its routes.
 func vocabulary() (words, routes []string) {
 	for _, c := range api.Codes() {
 		words = append(words, string(c.Code))
@@ -133,6 +138,7 @@ func vocabulary() (words, routes []string) {
 	for _, p := range api.Properties() {
 		words = append(words, string(p))
 	}
+	words = append(words, api.APITokenUserSuffix)
 	for _, r := range api.Routes() {
 		routes = append(routes, string(r))
 	}
@@ -140,9 +146,10 @@ func vocabulary() (words, routes []string) {
 }
 
 // TestVocabularySpelledOnce fails when an error code, a format's MIME
-// type, a request property or a route is spelled as a string literal in a
-// non-test Go file of the repository outside client/api: everything else
-// must use the constants of package api.
+// type, a request property, the API-token user suffix or a route is
+// spelled as a string literal in a non-test Go file of the repository
+// outside client/api: everything else must use the constants of package
+// api.
 func TestVocabularySpelledOnce(t *testing.T) {
 	const root = "../.."
 	words, routes := vocabulary()
@@ -183,20 +190,22 @@ func TestSpellingsFindsTwins(t *testing.T) {
 	}
 }
 
-// TestCheckerCatchesTwins checks the whole check on a tree of its own: a
-// route and a property spelled outside client/api, in any of the ways
+// TestCheckerCatchesTwins checks the whole check on a tree of its own:
+// routes and a property spelled outside client/api, in any of the ways
 // code spells them, are each reported with every file that spells them;
 // spellings inside client/api, in tests, in comments, or of longer words
 // are not; and a word client/api does not spell is reported as missing.
 func TestCheckerCatchesTwins(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"client/api/api.go": "package api\n\nconst (\n\tRouteClaim = \"POST /api/v2/guide/user_images\"\n\tPropBrandID = \"brand_id\"\n)\n\n" +
+		"client/api/api.go": "package api\n\nconst (\n\tRouteClaim = \"POST /api/v2/guide/user_images\"\n\tRouteImage = \"GET /hc/user_images/{file}\"\n\tPropBrandID = \"brand_id\"\n)\n\n" +
 			"type ClaimRequest struct {\n\tBrandID string `json:\"brand_id\"`\n}\n",
 		// The route: its pattern, its path, and its path with another method.
 		"httpapi/server.go":  "package httpapi\n\nconst patternClaim = \"POST /api/v2/guide/user_images\"\n",
 		"client/client.go":   "package client\n\nfunc url(base string) string { return base + \"/api/v2/guide/user_images\" }\n",
 		"console/console.go": "package console\n\nconst probe = \"GET /api/v2/guide/user_images\"\n",
+		// A route with a wildcard: its path up to the wildcard, filled.
+		"core/path.go": "package core\n\nfunc Path(file string) string { return \"/hc/user_images/\" + file }\n",
 		// The property: a plain literal, a struct tag, a JSON fragment.
 		"httpapi/decode.go":  "package httpapi\n\nfunc brand(obj map[string]string) string { return obj[\"brand_id\"] }\n",
 		"cmd/bench/bench.go": "package main\n\ntype claim struct {\n\tBrand string `json:\"brand_id\"`\n}\n",
@@ -204,7 +213,7 @@ func TestCheckerCatchesTwins(t *testing.T) {
 		// Not spellings: tests, comments, longer words and paths.
 		"httpapi/server_test.go": "package httpapi\n\nconst p = \"POST /api/v2/guide/user_images\"\nconst b = \"brand_id\"\n",
 		"core/core.go": "package core\n\n// POST /api/v2/guide/user_images {\"brand_id\": …}\n" +
-			"const (\n\tx = \"brand_ids\"\n\ty = \"/api/v2/guide/user_images_old\"\n)\n",
+			"const (\n\tx = \"brand_ids\"\n\ty = \"/api/v2/guide/user_images_old\"\n\tz = \"/hc/user_images\"\n)\n",
 	}
 	for name, src := range files {
 		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
@@ -214,13 +223,16 @@ func TestCheckerCatchesTwins(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const route, prop = "POST /api/v2/guide/user_images", "brand_id"
-	got := misplaced("route", []string{route}, spellings(t, dir, []string{route}, spellsRoute))
+	const route, image, prop = "POST /api/v2/guide/user_images", "GET /hc/user_images/{file}", "brand_id"
+	routes := []string{route, image}
+	got := misplaced("route", routes, spellings(t, dir, routes, spellsRoute))
 	got = append(got, misplaced("word", []string{prop, "file_size"}, spellings(t, dir, []string{prop, "file_size"}, spellsWord))...)
 	p := filepath.Join
 	want := []string{
 		fmt.Sprintf("route %q: spelled in %v; want it spelled only in client/api, the others using its constant", route,
 			[]string{p("client", "client.go"), p("console", "console.go"), p("httpapi", "server.go")}),
+		fmt.Sprintf("route %q: spelled in %v; want it spelled only in client/api, the others using its constant", image,
+			[]string{p("core", "path.go")}),
 		fmt.Sprintf("word %q: spelled in %v; want it spelled only in client/api, the others using its constant", prop,
 			[]string{p("cmd", "bench", "bench.go"), p("e2e", "body.go"), p("httpapi", "decode.go")}),
 		`word "file_size": spelled in no file of client/api; want it declared there (is the walk broken?)`,
