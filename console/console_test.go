@@ -20,7 +20,7 @@ import (
 	"userimages/console"
 	"userimages/core"
 	"userimages/httpapi"
-	"userimages/internal/embeddedtest"
+	"userimages/internal/testkit/embeddedtest"
 	"userimages/ratelimit"
 	"userimages/ratelimit/memrate"
 	"userimages/selfsign"

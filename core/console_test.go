@@ -8,7 +8,7 @@ import (
 	"github.com/userimages/userimages/client/api"
 
 	"userimages/core"
-	"userimages/internal/testclock"
+	"userimages/internal/testkit/testclock"
 )
 
 // newSessionService is a service with a settable clock, sessions idle

@@ -20,8 +20,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
-	"userimages/internal/embeddedtest"
-	"userimages/internal/testclock"
+	"userimages/internal/testkit/embeddedtest"
+	"userimages/internal/testkit/testclock"
 	"userimages/localdisk"
 	"userimages/sqlite"
 )

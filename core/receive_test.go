@@ -24,7 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
-	"userimages/internal/embeddedtest"
+	"userimages/internal/testkit/embeddedtest"
 	"userimages/localdisk"
 	"userimages/sqlite"
 )

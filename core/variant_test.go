@@ -15,7 +15,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"userimages/core"
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 // countingPuts counts the Puts of variant keys.

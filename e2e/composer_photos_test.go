@@ -24,7 +24,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 // composerLimit is the --max-file-size of the composer tests' servers:

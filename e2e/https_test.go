@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"userimages/httpsserve"
-	"userimages/internal/pebbletest"
-	"userimages/internal/testbin"
-	"userimages/internal/testcert"
+	"userimages/internal/testkit/pebbletest"
+	"userimages/internal/testkit/testbin"
+	"userimages/internal/testkit/testcert"
 )
 
 // testDomain is the name the HTTPS tests serve. .test is reserved (RFC

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"userimages/core"
+	"userimages/internal/testkit/pgtest"
 	"userimages/postgres"
-	"userimages/postgres/pgtest"
 	"userimages/s3store"
 	"userimages/s3store/s3test"
 

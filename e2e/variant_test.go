@@ -19,7 +19,7 @@ import (
 	"github.com/userimages/userimages/client/api"
 	"golang.org/x/image/webp"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 // decodeVariant decodes a variant's bytes with Go's decoder of its

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"userimages/postgres/pgtest"
+	"userimages/internal/testkit/pgtest"
 	"userimages/s3store/s3test"
 )
 

@@ -23,8 +23,8 @@ import (
 
 	"userimages/core"
 	"userimages/httpapi"
-	"userimages/internal/embeddedtest"
-	"userimages/internal/testclock"
+	"userimages/internal/testkit/embeddedtest"
+	"userimages/internal/testkit/testclock"
 	"userimages/selfsign"
 	"userimages/sqlite"
 )

@@ -20,7 +20,7 @@ import (
 	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
-	"userimages/internal/embeddedtest"
+	"userimages/internal/testkit/embeddedtest"
 	"userimages/localdisk"
 	"userimages/metrics"
 	"userimages/ratelimit"

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"userimages/internal/testcert"
+	"userimages/internal/testkit/testcert"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/core"
-	"userimages/internal/embeddedtest"
+	"userimages/internal/testkit/embeddedtest"
 	"userimages/localdisk"
 	"userimages/migrate"
 	"userimages/selfsign"

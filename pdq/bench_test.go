@@ -13,7 +13,7 @@ import (
 
 	"github.com/userimages/userimages/client/api"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 // BenchmarkFile hashes photo-like JPEGs of about 2 MB (the largest upload)

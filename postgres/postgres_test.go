@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"userimages/core"
+	"userimages/internal/testkit/pgtest"
 	"userimages/postgres"
-	"userimages/postgres/pgtest"
 	"userimages/storetest"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"userimages/postgres/pgtest"
+	"userimages/internal/testkit/pgtest"
 )
 
 func TestLoadMigrations(t *testing.T) {

@@ -27,7 +27,7 @@ if ! command -v versitygw >/dev/null && [ ! -x "$(go env GOPATH)/bin/versitygw" 
 fi
 
 # Let's Encrypt's test CA, which the HTTPS tests (e2e/https_test.go) get
-# certificates from on loopback (internal/pebbletest starts it), and its DNS
+# certificates from on loopback (internal/testkit/pebbletest starts it), and its DNS
 # server, for the tests that have challenges really validated; its test
 # certificates are read from the module this leaves in the module cache.
 PEBBLE_VERSION=v2.10.3

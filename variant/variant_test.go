@@ -18,7 +18,7 @@ import (
 	"golang.org/x/image/draw"
 	xwebp "golang.org/x/image/webp"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 func decodeAs(t *testing.T, b []byte, f api.Format) image.Image {

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 // variantQuery is the variant the scenarios ask for: the 640 px

@@ -10,7 +10,7 @@ import (
 	"reflect"
 	"testing"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 // TestDecodeScaled: at 8/8 the decoder is image/jpeg's, byte for byte;

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gen2brain/webp"
 
-	"userimages/internal/testphoto"
+	"userimages/internal/testkit/testphoto"
 )
 
 func main() {

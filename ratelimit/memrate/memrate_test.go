@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"userimages/internal/testclock"
+	"userimages/internal/testkit/testclock"
 	"userimages/ratelimit"
 	"userimages/ratelimit/ratelimittest"
 )

@@ -30,7 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"userimages/internal/testbin"
+	"userimages/internal/testkit/testbin"
 )
 
 // Install is the command that installs the gateway this package runs.

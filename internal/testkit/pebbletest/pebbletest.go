@@ -36,7 +36,7 @@ import (
 	"testing"
 	"time"
 
-	"userimages/internal/testbin"
+	"userimages/internal/testkit/testbin"
 )
 
 // Version is the Pebble release this package runs.
