@@ -89,3 +89,31 @@ func TestCORSCredentialsFlag(t *testing.T) {
 		t.Errorf("Access-Control-Allow-Credentials %q, -Allow-Origin %q: want true and %s", got, res.Header.Get("Access-Control-Allow-Origin"), origin)
 	}
 }
+
+// TestServeFlagBounds: a value out of a package's bounds is refused at
+// start, naming the flag, before any store is opened: the data directory
+// is not even created.
+func TestServeFlagBounds(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--variant-memory", "100KiB"}, "userimages: --variant-memory 102400: must be at least 1 MiB\n"},
+		{[]string{"--session-idle", "2h", "--session-max-age", "1h"}, "userimages: --session-max-age 1h0m0s: must be at least --session-idle 2h0m0s\n"},
+		{[]string{"--claim-window", "10m"}, "userimages: --claim-window 10m0s: must be at least --upload-url-ttl 1h0m0s\n"},
+		{[]string{"--max-concurrent-uploads-per-client=-2"}, "userimages: --max-concurrent-uploads-per-client -2: must be at least 1\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			cmd := exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, tc.args...)...)
+			cmd.Env = cleanEnv()
+			out, err := cmd.CombinedOutput()
+			if err == nil || string(out) != tc.want {
+				t.Errorf("got %v, output %q; want it refused with %q", err, out, tc.want)
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Errorf("the data directory exists (%v): something was opened before the flags were checked", err)
+			}
+		})
+	}
+}
