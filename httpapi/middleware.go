@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"userimages/core"
+
 	"github.com/userimages/userimages/client/api"
 )
 
@@ -84,20 +86,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 }
 
 // loggedPath is path as the request log shows it: under the upload path,
-// the token is cut to its first tokenLogLen characters, its time, which
-// tells nothing of its random part; anyone who reads the log could
-// otherwise claim the upload while its token lasts.
+// whatever follows is cut to a token's first core.TokenTimeLen characters,
+// its time, which tells nothing of its random part; anyone who reads the
+// log could otherwise claim the upload while its token lasts.
 func (s *Server) loggedPath(path string) string {
 	token, ok := strings.CutPrefix(path, s.cfg.UploadPath)
-	if !ok || s.cfg.UploadPath == "" || len(token) <= tokenLogLen {
+	if !ok || s.cfg.UploadPath == "" || len(token) <= core.TokenTimeLen {
 		return path
 	}
-	return s.cfg.UploadPath + token[:tokenLogLen] + "…"
+	return s.cfg.UploadPath + token[:core.TokenTimeLen] + "…"
 }
-
-// tokenLogLen is how much of a token the log shows: a ULID's first 10
-// characters are its millisecond time, the other 16 its 80 random bits.
-const tokenLogLen = 10
 
 // serveRecovering serves req, turning a panic into a logged 500 (every
 // panic is a bug) so that the client gets an answer and the log a line.

@@ -335,7 +335,7 @@ func adminService(ctx context.Context, std stdio, where location) (core.Services
 	if err != nil {
 		return core.Services{}, nil, err
 	}
-	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(std.err, nil)))
+	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(std.err, logOptions())))
 	if err != nil {
 		st.Close()
 		return core.Services{}, nil, err
@@ -363,7 +363,7 @@ func (c *gcCmd) Run(ctx context.Context, std stdio) error {
 		return err
 	}
 	defer st.Close()
-	svc, err := st.services(core.Config{ClaimWindow: c.ClaimWindow, UploadURLTTL: min(c.ClaimWindow, core.DefaultUploadURLTTL)}, slog.Default())
+	svc, err := st.services(core.Config{ClaimWindow: c.ClaimWindow, UploadURLTTL: min(c.ClaimWindow, core.DefaultUploadURLTTL)}, slog.New(slog.NewTextHandler(std.err, logOptions())))
 	if err != nil {
 		return err
 	}

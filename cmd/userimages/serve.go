@@ -171,7 +171,7 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(std.err, nil))
+	log := slog.New(slog.NewJSONHandler(std.err, logOptions()))
 	if c.CPUProfile != "" {
 		stop, err := startCPUProfile(c.CPUProfile)
 		if err != nil {
