@@ -32,6 +32,12 @@ const (
 	// latest.
 	DefaultSessionIdle   = 30 * time.Minute
 	DefaultSessionMaxAge = 12 * time.Hour
+	// DefaultTokenDeleteWindow is how long after its claim an image can
+	// be deleted with its upload token: long enough for the person who
+	// pasted it to notice and take it back while writing the post, short
+	// enough that a token found later (a saved page, a log) deletes
+	// nothing.
+	DefaultTokenDeleteWindow = 24 * time.Hour
 )
 
 // DefaultContentTypes are the image types accepted unless configured: the
@@ -85,6 +91,11 @@ type Config struct {
 	// DefaultSessionIdle and DefaultSessionMaxAge.
 	SessionIdle   time.Duration
 	SessionMaxAge time.Duration
+	// TokenDeleteWindow is how long after its claim an image can be
+	// deleted with the upload token it was claimed from (the uploading
+	// page's capability, see Erasure). Default DefaultTokenDeleteWindow;
+	// negative: never.
+	TokenDeleteWindow time.Duration
 
 	// VariantWidths are the widths GET <path>?w=W serves (see
 	// variant.go). Default DefaultVariantWidths.
@@ -168,6 +179,7 @@ func (c Config) defaults() Config {
 	c.PasswordCost = cmp.Or(c.PasswordCost, bcrypt.DefaultCost)
 	c.SessionIdle = cmp.Or(c.SessionIdle, DefaultSessionIdle)
 	c.SessionMaxAge = cmp.Or(c.SessionMaxAge, DefaultSessionMaxAge)
+	c.TokenDeleteWindow = cmp.Or(c.TokenDeleteWindow, DefaultTokenDeleteWindow)
 	return c
 }
 

@@ -17,11 +17,13 @@ import (
 //	Sessions    the console's sign-in sessions
 //	Upkeep      the sweeper and readiness
 //	Outbox      delivers what the others enqueue (purges of caches in front)
+//	Erasure     uploaders delete their own images; a user's erasure
 //
 // What two of them share is a small part one of them exports and the
 // other declares the interface of: Moderation tells Serving (a
 // Forgetter) of a takedown, Uploads tells it (a Pregenerator) of a claim,
-// Sessions checks passwords with Accounts (a PasswordChecker).
+// Sessions checks passwords with Accounts (a PasswordChecker), Erasure
+// takes images down through Moderation (a Takedowner).
 
 // Runtime is what every service is given besides its roles. Now defaults
 // to time.Now and Log to slog.Default.
@@ -95,6 +97,7 @@ type Services struct {
 	Sessions   *Sessions
 	Upkeep     *Upkeep
 	Outbox     *Outbox
+	Erasure    *Erasure
 }
 
 // NewServices wires every use case on st, or returns an error if cfg is
@@ -127,6 +130,9 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 		return Services{}, err
 	}
 	if sv.Outbox, err = NewOutbox(cfg.Outbox, OutboxDeps{Store: st.Outbox, Reader: st.Outbox, Deliverers: st.Deliverers, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Erasure, err = NewErasure(cfg, ErasureDeps{Images: st.Images, TakeDown: sv.Moderation, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	return sv, nil

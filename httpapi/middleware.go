@@ -149,11 +149,12 @@ func (s *Server) count(pattern string, r *http.Request, rec *recorder, bodyBytes
 }
 
 // corsAllowedHeaders are the request headers, besides those browsers
-// always allow, that pages may send: the upload steps' and Zendesk
+// always allow, that pages may send: the upload steps', the upload token
+// a page deletes its upload with (api.UploadTokenHeader) and Zendesk
 // clients' (its help-center theme sends X-CSRF-Token, jQuery sends
 // X-Requested-With). Lower case, as in Access-Control-Request-Headers.
 var corsAllowedHeaders = []string{"authorization", "content-type", "content-disposition",
-	"x-amz-server-side-encryption", "x-csrf-token", "x-requested-with"}
+	"x-amz-server-side-encryption", strings.ToLower(api.UploadTokenHeader), "x-csrf-token", "x-requested-with"}
 
 // corsAllowedHeaderPrefix allows Zendesk clients' own headers
 // (X-Zendesk-Client, X-Zendesk-App-Id, …).

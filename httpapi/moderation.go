@@ -9,35 +9,75 @@ import (
 	"github.com/userimages/userimages/client/api"
 )
 
-// deleteImage lets an admin take an image down:
-// DELETE /api/v2/guide/user_images/{id}[?block=true&reason=…], where {id} is
-// the image id or its file name (<id>.<ext>). 204 when done.
+// deleteImage takes an image down: DELETE
+// /api/v2/guide/user_images/{id}[?block=true&reason=…], where {id} is the
+// image id or its file name (<id>.<ext>). 204 when done. Who may:
+//   - an admin, any image, with block and reason as asked;
+//   - the page that uploaded it, sending the upload token it was claimed
+//     from as api.UploadTokenHeader, within the delete window after the
+//     claim (charged to the address's credentials budget, as a password
+//     is);
+//   - the signed-in user who uploaded it.
+//
+// An image that is not the caller's is 404, as one that does not exist:
+// the answer tells nothing of other people's images. Only admins block.
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	caller, err := s.caller(w, r)
 	if err != nil {
 		return err
 	}
-	by, err := s.svc.Accounts.Moderator(r.Context(), caller.UserID)
+	block, err := blockParam(r)
 	if err != nil {
 		return err
+	}
+	by, err := s.svc.Accounts.Moderator(r.Context(), caller.UserID)
+	if code := core.ErrorCode(err); err != nil && code != api.CodeForbidden && code != api.CodeUnauthorized {
+		return err
+	}
+	admin := err == nil
+	token := r.Header.Get(api.UploadTokenHeader)
+	switch {
+	case admin:
+	case block:
+		return core.Errorf(api.CodeForbidden, "only admins may block an image's bytes")
+	case token == "" && caller.UserID == 0:
+		return core.Errorf(api.CodeUnauthorized, "deleting an image needs its uploader's or an admin's credentials, or its upload token (%s)", api.UploadTokenHeader)
+	case token != "" && r.Header.Get("Authorization") == "":
+		// Charged as a password is: the budget that bounds guessing.
+		if err := s.AdmitSignIn(w, r); err != nil {
+			return err
+		}
 	}
 	id, err := core.ParseImagePath(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	block, err := strconv.ParseBool(q.Get(string(api.PropBlock)))
-	if q.Get(string(api.PropBlock)) == "" {
-		block, err = false, nil
+	switch {
+	case admin:
+		_, err = s.svc.Moderation.DeleteImage(r.Context(), id, by, r.URL.Query().Get(string(api.PropReason)), block)
+	case token != "":
+		err = s.svc.Erasure.DeleteWithUploadToken(r.Context(), id, token)
+	default:
+		err = s.svc.Erasure.DeleteOwnImage(r.Context(), id, caller.UserID)
 	}
 	if err != nil {
-		return &core.Error{Code: api.CodeInvalidProperty, Message: string(api.PropBlock) + " must be true or false", Field: api.PropBlock}
-	}
-	if _, err := s.svc.Moderation.DeleteImage(r.Context(), id, by, q.Get(string(api.PropReason)), block); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// blockParam is the block query parameter of a DELETE: false unless given.
+func blockParam(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get(string(api.PropBlock))
+	if v == "" {
+		return false, nil
+	}
+	block, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &core.Error{Code: api.CodeInvalidProperty, Message: string(api.PropBlock) + " must be true or false", Field: api.PropBlock}
+	}
+	return block, nil
 }
 
 // reportImage lets anyone report an image to the moderators:

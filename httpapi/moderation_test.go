@@ -24,7 +24,7 @@ func TestModerationDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := testJPEG(t, 24, 24)
-	_, path := e.claimed("image/jpeg", img)
+	up, path := e.claimed("image/jpeg", img)
 	other := e.newServer() // a second instance on the same stores
 	del := func(auth func(*http.Request), target string) response {
 		req := e.request(http.MethodDelete, "/api/v2/guide/user_images/"+target, nil)
@@ -35,6 +35,9 @@ func TestModerationDelete(t *testing.T) {
 	}
 	as := func(user, pass string) func(*http.Request) {
 		return func(r *http.Request) { r.SetBasicAuth(user, pass) }
+	}
+	withToken := func(token string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set(api.UploadTokenHeader, token) }
 	}
 	file := strings.TrimPrefix(path, "/hc/user_images/")
 	id, _, _ := strings.Cut(file, ".")
@@ -48,7 +51,11 @@ func TestModerationDelete(t *testing.T) {
 	}{
 		{"anonymous", nil, id, 401, api.CodeUnauthorized},
 		{"wrong password", as("mod@example.com", "nope"), id, 401, api.CodeUnauthorized},
-		{"not an admin", as("ann@example.com", "correct horse"), id, 403, api.CodeForbidden},
+		{"not an admin, not the uploader", as("ann@example.com", "correct horse"), id, 404, api.CodeNotFound},
+		{"not an admin, blocking", as("ann@example.com", "correct horse"), id + "?block=true", 403, api.CodeForbidden},
+		{"another upload's token", withToken(e.create("image/jpeg", 10).Token), id, 404, api.CodeNotFound},
+		{"its token, blocking", withToken(up.Token), id + "?block=true", 403, api.CodeForbidden},
+		{"its token, malformed id", withToken(up.Token), "nope", 404, api.CodeNotFound},
 		{"unknown image", as("mod@example.com", "moderator pw"), "AAAAAAAAAAAAAAAAAAAAAA", 404, api.CodeNotFound},
 		{"malformed id", as("mod@example.com", "moderator pw"), "nope", 404, api.CodeNotFound},
 		{"bad block value", as("mod@example.com", "moderator pw"), id + "?block=maybe", 422, api.CodeInvalidProperty},
@@ -192,5 +199,35 @@ func TestReplayAfterTakedown(t *testing.T) {
 	}
 	if snap := e.snapshot(); snap != `{"files":null,"images":0,"uploads":0}` {
 		t.Errorf("stored after the replay: got %s, want nothing", snap)
+	}
+}
+
+// TestDeleteWithUploadToken: the page that uploaded an image deletes it
+// with its upload token, and the audit log says so; the token is a
+// capability of the page, so it is allowed across origins (CORS).
+func TestDeleteWithUploadToken(t *testing.T) {
+	e := newEnv(t)
+	up, path := e.claimed("image/jpeg", testJPEG(t, 24, 24))
+	req := e.request(http.MethodOptions, path, nil)
+	req.Header.Set("Origin", "https://help.example.com")
+	req.Header.Set("Access-Control-Request-Method", http.MethodDelete)
+	req.Header.Set("Access-Control-Request-Headers", "x-upload-token")
+	if res := e.do(req); !strings.Contains(strings.ToLower(res.header.Get("Access-Control-Allow-Headers")), "x-upload-token") {
+		t.Errorf("preflight: got Access-Control-Allow-Headers %q, want x-upload-token in it", res.header.Get("Access-Control-Allow-Headers"))
+	}
+	req = e.request(http.MethodDelete, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/"), nil)
+	req.Header.Set(api.UploadTokenHeader, up.Token)
+	if res := e.do(req); res.status != http.StatusNoContent {
+		t.Fatalf("DELETE with its upload token: got %d %s, want 204", res.status, res.body)
+	}
+	if res := e.do(e.request(http.MethodGet, path, nil)); res.status != http.StatusNotFound {
+		t.Errorf("GET after: got %d, want 404", res.status)
+	}
+	if res := e.do(req); res.status != http.StatusNotFound {
+		t.Errorf("DELETE again: got %d %s, want 404", res.status, res.body)
+	}
+	log, err := e.svc.Moderation.Deletions(t.Context(), 10)
+	if err != nil || len(log) != 1 || log[0].By != core.ByUploadToken || log[0].Reason != core.ReasonDeletedByUploader {
+		t.Errorf("audit log: got %+v, %v; want one entry by %s, %q", log, err, core.ByUploadToken, core.ReasonDeletedByUploader)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
 	"userimages/composer"
@@ -216,6 +217,20 @@ func docCases(t *testing.T) []docCase {
 			if auth != nil {
 				r = auth(r)
 			}
+			return r
+		}
+	}
+
+	// deleteWithToken is a DELETE with the upload token of the image, or
+	// of another upload.
+	deleteWithToken := func(its bool) func(*testing.T, *env) *http.Request {
+		return func(t *testing.T, e *env) *http.Request {
+			up, path := e.claimed("image/jpeg", img)
+			if !its {
+				up = e.create("image/jpeg", len(img))
+			}
+			r := e.request(http.MethodDelete, "/api/v2/guide/user_images/"+strings.TrimPrefix(path, "/hc/user_images/"), nil)
+			r.Header.Set(api.UploadTokenHeader, up.Token)
 			return r
 		}
 	}
@@ -484,7 +499,14 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"delete and block", nil, deleteReq(asMod, "?block=true&reason=spam")},
 		{"delete: anonymous", nil, deleteReq(nil, "")},
-		{"delete: not an admin", nil, deleteReq(asAnn, "")},
+		{"delete: not an admin, not the uploader", nil, deleteReq(asAnn, "")},
+		{"delete: not an admin, blocking", nil, deleteReq(asAnn, "?block=true")},
+		{"delete: its upload token", nil, deleteWithToken(true)},
+		{"delete: another upload's token", nil, deleteWithToken(false)},
+		{"delete: upload token over the credentials limit", cfg(limitedTo("auth")), func(t *testing.T, e *env) *http.Request {
+			e.do(deleteWithToken(false)(t, e))
+			return deleteWithToken(true)(t, e)
+		}},
 		{"delete: unknown image", nil, func(t *testing.T, e *env) *http.Request {
 			addAdmin(t, e)
 			return asMod(e.request(http.MethodDelete, "/api/v2/guide/user_images/AAAAAAAAAAAAAAAAAAAAAA", nil))

@@ -9,7 +9,7 @@ import (
 
 // The use cases the API calls, as small interfaces: cmd wires core's
 // services in (core.Uploads, core.Serving, core.Moderation, core.Accounts,
-// core.Upkeep). Each method's errors are *core.Error for what the caller
+// core.Upkeep, core.Erasure). Each method's errors are *core.Error for what the caller
 // should be told, anything else a fault, answered by writeError.
 
 // Services are what a Server calls. A Server given none serves nothing
@@ -20,6 +20,7 @@ type Services struct {
 	Moderation Moderation
 	Accounts   Accounts
 	Readiness  Readiness
+	Erasure    Erasure
 }
 
 // Uploads runs the three steps of an upload (core.Uploads).
@@ -48,6 +49,12 @@ type Moderation interface {
 	Report(ctx context.Context, id, reporter, reason, detail string) error
 }
 
+// Erasure lets uploaders delete their own images (core.Erasure).
+type Erasure interface {
+	DeleteOwnImage(ctx context.Context, id string, userID int64) error
+	DeleteWithUploadToken(ctx context.Context, id, token string) error
+}
+
 // Accounts authenticates callers (core.Accounts).
 type Accounts interface {
 	Authenticate(ctx context.Context, header string) (int64, error)
@@ -62,5 +69,6 @@ type Readiness interface {
 
 // ServicesOf are core's services as a Server calls them.
 func ServicesOf(svc core.Services) Services {
-	return Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Accounts: svc.Accounts, Readiness: svc.Upkeep}
+	return Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Accounts: svc.Accounts, Readiness: svc.Upkeep,
+		Erasure: svc.Erasure}
 }

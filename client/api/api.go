@@ -281,11 +281,20 @@ type CreateUploadResponse struct {
 type Upload struct {
 	// Headers must all be sent with the PUT, unchanged.
 	Headers map[string]string `json:"headers"`
-	// Token names the upload in ClaimRequest.
+	// Token names the upload in ClaimRequest. It also lets the page that
+	// uploaded the image delete it for a while after the claim (sent as
+	// UploadTokenHeader with DELETE /api/v2/guide/user_images/{id}).
 	Token string `json:"token"`
 	// URL is presigned: the PUT sends no Authorization.
 	URL string `json:"url"`
 }
+
+// UploadTokenHeader is the request header of DELETE
+// /api/v2/guide/user_images/{id} that carries the upload token the image
+// was claimed from: the uploading page's capability to delete it, for the
+// server's delete window after the claim (24 h by default). Our extension;
+// no Zendesk response body changes.
+const UploadTokenHeader = "X-Upload-Token"
 
 // ClaimRequest is the body of POST /api/v2/guide/user_images. The server
 // also accepts brand_id as a JSON integer.

@@ -25,6 +25,7 @@ func flagDefaults() map[string]string {
 		"max_file_size":                     strconv.Itoa(core.DefaultMaxFileSize),
 		"upload_url_ttl":                    core.DefaultUploadURLTTL.String(),
 		"claim_window":                      core.DefaultClaimWindow.String(),
+		"token_delete_window":               core.DefaultTokenDeleteWindow.String(),
 		"session_idle":                      core.DefaultSessionIdle.String(),
 		"session_max_age":                   core.DefaultSessionMaxAge.String(),
 		"upload_sse":                        core.DefaultServerSideEncryption,

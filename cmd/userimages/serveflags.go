@@ -100,6 +100,7 @@ type policyFlags struct {
 	MaxSide     int           `name:"max-side" help:"Largest accepted width or height." default:"${max_side}" env:"USERIMAGES_MAX_SIDE"`
 	UploadTTL   time.Duration `name:"upload-url-ttl" help:"How long an upload URL accepts its PUT." default:"${upload_url_ttl}" env:"USERIMAGES_UPLOAD_URL_TTL"`
 	ClaimWindow time.Duration `name:"claim-window" help:"How long an upload can be claimed before it is swept." default:"${claim_window}" env:"USERIMAGES_CLAIM_WINDOW"`
+	TokenDelete time.Duration `name:"token-delete-window" help:"How long after its claim an image can be deleted with its upload token (the uploading page's X-Upload-Token); 0 turns it off." default:"${token_delete_window}" env:"USERIMAGES_TOKEN_DELETE_WINDOW"`
 	SessionIdle time.Duration `name:"session-idle" help:"How long a moderation console session lasts unused." default:"${session_idle}" env:"USERIMAGES_SESSION_IDLE"`
 	SessionMax  time.Duration `name:"session-max-age" help:"How long a moderation console session lasts at most after sign-in." default:"${session_max_age}" env:"USERIMAGES_SESSION_MAX_AGE"`
 	UploadSSE   string        `name:"upload-sse" help:"X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)." default:"${upload_sse}" env:"USERIMAGES_UPLOAD_SSE"`
@@ -231,9 +232,18 @@ func (c *serveCmd) httpsConfig() httpsserve.Config {
 // config is the upload policy the flags give.
 func (f policyFlags) config() core.Config {
 	return core.Config{MaxFileSize: f.MaxFileSize, ContentTypes: f.ContentType, UploadURLTTL: f.UploadTTL, ClaimWindow: f.ClaimWindow,
-		KeepMetadata: f.KeepMeta, SessionIdle: f.SessionIdle, SessionMaxAge: f.SessionMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
+		TokenDeleteWindow: tokenDeleteWindow(f.TokenDelete), KeepMetadata: f.KeepMeta, SessionIdle: f.SessionIdle, SessionMaxAge: f.SessionMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
 		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree,
 		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen)}
+}
+
+// tokenDeleteWindow is core's TokenDeleteWindow for the flag's value: 0
+// (off) is negative there, where 0 is the default.
+func tokenDeleteWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // config is the part of the HTTP layer's configuration the flags give;
