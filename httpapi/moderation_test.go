@@ -230,4 +230,10 @@ func TestDeleteWithUploadToken(t *testing.T) {
 	if err != nil || len(log) != 1 || log[0].By != core.ByUploadToken || log[0].Reason != core.ReasonDeletedByUploader {
 		t.Errorf("audit log: got %+v, %v; want one entry by %s, %q", log, err, core.ByUploadToken, core.ReasonDeletedByUploader)
 	}
+	// The caches in front are told, as after any takedown.
+	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
+	pending, err := e.svc.Outbox.Pending(t.Context(), 10)
+	if err != nil || len(pending) != 1 || pending[0].Topic != core.TopicPurge || !strings.Contains(pending[0].Payload, core.SurrogateKey(id)) {
+		t.Errorf("outbox: got %+v, %v; want one purge of %s", pending, err, core.SurrogateKey(id))
+	}
 }
