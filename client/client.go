@@ -342,6 +342,22 @@ func (c *Client) postJSON(ctx context.Context, route api.Route, payload, out any
 // put sends body to the presigned upload URL with exactly the given
 // headers. It is retried only when body can be rewound; then a 409
 // AlreadyUploaded means an earlier attempt landed.
+// withoutUploadURL cuts the URL in a *url.Error (which the standard
+// client quotes in its message, and so in logs and terminals) to its
+// scheme and host: an upload URL's query is its signature, and its path
+// may hold the upload's token, which claims it.
+func withoutUploadURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			ue.URL = u.Scheme + "://" + u.Host + "/…"
+		} else {
+			ue.URL = "(the upload URL)"
+		}
+	}
+	return err
+}
+
 func (c *Client) put(ctx context.Context, rawURL string, headers map[string]string, body *body, progress func(sent, total int64)) error {
 	return c.retry(ctx, func(attempt int) (bool, error) {
 		if attempt > 1 {
@@ -360,6 +376,7 @@ func (c *Client) put(ctx context.Context, rawURL string, headers map[string]stri
 			req.Header.Set(k, v)
 		}
 		res, err := c.hc.Do(req)
+		err = withoutUploadURL(err)
 		if localErr := pr.stop(body.seekable); localErr != nil {
 			if res != nil {
 				res.Body.Close()

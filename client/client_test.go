@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -793,3 +794,24 @@ func TestCustomHTTPClient(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPutErrorHidesTheUploadURL: a PUT that fails in transport is reported
+// without the upload URL's signature or token, which the standard client
+// would quote in full.
+func TestPutErrorHidesTheUploadURL(t *testing.T) {
+	f := newFake(t)
+	storeHost := strings.TrimPrefix(f.store.URL, "http://")
+	f.store.Close()
+	c, _ := newTestClient(t, f)
+	_, err := c.Upload(context.Background(), bytes.NewReader([]byte("abc")), api.JPEG.MIME, 3, "10016", nil)
+	if err == nil {
+		t.Fatal("upload to a closed store: got nil error")
+	}
+	if msg := err.Error(); strings.Contains(msg, "X-Amz-Signature") || strings.Contains(msg, fakeToken) || !strings.Contains(msg, storeHost) {
+		t.Errorf("error: got %q, want the store's host %s and neither the signature nor the token", msg, storeHost)
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Errorf("error %v: want a *url.Error still", err)
+	}
+}
