@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"userimages/core"
+	"userimages/internal/config"
 	"userimages/migrate"
 	"userimages/sqlite"
 )
@@ -91,6 +92,22 @@ type Options struct {
 	Progress func(Progress)
 }
 
+// ConfigField names a field of Options in the errors of Validate (see
+// package internal/config).
+type ConfigField string
+
+// ConfigKeep is Options.Keep.
+const ConfigKeep ConfigField = "Keep"
+
+// Validate checks o's settings (not its stores); it is pure, and the
+// error is a *config.FieldError.
+func (o Options) Validate() error {
+	if o.Keep < 0 {
+		return config.Invalid(ConfigKeep, o.Keep, "must be 0 or more (0 keeps all)")
+	}
+	return nil
+}
+
 // Result says what a backup did.
 type Result struct {
 	Name   string // backups/<stamp>
@@ -106,6 +123,9 @@ func indexKey(name string) string { return name + "/index" }
 // the data directory: then it fails, and the next run, with a newer
 // snapshot, does not need them.
 func Run(ctx context.Context, o Options) (Result, error) {
+	if err := o.Validate(); err != nil {
+		return Result{}, err
+	}
 	tmp, err := os.MkdirTemp("", "userimages-backup-")
 	if err != nil {
 		return Result{}, err

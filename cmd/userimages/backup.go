@@ -49,8 +49,8 @@ non-zero on any failure.
 }
 
 func (c *backupCreateCmd) Run(ctx context.Context, std stdio) error {
-	if c.Keep < 0 {
-		return fmt.Errorf("--keep %d: must be 0 or more", c.Keep)
+	if err := (backup.Options{Keep: c.Keep}).Validate(); err != nil {
+		return flagError(err)
 	}
 	if !strings.HasPrefix(c.dbURL(), "sqlite:") || !strings.HasPrefix(c.blobURL(), "file:") {
 		return fmt.Errorf("backup: only the embedded default (SQLite and file: bytes) is backed up here; see DEPLOYMENT.md for PostgreSQL and S3")

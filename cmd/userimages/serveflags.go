@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"userimages/backup"
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/httpsserve"
@@ -182,8 +183,9 @@ func flagOf(field any) string {
 	return fmt.Sprint(field)
 }
 
-// fieldFlags maps the fields of the packages' configurations to serve's
-// flags (and those of s3store.Config to the parameters of --blob's URL).
+// fieldFlags maps the fields of the packages' configurations to the
+// commands' flags (and those of s3store.Config to the parameters of an
+// s3:// URL's).
 func fieldFlags() map[any]string {
 	return map[any]string{
 		core.ConfigMaxFileSize:          "--max-file-size",
@@ -215,6 +217,8 @@ func fieldFlags() map[any]string {
 		httpsserve.ConfigCertFile:      "--tls-cert",
 		httpsserve.ConfigKeyFile:       "--tls-key",
 		httpsserve.ConfigHSTSMaxAge:    "--hsts-max-age",
+
+		backup.ConfigKeep: "--keep",
 
 		s3store.ConfigBucket:   "bucket",
 		s3store.ConfigEndpoint: "endpoint",
