@@ -246,13 +246,30 @@ func TestWrongPasswordDeletesThrottled(t *testing.T) {
 // cannot be claimed anonymously or by another user (each gets the answer
 // a token no upload has gets), before or after its owner claims it; its
 // owner claims it. An anonymous upload is claimed by whoever holds the
-// token, as on Zendesk.
+// token, as on Zendesk. On the embedded default (see
+// TestClaimOnlyByUploaderScaleOut for PostgreSQL and S3).
 func TestClaimOnlyByUploader(t *testing.T) {
 	data := t.TempDir()
 	addUser(t, data, "ann@example.com", "ann-password")
 	addUser(t, data, "bob@example.com", "bob-password")
 	ann, bob := basicAuth("ann@example.com/token", apiToken(t, data, "ann@example.com")), basicAuth("bob@example.com", "bob-password")
-	srv := startServer(t, data)
+	runClaimOnlyByUploader(t, startServer(t, data), ann, bob)
+}
+
+// TestClaimOnlyByUploaderScaleOut is TestClaimOnlyByUploader on
+// PostgreSQL and S3 (Versity): the bytes go to the bucket and the claim
+// checks them.
+func TestClaimOnlyByUploaderScaleOut(t *testing.T) {
+	d := newScaleOut(t)
+	d.cli(t, "ann-password\n", "user", "add", "--email", "ann@example.com", "--password-stdin")
+	d.cli(t, "bob-password\n", "user", "add", "--email", "bob@example.com", "--password-stdin")
+	ann := basicAuth("ann@example.com/token", strings.TrimSpace(d.cli(t, "", "user", "token", "--email", "ann@example.com")))
+	runClaimOnlyByUploader(t, d.start(t), ann, basicAuth("bob@example.com", "bob-password"))
+}
+
+// runClaimOnlyByUploader runs TestClaimOnlyByUploader's steps on srv with
+// the credentials of two users.
+func runClaimOnlyByUploader(t *testing.T, srv *server, ann, bob string) {
 	img := encodeJPEG(t, newRand(t), 16, 16)
 	upload := func(auth string) string {
 		t.Helper()
