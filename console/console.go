@@ -207,7 +207,8 @@ func (c *Console) sessionUser(r *http.Request) (core.User, error) {
 }
 
 // fail answers err as a page with its code's status: a refusal's message,
-// or, for a fault, a message that hides it (and logs it).
+// or, for a fault (a store's, 503 or 507; anything else, 500: a bug), a
+// message that hides it (and logs it).
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, u core.User, err error) {
 	code := core.ErrorCode(err)
 	msg := "Something went wrong; nothing was changed. Try again."
@@ -215,9 +216,6 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, u core.User, err 
 	switch {
 	case code == api.CodeStorageUnavailable || code == api.CodeInsufficientStorage || code == api.CodeInternalError:
 		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
-		if code == api.CodeInternalError {
-			code = api.CodeStorageUnavailable // a store's fault, never a 500
-		}
 	case errors.As(err, &e):
 		msg = e.Message
 	}
@@ -229,6 +227,8 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, u core.User, err 
 		title = "Cannot do that"
 	case http.StatusServiceUnavailable, http.StatusInsufficientStorage:
 		title = "Unavailable"
+	case http.StatusInternalServerError:
+		title = "Something went wrong"
 	}
 	c.render(w, r, code.Status(), "forbidden", title, "", u, data{"Message": msg})
 }

@@ -75,7 +75,7 @@ func unauthorized(format string, args ...any) *Error {
 // email/token:api_token and Bearer api_token. Anything else, or wrong
 // credentials, is api.CodeUnauthorized.
 func (s *Accounts) Authenticate(ctx context.Context, header string) (_ int64, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if header == "" {
 		return 0, nil
 	}
@@ -289,7 +289,7 @@ func (s *Accounts) compareHash(ctx context.Context, hash, secret []byte) error {
 // api.CodeUnauthorized for anonymous callers and api.CodeForbidden for users who are
 // not admins.
 func (s *Accounts) Moderator(ctx context.Context, userID int64) (_ string, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if userID == 0 {
 		return "", Errorf(api.CodeUnauthorized, "moderation needs an admin's credentials")
 	}
@@ -311,7 +311,7 @@ func (s *Accounts) UserEmail(ctx context.Context, id int64) (string, error) {
 
 // User returns the user with id, for showing callers who they are.
 func (s *Accounts) User(ctx context.Context, id int64) (_ User, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	u, err := s.accounts.User(ctx, id)
 	if err != nil {
 		return User{}, fmt.Errorf("user %d: %w", id, err)

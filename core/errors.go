@@ -1,8 +1,10 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"syscall"
 
 	"github.com/userimages/userimages/client/api"
@@ -47,11 +49,12 @@ func propertyError(code api.Code, field api.Property, format string, args ...any
 	return e
 }
 
-// ErrorCode returns the code of the first *Error in err's chain, or
-// api.CodeInternalError when there is none.
+// ErrorCode returns the code of err as Classify answers it: of the first
+// *Error in its chain, of a fault a store marked, or api.CodeInternalError
+// for anything else.
 func ErrorCode(err error) api.Code {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(Classify(err), &e) {
 		return e.Code
 	}
 	return api.CodeInternalError
@@ -68,22 +71,49 @@ var (
 	ErrExist = errors.New("already exists")
 	// ErrFull: the store is out of space or over its quota.
 	ErrFull = errors.New("storage full")
+	// ErrUnavailable: the store failed or did not answer (unreachable,
+	// timed out, an I/O error, an object store's 5xx); nothing may have
+	// changed, and a retry may succeed.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
-// storeFault classifies err, returned by a store, for the caller: a full
-// store (ErrFull, ENOSPC, EDQUOT) is api.CodeInsufficientStorage, any other
-// fault api.CodeStorageUnavailable; both are retryable and never blame the
-// caller's request. An *Error, or nil, passes unchanged.
-func storeFault(err error) error {
+// StoreFault marks err, a fault of a store, for the core: ErrFull when the
+// store is full (ENOSPC, EDQUOT), else ErrUnavailable. Adapters call it on
+// every error of theirs the contract does not name, as go-cloud's drivers
+// classify their own errors; errors.Is still finds the cause. nil, io.EOF,
+// the contract's sentinels, errors marked already and *Error pass
+// unchanged.
+func StoreFault(err error) error {
+	var e *Error
+	switch {
+	case err == nil, err == io.EOF, errors.Is(err, ErrNotFound), errors.Is(err, ErrExist),
+		errors.Is(err, ErrFull), errors.Is(err, ErrUnavailable), errors.As(err, &e):
+		return err
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Classify turns err into what a caller is told. An *Error, or nil,
+// passes unchanged. A fault a store marked (StoreFault) becomes an *Error:
+// a full store (ErrFull, or an unmarked ENOSPC or EDQUOT, which the
+// BlobStore contract allows) api.CodeInsufficientStorage, an unavailable
+// one or a deadline passed api.CodeStorageUnavailable; both are retryable
+// and never blame the caller's request. Anything else passes unchanged:
+// no code, so an internal error (500) that the HTTP layer logs, a bug.
+func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
 		return err
-	}
-	if errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	case errors.Is(err, ErrFull), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return &Error{Code: api.CodeInsufficientStorage, Message: "the server's storage is full; nothing was stored, retry later", Err: err}
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &Error{Code: api.CodeStorageUnavailable, Message: "a storage service failed or did not answer; nothing was changed, retry", Err: err}
 	}
-	return &Error{Code: api.CodeStorageUnavailable, Message: "a storage service failed or did not answer; nothing was changed, retry", Err: err}
+	return err
 }

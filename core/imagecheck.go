@@ -28,8 +28,15 @@ var refusalCodes = map[imagesafe.Reason]api.Code{
 	imagesafe.ActiveContent: api.CodeActiveContent,
 }
 
-// imageError turns an imagesafe refusal into an *Error; other errors pass.
+// imageError turns an imagesafe refusal into an *Error. A *ReadError is
+// a fault of the store the bytes were read from, or of the scratch space
+// they were written to while checked (a client's body that fails is an
+// *Error before this), and is marked so; other errors pass.
 func imageError(err error, contentType string) error {
+	var re *imagesafe.ReadError
+	if errors.As(err, &re) {
+		return StoreFault(err)
+	}
 	var r *imagesafe.Refusal
 	if !errors.As(err, &r) {
 		return err

@@ -95,7 +95,7 @@ func SurrogateKey(id string) string { return "img-" + id }
 // variants and bytes are deleted. It returns the images taken down, the
 // one asked for first. Every takedown, deletion or erasure goes through it.
 func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	notFound := Errorf(api.CodeNotFound, "no image has id %q", o.ID)
 	if !ValidImageID(o.ID) {
 		return nil, notFound
@@ -148,7 +148,7 @@ func (s *Moderation) Copies(ctx context.Context, img Image, limit int) ([]Image,
 	}
 	imgs, err := s.lister.ListImages(ctx, ImageFilter{SHA256: img.SHA256, Limit: limit + 1})
 	if err != nil {
-		return nil, storeFault(err)
+		return nil, Classify(err)
 	}
 	imgs = slices.DeleteFunc(imgs, func(c Image) bool { return c.ID == img.ID })
 	return imgs[:min(len(imgs), limit)], nil
@@ -162,7 +162,7 @@ func (s *Moderation) DeletionsOf(ctx context.Context, sha string, limit int) ([]
 		limit = 100
 	}
 	ds, err := s.takes.DeletionsOf(ctx, sha, limit)
-	return ds, storeFault(err)
+	return ds, Classify(err)
 }
 
 // ListImages lists images, newest first; f.Limit defaults to 100.
@@ -185,7 +185,7 @@ func (s *Moderation) Deletions(ctx context.Context, limit int) ([]Deletion, erro
 // (api.CodeConflict) unless takeDown, which first takes each image down as
 // DeleteImage does, by by for reason, each with its audit record.
 func (s *Moderation) DeleteBrand(ctx context.Context, id string, takeDown bool, by, reason string) (takenDown int, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	for {
 		err := s.brands.DeleteBrand(ctx, id)
 		switch {
@@ -215,7 +215,7 @@ func (s *Moderation) DeleteBrand(ctx context.Context, id string, takeDown bool, 
 // detail over api.MaxReportDetail is api.CodeInvalidProperty; an image not
 // published is api.CodeNotFound.
 func (s *Moderation) Report(ctx context.Context, id, reporter, reason, detail string) (err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if !slices.Contains(api.ReportReasons(), reason) {
 		return propertyError(api.CodeInvalidProperty, api.PropReason, "reason %q must be one of %v", reason, api.ReportReasons())
 	}
@@ -246,7 +246,7 @@ func (s *Moderation) publishedByID(ctx context.Context, id string) (Image, error
 
 // Image returns the published image id, or api.CodeNotFound.
 func (s *Moderation) Image(ctx context.Context, id string) (_ Image, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	return s.publishedByID(ctx, id)
 }
 
@@ -257,13 +257,13 @@ func (s *Moderation) ReportQueue(ctx context.Context, limit int) ([]ReportedImag
 		limit = 100
 	}
 	q, err := s.reports.ReportedImages(ctx, limit)
-	return q, storeFault(err)
+	return q, Classify(err)
 }
 
 // Reports lists the open reports of image id, newest first.
 func (s *Moderation) Reports(ctx context.Context, id string) ([]Report, error) {
 	rs, err := s.reports.Reports(ctx, id)
-	return rs, storeFault(err)
+	return rs, Classify(err)
 }
 
 // DismissReports closes the open reports of image id, by by for reason,
@@ -273,7 +273,7 @@ func (s *Moderation) DismissReports(ctx context.Context, id, by, reason string) 
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(api.CodeNotFound, "image %s has no open report", id)
 	}
-	return storeFault(err)
+	return Classify(err)
 }
 
 // Blocklist lists the blocklisted SHA-256s, newest first, at most limit
@@ -283,7 +283,7 @@ func (s *Moderation) Blocklist(ctx context.Context, limit int) ([]Blocked, error
 		limit = 100
 	}
 	bl, err := s.mod.Blocklist(ctx, limit)
-	return bl, storeFault(err)
+	return bl, Classify(err)
 }
 
 // Unblock lets the bytes with SHA-256 sha (hex) be uploaded again, by by
@@ -294,7 +294,7 @@ func (s *Moderation) Unblock(ctx context.Context, sha, by, reason string) error 
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(api.CodeNotFound, "%s is not blocklisted", sha)
 	}
-	return storeFault(err)
+	return Classify(err)
 }
 
 // ModerationEvents lists the audit records other than takedowns, newest
@@ -304,7 +304,7 @@ func (s *Moderation) ModerationEvents(ctx context.Context, target string, limit 
 		limit = 100
 	}
 	evs, err := s.mod.ModerationEvents(ctx, target, limit)
-	return evs, storeFault(err)
+	return evs, Classify(err)
 }
 
 // Deletion returns the takedown record of image id; api.CodeNotFound if it
@@ -314,5 +314,5 @@ func (s *Moderation) Deletion(ctx context.Context, id string) (Deletion, error) 
 	if errors.Is(err, ErrNotFound) {
 		return Deletion{}, Errorf(api.CodeNotFound, "image %s was not taken down", id)
 	}
-	return d, storeFault(err)
+	return d, Classify(err)
 }

@@ -257,13 +257,13 @@ func (o *Outbox) Pending(ctx context.Context, limit int) ([]OutboxEntry, error) 
 		limit = 100
 	}
 	es, err := o.reader.PendingOutbox(ctx, limit)
-	return es, storeFault(err)
+	return es, Classify(err)
 }
 
 // Counts counts the entries not delivered yet, by topic.
 func (o *Outbox) Counts(ctx context.Context) ([]OutboxCount, error) {
 	cs, err := o.reader.OutboxCounts(ctx)
-	return cs, storeFault(err)
+	return cs, Classify(err)
 }
 
 // newClaim returns a fresh lease name.

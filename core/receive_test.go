@@ -32,7 +32,8 @@ import (
 // faultyBlobs is a blob store that fails as told: Puts with putErr, Opens
 // with openErr, and reads of opened blobs after readAfter bytes with
 // readErr (io.EOF: the store cuts the object short without saying so).
-// It counts Opens and Puts.
+// It marks the errors of Put and Open as an adapter does (core.StoreFault)
+// unless unmarked. It counts Opens and Puts.
 type faultyBlobs struct {
 	core.BlobStore
 	mu        sync.Mutex
@@ -40,6 +41,7 @@ type faultyBlobs struct {
 	openErr   error
 	readAfter int64
 	readErr   error
+	unmarked  bool
 	opens     atomic.Int64
 	puts      atomic.Int64
 }
@@ -62,7 +64,7 @@ func (f *faultyBlobs) Put(ctx context.Context, key string, r io.Reader) error {
 	f.mu.Unlock()
 	if err != nil {
 		io.Copy(io.Discard, r) // as a store failing at the end would
-		return fmt.Errorf("put %s: %w", key, err)
+		return f.mark(fmt.Errorf("put %s: %w", key, err))
 	}
 	return f.BlobStore.Put(ctx, key, r)
 }
@@ -73,13 +75,21 @@ func (f *faultyBlobs) Open(ctx context.Context, key string) (core.Blob, error) {
 	openErr, readErr, after := f.openErr, f.readErr, f.readAfter
 	f.mu.Unlock()
 	if openErr != nil {
-		return nil, fmt.Errorf("open %s: %w", key, openErr)
+		return nil, f.mark(fmt.Errorf("open %s: %w", key, openErr))
 	}
 	b, err := f.BlobStore.Open(ctx, key)
 	if err != nil || readErr == nil {
 		return b, err
 	}
 	return &failingBlob{Blob: b, left: after, err: readErr}, nil
+}
+
+// mark marks err as the store's fault, unless the store is unmarked.
+func (f *faultyBlobs) mark(err error) error {
+	if f.unmarked {
+		return err
+	}
+	return core.StoreFault(err)
 }
 
 // failingBlob fails its reads with err after left bytes.
@@ -271,6 +281,11 @@ func TestReceiveFaults(t *testing.T) {
 		{"scratch full", func(f *flowFixture) { f.scratch.err = syscall.ENOSPC }, api.CodeInsufficientStorage},
 		{"scratch fails", func(f *flowFixture) { f.scratch.err = syscall.EIO }, api.CodeStorageUnavailable},
 		{"metadata store closed", func(f *flowFixture) { f.db.Close() }, api.CodeStorageUnavailable},
+		// An error no store marked is no store's fault: a bug, never
+		// passed off as a retryable 503.
+		{"unmarked error", func(f *flowFixture) {
+			f.blobs.set(func(b *faultyBlobs) { b.putErr, b.unmarked = errors.New("wiring bug"), true })
+		}, api.CodeInternalError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

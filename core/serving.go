@@ -50,7 +50,7 @@ func NewServing(cfg Config, d ServingDeps) (*Serving, error) {
 // PublishedImage returns the image published under id with extension ext.
 // Unknown ids, malformed ids and wrong extensions are api.CodeNotFound.
 func (s *Serving) PublishedImage(ctx context.Context, id, ext string) (_ Image, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	notFound := Errorf(api.CodeNotFound, "no image at this path")
 	if !ValidImageID(id) {
 		return Image{}, notFound
@@ -72,7 +72,7 @@ func (s *Serving) PublishedImage(ctx context.Context, id, ext string) (_ Image, 
 // PublishedImage does, and its bytes. Its metadata comes from the image
 // cache when there (see imagecache.go).
 func (s *Serving) OpenImage(ctx context.Context, id, ext string) (_ Image, _ Blob, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	now := s.now()
 	img, cached := s.cache.get(id, now)
 	if cached {

@@ -69,7 +69,7 @@ func hashToken(token string) string {
 // credentials, and opens a session of that user, returning its token (shown
 // once; the store keeps its hash). Wrong credentials are api.CodeUnauthorized.
 func (s *Sessions) SignIn(ctx context.Context, email, password string) (_ string, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if !textual(email) || !textual(password) {
 		return "", unauthorized("wrong email or password")
 	}
@@ -94,7 +94,7 @@ func (s *Sessions) SignIn(ctx context.Context, email, password string) (_ string
 // than Config.SessionMaxAge (which is then deleted), or of a disabled
 // user, is api.CodeUnauthorized.
 func (s *Sessions) SessionUser(ctx context.Context, token string) (_ User, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if token == "" || !textual(token) || len(token) > 2*sessionTokenBytes {
 		return User{}, unauthorized("not signed in")
 	}
@@ -131,7 +131,7 @@ func (s *Sessions) SessionUser(ctx context.Context, token string) (_ User, err e
 
 // SignOut ends the session of token, on every instance.
 func (s *Sessions) SignOut(ctx context.Context, token string) error {
-	return storeFault(s.sessions.DeleteSession(ctx, hashToken(token)))
+	return Classify(s.sessions.DeleteSession(ctx, hashToken(token)))
 }
 
 // MaxAge is how long after sign-in a session ends at the latest,

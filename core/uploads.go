@@ -122,7 +122,7 @@ type CreatedUpload struct {
 // carries it (UploadCarrier) and it is recorded as they arrive, so that
 // this step touches no disk.
 func (s *Uploads) CreateUpload(ctx context.Context, in CreateUploadInput) (_ CreatedUpload, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	ct := strings.ToLower(strings.TrimSpace(in.ContentType))
 	if !slices.Contains(s.cfg.ContentTypes, ct) {
 		return CreatedUpload{}, propertyError(api.CodeUnsupportedContentType, api.PropContentType,
@@ -187,7 +187,7 @@ func (s *Uploads) uploadHeaders(filename, contentType string) map[string]string 
 // file size plus one byte, and nothing is recorded unless exactly
 // file_size bytes of an acceptable image arrive.
 func (s *Uploads) ReceiveUpload(ctx context.Context, up Upload, contentLength int64, body io.Reader) (err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if s.scratch == nil {
 		return errors.New("receive: no scratch space: upload URLs do not point at this server")
 	}
@@ -291,7 +291,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // finds the upload created, not received: the claim then checks the staged
 // object, stores its safe copy and tries again.
 func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int64) (img Image, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if !ValidToken(token) {
 		return Image{}, propertyError(api.CodeInvalidProperty, api.PropToken, "token must be the 26-character token returned when the upload was created")
 	}

@@ -83,7 +83,7 @@ func (s *Serving) VariantWidthAllowed(w int) bool { return slices.Contains(s.cfg
 // them if this is the first request for them. v.Width must be one of
 // Config.VariantWidths and v.Format one of VariantFormats.
 func (s *Serving) OpenVariant(ctx context.Context, id, ext string, v Variant) (_ Image, _ Blob, err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	if !s.VariantWidthAllowed(v.Width) || !variant.Encodable(v.Format) {
 		return Image{}, nil, Errorf(api.CodeInvalidVariant, "no variant of width %d in %s is served", v.Width, v.Format.Name)
 	}
@@ -153,7 +153,7 @@ func (s *Serving) makeVariant(ctx context.Context, img Image, v Variant) error {
 	size := orig.Size()
 	data := make([]byte, size)
 	if _, err := io.ReadFull(imagesafe.ExactReader(orig, size), data); err != nil {
-		return fmt.Errorf("read original: %w", err)
+		return fmt.Errorf("read original: %w", StoreFault(err)) // the store failed, or cut the object short
 	}
 	src, err := variant.Inspect(data, f)
 	if err != nil {

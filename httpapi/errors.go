@@ -21,9 +21,12 @@ func StatusOf(c api.Code) int {
 	return http.StatusInternalServerError
 }
 
-// writeError answers err as JSON. Errors without a code are internal: they
-// are logged with the request id and never shown.
+// writeError answers err as JSON, classified by core.Classify: a fault a
+// store marked is StorageUnavailable (503) or InsufficientStorage (507);
+// errors without a code are internal (500), a bug: they are logged with
+// the request id and never shown.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = core.Classify(err)
 	code := core.ErrorCode(err)
 	info, ok := code.Info()
 	if !ok {

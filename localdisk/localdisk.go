@@ -98,7 +98,8 @@ func shard(name string) string {
 	return "@" + name
 }
 
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
+	defer func() { err = fault(err) }()
 	dst, err := s.path(key)
 	if err != nil {
 		return err
@@ -127,7 +128,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 // being checked before its copy is Put: unnamed where the file system
 // allows, never synced, gone when closed. On a full disk it fails, or its
 // writes do, with syscall.ENOSPC.
-func (s *Store) Scratch() (core.Scratch, error) {
+func (s *Store) Scratch() (_ core.Scratch, err error) {
+	defer func() { err = fault(err) }()
 	t, err := s.createTemp()
 	if err != nil {
 		return nil, fmt.Errorf("scratch: %w", err)
@@ -215,7 +217,8 @@ func (b blob) ModTime() time.Time { return b.info.ModTime() }
 // is reading or seeking the blob; Close still goes through the blob.
 func (b blob) File() *os.File { return b.osFile }
 
-func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
+func (s *Store) Open(ctx context.Context, key string) (_ core.Blob, err error) {
+	defer func() { err = fault(err) }()
 	p, err := s.path(key)
 	if err != nil {
 		return nil, err
@@ -235,7 +238,8 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 	return blob{f, info}, nil
 }
 
-func (s *Store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) (err error) {
+	defer func() { err = fault(err) }()
 	p, err := s.path(key)
 	if err != nil {
 		return err
@@ -247,13 +251,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // List walks the files under prefix, which must be empty or end in a slash.
-func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error {
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) (err error) {
+	defer func() { err = fault(err) }()
 	dir := strings.TrimSuffix(prefix, "/")
 	if prefix != "" && (!strings.HasSuffix(prefix, "/") || !validKey.MatchString(dir)) {
 		return fmt.Errorf("list %q: prefix must be a key followed by a slash", prefix)
 	}
 	start := filepath.Join(s.root, filepath.FromSlash(dir))
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -301,3 +306,8 @@ var (
 	_ core.BlobStore    = (*Store)(nil)
 	_ core.ScratchSpace = (*Store)(nil)
 )
+
+// fault marks an error of the store as its own (core.StoreFault): every
+// error a BlobStore method returns passes it, as go-cloud's drivers
+// classify their own.
+func fault(err error) error { return core.StoreFault(err) }

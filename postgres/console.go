@@ -12,30 +12,35 @@ import (
 // The console's records (schema 0005): sessions, reports and moderation
 // events.
 
-func (s *DB) CreateSession(ctx context.Context, ses core.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_id, created_at, last_seen) VALUES ($1, $2, $3, $4)`,
+func (s *DB) CreateSession(ctx context.Context, ses core.Session) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_id, created_at, last_seen) VALUES ($1, $2, $3, $4)`,
 		ses.Hash, ses.UserID, ses.CreatedAt, ses.LastSeen)
 	return mapErr(err)
 }
 
-func (s *DB) Session(ctx context.Context, hash string) (core.Session, error) {
+func (s *DB) Session(ctx context.Context, hash string) (_ core.Session, err error) {
+	defer func() { err = fault(err) }()
 	ses := core.Session{Hash: hash}
-	err := s.pool.QueryRow(ctx, `SELECT user_id, created_at, last_seen FROM sessions WHERE hash = $1`, hash).Scan(&ses.UserID, &ses.CreatedAt, &ses.LastSeen)
+	err = s.pool.QueryRow(ctx, `SELECT user_id, created_at, last_seen FROM sessions WHERE hash = $1`, hash).Scan(&ses.UserID, &ses.CreatedAt, &ses.LastSeen)
 	ses.CreatedAt, ses.LastSeen = ses.CreatedAt.UTC(), ses.LastSeen.UTC()
 	return ses, mapErr(err)
 }
 
-func (s *DB) TouchSession(ctx context.Context, hash string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen = $2 WHERE hash = $1`, hash, at)
+func (s *DB) TouchSession(ctx context.Context, hash string, at time.Time) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `UPDATE sessions SET last_seen = $2 WHERE hash = $1`, hash, at)
 	return mapErr(err)
 }
 
-func (s *DB) DeleteSession(ctx context.Context, hash string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
+func (s *DB) DeleteSession(ctx context.Context, hash string) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
 	return mapErr(err)
 }
 
-func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error) {
+func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (_ int, err error) {
+	defer func() { err = fault(err) }()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2`, idleCutoff, ageCutoff)
 	if err != nil {
 		return 0, mapErr(err)
@@ -43,8 +48,9 @@ func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time
 	return int(tag.RowsAffected()), nil
 }
 
-func (s *DB) AddReport(ctx context.Context, r core.Report) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5)`,
+func (s *DB) AddReport(ctx context.Context, r core.Report) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		r.ImageID, r.Reporter, r.Reason, r.Detail, r.At)
 	return mapErr(err)
 }
@@ -58,7 +64,8 @@ func queryRows[T any](ctx context.Context, s *DB, scan func(pgx.CollectableRow) 
 	return pgx.CollectRows(rows, scan)
 }
 
-func (s *DB) ReportedImages(ctx context.Context, limit int) ([]core.ReportedImage, error) {
+func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedImage, err error) {
+	defer func() { err = fault(err) }()
 	return queryRows(ctx, s, func(row pgx.CollectableRow) (core.ReportedImage, error) {
 		var ri core.ReportedImage
 		var last time.Time
@@ -83,7 +90,8 @@ func (s *DB) reports(ctx context.Context, query string, args ...any) ([]core.Rep
 	}, query, args...)
 }
 
-func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error) {
+func (s *DB) Reports(ctx context.Context, imageID string) (_ []core.Report, err error) {
+	defer func() { err = fault(err) }()
 	return s.reports(ctx, `SELECT `+reportColumns+` FROM reports WHERE image_id = $1 ORDER BY created_at DESC, seq DESC`, imageID)
 }
 
@@ -115,15 +123,18 @@ func (s *DB) ImportModerationEvent(ctx context.Context, e core.ModerationEvent) 
 	return insertEvent(ctx, s.pool, e)
 }
 
-func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) error {
+func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) (err error) {
+	defer func() { err = fault(err) }()
 	return s.deleteAndRecord(ctx, `DELETE FROM reports WHERE image_id = $1`, e)
 }
 
-func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) error {
+func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) (err error) {
+	defer func() { err = fault(err) }()
 	return s.deleteAndRecord(ctx, `DELETE FROM blocklist WHERE sha256 = $1`, e)
 }
 
-func (s *DB) Deletion(ctx context.Context, imageID string) (core.Deletion, error) {
+func (s *DB) Deletion(ctx context.Context, imageID string) (_ core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	ds, err := s.deletions(ctx, `SELECT `+deletionColumns+` FROM deletions WHERE image_id = $1`, imageID)
 	if err != nil {
 		return core.Deletion{}, err
@@ -134,7 +145,8 @@ func (s *DB) Deletion(ctx context.Context, imageID string) (core.Deletion, error
 	return ds[0], nil
 }
 
-func (s *DB) Blocklist(ctx context.Context, limit int) ([]core.Blocked, error) {
+func (s *DB) Blocklist(ctx context.Context, limit int) (_ []core.Blocked, err error) {
+	defer func() { err = fault(err) }()
 	return queryRows(ctx, s, func(row pgx.CollectableRow) (core.Blocked, error) {
 		var b core.Blocked
 		err := row.Scan(&b.SHA256, &b.At)
@@ -155,7 +167,8 @@ func (s *DB) events(ctx context.Context, query string, args ...any) ([]core.Mode
 	}, query, args...)
 }
 
-func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error) {
+func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) (_ []core.ModerationEvent, err error) {
+	defer func() { err = fault(err) }()
 	return s.events(ctx, `SELECT `+eventColumns+` FROM moderation_events WHERE $1 = '' OR target = $1 ORDER BY at DESC, seq DESC LIMIT $2`, target, limit)
 }
 

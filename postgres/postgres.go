@@ -135,13 +135,15 @@ func scanUpload(row pgx.Row) (core.Upload, error) {
 	return u, mapErr(err)
 }
 
-func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES ($1, $2, $3, $4, $5, $6, 'created')`,
+func (s *DB) CreateUpload(ctx context.Context, u core.Upload) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES ($1, $2, $3, $4, $5, $6, 'created')`,
 		u.Token, u.ContentType, u.FileSize, u.CreatedAt, u.Uploader.UserID, u.Uploader.ClientAddr)
 	return mapErr(err)
 }
 
-func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
+func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) (err error) {
+	defer func() { err = fault(err) }()
 	// Inserted where the token has no record at all, or moved on from
 	// created. One statement sees one snapshot, so a takedown is seen
 	// whole. A replayed PUT racing the claim of its token's received row
@@ -161,9 +163,10 @@ func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
 	return nil
 }
 
-func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
+func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image, err error) {
+	defer func() { err = fault(err) }()
 	var img core.Image
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		up, err := scanUpload(tx.QueryRow(ctx, `DELETE FROM uploads WHERE token = $1 AND state = 'received' AND created_at >= $2
 				AND user_id IN (0, $4)
 				AND EXISTS (SELECT FROM brands WHERE id = $3)
@@ -182,7 +185,8 @@ func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, e
 	return img, err
 }
 
-func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]core.Upload, error) {
+func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) (_ []core.Upload, err error) {
+	defer func() { err = fault(err) }()
 	rows, err := s.pool.Query(ctx, `DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING `+uploadColumns, cutoff, limit)
 	if err != nil {
@@ -191,11 +195,12 @@ func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Upload, error) { return scanUpload(row) })
 }
 
-func (s *DB) TokenStatus(ctx context.Context, token string) (core.TokenStatus, error) {
+func (s *DB) TokenStatus(ctx context.Context, token string) (_ core.TokenStatus, err error) {
+	defer func() { err = fault(err) }()
 	var st core.TokenStatus
 	// One snapshot, so that a claim committing meanwhile cannot make the
 	// token look unknown.
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if up, err := scanUpload(tx.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE token = $1`, token)); err == nil {
 			st.Upload = &up
 		} else if !errors.Is(err, core.ErrNotFound) {
@@ -211,7 +216,8 @@ func (s *DB) TokenStatus(ctx context.Context, token string) (core.TokenStatus, e
 	return st, err
 }
 
-func (s *DB) ImageReferenced(ctx context.Context, id string) (bool, error) {
+func (s *DB) ImageReferenced(ctx context.Context, id string) (_ bool, err error) {
+	defer func() { err = fault(err) }()
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM images WHERE id = $1) OR EXISTS (SELECT FROM uploads WHERE image_id = $1)`, id)
 }
 
@@ -240,18 +246,21 @@ func (s *DB) images(ctx context.Context, query string, args ...any) ([]core.Imag
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.Image, error) { return scanImage(row) })
 }
 
-func (s *DB) Image(ctx context.Context, id string) (core.Image, error) {
+func (s *DB) Image(ctx context.Context, id string) (_ core.Image, err error) {
+	defer func() { err = fault(err) }()
 	return scanImage(s.pool.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE id = $1`, id))
 }
 
-func (s *DB) AddBrand(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO brands (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, time.Now())
+func (s *DB) AddBrand(ctx context.Context, id string) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `INSERT INTO brands (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, time.Now())
 	return err
 }
 
-func (s *DB) DeleteBrand(ctx context.Context, id string) error {
+func (s *DB) DeleteBrand(ctx context.Context, id string) (err error) {
+	defer func() { err = fault(err) }()
 	var deleted, exists bool
-	err := s.pool.QueryRow(ctx, `WITH d AS (
+	err = s.pool.QueryRow(ctx, `WITH d AS (
 		DELETE FROM brands WHERE id = $1 AND NOT EXISTS (SELECT FROM images WHERE brand_id = $1) RETURNING id
 	) SELECT EXISTS (SELECT FROM d), EXISTS (SELECT FROM brands WHERE id = $1)`, id).Scan(&deleted, &exists)
 	switch {
@@ -265,17 +274,20 @@ func (s *DB) DeleteBrand(ctx context.Context, id string) error {
 	return core.ErrExist
 }
 
-func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
+func (s *DB) BrandExists(ctx context.Context, id string) (_ bool, err error) {
+	defer func() { err = fault(err) }()
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM brands WHERE id = $1)`, id)
 }
 
-func (s *DB) Brands(ctx context.Context) ([]string, error) {
+func (s *DB) Brands(ctx context.Context) (_ []string, err error) {
+	defer func() { err = fault(err) }()
 	return s.texts(ctx, `SELECT id FROM brands ORDER BY id`)
 }
 
-func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
+func (s *DB) AddUser(ctx context.Context, u core.User) (_ int64, err error) {
+	defer func() { err = fault(err) }()
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+	err = s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		u.Email, u.PasswordHash, u.Admin, u.CreatedAt, u.Disabled).Scan(&id)
 	return id, mapErr(err)
 }
@@ -289,20 +301,23 @@ func scanUser(row pgx.Row) (core.User, error) {
 	return u, mapErr(err)
 }
 
-func (s *DB) UserByEmail(ctx context.Context, email string) (core.User, error) {
+func (s *DB) UserByEmail(ctx context.Context, email string) (_ core.User, err error) {
+	defer func() { err = fault(err) }()
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
 }
 
-func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
+func (s *DB) User(ctx context.Context, id int64) (_ core.User, err error) {
+	defer func() { err = fault(err) }()
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
-func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
+func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) (err error) {
+	defer func() { err = fault(err) }()
 	var lastUsed *time.Time
 	if !t.LastUsed.IsZero() {
 		lastUsed = &t.LastUsed
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES ($1, $2, $3, $4, $5)`,
+	_, err = s.pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES ($1, $2, $3, $4, $5)`,
 		t.ID, t.UserID, t.Hash, t.CreatedAt, lastUsed)
 	return mapErr(err)
 }
@@ -320,7 +335,8 @@ func scanAPIToken(row pgx.Row) (core.APIToken, error) {
 	return t, mapErr(err)
 }
 
-func (s *DB) Users(ctx context.Context) ([]core.User, error) {
+func (s *DB) Users(ctx context.Context) (_ []core.User, err error) {
+	defer func() { err = fault(err) }()
 	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
 	if err != nil {
 		return nil, mapErr(err)
@@ -328,11 +344,13 @@ func (s *DB) Users(ctx context.Context) ([]core.User, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.User, error) { return scanUser(row) })
 }
 
-func (s *DB) DisableUser(ctx context.Context, id int64) error {
+func (s *DB) DisableUser(ctx context.Context, id int64) (err error) {
+	defer func() { err = fault(err) }()
 	return affectedOne(s.pool.Exec(ctx, `UPDATE users SET disabled = true WHERE id = $1`, id))
 }
 
-func (s *DB) APITokens(ctx context.Context, userID int64) ([]core.APIToken, error) {
+func (s *DB) APITokens(ctx context.Context, userID int64) (_ []core.APIToken, err error) {
+	defer func() { err = fault(err) }()
 	rows, err := s.pool.Query(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, mapErr(err)
@@ -340,12 +358,14 @@ func (s *DB) APITokens(ctx context.Context, userID int64) ([]core.APIToken, erro
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.APIToken, error) { return scanAPIToken(row) })
 }
 
-func (s *DB) DeleteAPIToken(ctx context.Context, id string) error {
+func (s *DB) DeleteAPIToken(ctx context.Context, id string) (err error) {
+	defer func() { err = fault(err) }()
 	return affectedOne(s.pool.Exec(ctx, `DELETE FROM api_tokens WHERE id = $1`, id))
 }
 
-func (s *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, id, at)
+func (s *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) (err error) {
+	defer func() { err = fault(err) }()
+	_, err = s.pool.Exec(ctx, `UPDATE api_tokens SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, id, at)
 	return mapErr(err)
 }
 
@@ -360,7 +380,8 @@ func affectedOne(tag pgconn.CommandTag, err error) error {
 	return nil
 }
 
-func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
+func (s *DB) APIToken(ctx context.Context, id string) (_ core.APIToken, err error) {
+	defer func() { err = fault(err) }()
 	return scanAPIToken(s.pool.QueryRow(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id = $1`, id))
 }
 
@@ -376,7 +397,8 @@ func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
 	return s.images(ctx, `SELECT `+imageColumns+` FROM images ORDER BY created_at, seq`)
 }
 
-func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error) {
+func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) (_ []core.Image, err error) {
+	defer func() { err = fault(err) }()
 	q := `SELECT ` + imageColumns + ` FROM images WHERE true`
 	var args []any
 	// arg adds v to args and returns its placeholder.
@@ -426,7 +448,8 @@ func block(ctx context.Context, tx execer, sha256 string, at time.Time) error {
 	return err
 }
 
-func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
+func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) (err error) {
+	defer func() { err = fault(err) }()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := deleteImage(ctx, tx, d); err != nil {
 			return err
@@ -468,10 +491,17 @@ func (s *DB) deletions(ctx context.Context, query string, args ...any) ([]core.D
 	})
 }
 
-func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) {
+func (s *DB) Deletions(ctx context.Context, limit int) (_ []core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	return s.deletions(ctx, `SELECT `+deletionColumns+` FROM deletions ORDER BY deleted_at DESC, seq DESC LIMIT $1`, limit)
 }
 
-func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
+func (s *DB) IsBlocked(ctx context.Context, sha256 string) (_ bool, err error) {
+	defer func() { err = fault(err) }()
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM blocklist WHERE sha256 = $1)`, sha256)
 }
+
+// fault marks an error of the database as the store's (core.StoreFault),
+// once mapErr has named those the contract names: every error a role
+// method returns passes it, as go-cloud's drivers classify their own.
+func fault(err error) error { return core.StoreFault(mapErr(err)) }

@@ -56,9 +56,9 @@ func (b *blob) Read(p []byte) (int, error) {
 		case isNotFound(err):
 			return 0, fmt.Errorf("read %s: deleted since opened: %w", b.key, core.ErrNotFound)
 		case status(err) == http.StatusPreconditionFailed:
-			return 0, fmt.Errorf("read %s: replaced since opened", b.key)
+			return 0, fault(fmt.Errorf("read %s: replaced since opened", b.key))
 		case err != nil:
-			return 0, fmt.Errorf("read %s: %w", b.key, err)
+			return 0, fault(fmt.Errorf("read %s: %w", b.key, err))
 		}
 		b.body = out.Body
 	}
@@ -67,13 +67,13 @@ func (b *blob) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) {
 		b.closeBody()
 		if b.pos < b.size {
-			return n, fmt.Errorf("read %s: %w", b.key, io.ErrUnexpectedEOF)
+			return n, fault(fmt.Errorf("read %s: %w", b.key, io.ErrUnexpectedEOF))
 		}
 		return n, io.EOF
 	}
 	if err != nil {
 		b.closeBody()
-		return n, fmt.Errorf("read %s: %w", b.key, err)
+		return n, fault(fmt.Errorf("read %s: %w", b.key, err))
 	}
 	return n, nil
 }

@@ -261,7 +261,8 @@ func (s *Store) ObjectName(key string) (string, error) {
 // Bytes that are a JPEG, PNG, GIF or WebP image get that Content-Type, so
 // that the object serves right when GET straight from the store (presigned
 // or through a CDN); other bytes get none.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
+	defer func() { err = fault(err) }()
 	obj, err := s.ObjectName(key)
 	if err != nil {
 		return err
@@ -337,7 +338,8 @@ func imageType(data []byte) *string {
 // Open returns the object of key after a HeadObject, which gives its size,
 // modification time and ETag; bytes are fetched only when read (see blob).
 // Reads use ctx.
-func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
+func (s *Store) Open(ctx context.Context, key string) (_ core.Blob, err error) {
+	defer func() { err = fault(err) }()
 	obj, err := s.ObjectName(key)
 	if err != nil {
 		return nil, err
@@ -355,7 +357,8 @@ func (s *Store) Open(ctx context.Context, key string) (core.Blob, error) {
 
 // Delete removes key. S3 answers a delete of a missing object with success
 // already; a 404 is taken as such too, for servers that send it.
-func (s *Store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) (err error) {
+	defer func() { err = fault(err) }()
 	obj, err := s.ObjectName(key)
 	if err != nil {
 		return err
@@ -369,7 +372,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // List pages through ListObjectsV2 below prefix, which must be empty or
 // end in a slash.
-func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) error {
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modTime time.Time) error) (err error) {
+	defer func() { err = fault(err) }()
 	if prefix != "" && (!strings.HasSuffix(prefix, "/") || !validKey.MatchString(strings.TrimSuffix(prefix, "/"))) {
 		return fmt.Errorf("list %q: prefix must be a key followed by a slash", prefix)
 	}
@@ -414,7 +418,8 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 //
 // S3 cannot make the URL single-use: until it expires, a second PUT
 // replaces the staged bytes.
-func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.UploadTarget, error) {
+func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (_ core.UploadTarget, err error) {
+	defer func() { err = fault(err) }()
 	obj, err := s.ObjectName(p.Key)
 	if err != nil {
 		return core.UploadTarget{}, fmt.Errorf("presign %s: %w", p.Token, err)
@@ -454,7 +459,8 @@ func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (core.Uplo
 
 // PresignGet returns a URL that GETs key's bytes for ttl, for serving by
 // redirect.
-func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (_ string, err error) {
+	defer func() { err = fault(err) }()
 	obj, err := s.ObjectName(key)
 	if err != nil {
 		return "", err
@@ -515,3 +521,8 @@ var (
 	_ core.BlobStore    = (*Store)(nil)
 	_ core.UploadSigner = (*Store)(nil)
 )
+
+// fault marks an error of the store as its own (core.StoreFault): every
+// error a BlobStore method returns passes it, as go-cloud's drivers
+// classify their own.
+func fault(err error) error { return core.StoreFault(err) }

@@ -11,30 +11,35 @@ import (
 // The console's records (schema 0006): sessions, reports and moderation
 // events.
 
-func (s *DB) CreateSession(ctx context.Context, ses core.Session) error {
+func (s *DB) CreateSession(ctx context.Context, ses core.Session) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `INSERT INTO sessions (hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)`,
 		ses.Hash, ses.UserID, micros(ses.CreatedAt), micros(ses.LastSeen))
 }
 
-func (s *DB) Session(ctx context.Context, hash string) (core.Session, error) {
+func (s *DB) Session(ctx context.Context, hash string) (_ core.Session, err error) {
+	defer func() { err = fault(err) }()
 	ses := core.Session{Hash: hash}
 	var created, seen int64
-	err := s.r.QueryRowContext(ctx, `SELECT user_id, created_at, last_seen FROM sessions WHERE hash = ?`, hash).Scan(&ses.UserID, &created, &seen)
+	err = s.r.QueryRowContext(ctx, `SELECT user_id, created_at, last_seen FROM sessions WHERE hash = ?`, hash).Scan(&ses.UserID, &created, &seen)
 	ses.CreatedAt, ses.LastSeen = fromMicros(created), fromMicros(seen)
 	return ses, mapErr(err)
 }
 
-func (s *DB) TouchSession(ctx context.Context, hash string, at time.Time) error {
+func (s *DB) TouchSession(ctx context.Context, hash string, at time.Time) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `UPDATE sessions SET last_seen = ? WHERE hash = ?`, micros(at), hash)
 }
 
-func (s *DB) DeleteSession(ctx context.Context, hash string) error {
+func (s *DB) DeleteSession(ctx context.Context, hash string) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 }
 
-func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (int, error) {
+func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time) (_ int, err error) {
+	defer func() { err = fault(err) }()
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := s.txExec(tx, `DELETE FROM sessions WHERE last_seen < ? OR created_at < ?`, micros(idleCutoff), micros(ageCutoff))
 		if err != nil {
 			return mapErr(err)
@@ -45,12 +50,14 @@ func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time
 	return int(n), err
 }
 
-func (s *DB) AddReport(ctx context.Context, r core.Report) error {
+func (s *DB) AddReport(ctx context.Context, r core.Report) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
 		r.ImageID, r.Reporter, r.Reason, r.Detail, micros(r.At))
 }
 
-func (s *DB) ReportedImages(ctx context.Context, limit int) ([]core.ReportedImage, error) {
+func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedImage, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, func(row rowScanner) (core.ReportedImage, error) {
 		var ri core.ReportedImage
 		var created, last int64
@@ -73,7 +80,8 @@ func scanReport(row rowScanner) (core.Report, error) {
 	return r, err
 }
 
-func (s *DB) Reports(ctx context.Context, imageID string) ([]core.Report, error) {
+func (s *DB) Reports(ctx context.Context, imageID string) (_ []core.Report, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanReport, `SELECT `+reportColumns+` FROM reports WHERE image_id = ? ORDER BY created_at DESC, rowid DESC`, imageID)
 }
 
@@ -82,7 +90,8 @@ func (s *DB) ReportsAfter(ctx context.Context, after core.Report, limit int) ([]
 		after.ImageID, after.Reporter, limit)
 }
 
-func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) error {
+func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) (err error) {
+	defer func() { err = fault(err) }()
 	return s.deleteAndRecord(ctx, `DELETE FROM reports WHERE image_id = ?`, e)
 }
 
@@ -109,12 +118,14 @@ func (s *DB) ImportModerationEvent(ctx context.Context, e core.ModerationEvent) 
 	return s.write(ctx, func(tx *sql.Tx) error { return s.insertEvent(tx, e) })
 }
 
-func (s *DB) Deletion(ctx context.Context, imageID string) (core.Deletion, error) {
+func (s *DB) Deletion(ctx context.Context, imageID string) (_ core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	d, err := scanDeletion(s.r.QueryRowContext(ctx, `SELECT `+deletionColumns+` FROM deletions WHERE image_id = ?`, imageID))
 	return d, mapErr(err)
 }
 
-func (s *DB) Blocklist(ctx context.Context, limit int) ([]core.Blocked, error) {
+func (s *DB) Blocklist(ctx context.Context, limit int) (_ []core.Blocked, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, func(row rowScanner) (core.Blocked, error) {
 		var b core.Blocked
 		var at int64
@@ -124,7 +135,8 @@ func (s *DB) Blocklist(ctx context.Context, limit int) ([]core.Blocked, error) {
 	}, `SELECT sha256, created_at FROM blocklist ORDER BY created_at DESC, sha256 LIMIT ?`, limit)
 }
 
-func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) error {
+func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) (err error) {
+	defer func() { err = fault(err) }()
 	return s.deleteAndRecord(ctx, `DELETE FROM blocklist WHERE sha256 = ?`, e)
 }
 
@@ -138,7 +150,8 @@ func scanEvent(row rowScanner) (core.ModerationEvent, error) {
 	return e, err
 }
 
-func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error) {
+func (s *DB) ModerationEvents(ctx context.Context, target string, limit int) (_ []core.ModerationEvent, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanEvent, `SELECT `+eventColumns+` FROM moderation_events WHERE ?1 = '' OR target = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2`, target, limit)
 }
 

@@ -240,7 +240,8 @@ func scanUpload(row rowScanner) (core.Upload, error) {
 	return u, mapErr(err)
 }
 
-func (s *DB) CreateUpload(ctx context.Context, u core.Upload) error {
+func (s *DB) CreateUpload(ctx context.Context, u core.Upload) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := s.txExec(tx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
 			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr)
@@ -258,7 +259,8 @@ const receiveUploadSQL = `INSERT INTO uploads (token, content_type, file_size, c
 			ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = ?7, size = ?8, sha256 = ?9
 				WHERE uploads.state = 'created'`
 
-func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) error {
+func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := s.txExec(tx, receiveUploadSQL,
 			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256)
@@ -281,9 +283,10 @@ const claimUploadSQL = `DELETE FROM uploads WHERE token = ?1 AND state = 'receiv
 // insertImageSQL inserts an image row.
 const insertImageSQL = `INSERT INTO images (` + imageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (core.Image, error) {
+func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image, err error) {
+	defer func() { err = fault(err) }()
 	var img core.Image
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		row := s.txQueryRow(tx, claimUploadSQL, c.Token, micros(c.NotBefore), c.BrandID, c.Claimant)
 		up, err := scanUpload(row)
 		if err != nil {
@@ -301,9 +304,10 @@ func publishedImage(up core.Upload, c core.UploadClaim) core.Image {
 		SHA256: up.SHA256, CreatedAt: fromMicros(micros(c.At)), Uploader: up.Uploader}
 }
 
-func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]core.Upload, error) {
+func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) (_ []core.Upload, err error) {
+	defer func() { err = fault(err) }()
 	var expired []core.Upload
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := s.txQuery(tx, `DELETE FROM uploads WHERE token IN (SELECT token FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?)
 			RETURNING `+uploadColumns, micros(cutoff), limit)
 		if err != nil {
@@ -315,7 +319,8 @@ func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) ([]
 	return expired, err
 }
 
-func (s *DB) TokenStatus(ctx context.Context, token string) (core.TokenStatus, error) {
+func (s *DB) TokenStatus(ctx context.Context, token string) (_ core.TokenStatus, err error) {
+	defer func() { err = fault(err) }()
 	var st core.TokenStatus
 	// One read transaction: one snapshot, so that a claim committing
 	// meanwhile cannot make the token look unknown.
@@ -338,9 +343,10 @@ func (s *DB) TokenStatus(ctx context.Context, token string) (core.TokenStatus, e
 	return st, err
 }
 
-func (s *DB) ImageReferenced(ctx context.Context, id string) (bool, error) {
+func (s *DB) ImageReferenced(ctx context.Context, id string) (_ bool, err error) {
+	defer func() { err = fault(err) }()
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM images WHERE id = ?1) + (SELECT count(*) FROM uploads WHERE image_id = ?1)`, id).Scan(&n)
+	err = s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM images WHERE id = ?1) + (SELECT count(*) FROM uploads WHERE image_id = ?1)`, id).Scan(&n)
 	return n > 0, err
 }
 
@@ -378,7 +384,8 @@ func scanImage(row rowScanner) (core.Image, error) {
 	return img, mapErr(err)
 }
 
-func (s *DB) Image(ctx context.Context, id string) (core.Image, error) {
+func (s *DB) Image(ctx context.Context, id string) (_ core.Image, err error) {
+	defer func() { err = fault(err) }()
 	return scanImage(s.image.QueryRowContext(ctx, id))
 }
 
@@ -411,11 +418,13 @@ func scanString(row rowScanner) (string, error) {
 	return s, err
 }
 
-func (s *DB) AddBrand(ctx context.Context, id string) error {
+func (s *DB) AddBrand(ctx context.Context, id string) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `INSERT INTO brands (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, micros(time.Now()))
 }
 
-func (s *DB) DeleteBrand(ctx context.Context, id string) error {
+func (s *DB) DeleteBrand(ctx context.Context, id string) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var exists, used bool
 		if err := s.txQueryRow(tx, `SELECT EXISTS (SELECT 1 FROM brands WHERE id = ?), EXISTS (SELECT 1 FROM images WHERE brand_id = ?)`, id, id).Scan(&exists, &used); err != nil {
@@ -440,19 +449,22 @@ func (s *DB) exec(ctx context.Context, query string, args ...any) error {
 	})
 }
 
-func (s *DB) BrandExists(ctx context.Context, id string) (bool, error) {
+func (s *DB) BrandExists(ctx context.Context, id string) (_ bool, err error) {
+	defer func() { err = fault(err) }()
 	var n int
-	err := s.brandExists.QueryRowContext(ctx, id).Scan(&n)
+	err = s.brandExists.QueryRowContext(ctx, id).Scan(&n)
 	return n > 0, err
 }
 
-func (s *DB) Brands(ctx context.Context) ([]string, error) {
+func (s *DB) Brands(ctx context.Context) (_ []string, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanString, `SELECT id FROM brands ORDER BY id`)
 }
 
-func (s *DB) AddUser(ctx context.Context, u core.User) (int64, error) {
+func (s *DB) AddUser(ctx context.Context, u core.User) (_ int64, err error) {
+	defer func() { err = fault(err) }()
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		return mapErr(s.txQueryRow(tx, `INSERT INTO users (email, password_hash, admin, created_at, disabled) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.Disabled).Scan(&id))
 	})
@@ -469,15 +481,18 @@ func scanUser(row rowScanner) (core.User, error) {
 	return u, mapErr(err)
 }
 
-func (s *DB) UserByEmail(ctx context.Context, email string) (core.User, error) {
+func (s *DB) UserByEmail(ctx context.Context, email string) (_ core.User, err error) {
+	defer func() { err = fault(err) }()
 	return scanUser(s.userByEmail.QueryRowContext(ctx, email))
 }
 
-func (s *DB) User(ctx context.Context, id int64) (core.User, error) {
+func (s *DB) User(ctx context.Context, id int64) (_ core.User, err error) {
+	defer func() { err = fault(err) }()
 	return scanUser(s.user.QueryRowContext(ctx, id))
 }
 
-func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) error {
+func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, t.UserID, t.Hash, micros(t.CreatedAt), optMicros(t.LastUsed))
 }
@@ -503,27 +518,32 @@ func optMicros(t time.Time) int64 {
 	return micros(t)
 }
 
-func (s *DB) Users(ctx context.Context) ([]core.User, error) {
+func (s *DB) Users(ctx context.Context) (_ []core.User, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanUser, `SELECT `+userColumns+` FROM users ORDER BY id`)
 }
 
-func (s *DB) DisableUser(ctx context.Context, id int64) error {
+func (s *DB) DisableUser(ctx context.Context, id int64) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		return affectedOne(s.txExec(tx, `UPDATE users SET disabled = 1 WHERE id = ?`, id))
 	})
 }
 
-func (s *DB) APITokens(ctx context.Context, userID int64) ([]core.APIToken, error) {
+func (s *DB) APITokens(ctx context.Context, userID int64) (_ []core.APIToken, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanAPIToken, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
-func (s *DB) DeleteAPIToken(ctx context.Context, id string) error {
+func (s *DB) DeleteAPIToken(ctx context.Context, id string) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		return affectedOne(s.txExec(tx, `DELETE FROM api_tokens WHERE id = ?`, id))
 	})
 }
 
-func (s *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
+func (s *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) (err error) {
+	defer func() { err = fault(err) }()
 	return s.exec(ctx, `UPDATE api_tokens SET last_used = ? WHERE id = ? AND last_used < ?`, micros(at), id, micros(at))
 }
 
@@ -538,7 +558,8 @@ func affectedOne(res sql.Result, err error) error {
 	return nil
 }
 
-func (s *DB) APIToken(ctx context.Context, id string) (core.APIToken, error) {
+func (s *DB) APIToken(ctx context.Context, id string) (_ core.APIToken, err error) {
+	defer func() { err = fault(err) }()
 	return scanAPIToken(s.apiToken.QueryRowContext(ctx, id))
 }
 
@@ -553,7 +574,8 @@ func (s *DB) Images(ctx context.Context) ([]core.Image, error) {
 	return queryAll(ctx, s.r, scanImage, `SELECT `+imageColumns+` FROM images ORDER BY created_at, rowid`)
 }
 
-func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error) {
+func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) (_ []core.Image, err error) {
+	defer func() { err = fault(err) }()
 	q := `SELECT ` + imageColumns + ` FROM images WHERE 1=1`
 	var args []any
 	if f.BrandID != "" {
@@ -589,7 +611,8 @@ func (s *DB) ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, 
 	return queryAll(ctx, s.r, scanImage, q+` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, f.Limit)...)
 }
 
-func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) error {
+func (s *DB) DeleteImage(ctx context.Context, d core.Deletion) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := s.deleteImage(tx, d); err != nil {
 			return err
@@ -631,7 +654,8 @@ func (s *DB) block(tx *sql.Tx, sha256 string, at time.Time) error {
 	return err
 }
 
-func (s *DB) Deletions(ctx context.Context, limit int) ([]core.Deletion, error) {
+func (s *DB) Deletions(ctx context.Context, limit int) (_ []core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanDeletion, `SELECT `+deletionColumns+` FROM deletions ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, limit)
 }
 
@@ -644,7 +668,8 @@ func scanDeletion(row rowScanner) (core.Deletion, error) {
 	return d, err
 }
 
-func (s *DB) IsBlocked(ctx context.Context, sha256 string) (bool, error) {
+func (s *DB) IsBlocked(ctx context.Context, sha256 string) (_ bool, err error) {
+	defer func() { err = fault(err) }()
 	return counted(ctx, s.isBlocked, sha256)
 }
 
@@ -654,3 +679,8 @@ func counted(ctx context.Context, st *sql.Stmt, arg string) (bool, error) {
 	err := st.QueryRowContext(ctx, arg).Scan(&n)
 	return n > 0, err
 }
+
+// fault marks an error of the database as the store's (core.StoreFault),
+// once mapErr has named those the contract names: every error a role
+// method returns passes it, as go-cloud's drivers classify their own.
+func fault(err error) error { return core.StoreFault(mapErr(err)) }
