@@ -111,13 +111,14 @@ func failBlobs(t *testing.T, e *env, err error) {
 	rewire(t, e, func(d *core.Stores) { d.Blobs = failingPuts{BlobStore: d.Blobs, err: err} })
 }
 
-// failingPuts is a blob store whose Puts fail with err.
+// failingPuts is a blob store whose Puts fail with err, marked as the
+// store's fault as an adapter marks it.
 type failingPuts struct {
 	core.BlobStore
 	err error
 }
 
-func (f failingPuts) Put(context.Context, string, io.Reader) error { return f.err }
+func (f failingPuts) Put(context.Context, string, io.Reader) error { return core.StoreFault(f.err) }
 
 // fullDB is an upload store whose every write finds the disk full.
 type fullDB struct {
