@@ -152,9 +152,10 @@ type APIToken struct {
 //   - The upload lifecycle (lifecycle.go) moves by the conditional writes
 //     CreateUpload, ReceiveUpload, ClaimUpload and ExpireUploads: each is
 //     one transaction, and of two racing for one token exactly one wins.
-//   - Any other error is a fault of the store (unreachable, failing, full):
-//     ErrFull marks a full one, ErrUnavailable one that failed or did not
-//     answer (see StoreFault).
+//   - Any other error is a fault of the store (unreachable, failing, full),
+//     marked with StoreFault: ErrFull for a full one, ErrUnavailable for one
+//     that failed or did not answer. An unmarked error is a bug, answered
+//     500.
 
 // UploadStore keeps the upload lifecycle (lifecycle.go): steps 1 to 3.
 type UploadStore interface {
@@ -405,8 +406,9 @@ type Blob interface {
 //     modification time; prefix is empty or ends with a slash. An error from
 //     fn stops the listing and is returned.
 //   - Invalid keys return an error, never touch anything outside the store.
-//   - Any other error is a fault of the store; a full one's matches ErrFull
-//     or syscall.ENOSPC.
+//   - Any other error is a fault of the store, marked with StoreFault
+//     (ErrUnavailable, or ErrFull for a full one; syscall.ENOSPC is
+//     recognised too). An unmarked error is a bug, answered 500.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader) error
 	Open(ctx context.Context, key string) (Blob, error)
