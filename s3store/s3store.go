@@ -459,8 +459,7 @@ func (s *Store) PresignPut(ctx context.Context, p core.PresignParams) (_ core.Up
 
 // PresignGet returns a URL that GETs key's bytes for ttl, for serving by
 // redirect.
-func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (_ string, err error) {
-	defer func() { err = fault(err) }()
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	obj, err := s.ObjectName(key)
 	if err != nil {
 		return "", err
