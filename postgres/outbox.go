@@ -14,9 +14,10 @@ import (
 // LOCKED and a lease: none waits on another, and an entry is held by one
 // at a time until delivered or its lease ends.
 
-func (s *DB) TakeDown(ctx context.Context, t core.Takedown) ([]core.Deletion, error) {
+func (s *DB) TakeDown(ctx context.Context, t core.Takedown) (_ []core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	var ds []core.Deletion
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		ds = nil
 		first, err := scanImage(tx.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE id = $1 FOR UPDATE`, t.ImageID))
 		if err != nil {
@@ -57,11 +58,13 @@ func (s *DB) TakeDown(ctx context.Context, t core.Takedown) ([]core.Deletion, er
 	return ds, nil
 }
 
-func (s *DB) DeletionsOf(ctx context.Context, sha string, limit int) ([]core.Deletion, error) {
+func (s *DB) DeletionsOf(ctx context.Context, sha string, limit int) (_ []core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	return s.deletions(ctx, `SELECT `+deletionColumns+` FROM deletions WHERE sha256 = $1 ORDER BY deleted_at DESC, seq DESC LIMIT $2`, sha, limit)
 }
 
-func (s *DB) Enqueue(ctx context.Context, entries []core.OutboxEntry) error {
+func (s *DB) Enqueue(ctx context.Context, entries []core.OutboxEntry) (err error) {
+	defer func() { err = fault(err) }()
 	now := time.Now()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return enqueue(ctx, tx, entries, now) })
 }
@@ -101,7 +104,8 @@ func outbox(ctx context.Context, q interface {
 	})
 }
 
-func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.OutboxEntry, error) {
+func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) (_ []core.OutboxEntry, err error) {
+	defer func() { err = fault(err) }()
 	if len(c.Topics) == 0 || c.Limit <= 0 {
 		return nil, nil
 	}
@@ -116,20 +120,24 @@ func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.Outbox
 		c.Topics, c.Now, c.Limit, c.Claim, c.Until)
 }
 
-func (s *DB) CompleteOutbox(ctx context.Context, id int64, claim string) error {
+func (s *DB) CompleteOutbox(ctx context.Context, id int64, claim string) (err error) {
+	defer func() { err = fault(err) }()
 	return changedOne(s.pool.Exec(ctx, `DELETE FROM outbox WHERE id = $1 AND claim = $2`, id, claim))
 }
 
-func (s *DB) RetryOutbox(ctx context.Context, id int64, claim string, next time.Time, lastError string) error {
+func (s *DB) RetryOutbox(ctx context.Context, id int64, claim string, next time.Time, lastError string) (err error) {
+	defer func() { err = fault(err) }()
 	return changedOne(s.pool.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_at = $2, claim = '', lease_until = '-infinity'
 		WHERE id = $3 AND claim = $4`, lastError, next, id, claim))
 }
 
-func (s *DB) PendingOutbox(ctx context.Context, limit int) ([]core.OutboxEntry, error) {
+func (s *DB) PendingOutbox(ctx context.Context, limit int) (_ []core.OutboxEntry, err error) {
+	defer func() { err = fault(err) }()
 	return outbox(ctx, s.pool, `SELECT `+outboxColumns+` FROM outbox ORDER BY id LIMIT $1`, limit)
 }
 
-func (s *DB) OutboxCounts(ctx context.Context) ([]core.OutboxCount, error) {
+func (s *DB) OutboxCounts(ctx context.Context) (_ []core.OutboxCount, err error) {
+	defer func() { err = fault(err) }()
 	rows, err := s.pool.Query(ctx, `SELECT topic, count(*), count(*) FILTER (WHERE attempts > 0) FROM outbox GROUP BY topic ORDER BY topic`)
 	if err != nil {
 		return nil, err

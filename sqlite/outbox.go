@@ -16,9 +16,10 @@ import (
 // in IMMEDIATE transactions, so claims of the outbox never overlap, in
 // this process or another on the same file.
 
-func (s *DB) TakeDown(ctx context.Context, t core.Takedown) ([]core.Deletion, error) {
+func (s *DB) TakeDown(ctx context.Context, t core.Takedown) (_ []core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	var ds []core.Deletion
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		ds = nil
 		first, err := scanImage(s.txQueryRow(tx, `SELECT `+imageColumns+` FROM images WHERE id = ?`, t.ImageID))
 		if err != nil {
@@ -59,11 +60,13 @@ func (s *DB) TakeDown(ctx context.Context, t core.Takedown) ([]core.Deletion, er
 	return ds, nil
 }
 
-func (s *DB) DeletionsOf(ctx context.Context, sha string, limit int) ([]core.Deletion, error) {
+func (s *DB) DeletionsOf(ctx context.Context, sha string, limit int) (_ []core.Deletion, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanDeletion, `SELECT `+deletionColumns+` FROM deletions WHERE sha256 = ? ORDER BY deleted_at DESC, rowid DESC LIMIT ?`, sha, limit)
 }
 
-func (s *DB) Enqueue(ctx context.Context, entries []core.OutboxEntry) error {
+func (s *DB) Enqueue(ctx context.Context, entries []core.OutboxEntry) (err error) {
+	defer func() { err = fault(err) }()
 	now := time.Now()
 	return s.write(ctx, func(tx *sql.Tx) error { return s.enqueue(tx, entries, now) })
 }
@@ -95,7 +98,8 @@ func scanOutbox(row rowScanner) (core.OutboxEntry, error) {
 	return e, mapErr(err)
 }
 
-func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.OutboxEntry, error) {
+func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) (_ []core.OutboxEntry, err error) {
+	defer func() { err = fault(err) }()
 	if len(c.Topics) == 0 || c.Limit <= 0 {
 		return nil, nil
 	}
@@ -107,7 +111,7 @@ func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.Outbox
 	q := `UPDATE outbox SET claim = ?, lease_until = ? WHERE id IN (SELECT id FROM outbox WHERE topic IN (?` +
 		strings.Repeat(", ?", len(c.Topics)-1) + `) AND next_at <= ? AND lease_until <= ? ORDER BY id LIMIT ?) RETURNING ` + outboxColumns
 	var out []core.OutboxEntry
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := s.txQuery(tx, q, args...)
 		if err != nil {
 			return err
@@ -119,24 +123,28 @@ func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.Outbox
 	return out, err
 }
 
-func (s *DB) CompleteOutbox(ctx context.Context, id int64, claim string) error {
+func (s *DB) CompleteOutbox(ctx context.Context, id int64, claim string) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		return changedOne(s.txExec(tx, `DELETE FROM outbox WHERE id = ? AND claim = ?`, id, claim))
 	})
 }
 
-func (s *DB) RetryOutbox(ctx context.Context, id int64, claim string, next time.Time, lastError string) error {
+func (s *DB) RetryOutbox(ctx context.Context, id int64, claim string, next time.Time, lastError string) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		return changedOne(s.txExec(tx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, claim = '', lease_until = 0 WHERE id = ? AND claim = ?`,
 			lastError, micros(next), id, claim))
 	})
 }
 
-func (s *DB) PendingOutbox(ctx context.Context, limit int) ([]core.OutboxEntry, error) {
+func (s *DB) PendingOutbox(ctx context.Context, limit int) (_ []core.OutboxEntry, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanOutbox, `SELECT `+outboxColumns+` FROM outbox ORDER BY id LIMIT ?`, limit)
 }
 
-func (s *DB) OutboxCounts(ctx context.Context) ([]core.OutboxCount, error) {
+func (s *DB) OutboxCounts(ctx context.Context) (_ []core.OutboxCount, err error) {
+	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, func(row rowScanner) (core.OutboxCount, error) {
 		var c core.OutboxCount
 		err := row.Scan(&c.Topic, &c.Pending, &c.Failed)
