@@ -68,7 +68,7 @@ func NewErasure(cfg Config, d ErasureDeps) (*Erasure, error) {
 // same api.CodeNotFound: the answer tells nothing of other people's
 // images.
 func (s *Erasure) DeleteOwnImage(ctx context.Context, id string, userID int64) (err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	img, err := s.image(ctx, id)
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func (s *Erasure) DeleteOwnImage(ctx context.Context, id string, userID int64) (
 // the window is api.CodeForbidden, which tells its holder only what they
 // know already.
 func (s *Erasure) DeleteWithUploadToken(ctx context.Context, id, token string) (err error) {
-	defer func() { err = storeFault(err) }()
+	defer func() { err = Classify(err) }()
 	img, err := s.image(ctx, id)
 	if err != nil {
 		return err
