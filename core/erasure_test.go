@@ -20,7 +20,7 @@ type fakeImages struct {
 
 func (f *fakeImages) Image(_ context.Context, id string) (core.Image, error) {
 	if f.fail {
-		return core.Image{}, errors.New("connection refused")
+		return core.Image{}, core.StoreFault(errors.New("connection refused")) // marked, as adapters mark their faults
 	}
 	img, ok := f.images[id]
 	if !ok {
