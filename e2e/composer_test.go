@@ -467,6 +467,9 @@ func TestComposerUploadList(t *testing.T) {
 		checkAccessible(t, bctx, "the composer with pictures in the order picked")
 	})
 
+	// Remove means gone: the tag leaves the body at once, Undo is offered
+	// for 5 s, then the picture is deleted from the server with its upload
+	// token, and its path answers 404.
 	t.Run("remove", func(t *testing.T) {
 		p := pathOf("b.jpg")
 		// Even after its tag was edited by hand.
@@ -475,8 +478,19 @@ func TestComposerUploadList(t *testing.T) {
 		if b := body(); strings.Contains(b, p) || !strings.Contains(b, pathOf("a.png")) {
 			t.Errorf("body after Remove: got %q, want B (%s) gone and A kept", b, p)
 		}
-		if n := evalJS[int](t, bctx, `document.querySelectorAll('#uploads li[data-file="b.jpg"]').length`); n != 0 {
-			t.Errorf("removed b.jpg: got %d list items, want none", n)
+		if got := buttons("b.jpg"); !slices.Equal(got, []string{"Undo"}) {
+			t.Errorf("buttons after Remove: got %q, want Undo", got)
+		}
+		if _, err := fetch(http.DefaultClient, s.base, p); err != nil {
+			t.Errorf("GET %s during the undo time: got %v, want 200", p, err)
+		}
+		checkAccessible(t, bctx, "the composer while a removed picture can be brought back")
+		inBrowser(t, bctx, "wait for b.jpg to be deleted", pollJS[bool](`document.querySelectorAll('#uploads li[data-file="b.jpg"]').length === 0`))
+		if n := count(http.MethodDelete, "/api/v2/guide/user_images/*"); n != 1 {
+			t.Errorf("DELETE requests: got %d, want 1", n)
+		}
+		if _, err := fetch(http.DefaultClient, s.base, p); statusOf(err) != http.StatusNotFound {
+			t.Errorf("GET %s after Remove: got %v, want 404", p, err)
 		}
 		checkAccessible(t, bctx, "the composer after Remove")
 	})

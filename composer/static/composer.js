@@ -44,8 +44,12 @@
  *
  * Each upload has one status line and its buttons: Cancel while it waits
  * or runs, Retry after a failure that trying again can fix (from the step
- * that failed), Remove after it (which also takes the picture out of the
- * body). At most MAX_RUNNING
+ * that failed), Remove after it. Remove means gone: it takes the picture
+ * out of the body at once and, UNDO_SECONDS later unless Undo is pressed,
+ * deletes it from the server (DELETE_URL with the upload token the page
+ * claimed it with, sent as X-Upload-Token: only this page knows it, and
+ * the server takes it for a day after the claim); a page closed meanwhile
+ * sends the deletion as it goes. At most MAX_RUNNING
  * uploads run at once; the others wait their turn.
  *
  * Like Zendesk's theme, it treats an answer with a non-empty "errors" key
@@ -61,6 +65,14 @@
   // userimages' extension (Zendesk has no such route): a reader reports a
   // published picture to the moderators.
   var REPORT_URL = '/api/v2/guide/user_images/{id}/reports';
+  // Also userimages' extension: the page deletes a picture it uploaded
+  // with the token it claimed it with, in this header.
+  var DELETE_URL = '/api/v2/guide/user_images/{id}';
+  var UPLOAD_TOKEN_HEADER = 'X-Upload-Token';
+  // How long Remove waits, offering Undo, before it deletes the picture
+  // from the server. A theme sets another on the form:
+  // <form id="composer" data-undo-seconds="10">.
+  var UNDO_SECONDS = 5;
   // How many uploads run at once; the others wait in turn.
   var MAX_RUNNING = 3;
   // The longest side, in pixels, of a picture the page resizes: phone
@@ -987,7 +999,9 @@
   var ACTIONS = {
     Cancel: function (item) { cancel(item); },
     Retry: function (item) { retry(item); },
-    Remove: function (item) { remove(item); }
+    Remove: function (item) { remove(item); },
+    Undo: function (item) { undo(item); },
+    Delete: function (item) { deletePicture(item, false); }
   };
 
   // setActions gives item the buttons named (Cancel, Retry, Remove), each
@@ -1187,23 +1201,123 @@
     enqueue(item);
   }
 
+  // remove takes item out of the list, and a published picture out of the
+  // body; the picture is then deleted from the server after UNDO_SECONDS
+  // unless Undo brings it back.
   function remove(item) {
-    if (item.html) {
-      if (!replaceInBody(item.html, '')) {
-        // The tag was edited by hand: take out the first <img> of its path.
-        var tag = new RegExp('<img src="' + escapeAttr(item.path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') + '"[^>]*>');
-        var m = tag.exec(body.value);
-        if (m) {
-          replaceInBody(m[0], '');
-        }
-      }
-      announce(item.name + ' was removed from the body.');
-    } else {
+    if (!item.html) {
       setMarker(item, '');
       announce(item.name + ' was removed from the list.');
+      dropItem(item);
+      return;
     }
-    dropItem(item);
+    item.removedAt = takeOutOfBody(item);
+    var seconds = undoSeconds();
+    setState(item, 'Removed from the body; deleting the picture in ' + seconds + ' s…', 'removing');
+    setActions(item, ['Undo']);
+    announce(item.name + ' was removed from the body. It will be deleted from the server in ' + seconds +
+      ' seconds unless you press Undo.');
+    item.deleteTimer = setTimeout(function () { deletePicture(item, false); }, seconds * 1000);
+    pendingDeletes.push(item);
   }
+
+  // takeOutOfBody takes item's <img> out of the body and answers where it
+  // was (-1: it was no longer there).
+  function takeOutOfBody(item) {
+    var at = body.value.indexOf(item.html);
+    if (at >= 0) {
+      replaceInBody(item.html, '');
+      return at;
+    }
+    // The tag was edited by hand: take out the first <img> of its path.
+    var tag = new RegExp('<img src="' + escapeAttr(item.path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') + '"[^>]*>');
+    var m = tag.exec(body.value);
+    if (m) {
+      at = m.index;
+      replaceInBody(m[0], '');
+    }
+    return m ? at : -1;
+  }
+
+  function undoSeconds() {
+    var n = parseFloat(form.getAttribute('data-undo-seconds'));
+    return n >= 0 ? n : UNDO_SECONDS;
+  }
+
+  // undo puts a removed picture back where it was, before it is deleted.
+  function undo(item) {
+    stopDeleteTimer(item);
+    var at = item.removedAt >= 0 ? Math.min(item.removedAt, body.value.length) : body.value.length;
+    body.setSelectionRange(at, at);
+    insertAtCursor(item.html);
+    setState(item, 'Added to the body', 'done');
+    setActions(item, ['Remove']);
+    announce(item.name + ' is back in the body.');
+  }
+
+  // The removed pictures waiting for their deletion.
+  var pendingDeletes = [];
+
+  function stopDeleteTimer(item) {
+    clearTimeout(item.deleteTimer);
+    item.deleteTimer = null;
+    var i = pendingDeletes.indexOf(item);
+    if (i >= 0) {
+      pendingDeletes.splice(i, 1);
+    }
+  }
+
+  // deletePicture deletes item's picture from the server with its upload
+  // token; keepalive lets the request outlive the page. A 404 means it is
+  // gone already.
+  function deletePicture(item, keepalive) {
+    stopDeleteTimer(item);
+    setState(item, 'Deleting the picture…', 'removing');
+    setActions(item, []);
+    var id = item.path.replace(/^.*\//, '').replace(/\..*$/, '');
+    var headers = { 'Accept': 'application/json' };
+    headers[UPLOAD_TOKEN_HEADER] = item.upload.token;
+    return fetch(DELETE_URL.replace('{id}', encodeURIComponent(id)), {
+      method: 'DELETE', headers: headers, credentials: 'same-origin', keepalive: keepalive
+    }).then(function (res) {
+      if (res.status === 204 || res.status === 404) {
+        dropItem(item);
+        announce(item.name + ' was deleted from the server.');
+        return;
+      }
+      return res.text().then(function (text) {
+        failIfErrors(parseJSON(text), res.status);
+        throw new UploadError({ status: res.status, text: 'the server gave an unexpected answer (HTTP ' + res.status + ')' });
+      });
+    }).then(null, function (err) {
+      if (!(err instanceof UploadError)) {
+        err = new UploadError({ text: 'the server could not be reached (network error)' });
+      }
+      deleteFailed(item, err);
+    });
+  }
+
+  // deleteFailed says a removed picture is still online, and offers to try
+  // again when that can help.
+  function deleteFailed(item, err) {
+    var why = err.text || err.detail || 'HTTP ' + err.status;
+    var text = item.name + ' is out of the body but still online: ' + why + '.';
+    if (err.code) {
+      text += ' (' + err.code + ')';
+    }
+    if (err.status === 403) {
+      text += ' Ask the site\'s moderators to delete it.';
+    }
+    setState(item, text, 'failed');
+    setActions(item, err.status === 403 ? [] : ['Delete']);
+    announce(text, 'error');
+  }
+
+  // A page closed while removed pictures wait for their deletion sends it
+  // as it goes: Remove means gone.
+  window.addEventListener('pagehide', function () {
+    pendingDeletes.slice().forEach(function (item) { deletePicture(item, true); });
+  });
 
   /* ---------- Files in ---------- */
 
