@@ -7,6 +7,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/userimages/userimages/client/api"
+
 	"userimages/core"
 )
 
@@ -71,6 +73,14 @@ func TestClaimOnlyByUploader(t *testing.T) {
 			refusedAsUnknown("another user's claim after the owner's", token, other)
 			if again, err := f.svc.Uploads.Claim(t.Context(), token, "10016", owner); err != nil || again != img {
 				t.Errorf("the owner's claim again: got %+v, %v; want the same image", again, err)
+			}
+			// Taken down: the owner is told so; nobody else learns it.
+			if _, err := f.svc.Moderation.DeleteImage(t.Context(), img.ID, "test", "spam", false); err != nil {
+				t.Fatal(err)
+			}
+			refusedAsUnknown("another user's claim after the takedown", token, other)
+			if _, err := f.svc.Uploads.Claim(t.Context(), token, "10016", owner); core.ErrorCode(err) != api.CodeAlreadyClaimed {
+				t.Errorf("the owner's claim after the takedown: got %v, want AlreadyClaimed", err)
 			}
 
 			anonymous := upload(0)

@@ -382,6 +382,9 @@ type TokenStatus struct {
 	Upload    *Upload // its upload row, in StateCreated or StateReceived
 	Image     *Image  // the image claimed from it
 	TakenDown bool    // the image claimed from it was taken down
+	// TakenDownUploader, when TakenDown, is the user id the image taken
+	// down was uploaded by (0: anonymous).
+	TakenDownUploader int64
 }
 
 // Blob is an open stored object.

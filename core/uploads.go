@@ -344,8 +344,7 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 }
 
 // claimableBy reports whether claimant (0: anonymous) may claim the
-// upload st records: one made anonymously, or by claimant. A token taken
-// down leaves no uploader to tell.
+// upload st records: one made anonymously, or by claimant.
 func (st TokenStatus) claimableBy(claimant int64) bool {
 	var uploader int64
 	switch {
@@ -353,6 +352,8 @@ func (st TokenStatus) claimableBy(claimant int64) bool {
 		uploader = st.Upload.Uploader.UserID
 	case st.Image != nil:
 		uploader = st.Image.Uploader.UserID
+	case st.TakenDown:
+		uploader = st.TakenDownUploader
 	}
 	return uploader == 0 || uploader == claimant
 }

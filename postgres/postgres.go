@@ -211,7 +211,7 @@ func (s *DB) TokenStatus(ctx context.Context, token string) (_ core.TokenStatus,
 		} else if !errors.Is(err, core.ErrNotFound) {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM deletions WHERE token = $1)`, token).Scan(&st.TakenDown)
+		return tx.QueryRow(ctx, `SELECT count(*) > 0, coalesce(max(user_id), 0) FROM deletions WHERE token = $1`, token).Scan(&st.TakenDown, &st.TakenDownUploader)
 	})
 	return st, err
 }

@@ -73,7 +73,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.imageByToken, `SELECT ` + imageColumns + ` FROM images WHERE token = ?`},
 		{&s.brandExists, `SELECT count(*) FROM brands WHERE id = ?`},
 		{&s.isBlocked, `SELECT count(*) FROM blocklist WHERE sha256 = ?`},
-		{&s.takenDown, `SELECT count(*) FROM deletions WHERE token = ?`},
+		{&s.takenDown, `SELECT count(*), coalesce(max(user_id), 0) FROM deletions WHERE token = ?`},
 		{&s.userByEmail, `SELECT ` + userColumns + ` FROM users WHERE email = ?`},
 		{&s.user, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
 		{&s.apiToken, `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE id = ?`},
@@ -339,7 +339,9 @@ func (s *DB) TokenStatus(ctx context.Context, token string) (_ core.TokenStatus,
 	} else if !errors.Is(err, core.ErrNotFound) {
 		return st, err
 	}
-	st.TakenDown, err = counted(ctx, tx.StmtContext(ctx, s.takenDown), token)
+	var takedowns int
+	err = tx.StmtContext(ctx, s.takenDown).QueryRowContext(ctx, token).Scan(&takedowns, &st.TakenDownUploader)
+	st.TakenDown = takedowns > 0
 	return st, err
 }
 

@@ -340,8 +340,8 @@ func testReceiveUpload(t *testing.T, open openMeta) {
 	// Nor is one whose image was taken down.
 	noErr(t, "DeleteImage", s.DeleteImage(ctx, core.Deletion{Image: img, By: "test", Reason: "spam", At: base.Add(2 * time.Hour)}))
 	wantErr(t, "ReceiveUpload of a taken-down token", s.ReceiveUpload(ctx, again), core.ErrExist)
-	if st := status(t, s, img.Token); st != (core.TokenStatus{TakenDown: true}) {
-		t.Errorf("TokenStatus after the takedown: got %+v, want only TakenDown", st)
+	if st := status(t, s, img.Token); st != (core.TokenStatus{TakenDown: true, TakenDownUploader: img.Uploader.UserID}) {
+		t.Errorf("TokenStatus after the takedown: got %+v, want only TakenDown, by uploader %d", st, img.Uploader.UserID)
 	}
 }
 
@@ -663,8 +663,8 @@ func testRaceTakedownReceive(t *testing.T, open openMeta) {
 		)
 		wantErr(t, "ReceiveUpload racing a takedown", errs[0], core.ErrExist)
 		noErr(t, "DeleteImage", errs[1])
-		if st := status(t, s, up.Token); st != (core.TokenStatus{TakenDown: true}) {
-			t.Errorf("TokenStatus: got %+v, want only TakenDown", st)
+		if st := status(t, s, up.Token); st != (core.TokenStatus{TakenDown: true, TakenDownUploader: img.Uploader.UserID}) {
+			t.Errorf("TokenStatus: got %+v, want only TakenDown, by uploader %d", st, img.Uploader.UserID)
 		}
 	}
 }
