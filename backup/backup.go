@@ -35,6 +35,7 @@ import (
 
 	"userimages/core"
 	"userimages/internal/config"
+	"userimages/internal/private"
 	"userimages/migrate"
 	"userimages/sqlite"
 )
@@ -138,7 +139,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := o.DB.Snapshot(ctx, snapshot); err != nil {
 		return res, fmt.Errorf("snapshot: %w", err)
 	}
-	manifest, err := os.Create(filepath.Join(tmp, "manifest"))
+	manifest, err := os.OpenFile(filepath.Join(tmp, "manifest"), os.O_RDWR|os.O_CREATE|os.O_EXCL, private.FileMode)
 	if err != nil {
 		return res, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"userimages/core"
 	"userimages/internal/durable"
+	"userimages/internal/private"
 	"userimages/localdisk"
 	"userimages/migrate"
 )
@@ -31,7 +32,11 @@ func Restore(ctx context.Context, src core.BlobStore, dir string, progress func(
 	if err != nil {
 		return "", p, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// dir is new or empty: made private whatever it was.
+	if err := private.MkdirAll(dir); err != nil {
+		return name, p, err
+	}
+	if _, err := private.Correct(dir); err != nil {
 		return name, p, err
 	}
 	defer func() {

@@ -29,8 +29,12 @@ type backupDeployment struct {
 }
 
 func newBackupDeployment(t *testing.T) *backupDeployment {
+	return newBackupDeploymentIn(t, t.TempDir())
+}
+
+// newBackupDeploymentIn is newBackupDeployment on the data directory data.
+func newBackupDeploymentIn(t *testing.T, data string) *backupDeployment {
 	const email, password = "keeper@example.com", "keeper-password-1"
-	data := t.TempDir()
 	addUser(t, data, email, password)
 	auth := basicAuth(email+"/token", apiToken(t, data, email))
 	return &backupDeployment{data: data, srv: startServer(t, data), auth: auth, rng: newRand(t)}

@@ -274,3 +274,35 @@ func TestUsersMe(t *testing.T) {
 		t.Errorf("wrong password: got %d, want 401", status)
 	}
 }
+
+// TestMetricsWithoutCORS: /metrics is for a scraper, not a page: under
+// every CORS mode neither its GET nor a preflight for it carries an
+// Access-Control- header, while an API route's still does.
+func TestMetricsWithoutCORS(t *testing.T) {
+	for _, mode := range corsModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.configure, func(c *httpapi.Config) { c.Metrics = metrics.New() })
+			get := e.request(http.MethodGet, "/metrics", nil)
+			get.Header.Set("Origin", helpCenter)
+			preflight := e.request(http.MethodOptions, "/metrics", nil)
+			preflight.Header.Set("Origin", helpCenter)
+			preflight.Header.Set("Access-Control-Request-Method", http.MethodGet)
+			for _, req := range []*http.Request{get, preflight} {
+				res := e.do(req)
+				if req.Method == http.MethodGet && res.status != http.StatusOK {
+					t.Fatalf("GET /metrics: got %d, want 200", res.status)
+				}
+				for name := range res.header {
+					if strings.HasPrefix(name, "Access-Control-") {
+						t.Errorf("%s /metrics: got %s: %s, want no CORS header", req.Method, name, res.header.Get(name))
+					}
+				}
+			}
+			me := e.request(http.MethodGet, "/api/v2/users/me", nil)
+			me.Header.Set("Origin", helpCenter)
+			if got := e.do(me).header.Get("Access-Control-Allow-Origin"); got != mode.wantOrigin {
+				t.Errorf("GET /api/v2/users/me: got Access-Control-Allow-Origin %q, want %q", got, mode.wantOrigin)
+			}
+		})
+	}
+}

@@ -194,7 +194,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(string(api.RouteReady), s.api(s.ready))
 	route(api.RouteOpenAPI, serveOpenAPI)
 	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+		mux.Handle("GET /metrics", s.cfg.Metrics.Handler()) // metricsPath
 	}
 	if s.cfg.Composer != nil {
 		route("GET /composer/", s.cfg.Composer.ServeHTTP)
@@ -205,7 +205,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(api.CodeNotFound, "no such route"))
 	})
-	apiRoutes := s.cors(jsonAliases(mux))
+	apiRoutes := s.withoutCORSFor(metricsPath, mux, s.cors(jsonAliases(mux)))
 	if s.cfg.Console == nil {
 		return s.logRequests(apiRoutes)
 	}
@@ -219,6 +219,24 @@ func (s *Server) Handler() http.Handler {
 		}
 		apiRoutes.ServeHTTP(w, r)
 	}))
+}
+
+// metricsPath serves Config.Metrics. It is for a scraper, never for a
+// page: it carries no CORS headers, so no other origin's script can read
+// the server's version, memory or request counts (upload volume).
+const metricsPath = "/metrics"
+
+// withoutCORSFor serves path by plain (no CORS headers, and a preflight
+// is answered as any other unknown request is) and every other path by
+// withCORS.
+func (s *Server) withoutCORSFor(path string, plain, withCORS http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			plain.ServeHTTP(w, r)
+			return
+		}
+		withCORS.ServeHTTP(w, r)
+	})
 }
 
 // ConsolePath is where Config.Console is served.

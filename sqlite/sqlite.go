@@ -20,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"userimages/core"
+	"userimages/internal/private"
 )
 
 // schemaFiles holds the schema versions, NNNN_what.sql, numbered from 1
@@ -110,6 +111,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// default 2 MiB page cache: 16 MiB per connection, and pages read
 		// through a memory map of the file rather than a read(2) each.
 		"cache_size(-16384)", "mmap_size(268435456)"}
+	// Created 0600 here, not by SQLite (0644 less the umask): it holds
+	// password, token and session hashes and uploaders' addresses. SQLite
+	// gives the WAL and SHM the database's mode.
+	if err := private.CreateFile(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	w, err := openPool(path, pragmas, "immediate")
 	if err != nil {
 		return nil, err

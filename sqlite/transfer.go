@@ -4,9 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"userimages/core"
+	"userimages/internal/private"
 )
 
 // The methods of migrate.Source and migrate.Destination, which move a
@@ -58,9 +62,18 @@ func (s *DB) Block(ctx context.Context, sha256 string) error {
 // Snapshot writes a consistent copy of the database to path, a file that
 // must not exist, with VACUUM INTO: one read transaction, so writers go on
 // meanwhile and the copy holds every write committed before it began.
+// The copy is mode 0600, as the database is: it is created empty so
+// (VACUUM INTO writes into an empty file) before SQLite would create it
+// 0644 less the umask.
 // It runs on a reader, which writes only the new file: the connection
 // leaves query_only for it, and is discarded after.
 func (s *DB) Snapshot(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("snapshot %s: %w", path, fs.ErrExist)
+	}
+	if err := private.CreateFile(path); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
 	conn, err := s.r.Conn(ctx)
 	if err != nil {
 		return mapErr(err)

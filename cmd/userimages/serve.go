@@ -59,6 +59,9 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 			s.Close()
 		}
 	}()
+	if err := c.makePrivate(log); err != nil {
+		return nil, err
+	}
 	st, err := c.open(ctx)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"userimages/core"
 	"userimages/internal/durable"
+	"userimages/internal/private"
 	"userimages/localdisk"
 	"userimages/migrate"
 	"userimages/postgres"
@@ -141,7 +142,7 @@ func (l location) open(ctx context.Context) (*stores, error) {
 	switch u := l.dbURL(); {
 	case strings.HasPrefix(u, "sqlite:"):
 		path := strings.TrimPrefix(u, "sqlite:")
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := private.MkdirAll(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("--db: %w", err)
 		}
 		db, err := sqlite.Open(ctx, path)
@@ -163,11 +164,39 @@ func (l location) open(ctx context.Context) (*stores, error) {
 
 func (st *stores) Close() { st.closeDB() }
 
+// privatePaths are the location's directory and the files of it that hold
+// secrets or personal data, which no other user of the host may read: the
+// data directory (its files, blobs/ and acme/ with it), the signing
+// secret, and an SQLite database with its WAL and SHM (which hold
+// password, token and session hashes and uploaders' addresses).
+func (l location) privatePaths() []string {
+	paths := []string{l.Data, filepath.Join(l.Data, "signing-secret"), filepath.Join(l.Data, "blobs"), filepath.Join(l.Data, "acme")}
+	if db, ok := strings.CutPrefix(l.dbURL(), "sqlite:"); ok {
+		paths = append(paths, db, db+"-wal", db+"-shm")
+	}
+	return paths
+}
+
+// makePrivate corrects the modes of l's private paths that exist (0700
+// for directories, 0600 for files), logging each it changed: new ones are
+// created so, but a deployment from before kept the umask's 0755 and 0644.
+func (l location) makePrivate(log *slog.Logger) error {
+	done, err := private.Correct(l.privatePaths()...)
+	for _, c := range done {
+		log.Warn("made private: it was readable by other users of this host", "path", c.Path,
+			"was", fmt.Sprintf("%04o", c.Was), "now", fmt.Sprintf("%04o", c.Now))
+	}
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
 // selfSigner signs upload URLs that point at this server, with the shared
 // secret of every instance: USERIMAGES_SIGNING_SECRET, else the one kept in
 // the data directory.
 func (l location) selfSigner() (*selfsign.Signer, error) {
-	if err := os.MkdirAll(l.Data, 0o700); err != nil {
+	if err := private.MkdirAll(l.Data); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	secret, err := signingSecret(l.Data)
