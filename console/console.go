@@ -62,6 +62,7 @@ type Config struct {
 	Sessions   Sessions
 	Accounts   Accounts
 	Moderation Moderation
+	Reports    Reports
 	Log        *slog.Logger
 	// SecureCookies marks the session cookie Secure on every request: for
 	// a server whose --public-url is https. Without it, requests that came
@@ -78,6 +79,7 @@ type Console struct {
 	sessions Sessions
 	accounts Accounts
 	mod      Moderation
+	queue    Reports
 	log      *slog.Logger
 	secure   bool
 	csp      string
@@ -88,13 +90,13 @@ type Console struct {
 // New returns a Console, or an error if cfg is incomplete or a template
 // does not parse.
 func New(cfg Config) (*Console, error) {
-	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Moderation == nil {
-		return nil, errors.New("console: Sessions, Accounts and Moderation are required")
+	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Moderation == nil || cfg.Reports == nil {
+		return nil, errors.New("console: Sessions, Accounts, Moderation and Reports are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}

@@ -60,7 +60,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestConsoleActions(t *testing.T) {
 		t.Fatalf("sign in: got %s", res.Status)
 	}
 	img, reported := e.publish(), e.publish()
-	if err := e.svc.Moderation.Report(ctx, reported.ID, "a:192.0.2.1", api.ReportNudity, "not for here"); err != nil {
+	if err := e.svc.Reports.Report(ctx, reported.ID, "a:192.0.2.1", api.ReportNudity, "not for here"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -321,7 +321,7 @@ func TestConsoleActions(t *testing.T) {
 	if res := e.post(c, "/admin/images/"+reported.ID+"/dismiss", url.Values{}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("dismiss: got %s, want 303", res.Status)
 	}
-	if q, err := e.svc.Moderation.ReportQueue(ctx, 10); err != nil || len(q) != 0 {
+	if q, err := e.svc.Reports.ReportQueue(ctx, 10); err != nil || len(q) != 0 {
 		t.Errorf("queue after dismissing: got %d, %v, want empty", len(q), err)
 	}
 	if res := e.post(c, "/admin/blocklist/"+img.SHA256+"/unblock", url.Values{"reason": {"appeal"}}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
@@ -388,7 +388,7 @@ func TestImagesGrid(t *testing.T) {
 		imgs = append(imgs, e.publish())
 	}
 	reported := imgs[3]
-	if err := e.svc.Moderation.Report(t.Context(), reported.ID, "u:2", api.ReportPrivacy, ""); err != nil {
+	if err := e.svc.Reports.Report(t.Context(), reported.ID, "u:2", api.ReportPrivacy, ""); err != nil {
 		t.Fatal(err)
 	}
 	today := time.Now().UTC().Format(time.DateOnly)

@@ -208,7 +208,7 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 	switch {
 	case err == nil:
 		d["Image"] = img
-		if d["Reports"], err = c.mod.Reports(ctx, id); err != nil {
+		if d["Reports"], err = c.queue.Reports(ctx, id); err != nil {
 			return err
 		}
 		if img.Uploader.UserID != 0 {
@@ -295,7 +295,7 @@ func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, u core.User) e
 	if err != nil {
 		return err
 	}
-	if err := c.mod.DismissReports(r.Context(), r.PathValue("id"), by, strings.TrimSpace(r.PostFormValue(formReason))); err != nil {
+	if err := c.queue.DismissReports(r.Context(), r.PathValue("id"), by, strings.TrimSpace(r.PostFormValue(formReason))); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/reports?done=dismissed", http.StatusSeeOther)
@@ -310,13 +310,13 @@ type queued struct {
 }
 
 func (c *Console) reports(w http.ResponseWriter, r *http.Request, u core.User) error {
-	q, err := c.mod.ReportQueue(r.Context(), 50)
+	q, err := c.queue.ReportQueue(r.Context(), 50)
 	if err != nil {
 		return err
 	}
 	var items []queued
 	for _, ri := range q {
-		rs, err := c.mod.Reports(r.Context(), ri.Image.ID)
+		rs, err := c.queue.Reports(r.Context(), ri.Image.ID)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // The use cases the console calls, as small interfaces: cmd wires core's
-// services in (core.Sessions, core.Accounts, core.Moderation), the same
+// services in (core.Sessions, core.Accounts, core.Moderation, core.Reports), the same
 // the HTTP API calls. Errors are *core.Error for what the admin should be
 // told, anything else a fault.
 
@@ -37,9 +37,13 @@ type Moderation interface {
 	Deletion(ctx context.Context, id string) (core.Deletion, error)
 	Deletions(ctx context.Context, limit int) ([]core.Deletion, error)
 	ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error)
+	Blocklist(ctx context.Context, limit int) ([]core.Blocked, error)
+	Unblock(ctx context.Context, sha, by, reason string) error
+}
+
+// Reports is the queue of readers' reports (core.Reports).
+type Reports interface {
 	ReportQueue(ctx context.Context, limit int) ([]core.ReportedImage, error)
 	Reports(ctx context.Context, id string) ([]core.Report, error)
 	DismissReports(ctx context.Context, id, by, reason string) error
-	Blocklist(ctx context.Context, limit int) ([]core.Blocked, error)
-	Unblock(ctx context.Context, sha, by, reason string) error
 }

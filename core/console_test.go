@@ -100,7 +100,7 @@ func TestReportValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := svc.Moderation.Report(t.Context(), tt.id, "a:192.0.2.1", tt.reason, tt.detail)
+			err := svc.Reports.Report(t.Context(), tt.id, "a:192.0.2.1", tt.reason, tt.detail)
 			var e *core.Error
 			if !errors.As(err, &e) || e.Code != tt.want || e.Field != tt.field {
 				t.Errorf("Report: got %#v, want %s about %q", err, tt.want, tt.field)

@@ -13,19 +13,17 @@ import (
 )
 
 // Moderation takes images down (one by one, or with their brand), keeps
-// readers' reports, the blocklist and the audit log. Create it with
-// NewModeration.
+// the blocklist and the audit log. Create it with NewModeration.
 type Moderation struct {
-	images  ImageReader
-	lister  ImageLister
-	brands  BrandRemover
-	mod     ModerationStore
-	takes   TakedownStore
-	reports ReportStore
-	blobs   BlobStore
-	forget  Forgetter
-	now     func() time.Time
-	log     *slog.Logger
+	images ImageReader
+	lister ImageLister
+	brands BrandRemover
+	mod    ModerationStore
+	takes  TakedownStore
+	blobs  BlobStore
+	forget Forgetter
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 // Forgetter is told of every takedown, after the image's row is gone and
@@ -42,7 +40,6 @@ type ModerationDeps struct {
 	Brands     BrandRemover
 	Moderation ModerationStore
 	Takedowns  TakedownStore
-	Reports    ReportStore
 	Blobs      BlobStore
 	Forget     Forgetter
 	Runtime
@@ -50,11 +47,11 @@ type ModerationDeps struct {
 
 // NewModeration returns Moderation, or an error if a role is missing.
 func NewModeration(d ModerationDeps) (*Moderation, error) {
-	if d.Images == nil || d.Lister == nil || d.Brands == nil || d.Moderation == nil || d.Takedowns == nil || d.Reports == nil || d.Blobs == nil || d.Forget == nil {
+	if d.Images == nil || d.Lister == nil || d.Brands == nil || d.Moderation == nil || d.Takedowns == nil || d.Blobs == nil || d.Forget == nil {
 		return nil, errors.New("new moderation: every role is required")
 	}
 	rt := d.Runtime.withDefaults()
-	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, takes: d.Takedowns, reports: d.Reports,
+	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, takes: d.Takedowns,
 		blobs: d.Blobs, forget: d.Forget, now: rt.Now, log: rt.Log}, nil
 }
 
@@ -209,71 +206,10 @@ func (s *Moderation) DeleteBrand(ctx context.Context, id string, takeDown bool, 
 	}
 }
 
-// Report records a reader's report of the published image id by reporter
-// (who, as rate limits name clients: one report per reporter and image
-// counts; a second is no error). A reason not in api.ReportReasons or a
-// detail over api.MaxReportDetail is api.CodeInvalidProperty; an image not
-// published is api.CodeNotFound.
-func (s *Moderation) Report(ctx context.Context, id, reporter, reason, detail string) (err error) {
-	defer func() { err = Classify(err) }()
-	if !slices.Contains(api.ReportReasons(), reason) {
-		return propertyError(api.CodeInvalidProperty, api.PropReason, "reason %q must be one of %v", reason, api.ReportReasons())
-	}
-	if len(detail) > api.MaxReportDetail || !textual(detail) {
-		return propertyError(api.CodeInvalidProperty, api.PropDetail, "detail must be UTF-8 text of at most %d bytes", api.MaxReportDetail)
-	}
-	if _, err := s.publishedByID(ctx, id); err != nil {
-		return err
-	}
-	err = s.reports.AddReport(ctx, Report{ImageID: id, Reporter: reporter, Reason: reason, Detail: detail, At: s.now()})
-	if errors.Is(err, ErrExist) {
-		return nil
-	}
-	return err
-}
-
-// publishedByID returns the published image id, or api.CodeNotFound.
-func (s *Moderation) publishedByID(ctx context.Context, id string) (Image, error) {
-	if !ValidImageID(id) {
-		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
-	}
-	img, err := s.images.Image(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
-	}
-	return img, err
-}
-
 // Image returns the published image id, or api.CodeNotFound.
 func (s *Moderation) Image(ctx context.Context, id string) (_ Image, err error) {
 	defer func() { err = Classify(err) }()
-	return s.publishedByID(ctx, id)
-}
-
-// ReportQueue lists the published images readers reported, most reported
-// first, at most limit (default 100).
-func (s *Moderation) ReportQueue(ctx context.Context, limit int) ([]ReportedImage, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	q, err := s.reports.ReportedImages(ctx, limit)
-	return q, Classify(err)
-}
-
-// Reports lists the open reports of image id, newest first.
-func (s *Moderation) Reports(ctx context.Context, id string) ([]Report, error) {
-	rs, err := s.reports.Reports(ctx, id)
-	return rs, Classify(err)
-}
-
-// DismissReports closes the open reports of image id, by by for reason,
-// with an audit record; api.CodeNotFound if it has none.
-func (s *Moderation) DismissReports(ctx context.Context, id, by, reason string) error {
-	err := s.reports.DismissReports(ctx, ModerationEvent{Action: ActionDismiss, Target: id, By: by, Reason: reason, At: s.now()})
-	if errors.Is(err, ErrNotFound) {
-		return Errorf(api.CodeNotFound, "image %s has no open report", id)
-	}
-	return Classify(err)
+	return publishedByID(ctx, s.images, id)
 }
 
 // Blocklist lists the blocklisted SHA-256s, newest first, at most limit
@@ -315,4 +251,16 @@ func (s *Moderation) Deletion(ctx context.Context, id string) (Deletion, error) 
 		return Deletion{}, Errorf(api.CodeNotFound, "image %s was not taken down", id)
 	}
 	return d, Classify(err)
+}
+
+// publishedByID returns the published image id, or api.CodeNotFound.
+func publishedByID(ctx context.Context, images ImageReader, id string) (Image, error) {
+	if !ValidImageID(id) {
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+	}
+	img, err := images.Image(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Image{}, Errorf(api.CodeNotFound, "no image has id %q", id)
+	}
+	return img, err
 }

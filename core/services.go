@@ -12,7 +12,8 @@ import (
 //
 //	Uploads     steps 1 to 3: create an upload, receive its bytes, claim them
 //	Serving     published images and their variants; forgets taken-down ones
-//	Moderation  takedowns, brands' removal, reports, the blocklist, the audit log
+//	Moderation  takedowns, brands' removal, the blocklist, the audit log
+//	Reports     readers' reports and their queue
 //	Accounts    users, API tokens, brands, authentication
 //	Sessions    the console's sign-in sessions
 //	Upkeep      the sweeper and readiness
@@ -93,6 +94,7 @@ type Services struct {
 	Uploads    *Uploads
 	Serving    *Serving
 	Moderation *Moderation
+	Reports    *Reports
 	Accounts   *Accounts
 	Sessions   *Sessions
 	Upkeep     *Upkeep
@@ -116,7 +118,10 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 		return Services{}, err
 	}
 	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,
-		Takedowns: st.Moderation, Reports: st.Reports, Blobs: st.Blobs, Forget: sv.Serving, Runtime: st.Runtime}); err != nil {
+		Takedowns: st.Moderation, Blobs: st.Blobs, Forget: sv.Serving, Runtime: st.Runtime}); err != nil {
+		return Services{}, err
+	}
+	if sv.Reports, err = NewReports(ReportsDeps{Images: st.Images, Reports: st.Reports, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, Brands: st.Brands, Runtime: st.Runtime}); err != nil {

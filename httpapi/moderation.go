@@ -98,7 +98,7 @@ func (s *Server) reportImage(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.svc.Moderation.Report(r.Context(), id, subject(up), req.Reason, req.Detail); err != nil {
+	if err := s.svc.Reports.Report(r.Context(), id, subject(up), req.Reason, req.Detail); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, api.ReportResponse{Status: "accepted"})

@@ -49,11 +49,11 @@ func TestReportImage(t *testing.T) {
 			}
 		})
 	}
-	queue, err := e.svc.Moderation.ReportQueue(t.Context(), 10)
+	queue, err := e.svc.Reports.ReportQueue(t.Context(), 10)
 	if err != nil || len(queue) != 1 || queue[0].Image.ID != id || queue[0].Reports != 1 {
 		t.Fatalf("ReportQueue: got %+v, %v, want the image with one report (one per client)", queue, err)
 	}
-	if rs, err := e.svc.Moderation.Reports(t.Context(), id); err != nil || len(rs) != 1 || rs[0].Reason != api.ReportSpam || rs[0].Detail != "watches" {
+	if rs, err := e.svc.Reports.Reports(t.Context(), id); err != nil || len(rs) != 1 || rs[0].Reason != api.ReportSpam || rs[0].Detail != "watches" {
 		t.Errorf("Reports: got %+v, %v, want the first report", rs, err)
 	}
 	// Seven were allowed a minute; the eighth is refused.

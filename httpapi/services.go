@@ -8,7 +8,7 @@ import (
 )
 
 // The use cases the API calls, as small interfaces: cmd wires core's
-// services in (core.Uploads, core.Serving, core.Moderation, core.Accounts,
+// services in (core.Uploads, core.Serving, core.Moderation, core.Reports, core.Accounts,
 // core.Upkeep, core.Erasure). Each method's errors are *core.Error for what the caller
 // should be told, anything else a fault, answered by writeError.
 
@@ -18,6 +18,7 @@ type Services struct {
 	Uploads    Uploads
 	Images     Images
 	Moderation Moderation
+	Reports    Reports
 	Accounts   Accounts
 	Readiness  Readiness
 	Erasure    Erasure
@@ -42,10 +43,13 @@ type Images interface {
 	VariantWidths() []int
 }
 
-// Moderation takes images down and records readers' reports
-// (core.Moderation).
+// Moderation takes images down (core.Moderation).
 type Moderation interface {
 	DeleteImage(ctx context.Context, id, by, reason string, block bool) (core.Image, error)
+}
+
+// Reports records readers' reports (core.Reports).
+type Reports interface {
 	Report(ctx context.Context, id, reporter, reason, detail string) error
 }
 
@@ -69,6 +73,6 @@ type Readiness interface {
 
 // ServicesOf are core's services as a Server calls them.
 func ServicesOf(svc core.Services) Services {
-	return Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Accounts: svc.Accounts, Readiness: svc.Upkeep,
+	return Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Reports: svc.Reports, Accounts: svc.Accounts, Readiness: svc.Upkeep,
 		Erasure: svc.Erasure}
 }

@@ -100,9 +100,9 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 	for i, reporter := range []string{"u:2", "", "a:192.0.2.1", "u:2"} {
 		var err error
 		if i == 1 {
-			err = d.svc.Moderation.DismissReports(ctx, ids[0], "cli:root", "fine")
+			err = d.svc.Reports.DismissReports(ctx, ids[0], "cli:root", "fine")
 		} else {
-			err = d.svc.Moderation.Report(ctx, ids[0], reporter, api.ReportSpam, "")
+			err = d.svc.Reports.Report(ctx, ids[0], reporter, api.ReportSpam, "")
 		}
 		if err != nil {
 			t.Fatal(err)
