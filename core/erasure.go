@@ -2,10 +2,13 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/userimages/userimages/client/api"
@@ -16,9 +19,14 @@ import (
 // was claimed from (the page that uploaded it is the only one that knows
 // it). Every deletion is a takedown through Moderation (a Takedowner), so
 // that its variants, its bytes, the caches in front and the audit log are
-// dealt with in one place. Create it with NewErasure.
+// dealt with in one place. An operator erases a user: every image they
+// uploaded is taken down, and their personal data goes (EraseUser).
+// Create it with NewErasure.
 type Erasure struct {
 	images   ImageReader
+	lister   ImageLister
+	users    UserDisabler
+	erasures ErasureStore
 	takeDown Takedowner
 	// tokenWindow is Config.TokenDeleteWindow; negative: tokens delete
 	// nothing.
@@ -34,9 +42,18 @@ type Takedowner interface {
 	DeleteImage(ctx context.Context, id, by, reason string, block bool) (Image, error)
 }
 
+// UserDisabler finds users and disables them (AccountStore's methods).
+type UserDisabler interface {
+	UserFinder
+	DisableUser(ctx context.Context, id int64) error
+}
+
 // ErasureDeps are the roles Erasure calls.
 type ErasureDeps struct {
 	Images   ImageReader
+	Lister   ImageLister
+	Users    UserDisabler
+	Erasures ErasureStore
 	TakeDown Takedowner
 	Runtime
 }
@@ -56,11 +73,11 @@ func NewErasure(cfg Config, d ErasureDeps) (*Erasure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if d.Images == nil || d.TakeDown == nil {
+	if d.Images == nil || d.Lister == nil || d.Users == nil || d.Erasures == nil || d.TakeDown == nil {
 		return nil, errors.New("new erasure: every role is required")
 	}
 	rt := d.Runtime.withDefaults()
-	return &Erasure{images: d.Images, takeDown: d.TakeDown, tokenWindow: cfg.TokenDeleteWindow, now: rt.Now, log: rt.Log}, nil
+	return &Erasure{images: d.Images, lister: d.Lister, users: d.Users, erasures: d.Erasures, takeDown: d.TakeDown, tokenWindow: cfg.TokenDeleteWindow, now: rt.Now, log: rt.Log}, nil
 }
 
 // DeleteOwnImage deletes image id for the signed-in user userID who
@@ -129,4 +146,67 @@ func (s *Erasure) image(ctx context.Context, id string) (Image, error) {
 // caller's to see.
 func notFound(id string) error {
 	return Errorf(api.CodeNotFound, "no image has id %q", id)
+}
+
+// Erased says what EraseUser did.
+type Erased struct {
+	User      User
+	TakenDown []Image // the images taken down, each with its audit record
+}
+
+// EraseUser erases the user with email, by by for reason: the account is
+// disabled first (no more uploads, sign-ins or API calls), then every
+// image they uploaded is taken down through Moderation, each with its
+// audit record and the purge of the caches in front, then their personal
+// data goes (ErasureStore.ErasePersonalData: API tokens, console
+// sessions, unclaimed uploads, their reports' identity and detail, the
+// client addresses in their images' audit records) with an audit record
+// of the erasure. An unknown email is api.CodeNotFound. It is idempotent:
+// erasing a user again (after a restore, say) takes down what came back.
+func (s *Erasure) EraseUser(ctx context.Context, email, by, reason string) (_ Erased, err error) {
+	defer func() { err = Classify(err) }()
+	u, err := s.users.UserByEmail(ctx, strings.ToLower(email))
+	if errors.Is(err, ErrNotFound) {
+		return Erased{}, Errorf(api.CodeNotFound, "no user has email %q", email)
+	}
+	if err != nil {
+		return Erased{}, fmt.Errorf("erase %s: %w", email, err)
+	}
+	out := Erased{User: u}
+	if err := s.users.DisableUser(ctx, u.ID); err != nil {
+		return out, fmt.Errorf("erase %s: disable: %w", email, err)
+	}
+	if out.TakenDown, err = s.takeDownAll(ctx, u.ID, by); err != nil {
+		return out, err
+	}
+	target := fmt.Sprintf("user:%d", u.ID)
+	err = s.erasures.ErasePersonalData(ctx, PersonalDataErasure{UserID: u.ID, Reporter: "u:" + strconv.FormatInt(u.ID, 10), Alias: "erased:" + rand.Text(),
+		Event: ModerationEvent{Action: ActionErase, Target: target, By: by, Reason: reason, At: s.now()}})
+	if err != nil {
+		return out, fmt.Errorf("erase %s: %w", email, err)
+	}
+	s.log.InfoContext(ctx, "user erased", "user", target, "by", by, "images_taken_down", len(out.TakenDown))
+	return out, nil
+}
+
+// takeDownAll takes down every published image of user id, by by, until
+// none is left.
+func (s *Erasure) takeDownAll(ctx context.Context, userID int64, by string) ([]Image, error) {
+	var taken []Image
+	reason := fmt.Sprintf("erasure of user:%d", userID)
+	for {
+		imgs, err := s.lister.ListImages(ctx, ImageFilter{UserID: userID, Limit: 100})
+		if err != nil || len(imgs) == 0 {
+			return taken, err
+		}
+		for _, img := range imgs {
+			_, err := s.takeDown.DeleteImage(ctx, img.ID, by, reason, false)
+			if err != nil && ErrorCode(err) != api.CodeNotFound { // gone meanwhile: fine
+				return taken, err
+			}
+			if err == nil {
+				taken = append(taken, img)
+			}
+		}
+	}
 }

@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,8 +31,55 @@ func (f *fakeImages) Image(_ context.Context, id string) (core.Image, error) {
 	return img, nil
 }
 
+func (f *fakeImages) ListImages(_ context.Context, flt core.ImageFilter) ([]core.Image, error) {
+	var out []core.Image
+	for _, img := range f.images {
+		if img.Uploader.UserID == flt.UserID && len(out) < flt.Limit {
+			out = append(out, img)
+		}
+	}
+	return out, nil
+}
+
+// fakeUsers knows ann@example.com (user 7); steps records what was done,
+// in order, with the takedowns and the erasure.
+type fakeUsers struct {
+	steps *[]string
+}
+
+func (f fakeUsers) User(_ context.Context, id int64) (core.User, error) {
+	if id != 7 {
+		return core.User{}, core.ErrNotFound
+	}
+	return core.User{ID: 7, Email: "ann@example.com"}, nil
+}
+
+func (f fakeUsers) UserByEmail(ctx context.Context, email string) (core.User, error) {
+	if email != "ann@example.com" {
+		return core.User{}, core.ErrNotFound
+	}
+	return f.User(ctx, 7)
+}
+
+func (f fakeUsers) DisableUser(_ context.Context, id int64) error {
+	*f.steps = append(*f.steps, fmt.Sprintf("disable %d", id))
+	return nil
+}
+
+type fakeErasures struct {
+	steps *[]string
+	got   []core.PersonalDataErasure
+}
+
+func (f *fakeErasures) ErasePersonalData(_ context.Context, e core.PersonalDataErasure) error {
+	*f.steps = append(*f.steps, fmt.Sprintf("erase %d", e.UserID))
+	f.got = append(f.got, e)
+	return nil
+}
+
 // takedowns records the takedowns asked of it, as Moderation would do them.
 type takedowns struct {
+	steps  *[]string
 	images *fakeImages
 	got    []core.Deletion
 }
@@ -41,6 +90,9 @@ func (t *takedowns) DeleteImage(_ context.Context, id, by, reason string, block 
 		return core.Image{}, core.Errorf(api.CodeNotFound, "no image has id %q", id)
 	}
 	delete(t.images.images, id)
+	if t.steps != nil {
+		*t.steps = append(*t.steps, "take down "+id)
+	}
 	t.got = append(t.got, core.Deletion{Image: img, By: by, Reason: reason, Blocked: block})
 	return img, nil
 }
@@ -65,7 +117,8 @@ func newErasure(t *testing.T, cfg core.Config, now *time.Time) (*core.Erasure, *
 		anonImage: {ID: anonImage, Token: anonToken, ContentType: "image/png", CreatedAt: claimedAt, Uploader: core.Uploader{ClientAddr: "192.0.2.1"}},
 	}}
 	td := &takedowns{images: imgs}
-	e, err := core.NewErasure(cfg, core.ErasureDeps{Images: imgs, TakeDown: td, Runtime: core.Runtime{Now: func() time.Time { return *now }}})
+	e, err := core.NewErasure(cfg, core.ErasureDeps{Images: imgs, Lister: imgs, Users: fakeUsers{steps: new([]string)}, Erasures: &fakeErasures{steps: new([]string)},
+		TakeDown: td, Runtime: core.Runtime{Now: func() time.Time { return *now }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +213,48 @@ func TestErasureStoreFault(t *testing.T) {
 	}
 	if err := e.DeleteOwnImage(t.Context(), annsImage, 7); codeOf(err) != api.CodeStorageUnavailable {
 		t.Errorf("DeleteOwnImage: got %v, want %s", err, api.CodeStorageUnavailable)
+	}
+}
+
+// TestEraseUser: the account is disabled before anything else, so that
+// nothing new arrives; every image of the user is taken down, by whom the
+// erasure names, and nobody else's; then the personal data goes, with an
+// audit record.
+func TestEraseUser(t *testing.T) {
+	var steps []string
+	imgs := &fakeImages{images: map[string]core.Image{
+		annsImage:  {ID: annsImage, Uploader: core.Uploader{UserID: 7}},
+		anonImage:  {ID: anonImage, Uploader: core.Uploader{ClientAddr: "192.0.2.1"}},
+		missingImg: {ID: missingImg, Uploader: core.Uploader{UserID: 7}},
+	}}
+	td := &takedowns{steps: &steps, images: imgs}
+	er := &fakeErasures{steps: &steps}
+	e, err := core.NewErasure(core.Config{}, core.ErasureDeps{Images: imgs, Lister: imgs, Users: fakeUsers{steps: &steps}, Erasures: er, TakeDown: td})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.EraseUser(t.Context(), "bob@example.com", "cli:root", "request"); codeOf(err) != api.CodeNotFound {
+		t.Fatalf("EraseUser of an unknown email: got %v, want %s", err, api.CodeNotFound)
+	}
+	got, err := e.EraseUser(t.Context(), "Ann@Example.com", "cli:root", "her request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.TakenDown) != 2 || got.User.ID != 7 {
+		t.Errorf("EraseUser: got %+v, want user 7 and 2 images", got)
+	}
+	if len(steps) != 4 || steps[0] != "disable 7" || steps[3] != "erase 7" || !slices.Contains(steps, "take down "+annsImage) || !slices.Contains(steps, "take down "+missingImg) {
+		t.Errorf("steps: got %q, want disable, ann's two takedowns, erase", steps)
+	}
+	for _, d := range td.got {
+		if d.By != "cli:root" || d.Reason != "erasure of user:7" {
+			t.Errorf("takedown: got by %q for %q, want cli:root for erasure of user:7", d.By, d.Reason)
+		}
+	}
+	if _, ok := imgs.images[anonImage]; !ok {
+		t.Error("someone else's image was taken down")
+	}
+	if len(er.got) != 1 || er.got[0].Reporter != "u:7" || er.got[0].Event.Action != core.ActionErase || er.got[0].Event.Target != "user:7" || er.got[0].Event.Reason != "her request" {
+		t.Errorf("erasure: got %+v, want u:7's, recorded as erase of user:7 for her request", er.got)
 	}
 }

@@ -72,6 +72,7 @@ type Stores struct {
 	}
 	Reports  ReportStore
 	Accounts AccountStore
+	Erasures ErasureStore
 	Sessions interface {
 		SessionStore
 		SessionExpirer
@@ -137,7 +138,8 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	if sv.Outbox, err = NewOutbox(cfg.Outbox, OutboxDeps{Store: st.Outbox, Reader: st.Outbox, Deliverers: st.Deliverers, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
-	if sv.Erasure, err = NewErasure(cfg, ErasureDeps{Images: st.Images, TakeDown: sv.Moderation, Runtime: st.Runtime}); err != nil {
+	if sv.Erasure, err = NewErasure(cfg, ErasureDeps{Images: st.Images, Lister: st.Images, Users: st.Accounts, Erasures: st.Erasures,
+		TakeDown: sv.Moderation, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	return sv, nil

@@ -114,6 +114,7 @@ type Blocked struct {
 const (
 	ActionDismiss = "dismiss" // an image's reports were dismissed; Target is its id
 	ActionUnblock = "unblock" // a SHA-256 was unblocked; Target is it
+	ActionErase   = "erase"   // a user was erased; Target is "user:<id>"
 )
 
 // ModerationEvent is the audit record of a moderation action other than a
@@ -331,6 +332,31 @@ type ReportStore interface {
 	// image id) and records e (Action ActionDismiss). It returns
 	// ErrNotFound, changing nothing, if the image has no open report.
 	DismissReports(ctx context.Context, e ModerationEvent) error
+}
+
+// PersonalDataErasure asks ErasureStore.ErasePersonalData to erase what
+// is kept of a user besides their images (which are taken down first, each
+// with its own audit record).
+type PersonalDataErasure struct {
+	UserID int64
+	// Reporter is the user's name in reports ("u:<id>"); their reports
+	// are kept for the count, under Alias (unique to this erasure), with
+	// no detail.
+	Reporter string
+	Alias    string
+	Event    ModerationEvent // the audit record, Action ActionErase
+}
+
+// ErasureStore erases a user's personal data.
+type ErasureStore interface {
+	// ErasePersonalData does, in one transaction: disable user e.UserID;
+	// delete their API tokens, console sessions and unclaimed uploads
+	// (whose bytes the sweeper then deletes as orphans); in their open
+	// reports replace Reporter by Alias and empty Detail; empty the
+	// client address of the audit records of their images; record
+	// e.Event. It returns ErrNotFound, changing nothing, if there is no
+	// such user. Run again, it erases what came since.
+	ErasePersonalData(ctx context.Context, e PersonalDataErasure) error
 }
 
 // UserFinder looks users up.

@@ -26,7 +26,9 @@ func TestComposerRemoveDeletes(t *testing.T) {
 	inBrowser(t, bctx, "open the composer", chromedp.Navigate(s.base+"/composer/"))
 	inBrowser(t, bctx, "wait for the settings", pollJS[bool](`!document.getElementById('drop').disabled`))
 
-	item := func(name string) string { return fmt.Sprintf(`document.querySelector('#uploads li[data-file=%q]')`, name) }
+	item := func(name string) string {
+		return fmt.Sprintf(`document.querySelector('#uploads li[data-file=%q]')`, name)
+	}
 	published := func(name string) string {
 		t.Helper()
 		inBrowser(t, bctx, "pick "+name, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{files[name]}))

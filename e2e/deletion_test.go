@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/userimages/userimages/client/api"
+
+	"userimages/sqlite"
 )
 
 // published uploads img through the three steps with auth ("" for
@@ -174,5 +177,81 @@ func TestUploadTokenDeletes(t *testing.T) {
 	}
 	if _, err := fetch(http.DefaultClient, short.base, path); err != nil {
 		t.Errorf("GET after the refused DELETE: got %v, want 200", err)
+	}
+}
+
+// TestUserErase: `userimages user erase` while the server runs takes down
+// every image of the user (and their variants) and nobody else's, revokes
+// their API token and password, disables the account, removes their
+// reports' identity and words (the report still counts), and audits it.
+func TestUserErase(t *testing.T) {
+	data := t.TempDir()
+	addUser(t, data, "ann@example.com", "ann's password")
+	addUser(t, data, "bob@example.com", "bob's password")
+	annToken := "Bearer " + apiToken(t, data, "ann@example.com")
+	annPassword := basicAuth("ann@example.com", "ann's password")
+	bob := basicAuth("bob@example.com", "bob's password")
+	srv := startServer(t, data)
+	rng := newRand(t)
+	var annPaths []string
+	for range 2 {
+		_, p, _ := published(t, srv.base, annToken, encodeJPEG(t, rng, 400, 300))
+		annPaths = append(annPaths, p)
+	}
+	_, bobPath, bobID := published(t, srv.base, bob, encodeJPEG(t, rng, 400, 300))
+	for _, p := range append(annPaths, annPaths[0]+"?w=160", bobPath) {
+		if _, err := fetch(http.DefaultClient, srv.base, p); err != nil {
+			t.Fatalf("GET %s before: %v", p, err)
+		}
+	}
+	res, body, err := do(http.DefaultClient, http.MethodPost, srv.base+"/api/v2/guide/user_images/"+bobID+"/reports", annToken, nil,
+		[]byte(`{"reason":"privacy","detail":"that is my street, call me on 555 0100"}`))
+	if err != nil || res.StatusCode != http.StatusAccepted {
+		t.Fatalf("ann reports bob's image: got %v %s, want 202", err, body)
+	}
+
+	out := runCLI(t, "", "user", "erase", "--data", data, "--email", "ann@example.com", "--reason", "GDPR request 42")
+	if !strings.Contains(out, "2 images taken down") || !strings.Contains(out, annPaths[0]) || !strings.Contains(out, annPaths[1]) {
+		t.Errorf("user erase printed %q, want both of ann's paths and 2 images taken down", out)
+	}
+	for _, p := range append(annPaths, annPaths[0]+"?w=160") {
+		if _, err := fetch(http.DefaultClient, srv.base, p); statusOf(err) != http.StatusNotFound {
+			t.Errorf("GET %s after the erasure: got %v, want 404", p, err)
+		}
+	}
+	if _, err := fetch(http.DefaultClient, srv.base, bobPath); err != nil {
+		t.Errorf("GET bob's %s after ann's erasure: got %v, want 200", bobPath, err)
+	}
+	for what, auth := range map[string]string{"API token": annToken, "password": annPassword} {
+		if res, _, err := do(http.DefaultClient, http.MethodGet, srv.base+"/api/v2/users/me", auth, nil, nil); err != nil || res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("users/me with ann's %s after the erasure: got %v %v, want 401", what, res.StatusCode, err)
+		}
+	}
+	if ls := runCLI(t, "", "user", "token", "ls", "--data", data, "--email", "ann@example.com"); strings.Count(strings.TrimSpace(ls), "\n") != 0 {
+		t.Errorf("ann's API tokens after the erasure: got %q, want none listed", ls)
+	}
+	if ls := runCLI(t, "", "user", "ls", "--data", data); !regexp.MustCompile(`ann@example\.com\s+false\s+true`).MatchString(ls) {
+		t.Errorf("user ls: got %q, want ann disabled", ls)
+	}
+	if log := runCLI(t, "", "images", "log", "--data", data); strings.Count(log, "erasure of user:") != 2 {
+		t.Errorf("images log: got %q, want ann's two images taken down for her erasure", log)
+	}
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(data, "userimages.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	reports, err := db.Reports(t.Context(), bobID)
+	if err != nil || len(reports) != 1 || !strings.HasPrefix(reports[0].Reporter, "erased:") || reports[0].Detail != "" || reports[0].Reason != "privacy" {
+		t.Errorf("reports of bob's image after ann's erasure: got %+v, %v; want one privacy report, its reporter and detail erased", reports, err)
+	}
+	evs, err := db.ModerationEvents(t.Context(), "", 10)
+	if err != nil || len(evs) != 1 || evs[0].Action != "erase" || evs[0].Reason != "GDPR request 42" || !strings.HasPrefix(evs[0].By, "cli:") {
+		t.Errorf("audit events: got %+v, %v; want the erasure, by the CLI, for GDPR request 42", evs, err)
+	}
+	// Erasing again is no error and changes nothing more.
+	if out := runCLI(t, "", "user", "erase", "--data", data, "--email", "ann@example.com"); !strings.Contains(out, "0 images taken down") {
+		t.Errorf("user erase again printed %q, want 0 images taken down", out)
 	}
 }

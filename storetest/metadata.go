@@ -29,6 +29,7 @@ type MetadataStore interface {
 	core.ModerationStore
 	core.ReportStore
 	core.AccountStore
+	core.ErasureStore
 	core.SessionStore
 	core.SessionExpirer
 	core.TakedownStore
@@ -66,6 +67,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("ListImagesConsole", func(t *testing.T) { testListImagesConsole(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, open) })
+	t.Run("ErasePersonalData", func(t *testing.T) { testErasePersonalData(t, open) })
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 }
 

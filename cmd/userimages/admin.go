@@ -51,6 +51,28 @@ type userCmd struct {
 	Ls      userLsCmd      `cmd:"" help:"List users."`
 	Disable userDisableCmd `cmd:"" help:"Disable a user: its password and API tokens stop working on every instance at once; its images stay."`
 	Token   userTokensCmd  `cmd:"" help:"Create (the default), list and revoke API tokens."`
+	Erase   userEraseCmd   `cmd:"" help:"Erase a user: disable the account, take down every image they uploaded (caches in front purged), revoke their API tokens and sessions, remove their reports' personal data; audited. Safe to run again (after a restore)."`
+}
+
+type userEraseCmd struct {
+	location
+	Email  string `help:"The user's email." required:""`
+	Reason string `help:"Why, for the audit log." default:"erasure requested"`
+}
+
+func (c *userEraseCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
+		erased, err := svc.Erasure.EraseUser(ctx, c.Email, "cli:"+loginName(), c.Reason)
+		for _, img := range erased.TakenDown {
+			fmt.Fprintln(std.out, "took down", core.Path(img))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(std.out, "erased %s (user %d): %d images taken down, API tokens and sessions revoked, account disabled, reports' personal data removed\n",
+			c.Email, erased.User.ID, len(erased.TakenDown))
+		return nil
+	})
 }
 
 type userTokensCmd struct {
