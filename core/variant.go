@@ -43,11 +43,15 @@ const (
 )
 
 // Variant asks for a published image at Width (upright, never wider than
-// the original) in Format.
+// the original; OwnWidth: the original's) in Format.
 type Variant struct {
 	Width  int
 	Format api.Format
 }
+
+// OwnWidth is the Width of a variant at the original's own size
+// (GET <path>?fm=webp, ?auto=format: a format without a width).
+const OwnWidth = 0
 
 // VariantKey is the object key of image id's variant v, for serving it
 // from the object store or a CDN in front of it.
@@ -80,11 +84,11 @@ func (s *Serving) VariantWidthAllowed(w int) bool { return slices.Contains(s.cfg
 
 // OpenVariant returns the image published under id with extension ext,
 // as OpenImage does, and the bytes of its variant v, making and storing
-// them if this is the first request for them. v.Width must be one of
-// Config.VariantWidths and v.Format one of VariantFormats.
+// them if this is the first request for them. v.Width must be OwnWidth or
+// one of Config.VariantWidths and v.Format one of VariantFormats.
 func (s *Serving) OpenVariant(ctx context.Context, id, ext string, v Variant) (_ Image, _ Blob, err error) {
 	defer func() { err = Classify(err) }()
-	if !s.VariantWidthAllowed(v.Width) || !variant.Encodable(v.Format) {
+	if v.Width != OwnWidth && !s.VariantWidthAllowed(v.Width) || !variant.Encodable(v.Format) {
 		return Image{}, nil, Errorf(api.CodeInvalidVariant, "no variant of width %d in %s is served", v.Width, v.Format.Name)
 	}
 	now := s.now()

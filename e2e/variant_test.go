@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +94,12 @@ func TestVariants(t *testing.T) {
 		{photo, "w=960&auto=format&fm=png", acceptWebP, api.PNG.MIME, 960, 720, false},
 		{pngPath, "w=320", nil, api.PNG.MIME, 320, 240, false},
 		{pngPath, "w=320&auto=format", acceptWebP, api.WebP.MIME, 320, 240, true},
+		// A format without a width: the picture at its own size (imgix's
+		// ?auto=format alone).
+		{photo, "fm=webp", nil, api.WebP.MIME, 1600, 1200, false},
+		{photo, "auto=format", acceptWebP, api.WebP.MIME, 1600, 1200, true},
+		{photo, "auto=format", nil, api.JPEG.MIME, 1600, 1200, true},
+		{pngPath, "fm=jpg", nil, api.JPEG.MIME, 800, 600, false},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			res, _, m := getVariant(t, srv.base, tc.path, tc.query, tc.header)
@@ -133,7 +140,7 @@ func TestVariants(t *testing.T) {
 	})
 
 	t.Run("400 InvalidVariant", func(t *testing.T) {
-		for _, q := range []string{"w=641", "w=640&fm=gif", "w=640&q=80", "v=2", "fm=webp", "w=640&w=320", "w=640&auto=compress", "w=abc"} {
+		for _, q := range []string{"w=641", "w=640&fm=gif", "w=640&q=80", "v=2", "fm=gif", "w=&fm=webp", "w=640&w=320", "w=640&auto=compress", "auto=compress", "w=abc"} {
 			res, body, err := do(http.DefaultClient, http.MethodGet, srv.base+photo+"?"+q, "", nil, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -141,12 +148,43 @@ func TestVariants(t *testing.T) {
 			if res.StatusCode != http.StatusBadRequest || errorCode(body) != string(api.CodeInvalidVariant) || !strings.Contains(string(body), "160|320|640|960|1280|1920") {
 				t.Errorf("GET ?%s: got %d %s, want 400 InvalidVariant naming the widths", q, res.StatusCode, body)
 			}
+			// The format names the README lists.
+			if !strings.Contains(string(body), "fm=jpeg|jpg|png|webp") {
+				t.Errorf("GET ?%s: got %s, want the formats jpeg|jpg|png|webp named", q, body)
+			}
 		}
 	})
 
 	t.Run("served as originals are", func(t *testing.T) {
 		_, body, _ := getVariant(t, srv.base, photo, "w=640&fm=webp", nil)
 		checkServed(t, srv, photo+"?w=640&fm=webp", api.WebP.MIME, body)
+		_, body, _ = getVariant(t, srv.base, photo, "fm=webp", nil)
+		checkServed(t, srv, photo+"?fm=webp", api.WebP.MIME, body)
+	})
+
+	t.Run("CORS as originals", func(t *testing.T) {
+		corsOf := func(query string) http.Header {
+			res, body, err := do(http.DefaultClient, http.MethodGet, srv.base+photo+query, "", map[string]string{"Origin": "https://help.example.com"}, nil)
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: got %v %s %.200s, want 200", query, err, statusCode(res), body)
+			}
+			h := http.Header{}
+			for k, v := range res.Header {
+				if strings.HasPrefix(k, "Access-Control-") {
+					h[k] = v
+				}
+			}
+			return h
+		}
+		want := corsOf("")
+		if want.Get("Access-Control-Expose-Headers") == "" || want.Get("Access-Control-Allow-Origin") == "" {
+			t.Fatalf("the original answers CORS headers %v: want Allow-Origin and Expose-Headers", want)
+		}
+		for _, q := range []string{"?w=640", "?w=640&fm=webp", "?fm=webp", "?auto=format"} {
+			if got := corsOf(q); !reflect.DeepEqual(got, want) {
+				t.Errorf("GET %s: got CORS headers %v, want the original's %v", q, got, want)
+			}
+		}
 	})
 
 	t.Run("the CLI prints a srcset of variant URLs", func(t *testing.T) {

@@ -22,8 +22,19 @@ const (
 	autoFormat  = api.VariantAutoFormat
 )
 
-// variantFormatNames are the values of fm: the formats' extensions, and
-// imgix's "jpg".
+// variantFormatNames are the values of fm, as the README lists them: the
+// formats' extensions, and imgix's "jpg" after "jpeg".
+func variantFormatNames() []string {
+	var names []string
+	for _, f := range core.VariantFormats() {
+		names = append(names, f.Ext)
+		if f.MIME == api.JPEG.MIME {
+			names = append(names, "jpg")
+		}
+	}
+	return names
+}
+
 func variantFormat(name string) (api.Format, bool) {
 	if name == "jpg" {
 		return api.JPEG, true
@@ -42,13 +53,9 @@ func variantFormat(name string) (api.Format, bool) {
 // must then name.
 func (s *Server) parseVariant(r *http.Request, ext string) (v core.Variant, dependsOnAccept bool, err error) {
 	widths := s.svc.Images.VariantWidths()
-	var fms []string
-	for _, f := range core.VariantFormats() {
-		fms = append(fms, f.Ext)
-	}
 	invalid := func(format string, args ...any) error {
-		return core.Errorf(api.CodeInvalidVariant, "%s; an image path takes w=%s, and optionally fm=%s or auto=format",
-			fmt.Sprintf(format, args...), joinInts(widths, "|"), strings.Join(fms, "|"))
+		return core.Errorf(api.CodeInvalidVariant, "%s; an image path takes w=%s, fm=%s or auto=format, or w with one of the others",
+			fmt.Sprintf(format, args...), joinInts(widths, "|"), strings.Join(variantFormatNames(), "|"))
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -62,11 +69,14 @@ func (s *Server) parseVariant(r *http.Request, ext string) (v core.Variant, depe
 			return v, false, invalid("%s is given %d times", k, len(vs))
 		}
 	}
-	w, err := strconv.Atoi(q.Get(paramWidth))
-	if !q.Has(paramWidth) || err != nil || !slices.Contains(widths, w) {
-		return v, false, invalid("w=%q is not a served width", q.Get(paramWidth))
+	if q.Has(paramWidth) {
+		// Without w, the picture's own width (core.OwnWidth).
+		w, err := strconv.Atoi(q.Get(paramWidth))
+		if err != nil || !slices.Contains(widths, w) {
+			return v, false, invalid("w=%q is not a served width", q.Get(paramWidth))
+		}
+		v.Width = w
 	}
-	v.Width = w
 	orig, ok := formatOfExt(ext)
 	if !ok {
 		return v, false, core.Errorf(api.CodeNotFound, "no image at this path")

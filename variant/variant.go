@@ -42,8 +42,12 @@ const (
 func Prefix(id string) string { return "variants/" + id + "/" }
 
 // Key is the object key of image id's variant of width w in format f
-// (variants/ID/640-webp: keys have no dots).
+// (variants/ID/640-webp: keys have no dots; variants/ID/full-webp for w
+// 0, the original's own width).
 func Key(id string, w int, f api.Format) string {
+	if w <= 0 {
+		return fmt.Sprintf("%sfull-%s", Prefix(id), f.Ext)
+	}
 	return fmt.Sprintf("%s%d-%s", Prefix(id), w, f.Ext)
 }
 
@@ -109,10 +113,11 @@ func (s Source) Upright() (w, h int) {
 }
 
 // Fit returns the upright size of the variant asked at width w: never
-// wider than the original, the height by the aspect ratio, at least 1.
+// wider than the original (whose own size w 0 asks for), the height by
+// the aspect ratio, at least 1.
 func (s Source) Fit(w int) (int, int) {
 	uw, uh := s.Upright()
-	if w >= uw {
+	if w <= 0 || w >= uw {
 		return uw, uh
 	}
 	return w, max(1, (uh*w+uw/2)/uw)
