@@ -109,6 +109,14 @@ type Config struct {
 	// VariantPregenerate are made in the background when an image is
 	// claimed. Default none: each is made on its first request.
 	VariantPregenerate []Variant
+	// NearDuplicateDistance is the most bits an upload's perceptual hash
+	// (PDQ) may differ from a blocked one's for the upload to be refused.
+	// Default DefaultNearDuplicateDistance, PDQ's authors' threshold; at
+	// most 64.
+	NearDuplicateDistance int
+	// HashesPoll is how often an instance reads the blocked hashes others
+	// added or removed. Default DefaultHashesPoll.
+	HashesPoll time.Duration
 }
 
 // ConfigField names a field of Config in the errors of Validate (see
@@ -117,22 +125,24 @@ type ConfigField string
 
 // The fields of Config.
 const (
-	ConfigMaxFileSize          ConfigField = "MaxFileSize"
-	ConfigContentTypes         ConfigField = "ContentTypes"
-	ConfigUploadURLTTL         ConfigField = "UploadURLTTL"
-	ConfigClaimWindow          ConfigField = "ClaimWindow"
-	ConfigOrphanGrace          ConfigField = "OrphanGrace"
-	ConfigMaxPixels            ConfigField = "MaxPixels"
-	ConfigMaxSide              ConfigField = "MaxSide"
-	ConfigServerSideEncryption ConfigField = "ServerSideEncryption"
-	ConfigMinFreeSpace         ConfigField = "MinFreeSpace"
-	ConfigPasswordCost         ConfigField = "PasswordCost"
-	ConfigSessionIdle          ConfigField = "SessionIdle"
-	ConfigSessionMaxAge        ConfigField = "SessionMaxAge"
-	ConfigVariantWidths        ConfigField = "VariantWidths"
-	ConfigVariantMemory        ConfigField = "VariantMemory"
-	ConfigVariantWait          ConfigField = "VariantWait"
-	ConfigVariantPregenerate   ConfigField = "VariantPregenerate"
+	ConfigMaxFileSize           ConfigField = "MaxFileSize"
+	ConfigContentTypes          ConfigField = "ContentTypes"
+	ConfigUploadURLTTL          ConfigField = "UploadURLTTL"
+	ConfigClaimWindow           ConfigField = "ClaimWindow"
+	ConfigOrphanGrace           ConfigField = "OrphanGrace"
+	ConfigMaxPixels             ConfigField = "MaxPixels"
+	ConfigMaxSide               ConfigField = "MaxSide"
+	ConfigServerSideEncryption  ConfigField = "ServerSideEncryption"
+	ConfigMinFreeSpace          ConfigField = "MinFreeSpace"
+	ConfigPasswordCost          ConfigField = "PasswordCost"
+	ConfigSessionIdle           ConfigField = "SessionIdle"
+	ConfigSessionMaxAge         ConfigField = "SessionMaxAge"
+	ConfigVariantWidths         ConfigField = "VariantWidths"
+	ConfigVariantMemory         ConfigField = "VariantMemory"
+	ConfigVariantWait           ConfigField = "VariantWait"
+	ConfigVariantPregenerate    ConfigField = "VariantPregenerate"
+	ConfigNearDuplicateDistance ConfigField = "NearDuplicateDistance"
+	ConfigHashesPoll            ConfigField = "HashesPoll"
 )
 
 // maxSigV4Expiry is the longest a SigV4 presigned URL may be good for.
@@ -150,7 +160,7 @@ func (c Config) Validate() error {
 // naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
 	c = c.defaults()
-	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants} {
+	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants, c.checkResemblance} {
 		if err := check(); err != nil {
 			return c, err
 		}
@@ -180,7 +190,20 @@ func (c Config) defaults() Config {
 	c.SessionIdle = cmp.Or(c.SessionIdle, DefaultSessionIdle)
 	c.SessionMaxAge = cmp.Or(c.SessionMaxAge, DefaultSessionMaxAge)
 	c.TokenDeleteWindow = cmp.Or(c.TokenDeleteWindow, DefaultTokenDeleteWindow)
+	c.NearDuplicateDistance = cmp.Or(c.NearDuplicateDistance, DefaultNearDuplicateDistance)
+	c.HashesPoll = cmp.Or(c.HashesPoll, DefaultHashesPoll)
 	return c
+}
+
+// checkResemblance checks the matching of perceptual hashes.
+func (c Config) checkResemblance() error {
+	switch {
+	case c.NearDuplicateDistance < 1 || c.NearDuplicateDistance > 64:
+		return config.Invalid(ConfigNearDuplicateDistance, c.NearDuplicateDistance, "must be between 1 and 64 bits")
+	case c.HashesPoll < 100*time.Millisecond:
+		return config.Invalid(ConfigHashesPoll, c.HashesPoll, "must be at least 100ms")
+	}
+	return nil
 }
 
 // checkSizes checks the byte and pixel limits.

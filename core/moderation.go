@@ -22,8 +22,10 @@ type Moderation struct {
 	takes  TakedownStore
 	blobs  BlobStore
 	forget Forgetter
-	now    func() time.Time
-	log    *slog.Logger
+	// resemble, when set, blocks a picture by its look too.
+	resemble BlockHasher
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // Forgetter is told of every takedown, after the image's row is gone and
@@ -33,7 +35,19 @@ type Forgetter interface {
 	Forget(ctx context.Context, imageID string)
 }
 
-// ModerationDeps are the roles Moderation calls.
+// BlockHasher gives the perceptual hashes a blocking takedown blocks
+// besides the bytes, and takes them into account once they are stored
+// (Resemblance does).
+type BlockHasher interface {
+	// BlockForms returns the hashes to block with img; none when it has
+	// no reliable hash.
+	BlockForms(ctx context.Context, img Image) []BlockedHash
+	// Sync reads the blocked hashes the store has.
+	Sync(ctx context.Context) error
+}
+
+// ModerationDeps are the roles Moderation calls. Resemble, when set,
+// blocks a blocking takedown's picture by its look too.
 type ModerationDeps struct {
 	Images     ImageReader
 	Lister     ImageLister
@@ -42,6 +56,7 @@ type ModerationDeps struct {
 	Takedowns  TakedownStore
 	Blobs      BlobStore
 	Forget     Forgetter
+	Resemble   BlockHasher
 	Runtime
 }
 
@@ -52,7 +67,7 @@ func NewModeration(d ModerationDeps) (*Moderation, error) {
 	}
 	rt := d.Runtime.withDefaults()
 	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, takes: d.Takedowns,
-		blobs: d.Blobs, forget: d.Forget, now: rt.Now, log: rt.Log}, nil
+		blobs: d.Blobs, forget: d.Forget, resemble: d.Resemble, now: rt.Now, log: rt.Log}, nil
 }
 
 // ParseImagePath returns the image id of a published path
@@ -89,7 +104,10 @@ func SurrogateKey(id string) string { return "img-" + id }
 // each image's row goes, with an audit record each, the bytes are
 // blocklisted if asked, and a purge of the images' surrogate keys is
 // queued in the outbox for every cache in front (TopicPurge); then their
-// variants and bytes are deleted. It returns the images taken down, the
+// variants and bytes are deleted. With o.Block and Resemble, the
+// perceptual hashes of the picture and of its rotations and mirrors are
+// blocked in the same transaction, so that pictures that look like it are
+// refused too. It returns the images taken down, the
 // one asked for first. Every takedown, deletion or erasure goes through it.
 func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, err error) {
 	defer func() { err = Classify(err) }()
@@ -97,8 +115,19 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 	if !ValidImageID(o.ID) {
 		return nil, notFound
 	}
-	ds, err := s.takes.TakeDown(ctx, Takedown{ImageID: o.ID, AllCopies: o.AllCopies || o.Block, By: o.By, Reason: o.Reason,
-		Block: o.Block, At: s.now(), Outbox: purgeEntries})
+	t := Takedown{ImageID: o.ID, AllCopies: o.AllCopies || o.Block, By: o.By, Reason: o.Reason,
+		Block: o.Block, At: s.now(), Outbox: purgeEntries}
+	if o.Block && s.resemble != nil {
+		img, err := s.images.Image(ctx, o.ID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, notFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("take down %s: %w", o.ID, err)
+		}
+		t.Hashes = s.resemble.BlockForms(ctx, img)
+	}
+	ds, err := s.takes.TakeDown(ctx, t)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFound
 	}
@@ -110,6 +139,11 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 		taken[i] = d.Image
 		s.forget.Forget(ctx, d.Image.ID)
 		deleteBlob(ctx, s.blobs, s.log, ImageKey(d.Image.ID))
+	}
+	if len(t.Hashes) > 0 {
+		if err := s.resemble.Sync(ctx); err != nil { // else the next poll does it
+			s.log.WarnContext(ctx, "takedown: reading the blocked hashes failed", "image", o.ID, "err", err)
+		}
 	}
 	return taken, nil
 }
@@ -229,6 +263,9 @@ func (s *Moderation) Unblock(ctx context.Context, sha, by, reason string) error 
 	err := s.mod.Unblock(ctx, ModerationEvent{Action: ActionUnblock, Target: sha, By: by, Reason: reason, At: s.now()})
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(api.CodeNotFound, "%s is not blocklisted", sha)
+	}
+	if err == nil && s.resemble != nil {
+		err = s.resemble.Sync(ctx) // its perceptual hashes went with it
 	}
 	return Classify(err)
 }

@@ -14,6 +14,7 @@ import (
 //	Serving     published images and their variants; forgets taken-down ones
 //	Moderation  takedowns, brands' removal, the blocklist, the audit log
 //	Reports     readers' reports and their queue
+//	Resemblance perceptual hashes: refusing pictures that look like blocked ones, hash lists
 //	Accounts    users, API tokens, brands, authentication
 //	Sessions    the console's sign-in sessions
 //	Upkeep      the sweeper and readiness
@@ -70,7 +71,9 @@ type Stores struct {
 		OutboxStore
 		OutboxReader
 	}
-	Reports  ReportStore
+	Reports ReportStore
+	// Hashes, when set, blocks pictures by their look too (Resemblance).
+	Hashes   HashBlocklist
 	Accounts AccountStore
 	Erasures ErasureStore
 	Sessions interface {
@@ -96,11 +99,13 @@ type Services struct {
 	Serving    *Serving
 	Moderation *Moderation
 	Reports    *Reports
-	Accounts   *Accounts
-	Sessions   *Sessions
-	Upkeep     *Upkeep
-	Outbox     *Outbox
-	Erasure    *Erasure
+	// Resemblance is nil when Stores.Hashes is.
+	Resemblance *Resemblance
+	Accounts    *Accounts
+	Sessions    *Sessions
+	Upkeep      *Upkeep
+	Outbox      *Outbox
+	Erasure     *Erasure
 }
 
 // NewServices wires every use case on st, or returns an error if cfg is
@@ -114,12 +119,21 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	if sv.Serving, err = NewServing(cfg, ServingDeps{Images: st.Images, Blobs: st.Blobs, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
+	// Optional roles go in as nil interfaces, not as typed nil pointers.
+	var fingerprint Fingerprinter
+	var resemble BlockHasher
+	if st.Hashes != nil {
+		if sv.Resemblance, err = NewResemblance(cfg, ResemblanceDeps{Hashes: st.Hashes, Blobs: st.Blobs, Runtime: st.Runtime}); err != nil {
+			return Services{}, err
+		}
+		fingerprint, resemble = sv.Resemblance, sv.Resemblance
+	}
 	if sv.Uploads, err = NewUploads(cfg, UploadsDeps{Uploads: st.Uploads, Brands: st.Brands, Blocks: st.Moderation, Blobs: st.Blobs,
-		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Runtime: st.Runtime}); err != nil {
+		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Fingerprint: fingerprint, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,
-		Takedowns: st.Moderation, Blobs: st.Blobs, Forget: sv.Serving, Runtime: st.Runtime}); err != nil {
+		Takedowns: st.Moderation, Blobs: st.Blobs, Forget: sv.Serving, Resemble: resemble, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Reports, err = NewReports(ReportsDeps{Images: st.Images, Reports: st.Reports, Runtime: st.Runtime}); err != nil {

@@ -22,6 +22,10 @@ type Upload struct {
 	ImageID string
 	Size    int64
 	SHA256  string
+	// PDQ is the perceptual hash of the copy (package pdq, 64 hex digits;
+	// "" when it was not hashed), and PDQQuality its quality (0..100).
+	PDQ        string
+	PDQQuality int
 }
 
 // Uploader says who sent an upload, for moderation.
@@ -40,6 +44,8 @@ type Image struct {
 	SHA256      string // hex
 	CreatedAt   time.Time
 	Uploader    Uploader
+	PDQ         string // as Upload.PDQ
+	PDQQuality  int
 }
 
 // User is an account that may authenticate; anonymous callers have none.
@@ -115,7 +121,50 @@ const (
 	ActionDismiss = "dismiss" // an image's reports were dismissed; Target is its id
 	ActionUnblock = "unblock" // a SHA-256 was unblocked; Target is it
 	ActionErase   = "erase"   // a user was erased; Target is "user:<id>"
+	// A hash list was imported or removed; Target is its name.
+	ActionImportHashes = "import-hashes"
+	ActionRemoveHashes = "remove-hashes"
 )
+
+// ListTakedowns is the list of the hashes blocking takedowns record.
+const ListTakedowns = "takedowns"
+
+// BlockedHash is a perceptual hash refused at the PUT (with those near
+// it), on a list: ListTakedowns, or an imported list's name.
+type BlockedHash struct {
+	List    string
+	Hash    string // PDQ, 64 lower-case hex digits
+	Quality int    // 0..100; -1 when an imported list gave none
+	// Source is, for ListTakedowns, the SHA-256 of the image taken down,
+	// so that unblocking those bytes unblocks its hashes; else "".
+	Source string
+	// Version and Seq are the store's: the version of the change that
+	// added it, and its order within all.
+	Version int64
+	Seq     int64
+}
+
+// HashList is a list of blocked hashes: its name, size and when it was
+// last added to.
+type HashList struct {
+	Name   string
+	Hashes int64
+	At     time.Time
+}
+
+// HashesVersion says which blocked hashes an instance has: Version grows
+// with every change of them, Removals with every removal.
+type HashesVersion struct {
+	Version  int64
+	Removals int64
+}
+
+// HashCursor is where a listing of blocked hashes resumes: after the hash
+// of Version and Seq.
+type HashCursor struct {
+	Version int64
+	Seq     int64
+}
 
 // ModerationEvent is the audit record of a moderation action other than a
 // takedown (which is a Deletion).
@@ -258,9 +307,11 @@ type ModerationStore interface {
 	// Blocklist lists the blocklisted SHA-256s, newest first, at most
 	// limit.
 	Blocklist(ctx context.Context, limit int) ([]Blocked, error)
-	// Unblock atomically removes e.Target (a SHA-256) from the blocklist
-	// and records e (Action ActionUnblock). It returns ErrNotFound,
-	// changing nothing, if e.Target is not blocklisted.
+	// Unblock atomically removes e.Target (a SHA-256) from the blocklist,
+	// with the ListTakedowns hashes whose Source it is (counted as
+	// removed, HashBlocklist), and records e (Action ActionUnblock). It
+	// returns ErrNotFound, changing nothing, if e.Target is not
+	// blocklisted.
 	Unblock(ctx context.Context, e ModerationEvent) error
 	// ModerationEvents lists the audit records other than takedowns,
 	// newest first, at most limit; of target only, unless target is "".
@@ -279,6 +330,9 @@ type Takedown struct {
 	// Outbox returns the entries to enqueue, in the same transaction, for
 	// the images taken down; nil for none.
 	Outbox func(taken []Image) []OutboxEntry
+	// Hashes are the perceptual hashes a blocking takedown blocks (the
+	// picture's and its rotations' and mirrors').
+	Hashes []BlockedHash
 }
 
 // TakedownStore takes images down together with what must go with them.
@@ -286,14 +340,36 @@ type TakedownStore interface {
 	// TakeDown does, in one transaction: delete image t.ImageID and, with
 	// t.AllCopies, every other published image with its SHA-256 (as found
 	// in the transaction), with their reports; record a Deletion of each
-	// (t.By, t.Reason, Blocked t.Block, t.At); blocklist the SHA-256 if
-	// t.Block; enqueue what t.Outbox returns for those images. It returns
+	// (t.By, t.Reason, Blocked t.Block, t.At); blocklist the SHA-256 and
+	// add t.Hashes under one new version (HashBlocklist) if t.Block; enqueue what t.Outbox returns for those images. It returns
 	// the deletions, t.ImageID's first, or ErrNotFound, changing nothing,
 	// if image t.ImageID does not exist.
 	TakeDown(ctx context.Context, t Takedown) ([]Deletion, error)
 	// DeletionsOf lists the takedowns of images with SHA-256 sha (hex),
 	// newest first, at most limit.
 	DeletionsOf(ctx context.Context, sha string, limit int) ([]Deletion, error)
+}
+
+// HashBlocklist keeps the perceptual hashes refused at the PUT, which
+// every instance reads into memory and follows (HashesVersion). A
+// blocking takedown adds its hashes with TakedownStore.TakeDown and
+// unblocking its bytes (ModerationStore.Unblock) removes them.
+type HashBlocklist interface {
+	// AddBlockedHashes atomically adds hs, under one new version, and
+	// records e.
+	AddBlockedHashes(ctx context.Context, hs []BlockedHash, e ModerationEvent) error
+	// RemoveHashList atomically removes the hashes of list, counts them as
+	// removed and records e; it returns how many, or ErrNotFound, changing
+	// nothing, if the list has none.
+	RemoveHashList(ctx context.Context, list string, e ModerationEvent) (int64, error)
+	// HashesVersion returns the version of the blocked hashes.
+	HashesVersion(ctx context.Context) (HashesVersion, error)
+	// BlockedHashes lists the blocked hashes after c, in (Version, Seq)
+	// order, at most limit; of list only, unless it is "". A change is
+	// listed whole or not at all.
+	BlockedHashes(ctx context.Context, list string, c HashCursor, limit int) ([]BlockedHash, error)
+	// HashLists lists the lists, by name, with their sizes.
+	HashLists(ctx context.Context) ([]HashList, error)
 }
 
 // SessionStore keeps the console's sign-in sessions, so that every

@@ -43,8 +43,19 @@ type Uploads struct {
 	// URLs point elsewhere.
 	scratch ScratchSpace
 	pregen  Pregenerator
-	now     func() time.Time
-	log     *slog.Logger
+	// fingerprint hashes what a PUT accepted; nil: nothing is hashed.
+	fingerprint Fingerprinter
+	now         func() time.Time
+	log         *slog.Logger
+}
+
+// Fingerprinter computes the perceptual hash of an accepted image, and
+// refuses one that resembles a blocked picture (Resemblance does).
+type Fingerprinter interface {
+	// Fingerprint reads the whole image from src; it returns an *Error
+	// (api.CodeBlockedContent) to refuse it, and no error, with an empty
+	// hash, for a picture it cannot hash.
+	Fingerprint(ctx context.Context, src io.Reader, contentType string) (Fingerprint, error)
 }
 
 // Pregenerator makes an image's configured variants in the background
@@ -65,6 +76,9 @@ type UploadsDeps struct {
 	Signer  UploadSigner
 	Scratch ScratchSpace
 	Pregen  Pregenerator
+	// Fingerprint, when set, hashes every accepted image (stored with it)
+	// and refuses those resembling a blocked picture.
+	Fingerprint Fingerprinter
 	Runtime
 }
 
@@ -89,7 +103,7 @@ func NewUploads(cfg Config, d UploadsDeps) (*Uploads, error) {
 	}
 	rt := d.Runtime.withDefaults()
 	return &Uploads{cfg: cfg, uploads: d.Uploads, brands: d.Brands, blocks: d.Blocks, blobs: d.Blobs, signer: d.Signer,
-		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, now: rt.Now, log: rt.Log}, nil
+		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, fingerprint: d.Fingerprint, now: rt.Now, log: rt.Log}, nil
 }
 
 // Object keys: staging holds the bytes clients PUT to an object store,
@@ -454,6 +468,13 @@ func (s *Uploads) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Pl
 	id, err := newImageID()
 	if err != nil {
 		return err
+	}
+	if s.fingerprint != nil {
+		fp, err := s.fingerprint.Fingerprint(ctx, plan.Reader(src), up.ContentType)
+		if err != nil {
+			return fmt.Errorf("keep %s: %w", up.Token, err)
+		}
+		up.PDQ, up.PDQQuality = fp.PDQ, fp.Quality
 	}
 	h := sha256.New()
 	if err := s.blobs.Put(ctx, ImageKey(id), io.TeeReader(plan.Reader(src), h)); err != nil {

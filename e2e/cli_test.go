@@ -125,7 +125,8 @@ func TestCLIEnvironment(t *testing.T) {
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"brand", "rm"}, {"user"}, {"user", "add"},
 		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"},
-		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}, {"hash"}}
+		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}, {"hash"},
+		{"blocklist"}, {"blocklist", "import"}, {"blocklist", "ls"}, {"blocklist", "export"}, {"blocklist", "rm"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
 	for _, cmd := range commands {
 		name := strings.Join(cmd, " ")

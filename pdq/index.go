@@ -47,12 +47,15 @@ func (x *Index) Add(hashes []Hash, tags []uint32) {
 	x.tags = append(x.tags, tags...)
 }
 
-// Reset removes every hash.
-func (x *Index) Reset() {
+// Replace makes x hold what y holds, at once for x's readers; y is not
+// to be used after.
+func (x *Index) Replace(y *Index) {
+	y.mu.Lock()
+	w, tags := y.w, y.tags
+	y.mu.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.w = [4][]uint64{}
-	x.tags = nil
+	x.w, x.tags = w, tags
 }
 
 // Match is a hash of the index near the one searched.

@@ -64,9 +64,9 @@ func TestIndexAgainstBruteForce(t *testing.T) {
 			t.Errorf("radius %d: Nearest %v, not the nearest of %v", radius, m, want)
 		}
 	}
-	x.Reset()
+	x.Replace(&Index{})
 	if _, ok := x.Nearest(base, 256); ok || x.Len() != 0 {
-		t.Error("a reset index still matches")
+		t.Error("an index replaced by an empty one still matches")
 	}
 }
 

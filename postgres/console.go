@@ -70,7 +70,7 @@ func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedIm
 		var ri core.ReportedImage
 		var last time.Time
 		img := &ri.Image
-		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &ri.Reports, &last)
+		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &ri.Reports, &last)
 		img.CreatedAt = img.CreatedAt.UTC()
 		return ri, err
 	}, `SELECT `+imageColumns+`, n, last FROM images
@@ -130,7 +130,15 @@ func (s *DB) DismissReports(ctx context.Context, e core.ModerationEvent) (err er
 
 func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) (err error) {
 	defer func() { err = fault(err) }()
-	return s.deleteAndRecord(ctx, `DELETE FROM blocklist WHERE sha256 = $1`, e)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := changedOne(tx.Exec(ctx, `DELETE FROM blocklist WHERE sha256 = $1`, e.Target)); err != nil {
+			return err
+		}
+		if _, err := removeHashes(ctx, tx, `DELETE FROM blocked_hashes WHERE list = $1 AND source = $2`, core.ListTakedowns, e.Target); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, e)
+	})
 }
 
 func (s *DB) Deletion(ctx context.Context, imageID string) (_ core.Deletion, err error) {

@@ -46,6 +46,9 @@ func (s *DB) TakeDown(ctx context.Context, t core.Takedown) (_ []core.Deletion, 
 			if err := block(ctx, tx, first.SHA256, t.At); err != nil {
 				return err
 			}
+			if err := addHashes(ctx, tx, t.Hashes, t.At); err != nil {
+				return err
+			}
 		}
 		if t.Outbox != nil {
 			return enqueue(ctx, tx, t.Outbox(imgs), t.At)

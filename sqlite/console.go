@@ -62,7 +62,7 @@ func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedIm
 		var ri core.ReportedImage
 		var created, last int64
 		img := &ri.Image
-		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &ri.Reports, &last)
+		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &ri.Reports, &last)
 		img.CreatedAt = fromMicros(created)
 		return ri, err
 	}, `SELECT `+imageColumns+`, n, last FROM images
@@ -137,7 +137,15 @@ func (s *DB) Blocklist(ctx context.Context, limit int) (_ []core.Blocked, err er
 
 func (s *DB) Unblock(ctx context.Context, e core.ModerationEvent) (err error) {
 	defer func() { err = fault(err) }()
-	return s.deleteAndRecord(ctx, `DELETE FROM blocklist WHERE sha256 = ?`, e)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := changedOne(s.txExec(tx, `DELETE FROM blocklist WHERE sha256 = ?`, e.Target)); err != nil {
+			return err
+		}
+		if _, err := s.removeHashes(tx, `DELETE FROM blocked_hashes WHERE list = ? AND source = ?`, core.ListTakedowns, e.Target); err != nil {
+			return err
+		}
+		return s.insertEvent(tx, e)
+	})
 }
 
 const eventColumns = `action, target, by, reason, at`

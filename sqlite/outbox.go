@@ -48,6 +48,9 @@ func (s *DB) TakeDown(ctx context.Context, t core.Takedown) (_ []core.Deletion, 
 			if err := s.block(tx, first.SHA256, t.At); err != nil {
 				return err
 			}
+			if err := s.addHashes(tx, t.Hashes, t.At); err != nil {
+				return err
+			}
 		}
 		if t.Outbox != nil {
 			return s.enqueue(tx, t.Outbox(imgs), t.At)

@@ -35,6 +35,7 @@ type MetadataStore interface {
 	core.TakedownStore
 	core.OutboxStore
 	core.OutboxReader
+	core.HashBlocklist
 }
 
 // TestMetadataStore checks that the stores open returns keep the contract of
@@ -69,6 +70,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("Reports", func(t *testing.T) { testReports(t, open) })
 	t.Run("ErasePersonalData", func(t *testing.T) { testErasePersonalData(t, open) })
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
+	t.Run("PerceptualHashes", func(t *testing.T) { testPerceptualHashes(t, open) })
 }
 
 type openMeta = func(t *testing.T) MetadataStore

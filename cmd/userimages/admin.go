@@ -269,7 +269,7 @@ func (c *imagesLsCmd) Run(ctx context.Context, std stdio) error {
 type imagesRmCmd struct {
 	location
 	Reason string   `help:"Why, for the audit log." required:""`
-	Block  bool     `help:"Refuse later uploads of the same bytes."`
+	Block  bool     `help:"Refuse later uploads of the same bytes, and of pictures that look the same (rotated and mirrored too)."`
 	Paths  []string `arg:"" name:"path" help:"Image paths, /hc/user_images/ID.EXT."`
 }
 

@@ -45,6 +45,8 @@ func flagDefaults() map[string]string {
 		"backup_dest_help":                  destHelp,
 		"variant_widths":                    joinInts(core.DefaultVariantWidths),
 		"variant_memory":                    fmt.Sprintf("%dMiB", core.DefaultVariantMemory>>20),
+		"near_duplicate_distance":           strconv.Itoa(core.DefaultNearDuplicateDistance),
+		"blocklist_poll":                    core.DefaultHashesPoll.String(),
 	}
 }
 

@@ -26,16 +26,17 @@ import (
 type cli struct {
 	Version kong.VersionFlag `help:"Print the module version and VCS revision, and exit."`
 
-	Serve   serveCmd   `cmd:"" help:"Run the server."`
-	GC      gcCmd      `cmd:"" name:"gc" help:"Delete expired uploads and orphaned bytes once."`
-	Brand   brandCmd   `cmd:"" help:"Register and list brands."`
-	User    userCmd    `cmd:"" help:"Create users and their API tokens."`
-	Images  imagesCmd  `cmd:"" help:"List images, take them down, read the audit log."`
-	Migrate migrateCmd `cmd:"" help:"Copy a deployment to other stores (e.g. embedded to PostgreSQL + S3), resumably."`
-	Upload  uploadCmd  `cmd:"" help:"Upload image files to a server (userimages or a Zendesk help center)."`
-	Backup  backupCmd  `cmd:"" help:"Back up the embedded default (database snapshot and image bytes) to a directory or bucket, or verify a backup."`
-	Restore restoreCmd `cmd:"" help:"Build a data directory from a backup."`
-	Hash    hashCmd    `cmd:"" help:"Print the PDQ perceptual hash of image files, HASH,QUALITY,FILE as Meta's pdq-photo-hasher prints it."`
+	Serve     serveCmd     `cmd:"" help:"Run the server."`
+	GC        gcCmd        `cmd:"" name:"gc" help:"Delete expired uploads and orphaned bytes once."`
+	Brand     brandCmd     `cmd:"" help:"Register and list brands."`
+	User      userCmd      `cmd:"" help:"Create users and their API tokens."`
+	Images    imagesCmd    `cmd:"" help:"List images, take them down, read the audit log."`
+	Migrate   migrateCmd   `cmd:"" help:"Copy a deployment to other stores (e.g. embedded to PostgreSQL + S3), resumably."`
+	Upload    uploadCmd    `cmd:"" help:"Upload image files to a server (userimages or a Zendesk help center)."`
+	Backup    backupCmd    `cmd:"" help:"Back up the embedded default (database snapshot and image bytes) to a directory or bucket, or verify a backup."`
+	Restore   restoreCmd   `cmd:"" help:"Build a data directory from a backup."`
+	Hash      hashCmd      `cmd:"" help:"Print the PDQ perceptual hash of image files, HASH,QUALITY,FILE as Meta's pdq-photo-hasher prints it."`
+	Blocklist blocklistCmd `cmd:"" help:"Block pictures by their perceptual hashes: import, list, export and remove hash lists."`
 }
 
 // stdio is what a command reads and writes: its Run takes it rather than

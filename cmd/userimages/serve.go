@@ -203,6 +203,10 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 	}()
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	defer stopSweeper()
+	if err := s.svc.Resemblance.Sync(ctx); err != nil {
+		return fmt.Errorf("blocked hashes: %w", err)
+	}
+	go s.svc.Resemblance.Run(sweepCtx)
 	go s.svc.Upkeep.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})

@@ -109,6 +109,8 @@ type policyFlags struct {
 	VarWidths   []int         `name:"variant-widths" help:"Widths GET <image path>?w=W serves (any other W answers 400 InvalidVariant)." default:"${variant_widths}" env:"USERIMAGES_VARIANT_WIDTHS" placeholder:"W,…"`
 	VarMemory   sizeFlag      `name:"variant-memory" help:"Budget of the memory variants being made hold at once (decoded pixels, mostly), e.g. 256MiB; over it requests wait, then get 503. Go's soft memory limit is set to it plus 48 MiB unless GOMEMLIMIT is set." default:"${variant_memory}" env:"USERIMAGES_VARIANT_MEMORY" placeholder:"BYTES"`
 	VarPregen   []variantFlag `name:"variant-pregenerate" help:"Variant made in the background when an image is claimed, WIDTH.FORMAT, e.g. 640.webp (repeatable; the variable is comma-separated; default none: made on first request)." env:"USERIMAGES_VARIANT_PREGENERATE" placeholder:"W.FMT"`
+	NearDup     int           `name:"near-duplicate-distance" help:"Most bits an upload's perceptual hash (PDQ) may differ from a blocked picture's for it to be refused as BlockedContent (1-64; 31 is PDQ's authors' threshold)." default:"${near_duplicate_distance}" env:"USERIMAGES_NEAR_DUPLICATE_DISTANCE" placeholder:"BITS"`
+	HashesPoll  time.Duration `name:"blocklist-poll" help:"How often the blocked hashes other instances or the command line added or removed are read." default:"${blocklist_poll}" env:"USERIMAGES_BLOCKLIST_POLL"`
 }
 
 // validate checks what the parser cannot: each group of flags by its
@@ -188,19 +190,21 @@ func flagOf(field any) string {
 // s3:// URL's).
 func fieldFlags() map[any]string {
 	return map[any]string{
-		core.ConfigMaxFileSize:          "--max-file-size",
-		core.ConfigContentTypes:         "--content-type",
-		core.ConfigUploadURLTTL:         "--upload-url-ttl",
-		core.ConfigClaimWindow:          "--claim-window",
-		core.ConfigMaxPixels:            "--max-pixels",
-		core.ConfigMaxSide:              "--max-side",
-		core.ConfigServerSideEncryption: "--upload-sse",
-		core.ConfigMinFreeSpace:         "--min-free-space",
-		core.ConfigSessionIdle:          "--session-idle",
-		core.ConfigSessionMaxAge:        "--session-max-age",
-		core.ConfigVariantWidths:        "--variant-widths",
-		core.ConfigVariantMemory:        "--variant-memory",
-		core.ConfigVariantPregenerate:   "--variant-pregenerate",
+		core.ConfigMaxFileSize:           "--max-file-size",
+		core.ConfigContentTypes:          "--content-type",
+		core.ConfigUploadURLTTL:          "--upload-url-ttl",
+		core.ConfigClaimWindow:           "--claim-window",
+		core.ConfigMaxPixels:             "--max-pixels",
+		core.ConfigMaxSide:               "--max-side",
+		core.ConfigServerSideEncryption:  "--upload-sse",
+		core.ConfigMinFreeSpace:          "--min-free-space",
+		core.ConfigSessionIdle:           "--session-idle",
+		core.ConfigSessionMaxAge:         "--session-max-age",
+		core.ConfigVariantWidths:         "--variant-widths",
+		core.ConfigVariantMemory:         "--variant-memory",
+		core.ConfigVariantPregenerate:    "--variant-pregenerate",
+		core.ConfigNearDuplicateDistance: "--near-duplicate-distance",
+		core.ConfigHashesPoll:            "--blocklist-poll",
 
 		httpapi.ConfigPublicURL:                     "--public-url",
 		httpapi.ConfigCORSOrigins:                   "--cors-origin",
@@ -238,7 +242,8 @@ func (f policyFlags) config() core.Config {
 	return core.Config{MaxFileSize: f.MaxFileSize, ContentTypes: f.ContentType, UploadURLTTL: f.UploadTTL, ClaimWindow: f.ClaimWindow,
 		TokenDeleteWindow: tokenDeleteWindow(f.TokenDelete), KeepMetadata: f.KeepMeta, SessionIdle: f.SessionIdle, SessionMaxAge: f.SessionMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
 		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree,
-		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen)}
+		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen),
+		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll}
 }
 
 // tokenDeleteWindow is core's TokenDeleteWindow for the flag's value: 0

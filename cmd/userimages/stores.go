@@ -98,6 +98,7 @@ type metaStore interface {
 	core.TakedownStore
 	core.OutboxStore
 	core.OutboxReader
+	core.HashBlocklist
 	migrate.Source
 	migrate.Destination
 }
@@ -237,7 +238,7 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 // metadata role.
 func (st *stores) services(cfg core.Config, log *slog.Logger) (core.Services, error) {
 	m := st.meta
-	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Accounts: m, Erasures: m, Sessions: m, Outbox: m,
+	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Hashes: m, Accounts: m, Erasures: m, Sessions: m, Outbox: m,
 		Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are

@@ -89,3 +89,47 @@ func JPEG(w, h int, seed uint64, orientation int) []byte {
 	binary.BigEndian.PutUint16(app1[2:], uint16(len(app1)-2))
 	return append(append(append([]byte{}, out[:2]...), app1...), out[2:]...)
 }
+
+// Natural returns a w×h picture, different for each seed, whose detail
+// falls off with its scale as a photo's does (value noise summed over
+// octaves, amplitude ×0.6 an octave: a 1/f-like spectrum), in colour.
+// Perceptual hashes of Image's pictures, whose detail is one texture over
+// a gradient, are fragile under mirroring (their hash's coefficients are
+// mostly near zero); Natural's behave as photos'.
+func Natural(w, h int, seed uint64) *image.RGBA {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	acc := make([][3]float32, w*h)
+	amp := float32(1)
+	for cell := max(w, h) / 2; cell >= 2; cell /= 2 {
+		gw, gh := w/cell+2, h/cell+2
+		grid := make([][3]float32, gw*gh)
+		for i := range grid {
+			for c := range 3 {
+				grid[i][c] = (rng.Float32()*2 - 1) * amp
+			}
+		}
+		for y := range h {
+			gy, fy := y/cell, float32(y%cell)/float32(cell)
+			for x := range w {
+				gx, fx := x/cell, float32(x%cell)/float32(cell)
+				p, q := &grid[gy*gw+gx], &grid[(gy+1)*gw+gx]
+				a := &acc[y*w+x]
+				for c := range 3 {
+					top := p[c]*(1-fx) + grid[gy*gw+gx+1][c]*fx
+					bottom := q[c]*(1-fx) + grid[(gy+1)*gw+gx+1][c]*fx
+					a[c] += top*(1-fy) + bottom*fy
+				}
+			}
+		}
+		amp *= 0.6
+	}
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	level := func(f float32) uint8 { return uint8(min(255, max(0, 128+f*70))) }
+	for i, v := range acc {
+		m.Pix[4*i] = level(v[0] + v[1]*0.5)
+		m.Pix[4*i+1] = level(v[1] + v[0]*0.3)
+		m.Pix[4*i+2] = level(v[2] + v[1]*0.4)
+		m.Pix[4*i+3] = 255
+	}
+	return m
+}

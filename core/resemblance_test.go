@@ -1,0 +1,138 @@
+package core_test
+
+import (
+	"bytes"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	"image/png"
+	"testing"
+
+	"github.com/userimages/userimages/client/api"
+
+	"userimages/core"
+	"userimages/internal/testkit/testphoto"
+	"userimages/pdq"
+)
+
+func jpegOf(t *testing.T, m image.Image, q int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, m, &jpeg.Options{Quality: q}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// putJPEG PUTs body as a carried JPEG upload and returns the upload and
+// the PUT's error.
+func (f *flowFixture) putJPEG(t *testing.T, body []byte) (core.Upload, error) {
+	t.Helper()
+	up := carriedUpload(body)
+	up.ContentType = api.JPEG.MIME
+	return up, f.put(t, up, body)
+}
+
+// TestResemblance: a PUT stores the picture's PDQ hash with it; once a
+// moderator takes it down with block, a re-encoded copy is refused as
+// BlockedContent while another picture is not; unblocking lets it through;
+// an imported hash list blocks as a takedown does, until it is removed. A
+// flat picture's hash (quality under 50) is never blocked.
+func TestResemblance(t *testing.T) {
+	f := newFlowFixture(t, true)
+	ctx := t.Context()
+	r := f.svc.Resemblance
+	photo := testphoto.Natural(800, 600, 1)
+	up, err := f.putJPEG(t, jpegOf(t, photo, 90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.svc.Uploads.Claim(ctx, up.Token, "10016", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.PDQ == "" || img.PDQQuality < pdq.ReliableQuality {
+		t.Fatalf("claimed image: PDQ %q quality %d, want a reliable hash", img.PDQ, img.PDQQuality)
+	}
+	if stored, err := f.db.Image(ctx, img.ID); err != nil || stored.PDQ != img.PDQ {
+		t.Fatalf("stored image: %+v, %v", stored, err)
+	}
+	if _, err := f.svc.Moderation.DeleteImage(ctx, img.ID, "cli:test", "abuse", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Blocked(); got != 8 {
+		t.Fatalf("after a blocking takedown: %d hashes blocked, want the 8 dihedral ones", got)
+	}
+	copyQ50 := jpegOf(t, photo, 50)
+	if _, err := f.putJPEG(t, copyQ50); core.ErrorCode(err) != api.CodeBlockedContent {
+		t.Errorf("re-encoded copy: got %v, want BlockedContent", err)
+	}
+	if _, err := f.putJPEG(t, jpegOf(t, testphoto.Natural(800, 600, 2), 90)); err != nil {
+		t.Errorf("another picture: got %v, want it accepted", err)
+	}
+
+	// A flat picture: hashed, but not blocked by its takedown.
+	flat := image.NewGray(image.Rect(0, 0, 300, 200))
+	draw.Draw(flat, flat.Bounds(), image.NewUniform(image.White.C), image.Point{}, draw.Src)
+	var flatPNG bytes.Buffer
+	if err := png.Encode(&flatPNG, flat); err != nil {
+		t.Fatal(err)
+	}
+	fu := carriedUpload(flatPNG.Bytes())
+	if err := f.put(t, fu, flatPNG.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	flatImg, err := f.svc.Uploads.Claim(ctx, fu.Token, "10016", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Moderation.DeleteImage(ctx, flatImg.ID, "cli:test", "abuse", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Blocked(); got != 8 {
+		t.Errorf("after blocking a flat picture (quality %d): %d hashes blocked, want 8", flatImg.PDQQuality, got)
+	}
+
+	if err := f.svc.Moderation.Unblock(ctx, img.SHA256, "cli:test", "mistake"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Blocked(); got != 0 {
+		t.Errorf("after unblocking: %d hashes blocked, want 0", got)
+	}
+	if _, err := f.putJPEG(t, copyQ50); err != nil {
+		t.Errorf("re-encoded copy after unblocking: got %v, want it accepted", err)
+	}
+
+	h, err := pdq.ParseHash(img.PDQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := []pdq.ListEntry{{Hash: h, Quality: 100}, {Hash: pdq.Hash{1}, Quality: 10}}
+	if added, skipped, err := r.ImportList(ctx, "shared", list, "cli:test", "test"); err != nil || added != 1 || skipped != 1 {
+		t.Fatalf("ImportList: got %d, %d, %v; want 1 added, 1 of low quality skipped", added, skipped, err)
+	}
+	if _, _, err := r.ImportList(ctx, "shared", list, "cli:test", "test"); core.ErrorCode(err) != api.CodeConflict {
+		t.Errorf("ImportList of an existing name: got %v, want Conflict", err)
+	}
+	if _, _, err := r.ImportList(ctx, core.ListTakedowns, list, "cli:test", "test"); core.ErrorCode(err) != api.CodeConflict {
+		t.Errorf("ImportList as %q: got %v, want Conflict", core.ListTakedowns, err)
+	}
+	if err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.putJPEG(t, copyQ50); core.ErrorCode(err) != api.CodeBlockedContent {
+		t.Errorf("re-encoded copy of a listed picture: got %v, want BlockedContent", err)
+	}
+	if n, err := r.RemoveList(ctx, "shared", "cli:test", "test"); err != nil || n != 1 {
+		t.Fatalf("RemoveList: got %d, %v", n, err)
+	}
+	if err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.putJPEG(t, copyQ50); err != nil {
+		t.Errorf("after the list's removal: got %v, want it accepted", err)
+	}
+	if _, err := r.RemoveList(ctx, "shared", "cli:test", "test"); core.ErrorCode(err) != api.CodeNotFound {
+		t.Errorf("RemoveList again: got %v, want NotFound", err)
+	}
+}

@@ -1,0 +1,103 @@
+package storetest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"userimages/core"
+)
+
+// pdqHash returns a distinct 64-hex-digit hash for each n.
+func pdqHash(n int) string { return strings.Repeat(string("0123456789abcdef"[n%16]), 64) }
+
+// testPerceptualHashes: an image's perceptual hash goes from its received
+// upload to its image row; blocked hashes are added, listed in version
+// order and paged, removed by list or with their takedown's bytes, each
+// change moving HashesVersion, each import and removal audited.
+func testPerceptualHashes(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	up := newUpload(1, 0)
+	up.PDQ, up.PDQQuality = pdqHash(1), 87
+	img := newImage(1, up)
+	img.PDQ, img.PDQQuality = up.PDQ, up.PDQQuality
+	mustPublish(t, s, up, img)
+	got, err := s.Image(ctx, img.ID)
+	noErr(t, "Image", err)
+	checkImage(t, "Image", got, img)
+
+	version := func(want core.HashesVersion) {
+		t.Helper()
+		if v, err := s.HashesVersion(ctx); err != nil || v != want {
+			t.Errorf("HashesVersion: got %+v, %v, want %+v", v, err, want)
+		}
+	}
+	list := func(name string, c core.HashCursor, limit int, want ...string) []core.BlockedHash {
+		t.Helper()
+		hs, err := s.BlockedHashes(ctx, name, c, limit)
+		noErr(t, "BlockedHashes", err)
+		var hashes []string
+		for _, h := range hs {
+			hashes = append(hashes, h.Hash)
+		}
+		if !slices.Equal(hashes, want) {
+			t.Errorf("BlockedHashes(%q, %+v, %d): got %v, want %v", name, c, limit, hashes, want)
+		}
+		return hs
+	}
+	version(core.HashesVersion{})
+	at := base.Add(5 * time.Hour)
+	imported := []core.BlockedHash{{List: "shared", Hash: pdqHash(2), Quality: -1}, {List: "shared", Hash: pdqHash(3), Quality: 90}, {List: "shared", Hash: pdqHash(4), Quality: 100}}
+	noErr(t, "AddBlockedHashes", s.AddBlockedHashes(ctx, imported, core.ModerationEvent{Action: core.ActionImportHashes, Target: "shared", By: "cli:root", Reason: "3 hashes", At: at}))
+	version(core.HashesVersion{Version: 1})
+	hs := list("", core.HashCursor{}, 10, pdqHash(2), pdqHash(3), pdqHash(4))
+	if hs[0].Quality != -1 || hs[1].Quality != 90 || hs[0].List != "shared" || hs[0].Version != 1 || hs[1].Seq <= hs[0].Seq {
+		t.Errorf("BlockedHashes: got %+v", hs)
+	}
+	page := list("", core.HashCursor{}, 2, pdqHash(2), pdqHash(3))
+	list("", core.HashCursor{Version: page[1].Version, Seq: page[1].Seq}, 2, pdqHash(4))
+
+	// A takedown without block adds no hashes; a blocking one adds its.
+	other := newImage(2, newUpload(2, 0))
+	mustPublish(t, s, newUpload(2, 0), other)
+	forms := []core.BlockedHash{{List: core.ListTakedowns, Hash: pdqHash(5), Quality: 87, Source: img.SHA256}, {List: core.ListTakedowns, Hash: pdqHash(6), Quality: 87, Source: img.SHA256}}
+	_, err = s.TakeDown(ctx, core.Takedown{ImageID: other.ID, By: "cli:root", Reason: "r", At: at, Hashes: forms})
+	noErr(t, "TakeDown(not blocked)", err)
+	version(core.HashesVersion{Version: 1})
+	_, err = s.TakeDown(ctx, core.Takedown{ImageID: img.ID, By: "cli:root", Reason: "r", Block: true, At: at, Hashes: forms})
+	noErr(t, "TakeDown(blocked)", err)
+	version(core.HashesVersion{Version: 2})
+	hs = list(core.ListTakedowns, core.HashCursor{Version: 1, Seq: page[1].Seq}, 10, pdqHash(5), pdqHash(6))
+	if hs[0].Source != img.SHA256 {
+		t.Errorf("takedown hash source: got %q, want %q", hs[0].Source, img.SHA256)
+	}
+	lists, err := s.HashLists(ctx)
+	noErr(t, "HashLists", err)
+	if len(lists) != 2 || lists[0].Name != "shared" || lists[0].Hashes != 3 || lists[1].Name != core.ListTakedowns || lists[1].Hashes != 2 {
+		t.Errorf("HashLists: got %+v", lists)
+	} else {
+		checkTime(t, "HashLists At", lists[0].At, at)
+	}
+
+	// Unblocking the bytes removes their takedown's hashes.
+	noErr(t, "Unblock", s.Unblock(ctx, core.ModerationEvent{Action: core.ActionUnblock, Target: img.SHA256, By: "cli:root", Reason: "r", At: at.Add(time.Second)}))
+	version(core.HashesVersion{Version: 3, Removals: 2})
+	list(core.ListTakedowns, core.HashCursor{}, 10)
+
+	n, err := s.RemoveHashList(ctx, "shared", core.ModerationEvent{Action: core.ActionRemoveHashes, Target: "shared", By: "cli:root", Reason: "expired", At: at.Add(2 * time.Second)})
+	if err != nil || n != 3 {
+		t.Errorf("RemoveHashList: got %d, %v, want 3, nil", n, err)
+	}
+	version(core.HashesVersion{Version: 4, Removals: 5})
+	_, err = s.RemoveHashList(ctx, "shared", core.ModerationEvent{Action: core.ActionRemoveHashes, Target: "shared", By: "cli:root", Reason: "again", At: at.Add(3 * time.Second)})
+	wantErr(t, "RemoveHashList again", err, core.ErrNotFound)
+	version(core.HashesVersion{Version: 4, Removals: 5})
+	list("", core.HashCursor{}, 10)
+	evs, err := s.ModerationEvents(ctx, "shared", 10)
+	noErr(t, "ModerationEvents", err)
+	if len(evs) != 2 || evs[0].Action != core.ActionRemoveHashes || evs[1].Action != core.ActionImportHashes {
+		t.Errorf("ModerationEvents(shared): got %+v, want the removal and the import", evs)
+	}
+}
