@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/x509"
 	"io/fs"
 	"net/http"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"userimages/internal/testkit/testcert"
 )
 
 // TestMetricsNotForBrowsers: /metrics answers a page's request, and its
@@ -120,4 +123,65 @@ func TestPrivateFiles(t *testing.T) {
 			t.Errorf("GET %s after the correction: %v", p, err)
 		}
 	}
+}
+
+// TestMetricsListener: --metrics-addr HOST:PORT serves /metrics there, and
+// only there (it counts the public listener's requests; the public
+// listener answers 404 for /metrics); with HTTPS on, /metrics is off the
+// public listener unless --metrics-addr public puts it back.
+func TestMetricsListener(t *testing.T) {
+	t.Run("own listener", func(t *testing.T) {
+		srv := startServer(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0")
+		metricsAddr := srv.listening("metrics_addr")
+		if metricsAddr == srv.addr {
+			t.Fatalf("metrics_addr %s is the public listener's", metricsAddr)
+		}
+		if res, _ := get(t, http.DefaultClient, srv.base+"/healthz"); res.StatusCode != http.StatusOK {
+			t.Fatalf("GET /healthz: got %d, want 200", res.StatusCode)
+		}
+		if res, body := get(t, http.DefaultClient, srv.base+"/metrics"); res.StatusCode != http.StatusNotFound || strings.Contains(string(body), "go_info") {
+			t.Errorf("GET /metrics on the public listener: got %d, want 404 without the metrics", res.StatusCode)
+		}
+		res, body := get(t, http.DefaultClient, "http://"+metricsAddr+"/metrics")
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "go_info") {
+			t.Fatalf("GET /metrics on --metrics-addr: got %d, want 200 and the metrics", res.StatusCode)
+		}
+		if want := `userimages_http_requests_total{method="GET",route="GET /healthz",status="200"} 1`; !strings.Contains(string(body), want) {
+			t.Errorf("the metrics listener's /metrics has no %s: it must count the public listener's requests", want)
+		}
+		if res, _ := get(t, http.DefaultClient, "http://"+metricsAddr+"/healthz"); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /healthz on --metrics-addr: got %d, want 404 (only /metrics is served there)", res.StatusCode)
+		}
+	})
+	t.Run("HTTPS", func(t *testing.T) {
+		dir := t.TempDir()
+		pair := testcert.SelfSigned(t, testDomain)
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		writeAtomically(t, certFile, pair.Cert)
+		writeAtomically(t, keyFile, pair.Key)
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pair.Cert)
+		for _, tc := range []struct {
+			args   []string
+			logged string
+			want   int
+		}{
+			{nil, "off", http.StatusNotFound},
+			{[]string{"--metrics-addr", "public"}, "public", http.StatusOK},
+		} {
+			args := append([]string{"--tls-cert", certFile, "--tls-key", keyFile, "--https-addr", "127.0.0.1:0"}, tc.args...)
+			srv := startServer(t, t.TempDir(), args...)
+			if got := srv.listening("metrics_addr"); got != tc.logged {
+				t.Errorf("%v: logged metrics_addr %q, want %q", tc.args, got, tc.logged)
+			}
+			httpsAddr := srv.httpsAddr()
+			res, _ := get(t, httpsClient(roots, httpsAddr), "https://"+testDomain+":"+port(t, httpsAddr)+"/metrics")
+			if res.StatusCode != tc.want {
+				t.Errorf("HTTPS %v: GET /metrics: got %d, want %d", tc.args, res.StatusCode, tc.want)
+			}
+			if err := srv.stop(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -64,6 +64,11 @@ func TestHTTPSACME(t *testing.T) {
 	if orders != 1 {
 		t.Errorf("after the flow: Pebble has %d orders, want 1", orders)
 	}
+	// A public HTTPS server keeps its metrics to itself unless
+	// --metrics-addr says where.
+	if res, _ := get(t, c, base+"/metrics"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET https://%s/metrics with --domain: got %d, want 404", testDomain, res.StatusCode)
+	}
 
 	t.Run("HTTP redirects to HTTPS", func(t *testing.T) {
 		for _, path := range []string{"/api/v2/guide/user_images/uploads", imgPath + "?a=b"} {
@@ -295,6 +300,7 @@ func TestHTTPSFlagErrors(t *testing.T) {
 		{[]string{"--domain", "https://images.example.com"}, "host name"},
 		{[]string{"--domain", testDomain, "--tls-cert", "c", "--tls-key", "k"}, "exclude each other"},
 		{[]string{"--acme-email", "a@example.com"}, "--acme-email needs --domain"},
+		{[]string{"--metrics-addr", "localhost"}, `--metrics-addr "localhost": want HOST:PORT, public or off`},
 		{[]string{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key", "--https-addr", "127.0.0.1:0"}, "no such file"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -384,6 +390,13 @@ func writeAtomically(t *testing.T, file string, b []byte) {
 // httpsAddr is the HTTPS address in the server's "listening" line.
 func (s *server) httpsAddr() string {
 	s.t.Helper()
+	return s.listening("https_addr")
+}
+
+// listening is the value of field in the server's "listening" log line;
+// the test fails if it is missing or empty.
+func (s *server) listening(field string) string {
+	s.t.Helper()
 	f, err := os.Open(s.logPath)
 	if err != nil {
 		s.t.Fatal(err)
@@ -391,15 +404,14 @@ func (s *server) httpsAddr() string {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var line struct {
-			Msg       string `json:"msg"`
-			HTTPSAddr string `json:"https_addr"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.HTTPSAddr != "" {
-			return line.HTTPSAddr
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "listening" {
+			if v, _ := line[field].(string); v != "" {
+				return v
+			}
 		}
 	}
-	s.t.Fatalf("no https_addr in the server's listening line (log %s)", s.logPath)
+	s.t.Fatalf("no %s in the server's listening line (log %s)", field, s.logPath)
 	return ""
 }
 

@@ -246,6 +246,7 @@ func docCases(t *testing.T) []docCase {
 		}},
 		{"metrics", cfg(withMetrics), get("/metrics")},
 		{"metrics: off", nil, get("/metrics")},
+		{"metrics: on a listener of their own", cfg(withMetrics, func(_ *testing.T, c *httpapi.Config) { c.HideMetrics = true }), get("/metrics")},
 		{"openapi", nil, get("/api/openapi.json")},
 		{"openapi: POST", nil, req(http.MethodPost, "/api/openapi.json", "{}")},
 		{"unknown route", nil, get("/api/v2/nope")},

@@ -68,8 +68,13 @@ type Config struct {
 	// Default 4.
 	MaxConcurrentUploadsPerClient int
 	// Metrics, when set, counts requests and upload outcomes and is served
-	// at GET /metrics. Default nil: no metrics.
+	// at GET /metrics unless HideMetrics. Default nil: no metrics.
 	Metrics *metrics.Metrics
+	// HideMetrics keeps GET /metrics off this handler (it answers 404, as
+	// any unknown route) while Metrics still counts: the caller serves
+	// Metrics.Handler elsewhere, e.g. on a private listener. Default
+	// false: served here.
+	HideMetrics bool
 	// Composer, when set, serves the browser composer page under
 	// /composer/ (see package composer), and / redirects to it. Default
 	// nil: neither route.
@@ -193,7 +198,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc(string(api.RouteReady), s.api(s.ready))
 	route(api.RouteOpenAPI, serveOpenAPI)
-	if s.cfg.Metrics != nil {
+	if s.cfg.Metrics != nil && !s.cfg.HideMetrics {
 		mux.Handle("GET /metrics", s.cfg.Metrics.Handler()) // metricsPath
 	}
 	if s.cfg.Composer != nil {

@@ -34,14 +34,16 @@ const variantMemorySlack = 48 << 20
 
 // server is a built server, ready to run.
 type server struct {
-	http      *http.Server // the API: on ln, or on httpsLn with HTTPS on
-	ln        net.Listener // plain HTTP
-	redirect  *http.Server // with HTTPS on: ACME challenges and redirects to HTTPS on ln
-	httpsLn   net.Listener // with HTTPS on
-	publicURL string       // --public-url, or the HTTPS origin of the first --domain
-	svc       core.Services
-	metrics   *metrics.Metrics
-	closers   []func()
+	http       *http.Server // the API: on ln, or on httpsLn with HTTPS on
+	ln         net.Listener // plain HTTP
+	redirect   *http.Server // with HTTPS on: ACME challenges and redirects to HTTPS on ln
+	httpsLn    net.Listener // with HTTPS on
+	metricsSrv *http.Server // with --metrics-addr HOST:PORT: /metrics only, on metricsLn
+	metricsLn  net.Listener
+	publicURL  string // --public-url, or the HTTPS origin of the first --domain
+	svc        core.Services
+	metrics    *metrics.Metrics
+	closers    []func()
 }
 
 func (s *server) Close() {
@@ -110,6 +112,8 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	apiConfig.Console = func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) }
 	apiConfig.Redirect = redirector(c, st.s3)
 	apiConfig.Metrics = s.metrics
+	metricsAddr, metricsPublic := c.metricsPlace(https != nil)
+	apiConfig.HideMetrics = !metricsPublic
 	apiConfig.PublicURL = s.publicURL
 	apiConfig.UploadPath = selfsign.PathPrefix
 	apiConfig.Limiter = limiter
@@ -136,6 +140,15 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		s.http.Handler, s.http.TLSConfig = https.Handler(s.http.Handler), https.TLSConfig()
 		s.redirect = newServer(https.RedirectHandler(httpsPort(s.httpsLn)))
 	}
+	if metricsAddr != "" {
+		if s.metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+		s.closers = append(s.closers, func() { s.metricsLn.Close() })
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		s.metricsSrv = newServer(mux)
+	}
 	return s, nil
 }
 
@@ -147,18 +160,22 @@ func httpsPort(ln net.Listener) int {
 // serve runs the servers until one fails or all are shut down; errc gets
 // one value per server.
 func (s *server) serve(errc chan<- error) (servers int) {
+	if s.metricsSrv != nil {
+		go func() { errc <- s.metricsSrv.Serve(s.metricsLn) }()
+		servers++
+	}
 	if s.redirect == nil {
 		go func() { errc <- s.http.Serve(s.ln) }()
-		return 1
+		return servers + 1
 	}
 	go func() { errc <- s.http.ServeTLS(s.httpsLn, "", "") }()
 	go func() { errc <- s.redirect.Serve(s.ln) }()
-	return 2
+	return servers + 2
 }
 
 // shutdown finishes in-flight requests on every server.
 func (s *server) shutdown(ctx context.Context) error {
-	for _, srv := range []*http.Server{s.http, s.redirect} {
+	for _, srv := range []*http.Server{s.http, s.redirect, s.metricsSrv} {
 		if srv == nil {
 			continue
 		}
@@ -211,14 +228,20 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})
 
-	httpsAddr := ""
+	httpsAddr, metricsAddr := "", metricsOff
 	if s.httpsLn != nil {
 		httpsAddr = s.httpsLn.Addr().String()
 	}
-	log.Info("listening", "addr", s.ln.Addr().String(), "https_addr", httpsAddr, "domains", c.Domain, "public_url", s.publicURL,
+	if _, public := c.metricsPlace(s.httpsLn != nil); public {
+		metricsAddr = metricsPublic
+	}
+	if s.metricsLn != nil {
+		metricsAddr = s.metricsLn.Addr().String()
+	}
+	log.Info("listening", "addr", s.ln.Addr().String(), "https_addr", httpsAddr, "metrics_addr", metricsAddr, "domains", c.Domain, "public_url", s.publicURL,
 		"db", redactedURL(c.dbURL()), "blob", c.blobURL(), "serve_mode", c.ServeMode, "brands", c.Brand,
 		"rate_limits", map[string]string{"create": c.LimitCreate.String(), "put": c.LimitPut.String(), "claim": c.LimitClaim.String()})
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	servers := s.serve(errc)
 	select {
 	case err := <-errc:

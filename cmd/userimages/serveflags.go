@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -50,6 +51,29 @@ type listenFlags struct {
 	WriteTime  time.Duration `name:"write-timeout" help:"How long a response may take, from the end of the request headers." default:"5m" env:"USERIMAGES_WRITE_TIMEOUT"`
 	IdleTime   time.Duration `name:"idle-timeout" help:"How long an idle keep-alive connection stays open." default:"2m" env:"USERIMAGES_IDLE_TIMEOUT"`
 	Shutdown   time.Duration `name:"shutdown-timeout" help:"How long in-flight requests may finish after SIGINT/SIGTERM." default:"30s" env:"USERIMAGES_SHUTDOWN_TIMEOUT"`
+	Metrics    string        `name:"metrics-addr" help:"Where GET /metrics is served: HOST:PORT (a listener of its own; the public one then answers 404), public (on --addr, or HTTPS), or off. Default: public without HTTPS, off with --domain or --tls-cert." env:"USERIMAGES_METRICS_ADDR" placeholder:"HOST:PORT|public|off"`
+}
+
+// Values of --metrics-addr that are not an address.
+const (
+	metricsPublic = "public" // on the public listener
+	metricsOff    = "off"    // nowhere (still counted, for nothing)
+)
+
+// metricsPlace is where /metrics is served: listen, the address of a
+// listener of its own ("" for none), and public, whether the public
+// listener serves it. https: HTTPS is on (--domain or --tls-cert), where the
+// public listener is the internet's, so metrics stay off it unless asked.
+func (f listenFlags) metricsPlace(https bool) (listen string, public bool) {
+	switch f.Metrics {
+	case "":
+		return "", !https
+	case metricsPublic:
+		return "", true
+	case metricsOff:
+		return "", false
+	}
+	return f.Metrics, false
 }
 
 // httpsFlags mirror httpsserve.Config.
@@ -284,6 +308,13 @@ func (f listenFlags) validate() error {
 		if err := positive(d.flag, d.d); err != nil {
 			return err
 		}
+	}
+	switch f.Metrics {
+	case "", metricsPublic, metricsOff:
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(f.Metrics); err != nil {
+		return fmt.Errorf("--metrics-addr %q: want HOST:PORT, public or off", f.Metrics)
 	}
 	return nil
 }
