@@ -63,6 +63,7 @@ type Config struct {
 	Accounts   Accounts
 	Moderation Moderation
 	Reports    Reports
+	Erasure    Erasure
 	Log        *slog.Logger
 	// SecureCookies marks the session cookie Secure on every request: for
 	// a server whose --public-url is https. Without it, requests that came
@@ -80,6 +81,7 @@ type Console struct {
 	accounts Accounts
 	mod      Moderation
 	queue    Reports
+	erasure  Erasure
 	log      *slog.Logger
 	secure   bool
 	csp      string
@@ -90,13 +92,13 @@ type Console struct {
 // New returns a Console, or an error if cfg is incomplete or a template
 // does not parse.
 func New(cfg Config) (*Console, error) {
-	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Moderation == nil || cfg.Reports == nil {
-		return nil, errors.New("console: Sessions, Accounts, Moderation and Reports are required")
+	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Moderation == nil || cfg.Reports == nil || cfg.Erasure == nil {
+		return nil, errors.New("console: Sessions, Accounts, Moderation, Reports and Erasure are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
@@ -134,6 +136,7 @@ func (c *Console) Handler(gate Gate) http.Handler {
 	mux.HandleFunc("GET /admin/images/{id}", c.admin(c.image))
 	mux.HandleFunc("POST /admin/images/{id}/takedown", c.admin(c.takeDown))
 	mux.HandleFunc("POST /admin/images/{id}/dismiss", c.admin(c.dismiss))
+	mux.HandleFunc("POST /admin/users/{id}/erase", c.admin(c.erase))
 	mux.HandleFunc("GET /admin/reports", c.admin(c.reports))
 	mux.HandleFunc("GET /admin/log", c.admin(c.auditLog))
 	mux.HandleFunc("GET /admin/blocklist", c.admin(c.blocklist))

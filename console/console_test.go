@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -60,7 +61,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,10 @@ func (e *env) signIn(c *http.Client, email, pw string) *http.Response {
 
 // publish publishes a small PNG, different each time, through the
 // service and returns it.
-func (e *env) publish() core.Image {
+func (e *env) publish() core.Image { return e.publishBy(0) }
+
+// publishBy is publish by the user with id uid (0: anonymous).
+func (e *env) publishBy(uid int64) core.Image {
 	e.t.Helper()
 	var buf bytes.Buffer
 	e.published++
@@ -141,7 +145,8 @@ func (e *env) publish() core.Image {
 		e.t.Fatal(err)
 	}
 	ctx := e.t.Context()
-	up, err := e.svc.Uploads.CreateUpload(ctx, core.CreateUploadInput{ContentType: api.PNG.MIME, FileSize: int64(buf.Len()), BaseURL: e.srv.URL})
+	up, err := e.svc.Uploads.CreateUpload(ctx, core.CreateUploadInput{ContentType: api.PNG.MIME, FileSize: int64(buf.Len()), BaseURL: e.srv.URL,
+		Uploader: core.Uploader{UserID: uid}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -154,7 +159,7 @@ func (e *env) publish() core.Image {
 		e.t.Fatalf("PUT: got %v %v, want 200", res, err)
 	}
 	res.Body.Close()
-	img, err := e.svc.Uploads.Claim(ctx, up.Token, "10016", 0)
+	img, err := e.svc.Uploads.Claim(ctx, up.Token, "10016", uid)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -342,6 +347,50 @@ func TestConsoleActions(t *testing.T) {
 	}
 	if res, _ := e.get(c, "/admin/log"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login?next=") {
 		t.Errorf("GET /admin/log signed out: got %s to %q, want 303 to sign in", res.Status, res.Header.Get("Location"))
+	}
+}
+
+// TestConsoleErase: an image's page offers to erase its uploader; the
+// erasure takes down every image of theirs, disables the account and is
+// in the audit log.
+func TestConsoleErase(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	ctx := t.Context()
+	ann, err := e.svc.Accounts.UserID(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := []core.Image{e.publishBy(ann), e.publishBy(ann)}
+	other := e.publish()
+	c := e.client()
+	e.signIn(c, "mod@example.com", adminPW)
+	erase := fmt.Sprintf("/admin/users/%d/erase", ann)
+	if res, page := e.get(c, "/admin/images/"+imgs[0].ID); res.StatusCode != http.StatusOK || !strings.Contains(page, `action="`+erase+`"`) {
+		t.Fatalf("image page: got %s, want the erase form posting to %s", res.Status, erase)
+	}
+	if res := e.post(c, erase, url.Values{"reason": {" "}}, e.srv.URL); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("erase without a reason: got %s, want 422", res.Status)
+	}
+	if res := e.post(c, erase, url.Values{"reason": {"her request"}}, "https://evil.example"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin erase: got %s, want 403", res.Status)
+	}
+	res := e.post(c, erase, url.Values{"reason": {"her request"}}, e.srv.URL)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/log?done=erased" {
+		t.Fatalf("erase: got %s to %q, want 303 to the audit log", res.Status, res.Header.Get("Location"))
+	}
+	for _, img := range imgs {
+		if _, err := e.svc.Moderation.Image(ctx, img.ID); core.ErrorCode(err) != api.CodeNotFound {
+			t.Errorf("ann's image %s after the erasure: got %v, want NotFound", img.ID, err)
+		}
+	}
+	if _, err := e.svc.Moderation.Image(ctx, other.ID); err != nil {
+		t.Errorf("an anonymous image after ann's erasure: %v", err)
+	}
+	if u, err := e.svc.Accounts.User(ctx, ann); err != nil || !u.Disabled {
+		t.Errorf("ann after the erasure: got %+v, %v; want disabled", u, err)
+	}
+	if _, page := e.get(c, "/admin/log?done=erased"); !strings.Contains(page, "User erased") {
+		t.Errorf("audit log page after the erasure: want the flash, got %s", page)
 	}
 }
 

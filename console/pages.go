@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ var flashes = map[string]string{
 	"takedown":  "Taken down.",
 	"dismissed": "Reports dismissed.",
 	"unblocked": "Unblocked.",
+	"erased":    "User erased: every image they uploaded is taken down, their API tokens and sessions revoked, the account disabled, their reports' personal data removed.",
 }
 
 // withFlash returns d with the flash message the request's done asks for.
@@ -290,6 +292,29 @@ func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) 
 	return nil
 }
 
+// erase erases the uploader user id as `userimages user erase` does:
+// core.Erasure.EraseUser, by the admin's Moderator name, for the reason
+// given.
+func (c *Console) erase(w http.ResponseWriter, r *http.Request, u core.User) error {
+	by, why, err := c.moderation(r, u)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return core.Errorf(api.CodeNotFound, "no user has id %q", r.PathValue("id"))
+	}
+	target, err := c.accounts.User(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.erasure.EraseUser(r.Context(), target.Email, by, why); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/admin/log?done=erased", http.StatusSeeOther)
+	return nil
+}
+
 func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, u core.User) error {
 	by, err := c.accounts.Moderator(r.Context(), u.ID)
 	if err != nil {
@@ -347,7 +372,7 @@ func (c *Console) auditLog(w http.ResponseWriter, r *http.Request, u core.User) 
 	}
 	log = newestFirst(log)
 	log = log[:min(len(log), auditLogSize)]
-	c.render(w, r, http.StatusOK, "log", "Audit log", "log", u, data{"Log": log})
+	c.render(w, r, http.StatusOK, "log", "Audit log", "log", u, withFlash(r, data{"Log": log}))
 	return nil
 }
 

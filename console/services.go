@@ -8,7 +8,7 @@ import (
 )
 
 // The use cases the console calls, as small interfaces: cmd wires core's
-// services in (core.Sessions, core.Accounts, core.Moderation, core.Reports), the same
+// services in (core.Sessions, core.Accounts, core.Moderation, core.Reports, core.Erasure), the same
 // the HTTP API calls. Errors are *core.Error for what the admin should be
 // told, anything else a fault.
 
@@ -46,4 +46,9 @@ type Reports interface {
 	ReportQueue(ctx context.Context, limit int) ([]core.ReportedImage, error)
 	Reports(ctx context.Context, id string) ([]core.Report, error)
 	DismissReports(ctx context.Context, id, by, reason string) error
+}
+
+// Erasure erases users (core.Erasure).
+type Erasure interface {
+	EraseUser(ctx context.Context, email, by, reason string) (core.Erased, error)
 }
