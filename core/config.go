@@ -38,6 +38,10 @@ const (
 	// enough that a token found later (a saved page, a log) deletes
 	// nothing.
 	DefaultTokenDeleteWindow = 24 * time.Hour
+	// DefaultReadyTimeout bounds a readiness check: under the 2 s that
+	// load balancers' health checks commonly wait, so that they read a 503
+	// instead of timing out.
+	DefaultReadyTimeout = 1500 * time.Millisecond
 )
 
 // DefaultContentTypes are the image types accepted unless configured: the
@@ -82,6 +86,9 @@ type Config struct {
 	// elsewhere before the disk is full. Default room for 64 uploads of
 	// MaxFileSize.
 	MinFreeSpace int64
+	// ReadyTimeout bounds Ready: a store that has not answered by then
+	// makes it fail. Default DefaultReadyTimeout.
+	ReadyTimeout time.Duration
 	// Outbox tunes the outbox's worker (outbox.go).
 	Outbox OutboxConfig
 	// PasswordCost is the bcrypt cost of new password and API token hashes.
@@ -143,6 +150,7 @@ const (
 	ConfigVariantPregenerate    ConfigField = "VariantPregenerate"
 	ConfigNearDuplicateDistance ConfigField = "NearDuplicateDistance"
 	ConfigHashesPoll            ConfigField = "HashesPoll"
+	ConfigReadyTimeout          ConfigField = "ReadyTimeout"
 )
 
 // maxSigV4Expiry is the longest a SigV4 presigned URL may be good for.
@@ -192,6 +200,7 @@ func (c Config) defaults() Config {
 	c.TokenDeleteWindow = cmp.Or(c.TokenDeleteWindow, DefaultTokenDeleteWindow)
 	c.NearDuplicateDistance = cmp.Or(c.NearDuplicateDistance, DefaultNearDuplicateDistance)
 	c.HashesPoll = cmp.Or(c.HashesPoll, DefaultHashesPoll)
+	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
 	return c
 }
 
@@ -234,6 +243,8 @@ func (c Config) checkTimes() error {
 		return config.Invalid(ConfigSessionIdle, c.SessionIdle, "must be at least 1m")
 	case c.SessionMaxAge < c.SessionIdle:
 		return config.Related(ConfigSessionMaxAge, c.SessionMaxAge, "must be at least", ConfigSessionIdle, c.SessionIdle)
+	case c.ReadyTimeout < 10*time.Millisecond:
+		return config.Invalid(ConfigReadyTimeout, c.ReadyTimeout, "must be at least 10ms")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,6 +24,17 @@ type Upkeep struct {
 	disk     DiskSpace
 	now      func() time.Time
 	log      *slog.Logger
+
+	mu sync.Mutex
+	// checking is the readiness check in flight, nil when none is.
+	checking *readyCheck
+}
+
+// readyCheck is one run of the readiness check; done is closed when err
+// is set.
+type readyCheck struct {
+	done chan struct{}
+	err  error
 }
 
 // UpkeepDeps are the roles Upkeep calls. Disk, when set, is the local disk
@@ -177,8 +189,42 @@ func (s *Upkeep) RunSweeper(ctx context.Context, interval time.Duration, opt Swe
 }
 
 // Ready checks that the metadata and blob stores answer and that the local
-// disk, if any, has more than Config.MinFreeSpace free.
+// disk, if any, has more than Config.MinFreeSpace free, within
+// Config.ReadyTimeout: a store that has not answered by then makes it fail
+// without being waited for. One check runs at a time; callers that come
+// while it runs share its result, so probes of a hung store do not pile up
+// on it.
 func (s *Upkeep) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+	defer cancel()
+	s.mu.Lock()
+	c := s.checking
+	if c == nil {
+		c = &readyCheck{done: make(chan struct{})}
+		s.checking = c
+		// Its own deadline, not the caller's context: a caller that
+		// leaves does not fail the others' check.
+		go func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ReadyTimeout)
+			defer cancel()
+			c.err = s.check(cctx)
+			s.mu.Lock()
+			s.checking = nil
+			s.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("the stores did not answer within %s: %w", s.cfg.ReadyTimeout, ctx.Err())
+	}
+}
+
+// check is one readiness check, as Ready says.
+func (s *Upkeep) check(ctx context.Context) error {
 	if _, err := s.brands.BrandExists(ctx, "readyz"); err != nil {
 		return fmt.Errorf("metadata store: %w", err)
 	}

@@ -12,6 +12,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,25 +25,68 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"userimages/core"
+	"userimages/internal/config"
 )
 
 // DB keeps core's metadata roles (core/store.go) on PostgreSQL. pgx returns timestamptz values
 // in the local zone; every method converts them to UTC, as the contract asks.
 type DB struct {
-	pool *pgxpool.Pool
+	pool bounded
 }
 
-// Open connects to the database at url, a postgres:// URL whose query may
-// set pgx's pool options and run-time parameters such as search_path, and
-// applies the schema migrations this binary has and the database lacks.
-// Several instances may Open one database at once.
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 5 * time.Second
+
+// Config says which database a DB keeps its records in, and how long a
+// call may wait on it.
+type Config struct {
+	// URL is a postgres:// URL whose query may set pgx's pool options and
+	// run-time parameters such as search_path.
+	URL string
+	// Timeout bounds every call: a statement, or a transaction from BEGIN
+	// to COMMIT, waiting for a connection included; past it the call fails
+	// as unavailable. It is also the connection's connect_timeout, and the
+	// server's statement_timeout, lock_timeout and
+	// idle_in_transaction_session_timeout, unless the URL sets them.
+	// Default DefaultTimeout.
+	Timeout time.Duration
+}
+
+// ConfigField names a field of Config in the errors of Validate (see
+// package internal/config).
+type ConfigField string
+
+// ConfigTimeout is Config.Timeout.
+const ConfigTimeout ConfigField = "Timeout"
+
+// Validate checks c; it is pure, and the error is a *config.FieldError.
+func (c Config) Validate() error {
+	if c.Timeout < 0 || c.Timeout > 0 && c.Timeout < 10*time.Millisecond {
+		return config.Invalid(ConfigTimeout, c.Timeout, "must be at least 10ms")
+	}
+	return nil
+}
+
+// Open connects to the database at url with the default Config: see New.
 func Open(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	return New(ctx, Config{URL: url})
+}
+
+// New connects to the database of cfg.URL and applies the schema
+// migrations this binary has and the database lacks. Several instances may
+// open one database at once.
+func New(ctx context.Context, c Config) (*DB, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	cfg, err := pgxpool.ParseConfig(c.URL)
 	if err != nil {
 		// The error quotes the URL with its password masked; url itself
 		// may hold one, so it is not repeated here.
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	bound(cfg.ConnConfig, c.Timeout)
 	name := cfg.ConnConfig.Database
 	sub, err := fs.Sub(schemaFiles, "schema")
 	if err != nil {
@@ -60,11 +104,32 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
 	}
-	return &DB{pool: pool}, nil
+	return &DB{pool: bounded{Pool: pool, timeout: c.Timeout}}, nil
+}
+
+// bound sets the connection's timeouts from timeout where the URL left
+// them unset: connecting, and the server's limits on one statement, on
+// waiting for a lock and on a transaction left idle (by a client whose
+// deadline passed on a network that stopped forwarding, whose locks would
+// otherwise stay held until TCP gives up).
+func bound(cc *pgx.ConnConfig, timeout time.Duration) {
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = timeout
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	for name, v := range map[string]string{
+		"statement_timeout":                   ms(timeout),
+		"lock_timeout":                        ms(timeout),
+		"idle_in_transaction_session_timeout": ms(timeout),
+	} {
+		if _, set := cc.RuntimeParams[name]; !set {
+			cc.RuntimeParams[name] = v
+		}
+	}
 }
 
 // Close closes every connection, waiting for those in use to be released.
-func (s *DB) Close() { s.pool.Close() }
+func (s *DB) Close() { s.pool.Pool.Close() }
 
 // PostgreSQL's SQLSTATEs for a duplicate key and for running out of disk
 // or memory.

@@ -59,6 +59,11 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // other schemas of one database never wait on each other.
 func migrateSchema(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// The store's timeouts are for requests: a migration may wait on
+		// another instance's and rewrite tables, bounded by ctx only.
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0`); err != nil {
+			return fmt.Errorf("lift the timeouts of schema migrations: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, migrationLockClass); err != nil {
 			return fmt.Errorf("lock schema migrations: %w", err)
 		}

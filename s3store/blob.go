@@ -46,7 +46,7 @@ func (b *blob) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if b.body == nil {
-		out, err := b.s.client.GetObject(b.ctx, &s3.GetObjectInput{
+		out, err := b.s.get(b.ctx, &s3.GetObjectInput{
 			Bucket:  &b.s.bucket,
 			Key:     &b.obj,
 			Range:   aws.String("bytes=" + strconv.FormatInt(b.pos, 10) + "-"),
@@ -76,6 +76,42 @@ func (b *blob) Read(p []byte) (int, error) {
 		return n, fault(fmt.Errorf("read %s: %w", b.key, err))
 	}
 	return n, nil
+}
+
+// get starts a GET: the answer's headers must come within the store's
+// timeout (its retries included); the body is then read at the caller's
+// pace under ctx, each wait for more of it bounded by the HTTP client's
+// read timeout.
+func (s *Store) get(ctx context.Context, in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	late := time.AfterFunc(s.timeout, cancel)
+	out, err := s.client.GetObject(ctx, in)
+	switch timedOut := !late.Stop(); {
+	case timedOut:
+		cancel()
+		if err == nil {
+			out.Body.Close()
+		}
+		return nil, fmt.Errorf("no answer within %s: %w", s.timeout, context.DeadlineExceeded)
+	case err != nil:
+		cancel()
+		return nil, err
+	}
+	// The body's reads stop with ctx, which ends when it is closed.
+	out.Body = cancelOnClose{ReadCloser: out.Body, cancel: cancel}
+	return out, nil
+}
+
+// cancelOnClose releases a GET's context with its body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 func (b *blob) Seek(offset int64, whence int) (int64, error) {

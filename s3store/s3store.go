@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -67,7 +68,11 @@ type Store struct {
 	// signFixed: upload URLs sign the headers whose values the service
 	// fixes (Content-Disposition, X-Amz-Server-Side-Encryption).
 	signFixed bool
+	timeout   time.Duration // Config.Timeout
 }
+
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 5 * time.Second
 
 // Config says which bucket a Store keeps its objects in, and how it is
 // reached. ParseURL reads it from an s3:// URL.
@@ -91,6 +96,14 @@ type Config struct {
 	// set headers (Uppy 6's AwsS3, which sends only Content-Type) need it:
 	// see PresignPut. Default false: they are signed.
 	OmitFixedHeaders bool
+	// Timeout bounds every call to the store, the SDK's retries included:
+	// connecting, waiting for the answer's headers, and each wait for
+	// more of a body; past it the call fails with
+	// context.DeadlineExceeded. A GET's body is read at the pace of the
+	// client it is served to, so only a stall of Timeout cuts it off. It
+	// is not set by the URL but by the command (serve --store-timeout).
+	// Default DefaultTimeout.
+	Timeout time.Duration
 }
 
 // ConfigField names a field of Config in the errors of Validate (see
@@ -102,6 +115,7 @@ const (
 	ConfigBucket   ConfigField = "Bucket"
 	ConfigEndpoint ConfigField = "Endpoint"
 	ConfigPrefix   ConfigField = "Prefix"
+	ConfigTimeout  ConfigField = "Timeout"
 )
 
 // Validate checks c; it is pure, and the error is a *config.FieldError.
@@ -117,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.Prefix != "" && (!strings.HasSuffix(c.Prefix, "/") || !validKey.MatchString(strings.TrimSuffix(c.Prefix, "/"))) {
 		return config.Invalid(ConfigPrefix, c.Prefix, "must be segments of [A-Za-z0-9_-] each followed by a slash")
+	}
+	if c.Timeout < 0 || c.Timeout > 0 && c.Timeout < 10*time.Millisecond {
+		return config.Invalid(ConfigTimeout, c.Timeout, "must be at least 10ms")
 	}
 	return nil
 }
@@ -209,7 +226,8 @@ func New(ctx context.Context, c Config) (*Store, error) {
 		return nil, fmt.Errorf("s3 config: %w", err)
 	}
 	cfg.Region = cmp.Or(cfg.Region, defaultRegion)
-	s := &Store{bucket: c.Bucket, prefix: c.Prefix, signFixed: !c.OmitFixedHeaders}
+	s := &Store{bucket: c.Bucket, prefix: c.Prefix, signFixed: !c.OmitFixedHeaders, timeout: cmp.Or(c.Timeout, DefaultTimeout)}
+	cfg.HTTPClient = httpClient(s.timeout)
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
@@ -234,6 +252,27 @@ func New(ctx context.Context, c Config) (*Store, error) {
 	}
 	s.origin = ep.URI.Scheme + "://" + ep.URI.Host
 	return s, nil
+}
+
+// httpClient is the SDK's HTTP client with every wait bounded by timeout:
+// the dial, the TLS handshake, the answer's headers and each read of a
+// body (which resets on every byte, so a slow but moving download goes
+// on). The whole call, retries included, is bounded by the deadline each
+// method sets (bound).
+func httpClient(timeout time.Duration) *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = timeout }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSHandshakeTimeout = timeout
+			tr.ResponseHeaderTimeout = timeout
+		}).
+		WithReadTimeout(timeout)
+}
+
+// bound gives a call its deadline, Config.Timeout from now: the SDK's
+// retries stop at it.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // UploadOrigin is the scheme://host[:port] that upload URLs and presigned
@@ -274,6 +313,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if buf.Len() > MaxPutSize {
 		return fmt.Errorf("put %s: body over the limit of %d bytes", key, MaxPutSize)
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &s.bucket,
 		Key:           &obj,
@@ -344,7 +385,9 @@ func (s *Store) Open(ctx context.Context, key string) (_ core.Blob, err error) {
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &obj})
+	hctx, cancel := s.bound(ctx)
+	defer cancel()
+	head, err := s.client.HeadObject(hctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &obj})
 	if isNotFound(err) {
 		return nil, fmt.Errorf("open %s: %w", key, core.ErrNotFound)
 	}
@@ -363,6 +406,8 @@ func (s *Store) Delete(ctx context.Context, key string) (err error) {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &obj})
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete %s: %w", key, err)
@@ -382,7 +427,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 		Prefix: aws.String(s.prefix + prefix),
 	})
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := s.listPage(ctx, pages)
 		if err != nil {
 			return fmt.Errorf("list %q: %w", prefix, err)
 		}
@@ -397,6 +442,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 		}
 	}
 	return nil
+}
+
+// listPage fetches the next page of a listing within the store's timeout.
+func (s *Store) listPage(ctx context.Context, pages *s3.ListObjectsV2Paginator) (*s3.ListObjectsV2Output, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return pages.NextPage(ctx)
 }
 
 // PresignPut implements core.UploadSigner with an S3 presigned PutObject

@@ -12,6 +12,7 @@ import (
 	"userimages/httpsserve"
 	"userimages/imagesafe"
 	"userimages/migrate"
+	"userimages/postgres"
 	"userimages/ratelimit"
 	"userimages/ratelimit/redisrate"
 )
@@ -47,6 +48,9 @@ func flagDefaults() map[string]string {
 		"variant_memory":                    fmt.Sprintf("%dMiB", core.DefaultVariantMemory>>20),
 		"near_duplicate_distance":           strconv.Itoa(core.DefaultNearDuplicateDistance),
 		"blocklist_poll":                    core.DefaultHashesPoll.String(),
+		// One flag for both stores: their defaults are one number.
+		"store_timeout": postgres.DefaultTimeout.String(),
+		"ready_timeout": core.DefaultReadyTimeout.String(),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"userimages/httpapi"
 	"userimages/httpsserve"
 	"userimages/internal/config"
+	"userimages/postgres"
 	"userimages/ratelimit/redisrate"
 	"userimages/s3store"
 )
@@ -129,6 +130,7 @@ type policyFlags struct {
 	SessionIdle time.Duration `name:"session-idle" help:"How long a moderation console session lasts unused." default:"${session_idle}" env:"USERIMAGES_SESSION_IDLE"`
 	SessionMax  time.Duration `name:"session-max-age" help:"How long a moderation console session lasts at most after sign-in." default:"${session_max_age}" env:"USERIMAGES_SESSION_MAX_AGE"`
 	UploadSSE   string        `name:"upload-sse" help:"X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)." default:"${upload_sse}" env:"USERIMAGES_UPLOAD_SSE"`
+	ReadyTime   time.Duration `name:"ready-timeout" help:"How long /readyz waits for the stores to answer before it answers 503." default:"${ready_timeout}" env:"USERIMAGES_READY_TIMEOUT"`
 	MinFree     int64         `name:"min-free-space" help:"Bytes of free space on the data disk under which /readyz answers 503 (default: 64 × --max-file-size)." env:"USERIMAGES_MIN_FREE_SPACE" placeholder:"BYTES"`
 	VarWidths   []int         `name:"variant-widths" help:"Widths GET <image path>?w=W serves (any other W answers 400 InvalidVariant)." default:"${variant_widths}" env:"USERIMAGES_VARIANT_WIDTHS" placeholder:"W,…"`
 	VarMemory   sizeFlag      `name:"variant-memory" help:"Budget of the memory variants being made hold at once (decoded pixels, mostly), e.g. 256MiB; over it requests wait, then get 503. Go's soft memory limit is set to it plus 48 MiB unless GOMEMLIMIT is set." default:"${variant_memory}" env:"USERIMAGES_VARIANT_MEMORY" placeholder:"BYTES"`
@@ -170,9 +172,14 @@ func (c *serveCmd) checkStores() error {
 	if err := c.check("--db", "--blob"); err != nil {
 		return err
 	}
+	if err := c.postgresConfig().Validate(); err != nil {
+		return err
+	}
 	if blob := c.blobURL(); strings.HasPrefix(blob, "s3://") {
-		if _, err := s3store.ParseURL(blob); err != nil {
+		if cfg, err := c.s3Config(); err != nil {
 			return fmt.Errorf("--blob: %w", err)
+		} else if err := cfg.Validate(); err != nil {
+			return err
 		}
 		if c.MaxFileSize > s3store.MaxPutSize {
 			// A claim writes the checked copy to the bucket through a
@@ -229,6 +236,7 @@ func fieldFlags() map[any]string {
 		core.ConfigVariantPregenerate:    "--variant-pregenerate",
 		core.ConfigNearDuplicateDistance: "--near-duplicate-distance",
 		core.ConfigHashesPoll:            "--blocklist-poll",
+		core.ConfigReadyTimeout:          "--ready-timeout",
 
 		httpapi.ConfigPublicURL:                     "--public-url",
 		httpapi.ConfigCORSOrigins:                   "--cors-origin",
@@ -251,6 +259,9 @@ func fieldFlags() map[any]string {
 		s3store.ConfigBucket:   "bucket",
 		s3store.ConfigEndpoint: "endpoint",
 		s3store.ConfigPrefix:   "prefix",
+		s3store.ConfigTimeout:  "--store-timeout",
+
+		postgres.ConfigTimeout: "--store-timeout",
 	}
 }
 
@@ -265,7 +276,7 @@ func (c *serveCmd) httpsConfig() httpsserve.Config {
 func (f policyFlags) config() core.Config {
 	return core.Config{MaxFileSize: f.MaxFileSize, ContentTypes: f.ContentType, UploadURLTTL: f.UploadTTL, ClaimWindow: f.ClaimWindow,
 		TokenDeleteWindow: tokenDeleteWindow(f.TokenDelete), KeepMetadata: f.KeepMeta, SessionIdle: f.SessionIdle, SessionMaxAge: f.SessionMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
-		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree,
+		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree, ReadyTimeout: f.ReadyTime,
 		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen),
 		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll}
 }

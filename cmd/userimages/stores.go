@@ -32,6 +32,9 @@ type location struct {
 	Data string `help:"Directory of the embedded database, image bytes and signing secret." default:"./userimages-data" env:"USERIMAGES_DATA" placeholder:"DIR"`
 	DB   string `name:"db" help:"Metadata store: sqlite:PATH or postgres://USER@HOST:PORT/DB?… (default: sqlite:DATA/userimages.db). PostgreSQL needs an explicit --blob." env:"USERIMAGES_DB" placeholder:"URL"`
 	Blob string `help:"Image byte store: file:DIR or s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P, credentials from the AWS environment (default: file:DATA/blobs). s3:// needs an explicit --db." env:"USERIMAGES_BLOB" placeholder:"URL"`
+	// StoreTimeout bounds every call to PostgreSQL and S3 (postgres.Config
+	// and s3store.Config's Timeout); zero is their default.
+	StoreTimeout time.Duration `name:"store-timeout" help:"How long one call to PostgreSQL or S3 may take, retries included; past it the request gets 503 StorageUnavailable." default:"${store_timeout}" env:"USERIMAGES_STORE_TIMEOUT"`
 }
 
 // check refuses a half-given location: a shared database with bytes on
@@ -133,7 +136,11 @@ func (l location) open(ctx context.Context) (*stores, error) {
 			st.signer = signer
 		}
 	case strings.HasPrefix(u, "s3://"):
-		s3, err := s3store.Open(ctx, u)
+		cfg, err := l.s3Config()
+		if err != nil {
+			return nil, fmt.Errorf("--blob: %w", err)
+		}
+		s3, err := s3store.New(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--blob: %w", err)
 		}
@@ -153,7 +160,7 @@ func (l location) open(ctx context.Context) (*stores, error) {
 		}
 		st.meta, st.closeDB = db, func() { db.Close() }
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		db, err := postgres.Open(ctx, u)
+		db, err := postgres.New(ctx, l.postgresConfig())
 		if err != nil {
 			return nil, fmt.Errorf("--db %s: %w", redactedURL(u), err)
 		}
@@ -192,6 +199,18 @@ func (l location) makePrivate(log *slog.Logger) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	return nil
+}
+
+// postgresConfig is the configuration of a postgres:// --db.
+func (l location) postgresConfig() postgres.Config {
+	return postgres.Config{URL: l.dbURL(), Timeout: l.StoreTimeout}
+}
+
+// s3Config is the configuration of an s3:// --blob.
+func (l location) s3Config() (s3store.Config, error) {
+	cfg, err := s3store.ParseURL(l.blobURL())
+	cfg.Timeout = l.StoreTimeout
+	return cfg, err
 }
 
 // selfSigner signs upload URLs that point at this server, with the shared
