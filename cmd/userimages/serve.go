@@ -122,17 +122,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	if err != nil {
 		return nil, err
 	}
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: c.ReadHeader,
-			ReadTimeout:       c.ReadTime,
-			WriteTimeout:      c.WriteTime,
-			IdleTimeout:       c.IdleTime,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-	}
+	newServer := func(h http.Handler) *http.Server { return c.newHTTPServer(h, log) }
 	// Plain HTTP serves the API, or with HTTPS only ACME challenges and
 	// redirects; HTTPS serves the API (HTTP/2, HSTS).
 	s.http = newServer(api.Handler())
@@ -141,15 +131,37 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		s.redirect = newServer(https.RedirectHandler(httpsPort(s.httpsLn)))
 	}
 	if metricsAddr != "" {
-		if s.metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
-			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		if err := s.listenMetrics(metricsAddr, newServer); err != nil {
+			return nil, err
 		}
-		s.closers = append(s.closers, func() { s.metricsLn.Close() })
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", s.metrics.Handler())
-		s.metricsSrv = newServer(mux)
 	}
 	return s, nil
+}
+
+// listenMetrics serves /metrics, and nothing else, on a listener of its
+// own at addr (--metrics-addr).
+func (s *server) listenMetrics(addr string, newServer func(http.Handler) *http.Server) (err error) {
+	if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	s.closers = append(s.closers, func() { s.metricsLn.Close() })
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.metricsSrv = newServer(mux)
+	return nil
+}
+
+// newHTTPServer is a net/http server of h with the flags' timeouts.
+func (c *serveCmd) newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeader,
+		ReadTimeout:       c.ReadTime,
+		WriteTimeout:      c.WriteTime,
+		IdleTimeout:       c.IdleTime,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // httpsPort is the port ln listens on.
