@@ -198,6 +198,42 @@ func (s *Accounts) DisableUser(ctx context.Context, email string) error {
 	return s.accounts.DisableUser(ctx, u.ID)
 }
 
+// EnableUser undoes DisableUser: the user's password and API tokens work
+// again.
+func (s *Accounts) EnableUser(ctx context.Context, email string) error {
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	return s.accounts.EnableUser(ctx, u.ID)
+}
+
+// SetPassword replaces the password of the user with email (the rules of
+// AddUser); the old one is refused from now on, on every instance.
+func (s *Accounts) SetPassword(ctx context.Context, email, password string) error {
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.accounts.SetPasswordHash(ctx, u.ID, hash)
+}
+
+// hashPassword checks a new password's length and hashes it with bcrypt.
+func (s *Accounts) hashPassword(password string) ([]byte, error) {
+	if len(password) < 8 || len(password) > 72 {
+		return nil, Errorf(api.CodeInvalidProperty, "the password must be 8 to 72 bytes long")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
 // APITokens lists the API tokens of the user with email, oldest first.
 // Only their ids and times are kept, never the secret.
 func (s *Accounts) APITokens(ctx context.Context, email string) ([]APIToken, error) {
@@ -226,12 +262,9 @@ func (s *Accounts) AddUser(ctx context.Context, email, password string, admin bo
 	if err != nil || addr.Address != email {
 		return 0, Errorf(api.CodeInvalidProperty, "%q is not a plain email address", email)
 	}
-	if len(password) < 8 || len(password) > 72 {
-		return 0, Errorf(api.CodeInvalidProperty, "the password must be 8 to 72 bytes long")
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	hash, err := s.hashPassword(password)
 	if err != nil {
-		return 0, fmt.Errorf("hash password: %w", err)
+		return 0, err
 	}
 	id, err := s.accounts.AddUser(ctx, User{Email: strings.ToLower(email), PasswordHash: hash, Admin: admin, CreatedAt: s.now()})
 	if errors.Is(err, ErrExist) {

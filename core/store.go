@@ -457,6 +457,11 @@ type AccountStore interface {
 	Users(ctx context.Context) ([]User, error)
 	// DisableUser sets Disabled on user id; ErrNotFound if there is none.
 	DisableUser(ctx context.Context, id int64) error
+	// EnableUser clears Disabled on user id; ErrNotFound if there is none.
+	EnableUser(ctx context.Context, id int64) error
+	// SetPasswordHash replaces user id's PasswordHash; ErrNotFound if
+	// there is none.
+	SetPasswordHash(ctx context.Context, id int64, hash []byte) error
 	// APITokens lists the tokens of user id, oldest first.
 	APITokens(ctx context.Context, userID int64) ([]APIToken, error)
 	// DeleteAPIToken removes token id; ErrNotFound if there is none.

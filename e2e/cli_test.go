@@ -124,7 +124,7 @@ func TestCLIEnvironment(t *testing.T) {
 // what was built.
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"serve"}, {"gc"}, {"brand"}, {"brand", "add"}, {"brand", "ls"}, {"brand", "rm"}, {"user"}, {"user", "add"},
-		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"},
+		{"user", "token"}, {"user", "token", "ls"}, {"user", "token", "revoke"}, {"user", "ls"}, {"user", "disable"}, {"user", "enable"}, {"user", "password"}, {"images"}, {"images", "ls"}, {"images", "rm"}, {"images", "log"}, {"migrate"}, {"upload"},
 		{"backup"}, {"backup", "create"}, {"backup", "verify"}, {"restore"}, {"hash"},
 		{"blocklist"}, {"blocklist", "import"}, {"blocklist", "ls"}, {"blocklist", "export"}, {"blocklist", "rm"}}
 	singleDash := regexp.MustCompile(`(?m)(^|\s)-[a-z][a-z-]+`)
@@ -225,6 +225,30 @@ func TestRevokeAndDisable(t *testing.T) {
 	}
 	if users := runCLI(t, "", "user", "ls", "--data", data); !regexp.MustCompile(`(?m)^1\s+leak@example.com\s+false\s+true\s`).MatchString(users) {
 		t.Errorf("user ls: got\n%s\nwant the user disabled", users)
+	}
+
+	// user enable undoes user disable.
+	if out := runCLI(t, "", "user", "enable", "--data", data, "--email", email); !strings.Contains(out, "enabled "+email) {
+		t.Errorf("user enable printed %q", out)
+	}
+	for name, auth := range map[string]string{"token": asToken(kept), "password": basicAuth(email, password)} {
+		if got := me(auth); got != http.StatusOK {
+			t.Errorf("enabled user's %s: got %d, want 200", name, got)
+		}
+	}
+	// user password --password-stdin changes it: the old one gets 401.
+	const newPassword = "a-new-password-2"
+	if out := runCLI(t, newPassword+"\n", "user", "password", "--data", data, "--email", email, "--password-stdin"); !strings.Contains(out, email) {
+		t.Errorf("user password printed %q", out)
+	}
+	if got := me(basicAuth(email, password)); got != http.StatusUnauthorized {
+		t.Errorf("the old password after user password: got %d, want 401", got)
+	}
+	if got := me(basicAuth(email, newPassword)); got != http.StatusOK {
+		t.Errorf("the new password: got %d, want 200", got)
+	}
+	if r := runCommand(t, "", []string{"USERIMAGES_PASSWORD=short"}, "user", "password", "--data", data, "--email", email); r.exit != 1 || !strings.Contains(r.stderr, "8 to 72 bytes") {
+		t.Errorf("user password with a short one: got %d %q, want 1 and the rule", r.exit, r.stderr)
 	}
 }
 

@@ -414,6 +414,16 @@ func (s *DB) DisableUser(ctx context.Context, id int64) (err error) {
 	return affectedOne(s.pool.Exec(ctx, `UPDATE users SET disabled = true WHERE id = $1`, id))
 }
 
+func (s *DB) EnableUser(ctx context.Context, id int64) (err error) {
+	defer func() { err = fault(err) }()
+	return affectedOne(s.pool.Exec(ctx, `UPDATE users SET disabled = false WHERE id = $1`, id))
+}
+
+func (s *DB) SetPasswordHash(ctx context.Context, id int64, hash []byte) (err error) {
+	defer func() { err = fault(err) }()
+	return affectedOne(s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, id))
+}
+
 func (s *DB) APITokens(ctx context.Context, userID int64) (_ []core.APIToken, err error) {
 	defer func() { err = fault(err) }()
 	rows, err := s.pool.Query(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`, userID)

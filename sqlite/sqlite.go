@@ -539,6 +539,20 @@ func (s *DB) DisableUser(ctx context.Context, id int64) (err error) {
 	})
 }
 
+func (s *DB) EnableUser(ctx context.Context, id int64) (err error) {
+	defer func() { err = fault(err) }()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return affectedOne(s.txExec(tx, `UPDATE users SET disabled = 0 WHERE id = ?`, id))
+	})
+}
+
+func (s *DB) SetPasswordHash(ctx context.Context, id int64, hash []byte) (err error) {
+	defer func() { err = fault(err) }()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return affectedOne(s.txExec(tx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id))
+	})
+}
+
 func (s *DB) APITokens(ctx context.Context, userID int64) (_ []core.APIToken, err error) {
 	defer func() { err = fault(err) }()
 	return queryAll(ctx, s.r, scanAPIToken, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE user_id = ? ORDER BY created_at, id`, userID)

@@ -826,6 +826,21 @@ func testAccounts(t *testing.T, open openMeta) {
 	checkUser(t, "User after DisableUser", got, ann)
 	noErr(t, "DisableUser twice", s.DisableUser(ctx, ann.ID))
 	wantErr(t, "DisableUser of a missing user", s.DisableUser(ctx, 999_999), core.ErrNotFound)
+	noErr(t, "EnableUser(ann)", s.EnableUser(ctx, ann.ID))
+	ann.Disabled = false
+	got, err = s.User(ctx, ann.ID)
+	noErr(t, "User(ann)", err)
+	checkUser(t, "User after EnableUser", got, ann)
+	wantErr(t, "EnableUser of a missing user", s.EnableUser(ctx, 999_999), core.ErrNotFound)
+	noErr(t, "SetPasswordHash(ann)", s.SetPasswordHash(ctx, ann.ID, []byte("h3")))
+	ann.PasswordHash = []byte("h3")
+	got, err = s.UserByEmail(ctx, ann.Email)
+	noErr(t, "UserByEmail(ann)", err)
+	checkUser(t, "User after SetPasswordHash", got, ann)
+	if bobNow, err := s.User(ctx, bob.ID); err != nil || string(bobNow.PasswordHash) != "h2" {
+		t.Errorf("bob after SetPasswordHash(ann): got %q, %v; want his hash h2 unchanged", bobNow.PasswordHash, err)
+	}
+	wantErr(t, "SetPasswordHash of a missing user", s.SetPasswordHash(ctx, 999_999, []byte("h")), core.ErrNotFound)
 
 	tokens := []core.APIToken{
 		{ID: "tokb", UserID: ann.ID, Hash: []byte("1"), CreatedAt: base},

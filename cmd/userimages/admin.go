@@ -47,11 +47,13 @@ func (c *brandRmCmd) Run(ctx context.Context, std stdio) error {
 }
 
 type userCmd struct {
-	Add     userAddCmd     `cmd:"" help:"Create a user (password from --password-stdin or USERIMAGES_PASSWORD)."`
-	Ls      userLsCmd      `cmd:"" help:"List users."`
-	Disable userDisableCmd `cmd:"" help:"Disable a user: its password and API tokens stop working on every instance at once; its images stay."`
-	Token   userTokensCmd  `cmd:"" help:"Create (the default), list and revoke API tokens."`
-	Erase   userEraseCmd   `cmd:"" help:"Erase a user: disable the account, take down every image they uploaded (caches in front purged), revoke their API tokens and sessions, remove their reports' personal data; audited. Safe to run again (after a restore)."`
+	Add      userAddCmd      `cmd:"" help:"Create a user (password from --password-stdin or USERIMAGES_PASSWORD)."`
+	Ls       userLsCmd       `cmd:"" help:"List users."`
+	Disable  userDisableCmd  `cmd:"" help:"Disable a user: its password and API tokens stop working on every instance at once; its images stay."`
+	Enable   userEnableCmd   `cmd:"" help:"Enable a disabled user again: its password and API tokens work again."`
+	Password userPasswordCmd `cmd:"" help:"Change a user's password (from --password-stdin or USERIMAGES_PASSWORD); the old one stops working at once."`
+	Token    userTokensCmd   `cmd:"" help:"Create (the default), list and revoke API tokens."`
+	Erase    userEraseCmd    `cmd:"" help:"Erase a user: disable the account, take down every image they uploaded (caches in front purged), revoke their API tokens and sessions, remove their reports' personal data; audited. Safe to run again (after a restore)."`
 }
 
 type userEraseCmd struct {
@@ -113,6 +115,59 @@ func (c *userDisableCmd) Run(ctx context.Context, std stdio) error {
 		fmt.Fprintln(std.out, "disabled", c.Email)
 		return nil
 	})
+}
+
+type userEnableCmd struct {
+	location
+	Email string `help:"The user's email." required:""`
+}
+
+func (c *userEnableCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
+		if err := svc.Accounts.EnableUser(ctx, c.Email); err != nil {
+			return err
+		}
+		fmt.Fprintln(std.out, "enabled", c.Email)
+		return nil
+	})
+}
+
+type userPasswordCmd struct {
+	location
+	Email   string `help:"The user's email." required:""`
+	PwStdin bool   `name:"password-stdin" help:"Read the new password from the first line of standard input; else from USERIMAGES_PASSWORD."`
+}
+
+func (c *userPasswordCmd) Run(ctx context.Context, std stdio) error {
+	password, err := readPassword("user password", c.PwStdin, std)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
+		if err := svc.Accounts.SetPassword(ctx, c.Email, password); err != nil {
+			return err
+		}
+		fmt.Fprintln(std.out, "changed the password of", c.Email)
+		return nil
+	})
+}
+
+// readPassword reads a password as user add and user password take it:
+// the first line of standard input with --password-stdin, else
+// USERIMAGES_PASSWORD.
+func readPassword(cmd string, fromStdin bool, std stdio) (string, error) {
+	password := os.Getenv("USERIMAGES_PASSWORD")
+	if fromStdin {
+		line, err := bufio.NewReader(std.in).ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("%s: read password: %w", cmd, err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if password == "" {
+		return "", fmt.Errorf("%s: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD", cmd)
+	}
+	return password, nil
 }
 
 type userTokenLsCmd struct {
@@ -198,16 +253,9 @@ type userAddCmd struct {
 }
 
 func (c *userAddCmd) Run(ctx context.Context, std stdio) error {
-	password := os.Getenv("USERIMAGES_PASSWORD")
-	if c.PwStdin {
-		line, err := bufio.NewReader(std.in).ReadString('\n')
-		if err != nil && line == "" {
-			return fmt.Errorf("user add: read password: %w", err)
-		}
-		password = strings.TrimRight(line, "\r\n")
-	}
-	if password == "" {
-		return fmt.Errorf("user add: give the password on standard input with --password-stdin, or in USERIMAGES_PASSWORD")
+	password, err := readPassword("user add", c.PwStdin, std)
+	if err != nil {
+		return err
 	}
 	return withService(ctx, std, c.location, true, func(svc core.Services) error {
 		id, err := svc.Accounts.AddUser(ctx, c.Email, password, c.Admin)
