@@ -8,7 +8,8 @@ import (
 	"userimages/core"
 )
 
-func (s *DB) ErasePersonalData(ctx context.Context, e core.PersonalDataErasure) error {
+func (s *DB) ErasePersonalData(ctx context.Context, e core.PersonalDataErasure) (err error) {
+	defer func() { err = fault(err) }()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := changedOne(tx.Exec(ctx, `UPDATE users SET disabled = true WHERE id = $1`, e.UserID)); err != nil {
 			return err

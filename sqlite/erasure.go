@@ -7,7 +7,8 @@ import (
 	"userimages/core"
 )
 
-func (s *DB) ErasePersonalData(ctx context.Context, e core.PersonalDataErasure) error {
+func (s *DB) ErasePersonalData(ctx context.Context, e core.PersonalDataErasure) (err error) {
+	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := affectedOne(s.txExec(tx, `UPDATE users SET disabled = 1 WHERE id = ?`, e.UserID)); err != nil {
 			return err
