@@ -255,3 +255,40 @@ func TestUserErase(t *testing.T) {
 		t.Errorf("user erase again printed %q, want 0 images taken down", out)
 	}
 }
+
+// TestEraseAgainAfterRestore: restoring a backup made before an erasure
+// brings the erased user's images back, as the README warns; erasing the
+// user again on the restored directory (the README's step) takes them
+// down, and the account is disabled there too.
+func TestEraseAgainAfterRestore(t *testing.T) {
+	data := t.TempDir()
+	addUser(t, data, "ann@example.com", "ann's password")
+	ann := basicAuth("ann@example.com", "ann's password")
+	srv := startServer(t, data)
+	_, path, _ := published(t, srv.base, ann, encodeJPEG(t, newRand(t), 200, 100))
+	dest := filepath.Join(t.TempDir(), "backup")
+	runCLI(t, "", "backup", "--data", data, "--to", dest)
+	runCLI(t, "", "user", "erase", "--data", data, "--email", "ann@example.com")
+	if _, err := fetch(http.DefaultClient, srv.base, path); statusOf(err) != http.StatusNotFound {
+		t.Fatalf("GET %s after the erasure: got %v, want 404", path, err)
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	restored := filepath.Join(t.TempDir(), "restored")
+	runCLI(t, "", "restore", "--from", dest, "--data", restored)
+	back := startServer(t, restored)
+	if _, err := fetch(http.DefaultClient, back.base, path); err != nil {
+		t.Fatalf("GET %s from a backup older than the erasure: got %v, want it back (200)", path, err)
+	}
+	if out := runCLI(t, "", "user", "erase", "--data", restored, "--email", "ann@example.com"); !strings.Contains(out, "1 images taken down") {
+		t.Errorf("user erase on the restored directory printed %q, want 1 image taken down", out)
+	}
+	if _, err := fetch(http.DefaultClient, back.base, path); statusOf(err) != http.StatusNotFound {
+		t.Errorf("GET %s after erasing again: got %v, want 404", path, err)
+	}
+	if res, _, err := do(http.DefaultClient, http.MethodGet, back.base+"/api/v2/users/me", ann, nil, nil); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("users/me with ann's password after erasing again: got %v, want 401", err)
+	}
+}
