@@ -83,9 +83,14 @@ func (s *Serving) OpenImage(ctx context.Context, id, ext string) (_ Image, _ Blo
 		if err == nil {
 			return img, b, nil
 		}
-		// Taken down on another instance (the bytes go after the row), or
-		// failing: ask the metadata store again.
 		s.cache.remove(id)
+		if !errors.Is(err, ErrNotFound) {
+			// The store failed: asking it again would make the request
+			// wait on it twice.
+			return Image{}, nil, err
+		}
+		// Taken down on another instance (the bytes go after the row):
+		// ask the metadata store again.
 	}
 	img, err = s.PublishedImage(ctx, id, ext)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ type Server struct {
 	SecretKey string
 	Region    string
 	client    *s3.Client
+	proc      *os.Process
 }
 
 // Start runs a gateway for the rest of t, or skips t (fails it under CI) if
@@ -95,7 +97,11 @@ func Start(t testing.TB) *Server {
 		s.Endpoint = "http://" + addr
 		err := waitUp(s.Endpoint, exited)
 		if err == nil {
+			s.proc = cmd.Process
+			// Continued before it is stopped, so that a test that
+			// paused it cannot leave it stopped.
 			t.Cleanup(stop)
+			t.Cleanup(func() { s.Continue(t) })
 			break
 		}
 		stop()
@@ -110,6 +116,23 @@ func Start(t testing.TB) *Server {
 		Credentials:  aws.NewCredentialsCache(aws.CredentialsProviderFunc(s.credentials)),
 	})
 	return s
+}
+
+// Pause stops the gateway with SIGSTOP: the kernel still accepts its
+// connections, but nothing answers, as a hung server looks to clients.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("s3test: SIGSTOP: %v", err)
+	}
+}
+
+// Continue resumes a gateway stopped by Pause (SIGCONT).
+func (s *Server) Continue(t testing.TB) {
+	t.Helper()
+	if err := s.proc.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("s3test: SIGCONT: %v", err)
+	}
 }
 
 func (s *Server) credentials(context.Context) (aws.Credentials, error) {
