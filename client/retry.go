@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -66,14 +67,15 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func retryableStatus(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
-		http.StatusInsufficientStorage: // full on this instance: space may come back, or another may answer
-		return true
-	}
-	return false
+// RetriedStatuses are the HTTP statuses after which a request is retried
+// (under a RetryPolicy), as well as after network errors. 507: full on
+// this instance; space may come back, or another instance may answer.
+func RetriedStatuses() []int {
+	return []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		http.StatusInsufficientStorage}
 }
+
+func retryableStatus(status int) bool { return slices.Contains(RetriedStatuses(), status) }
 
 // retry calls try (with attempt = 1, 2, …) until it succeeds, fails in a
 // way it says not to retry, the policy's attempts are spent, or ctx ends.

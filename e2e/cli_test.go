@@ -40,7 +40,10 @@ func runCommand(t *testing.T, dir string, env []string, args ...string) uploadRu
 // give, and leaves nothing behind.
 func TestCLITraps(t *testing.T) {
 	data := t.TempDir()
-	runCLI(t, "", "brand", "add", "--data", data, "10016") // a deployment to migrate from
+	// A deployment to migrate from; brand add says what it did.
+	if out := runCLI(t, "", "brand", "add", "--data", data, "10016", "10017"); out != "registered brand 10016\nregistered brand 10017\n" {
+		t.Errorf("brand add printed %q, want a line per brand registered", out)
+	}
 	const pg = "postgres://userimages@127.0.0.1:1/userimages"
 	cases := []struct {
 		name string
@@ -149,6 +152,18 @@ func TestCLIHelp(t *testing.T) {
 	r := runCommand(t, "", nil, "--version")
 	if r.exit != 0 || !strings.HasPrefix(r.stdout, "userimages ") || !strings.Contains(r.stdout, runtime.Version()) {
 		t.Errorf("--version: got %d %q %q, want userimages, the module version and %s", r.exit, r.stdout, r.stderr, runtime.Version())
+	}
+	// The defaults of --server and --data; every status --retries retries.
+	for _, c := range []struct{ cmd, want string }{
+		{"upload", "(default: http://127.0.0.1:8080)"}, {"upload", "429, 502, 503, 504, 507"}, {"brand", "(default: ./userimages-data)"},
+	} {
+		r := runCommand(t, "", nil, c.cmd, "add", "--help")
+		if c.cmd == "upload" {
+			r = runCommand(t, "", nil, c.cmd, "--help")
+		}
+		if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), c.want) {
+			t.Errorf("%s --help: want %q in it:\n%s", c.cmd, c.want, r.stdout)
+		}
 	}
 	if r := runCommand(t, "", nil, "serve", "--help"); !strings.Contains(r.stdout, "--addr=HOST:PORT") || !strings.Contains(r.stdout, "$USERIMAGES_ADDR") {
 		t.Errorf("serve --help: want --addr with its variable:\n%s", r.stdout)

@@ -226,6 +226,7 @@ func (c *brandAddCmd) Run(ctx context.Context, std stdio) error {
 			if err := svc.Accounts.AddBrand(ctx, id); err != nil {
 				return err
 			}
+			fmt.Fprintln(std.out, "registered brand", id)
 		}
 		return nil
 	})

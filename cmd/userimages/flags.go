@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/userimages/userimages/client"
+
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/httpsserve"
@@ -45,6 +47,7 @@ func flagDefaults() map[string]string {
 		"hsts_max_age":                      httpsserve.DefaultHSTSMaxAge.String(),
 		"backup_dest_help":                  destHelp,
 		"variant_widths":                    joinInts(core.DefaultVariantWidths),
+		"retried_statuses":                  strings.ReplaceAll(joinInts(client.RetriedStatuses()), ",", ", "),
 		"variant_memory":                    fmt.Sprintf("%dMiB", core.DefaultVariantMemory>>20),
 		"near_duplicate_distance":           strconv.Itoa(core.DefaultNearDuplicateDistance),
 		"blocklist_poll":                    core.DefaultHashesPoll.String(),

@@ -29,7 +29,7 @@ import (
 // Empty db and blob mean the embedded default inside data. A location with
 // no data directory opens no upload signer for bytes on local disk.
 type location struct {
-	Data string `help:"Directory of the embedded database, image bytes and signing secret." default:"./userimages-data" env:"USERIMAGES_DATA" placeholder:"DIR"`
+	Data string `help:"Directory of the embedded database, image bytes and signing secret (default: ${default})." default:"./userimages-data" env:"USERIMAGES_DATA" placeholder:"DIR"`
 	DB   string `name:"db" help:"Metadata store: sqlite:PATH or postgres://USER@HOST:PORT/DB?… (default: sqlite:DATA/userimages.db). PostgreSQL needs an explicit --blob." env:"USERIMAGES_DB" placeholder:"URL"`
 	Blob string `help:"Image byte store: file:DIR or s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P, credentials from the AWS environment (default: file:DATA/blobs). s3:// needs an explicit --db." env:"USERIMAGES_BLOB" placeholder:"URL"`
 	// StoreTimeout bounds every call to PostgreSQL and S3 (postgres.Config

@@ -23,14 +23,14 @@ import (
 // itself. It reads only the environment variables its help names: the
 // server's (USERIMAGES_BRAND, say) are not its own.
 type uploadCmd struct {
-	Server  string   `help:"Base URL of the server, scheme://host[:port]; Zendesk: https://SUBDOMAIN.zendesk.com." default:"http://127.0.0.1:8080" env:"USERIMAGES_SERVER" placeholder:"URL"`
+	Server  string   `help:"Base URL of the server, scheme://host[:port]; Zendesk: https://SUBDOMAIN.zendesk.com (default: ${default})." default:"http://127.0.0.1:8080" env:"USERIMAGES_SERVER" placeholder:"URL"`
 	User    string   `help:"Basic credentials EMAIL:PASSWORD (default: anonymous)." env:"USERIMAGES_USER" placeholder:"EMAIL:PASSWORD"`
 	Token   string   `help:"Basic API-token credentials EMAIL/token:API_TOKEN." env:"USERIMAGES_TOKEN" placeholder:"EMAIL/token:API_TOKEN"`
 	Bearer  string   `help:"Bearer API token." env:"USERIMAGES_BEARER" placeholder:"TOKEN"`
 	Brand   string   `help:"Id of the brand the images are for." required:"" placeholder:"ID"`
 	JSON    bool     `name:"json" help:"Print one JSON object per file ({\"file\",\"path\",\"url\",\"size\",\"content_type\"} or {\"file\",\"error\"}) instead of its path."`
 	Srcset  []int    `name:"srcset" help:"Also print each image's srcset of variant URLs at these widths (a userimages server's; Zendesk serves none), WebP where the browser takes it: after its path, or as \"srcset\" with --json. E.g. --srcset 320,640,1280." placeholder:"W,…"`
-	Retries int      `help:"Retries of a request that failed in a way that may pass: network errors, 429, 502, 503, 504." default:"3"`
+	Retries int      `help:"Retries of a request that failed in a way that may pass: network errors, ${retried_statuses}." default:"3"`
 	Files   []string `arg:"" name:"file" help:"Image files (JPEG, PNG, GIF or WebP)."`
 }
 
@@ -259,10 +259,17 @@ func describe(file string, size int64, server string, err error) string {
 	if said == "" {
 		said = fmt.Sprintf("HTTP %d", e.Status)
 	}
-	if e.Detail != "" {
+	if e.Detail != "" && !saysDetail(e) {
 		said += ": " + e.Detail
 	}
 	return refusal(file, size, server, e) + " (" + said + ")"
+}
+
+// saysDetail reports whether the plain sentence of e's code says what its
+// detail says (BlockedContent's do), which is then not said twice.
+func saysDetail(e *client.Error) bool {
+	info, known := e.Code.Meaning()
+	return known && strings.EqualFold(info.Sentence("this image"), e.Detail)
 }
 
 // describeLocal says why file was not uploaded when no server refused it.

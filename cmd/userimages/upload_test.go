@@ -40,6 +40,8 @@ func TestDescribe(t *testing.T) {
 		{"unavailable", 10, &client.Error{Status: 503, Code: api.CodeServiceUnavailable}, "the server is busy or restarting; retry later (ServiceUnavailable)"},
 		{"blocked", 10, &client.Error{Status: 422, Code: api.CodeBlockedContent, Detail: "taken down"},
 			"photo.png was taken down by a moderator and may not be uploaded again (BlockedContent: taken down)"},
+		{"blocked, the server's detail said once", 10, &client.Error{Status: 422, Code: api.CodeBlockedContent, Detail: "this image was taken down by a moderator and may not be uploaded again"},
+			"photo.png was taken down by a moderator and may not be uploaded again (BlockedContent)"},
 		{"expired", 10, &client.Error{Status: 410, Code: api.CodeTokenExpired, Detail: "expired"}, "expired before it was claimed; run the command again"},
 		{"mismatch", 10, &client.Error{Status: 422, Code: api.CodeContentMismatch, Detail: "not image/png"}, "the bytes of photo.png are not the type of image"},
 		{"brand", 10, &client.Error{Status: 422, Code: api.CodeInvalidProperty, Pointer: "/brand_id", Detail: "bad"}, "the brand id is not valid; check --brand"},
