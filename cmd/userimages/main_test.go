@@ -16,7 +16,7 @@ func TestRunWritesWhereTold(t *testing.T) {
 		wantOut    string
 		wantErrSub string
 	}{
-		{[]string{"brand", "add", "--data", data, "10016"}, "", "", "starting a new data directory"},
+		{[]string{"brand", "add", "--data", data, "10016"}, "", "registered brand 10016\n", "starting a new data directory"},
 		{[]string{"user", "add", "--data", data, "--email", "a@example.com", "--password-stdin"}, "secret password\n", "user 1: a@example.com\n", ""},
 		{[]string{"brand", "ls", "--data", data}, "", "10016\n", ""},
 	} {
