@@ -64,7 +64,9 @@ type Config struct {
 	Moderation Moderation
 	Reports    Reports
 	Erasure    Erasure
-	Log        *slog.Logger
+	// HashLists, when set, are shown on the blocklist page.
+	HashLists HashLists
+	Log       *slog.Logger
 	// SecureCookies marks the session cookie Secure on every request: for
 	// a server whose --public-url is https. Without it, requests that came
 	// over HTTPS (see Gate.OverHTTPS: TLS, or a trusted proxy that
@@ -82,6 +84,7 @@ type Console struct {
 	mod      Moderation
 	queue    Reports
 	erasure  Erasure
+	lists    HashLists
 	log      *slog.Logger
 	secure   bool
 	csp      string
@@ -98,7 +101,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}

@@ -22,6 +22,7 @@ import (
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/internal/testkit/embeddedtest"
+	"userimages/pdq"
 	"userimages/ratelimit"
 	"userimages/ratelimit/memrate"
 	"userimages/selfsign"
@@ -61,7 +62,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, HashLists: svc.Resemblance, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,6 +329,13 @@ func TestConsoleActions(t *testing.T) {
 	}
 	if q, err := e.svc.Reports.ReportQueue(ctx, 10); err != nil || len(q) != 0 {
 		t.Errorf("queue after dismissing: got %d, %v, want empty", len(q), err)
+	}
+	// The hash lists, with their sizes.
+	if _, _, err := e.svc.Resemblance.ImportList(ctx, "partner-list", []pdq.ListEntry{{Hash: pdq.Hash{1}, Quality: 90}, {Hash: pdq.Hash{2}, Quality: -1}}, "cli:test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := e.get(c, "/admin/blocklist"); res.StatusCode != http.StatusOK || !strings.Contains(body, "<td>partner-list</td><td>2</td>") {
+		t.Errorf("blocklist page: got %s, want the list partner-list with its 2 hashes:\n%s", res.Status, body)
 	}
 	if res := e.post(c, "/admin/blocklist/"+img.SHA256+"/unblock", url.Values{"reason": {"appeal"}}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("unblock: got %s, want 303", res.Status)

@@ -381,7 +381,13 @@ func (c *Console) blocklist(w http.ResponseWriter, r *http.Request, u core.User)
 	if err != nil {
 		return err
 	}
-	c.render(w, r, http.StatusOK, "blocklist", "Blocklist", "blocklist", u, withFlash(r, data{"Blocked": bl}))
+	var lists []core.HashList
+	if c.lists != nil {
+		if lists, err = c.lists.Lists(r.Context()); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, http.StatusOK, "blocklist", "Blocklist", "blocklist", u, withFlash(r, data{"Blocked": bl, "Lists": lists}))
 	return nil
 }
 

@@ -41,6 +41,12 @@ type Moderation interface {
 	Unblock(ctx context.Context, sha, by, reason string) error
 }
 
+// HashLists lists the lists of blocked perceptual hashes, imported and
+// the takedowns' (core.Resemblance).
+type HashLists interface {
+	Lists(ctx context.Context) ([]core.HashList, error)
+}
+
 // Reports is the queue of readers' reports (core.Reports).
 type Reports interface {
 	ReportQueue(ctx context.Context, limit int) ([]core.ReportedImage, error)
