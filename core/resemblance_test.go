@@ -15,7 +15,7 @@ import (
 	"userimages/pdq"
 )
 
-func jpegOf(t *testing.T, m image.Image, q int) []byte {
+func jpegOf(t testing.TB, m image.Image, q int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := jpeg.Encode(&b, m, &jpeg.Options{Quality: q}); err != nil {

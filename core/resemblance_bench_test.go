@@ -1,0 +1,119 @@
+package core_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"userimages/core"
+	"userimages/internal/testkit/testphoto"
+	"userimages/pdq"
+)
+
+// photo2MB is a photo-like JPEG of just under 2 MB (the largest upload):
+// testphoto's 3000×2250 picture (6.75 MP) at quality 90.
+func photo2MB(tb testing.TB) []byte {
+	b := testphoto.JPEG(3000, 2250, 3, 1)
+	if len(b) > 2_000_000 {
+		tb.Fatalf("the photo is %d bytes, over 2 MB", len(b))
+	}
+	return b
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// randomBlocked returns n random hashes of list name.
+func randomBlocked(n int, name string) []core.BlockedHash {
+	rng := rand.New(rand.NewPCG(1, uint64(n)))
+	hs := make([]core.BlockedHash, n)
+	for i := range hs {
+		var h pdq.Hash
+		for j := range h {
+			h[j] = byte(rng.Uint32())
+		}
+		hs[i] = core.BlockedHash{List: name, Hash: h.String(), Quality: 100}
+	}
+	return hs
+}
+
+// BenchmarkPUTPhoto is the embedded PUT of a 2 MB photo (checked, hashed,
+// stored with fsync, recorded): without perceptual hashing, and with it
+// against 0 and 1,000,000 blocked hashes. It reports the process's CPU
+// per PUT and the median and 99th percentile of the PUTs' times.
+func BenchmarkPUTPhoto(b *testing.B) {
+	body := photo2MB(b)
+	for _, c := range []struct {
+		name    string
+		hashing bool
+		blocked int
+	}{{"unhashed", false, 0}, {"hashed-0-blocked", true, 0}, {"hashed-1M-blocked", true, 1_000_000}} {
+		b.Run(fmt.Sprintf("%s-%dKB", c.name, len(body)>>10), func(b *testing.B) {
+			f := newFlowFixture(b, true, func(_ *core.Config, st *core.Stores) {
+				if !c.hashing {
+					st.Hashes = nil
+				}
+			})
+			if c.blocked > 0 {
+				if err := f.db.AddBlockedHashes(b.Context(), randomBlocked(c.blocked, "bench"), core.ModerationEvent{Action: core.ActionImportHashes, Target: "bench", By: "bench", At: time.Now()}); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.svc.Resemblance.Sync(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var times []time.Duration
+			cpu := cpuTime()
+			for b.Loop() {
+				up := carriedUpload(body)
+				up.ContentType = "image/jpeg"
+				start := time.Now()
+				if err := f.svc.Uploads.ReceiveUpload(b.Context(), up, int64(len(body)), strings.NewReader(string(body))); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(start))
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2])/1e6, "p50-ms")
+			b.ReportMetric(float64(times[(len(times)*99)/100])/1e6, "p99-ms")
+		})
+	}
+}
+
+// BenchmarkImportMillion imports a list of 1,000,000 hashes as
+// pdq-photo-hasher prints them into SQLite (parse, store, audit) and reads
+// them into an instance's index.
+func BenchmarkImportMillion(b *testing.B) {
+	var list strings.Builder
+	for _, h := range randomBlocked(1_000_000, "") {
+		fmt.Fprintf(&list, "%s,100,photo.jpg\n", h.Hash)
+	}
+	text := list.String()
+	for b.Loop() {
+		f := newFlowFixture(b, true)
+		start := time.Now()
+		entries, err := pdq.ParseList(strings.NewReader(text))
+		if err != nil {
+			b.Fatal(err)
+		}
+		parsed := time.Since(start)
+		if _, _, err := f.svc.Resemblance.ImportList(b.Context(), "million", entries, "bench", "bench"); err != nil {
+			b.Fatal(err)
+		}
+		imported := time.Since(start)
+		if err := f.svc.Resemblance.Sync(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(parsed.Seconds(), "parse-s")
+		b.ReportMetric(imported.Seconds(), "import-s")
+		b.ReportMetric(time.Since(start).Seconds(), "import+sync-s")
+	}
+}
