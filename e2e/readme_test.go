@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,5 +49,52 @@ func TestREADMECurlWalkthrough(t *testing.T) {
 	got, err := fetch(http.DefaultClient, srv.base, path[1])
 	if err != nil || !bytes.Equal(got, photo) {
 		t.Errorf("GET %s: got %d bytes, %v; want the photo's %d bytes", path[1], len(got), err, len(photo))
+	}
+}
+
+// TestREADMEGoExamples: every Go block of the README and of docs/ is the
+// body of an Example function of client/example_test.go, word for word
+// (so it compiles: `go test` in client/ builds them), and the README
+// shows the first upload's (Example) and the errors' (ExampleError).
+func TestREADMEGoExamples(t *testing.T) {
+	src, err := os.ReadFile("../client/example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "example_test.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := map[string]string{} // body, one tab less, → function name
+	for _, d := range file.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || !strings.HasPrefix(fn.Name.Name, "Example") {
+			continue
+		}
+		body := string(src[fset.Position(fn.Body.Lbrace).Offset+2 : fset.Position(fn.Body.Rbrace).Offset])
+		examples[strings.ReplaceAll(strings.TrimPrefix(body, "\t"), "\n\t", "\n")] = fn.Name.Name
+	}
+	docs, _ := filepath.Glob("../docs/*.md")
+	shown := map[string]bool{}
+	for _, name := range append([]string{"../README.md"}, docs...) {
+		doc, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile("(?s)```go\n(.*?)```").FindAllSubmatch(doc, -1) {
+			fn, ok := examples[string(m[1])]
+			if !ok {
+				t.Errorf("%s: this Go block is no Example's body in client/example_test.go:\n%s", name, m[1])
+			}
+			if name == "../README.md" {
+				shown[fn] = true
+			}
+		}
+	}
+	for _, fn := range []string{"Example", "ExampleError"} {
+		if !shown[fn] {
+			t.Errorf("README.md does not show the body of client's %s", fn)
+		}
 	}
 }
