@@ -115,8 +115,9 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 	if !ValidImageID(o.ID) {
 		return nil, notFound
 	}
+	at := s.now()
 	t := Takedown{ImageID: o.ID, AllCopies: o.AllCopies || o.Block, By: o.By, Reason: o.Reason,
-		Block: o.Block, At: s.now(), Outbox: purgeEntries}
+		Block: o.Block, At: at, Outbox: func(taken []Image) []OutboxEntry { return purgeEntries(taken, at) }}
 	if o.Block && s.resemble != nil {
 		img, err := s.images.Image(ctx, o.ID)
 		if errors.Is(err, ErrNotFound) {
@@ -148,9 +149,16 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 	return taken, nil
 }
 
+// PurgeDelay is how long after a takedown its purge is due: the bytes are
+// deleted just after the commit, and until then an instance that has the
+// image in its image cache (another instance, or the server when the CLI
+// took the image down) still serves it, which would put it back in the
+// cache in front for a year.
+const PurgeDelay = time.Second
+
 // purgeEntries is the outbox entry purging the images' responses from
-// every cache in front.
-func purgeEntries(taken []Image) []OutboxEntry {
+// every cache in front, due PurgeDelay after at.
+func purgeEntries(taken []Image, at time.Time) []OutboxEntry {
 	if len(taken) == 0 {
 		return nil
 	}
@@ -158,7 +166,7 @@ func purgeEntries(taken []Image) []OutboxEntry {
 	for i, img := range taken {
 		keys[i] = SurrogateKey(img.ID)
 	}
-	return []OutboxEntry{{Topic: TopicPurge, Payload: strings.Join(keys, " ")}}
+	return []OutboxEntry{{Topic: TopicPurge, Payload: strings.Join(keys, " "), CreatedAt: at, NextAt: at.Add(PurgeDelay)}}
 }
 
 // DeleteImage takes image id down alone, or with block every copy of its

@@ -237,17 +237,18 @@ func (o *Outbox) deliver(ctx context.Context, e OutboxEntry) {
 	if ctx.Err() != nil {
 		return // shutting down: the lease ends, and another pass tries it
 	}
-	var err error
 	if derr == nil {
-		err = o.store.CompleteOutbox(ctx, e.ID, e.Claim)
-	} else {
-		next := o.now().Add(o.cfg.Retry(e.Attempts + 1))
-		o.log.WarnContext(ctx, "outbox: delivery failed; retrying", "topic", e.Topic, "entry", e.ID, "attempts", e.Attempts+1, "next", next, "err", derr)
-		err = o.store.RetryOutbox(ctx, e.ID, e.Claim, next, truncate(derr.Error(), 500))
+		if err := o.store.CompleteOutbox(ctx, e.ID, e.Claim); err != nil {
+			o.log.WarnContext(ctx, "outbox: recording a delivery failed; the entry is delivered again when its lease ends", "entry", e.ID, "err", err)
+		}
+		return
 	}
-	if err != nil {
-		o.log.WarnContext(ctx, "outbox: recording a delivery failed; the entry is tried again when its lease ends", "entry", e.ID, "err", err)
+	next := o.now().Add(o.cfg.Retry(e.Attempts + 1))
+	if err := o.store.RetryOutbox(ctx, e.ID, e.Claim, next, truncate(derr.Error(), 500)); err != nil {
+		o.log.WarnContext(ctx, "outbox: recording a failed delivery failed; the entry is tried again when its lease ends", "entry", e.ID, "err", err)
+		return
 	}
+	o.log.WarnContext(ctx, "outbox: delivery failed; retrying", "topic", e.Topic, "entry", e.ID, "attempts", e.Attempts+1, "next", next, "err", derr)
 }
 
 // Pending lists the entries not delivered yet, oldest first, at most

@@ -85,6 +85,12 @@ func sampleFlow(t *testing.T, srv *server, auth, contentType string, data []byte
 	return img.UserImage.Path
 }
 
+// imageKey is the surrogate key of the image at path: img-<id>.
+func imageKey(path string) string {
+	id, _, _ := strings.Cut(path[strings.LastIndexByte(path, '/')+1:], ".")
+	return "img-" + id
+}
+
 // checkServed checks GET, HEAD, conditional and range requests of path.
 func checkServed(t *testing.T, srv *server, path, contentType string, data []byte) {
 	t.Helper()
@@ -105,7 +111,9 @@ func checkServed(t *testing.T, srv *server, path, contentType string, data []byt
 	wantHeaders := map[string]string{
 		"Content-Type":            contentType,
 		"Content-Length":          fmt.Sprint(len(data)),
-		"Cache-Control":           "public, max-age=31536000, immutable",
+		"Cache-Control":           "public, max-age=3600, s-maxage=31536000, immutable",
+		"Surrogate-Key":           imageKey(path),
+		"Cache-Tag":               imageKey(path),
 		"X-Content-Type-Options":  "nosniff",
 		"Content-Security-Policy": "default-src 'none'; sandbox",
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"userimages/internal/config"
 )
@@ -23,6 +24,7 @@ const (
 	ConfigMaxConcurrentUploads          ConfigField = "MaxConcurrentUploads"
 	ConfigMaxConcurrentUploadsPerClient ConfigField = "MaxConcurrentUploadsPerClient"
 	ConfigUploadTimeout                 ConfigField = "UploadTimeout"
+	ConfigBrowserMaxAge                 ConfigField = "BrowserMaxAge"
 )
 
 // Validate checks c as New would use it, its zero fields replaced by their
@@ -43,6 +45,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxConcurrentUploads = cmp.Or(c.MaxConcurrentUploads, DefaultMaxConcurrentUploads)
 	c.MaxConcurrentUploadsPerClient = cmp.Or(c.MaxConcurrentUploadsPerClient, DefaultMaxConcurrentUploadsPerClient)
 	c.UploadTimeout = cmp.Or(c.UploadTimeout, DefaultUploadTimeout)
+	c.BrowserMaxAge = cmp.Or(c.BrowserMaxAge, DefaultBrowserMaxAge)
 	for _, check := range []func() error{c.checkOrigins, c.checkUploads, c.checkClients} {
 		if err := check(); err != nil {
 			return c, err
@@ -76,6 +79,8 @@ func (c Config) checkUploads() error {
 		return config.Invalid(ConfigMaxConcurrentUploadsPerClient, c.MaxConcurrentUploadsPerClient, "must be at least 1")
 	case c.UploadTimeout < 0:
 		return config.Invalid(ConfigUploadTimeout, c.UploadTimeout, "must be positive")
+	case c.BrowserMaxAge < time.Second || c.BrowserMaxAge > sharedMaxAge:
+		return config.Invalid(ConfigBrowserMaxAge, c.BrowserMaxAge, "must be between 1s and a year")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"userimages/core"
@@ -10,9 +11,12 @@ import (
 )
 
 // deleteImage takes an image down: DELETE
-// /api/v2/guide/user_images/{id}[?block=true&reason=…], where {id} is the
-// image id or its file name (<id>.<ext>). 204 when done. Who may:
-//   - an admin, any image, with block and reason as asked;
+// /api/v2/guide/user_images/{id}[?block=true&all_copies=true&reason=…],
+// where {id} is the image id or its file name (<id>.<ext>). 204 when
+// done. Who may:
+//   - an admin, any image, with block and reason as asked; block, or
+//     all_copies without blocking, takes every published copy of its
+//     bytes down too;
 //   - the page that uploaded it, sending the upload token it was claimed
 //     from as api.UploadTokenHeader, within the delete window after the
 //     claim (charged to the address's credentials budget, as a password
@@ -20,13 +24,19 @@ import (
 //   - the signed-in user who uploaded it.
 //
 // An image that is not the caller's is 404, as one that does not exist:
-// the answer tells nothing of other people's images. Only admins block.
+// the answer tells nothing of other people's images. Only admins block or
+// take copies down.
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	caller, err := s.caller(w, r)
 	if err != nil {
 		return err
 	}
-	block, err := blockParam(r)
+	q := r.URL.Query()
+	block, err := queryBool(q, api.PropBlock)
+	if err != nil {
+		return err
+	}
+	allCopies, err := queryBool(q, api.PropAllCopies)
 	if err != nil {
 		return err
 	}
@@ -38,8 +48,8 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	token := r.Header.Get(api.UploadTokenHeader)
 	switch {
 	case admin:
-	case block:
-		return core.Errorf(api.CodeForbidden, "only admins may block an image's bytes")
+	case block || allCopies:
+		return core.Errorf(api.CodeForbidden, "only admins may block an image's bytes or take its copies down")
 	case token == "" && caller.UserID == 0:
 		return core.Errorf(api.CodeUnauthorized, "deleting an image needs its uploader's or an admin's credentials, or its upload token (%s)", api.UploadTokenHeader)
 	case token != "" && r.Header.Get("Authorization") == "":
@@ -54,7 +64,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case admin:
-		_, err = s.svc.Moderation.DeleteImage(r.Context(), id, by, r.URL.Query().Get(string(api.PropReason)), block)
+		_, err = s.svc.Moderation.TakeDown(r.Context(), core.TakedownOrder{ID: id, By: by, Reason: q.Get(string(api.PropReason)), Block: block, AllCopies: allCopies})
 	case token != "":
 		err = s.svc.Erasure.DeleteWithUploadToken(r.Context(), id, token)
 	default:
@@ -67,17 +77,16 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// blockParam is the block query parameter of a DELETE: false unless given.
-func blockParam(r *http.Request) (bool, error) {
-	v := r.URL.Query().Get(string(api.PropBlock))
-	if v == "" {
+// queryBool returns the boolean query parameter p, false when absent.
+func queryBool(q url.Values, p api.Property) (bool, error) {
+	if q.Get(string(p)) == "" {
 		return false, nil
 	}
-	block, err := strconv.ParseBool(v)
+	v, err := strconv.ParseBool(q.Get(string(p)))
 	if err != nil {
-		return false, &core.Error{Code: api.CodeInvalidProperty, Message: string(api.PropBlock) + " must be true or false", Field: api.PropBlock}
+		return false, &core.Error{Code: api.CodeInvalidProperty, Message: string(p) + " must be true or false", Field: p}
 	}
-	return block, nil
+	return v, nil
 }
 
 // reportImage lets anyone report an image to the moderators:

@@ -97,6 +97,14 @@ type Config struct {
 	// IncompleteBody) and nothing is stored. It overrides the server's read
 	// timeout for the PUT route. Default 2m.
 	UploadTimeout time.Duration
+
+	// BrowserMaxAge is how long a browser may keep an image response
+	// (Cache-Control max-age); shared caches (a CDN, Varnish) keep it a
+	// year (s-maxage), since a takedown purges them (Surrogate-Key,
+	// Cache-Tag) and a browser's cache cannot be purged. Default 1h: a
+	// picture taken down is gone from browsers within the hour, while a
+	// browser's revalidation after it is a 304 from the nearest cache.
+	BrowserMaxAge time.Duration
 }
 
 // ImageRedirector says where a client can fetch an image's bytes itself.
@@ -113,7 +121,12 @@ const (
 	DefaultMaxConcurrentUploads          = 64
 	DefaultMaxConcurrentUploadsPerClient = 4
 	DefaultUploadTimeout                 = 2 * time.Minute
+	DefaultBrowserMaxAge                 = time.Hour
 )
+
+// sharedMaxAge is how long shared caches keep an image response: the
+// bytes at a path never change, and a takedown purges them.
+const sharedMaxAge = 365 * 24 * time.Hour
 
 // uploadsFullRetryAfter is the Retry-After of a PUT refused because the
 // cap of concurrent uploads is reached: about the time an upload takes.
@@ -487,18 +500,30 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer blob.Close()
-	sendImage(w, r, img.ContentType, `"`+img.SHA256+`"`, img.CreatedAt, blob)
+	s.sendImage(w, r, img, img.ContentType, `"`+img.SHA256+`"`, blob)
 	return nil
 }
 
-// sendImage answers an image GET with blob, an original or a variant:
-// cached for good, never sniffed or run, with Range and conditional
-// requests answered by http.ServeContent.
-func sendImage(w http.ResponseWriter, r *http.Request, contentType, etag string, modTime time.Time, blob core.Blob) {
+// tagImage names img in the headers caches in front purge by:
+// Surrogate-Key (Fastly; Varnish through xkey) and Cache-Tag
+// (Cloudflare). A takedown purges core.SurrogateKey, which the original
+// and every variant carry.
+func tagImage(h http.Header, img core.Image) {
+	h.Set("Surrogate-Key", core.SurrogateKey(img.ID))
+	h.Set("Cache-Tag", core.SurrogateKey(img.ID))
+}
+
+// sendImage answers a GET of img, original or variant, with blob: kept by
+// shared caches a year and by browsers BrowserMaxAge (immutable: the
+// bytes at a path never change, so a browser need not revalidate within
+// that time), tagged for purges, never sniffed or run, with Range and
+// conditional requests answered by http.ServeContent.
+func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, img core.Image, contentType, etag string, blob core.Blob) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("ETag", etag)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d, s-maxage=%d, immutable", int(s.cfg.BrowserMaxAge.Seconds()), int(sharedMaxAge.Seconds())))
+	tagImage(h, img)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	var content io.ReadSeeker = blob
@@ -507,7 +532,7 @@ func sendImage(w http.ResponseWriter, r *http.Request, contentType, etag string,
 		// ServeContent) with sendfile(2) instead of copying it.
 		content = f.File()
 	}
-	http.ServeContent(w, r, "", modTime, content)
+	http.ServeContent(w, r, "", img.CreatedAt, content)
 }
 
 // fileBlob is a core.Blob backed by an open file (localdisk's).
@@ -521,17 +546,19 @@ func (s *Server) redirectImage(w http.ResponseWriter, r *http.Request, id, ext s
 	if err != nil {
 		return err
 	}
-	return s.redirectTo(w, r, core.ImageKey(img.ID))
+	return s.redirectTo(w, r, img, core.ImageKey(img.ID))
 }
 
-// redirectTo answers with a 302 to the bytes of object key elsewhere,
-// cached for no longer than the target is good.
-func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, key string) error {
+// redirectTo answers with a 302 to the bytes of img's object key
+// elsewhere, cached for no longer than the target is good, tagged for
+// purges as the bytes are.
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, img core.Image, key string) error {
 	target, maxAge, err := s.cfg.Redirect.RedirectURL(r.Context(), key)
 	if err != nil {
 		return fmt.Errorf("redirect to %s: %w", key, err)
 	}
 	w.Header().Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(maxAge.Seconds())))
+	tagImage(w.Header(), img)
 	http.Redirect(w, r, target, http.StatusFound)
 	return nil
 }

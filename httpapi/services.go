@@ -45,7 +45,7 @@ type Images interface {
 
 // Moderation takes images down (core.Moderation).
 type Moderation interface {
-	DeleteImage(ctx context.Context, id, by, reason string, block bool) (core.Image, error)
+	TakeDown(ctx context.Context, o core.TakedownOrder) ([]core.Image, error)
 }
 
 // Reports records readers' reports (core.Reports).

@@ -154,9 +154,9 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, id, ext st
 	}
 	defer blob.Close()
 	if s.cfg.Redirect != nil {
-		return s.redirectTo(w, r, core.VariantKey(img.ID, v))
+		return s.redirectTo(w, r, img, core.VariantKey(img.ID, v))
 	}
 	etag := fmt.Sprintf(`"%s-%d-%s"`, img.SHA256, v.Width, v.Format.Ext)
-	sendImage(w, r, v.Format.MIME, etag, img.CreatedAt, blob)
+	s.sendImage(w, r, img, v.Format.MIME, etag, blob)
 	return nil
 }

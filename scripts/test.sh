@@ -9,6 +9,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v chromium >/dev/null || need_apt+=(chromium)  # e2e/browser_test.go drives it
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)  # e2e/theme_test.go runs it in front of the binary
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)  # e2e/systemd_test.go verifies deploy/userimages.service
+command -v varnishd >/dev/null || [ -x /usr/sbin/varnishd ] || need_apt+=(varnish)  # e2e/varnish_test.go runs it in front of the binary
+ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1 || need_apt+=(varnish-modules)  # its xkey purges by Surrogate-Key
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

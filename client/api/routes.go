@@ -17,7 +17,7 @@ const (
 	RouteClaim        Route = "POST /api/v2/guide/user_images"              // step 3: ClaimRequest
 	RouteImage        Route = "GET /hc/user_images/{file}"                  // a published image; {file} is <id>.<ext>
 	RouteMe           Route = "GET /api/v2/users/me"                        // UserResponse
-	RouteDeleteImage  Route = "DELETE /api/v2/guide/user_images/{id}"       // admins take an image down; query PropBlock, PropReason
+	RouteDeleteImage  Route = "DELETE /api/v2/guide/user_images/{id}"       // admins take an image down; query PropBlock, PropAllCopies, PropReason
 	RouteReport       Route = "POST /api/v2/guide/user_images/{id}/reports" // ReportRequest
 	RouteHealth       Route = "GET /healthz"                                // StatusResponse: the process answers
 	RouteReady        Route = "GET /readyz"                                 // StatusResponse: the stores answer
@@ -65,11 +65,12 @@ const (
 	PropReason      Property = "reason"       // ReportRequest; the query of RouteDeleteImage
 	PropDetail      Property = "detail"       // ReportRequest
 	PropBlock       Property = "block"        // the query of RouteDeleteImage: true or false
+	PropAllCopies   Property = "all_copies"   // the query of RouteDeleteImage: true or false
 )
 
 // Properties returns every property of the API's requests.
 func Properties() []Property {
-	return []Property{PropContentType, PropFileSize, PropToken, PropBrandID, PropReason, PropDetail, PropBlock}
+	return []Property{PropContentType, PropFileSize, PropToken, PropBrandID, PropReason, PropDetail, PropBlock, PropAllCopies}
 }
 
 // Pointer returns p's JSON pointer, as an error's source names it:

@@ -317,9 +317,10 @@ func (c *imagesLsCmd) Run(ctx context.Context, std stdio) error {
 
 type imagesRmCmd struct {
 	location
-	Reason string   `help:"Why, for the audit log." required:""`
-	Block  bool     `help:"Refuse later uploads of the same bytes, and of pictures that look the same (rotated and mirrored too)."`
-	Paths  []string `arg:"" name:"path" help:"Image paths, /hc/user_images/ID.EXT."`
+	Reason    string   `help:"Why, for the audit log." required:""`
+	Block     bool     `help:"Refuse later uploads of the same bytes, and of pictures that look the same (rotated and mirrored too); take every published copy of the bytes down too."`
+	AllCopies bool     `name:"all-copies" help:"Take every published image with the same bytes (SHA-256) down too, without blocking them."`
+	Paths     []string `arg:"" name:"path" help:"Image paths, /hc/user_images/ID.EXT."`
 }
 
 func (c *imagesRmCmd) Run(ctx context.Context, std stdio) error {
@@ -333,14 +334,20 @@ func (c *imagesRmCmd) Run(ctx context.Context, std stdio) error {
 			if err != nil {
 				return err
 			}
-			img, err := svc.Moderation.DeleteImage(ctx, id, by, c.Reason, c.Block)
+			taken, err := svc.Moderation.TakeDown(ctx, core.TakedownOrder{ID: id, By: by, Reason: c.Reason, Block: c.Block, AllCopies: c.AllCopies})
 			if core.ErrorCode(err) == api.CodeNotFound {
 				return fmt.Errorf("images rm %s: no such image (already removed?)", p)
 			}
 			if err != nil {
 				return fmt.Errorf("images rm %s: %w", p, err)
 			}
-			fmt.Fprintln(std.out, "removed", core.Path(img))
+			for i, img := range taken {
+				if i == 0 {
+					fmt.Fprintln(std.out, "removed", core.Path(img))
+				} else {
+					fmt.Fprintln(std.out, "removed", core.Path(img), "(same bytes)")
+				}
+			}
 		}
 		return nil
 	})
@@ -406,7 +413,7 @@ func adminService(ctx context.Context, std stdio, where location) (core.Services
 	if err != nil {
 		return core.Services{}, nil, err
 	}
-	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(std.err, logOptions())))
+	svc, err := st.services(core.Config{}, slog.New(slog.NewTextHandler(std.err, logOptions())), nil)
 	if err != nil {
 		st.Close()
 		return core.Services{}, nil, err
@@ -434,7 +441,7 @@ func (c *gcCmd) Run(ctx context.Context, std stdio) error {
 		return err
 	}
 	defer st.Close()
-	svc, err := st.services(core.Config{ClaimWindow: c.ClaimWindow, UploadURLTTL: min(c.ClaimWindow, core.DefaultUploadURLTTL)}, slog.New(slog.NewTextHandler(std.err, logOptions())))
+	svc, err := st.services(core.Config{ClaimWindow: c.ClaimWindow, UploadURLTTL: min(c.ClaimWindow, core.DefaultUploadURLTTL)}, slog.New(slog.NewTextHandler(std.err, logOptions())), nil)
 	if err != nil {
 		return err
 	}

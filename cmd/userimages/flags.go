@@ -15,6 +15,7 @@ import (
 	"userimages/imagesafe"
 	"userimages/migrate"
 	"userimages/postgres"
+	"userimages/purge"
 	"userimages/ratelimit"
 	"userimages/ratelimit/redisrate"
 )
@@ -43,6 +44,9 @@ func flagDefaults() map[string]string {
 		"max_concurrent_uploads":            strconv.Itoa(httpapi.DefaultMaxConcurrentUploads),
 		"max_concurrent_uploads_per_client": strconv.Itoa(httpapi.DefaultMaxConcurrentUploadsPerClient),
 		"upload_timeout":                    httpapi.DefaultUploadTimeout.String(),
+		"fastly_api_url":                    purge.DefaultFastlyURL,
+		"cloudflare_api_url":                purge.DefaultCloudflareURL,
+		"browser_max_age":                   httpapi.DefaultBrowserMaxAge.String(),
 		"page_size":                         strconv.Itoa(migrate.DefaultPageSize),
 		"hsts_max_age":                      httpsserve.DefaultHSTSMaxAge.String(),
 		"backup_dest_help":                  destHelp,

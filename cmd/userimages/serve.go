@@ -69,7 +69,11 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	s.closers = append(s.closers, st.Close)
-	svc, err := st.services(c.policyFlags.config(), log)
+	deliverers, err := c.purgeFlags.deliverers()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := st.services(c.policyFlags.config(), log, deliverers)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +240,9 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 		return fmt.Errorf("blocked hashes: %w", err)
 	}
 	go s.svc.Resemblance.Run(sweepCtx)
+	// Purges queued by takedowns here, on other instances or from the
+	// CLI are delivered until the server stops.
+	go s.svc.Outbox.Run(sweepCtx)
 	go s.svc.Upkeep.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})

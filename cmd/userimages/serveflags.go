@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"userimages/httpsserve"
 	"userimages/internal/config"
 	"userimages/postgres"
+	"userimages/purge"
 	"userimages/ratelimit/redisrate"
 	"userimages/s3store"
 )
@@ -31,6 +33,7 @@ type serveCmd struct {
 	httpsFlags
 	location
 	imageServingFlags
+	purgeFlags
 	apiFlags
 	limiterFlags
 	policyFlags
@@ -95,20 +98,57 @@ type imageServingFlags struct {
 	RedirectTTL time.Duration `name:"redirect-ttl" help:"With --serve-mode redirect: how long a presigned GET is good; browsers cache the redirect half as long." default:"15m" env:"USERIMAGES_REDIRECT_TTL"`
 }
 
+// purgeFlags are the caches in front that takedowns purge (package purge).
+// The APIs' tokens are read from FASTLY_API_TOKEN and
+// CLOUDFLARE_API_TOKEN only, never from flags, which other users of the
+// machine can read.
+type purgeFlags struct {
+	Purge         []string `name:"purge" help:"Cache in front to purge after a takedown, deletion or erasure (repeatable; the variable is comma-separated): http(s)://HOST/PATH gets PURGE with Surrogate-Key (Varnish with xkey), fastly://SERVICE_ID or cloudflare://ZONE_ID their APIs' purge by key (token from FASTLY_API_TOKEN, CLOUDFLARE_API_TOKEN)." env:"USERIMAGES_PURGE" placeholder:"TARGET"`
+	FastlyURL     string   `name:"fastly-api-url" help:"Base URL of Fastly's API, for fastly:// purge targets." default:"${fastly_api_url}" env:"USERIMAGES_FASTLY_API_URL" placeholder:"URL"`
+	CloudflareURL string   `name:"cloudflare-api-url" help:"Base URL of Cloudflare's API, for cloudflare:// purge targets." default:"${cloudflare_api_url}" env:"USERIMAGES_CLOUDFLARE_API_URL" placeholder:"URL"`
+}
+
+// targets are the purge targets the flags name.
+func (f purgeFlags) targets() ([]purge.Target, error) {
+	cfg := purge.Config{FastlyURL: f.FastlyURL, CloudflareURL: f.CloudflareURL,
+		FastlyToken: os.Getenv("FASTLY_API_TOKEN"), CloudflareToken: os.Getenv("CLOUDFLARE_API_TOKEN")}
+	var ts []purge.Target
+	for _, spec := range f.Purge {
+		t, err := purge.Parse(spec, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--purge: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// deliverers are the outbox's deliverers: the purges. With no target
+// they are delivered to none (dropped), so that they do not pile up;
+// every instance is to have the same --purge.
+func (f purgeFlags) deliverers() (map[string]core.OutboxDeliverer, error) {
+	ts, err := f.targets()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]core.OutboxDeliverer{core.TopicPurge: purge.NewPurger(ts...)}, nil
+}
+
 // apiFlags mirror httpapi.Config.
 type apiFlags struct {
-	PublicURL   string        `name:"public-url" help:"scheme://host[:port] clients reach this server at (default: https://<first --domain>, else each request's Host)." env:"USERIMAGES_PUBLIC_URL" placeholder:"URL"`
-	CORSOrigin  []string      `name:"cors-origin" help:"Origin allowed to call from a browser (repeatable; default \"*\")." env:"USERIMAGES_CORS_ORIGIN" placeholder:"ORIGIN"`
-	CORSCreds   bool          `name:"cors-credentials" help:"Let pages of the --cors-origin origins send credentialed requests (cookies, HTTP auth); needs origins listed, not *." env:"USERIMAGES_CORS_CREDENTIALS"`
-	Proxies     []prefixFlag  `name:"trusted-proxy" help:"CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)." env:"USERIMAGES_TRUSTED_PROXY" placeholder:"CIDR"`
-	LimitCreate limitFlag     `name:"rate-limit-create" help:"Requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off." default:"${rate_limit_create}" env:"USERIMAGES_RATE_LIMIT_CREATE" placeholder:"RATE/PERIOD"`
-	LimitPut    limitFlag     `name:"rate-limit-put" help:"Upload PUTs per client, RATE/PERIOD or off." default:"${rate_limit_put}" env:"USERIMAGES_RATE_LIMIT_PUT" placeholder:"RATE/PERIOD"`
-	LimitClaim  limitFlag     `name:"rate-limit-claim" help:"Claims per client, RATE/PERIOD or off." default:"${rate_limit_claim}" env:"USERIMAGES_RATE_LIMIT_CLAIM" placeholder:"RATE/PERIOD"`
-	LimitReport limitFlag     `name:"rate-limit-report" help:"Reports of images per client, RATE/PERIOD or off." default:"${rate_limit_report}" env:"USERIMAGES_RATE_LIMIT_REPORT" placeholder:"RATE/PERIOD"`
-	LimitAuth   limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
-	MaxUploads  int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
-	MaxClientUp int           `name:"max-concurrent-uploads-per-client" help:"Upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429." default:"${max_concurrent_uploads_per_client}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS_PER_CLIENT"`
-	UploadTime  time.Duration `name:"upload-timeout" help:"How long an upload PUT may take to send its body." default:"${upload_timeout}" env:"USERIMAGES_UPLOAD_TIMEOUT"`
+	PublicURL     string        `name:"public-url" help:"scheme://host[:port] clients reach this server at (default: https://<first --domain>, else each request's Host)." env:"USERIMAGES_PUBLIC_URL" placeholder:"URL"`
+	CORSOrigin    []string      `name:"cors-origin" help:"Origin allowed to call from a browser (repeatable; default \"*\")." env:"USERIMAGES_CORS_ORIGIN" placeholder:"ORIGIN"`
+	CORSCreds     bool          `name:"cors-credentials" help:"Let pages of the --cors-origin origins send credentialed requests (cookies, HTTP auth); needs origins listed, not *." env:"USERIMAGES_CORS_CREDENTIALS"`
+	Proxies       []prefixFlag  `name:"trusted-proxy" help:"CIDR or address of a reverse proxy whose X-Forwarded-For is believed (repeatable)." env:"USERIMAGES_TRUSTED_PROXY" placeholder:"CIDR"`
+	LimitCreate   limitFlag     `name:"rate-limit-create" help:"Requests to create an upload per client, RATE/PERIOD (e.g. 60/m) or off." default:"${rate_limit_create}" env:"USERIMAGES_RATE_LIMIT_CREATE" placeholder:"RATE/PERIOD"`
+	LimitPut      limitFlag     `name:"rate-limit-put" help:"Upload PUTs per client, RATE/PERIOD or off." default:"${rate_limit_put}" env:"USERIMAGES_RATE_LIMIT_PUT" placeholder:"RATE/PERIOD"`
+	LimitClaim    limitFlag     `name:"rate-limit-claim" help:"Claims per client, RATE/PERIOD or off." default:"${rate_limit_claim}" env:"USERIMAGES_RATE_LIMIT_CLAIM" placeholder:"RATE/PERIOD"`
+	LimitReport   limitFlag     `name:"rate-limit-report" help:"Reports of images per client, RATE/PERIOD or off." default:"${rate_limit_report}" env:"USERIMAGES_RATE_LIMIT_REPORT" placeholder:"RATE/PERIOD"`
+	LimitAuth     limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
+	MaxUploads    int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
+	MaxClientUp   int           `name:"max-concurrent-uploads-per-client" help:"Upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429." default:"${max_concurrent_uploads_per_client}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS_PER_CLIENT"`
+	UploadTime    time.Duration `name:"upload-timeout" help:"How long an upload PUT may take to send its body." default:"${upload_timeout}" env:"USERIMAGES_UPLOAD_TIMEOUT"`
+	BrowserMaxAge time.Duration `name:"browser-max-age" help:"How long browsers keep an image (Cache-Control max-age); caches in front keep it a year (s-maxage) and are purged on takedowns (--purge)." default:"${browser_max_age}" env:"USERIMAGES_BROWSER_MAX_AGE"`
 }
 
 // limiterFlags say where rate-limit budgets are kept.
@@ -152,6 +192,7 @@ func (c *serveCmd) validate() error {
 		c.policyFlags.config().Validate,
 		func() error { return c.imageServingFlags.validate(c.Blob) },
 		c.checkStores,
+		func() error { _, err := c.purgeFlags.targets(); return err },
 	} {
 		if err := check(); err != nil {
 			return flagError(err)
@@ -245,6 +286,7 @@ func fieldFlags() map[any]string {
 		httpapi.ConfigMaxConcurrentUploads:          "--max-concurrent-uploads",
 		httpapi.ConfigMaxConcurrentUploadsPerClient: "--max-concurrent-uploads-per-client",
 		httpapi.ConfigUploadTimeout:                 "--upload-timeout",
+		httpapi.ConfigBrowserMaxAge:                 "--browser-max-age",
 
 		httpsserve.ConfigDomains:       "--domain",
 		httpsserve.ConfigACMEDirectory: "--acme-directory",
@@ -306,6 +348,7 @@ func (f apiFlags) config() httpapi.Config {
 		MaxConcurrentUploads:          f.MaxUploads,
 		MaxConcurrentUploadsPerClient: f.MaxClientUp,
 		UploadTimeout:                 f.UploadTime,
+		BrowserMaxAge:                 f.BrowserMaxAge,
 	}
 }
 

@@ -254,11 +254,12 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 }
 
 // services wires core's use cases on st: one adapter fills every
-// metadata role.
-func (st *stores) services(cfg core.Config, log *slog.Logger) (core.Services, error) {
+// metadata role. deliverers deliver the outbox (serve's purges); the
+// other commands have none, and leave their entries to the server.
+func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[string]core.OutboxDeliverer) (core.Services, error) {
 	m := st.meta
 	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Hashes: m, Accounts: m, Erasures: m, Sessions: m, Outbox: m,
-		Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
+		Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are
 		// stored on, whose free space readiness watches.

@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/userimages/userimages/client/api"
+)
+
+// varnishdPath is where Debian's varnish package puts varnishd;
+// scripts/test.sh installs it with varnish-modules (xkey).
+const varnishdPath = "/usr/sbin/varnishd"
+
+// purgeDeadline only guards against hangs: a purge is due a second after
+// its takedown and the instances poll every second.
+const purgeDeadline = 20 * time.Second
+
+// needVarnish skips the test without varnishd, except in CI.
+func needVarnish(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(varnishdPath); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no varnishd (bash scripts/test.sh installs varnish and varnish-modules): %v", err)
+		}
+		t.Fatalf("no varnishd in CI, which scripts/test.sh should have installed: %v", err)
+	}
+}
+
+// deploymentVCL returns DEPLOYMENT.md's Varnish configuration with its
+// backend pointed at backend (HOST:PORT).
+func deploymentVCL(t *testing.T, backend string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../DEPLOYMENT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)### Caches in front: purges.*?```vcl\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("DEPLOYMENT.md: no vcl block under \"Caches in front: purges\"")
+	}
+	host, port, _ := net.SplitHostPort(backend)
+	vcl := string(m[1])
+	for old, new := range map[string]string{
+		`.host = "127.0.0.1";`: fmt.Sprintf(".host = %q;", host),
+		`.port = "8080";`:      fmt.Sprintf(".port = %q;", port),
+	} {
+		if !strings.Contains(vcl, old) {
+			t.Fatalf("DEPLOYMENT.md's VCL has no %q to point at the test's server", old)
+		}
+		vcl = strings.Replace(vcl, old, new, 1)
+	}
+	return vcl
+}
+
+// startVarnish runs varnishd in the foreground on 127.0.0.1:port, in front
+// of backend with DEPLOYMENT.md's VCL, until the test ends. Its working
+// directory is readable by the user varnishd drops to.
+func startVarnish(t *testing.T, port, backend string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "userimages-varnish-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vclPath := filepath.Join(dir, "userimages.vcl")
+	if err := os.WriteFile(vclPath, []byte(deploymentVCL(t, backend)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(varnishdPath, "-F", "-n", filepath.Join(dir, "n"), "-a", "127.0.0.1:"+port, "-f", vclPath, "-s", "malloc,64m")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start varnishd: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(stopTimeout):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("varnishd output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(startTimeout)
+	for {
+		// Varnish answers once the child runs the VCL: a PURGE of no key.
+		req, _ := http.NewRequest("PURGE", "http://127.0.0.1:"+port+"/", nil)
+		req.Header.Set("Surrogate-Key", "none")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("varnishd exited at start: %v\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("varnishd did not answer within %s\n%s", startTimeout, out.String())
+		}
+	}
+}
+
+// edgeGet GETs url and reports its status and whether Varnish answered
+// from its cache (X-Varnish names two transactions on a hit).
+func edgeGet(t *testing.T, url string) (status int, hit bool) {
+	t.Helper()
+	res, _, err := do(http.DefaultClient, http.MethodGet, url, "", nil, nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return res.StatusCode, len(strings.Fields(res.Header.Get("X-Varnish"))) == 2
+}
+
+// TestVarnishPurge runs the binary behind a real Varnish with the VCL of
+// DEPLOYMENT.md: originals and variants are cached at the edge; a blocking
+// takedown from the CLI while the server runs takes every identical copy
+// and every variant out of Varnish (404 through it within seconds), while
+// an unrelated image stays cached.
+func TestVarnishPurge(t *testing.T) {
+	needVarnish(t)
+	rng := newRand(t)
+	port := freePort(t)
+	edge := "http://127.0.0.1:" + port
+	data := t.TempDir()
+	srv := startServer(t, data, "--purge", edge+"/", "--trusted-proxy", "127.0.0.1")
+	startVarnish(t, port, srv.addr)
+
+	picture := encodeJPEG(t, rng, 400, 300)
+	var copies []string
+	for range 3 {
+		copies = append(copies, sampleFlow(t, srv, "", api.JPEG.MIME, picture))
+	}
+	unrelated := sampleFlow(t, srv, "", api.JPEG.MIME, encodeJPEG(t, rng, 400, 300))
+	var gone []string
+	for _, p := range copies {
+		gone = append(gone, edge+p, edge+p+"?w=160", edge+p+"?w=320&auto=format")
+	}
+	kept := []string{edge + unrelated, edge + unrelated + "?w=160"}
+	for _, u := range append(slices.Clone(gone), kept...) {
+		if status, _ := edgeGet(t, u); status != http.StatusOK {
+			t.Fatalf("GET %s through Varnish: got %d, want 200", u, status)
+		}
+		if status, hit := edgeGet(t, u); status != http.StatusOK || !hit {
+			t.Fatalf("GET %s through Varnish again: got %d, hit %v, want 200 from the cache", u, status, hit)
+		}
+	}
+
+	start := time.Now()
+	out := runCLI(t, "", "images", "rm", "--data", data, "--reason", "legal notice", "--block", copies[1])
+	if n := strings.Count(out, "removed"); n != 3 {
+		t.Errorf("images rm --block printed %q, want the three copies removed", out)
+	}
+	for {
+		var left []string
+		for _, u := range gone {
+			if status, _ := edgeGet(t, u); status != http.StatusNotFound {
+				left = append(left, fmt.Sprintf("%s: %d", u, status))
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Since(start) > purgeDeadline {
+			t.Fatalf("%s after the takedown, still served through Varnish: %v", purgeDeadline, left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("every copy and variant answered 404 through Varnish %v after images rm", time.Since(start).Round(10*time.Millisecond))
+	for _, u := range kept {
+		if status, hit := edgeGet(t, u); status != http.StatusOK || !hit {
+			t.Errorf("GET %s (another picture) after the purge: got %d, hit %v, want 200 still from the cache", u, status, hit)
+		}
+	}
+	log := runCLI(t, "", "images", "log", "--data", data)
+	for _, p := range copies {
+		if !strings.Contains(log, p) {
+			t.Errorf("images log: no record of %s:\n%s", p, log)
+		}
+	}
+}
+
+// purgeTarget is a loopback purge target: it refuses the first refuse
+// PURGE requests (503), then accepts, and records the keys of each.
+type purgeTarget struct {
+	mu       sync.Mutex
+	refuse   int
+	tries    int
+	accepted map[string]int // key → PURGEs answered 200 naming it
+	srv      *httptest.Server
+}
+
+func newPurgeTarget(t *testing.T, refuse int) *purgeTarget {
+	p := &purgeTarget{refuse: refuse, accepted: map[string]int{}}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r.Method != "PURGE" {
+			t.Errorf("purge target: got %s, want PURGE", r.Method)
+		}
+		p.tries++
+		if p.tries <= p.refuse {
+			http.Error(w, "not now", http.StatusServiceUnavailable)
+			return
+		}
+		for _, k := range strings.Fields(r.Header.Get("Surrogate-Key")) {
+			p.accepted[k]++
+		}
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// state returns the tries so far and how many times key was accepted.
+func (p *purgeTarget) state(key string) (tries, accepted int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tries, p.accepted[key]
+}
+
+// waitUntil polls cond every 50 ms until it holds, failing t after
+// purgeDeadline.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(purgeDeadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, purgeDeadline)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPurgeSurvivesKill: a purge target refuses the first tries; the
+// server is killed (-9) after the first refusal, before delivery; the
+// restarted server delivers the purge, once.
+func TestPurgeSurvivesKill(t *testing.T) {
+	target := newPurgeTarget(t, 2)
+	data := t.TempDir()
+	srv := startServer(t, data, "--purge", target.srv.URL+"/")
+	path := sampleFlow(t, srv, "", api.PNG.MIME, encodePNG(t, newRand(t), 32, 24))
+	runCLI(t, "", "images", "rm", "--data", data, "--reason", "privacy", path)
+	key := imageKey(path)
+	// Killed once the refusal is recorded: killed during a delivery, the
+	// entry would wait for its lease (a minute) to end.
+	if !srv.waitForLog("outbox: delivery failed; retrying") {
+		t.Fatal("the server did not log the refused purge")
+	}
+	srv.kill()
+	if tries, accepted := target.state(key); accepted != 0 || tries != 1 {
+		t.Fatalf("before the restart: got %d tries, %d accepted, want 1 refused", tries, accepted)
+	}
+	startServer(t, data, "--purge", target.srv.URL+"/")
+	waitUntil(t, "delivery after the restart", func() bool { _, accepted := target.state(key); return accepted >= 1 })
+	time.Sleep(1500 * time.Millisecond) // a second delivery would come within the poll
+	if tries, accepted := target.state(key); accepted != 1 || tries != 3 {
+		t.Errorf("after the restart: got %d tries, %d accepted, want 3 tries (two refused), accepted once", tries, accepted)
+	}
+}
