@@ -52,6 +52,25 @@ func (s *server) Close() {
 	}
 }
 
+// services wires core's use cases on st, with the purge targets, and
+// registers the --brand brands.
+func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (core.Services, error) {
+	deliverers, err := c.purgeFlags.deliverers()
+	if err != nil {
+		return core.Services{}, err
+	}
+	svc, err := st.services(c.policyFlags.config(), log, deliverers)
+	if err != nil {
+		return core.Services{}, err
+	}
+	for _, b := range c.Brand {
+		if err := svc.Accounts.AddBrand(ctx, b); err != nil {
+			return core.Services{}, fmt.Errorf("--brand %s: %w", b, err)
+		}
+	}
+	return svc, nil
+}
+
 // buildServer opens the stores of a validated configuration, and wires the
 // service, the HTTP API and the listener.
 func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server, err error) {
@@ -69,20 +88,11 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	s.closers = append(s.closers, st.Close)
-	deliverers, err := c.purgeFlags.deliverers()
-	if err != nil {
-		return nil, err
-	}
-	svc, err := st.services(c.policyFlags.config(), log, deliverers)
+	svc, err := c.services(ctx, st, log)
 	if err != nil {
 		return nil, err
 	}
 	s.svc = svc
-	for _, b := range c.Brand {
-		if err := svc.Accounts.AddBrand(ctx, b); err != nil {
-			return nil, fmt.Errorf("--brand %s: %w", b, err)
-		}
-	}
 	limiter, closeLimiter, err := newLimiter(ctx, c.Redis, c.RedisPrefix, log)
 	if err != nil {
 		return nil, err
