@@ -111,6 +111,8 @@ func TestIndexMemory(t *testing.T) {
 		t.Errorf("1,000,000 hashes take %.1f MiB, want at most 64", float64(used)/(1<<20))
 	}
 	runtime.KeepAlive(&x)
+	runtime.KeepAlive(hs) // else their collection hides the index's size
+	runtime.KeepAlive(tags)
 }
 
 // pngOf encodes m as an 8-bit RGBA PNG.
