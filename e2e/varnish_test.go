@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -278,5 +279,84 @@ func TestPurgeSurvivesKill(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // a second delivery would come within the poll
 	if tries, accepted := target.state(key); accepted != 1 || tries != 3 {
 		t.Errorf("after the restart: got %d tries, %d accepted, want 3 tries (two refused), accepted once", tries, accepted)
+	}
+}
+
+// total returns the PURGE requests so far and the keys accepted.
+func (p *purgeTarget) total() (tries int, accepted map[string]int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tries, maps.Clone(p.accepted)
+}
+
+// TestScaleOutPurgeOnce runs two instances on one PostgreSQL and one
+// bucket, both purging one target: images taken down from the CLI and from
+// each instance are purged once each (one instance leases each purge),
+// and the outbox's gauges say nothing waits.
+func TestScaleOutPurgeOnce(t *testing.T) {
+	d := newScaleOut(t)
+	target := newPurgeTarget(t, 0)
+	a := d.start(t, "--purge", target.srv.URL+"/")
+	b := d.start(t, "--purge", target.srv.URL+"/")
+	d.cli(t, "mod password 1\n", "user", "add", "--admin", "--email", "mod@example.com", "--password-stdin")
+	rng := newRand(t)
+	var keys []string
+	for i := range 6 {
+		srv := []*server{a, b}[i%2]
+		path := sampleFlow(t, srv, "", api.JPEG.MIME, encodeJPEG(t, rng, 64, 48))
+		keys = append(keys, imageKey(path))
+		switch i % 3 {
+		case 0:
+			d.cli(t, "", "images", "rm", "--reason", "spam", path)
+		default:
+			res, body, err := do(http.DefaultClient, http.MethodDelete, srv.base+"/api/v2/guide/user_images/"+strings.TrimPrefix(keys[i], "img-")+"?reason=spam",
+				basicAuth("mod@example.com", "mod password 1"), nil, nil)
+			if err != nil || res.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE %s: got %v %v %s, want 204", path, res, err, body)
+			}
+		}
+	}
+	waitUntil(t, "every purge delivered", func() bool {
+		_, accepted := target.total()
+		return len(accepted) == len(keys)
+	})
+	time.Sleep(2500 * time.Millisecond) // a second delivery would come within two polls
+	tries, accepted := target.total()
+	for _, k := range keys {
+		if accepted[k] != 1 {
+			t.Errorf("%s: purged %d times, want once", k, accepted[k])
+		}
+	}
+	if tries != len(keys) {
+		t.Errorf("PURGE requests: got %d, want %d, one per takedown", tries, len(keys))
+	}
+	res, body, err := do(http.DefaultClient, http.MethodGet, b.base+"/metrics", "", nil, nil)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %v %v", res, err)
+	}
+	if bytes.Contains(body, []byte(`userimages_outbox_pending{topic="purge"}`)) && !bytes.Contains(body, []byte(`userimages_outbox_pending{topic="purge"} 0`)) {
+		t.Errorf("/metrics: want no purge pending:\n%s", body)
+	}
+}
+
+// TestPurgeMetrics: a purge its target refuses shows as pending and failed
+// in /metrics and on the console's Purges page.
+func TestPurgeMetrics(t *testing.T) {
+	target := newPurgeTarget(t, 1000)
+	data := t.TempDir()
+	srv := startServer(t, data, "--purge", target.srv.URL+"/")
+	path := sampleFlow(t, srv, "", api.PNG.MIME, encodePNG(t, newRand(t), 32, 24))
+	runCLI(t, "", "images", "rm", "--data", data, "--reason", "privacy", path)
+	if !srv.waitForLog("outbox: delivery failed; retrying") {
+		t.Fatal("the server did not log the refused purge")
+	}
+	res, body, err := do(http.DefaultClient, http.MethodGet, srv.base+"/metrics", "", nil, nil)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %v %v", res, err)
+	}
+	for _, want := range []string{`userimages_outbox_pending{topic="purge"} 1`, `userimages_outbox_failed{topic="purge"} 1`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics: no %q", want)
+		}
 	}
 }

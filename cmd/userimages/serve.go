@@ -117,6 +117,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		}
 	}
 	s.metrics = metrics.New()
+	s.metrics.Outbox(func() ([]metrics.OutboxCount, error) { return outboxCounts(svc.Outbox) })
 	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, HashLists: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
 		ImageOrigins: imageOrigins(c, st)})
 	if err != nil {
@@ -176,6 +177,19 @@ func (c *serveCmd) newHTTPServer(h http.Handler, log *slog.Logger) *http.Server 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// outboxCounts reads the outbox's counts for the metrics, within a few
+// seconds.
+func outboxCounts(o *core.Outbox) ([]metrics.OutboxCount, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cs, err := o.Counts(ctx)
+	out := make([]metrics.OutboxCount, len(cs))
+	for i, c := range cs {
+		out[i] = metrics.OutboxCount{Topic: c.Topic, Pending: c.Pending, Failed: c.Failed}
+	}
+	return out, err
 }
 
 // httpsPort is the port ln listens on.
