@@ -71,3 +71,29 @@ func TestReadyDeadline(t *testing.T) {
 		t.Errorf("Ready once the store answers: got error %v, want nil", err)
 	}
 }
+
+// TestReadyUnanswered: after a request found a store not answering, Ready
+// fails at once, and succeeds again once a check finds the stores
+// answering.
+func TestReadyUnanswered(t *testing.T) {
+	h := &hungStores{release: make(chan struct{})}
+	u, err := NewUpkeep(Config{ReadyTimeout: time.Second}, UpkeepDeps{Expirer: h, Tokens: h, References: h, Sessions: h, Brands: h, Blobs: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.hang.Store(true)
+	u.Unanswered()
+	start := time.Now()
+	if err := u.Ready(t.Context()); err == nil || time.Since(start) > 100*time.Millisecond {
+		t.Errorf("Ready after Unanswered: got %v after %s, want an error at once", err, time.Since(start))
+	}
+	h.hang.Store(false)
+	close(h.release) // the check Ready started answers
+	deadline := time.Now().Add(2 * time.Second)
+	for u.Ready(t.Context()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Ready once the stores answer: still failing after 2 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -28,6 +28,9 @@ type Upkeep struct {
 	mu sync.Mutex
 	// checking is the readiness check in flight, nil when none is.
 	checking *readyCheck
+	// unanswered: a request found a store not answering in time
+	// (Unanswered), and no check has found the stores answering since.
+	unanswered bool
 }
 
 // readyCheck is one run of the readiness check; done is closed when err
@@ -210,17 +213,34 @@ func (s *Upkeep) Ready(ctx context.Context) error {
 			c.err = s.check(cctx)
 			s.mu.Lock()
 			s.checking = nil
+			if c.err == nil {
+				s.unanswered = false
+			}
 			s.mu.Unlock()
 			close(c.done)
 		}()
 	}
+	unanswered := s.unanswered
 	s.mu.Unlock()
+	if unanswered {
+		return errors.New("a store did not answer a request in time; it is being checked again")
+	}
 	select {
 	case <-c.done:
 		return c.err
 	case <-ctx.Done():
 		return fmt.Errorf("the stores did not answer within %s: %w", s.cfg.ReadyTimeout, ctx.Err())
 	}
+}
+
+// Unanswered marks the stores unready: a request found one not answering
+// within its deadline. Until a readiness check (started by the next Ready,
+// in the background) finds them answering, Ready fails at once, so that a
+// load balancer takes the instance out on its next probe.
+func (s *Upkeep) Unanswered() {
+	s.mu.Lock()
+	s.unanswered = true
+	s.mu.Unlock()
 }
 
 // check is one readiness check, as Ready says.

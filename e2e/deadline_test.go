@@ -27,7 +27,8 @@ const (
 // TestHungStore runs a scale-out instance whose PostgreSQL is behind a
 // proxy that stops forwarding, then whose Versity is stopped with
 // SIGSTOP: while each hangs, create (when it needs that store), claim, an
-// uncached GET and /readyz answer 503 within the documented bounds, and
+// uncached GET and /readyz answer 503 within the documented bounds (and
+// /readyz at once once a request found the store silent), and
 // so does every request of 16 clients at once; once the store is back,
 // /readyz says so, every claim that was answered 201 serves its image,
 // and every claim answered 503 succeeds when retried.
@@ -166,6 +167,10 @@ func (h *hungRun) hang(stop, resume func(), createNeedsIt bool) {
 	h.check(h.create(), hungBound, createWant)
 	h.check(h.claim(pending[0].Upload.Token), hungBound, http.StatusServiceUnavailable)
 	h.check(h.request("uncached GET", http.MethodGet, published.UserImage.Path, nil), hungBound, http.StatusServiceUnavailable)
+	// Requests found the store silent: it is marked unready, and /readyz
+	// says so at once.
+	h.check(h.request("/readyz once a request found the store silent", http.MethodGet, "/readyz", nil), 300*time.Millisecond,
+		http.StatusServiceUnavailable)
 
 	claimed, refused := h.load(pending[1:], createWant)
 	t.Logf("16 clients on a hung store: %d claims answered 201, %d answered 503", len(claimed), len(refused))

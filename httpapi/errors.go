@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -47,6 +49,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case code == api.CodeStorageUnavailable || code == api.CodeInsufficientStorage:
 		// A fault of ours: the cause goes to the log, never to the caller.
 		s.log.WarnContext(r.Context(), "storage fault", "request_id", requestID(r.Context()), "code", code, "err", err)
+		if errors.Is(err, context.DeadlineExceeded) && s.svc.Readiness != nil {
+			s.svc.Readiness.Unanswered()
+		}
 		item.Detail = e.Message
 	case e != nil:
 		item.Detail = e.Message

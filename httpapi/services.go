@@ -68,7 +68,12 @@ type Accounts interface {
 
 // Readiness tells whether this instance can take requests (core.Upkeep).
 type Readiness interface {
+	// Ready returns an error when a store does not answer, within a short
+	// deadline of its own.
 	Ready(ctx context.Context) error
+	// Unanswered tells that a store did not answer a request within its
+	// deadline: Ready fails at once until the stores answer again.
+	Unanswered()
 }
 
 // ServicesOf are core's services as a Server calls them.
