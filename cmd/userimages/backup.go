@@ -111,7 +111,7 @@ func (c *restoreCmd) Help() string {
 	return `Builds a data directory of the embedded default from the newest complete
 backup at --from, checking every image against the backup's manifest. Start
 the server on it with serve --data DIR. Images taken down after the backup
-was made come back: take them down again (see the README).`
+was made come back: take them down again (see docs/operating.md, "Backups").`
 }
 
 func (c *restoreCmd) Run(ctx context.Context, std stdio) error {
