@@ -100,7 +100,8 @@ type Config struct {
 	// connecting, waiting for the answer's headers, and each wait for
 	// more of a body; past it the call fails with
 	// context.DeadlineExceeded. A GET's body is read at the pace of the
-	// client it is served to, so only a stall of Timeout cuts it off. It
+	// client it is served to, so only a stall of Timeout cuts it off; a
+	// PUT gets a second more per MiB of its body. It
 	// is not set by the URL but by the command (serve --store-timeout).
 	// Default DefaultTimeout.
 	Timeout time.Duration
@@ -313,7 +314,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if buf.Len() > MaxPutSize {
 		return fmt.Errorf("put %s: body over the limit of %d bytes", key, MaxPutSize)
 	}
-	ctx, cancel := s.bound(ctx)
+	// The body must be sent within the deadline too: a second more per
+	// MiB, so that a large image on a slow link is not refused forever.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout+time.Duration(buf.Len())*time.Second/(1<<20))
 	defer cancel()
 	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &s.bucket,
