@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -310,6 +311,86 @@ func testBackupKilled(t *testing.T, bd backupDest) {
 	for p, want := range served {
 		if got, err := fetch(http.DefaultClient, srv.base, p); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("GET %s from the restored directory: got %d bytes, %v", p, len(got), err)
+		}
+	}
+}
+
+// TestBackupForgetImage runs docs/operating.md's steps for removing one
+// image from every backup, as printed (its example values replaced), on a
+// directory holding two backups that list the image and a third image
+// uploaded later: afterwards no file at the destination holds the image's
+// bytes, no manifest lists it, `backup verify` passes, and a restore
+// serves the other images and not that one.
+func TestBackupForgetImage(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	doc, err := os.ReadFile("../docs/operating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)Removing one image from every backup for good.*?```sh\n(.*?)```").FindSubmatch(doc)
+	if block == nil {
+		t.Fatal("docs/operating.md: no sh block after \"Removing one image from every backup for good\"")
+	}
+	d := newBackupDeployment(t)
+	dest := filepath.Join(t.TempDir(), "backups")
+	gone, goneBytes, err := d.upload(encodePNG(t, d.rng, 31, 17))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string][]byte{}
+	d.uploadMany(t, 2, kept)
+	runCLI(t, "", "backup", "--data", d.data, "--to", dest)
+	time.Sleep(10 * time.Millisecond) // backups are named by their time
+	runCLI(t, "", "backup", "--data", d.data, "--to", dest)
+	d.uploadMany(t, 1, kept)
+	runCLI(t, "", "images", "rm", "--data", d.data, "--reason", "asked to be forgotten", gone)
+	id := strings.TrimSuffix(filepath.Base(gone), filepath.Ext(gone))
+
+	script := strings.NewReplacer("81TKxGEqVJruMIz7RCN8JA", id, "/mnt/backup/userimages", dest, "/var/lib/userimages", d.data).Replace(string(block[1]))
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(cleanEnv(), "PATH="+filepath.Dir(binPath)+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the documented steps: %v\n%s", err, out)
+	}
+	t.Logf("the documented steps printed:\n%s", out)
+
+	backups, _ := filepath.Glob(filepath.Join(dest, "backups", "*"))
+	if len(backups) != 1 {
+		t.Errorf("%d backups left (%v), want 1: the newest, made after the takedown", len(backups), backups)
+	}
+	err = filepath.WalkDir(dest, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, goneBytes) {
+			t.Errorf("%s holds the forgotten image's bytes", path)
+		}
+		if strings.Contains(path, "/manifest/") && bytes.Contains(b, []byte(`"id":"`+id+`"`)) {
+			t.Errorf("%s lists the forgotten image", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	restored := filepath.Join(t.TempDir(), "restored")
+	runCLI(t, "", "restore", "--from", dest, "--data", restored)
+	srv := startServer(t, restored)
+	if res, _, err := do(http.DefaultClient, http.MethodGet, srv.base+gone, "", nil, nil); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("after the restore: GET %s: got %v %v, want 404", gone, res.StatusCode, err)
+	}
+	for p, want := range kept {
+		got, err := fetch(http.DefaultClient, srv.base, p)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("after the restore: GET %s: got %d bytes, %v; want the image as served before", p, len(got), err)
 		}
 	}
 }
