@@ -66,6 +66,8 @@ type Config struct {
 	Erasure    Erasure
 	// HashLists, when set, are shown on the blocklist page.
 	HashLists HashLists
+	// Outbox, when set, shows the purges that wait on the Purges page.
+	Outbox Outbox
 	Log       *slog.Logger
 	// SecureCookies marks the session cookie Secure on every request: for
 	// a server whose --public-url is https. Without it, requests that came
@@ -85,6 +87,7 @@ type Console struct {
 	queue    Reports
 	erasure  Erasure
 	lists    HashLists
+	outbox   Outbox
 	log      *slog.Logger
 	secure   bool
 	csp      string
@@ -101,7 +104,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, outbox: cfg.Outbox, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
@@ -114,7 +117,7 @@ func New(cfg Config) (*Console, error) {
 		"uploader": func(core.Image) string { return "" },
 		"who":      func(string) string { return "" },
 	}
-	for _, page := range []string{"login", "forbidden", "images", "image", "reports", "log", "blocklist"} {
+	for _, page := range []string{"login", "forbidden", "images", "image", "reports", "log", "blocklist", "purges"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/log.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", page, err)
@@ -144,6 +147,7 @@ func (c *Console) Handler(gate Gate) http.Handler {
 	mux.HandleFunc("GET /admin/log", c.admin(c.auditLog))
 	mux.HandleFunc("GET /admin/blocklist", c.admin(c.blocklist))
 	mux.HandleFunc("POST /admin/blocklist/{sha}/unblock", c.admin(c.unblock))
+	mux.HandleFunc("GET /admin/purges", c.admin(c.purges))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, core.User{}, core.Errorf(api.CodeNotFound, "There is no such page."))
 	})

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, HashLists: svc.Resemblance, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +140,19 @@ func (e *env) publish() core.Image { return e.publishBy(0) }
 // publishBy is publish by the user with id uid (0: anonymous).
 func (e *env) publishBy(uid int64) core.Image {
 	e.t.Helper()
-	var buf bytes.Buffer
 	e.published++
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, e.published))); err != nil {
+	return e.publishPictureBy(uid, e.published)
+}
+
+// publishPicture publishes the PNG n (8 × n pixels) anonymously: the same
+// n, the same bytes.
+func (e *env) publishPicture(n int) core.Image { return e.publishPictureBy(0, n) }
+
+// publishPictureBy publishes the PNG n by the user with id uid.
+func (e *env) publishPictureBy(uid int64, n int) core.Image {
+	e.t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, n))); err != nil {
 		e.t.Fatal(err)
 	}
 	ctx := e.t.Context()
@@ -488,5 +498,55 @@ func TestImagesGrid(t *testing.T) {
 				t.Errorf("GET /admin/%s: want %q on the page", tt.query, tt.text)
 			}
 		})
+	}
+}
+
+// TestConsoleCopies: the image page lists the same picture elsewhere; a
+// takedown of every copy takes them all down, each recorded; the blocklist
+// page names what a blocking takedown took down; the Purges page shows
+// the purges waiting for the caches in front.
+func TestConsoleCopies(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	c := e.client()
+	if res := e.signIn(c, "mod@example.com", adminPW); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: got %s", res.Status)
+	}
+	copies := []core.Image{e.publishPicture(50), e.publishPicture(50), e.publishPicture(50)}
+	blocked := []core.Image{e.publishPicture(60), e.publishPicture(60)}
+	other := e.publishPicture(70)
+	_, body := e.get(c, "/admin/images/"+copies[0].ID)
+	_, section, _ := strings.Cut(body, "The same picture elsewhere")
+	section, _, _ = strings.Cut(section, "<h2>")
+	if !strings.Contains(section, "/admin/images/"+copies[2].ID) || strings.Contains(section, "/admin/images/"+other.ID) {
+		t.Errorf("image page: want the two other copies under \"The same picture elsewhere\", and not another picture")
+	}
+	if res := e.post(c, "/admin/images/"+copies[1].ID+"/takedown", url.Values{"reason": {"privacy"}, "all_copies": {"true"}}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("takedown of every copy: got %s, want 303", res.Status)
+	}
+	for _, img := range copies {
+		if d, err := e.svc.Moderation.Deletion(t.Context(), img.ID); err != nil || d.Reason != "privacy" || d.Blocked {
+			t.Errorf("copy %s: got %+v, %v, want its own record, unblocked", img.ID, d, err)
+		}
+	}
+	if res := e.post(c, "/admin/images/"+blocked[0].ID+"/takedown", url.Values{"reason": {"legal"}, "block": {"true"}}, e.srv.URL); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("blocking takedown: got %s, want 303", res.Status)
+	}
+	_, body = e.get(c, "/admin/blocklist")
+	for _, img := range blocked {
+		if !strings.Contains(body, core.Path(img)) {
+			t.Errorf("blocklist page: no %s among what its entry took down", core.Path(img))
+		}
+	}
+	if !strings.Contains(body, "legal") {
+		t.Error("blocklist page: want the takedown's reason")
+	}
+	_, body = e.get(c, "/admin/purges")
+	for _, img := range append(copies, blocked...) {
+		if !strings.Contains(body, core.SurrogateKey(img.ID)) {
+			t.Errorf("purges page: no purge of %s waiting (no --purge target runs here)", img.ID)
+		}
+	}
+	if _, err := e.svc.Moderation.Image(t.Context(), other.ID); err != nil {
+		t.Errorf("another picture: got %v, want it published", err)
 	}
 }

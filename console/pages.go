@@ -221,6 +221,9 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 		if d["SameAddr"], err = c.others(r, img, core.ImageFilter{ClientAddr: img.Uploader.ClientAddr}); err != nil {
 			return err
 		}
+		if d["Copies"], err = c.mod.Copies(ctx, img, 12); err != nil {
+			return err
+		}
 	case core.ErrorCode(err) == api.CodeNotFound:
 		del, derr := c.mod.Deletion(ctx, id)
 		if derr != nil {
@@ -262,6 +265,7 @@ func refusal(err error) bool {
 const (
 	formReason = string(api.PropReason)
 	formBlock  = string(api.PropBlock)
+	formCopies = string(api.PropAllCopies)
 )
 
 // moderation returns who acts (u's audit name, as the API records it)
@@ -285,7 +289,8 @@ func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) 
 		return err
 	}
 	id := r.PathValue("id")
-	if _, err := c.mod.DeleteImage(r.Context(), id, by, why, r.PostFormValue(formBlock) == "true"); err != nil {
+	o := core.TakedownOrder{ID: id, By: by, Reason: why, Block: r.PostFormValue(formBlock) == "true", AllCopies: r.PostFormValue(formCopies) == "true"}
+	if _, err := c.mod.TakeDown(r.Context(), o); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/admin/images/"+id+"?done=takedown", http.StatusSeeOther)
@@ -387,7 +392,35 @@ func (c *Console) blocklist(w http.ResponseWriter, r *http.Request, u core.User)
 			return err
 		}
 	}
-	c.render(w, r, http.StatusOK, "blocklist", "Blocklist", "blocklist", u, withFlash(r, data{"Blocked": bl, "Lists": lists}))
+	entries := make([]blockedEntry, len(bl))
+	for i, b := range bl {
+		entries[i].Blocked = b
+		if entries[i].TookDown, err = c.mod.DeletionsOf(r.Context(), b.SHA256, 100); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, http.StatusOK, "blocklist", "Blocklist", "blocklist", u, withFlash(r, data{"Blocked": entries, "Lists": lists}))
+	return nil
+}
+
+// blockedEntry is a blocklisted SHA-256 with the takedowns of its images:
+// the paths it took down, why, by whom, when.
+type blockedEntry struct {
+	core.Blocked
+	TookDown []core.Deletion
+}
+
+// purges lists the purges of the caches in front not delivered yet,
+// oldest first: those that failed say why and when they are tried again.
+func (c *Console) purges(w http.ResponseWriter, r *http.Request, u core.User) error {
+	var pending []core.OutboxEntry
+	if c.outbox != nil {
+		var err error
+		if pending, err = c.outbox.Pending(r.Context(), 200); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, http.StatusOK, "purges", "Purges", "purges", u, data{"Pending": pending, "Enabled": c.outbox != nil})
 	return nil
 }
 

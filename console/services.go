@@ -33,7 +33,9 @@ type Accounts interface {
 type Moderation interface {
 	Image(ctx context.Context, id string) (core.Image, error)
 	ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error)
-	DeleteImage(ctx context.Context, id, by, reason string, block bool) (core.Image, error)
+	TakeDown(ctx context.Context, o core.TakedownOrder) ([]core.Image, error)
+	Copies(ctx context.Context, img core.Image, limit int) ([]core.Image, error)
+	DeletionsOf(ctx context.Context, sha string, limit int) ([]core.Deletion, error)
 	Deletion(ctx context.Context, id string) (core.Deletion, error)
 	Deletions(ctx context.Context, limit int) ([]core.Deletion, error)
 	ModerationEvents(ctx context.Context, target string, limit int) ([]core.ModerationEvent, error)
@@ -52,6 +54,11 @@ type Reports interface {
 	ReportQueue(ctx context.Context, limit int) ([]core.ReportedImage, error)
 	Reports(ctx context.Context, id string) ([]core.Report, error)
 	DismissReports(ctx context.Context, id, by, reason string) error
+}
+
+// Outbox shows the purges of the caches in front that wait (core.Outbox).
+type Outbox interface {
+	Pending(ctx context.Context, limit int) ([]core.OutboxEntry, error)
 }
 
 // Erasure erases users (core.Erasure).
