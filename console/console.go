@@ -68,7 +68,7 @@ type Config struct {
 	HashLists HashLists
 	// Outbox, when set, shows the purges that wait on the Purges page.
 	Outbox Outbox
-	Log       *slog.Logger
+	Log    *slog.Logger
 	// SecureCookies marks the session cookie Secure on every request: for
 	// a server whose --public-url is https. Without it, requests that came
 	// over HTTPS (see Gate.OverHTTPS: TLS, or a trusted proxy that
