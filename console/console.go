@@ -51,10 +51,13 @@ const pageSize = 24
 // the budget, a *core.Error with api.CodeRateLimited (having set
 // Retry-After on w). OverHTTPS reports whether the client reached the
 // server over HTTPS (TLS to it, or a trusted proxy's word), never on the
-// word of the client alone. httpapi.Server implements it.
+// word of the client alone. ClientAddr is the client's address (through
+// trusted proxies), which failed sign-ins are counted against.
+// httpapi.Server implements it.
 type Gate interface {
 	AdmitSignIn(w http.ResponseWriter, r *http.Request) error
 	OverHTTPS(r *http.Request) bool
+	ClientAddr(r *http.Request) string
 }
 
 // Config configures the console.

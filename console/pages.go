@@ -1,6 +1,8 @@
 package console
 
 import (
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,7 +56,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, gate Gate) {
 		c.render(w, r, core.ErrorCode(err).Status(), "login", "Sign in", "", core.User{}, d)
 		return
 	}
-	token, err := c.sessions.SignIn(r.Context(), email, r.PostFormValue("password"))
+	token, err := c.sessions.SignIn(r.Context(), email, r.PostFormValue("password"), gate.ClientAddr(r))
+	if e, ok := errors.AsType[*core.Error](err); ok && e.Code == api.CodeRateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+		d["Error"] = "Too many failed sign-ins for this account or from this address. Wait " + w.Header().Get("Retry-After") + " s, then try again."
+		c.render(w, r, http.StatusTooManyRequests, "login", "Sign in", "", core.User{}, d)
+		return
+	}
 	if core.ErrorCode(err) == api.CodeUnauthorized {
 		d["Error"] = "Wrong email or password."
 		c.render(w, r, http.StatusUnauthorized, "login", "Sign in", "", core.User{}, d)

@@ -14,7 +14,9 @@ import (
 
 // Sessions signs admins in and out (core.Sessions).
 type Sessions interface {
-	SignIn(ctx context.Context, email, password string) (string, error)
+	// SignIn is api.CodeRateLimited, with Error.RetryAfter, while the
+	// account or the address from waits after failed sign-ins.
+	SignIn(ctx context.Context, email, password, from string) (string, error)
 	SessionUser(ctx context.Context, token string) (core.User, error)
 	SignOut(ctx context.Context, token string) error
 	// MaxAge is a session's longest life: its cookie's Max-Age.

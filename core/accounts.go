@@ -36,14 +36,19 @@ type Accounts struct {
 	dummyHash []byte
 	// hashSlots bounds the password hash checks running at once.
 	hashSlots chan struct{}
-	now       func() time.Time
-	log       *slog.Logger
+	// throttle makes failed sign-ins wait; nil without AccountsDeps.SignIns.
+	throttle *signInThrottle
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // AccountsDeps are the roles Accounts calls.
 type AccountsDeps struct {
 	Accounts AccountStore
 	Brands   BrandRegistry
+	// SignIns keeps failed sign-ins (see signInThrottle). Default nil: no
+	// throttle (tests of other things).
+	SignIns SignInFailureStore
 	Runtime
 }
 
@@ -62,19 +67,67 @@ func NewAccounts(cfg Config, d AccountsDeps) (*Accounts, error) {
 		return nil, fmt.Errorf("new accounts: %w", err)
 	}
 	rt := d.Runtime.withDefaults()
-	return &Accounts{accounts: d.Accounts, brands: d.Brands, cost: cfg.PasswordCost, dummyHash: dummy,
-		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), now: rt.Now, log: rt.Log}, nil
+	a := &Accounts{accounts: d.Accounts, brands: d.Brands, cost: cfg.PasswordCost, dummyHash: dummy,
+		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), now: rt.Now, log: rt.Log}
+	if d.SignIns != nil {
+		a.throttle = &signInThrottle{store: d.SignIns, free: cfg.SignInFreeFailures, delay: cfg.SignInDelay, maxDelay: cfg.SignInMaxDelay, now: rt.Now}
+	}
+	return a, nil
+}
+
+// throttled runs check, a check of email's credentials (email "" when
+// they name no account, as a Bearer token does) sent from the client
+// address from, after the sign-in throttle admitted it: before any hash
+// is compared. A failure (api.CodeUnauthorized) is counted against the
+// account and the address; a success clears the account's count.
+func (s *Accounts) throttled(ctx context.Context, email, from string, check func() (int64, error)) (int64, error) {
+	if s.throttle == nil {
+		return check()
+	}
+	account := ""
+	if email != "" {
+		account = accountKey(email)
+	}
+	accountFailed, err := s.throttle.admit(ctx, account, from)
+	if err != nil {
+		return 0, err
+	}
+	uid, err := check()
+	switch {
+	case ErrorCode(err) == api.CodeUnauthorized:
+		if ferr := s.throttle.failed(ctx, account, from); ferr != nil {
+			s.log.WarnContext(ctx, "record a failed sign-in", "err", ferr)
+		}
+	case err == nil && accountFailed:
+		if cerr := s.throttle.store.ClearSignInFailures(ctx, account); cerr != nil {
+			s.log.WarnContext(ctx, "clear an account's failed sign-ins", "err", cerr)
+		}
+	}
+	return uid, err
+}
+
+// Unlock ends the wait of email's account after failed sign-ins (the
+// throttle's count goes back to 0) on every instance. It is no error
+// when the account has no failures, or no user that email.
+func (s *Accounts) Unlock(ctx context.Context, email string) error {
+	if s.throttle == nil {
+		return nil
+	}
+	return s.throttle.store.ClearSignInFailures(ctx, accountKey(email))
 }
 
 func unauthorized(format string, args ...any) *Error {
 	return Errorf(api.CodeUnauthorized, format, args...)
 }
 
-// Authenticate checks an Authorization header value. An empty header is the
-// anonymous caller (user id 0). Accepted: Basic email:password, Basic
-// email/token:api_token and Bearer api_token. Anything else, or wrong
-// credentials, is api.CodeUnauthorized.
-func (s *Accounts) Authenticate(ctx context.Context, header string) (_ int64, err error) {
+// Authenticate checks an Authorization header value sent from the client
+// address from. An empty header is the anonymous caller (user id 0).
+// Accepted: Basic email:password, Basic email/token:api_token and Bearer
+// api_token. Anything else, or wrong credentials, is api.CodeUnauthorized;
+// an account or address waiting after failed sign-ins is
+// api.CodeRateLimited (Error.RetryAfter says how long), checked before any
+// hash is.
+func (s *Accounts) Authenticate(ctx context.Context, header, from string) (_ int64, err error) {
 	defer func() { err = Classify(err) }()
 	if header == "" {
 		return 0, nil
@@ -95,14 +148,14 @@ func (s *Accounts) Authenticate(ctx context.Context, header string) (_ int64, er
 			return 0, unauthorized("the Basic credentials must be email:password or email/token:api_token")
 		}
 		if email, isToken := strings.CutSuffix(user, api.APITokenUserSuffix); isToken {
-			return s.checkAPIToken(ctx, email, secret)
+			return s.throttled(ctx, email, from, func() (int64, error) { return s.checkAPIToken(ctx, email, secret) })
 		}
-		return s.CheckPassword(ctx, user, secret)
+		return s.CheckPassword(ctx, user, secret, from)
 	case "bearer":
 		if !textual(cred) {
 			return 0, unauthorized("wrong API token")
 		}
-		return s.checkAPIToken(ctx, "", cred)
+		return s.throttled(ctx, "", from, func() (int64, error) { return s.checkAPIToken(ctx, "", cred) })
 	}
 	return 0, unauthorized("the Authorization scheme must be Basic or Bearer")
 }
@@ -114,10 +167,15 @@ func textual(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
-// CheckPassword returns the id of the user with email and password, as
-// Authenticate does for Basic credentials: wrong ones, or a disabled
-// user, are api.CodeUnauthorized, taking as long as a right password.
-func (s *Accounts) CheckPassword(ctx context.Context, email, password string) (int64, error) {
+// CheckPassword returns the id of the user with email and password, sent
+// from the client address from, as Authenticate does for Basic
+// credentials: wrong ones, or a disabled user, are api.CodeUnauthorized,
+// taking as long as a right password; throttled ones api.CodeRateLimited.
+func (s *Accounts) CheckPassword(ctx context.Context, email, password, from string) (int64, error) {
+	return s.throttled(ctx, email, from, func() (int64, error) { return s.checkPassword(ctx, email, password) })
+}
+
+func (s *Accounts) checkPassword(ctx context.Context, email, password string) (int64, error) {
 	u, err := s.accounts.UserByEmail(ctx, strings.ToLower(email))
 	if errors.Is(err, ErrNotFound) {
 		_ = s.compareHash(ctx, s.dummyHash, []byte(password))

@@ -103,6 +103,14 @@ type Config struct {
 	// page's capability, see Erasure). Default DefaultTokenDeleteWindow;
 	// negative: never.
 	TokenDeleteWindow time.Duration
+	// SignInFreeFailures, SignInDelay and SignInMaxDelay throttle failed
+	// sign-ins, per account and per client address (signin.go): after
+	// SignInFreeFailures in a row, each further one waits SignInDelay,
+	// doubled per failure up to SignInMaxDelay. Defaults
+	// DefaultSignInFreeFailures, DefaultSignInDelay, DefaultSignInMaxDelay.
+	SignInFreeFailures int
+	SignInDelay        time.Duration
+	SignInMaxDelay     time.Duration
 
 	// VariantWidths are the widths GET <path>?w=W serves (see
 	// variant.go). Default DefaultVariantWidths.
@@ -151,6 +159,9 @@ const (
 	ConfigNearDuplicateDistance ConfigField = "NearDuplicateDistance"
 	ConfigHashesPoll            ConfigField = "HashesPoll"
 	ConfigReadyTimeout          ConfigField = "ReadyTimeout"
+	ConfigSignInFreeFailures    ConfigField = "SignInFreeFailures"
+	ConfigSignInDelay           ConfigField = "SignInDelay"
+	ConfigSignInMaxDelay        ConfigField = "SignInMaxDelay"
 )
 
 // maxSigV4Expiry is the longest a SigV4 presigned URL may be good for.
@@ -201,6 +212,9 @@ func (c Config) defaults() Config {
 	c.NearDuplicateDistance = cmp.Or(c.NearDuplicateDistance, DefaultNearDuplicateDistance)
 	c.HashesPoll = cmp.Or(c.HashesPoll, DefaultHashesPoll)
 	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
+	c.SignInFreeFailures = cmp.Or(c.SignInFreeFailures, DefaultSignInFreeFailures)
+	c.SignInDelay = cmp.Or(c.SignInDelay, DefaultSignInDelay)
+	c.SignInMaxDelay = cmp.Or(c.SignInMaxDelay, DefaultSignInMaxDelay)
 	return c
 }
 
@@ -245,6 +259,12 @@ func (c Config) checkTimes() error {
 		return config.Related(ConfigSessionMaxAge, c.SessionMaxAge, "must be at least", ConfigSessionIdle, c.SessionIdle)
 	case c.ReadyTimeout < 10*time.Millisecond:
 		return config.Invalid(ConfigReadyTimeout, c.ReadyTimeout, "must be at least 10ms")
+	case c.SignInFreeFailures < 1:
+		return config.Invalid(ConfigSignInFreeFailures, c.SignInFreeFailures, "must be at least 1")
+	case c.SignInDelay < time.Second:
+		return config.Invalid(ConfigSignInDelay, c.SignInDelay, "must be at least 1s")
+	case c.SignInMaxDelay < c.SignInDelay:
+		return config.Related(ConfigSignInMaxDelay, c.SignInMaxDelay, "must be at least", ConfigSignInDelay, c.SignInDelay)
 	}
 	return nil
 }

@@ -14,11 +14,14 @@ import (
 // newSessionService is a service with a settable clock, sessions idle
 // after 10 minutes and ending after an hour, and one admin,
 // ann@example.com, whose password is "correct horse".
-func newSessionService(t *testing.T) (core.Services, *testclock.Clock) {
+func newSessionService(t *testing.T, configure ...func(*core.Config)) (core.Services, *testclock.Clock) {
 	t.Helper()
 	c := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	f := newFlowFixture(t, false, func(cfg *core.Config, d *core.Stores) {
 		cfg.SessionIdle, cfg.SessionMaxAge = 10*time.Minute, time.Hour
+		for _, f := range configure {
+			f(cfg)
+		}
 		d.Now = c.Now
 	})
 	if _, err := f.svc.Accounts.AddUser(t.Context(), "ann@example.com", "correct horse", true); err != nil {
@@ -32,7 +35,7 @@ func newSessionService(t *testing.T) (core.Services, *testclock.Clock) {
 func TestSessions(t *testing.T) {
 	ctx := t.Context()
 	svc, c := newSessionService(t)
-	if _, err := svc.Sessions.SignIn(ctx, "ann@example.com", "wrong horse"); core.ErrorCode(err) != api.CodeUnauthorized {
+	if _, err := svc.Sessions.SignIn(ctx, "ann@example.com", "wrong horse", "192.0.2.1"); core.ErrorCode(err) != api.CodeUnauthorized {
 		t.Fatalf("SignIn with a wrong password: got %v, want %s", err, api.CodeUnauthorized)
 	}
 	tests := []struct {
@@ -47,7 +50,7 @@ func TestSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			token, err := svc.Sessions.SignIn(ctx, "ANN@example.com", "correct horse")
+			token, err := svc.Sessions.SignIn(ctx, "ANN@example.com", "correct horse", "192.0.2.1")
 			if err != nil || len(token) < 40 {
 				t.Fatalf("SignIn: got %q, %v, want a token", token, err)
 			}
@@ -63,7 +66,7 @@ func TestSessions(t *testing.T) {
 			}
 		})
 	}
-	token, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse")
+	token, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +117,12 @@ func TestReportValidation(t *testing.T) {
 func TestSweepExpiresSessions(t *testing.T) {
 	ctx := t.Context()
 	svc, c := newSessionService(t)
-	stale, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse")
+	stale, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(9 * time.Minute)
-	fresh, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse")
+	fresh, err := svc.Sessions.SignIn(ctx, "ann@example.com", "correct horse", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}

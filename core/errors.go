@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/userimages/userimages/client/api"
 )
@@ -21,7 +22,11 @@ type Error struct {
 	Message string
 	Field   api.Property
 	Limit   int64
-	Err     error
+	// RetryAfter, when not 0, is how long until a retry can succeed (of
+	// an api.CodeRateLimited whose wait is known); the answer's
+	// Retry-After.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {

@@ -76,6 +76,8 @@ type Stores struct {
 	Hashes   HashBlocklist
 	Accounts AccountStore
 	Erasures ErasureStore
+	// SignIns keeps failed sign-ins; nil: sign-ins are not throttled.
+	SignIns  SignInFailureStore
 	Sessions interface {
 		SessionStore
 		SessionExpirer
@@ -139,7 +141,7 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	if sv.Reports, err = NewReports(ReportsDeps{Images: st.Images, Reports: st.Reports, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
-	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, Brands: st.Brands, Runtime: st.Runtime}); err != nil {
+	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, Brands: st.Brands, SignIns: st.SignIns, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Sessions, err = NewSessions(cfg, SessionsDeps{Sessions: st.Sessions, Users: st.Accounts, Passwords: sv.Accounts, Runtime: st.Runtime}); err != nil {

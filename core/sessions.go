@@ -29,7 +29,7 @@ type Sessions struct {
 type PasswordChecker interface {
 	// CheckPassword returns the user id of email and password; wrong
 	// credentials, or a disabled user, are api.CodeUnauthorized.
-	CheckPassword(ctx context.Context, email, password string) (int64, error)
+	CheckPassword(ctx context.Context, email, password, from string) (int64, error)
 }
 
 // SessionsDeps are the roles Sessions calls.
@@ -68,12 +68,12 @@ func hashToken(token string) string {
 // SignIn checks an email and password as Authenticate checks Basic
 // credentials, and opens a session of that user, returning its token (shown
 // once; the store keeps its hash). Wrong credentials are api.CodeUnauthorized.
-func (s *Sessions) SignIn(ctx context.Context, email, password string) (_ string, err error) {
+func (s *Sessions) SignIn(ctx context.Context, email, password, from string) (_ string, err error) {
 	defer func() { err = Classify(err) }()
 	if !textual(email) || !textual(password) {
 		return "", unauthorized("wrong email or password")
 	}
-	uid, err := s.passwords.CheckPassword(ctx, email, password)
+	uid, err := s.passwords.CheckPassword(ctx, email, password, from)
 	if err != nil {
 		return "", err
 	}

@@ -2,13 +2,17 @@ package e2e
 
 import (
 	"crypto/x509"
+	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"userimages/internal/testkit/testcert"
 )
@@ -184,4 +188,80 @@ func TestMetricsListener(t *testing.T) {
 			}
 		}
 	})
+}
+
+// fromAddr is an HTTP client whose connections come from the loopback
+// address ip (127.0.0.0/8 is all local on Linux): another client address
+// without a proxy.
+func fromAddr(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+// signInStatus sends GET /api/v2/users/me with email's password from c,
+// and returns the status and Retry-After.
+func signInStatus(t *testing.T, c *http.Client, base, email, password string) (int, string) {
+	t.Helper()
+	res, _, err := do(c, http.MethodGet, base+"/api/v2/users/me", basicAuth(email, password), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, res.Header.Get("Retry-After")
+}
+
+// TestSignInThrottled: 30 wrong passwords from one address, then 50 from
+// 50 addresses for one account, are answered 429 with Retry-After past
+// the free failures (checked before the hash, so quickly); the right
+// password works after `user unlock`, and after the wait.
+func TestSignInThrottled(t *testing.T) {
+	const email, password = "admin@example.com", "the right password 1"
+	data := t.TempDir()
+	addUser(t, data, email, password)
+	srv := startServer(t, data, "--signin-delay", "1s", "--signin-max-delay", "3s")
+	count := func(c *http.Client, pw string, by map[int]int) {
+		status, retry := signInStatus(t, c, srv.base, email, pw)
+		by[status]++
+		if status == http.StatusTooManyRequests && retry == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+
+	one := fromAddr("127.0.0.2")
+	byStatus := map[int]int{}
+	for range 30 {
+		count(one, "wrong", byStatus)
+	}
+	t.Logf("30 wrong passwords from one address: %v", byStatus)
+	if byStatus[http.StatusTooManyRequests] < 20 || byStatus[http.StatusUnauthorized] < 5 {
+		t.Errorf("30 wrong passwords from one address: got %v, want 5 or a few more 401 and the rest 429", byStatus)
+	}
+	if status, _ := signInStatus(t, one, srv.base, email, password); status != http.StatusTooManyRequests {
+		t.Errorf("the right password from the waiting address: got %d, want 429", status)
+	}
+	runCLI(t, "", "user", "unlock", "--data", data, "--email", email)
+	if status, _ := signInStatus(t, fromAddr("127.0.0.3"), srv.base, email, password); status != http.StatusOK {
+		t.Errorf("the right password from another address after unlock: got %d, want 200", status)
+	}
+
+	byStatus = map[int]int{}
+	for i := range 50 {
+		count(fromAddr(fmt.Sprintf("127.0.1.%d", 10+i)), "wrong", byStatus)
+	}
+	t.Logf("50 wrong passwords from 50 addresses: %v", byStatus)
+	if byStatus[http.StatusTooManyRequests] < 35 {
+		t.Errorf("50 wrong passwords from 50 addresses: got %v, want most 429", byStatus)
+	}
+	fresh := fromAddr("127.0.2.1")
+	status, retry := signInStatus(t, fresh, srv.base, email, password)
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("the right password from a new address while the account waits: got %d, want 429", status)
+	}
+	wait, _ := strconv.Atoi(retry)
+	if wait < 1 || wait > 4 {
+		t.Errorf("Retry-After %q, want 1 to 4 s (--signin-max-delay 3s)", retry)
+	}
+	time.Sleep(time.Duration(wait) * time.Second)
+	if status, _ := signInStatus(t, fresh, srv.base, email, password); status != http.StatusOK {
+		t.Errorf("the right password after the wait: got %d, want 200", status)
+	}
 }

@@ -39,6 +39,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		rec.code = code
 	}
 	item := api.ErrorItem{Code: code, Title: info.Title, Status: strconv.Itoa(info.Status)}
+	if e, ok := asError(err); ok && e.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterSeconds(e.RetryAfter))
+	}
 	if info.RetryAfter != 0 && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(info.RetryAfter))
 	}

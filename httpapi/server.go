@@ -268,6 +268,7 @@ const ConsolePath = "/admin/"
 type SignInGate interface {
 	AdmitSignIn(w http.ResponseWriter, r *http.Request) error
 	OverHTTPS(r *http.Request) bool
+	ClientAddr(r *http.Request) string
 }
 
 // jsonAliases serves a path under jsonAliasPrefix ending in ".json" as the
@@ -326,7 +327,7 @@ func (s *Server) caller(w http.ResponseWriter, r *http.Request) (core.Uploader, 
 	if err := s.AdmitSignIn(w, r); err != nil {
 		return up, err
 	}
-	uid, err := s.svc.Accounts.Authenticate(r.Context(), header)
+	uid, err := s.svc.Accounts.Authenticate(r.Context(), header, up.ClientAddr)
 	up.UserID = uid
 	return up, err
 }

@@ -61,7 +61,7 @@ type Erasure interface {
 
 // Accounts authenticates callers (core.Accounts).
 type Accounts interface {
-	Authenticate(ctx context.Context, header string) (int64, error)
+	Authenticate(ctx context.Context, header, from string) (int64, error)
 	User(ctx context.Context, id int64) (core.User, error)
 	Moderator(ctx context.Context, userID int64) (string, error)
 }

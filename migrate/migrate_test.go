@@ -225,7 +225,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Accounts.Authenticate(ctx, basic("ann@example.com", "correct horse")); err != nil {
+	if _, err := svc.Accounts.Authenticate(ctx, basic("ann@example.com", "correct horse"), "192.0.2.1"); err != nil {
 		t.Errorf("login after the move: %v", err)
 	}
 	if blocked, _ := to.db.IsBlocked(ctx, snapshotBlocked(t, from)); !blocked {

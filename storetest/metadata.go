@@ -36,6 +36,7 @@ type MetadataStore interface {
 	core.OutboxStore
 	core.OutboxReader
 	core.HashBlocklist
+	core.SignInFailureStore
 }
 
 // TestMetadataStore checks that the stores open returns keep the contract of
@@ -71,6 +72,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("ErasePersonalData", func(t *testing.T) { testErasePersonalData(t, open) })
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 	t.Run("PerceptualHashes", func(t *testing.T) { testPerceptualHashes(t, open) })
+	t.Run("SignInFailures", func(t *testing.T) { testSignInFailures(t, open) })
 }
 
 type openMeta = func(t *testing.T) MetadataStore

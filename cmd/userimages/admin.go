@@ -52,6 +52,7 @@ type userCmd struct {
 	Disable  userDisableCmd  `cmd:"" help:"Disable a user: its password and API tokens stop working on every instance at once; its images stay."`
 	Enable   userEnableCmd   `cmd:"" help:"Enable a disabled user again: its password and API tokens work again."`
 	Password userPasswordCmd `cmd:"" help:"Change a user's password (from --password-stdin or USERIMAGES_PASSWORD); the old one stops working at once."`
+	Unlock   userUnlockCmd   `cmd:"" help:"End a user's wait after failed sign-ins (the throttle's count goes back to 0) on every instance at once."`
 	Token    userTokensCmd   `cmd:"" help:"Create (the default), list and revoke API tokens."`
 	Erase    userEraseCmd    `cmd:"" help:"Erase a user: disable the account, take down every image they uploaded (caches in front purged), revoke their API tokens and sessions, remove their reports' personal data; audited. Safe to run again (after a restore)."`
 }
@@ -99,6 +100,21 @@ func (c *userLsCmd) Run(ctx context.Context, std stdio) error {
 			fmt.Fprintf(w, "%d\t%s\t%v\t%v\t%s\n", u.ID, u.Email, u.Admin, u.Disabled, u.CreatedAt.Format(time.RFC3339))
 		}
 		return w.Flush()
+	})
+}
+
+type userUnlockCmd struct {
+	location
+	Email string `help:"The user's email." required:""`
+}
+
+func (c *userUnlockCmd) Run(ctx context.Context, std stdio) error {
+	return withService(ctx, std, c.location, false, func(svc core.Services) error {
+		if err := svc.Accounts.Unlock(ctx, c.Email); err != nil {
+			return err
+		}
+		fmt.Fprintln(std.out, "unlocked", c.Email)
+		return nil
 	})
 }
 

@@ -169,6 +169,9 @@ type policyFlags struct {
 	TokenDelete time.Duration `name:"token-delete-window" help:"How long after its claim an image can be deleted with its upload token (the uploading page's X-Upload-Token); 0 turns it off." default:"${token_delete_window}" env:"USERIMAGES_TOKEN_DELETE_WINDOW"`
 	SessionIdle time.Duration `name:"session-idle" help:"How long a moderation console session lasts unused." default:"${session_idle}" env:"USERIMAGES_SESSION_IDLE"`
 	SessionMax  time.Duration `name:"session-max-age" help:"How long a moderation console session lasts at most after sign-in." default:"${session_max_age}" env:"USERIMAGES_SESSION_MAX_AGE"`
+	SignInFree  int           `name:"signin-free-failures" help:"Failed sign-ins in a row (per account and per address) that cost no wait." default:"${signin_free_failures}" env:"USERIMAGES_SIGNIN_FREE_FAILURES"`
+	SignInDelay time.Duration `name:"signin-delay" help:"The wait after the first failed sign-in past the free ones, doubled by each further one." default:"${signin_delay}" env:"USERIMAGES_SIGNIN_DELAY"`
+	SignInMax   time.Duration `name:"signin-max-delay" help:"The longest wait after failed sign-ins (user unlock ends it at once)." default:"${signin_max_delay}" env:"USERIMAGES_SIGNIN_MAX_DELAY"`
 	UploadSSE   string        `name:"upload-sse" help:"X-Amz-Server-Side-Encryption header upload URLs sign and return: AES256, aws:kms or none (for object stores that refuse it)." default:"${upload_sse}" env:"USERIMAGES_UPLOAD_SSE"`
 	ReadyTime   time.Duration `name:"ready-timeout" help:"How long /readyz waits for the stores to answer before it answers 503." default:"${ready_timeout}" env:"USERIMAGES_READY_TIMEOUT"`
 	MinFree     int64         `name:"min-free-space" help:"Bytes of free space on the data disk under which /readyz answers 503 (default: 64 × --max-file-size)." env:"USERIMAGES_MIN_FREE_SPACE" placeholder:"BYTES"`
@@ -278,6 +281,9 @@ func fieldFlags() map[any]string {
 		core.ConfigNearDuplicateDistance: "--near-duplicate-distance",
 		core.ConfigHashesPoll:            "--blocklist-poll",
 		core.ConfigReadyTimeout:          "--ready-timeout",
+		core.ConfigSignInFreeFailures:    "--signin-free-failures",
+		core.ConfigSignInDelay:           "--signin-delay",
+		core.ConfigSignInMaxDelay:        "--signin-max-delay",
 
 		httpapi.ConfigPublicURL:                     "--public-url",
 		httpapi.ConfigCORSOrigins:                   "--cors-origin",
@@ -317,7 +323,8 @@ func (c *serveCmd) httpsConfig() httpsserve.Config {
 // config is the upload policy the flags give.
 func (f policyFlags) config() core.Config {
 	return core.Config{MaxFileSize: f.MaxFileSize, ContentTypes: f.ContentType, UploadURLTTL: f.UploadTTL, ClaimWindow: f.ClaimWindow,
-		TokenDeleteWindow: tokenDeleteWindow(f.TokenDelete), KeepMetadata: f.KeepMeta, SessionIdle: f.SessionIdle, SessionMaxAge: f.SessionMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
+		TokenDeleteWindow: tokenDeleteWindow(f.TokenDelete), KeepMetadata: f.KeepMeta, SessionIdle: f.SessionIdle, SessionMaxAge: f.SessionMax,
+		SignInFreeFailures: f.SignInFree, SignInDelay: f.SignInDelay, SignInMaxDelay: f.SignInMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
 		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree, ReadyTimeout: f.ReadyTime,
 		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen),
 		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll}

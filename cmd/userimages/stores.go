@@ -98,6 +98,7 @@ type metaStore interface {
 	core.ErasureStore
 	core.SessionStore
 	core.SessionExpirer
+	core.SignInFailureStore
 	core.TakedownStore
 	core.OutboxStore
 	core.OutboxReader
@@ -258,7 +259,7 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 // other commands have none, and leave their entries to the server.
 func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[string]core.OutboxDeliverer) (core.Services, error) {
 	m := st.meta
-	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Hashes: m, Accounts: m, Erasures: m, Sessions: m, Outbox: m,
+	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Hashes: m, Accounts: m, SignIns: m, Erasures: m, Sessions: m, Outbox: m,
 		Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are
