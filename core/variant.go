@@ -86,7 +86,19 @@ func (s *Serving) VariantWidthAllowed(w int) bool { return slices.Contains(s.cfg
 // as OpenImage does, and the bytes of its variant v, making and storing
 // them if this is the first request for them. v.Width must be OwnWidth or
 // one of Config.VariantWidths and v.Format one of VariantFormats.
-func (s *Serving) OpenVariant(ctx context.Context, id, ext string, v Variant) (_ Image, _ Blob, err error) {
+func (s *Serving) OpenVariant(ctx context.Context, id, ext string, v Variant) (Image, Blob, error) {
+	return s.OpenVariantAdmitted(ctx, id, ext, v, nil)
+}
+
+// Admission admits one cold variant generation for a client: it returns
+// a release to call when the generation is over, or an error (a
+// *Error, api.CodeRateLimited) refusing it.
+type Admission func() (release func(), err error)
+
+// OpenVariantAdmitted is OpenVariant, with admit asked (when not nil)
+// only when the variant must be made: its refusal is the answer, and a
+// variant stored already is never refused.
+func (s *Serving) OpenVariantAdmitted(ctx context.Context, id, ext string, v Variant, admit Admission) (_ Image, _ Blob, err error) {
 	defer func() { err = Classify(err) }()
 	if v.Width != OwnWidth && !s.VariantWidthAllowed(v.Width) || !variant.Encodable(v.Format) {
 		return Image{}, nil, Errorf(api.CodeInvalidVariant, "no variant of width %d in %s is served", v.Width, v.Format.Name)
@@ -109,6 +121,13 @@ func (s *Serving) OpenVariant(ctx context.Context, id, ext string, v Variant) (_
 	}
 	key := VariantKey(id, v)
 	b, err := s.blobs.Open(ctx, key)
+	if errors.Is(err, ErrNotFound) && admit != nil {
+		release, aerr := admit()
+		if aerr != nil {
+			return Image{}, nil, aerr
+		}
+		defer release()
+	}
 	if errors.Is(err, ErrNotFound) {
 		// The one request making it may go away; those waiting for it
 		// still want it.

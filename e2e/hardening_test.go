@@ -8,11 +8,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/userimages/userimages/client/api"
+
+	"userimages/internal/testkit/testphoto"
 
 	"userimages/internal/testkit/testcert"
 )
@@ -263,5 +270,105 @@ func TestSignInThrottled(t *testing.T) {
 	time.Sleep(time.Duration(wait) * time.Second)
 	if status, _ := signInStatus(t, fresh, srv.base, email, password); status != http.StatusOK {
 		t.Errorf("the right password after the wait: got %d, want 200", status)
+	}
+}
+
+// variantQueries are the cold variants of one picture: every served width
+// in every format.
+func variantQueries() []string {
+	var qs []string
+	for _, w := range api.DefaultVariantWidths {
+		for _, fm := range []string{"jpg", "webp", "png"} {
+			qs = append(qs, fmt.Sprintf("w=%d&fm=%s", w, fm))
+		}
+	}
+	return qs
+}
+
+// timedVariant GETs path?q from c and returns the status and how long it took.
+func timedVariant(t *testing.T, c *http.Client, base, path, q string) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	res, _, err := do(c, http.MethodGet, base+path+"?"+q, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode == http.StatusTooManyRequests && res.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	return res.StatusCode, time.Since(start)
+}
+
+// TestFairVariants: one address asking for many cold variants at once (16
+// connections) gets 429 with Retry-After past its share, while another
+// address's cold variants all succeed, at near their latency alone;
+// variants made already are never refused.
+func TestFairVariants(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	flood := sampleFlow(t, srv, "", api.JPEG.MIME, testphoto.JPEG(1600, 1200, 7, 0))
+	alone := sampleFlow(t, srv, "", api.JPEG.MIME, testphoto.JPEG(1600, 1200, 8, 0))
+	during := sampleFlow(t, srv, "", api.JPEG.MIME, testphoto.JPEG(1600, 1200, 9, 0))
+	other := fromAddr("127.0.0.3")
+	mine := []string{"w=640&fm=jpg", "w=320&fm=webp", "w=960&fm=png"}
+	var solo []time.Duration
+	for _, q := range mine {
+		status, d := timedVariant(t, other, srv.base, alone, q)
+		if status != http.StatusOK {
+			t.Fatalf("alone: GET %s?%s: got %d, want 200", alone, q, status)
+		}
+		solo = append(solo, d)
+	}
+
+	flooder := fromAddr("127.0.0.2")
+	queries := variantQueries()
+	var mu sync.Mutex
+	byStatus := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; j < len(queries); j += 16 {
+				status, _ := timedVariant(t, flooder, srv.base, flood, queries[j])
+				mu.Lock()
+				byStatus[status]++
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	var shared []time.Duration
+	for _, q := range mine {
+		status, d := timedVariant(t, other, srv.base, during, q)
+		if status != http.StatusOK {
+			t.Errorf("another address during the flood: GET %s?%s: got %d, want 200", during, q, status)
+		}
+		shared = append(shared, d)
+	}
+	wg.Wait()
+	t.Logf("flooding address: %v; the other's cold variants alone %v, during the flood %v", byStatus, solo, shared)
+	if byStatus[http.StatusTooManyRequests] == 0 || byStatus[http.StatusOK] == 0 {
+		t.Errorf("flooding address: got %v, want some 200 and 429 past its share", byStatus)
+	}
+	slices.Sort(solo)
+	slices.Sort(shared)
+	if shared[1] > 6*solo[1]+time.Second {
+		t.Errorf("the other address's median cold variant: %s during the flood, %s alone; want near it", shared[1], solo[1])
+	}
+	// Made already: never refused, however many at once.
+	wg = sync.WaitGroup{}
+	var refused atomic.Int32
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if status, _ := timedVariant(t, flooder, srv.base, alone, mine[0]); status != http.StatusOK {
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if refused.Load() != 0 {
+		t.Errorf("16 GETs at once of a variant made already: %d refused, want none", refused.Load())
 	}
 }

@@ -16,15 +16,16 @@ type ConfigField string
 
 // The fields of Config that Validate checks.
 const (
-	ConfigPublicURL                     ConfigField = "PublicURL"
-	ConfigCORSOrigins                   ConfigField = "CORSOrigins"
-	ConfigCORSCredentials               ConfigField = "CORSCredentials"
-	ConfigTrustedProxies                ConfigField = "TrustedProxies"
-	ConfigRateLimits                    ConfigField = "RateLimits"
-	ConfigMaxConcurrentUploads          ConfigField = "MaxConcurrentUploads"
-	ConfigMaxConcurrentUploadsPerClient ConfigField = "MaxConcurrentUploadsPerClient"
-	ConfigUploadTimeout                 ConfigField = "UploadTimeout"
-	ConfigBrowserMaxAge                 ConfigField = "BrowserMaxAge"
+	ConfigPublicURL                      ConfigField = "PublicURL"
+	ConfigCORSOrigins                    ConfigField = "CORSOrigins"
+	ConfigCORSCredentials                ConfigField = "CORSCredentials"
+	ConfigTrustedProxies                 ConfigField = "TrustedProxies"
+	ConfigRateLimits                     ConfigField = "RateLimits"
+	ConfigMaxConcurrentUploads           ConfigField = "MaxConcurrentUploads"
+	ConfigMaxConcurrentUploadsPerClient  ConfigField = "MaxConcurrentUploadsPerClient"
+	ConfigMaxConcurrentVariantsPerClient ConfigField = "MaxConcurrentVariantsPerClient"
+	ConfigUploadTimeout                  ConfigField = "UploadTimeout"
+	ConfigBrowserMaxAge                  ConfigField = "BrowserMaxAge"
 )
 
 // Validate checks c as New would use it, its zero fields replaced by their
@@ -44,6 +45,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	c.MaxConcurrentUploads = cmp.Or(c.MaxConcurrentUploads, DefaultMaxConcurrentUploads)
 	c.MaxConcurrentUploadsPerClient = cmp.Or(c.MaxConcurrentUploadsPerClient, DefaultMaxConcurrentUploadsPerClient)
+	c.MaxConcurrentVariantsPerClient = cmp.Or(c.MaxConcurrentVariantsPerClient, DefaultMaxConcurrentVariantsPerClient)
 	c.UploadTimeout = cmp.Or(c.UploadTimeout, DefaultUploadTimeout)
 	c.BrowserMaxAge = cmp.Or(c.BrowserMaxAge, DefaultBrowserMaxAge)
 	for _, check := range []func() error{c.checkOrigins, c.checkUploads, c.checkClients} {
@@ -77,6 +79,8 @@ func (c Config) checkUploads() error {
 		return config.Invalid(ConfigMaxConcurrentUploads, c.MaxConcurrentUploads, "must be at least 1")
 	case c.MaxConcurrentUploadsPerClient < 1:
 		return config.Invalid(ConfigMaxConcurrentUploadsPerClient, c.MaxConcurrentUploadsPerClient, "must be at least 1")
+	case c.MaxConcurrentVariantsPerClient < 1:
+		return config.Invalid(ConfigMaxConcurrentVariantsPerClient, c.MaxConcurrentVariantsPerClient, "must be at least 1")
 	case c.UploadTimeout < 0:
 		return config.Invalid(ConfigUploadTimeout, c.UploadTimeout, "must be positive")
 	case c.BrowserMaxAge < time.Second || c.BrowserMaxAge > sharedMaxAge:

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
@@ -154,6 +155,30 @@ func (s *Server) warnLimiter(ctx context.Context, err error) {
 	s.log.WarnContext(ctx, "rate limiter failed; letting requests through unlimited (fail open)",
 		"request_id", requestID(ctx), "err", err)
 }
+
+// admitVariant admits r's cold variant generation (see
+// core.Serving.OpenVariantAdmitted): at most
+// MaxConcurrentVariantsPerClient at once per client (a user, or an
+// address per /64), so that one client asking for many cold variants
+// waits on its own share of the generation budget, not everyone's; over
+// it, 429 with Retry-After. The global budget (core.Config.VariantMemory)
+// stays; variants stored already are never refused.
+func (s *Server) admitVariant(r *http.Request) core.Admission {
+	return func() (func(), error) {
+		// Images are anonymous GETs: the client is its address.
+		client := subject(core.Uploader{ClientAddr: s.clientAddr(r)})
+		if !s.clientVariants.acquire(client) {
+			return nil, &core.Error{Code: api.CodeRateLimited, RetryAfter: variantBusyRetryAfter,
+				Message: fmt.Sprintf("this client is having %d variants made at once already, the most allowed; retry in %d s",
+					s.cfg.MaxConcurrentVariantsPerClient, int(variantBusyRetryAfter.Seconds()))}
+		}
+		return func() { s.clientVariants.release(client) }, nil
+	}
+}
+
+// variantBusyRetryAfter is the Retry-After of a variant refused for its
+// client's share: about the time one takes to make.
+const variantBusyRetryAfter = time.Second
 
 // clientSlots counts the uploads each client is sending, up to max each.
 type clientSlots struct {

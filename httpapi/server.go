@@ -67,6 +67,13 @@ type Config struct {
 	// stored (see refuseUpload).
 	// Default 4.
 	MaxConcurrentUploadsPerClient int
+	// MaxConcurrentVariantsPerClient caps the cold variants (made on
+	// their first request) one client (an address, per /64 for IPv6) has
+	// made at once, so that one client asking for many cannot take the
+	// whole variant budget (core.Config.VariantMemory) from the others;
+	// over it a cold variant gets 429 and Retry-After at once. Variants
+	// made already are never refused. Default 2.
+	MaxConcurrentVariantsPerClient int
 	// Metrics, when set, counts requests and upload outcomes and is served
 	// at GET /metrics unless HideMetrics. Default nil: no metrics.
 	Metrics *metrics.Metrics
@@ -118,10 +125,11 @@ type ImageRedirector interface {
 
 // Defaults of Config.
 const (
-	DefaultMaxConcurrentUploads          = 64
-	DefaultMaxConcurrentUploadsPerClient = 4
-	DefaultUploadTimeout                 = 2 * time.Minute
-	DefaultBrowserMaxAge                 = time.Hour
+	DefaultMaxConcurrentUploads           = 64
+	DefaultMaxConcurrentUploadsPerClient  = 4
+	DefaultMaxConcurrentVariantsPerClient = 2
+	DefaultUploadTimeout                  = 2 * time.Minute
+	DefaultBrowserMaxAge                  = time.Hour
 )
 
 // sharedMaxAge is how long shared caches keep an image response: the
@@ -145,6 +153,8 @@ type Server struct {
 	// counts them per client.
 	uploads       chan struct{}
 	clientUploads clientSlots
+	// clientVariants counts the cold variants each client is having made.
+	clientVariants clientSlots
 	// limiterWarned is when a failing limiter was last logged (UnixNano).
 	limiterWarned atomic.Int64
 }
@@ -167,8 +177,9 @@ func New(svc Services, cfg Config, log *slog.Logger, now func() time.Time) (*Ser
 		verifier = svc.Uploads.Carrier()
 	}
 	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now,
-		uploads:       make(chan struct{}, cfg.MaxConcurrentUploads),
-		clientUploads: clientSlots{max: cfg.MaxConcurrentUploadsPerClient, held: map[string]int{}}}, nil
+		uploads:        make(chan struct{}, cfg.MaxConcurrentUploads),
+		clientUploads:  clientSlots{max: cfg.MaxConcurrentUploadsPerClient, held: map[string]int{}},
+		clientVariants: clientSlots{max: cfg.MaxConcurrentVariantsPerClient, held: map[string]int{}}}, nil
 }
 
 // jsonAliasPrefix is where paths may end in ".json", as Zendesk's API

@@ -39,7 +39,7 @@ type Uploads interface {
 type Images interface {
 	PublishedImage(ctx context.Context, id, ext string) (core.Image, error)
 	OpenImage(ctx context.Context, id, ext string) (core.Image, core.Blob, error)
-	OpenVariant(ctx context.Context, id, ext string, v core.Variant) (core.Image, core.Blob, error)
+	OpenVariantAdmitted(ctx context.Context, id, ext string, v core.Variant, admit core.Admission) (core.Image, core.Blob, error)
 	VariantWidths() []int
 }
 

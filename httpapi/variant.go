@@ -148,7 +148,7 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, id, ext st
 	if dependsOnAccept {
 		w.Header().Add("Vary", "Accept")
 	}
-	img, blob, err := s.svc.Images.OpenVariant(r.Context(), id, ext, v)
+	img, blob, err := s.svc.Images.OpenVariantAdmitted(r.Context(), id, ext, v, s.admitVariant(r))
 	if err != nil {
 		return err
 	}

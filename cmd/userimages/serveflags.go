@@ -147,6 +147,7 @@ type apiFlags struct {
 	LimitAuth     limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
 	MaxUploads    int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
 	MaxClientUp   int           `name:"max-concurrent-uploads-per-client" help:"Upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429." default:"${max_concurrent_uploads_per_client}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS_PER_CLIENT"`
+	MaxClientVar  int           `name:"max-concurrent-variants-per-client" help:"Cold variants (made on their first request) made at once for one client (address per /64 for IPv6); more get 429. Variants made already are never limited." default:"${max_concurrent_variants_per_client}" env:"USERIMAGES_MAX_CONCURRENT_VARIANTS_PER_CLIENT"`
 	UploadTime    time.Duration `name:"upload-timeout" help:"How long an upload PUT may take to send its body." default:"${upload_timeout}" env:"USERIMAGES_UPLOAD_TIMEOUT"`
 	BrowserMaxAge time.Duration `name:"browser-max-age" help:"How long browsers keep an image (Cache-Control max-age); caches in front keep it a year (s-maxage) and are purged on takedowns (--purge)." default:"${browser_max_age}" env:"USERIMAGES_BROWSER_MAX_AGE"`
 }
@@ -285,14 +286,15 @@ func fieldFlags() map[any]string {
 		core.ConfigSignInDelay:           "--signin-delay",
 		core.ConfigSignInMaxDelay:        "--signin-max-delay",
 
-		httpapi.ConfigPublicURL:                     "--public-url",
-		httpapi.ConfigCORSOrigins:                   "--cors-origin",
-		httpapi.ConfigCORSCredentials:               "--cors-credentials",
-		httpapi.ConfigTrustedProxies:                "--trusted-proxy",
-		httpapi.ConfigMaxConcurrentUploads:          "--max-concurrent-uploads",
-		httpapi.ConfigMaxConcurrentUploadsPerClient: "--max-concurrent-uploads-per-client",
-		httpapi.ConfigUploadTimeout:                 "--upload-timeout",
-		httpapi.ConfigBrowserMaxAge:                 "--browser-max-age",
+		httpapi.ConfigPublicURL:                      "--public-url",
+		httpapi.ConfigCORSOrigins:                    "--cors-origin",
+		httpapi.ConfigCORSCredentials:                "--cors-credentials",
+		httpapi.ConfigTrustedProxies:                 "--trusted-proxy",
+		httpapi.ConfigMaxConcurrentUploads:           "--max-concurrent-uploads",
+		httpapi.ConfigMaxConcurrentUploadsPerClient:  "--max-concurrent-uploads-per-client",
+		httpapi.ConfigMaxConcurrentVariantsPerClient: "--max-concurrent-variants-per-client",
+		httpapi.ConfigUploadTimeout:                  "--upload-timeout",
+		httpapi.ConfigBrowserMaxAge:                  "--browser-max-age",
 
 		httpsserve.ConfigDomains:       "--domain",
 		httpsserve.ConfigACMEDirectory: "--acme-directory",
@@ -347,15 +349,16 @@ func (f apiFlags) config() httpapi.Config {
 		proxies = append(proxies, netip.Prefix(p))
 	}
 	return httpapi.Config{
-		PublicURL:                     f.PublicURL,
-		CORSOrigins:                   f.CORSOrigin,
-		CORSCredentials:               f.CORSCreds,
-		TrustedProxies:                proxies,
-		RateLimits:                    httpapi.RateLimits{Create: f.LimitCreate.l, Put: f.LimitPut.l, Claim: f.LimitClaim.l, Auth: f.LimitAuth.l, Report: f.LimitReport.l},
-		MaxConcurrentUploads:          f.MaxUploads,
-		MaxConcurrentUploadsPerClient: f.MaxClientUp,
-		UploadTimeout:                 f.UploadTime,
-		BrowserMaxAge:                 f.BrowserMaxAge,
+		PublicURL:                      f.PublicURL,
+		CORSOrigins:                    f.CORSOrigin,
+		CORSCredentials:                f.CORSCreds,
+		TrustedProxies:                 proxies,
+		RateLimits:                     httpapi.RateLimits{Create: f.LimitCreate.l, Put: f.LimitPut.l, Claim: f.LimitClaim.l, Auth: f.LimitAuth.l, Report: f.LimitReport.l},
+		MaxConcurrentUploads:           f.MaxUploads,
+		MaxConcurrentUploadsPerClient:  f.MaxClientUp,
+		MaxConcurrentVariantsPerClient: f.MaxClientVar,
+		UploadTimeout:                  f.UploadTime,
+		BrowserMaxAge:                  f.BrowserMaxAge,
 	}
 }
 
