@@ -97,9 +97,14 @@ type Fingerprint struct {
 // Config.MaxFileSize) and refuses it, api.CodeBlockedContent, when it
 // resembles a blocked picture. A picture the hasher cannot decode (which
 // the PUT's checks accepted) is logged and has no hash.
+//
+// While no hash is blocked nothing is hashed: a hash costs about ten times
+// the rest of a photo's PUT (its whole entropy-coded data is decoded), and
+// a blocking takedown hashes its picture from its bytes, not from what was
+// stored. Images kept meanwhile have no stored hash.
 func (r *Resemblance) Fingerprint(ctx context.Context, src io.Reader, contentType string) (Fingerprint, error) {
 	f, ok := api.FormatOf(contentType)
-	if !ok {
+	if !ok || r.index.Len() == 0 {
 		return Fingerprint{}, nil
 	}
 	if err := r.cores.Acquire(ctx, 1); err != nil {

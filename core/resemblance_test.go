@@ -33,8 +33,9 @@ func (f *flowFixture) putJPEG(t *testing.T, body []byte) (core.Upload, error) {
 	return up, f.put(t, up, body)
 }
 
-// TestResemblance: a PUT stores the picture's PDQ hash with it; once a
-// moderator takes it down with block, a re-encoded copy is refused as
+// TestResemblance: while nothing is blocked a PUT hashes nothing; once a
+// moderator takes a picture down with block, a PUT stores the picture's
+// PDQ hash with it and a re-encoded copy is refused as
 // BlockedContent while another picture is not; unblocking lets it through;
 // an imported hash list blocks as a takedown does, until it is removed. A
 // flat picture's hash (quality under 50) is never blocked.
@@ -51,11 +52,8 @@ func TestResemblance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.PDQ == "" || img.PDQQuality < pdq.ReliableQuality {
-		t.Fatalf("claimed image: PDQ %q quality %d, want a reliable hash", img.PDQ, img.PDQQuality)
-	}
-	if stored, err := f.db.Image(ctx, img.ID); err != nil || stored.PDQ != img.PDQ {
-		t.Fatalf("stored image: %+v, %v", stored, err)
+	if img.PDQ != "" {
+		t.Fatalf("claimed while nothing is blocked: PDQ %q, want none (nothing is hashed then)", img.PDQ)
 	}
 	if _, err := f.svc.Moderation.DeleteImage(ctx, img.ID, "cli:test", "abuse", true); err != nil {
 		t.Fatal(err)
@@ -67,8 +65,19 @@ func TestResemblance(t *testing.T) {
 	if _, err := f.putJPEG(t, copyQ50); core.ErrorCode(err) != api.CodeBlockedContent {
 		t.Errorf("re-encoded copy: got %v, want BlockedContent", err)
 	}
-	if _, err := f.putJPEG(t, jpegOf(t, testphoto.Natural(800, 600, 2), 90)); err != nil {
-		t.Errorf("another picture: got %v, want it accepted", err)
+	other, err := f.putJPEG(t, jpegOf(t, testphoto.Natural(800, 600, 2), 90))
+	if err != nil {
+		t.Fatalf("another picture: got %v, want it accepted", err)
+	}
+	otherImg, err := f.svc.Uploads.Claim(ctx, other.Token, "10016", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if otherImg.PDQ == "" || otherImg.PDQQuality < pdq.ReliableQuality {
+		t.Fatalf("claimed while hashes are blocked: PDQ %q quality %d, want a reliable hash", otherImg.PDQ, otherImg.PDQQuality)
+	}
+	if stored, err := f.db.Image(ctx, otherImg.ID); err != nil || stored.PDQ != otherImg.PDQ {
+		t.Fatalf("stored image: %+v, %v", stored, err)
 	}
 
 	// A flat picture: hashed, but not blocked by its takedown.
@@ -103,10 +112,11 @@ func TestResemblance(t *testing.T) {
 		t.Errorf("re-encoded copy after unblocking: got %v, want it accepted", err)
 	}
 
-	h, err := pdq.ParseHash(img.PDQ)
+	d, err := pdq.File(jpegOf(t, photo, 90), api.JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := d.Hash()
 	list := []pdq.ListEntry{{Hash: h, Quality: 100}, {Hash: pdq.Hash{1}, Quality: 10}}
 	if added, skipped, err := r.ImportList(ctx, "shared", list, "cli:test", "test"); err != nil || added != 1 || skipped != 1 {
 		t.Fatalf("ImportList: got %d, %d, %v; want 1 added, 1 of low quality skipped", added, skipped, err)
