@@ -80,6 +80,10 @@ type Config struct {
 	// ImageOrigins are origins other than this server's that images may be
 	// loaded from (an object store or CDN that image GETs redirect to).
 	ImageOrigins []string
+	// ThumbWidth is the width of the variant thumbnails load
+	// (GET <path>?w=ThumbWidth&auto=format), one the server serves; 0
+	// loads the originals.
+	ThumbWidth int
 }
 
 // Console serves the pages. Create it with New.
@@ -113,6 +117,7 @@ func New(cfg Config) (*Console, error) {
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
 	funcs := template.FuncMap{
 		"path":  core.Path,
+		"thumb": thumbURL(cfg.ThumbWidth),
 		"bytes": humanBytes,
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
@@ -128,6 +133,19 @@ func New(cfg Config) (*Console, error) {
 		c.pages[page] = t
 	}
 	return c, nil
+}
+
+// thumbURL returns what a thumbnail of an image loads: its variant of
+// width w, in WebP where the browser takes it; its original for w 0.
+func thumbURL(w int) func(core.Image) string {
+	return func(img core.Image) string {
+		if w == 0 {
+			return core.Path(img)
+		}
+		// In the order the composer's srcset writes it: one URL, one
+		// cached copy.
+		return core.Path(img) + "?" + api.VariantWidthParam + "=" + strconv.Itoa(w) + "&" + api.VariantAutoParam + "=" + api.VariantAutoFormat
+	}
 }
 
 // Handler returns the console's routes, sign-ins charged to gate, behind
@@ -274,10 +292,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 				return email(img.Uploader.UserID)
 			},
 			"who": func(by string) string {
-				if id, ok := strings.CutPrefix(by, "user:"); ok {
-					if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-						return email(n)
-					}
+				if id, ok := core.ActorUser(by); ok {
+					return email(id)
 				}
 				return by
 			},

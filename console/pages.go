@@ -238,6 +238,9 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 			return derr
 		}
 		d["Deletion"] = del
+		// Its record says it was taken down, by whom and why: one
+		// banner, not a second "Taken down."
+		delete(d, "Flash")
 		log = append(log, deletionEntry(del))
 	default:
 		return err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -254,6 +255,17 @@ func (s *Accounts) DisableUser(ctx context.Context, email string) error {
 		return err
 	}
 	return s.accounts.DisableUser(ctx, u.ID)
+}
+
+// ActorUser returns the user id an audit record's By ("user:<id>")
+// names, and false for another actor ("cli:<login>", …).
+func ActorUser(by string) (int64, bool) {
+	id, ok := strings.CutPrefix(by, "user:")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil
 }
 
 // EnableUser undoes DisableUser: the user's password and API tokens work

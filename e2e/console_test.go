@@ -37,6 +37,10 @@ func TestConsole(t *testing.T) {
 	runCLI(t, consoleUserPW+"\n", "user", "add", "--data", data, "--email", consoleUser, "--password-stdin")
 	srv := startServer(t, data)
 	runConsole(t, consoleDeployment{a: srv, b: srv}, "console")
+	// images log names the moderator as the console does: by email.
+	if out := runCLI(t, "", "images", "log", "--data", data); !strings.Contains(out, consoleAdmin) || strings.Contains(out, "user:") {
+		t.Errorf("images log: got\n%s\nwant the takedown by %s, named by email", out, consoleAdmin)
+	}
 }
 
 // TestConsoleScaleOut runs the console's steps against two instances on
@@ -267,6 +271,14 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	}
 	card := fmt.Sprintf(`document.querySelector('a[href="/admin/images/%s"] img')`, id)
 	inBrowser(t, ctx, "wait for the thumbnail", pollJS[bool](card+` && `+card+`.naturalWidth > 0`))
+	// Thumbnails load a small variant (WebP: Chromium takes it), not
+	// the original.
+	if src := evalJS[string](t, ctx, card+`.getAttribute("src")`); src != path+"?w=320&auto=format" {
+		t.Errorf("thumbnail src %q, want %s?w=320&auto=format", src, path)
+	}
+	if typ := evalJS[string](t, ctx, `(() => { const e = performance.getEntriesByType("resource").find(e => e.name.endsWith("?w=320&auto=format")); return e ? e.name : "" })()`); typ == "" {
+		t.Errorf("no request for the thumbnail's variant")
+	}
 	if text := pageText(t, ctx); !strings.Contains(text, "200 × 150 px") || !strings.Contains(text, "anonymous") || !strings.Contains(text, "image/jpeg") {
 		t.Errorf("grid: want the image's dimensions, uploader and type; got %q", text)
 	}
@@ -277,6 +289,17 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	visit(t, ctx, b, "/admin/reports")
 	if text := pageText(t, ctx); !strings.Contains(text, reportedID) || !strings.Contains(text, "an advert for watches") || !strings.Contains(text, "1 report") {
 		t.Errorf("reports queue on the other instance: want %s with its report; got %q", reportedID, text)
+	}
+	// The Reason box sits with its Take down button, in a box the
+	// Dismiss button is not in.
+	if ok := evalJS[bool](t, ctx, `(() => {
+		const reason = [...document.querySelectorAll('label')].find(l => l.textContent.trim() === 'Reason');
+		const box = reason && reason.control && reason.control.closest('.box');
+		if (!box) return false;
+		const buttons = [...box.querySelectorAll('button')].map(b => b.textContent.trim());
+		return buttons.includes('Take down') && !buttons.includes('Dismiss reports');
+	})()`); !ok {
+		t.Errorf("reports queue: the Reason box is not boxed with Take down apart from Dismiss reports")
 	}
 	checkAccessible(t, ctx, "the reports queue")
 	saveScreenshots(t, ctx, name+"-reports")
@@ -306,6 +329,11 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	if text := pageText(t, ctx); !strings.Contains(text, "Taken down") || !strings.Contains(text, "spam campaign") {
 		t.Errorf("after the takedown: want it confirmed with its reason; got %q", text)
 	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('main .flash, main [role=status]').length`); n != 1 {
+		t.Errorf("after the takedown: got %d banners, want one", n)
+	}
+	checkAccessible(t, ctx, "the image page after the takedown")
+	saveScreenshots(t, ctx, name+"-takendown")
 	for _, srv := range []*server{a, b} {
 		if _, err := fetch(http.DefaultClient, srv.base, path); statusOf(err) != http.StatusNotFound {
 			t.Errorf("GET %s on %s after the takedown: got %v, want 404", path, srv.base, err)

@@ -382,8 +382,23 @@ func (c *imagesLogCmd) Run(ctx context.Context, std stdio) error {
 		}
 		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(w, "DELETED\tPATH\tBY\tBLOCKED\tREASON")
+		emails := map[int64]string{}
+		// Named as the console names them: a user by their email.
+		who := func(by string) string {
+			id, ok := core.ActorUser(by)
+			if !ok {
+				return by
+			}
+			if _, seen := emails[id]; !seen {
+				emails[id] = by
+				if u, err := svc.Accounts.User(ctx, id); err == nil {
+					emails[id] = u.Email
+				}
+			}
+			return emails[id]
+		}
 		for _, d := range log {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", d.At.Format(time.RFC3339), core.Path(d.Image), d.By, d.Blocked, d.Reason)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", d.At.Format(time.RFC3339), core.Path(d.Image), who(d.By), d.Blocked, d.Reason)
 		}
 		return w.Flush()
 	})

@@ -119,7 +119,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	s.metrics = metrics.New()
 	s.metrics.Outbox(func() ([]metrics.OutboxCount, error) { return outboxCounts(svc.Outbox) })
 	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
-		ImageOrigins: imageOrigins(c, st)})
+		ImageOrigins: imageOrigins(c, st), ThumbWidth: thumbWidth(c.VarWidths)})
 	if err != nil {
 		return nil, err
 	}
@@ -414,6 +414,22 @@ func composerConfig(svc core.Services, publicURL string, st *stores) composer.Co
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, st.s3.UploadOrigin())
 	}
 	return cfg
+}
+
+// thumbWidth is the variant width the console's thumbnails load: 320
+// (sharp at 160 CSS pixels on a 2× screen), else the smallest served
+// width over it, else the largest.
+func thumbWidth(served []int) int {
+	best := 0
+	for _, w := range served {
+		switch {
+		case w == 320:
+			return w
+		case w > 320 && (best < 320 || w < best), best < 320 && w > best:
+			best = w
+		}
+	}
+	return best
 }
 
 // imageOrigins are where the console's pages may load images from besides
