@@ -53,11 +53,42 @@ func (s *Reports) Report(ctx context.Context, id, reporter, reason, detail strin
 	if _, err := publishedByID(ctx, s.images, id); err != nil {
 		return err
 	}
+	if full, err := s.reportsFull(ctx, id); err != nil || full {
+		return err
+	}
 	err = s.reports.AddReport(ctx, Report{ImageID: id, Reporter: reporter, Reason: reason, Detail: detail, At: s.now()})
 	if errors.Is(err, ErrExist) {
 		return nil
 	}
 	return err
+}
+
+// Reports counted per image: at most reportCap in any reportWindow. A
+// botnet can then raise one image's count by 20 an hour, not by hundreds
+// in seconds; the reports past the cap are accepted (the reader is not
+// told to retry, nor that the image is much reported) but not counted.
+// Checked before the report is added, so a burst at once may pass the cap
+// by the reports racing it.
+const (
+	reportCap    = 20
+	reportWindow = time.Hour
+)
+
+// reportsFull reports whether image id has reportCap open reports made
+// within reportWindow already.
+func (s *Reports) reportsFull(ctx context.Context, id string) (bool, error) {
+	open, err := s.reports.Reports(ctx, id) // newest first
+	if err != nil {
+		return false, err
+	}
+	since := s.now().Add(-reportWindow)
+	recent := 0
+	for _, r := range open {
+		if r.At.After(since) {
+			recent++
+		}
+	}
+	return recent >= reportCap, nil
 }
 
 // ReportQueue lists the published images readers reported, most reported

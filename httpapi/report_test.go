@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +64,45 @@ func TestReportImage(t *testing.T) {
 	} else {
 		checkErrorBody(t, res, http.StatusTooManyRequests, api.CodeRateLimited)
 	}
+}
+
+// TestReportCap: of 30 reports from 30 addresses within minutes, 20 are
+// counted and the others accepted (202, as a counted one) but not
+// counted; an hour later, reports count again.
+func TestReportCap(t *testing.T) {
+	e := newEnv(t, withTrustedLoopback)
+	_, path := e.claimed("image/jpeg", testJPEG(t, 24, 24))
+	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
+	report := func(from string) {
+		req := e.request(http.MethodPost, "/api/v2/guide/user_images/"+id+"/reports", strings.NewReader(`{"reason":"spam"}`))
+		req.Header.Set("X-Forwarded-For", from)
+		if res := e.do(req); res.status != http.StatusAccepted {
+			t.Fatalf("report from %s: got %d %s, want 202", from, res.status, res.body)
+		}
+	}
+	count := func() int {
+		q, err := e.svc.Reports.ReportQueue(t.Context(), 10)
+		if err != nil || len(q) != 1 {
+			t.Fatalf("ReportQueue: got %+v, %v; want the image", q, err)
+		}
+		return q[0].Reports
+	}
+	for i := range 30 {
+		report(fmt.Sprintf("198.51.100.%d", i+1))
+		e.Advance(time.Second)
+	}
+	if got := count(); got != 20 {
+		t.Errorf("after 30 reports in 30 s: %d counted, want 20 (the cap per hour)", got)
+	}
+	e.Advance(time.Hour)
+	report("203.0.113.1")
+	if got := count(); got != 21 {
+		t.Errorf("a report an hour later: %d counted, want 21", got)
+	}
+}
+
+// withTrustedLoopback believes X-Forwarded-For from loopback, so a test
+// can send from many client addresses.
+func withTrustedLoopback(c *httpapi.Config) {
+	c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
