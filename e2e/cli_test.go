@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"userimages/internal/testkit/testcert"
 )
 
 // runCommand runs the binary with args in dir (the test's directory when
@@ -45,6 +48,22 @@ func TestCLITraps(t *testing.T) {
 		t.Errorf("brand add printed %q, want a line per brand registered", out)
 	}
 	const pg = "postgres://userimages@127.0.0.1:1/userimages"
+	// A port in use (the data directory, relative, is in the working
+	// directory, which must stay empty); --data where nothing can be made.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	certDir := t.TempDir()
+	pair := testcert.SelfSigned(t, "localhost")
+	certFile, keyFile := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+	for f, b := range map[string][]byte{certFile: pair.Cert, keyFile: pair.Key} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inUse := busy.Addr().String()
 	cases := []struct {
 		name string
 		env  []string
@@ -63,6 +82,11 @@ func TestCLITraps(t *testing.T) {
 			"--db " + pg + " needs --blob too"},
 		{"serve with a bucket and the default SQLite", nil, []string{"serve", "--data", t.TempDir(), "--blob", "s3://photos?endpoint=http://127.0.0.1:1"},
 			"--blob s3://photos?endpoint=http://127.0.0.1:1 needs --db too"},
+		{"--addr in use", nil, []string{"serve", "--data", "new-data", "--addr", inUse},
+			"--addr " + inUse + ": the port is in use by another program; stop it or give another --addr"},
+		{"--https-addr in use", nil, []string{"serve", "--data", "new-data", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile, "--https-addr", inUse},
+			"--https-addr " + inUse + ": the port is in use by another program; stop it or give another --https-addr"},
+		{"--data where nothing can be made", nil, []string{"serve", "--data", "/proc/userimages-data", "--addr", "127.0.0.1:0"}, "userimages: --data: "},
 		{"unknown flag", nil, []string{"serve", "--bogus"}, "userimages: unknown flag --bogus (see userimages serve --help)"},
 		{"unknown subcommand", nil, []string{"brand", "rename"}, "(see userimages brand --help)"},
 		{"scheme-less --server", nil, []string{"upload", "--server", "127.0.0.1:8080", "--brand", "10016", "photo.jpg"},

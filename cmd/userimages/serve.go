@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"userimages/composer"
@@ -75,11 +77,28 @@ func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (
 // service, the HTTP API and the listener.
 func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server, err error) {
 	s := &server{}
+	_, statErr := os.Stat(c.Data)
+	createsData := c.Data != "" && errors.Is(statErr, fs.ErrNotExist)
 	defer func() {
 		if err != nil {
 			s.Close()
+			if createsData {
+				// A start that failed leaves no data directory behind.
+				os.RemoveAll(c.Data)
+			}
 		}
 	}()
+	// The ports first: one in use is refused before anything is written.
+	if s.ln, err = listen("--addr", c.Addr); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.ln.Close() })
+	if c.httpsConfig().Enabled() {
+		if s.httpsLn, err = listen("--https-addr", c.HTTPSAddr); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { s.httpsLn.Close() })
+	}
 	if err := c.makePrivate(log); err != nil {
 		return nil, err
 	}
@@ -98,20 +117,12 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	s.closers = append(s.closers, closeLimiter)
-	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, func() { s.ln.Close() })
 	s.publicURL = c.PublicURL
 	var https *httpsserve.Server
 	if httpsCfg := c.httpsConfig(); httpsCfg.Enabled() {
 		if https, err = httpsserve.New(httpsCfg, log); err != nil {
 			return nil, err
 		}
-		if s.httpsLn, err = net.Listen("tcp", c.HTTPSAddr); err != nil {
-			return nil, fmt.Errorf("--https-addr: %w", err)
-		}
-		s.closers = append(s.closers, func() { s.httpsLn.Close() })
 		if s.publicURL == "" {
 			s.publicURL = https.PublicURL(httpsPort(s.httpsLn))
 		}
@@ -190,6 +201,19 @@ func outboxCounts(o *core.Outbox) ([]metrics.OutboxCount, error) {
 		out[i] = metrics.OutboxCount{Topic: c.Topic, Pending: c.Pending, Failed: c.Failed}
 	}
 	return out, err
+}
+
+// listen listens on addr, given by flag; a port in use is said in one
+// line naming the flag.
+func listen(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s %s: the port is in use by another program; stop it or give another %s", flag, addr, flag)
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
+	}
+	return ln, nil
 }
 
 // httpsPort is the port ln listens on.

@@ -69,6 +69,15 @@ func (l location) blobURL() string {
 	return l.Blob
 }
 
+// flagOf names the flag that chose a store: flag when it was given
+// (value), else --data, under which the store defaulted.
+func (l location) flagOf(value, flag string) string {
+	if value == "" {
+		return "--data"
+	}
+	return flag
+}
+
 // holdsData reports whether the location has been used: always for a
 // database server, else when its SQLite file exists.
 func (l location) holdsData() bool {
@@ -126,7 +135,7 @@ func (l location) open(ctx context.Context) (*stores, error) {
 	case strings.HasPrefix(u, "file:"):
 		blobs, err := localdisk.Open(strings.TrimPrefix(u, "file:"))
 		if err != nil {
-			return nil, fmt.Errorf("--blob: %w", err)
+			return nil, fmt.Errorf("%s: %w", l.flagOf(l.Blob, "--blob"), err)
 		}
 		st.blobs, st.disk = blobs, blobs
 		if l.Data != "" { // with no data directory (a migration), no URLs are signed
@@ -153,11 +162,11 @@ func (l location) open(ctx context.Context) (*stores, error) {
 	case strings.HasPrefix(u, "sqlite:"):
 		path := strings.TrimPrefix(u, "sqlite:")
 		if err := private.MkdirAll(filepath.Dir(path)); err != nil {
-			return nil, fmt.Errorf("--db: %w", err)
+			return nil, fmt.Errorf("%s: %w", l.flagOf(l.DB, "--db"), err)
 		}
 		db, err := sqlite.Open(ctx, path)
 		if err != nil {
-			return nil, fmt.Errorf("--db: %w", err)
+			return nil, fmt.Errorf("%s: %w", l.flagOf(l.DB, "--db"), err)
 		}
 		st.meta, st.closeDB = db, func() { db.Close() }
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
