@@ -441,3 +441,23 @@ func httpsFlow(t *testing.T, c *http.Client, base, contentType string, photo []b
 	}
 	return res, img.UserImage.Path
 }
+
+// TestUploadCACert: upload --cacert trusts a server's private
+// certificate; without it the upload is refused as untrusted.
+func TestUploadCACert(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	pair := testcert.SelfSigned(t, "localhost")
+	writeAtomically(t, certFile, pair.Cert)
+	writeAtomically(t, keyFile, pair.Key)
+	srv := startServer(t, t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile, "--https-addr", "127.0.0.1:0")
+	base := "https://localhost:" + port(t, srv.httpsAddr())
+	photo := clientFile(t, t.TempDir(), "photo.jpeg", encodeJPEG(t, newRand(t), 40, 30))
+	if r := runCommand(t, "", nil, "upload", "--server", base, "--brand", brandID, "--retries", "0", photo); r.exit == 0 || !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("upload without --cacert: got %d %q, want a refusal naming the certificate", r.exit, r.stderr)
+	}
+	r := runCommand(t, "", nil, "upload", "--server", base, "--brand", brandID, "--cacert", certFile, photo)
+	if r.exit != 0 || !strings.HasPrefix(r.stdout, "/hc/user_images/") {
+		t.Errorf("upload --cacert: got %d %q %q, want 0 and the path", r.exit, r.stdout, r.stderr)
+	}
+}

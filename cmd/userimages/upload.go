@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,7 @@ type uploadCmd struct {
 	Brand   string   `help:"Id of the brand the images are for." required:"" placeholder:"ID"`
 	JSON    bool     `name:"json" help:"Print one JSON object per file ({\"file\",\"path\",\"url\",\"size\",\"content_type\"} or {\"file\",\"error\"}) instead of its path."`
 	Srcset  []int    `name:"srcset" help:"Also print each image's srcset of variant URLs at these widths (a userimages server's; Zendesk serves none), WebP where the browser takes it: after its path, or as \"srcset\" with --json. E.g. --srcset 320,640,1280." placeholder:"W,…"`
+	CACert  string   `name:"cacert" help:"Also trust the CA certificates in this PEM file (a private CA, or a self-signed server's certificate), as curl --cacert." env:"USERIMAGES_CACERT" type:"existingfile" placeholder:"FILE"`
 	Retries int      `help:"Retries of a request that failed in a way that may pass: network errors, ${retried_statuses}." default:"3"`
 	Files   []string `arg:"" name:"file" help:"Image files (JPEG, PNG, GIF or WebP)."`
 }
@@ -49,7 +52,15 @@ func (c *uploadCmd) Run(ctx context.Context, std stdio) error {
 	}
 	policy := client.DefaultRetryPolicy()
 	policy.MaxAttempts = c.Retries + 1
-	cl, err := client.New(c.Server, append(auth, client.WithRetry(policy))...)
+	opts := append(auth, client.WithRetry(policy))
+	if c.CACert != "" {
+		hc, err := trustingClient(c.CACert)
+		if err != nil {
+			return fmt.Errorf("upload: --cacert %s: %v", c.CACert, err)
+		}
+		opts = append(opts, client.WithHTTPClient(hc))
+	}
+	cl, err := client.New(c.Server, opts...)
 	if err != nil {
 		return fmt.Errorf("upload: --server: %v", err)
 	}
@@ -240,6 +251,25 @@ func (b *progressBar) clear() {
 	if b.last >= 0 {
 		fmt.Fprint(b.w, "\r\x1b[K")
 	}
+}
+
+// trustingClient is an HTTP client that trusts the system's CAs and those
+// of the PEM file, with the client's default timeout.
+func trustingClient(file string) (*http.Client, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: client.DefaultTimeout}, nil
 }
 
 // describe says in plain words why file was not uploaded, followed by the
