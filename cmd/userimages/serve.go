@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -203,6 +205,34 @@ func outboxCounts(o *core.Outbox) ([]metrics.OutboxCount, error) {
 	return out, err
 }
 
+// startLine is the line a person starting the server on a terminal reads:
+// where it serves, the composer and the console.
+func startLine(base string) string {
+	return fmt.Sprintf("userimages is serving %s: the composer at %s/composer/, the moderation console at %s%s", base, base, base, httpapi.ConsolePath)
+}
+
+// baseURL is where people reach the server: --public-url, else HTTPS or
+// HTTP on this host's listener (localhost for an address of every
+// interface).
+func (s *server) baseURL() string {
+	if s.publicURL != "" {
+		return strings.TrimSuffix(s.publicURL, "/")
+	}
+	scheme, ln := "http", s.ln
+	if s.httpsLn != nil {
+		scheme, ln = "https", s.httpsLn
+	}
+	ap, err := netip.ParseAddrPort(ln.Addr().String())
+	if err != nil {
+		return scheme + "://" + ln.Addr().String()
+	}
+	host := ap.Addr().String()
+	if ap.Addr().IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(ap.Port())))
+}
+
 // listen listens on addr, given by flag; a port in use is said in one
 // line naming the flag.
 func listen(flag, addr string) (net.Listener, error) {
@@ -308,6 +338,9 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 	log.Info("listening", "addr", s.ln.Addr().String(), "https_addr", httpsAddr, "metrics_addr", metricsAddr, "domains", c.Domain, "public_url", s.publicURL,
 		"db", redactedURL(c.dbURL()), "blob", c.blobURL(), "serve_mode", c.ServeMode, "brands", c.Brand,
 		"rate_limits", map[string]string{"create": c.LimitCreate.String(), "put": c.LimitPut.String(), "claim": c.LimitClaim.String()})
+	if isTerminal(std.err) {
+		fmt.Fprintln(std.err, startLine(s.baseURL()))
+	}
 	errc := make(chan error, 3)
 	servers := s.serve(errc)
 	select {

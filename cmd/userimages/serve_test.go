@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,5 +135,41 @@ func TestFieldFlags(t *testing.T) {
 		if strings.HasPrefix(flag, "--") && !flags[flag] {
 			t.Errorf("field %v maps to %s, which no command has", field, flag)
 		}
+	}
+}
+
+// TestStartLine: on a terminal the server says in one line where it
+// serves, the composer and the console, at the address people reach.
+func TestStartLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	any, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer any.Close()
+	anyPort := strconv.Itoa(any.Addr().(*net.TCPAddr).Port)
+	for _, tc := range []struct {
+		s    *server
+		want string
+	}{
+		{&server{ln: ln}, "http://" + ln.Addr().String()},
+		{&server{ln: any}, "http://localhost:" + anyPort},
+		{&server{ln: ln, httpsLn: any}, "https://localhost:" + anyPort},
+		{&server{ln: ln, publicURL: "https://img.example.com/"}, "https://img.example.com"},
+	} {
+		if got := tc.s.baseURL(); got != tc.want {
+			t.Errorf("got base URL %q, want %q", got, tc.want)
+		}
+	}
+	want := "userimages is serving http://localhost:8080: the composer at http://localhost:8080/composer/, the moderation console at http://localhost:8080/admin/"
+	if got := startLine("http://localhost:8080"); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if isTerminal(&bytes.Buffer{}) {
+		t.Error("a buffer is taken for a terminal: logs piped to a file would get the line")
 	}
 }
