@@ -116,11 +116,12 @@ func New(cfg Config) (*Console, error) {
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
 	funcs := template.FuncMap{
-		"path":  core.Path,
-		"thumb": thumbURL(cfg.ThumbWidth),
-		"bytes": humanBytes,
-		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"path":       core.Path,
+		"thumb":      thumbURL(cfg.ThumbWidth),
+		"thumbWidth": func() int { return cfg.ThumbWidth },
+		"bytes":      humanBytes,
+		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		// uploader and who are replaced per request (see render).
 		"uploader": func(core.Image) string { return "" },
 		"who":      func(string) string { return "" },

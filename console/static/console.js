@@ -4,7 +4,13 @@
 for (const img of document.querySelectorAll("img[data-dims]")) {
   const show = () => {
     const out = document.getElementById(img.dataset.dims);
-    if (out && img.naturalWidth > 0) out.textContent = img.naturalWidth + " × " + img.naturalHeight + " px";
+    if (!out || img.naturalWidth === 0) return;
+    // A thumbnail is a variant of at most data-thumb px wide: at that
+    // width, the original may be wider (its page shows its size).
+    const thumb = Number(img.dataset.thumb || 0);
+    out.textContent = thumb > 0 && img.naturalWidth >= thumb
+      ? "at least " + img.naturalWidth + " × " + img.naturalHeight + " px"
+      : img.naturalWidth + " × " + img.naturalHeight + " px";
   };
   if (img.complete) show(); else img.addEventListener("load", show);
 }
