@@ -48,7 +48,7 @@ func TestModerationAcrossInstances(t *testing.T) {
 		}
 	}
 	log := runCLI(t, "", "images", "log", "--data", data)
-	if !strings.Contains(log, path) || !strings.Contains(log, "spam") || !strings.Contains(log, "user:") {
+	if !strings.Contains(log, path) || !strings.Contains(log, "spam") || !strings.Contains(log, admin) {
 		t.Errorf("images log: got %q, want the path, who and why", log)
 	}
 
