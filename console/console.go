@@ -64,6 +64,7 @@ type Gate interface {
 type Config struct {
 	Sessions   Sessions
 	Accounts   Accounts
+	Brands     Brands
 	Moderation Moderation
 	Reports    Reports
 	Erasure    Erasure
@@ -90,6 +91,7 @@ type Config struct {
 type Console struct {
 	sessions Sessions
 	accounts Accounts
+	brands   Brands
 	mod      Moderation
 	queue    Reports
 	erasure  Erasure
@@ -105,13 +107,13 @@ type Console struct {
 // New returns a Console, or an error if cfg is incomplete or a template
 // does not parse.
 func New(cfg Config) (*Console, error) {
-	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Moderation == nil || cfg.Reports == nil || cfg.Erasure == nil {
-		return nil, errors.New("console: Sessions, Accounts, Moderation, Reports and Erasure are required")
+	if cfg.Sessions == nil || cfg.Accounts == nil || cfg.Brands == nil || cfg.Moderation == nil || cfg.Reports == nil || cfg.Erasure == nil {
+		return nil, errors.New("console: Sessions, Accounts, Brands, Moderation, Reports and Erasure are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, outbox: cfg.Outbox, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, brands: cfg.Brands, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, outbox: cfg.Outbox, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}

@@ -51,7 +51,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := embeddedtest.Open(t, core.Config{}, core.Runtime{Log: log})
 	svc := d.Svc
-	if err := svc.Accounts.AddBrand(ctx, "10016"); err != nil {
+	if err := svc.Brands.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []struct {
@@ -62,7 +62,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func (c *Console) imageFilter(r *http.Request, f filterForm) (core.ImageFilter, 
 func (c *Console) images(w http.ResponseWriter, r *http.Request, u core.User) error {
 	q := r.URL.Query()
 	f := filterForm{Brand: q.Get("brand"), Uploader: q.Get("uploader"), Addr: q.Get("addr"), From: q.Get("from"), To: q.Get("to"), Reported: q.Get("reported") == "true"}
-	brands, err := c.accounts.Brands(r.Context())
+	brands, err := c.brands.Brands(r.Context())
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,10 @@ type Accounts interface {
 	User(ctx context.Context, id int64) (core.User, error)
 	UserID(ctx context.Context, email string) (int64, error)
 	Moderator(ctx context.Context, userID int64) (string, error)
+}
+
+// Brands lists the brands the image filters offer (core.Brands).
+type Brands interface {
 	Brands(ctx context.Context) ([]string, error)
 }
 

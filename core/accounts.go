@@ -30,7 +30,6 @@ const (
 // authenticates callers. Create it with NewAccounts.
 type Accounts struct {
 	accounts AccountStore
-	brands   BrandRegistry
 	cost     int // bcrypt cost of new hashes: Config.PasswordCost
 	// dummyHash is compared against when a user or token does not exist,
 	// so that such failures take as long as wrong passwords.
@@ -46,7 +45,6 @@ type Accounts struct {
 // AccountsDeps are the roles Accounts calls.
 type AccountsDeps struct {
 	Accounts AccountStore
-	Brands   BrandRegistry
 	// SignIns keeps failed sign-ins (see signInThrottle). Default nil: no
 	// throttle (tests of other things).
 	SignIns SignInFailureStore
@@ -60,15 +58,15 @@ func NewAccounts(cfg Config, d AccountsDeps) (*Accounts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if d.Accounts == nil || d.Brands == nil {
-		return nil, errors.New("new accounts: Accounts and Brands are required")
+	if d.Accounts == nil {
+		return nil, errors.New("new accounts: Accounts is required")
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("userimages-dummy"), cfg.PasswordCost)
 	if err != nil {
 		return nil, fmt.Errorf("new accounts: %w", err)
 	}
 	rt := d.Runtime.withDefaults()
-	a := &Accounts{accounts: d.Accounts, brands: d.Brands, cost: cfg.PasswordCost, dummyHash: dummy,
+	a := &Accounts{accounts: d.Accounts, cost: cfg.PasswordCost, dummyHash: dummy,
 		hashSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), now: rt.Now, log: rt.Log}
 	if d.SignIns != nil {
 		a.throttle = &signInThrottle{store: d.SignIns, free: cfg.SignInFreeFailures, delay: cfg.SignInDelay, maxDelay: cfg.SignInMaxDelay, now: rt.Now}
@@ -364,17 +362,6 @@ func (s *Accounts) NewAPIToken(ctx context.Context, email string) (string, error
 	}
 	return token, nil
 }
-
-// AddBrand registers a brand id.
-func (s *Accounts) AddBrand(ctx context.Context, id string) error {
-	if !validBrandID(id) {
-		return Errorf(api.CodeInvalidProperty, "brand id %q must be 1 to 64 letters, digits, '-' or '_'", id)
-	}
-	return s.brands.AddBrand(ctx, id)
-}
-
-// Brands lists the registered brand ids.
-func (s *Accounts) Brands(ctx context.Context) ([]string, error) { return s.brands.Brands(ctx) }
 
 // compareHash checks secret against a bcrypt hash, at most len(hashSlots)
 // at a time, so that a flood of credentials cannot take every core.

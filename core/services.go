@@ -15,7 +15,8 @@ import (
 //	Moderation  takedowns, brands' removal, the blocklist, the audit log
 //	Reports     readers' reports and their queue
 //	Resemblance perceptual hashes: refusing pictures that look like blocked ones, hash lists
-//	Accounts    users, API tokens, brands, authentication
+//	Accounts    users, API tokens, authentication
+//	Brands      the brands images may be claimed for
 //	Sessions    the console's sign-in sessions
 //	Upkeep      the sweeper and readiness
 //	Outbox      delivers what the others enqueue (purges of caches in front)
@@ -104,6 +105,7 @@ type Services struct {
 	// Resemblance is nil when Stores.Hashes is.
 	Resemblance *Resemblance
 	Accounts    *Accounts
+	Brands      *Brands
 	Sessions    *Sessions
 	Upkeep      *Upkeep
 	Outbox      *Outbox
@@ -141,7 +143,10 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	if sv.Reports, err = NewReports(ReportsDeps{Images: st.Images, Reports: st.Reports, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
-	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, Brands: st.Brands, SignIns: st.SignIns, Runtime: st.Runtime}); err != nil {
+	if sv.Brands, err = NewBrands(st.Brands); err != nil {
+		return Services{}, err
+	}
+	if sv.Accounts, err = NewAccounts(cfg, AccountsDeps{Accounts: st.Accounts, SignIns: st.SignIns, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Sessions, err = NewSessions(cfg, SessionsDeps{Sessions: st.Sessions, Users: st.Accounts, Passwords: sv.Accounts, Runtime: st.Runtime}); err != nil {

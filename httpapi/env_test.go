@@ -53,7 +53,7 @@ func newEnv(t testing.TB, configure ...func(*httpapi.Config)) *env {
 	e.dir, e.db, e.svc, e.signer, e.log = d.Dir, d.DB, d.Svc, d.Signer, log
 	svc := d.Svc
 	for _, b := range []string{"10016", "20000"} {
-		if err := svc.Accounts.AddBrand(ctx, b); err != nil {
+		if err := svc.Brands.AddBrand(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}

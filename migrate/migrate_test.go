@@ -58,7 +58,7 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	for _, b := range []string{"10016", "20000"} {
-		if err := d.svc.Accounts.AddBrand(ctx, b); err != nil {
+		if err := d.svc.Brands.AddBrand(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}

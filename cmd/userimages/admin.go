@@ -239,7 +239,7 @@ type brandAddCmd struct {
 func (c *brandAddCmd) Run(ctx context.Context, std stdio) error {
 	return withService(ctx, std, c.location, true, func(svc core.Services) error {
 		for _, id := range c.IDs {
-			if err := svc.Accounts.AddBrand(ctx, id); err != nil {
+			if err := svc.Brands.AddBrand(ctx, id); err != nil {
 				return err
 			}
 			fmt.Fprintln(std.out, "registered brand", id)
@@ -254,7 +254,7 @@ type brandLsCmd struct {
 
 func (c *brandLsCmd) Run(ctx context.Context, std stdio) error {
 	return withService(ctx, std, c.location, false, func(svc core.Services) error {
-		brands, err := svc.Accounts.Brands(ctx)
+		brands, err := svc.Brands.Brands(ctx)
 		for _, b := range brands {
 			fmt.Fprintln(std.out, b)
 		}

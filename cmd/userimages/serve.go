@@ -68,7 +68,7 @@ func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (
 		return core.Services{}, err
 	}
 	for _, b := range c.Brand {
-		if err := svc.Accounts.AddBrand(ctx, b); err != nil {
+		if err := svc.Brands.AddBrand(ctx, b); err != nil {
 			return core.Services{}, fmt.Errorf("--brand %s: %w", b, err)
 		}
 	}
@@ -131,7 +131,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	}
 	s.metrics = metrics.New()
 	s.metrics.Outbox(func() ([]metrics.OutboxCount, error) { return outboxCounts(svc.Outbox) })
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
 		ImageOrigins: imageOrigins(c, st), ThumbWidth: thumbWidth(c.VarWidths)})
 	if err != nil {
 		return nil, err
@@ -463,7 +463,7 @@ func redactedURL(rawURL string) string {
 // page is loaded from, or at the object store: the page may connect there.
 func composerConfig(svc core.Services, publicURL string, st *stores) composer.Config {
 	c := svc.Config
-	cfg := composer.Config{Brands: svc.Accounts.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes, VariantWidths: c.VariantWidths}
+	cfg := composer.Config{Brands: svc.Brands.Brands, MaxFileSize: c.MaxFileSize, ContentTypes: c.ContentTypes, VariantWidths: c.VariantWidths}
 	if publicURL != "" {
 		cfg.ConnectOrigins = append(cfg.ConnectOrigins, origin(publicURL))
 	}
