@@ -62,14 +62,7 @@ func freePort(t *testing.T) string {
 // logs and temporary files in the test's directory.
 func startNginx(t *testing.T, port, upstream, page string) {
 	t.Helper()
-	doc, err := os.ReadFile("../DEPLOYMENT.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)## 8\\. Mounting.*?```nginx\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("DEPLOYMENT.md: no nginx block in section 8")
-	}
+	m := deploymentBlock(t, "(?s)## 8\\. Mounting.*?```nginx\n(.*?)```")
 	dir := t.TempDir()
 	site := filepath.Join(dir, "site")
 	if err := os.Mkdir(site, 0o755); err != nil {
@@ -144,4 +137,19 @@ http {
 			t.Fatalf("nginx did not listen on 127.0.0.1:%s within %s", port, startTimeout)
 		}
 	}
+}
+
+// deploymentBlock returns the submatches of pattern, whose group 1 is a
+// fenced block, in DEPLOYMENT.md; the test fails when there is none.
+func deploymentBlock(t *testing.T, pattern string) [][]byte {
+	t.Helper()
+	doc, err := os.ReadFile("../DEPLOYMENT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(pattern).FindSubmatch(doc)
+	if m == nil {
+		t.Fatalf("DEPLOYMENT.md: nothing matches %q", pattern)
+	}
+	return m
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -44,14 +43,7 @@ func needVarnish(t *testing.T) {
 // backend pointed at backend (HOST:PORT).
 func deploymentVCL(t *testing.T, backend string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../DEPLOYMENT.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)### Caches in front: purges.*?```vcl\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("DEPLOYMENT.md: no vcl block under \"Caches in front: purges\"")
-	}
+	m := deploymentBlock(t, "(?s)### Caches in front: purges.*?```vcl\n(.*?)```")
 	host, port, _ := net.SplitHostPort(backend)
 	vcl := string(m[1])
 	for old, new := range map[string]string{
