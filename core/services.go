@@ -21,6 +21,7 @@ import (
 //	Upkeep      the sweeper and readiness
 //	Outbox      delivers what the others enqueue (purges of caches in front)
 //	Erasure     uploaders delete their own images; a user's erasure
+//	HostUsers   users a host app vouches for (JWTs), created on first sight
 //
 // What two of them share is a small part one of them exports and the
 // other declares the interface of: Moderation tells Serving (a
@@ -76,7 +77,11 @@ type Stores struct {
 	// Hashes, when set, blocks pictures by their look too (Resemblance).
 	Hashes   HashBlocklist
 	Accounts AccountStore
-	Erasures ErasureStore
+	// HostUsers keeps the users Vouch vouches for; Vouch nil: no host
+	// app vouches for users (Services.HostUsers is nil).
+	HostUsers HostUserStore
+	Vouch     TokenVerifier
+	Erasures  ErasureStore
 	// SignIns keeps failed sign-ins; nil: sign-ins are not throttled.
 	SignIns  SignInFailureStore
 	Sessions interface {
@@ -110,6 +115,8 @@ type Services struct {
 	Upkeep      *Upkeep
 	Outbox      *Outbox
 	Erasure     *Erasure
+	// HostUsers is nil when Stores.Vouch is.
+	HostUsers *HostUsers
 }
 
 // NewServices wires every use case on st, or returns an error if cfg is
@@ -162,6 +169,11 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	if sv.Erasure, err = NewErasure(cfg, ErasureDeps{Images: st.Images, Lister: st.Images, Users: st.Accounts, Erasures: st.Erasures,
 		TakeDown: sv.Moderation, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
+	}
+	if st.Vouch != nil {
+		if sv.HostUsers, err = NewHostUsers(HostUsersDeps{Verifier: st.Vouch, Users: st.HostUsers, Runtime: st.Runtime}); err != nil {
+			return Services{}, err
+		}
 	}
 	return sv, nil
 }

@@ -59,6 +59,13 @@ type User struct {
 	// Disabled: the user's password and API tokens are refused; its
 	// images stay.
 	Disabled bool
+	// Issuer and Subject are set on a user the host app vouches for (a
+	// JWT's iss and sub, HostUsers), who is identified by the two; such a
+	// user has no password, and Email is their key (HostUserKey), not
+	// an address. Name and ContactEmail are the token's name and email
+	// claims when it had them, as of the user's latest token.
+	Issuer, Subject    string
+	Name, ContactEmail string
 }
 
 // Deletion is the audit record of a moderator taking an image down.
@@ -442,6 +449,17 @@ type UserFinder interface {
 	// UserByEmail returns the user with email (lower case); ErrNotFound if
 	// there is none.
 	UserByEmail(ctx context.Context, email string) (User, error)
+}
+
+// HostUserStore keeps the users a host app vouches for.
+type HostUserStore interface {
+	// EnsureHostUser returns the user with u.Issuer and u.Subject (both
+	// non-empty), adding u when there is none (its Email is
+	// HostUserKey's), and setting Name and ContactEmail to u's when they
+	// differ: one conditional statement, so that two instances seeing the
+	// same new user at once both answer with one row. Disabled and
+	// CreatedAt are kept as stored.
+	EnsureHostUser(ctx context.Context, u User) (User, error)
 }
 
 // AccountStore keeps users and their API tokens.

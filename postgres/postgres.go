@@ -357,13 +357,41 @@ func (s *DB) AddUser(ctx context.Context, u core.User) (_ int64, err error) {
 	return id, mapErr(err)
 }
 
-const userColumns = `id, email, password_hash, admin, created_at, disabled`
+const userColumns = `id, email, password_hash, admin, created_at, disabled, issuer, subject, name, contact_email`
 
 func scanUser(row pgx.Row) (core.User, error) {
 	var u core.User
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &u.CreatedAt, &u.Disabled)
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &u.CreatedAt, &u.Disabled, &u.Issuer, &u.Subject, &u.Name, &u.ContactEmail)
 	u.CreatedAt = u.CreatedAt.UTC()
 	return u, mapErr(err)
+}
+
+const hostUserQuery = `SELECT ` + userColumns + ` FROM users WHERE issuer = $1 AND subject = $2 AND issuer <> ''`
+
+// EnsureHostUser reads first, and writes only for a new user or changed
+// claims, so that a returning user's request costs no write. The upsert
+// returns the row it inserted or updated; when a concurrent one made the
+// same change first, it returns none and the row is read again.
+func (s *DB) EnsureHostUser(ctx context.Context, u core.User) (_ core.User, err error) {
+	defer func() { err = fault(err) }()
+	got, err := scanUser(s.pool.QueryRow(ctx, hostUserQuery, u.Issuer, u.Subject))
+	if err == nil && got.Name == u.Name && got.ContactEmail == u.ContactEmail {
+		return got, nil
+	}
+	if err != nil && !errors.Is(err, core.ErrNotFound) {
+		return got, err
+	}
+	got, err = scanUser(s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at, disabled, issuer, subject, name, contact_email)
+		VALUES ($1, '', false, $2, false, $3, $4, $5, $6)
+		ON CONFLICT (issuer, subject) WHERE issuer <> '' DO UPDATE SET name = excluded.name, contact_email = excluded.contact_email
+		WHERE users.name <> excluded.name OR users.contact_email <> excluded.contact_email
+		RETURNING `+userColumns, u.Email, u.CreatedAt, u.Issuer, u.Subject, u.Name, u.ContactEmail))
+	// ErrExist: a concurrent insert of the same user took the email key
+	// (a unique index that is not the conflict's target) first.
+	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrExist) {
+		return scanUser(s.pool.QueryRow(ctx, hostUserQuery, u.Issuer, u.Subject))
+	}
+	return got, err
 }
 
 func (s *DB) UserByEmail(ctx context.Context, email string) (_ core.User, err error) {

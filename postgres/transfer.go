@@ -50,8 +50,8 @@ func (s *DB) ImportUser(ctx context.Context, u core.User) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			u.ID, u.Email, u.PasswordHash, u.Admin, u.CreatedAt, u.Disabled); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			u.ID, u.Email, u.PasswordHash, u.Admin, u.CreatedAt, u.Disabled, u.Issuer, u.Subject, u.Name, u.ContactEmail); err != nil {
 			return mapErr(err)
 		}
 		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users`)

@@ -480,14 +480,40 @@ func (s *DB) AddUser(ctx context.Context, u core.User) (_ int64, err error) {
 	return id, err
 }
 
-const userColumns = `id, email, password_hash, admin, created_at, disabled`
+const userColumns = `id, email, password_hash, admin, created_at, disabled, issuer, subject, name, contact_email`
 
 func scanUser(row rowScanner) (core.User, error) {
 	var u core.User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created, &u.Disabled)
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created, &u.Disabled, &u.Issuer, &u.Subject, &u.Name, &u.ContactEmail)
 	u.CreatedAt = fromMicros(created)
 	return u, mapErr(err)
+}
+
+const hostUserQuery = `SELECT ` + userColumns + ` FROM users WHERE issuer = ? AND subject = ? AND issuer <> ''`
+
+// EnsureHostUser reads first, and writes only for a new user or changed
+// claims, so that a returning user's request costs no write.
+func (s *DB) EnsureHostUser(ctx context.Context, u core.User) (_ core.User, err error) {
+	defer func() { err = fault(err) }()
+	got, err := scanUser(s.r.QueryRowContext(ctx, hostUserQuery, u.Issuer, u.Subject))
+	if err == nil && got.Name == u.Name && got.ContactEmail == u.ContactEmail {
+		return got, nil
+	}
+	if err != nil && !errors.Is(err, core.ErrNotFound) {
+		return got, err
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.txExec(tx, `INSERT INTO users (email, password_hash, admin, created_at, disabled, issuer, subject, name, contact_email)
+			VALUES (?, x'', 0, ?, 0, ?, ?, ?, ?)
+			ON CONFLICT (issuer, subject) WHERE issuer <> '' DO UPDATE SET name = excluded.name, contact_email = excluded.contact_email`,
+			u.Email, micros(u.CreatedAt), u.Issuer, u.Subject, u.Name, u.ContactEmail); err != nil {
+			return mapErr(err)
+		}
+		got, err = scanUser(s.txQueryRow(tx, hostUserQuery, u.Issuer, u.Subject))
+		return err
+	})
+	return got, err
 }
 
 func (s *DB) UserByEmail(ctx context.Context, email string) (_ core.User, err error) {

@@ -42,7 +42,8 @@ func (s *DB) BlockedAfter(ctx context.Context, after string, limit int) ([]strin
 // with no more work: SQLite gives a new INTEGER PRIMARY KEY row the largest
 // id plus one.
 func (s *DB) ImportUser(ctx context.Context, u core.User) error {
-	return s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.Disabled)
+	return s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.ID, u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.Disabled,
+		u.Issuer, u.Subject, u.Name, u.ContactEmail)
 }
 
 func (s *DB) ImportImage(ctx context.Context, img core.Image) error {

@@ -37,6 +37,7 @@ type MetadataStore interface {
 	core.OutboxReader
 	core.HashBlocklist
 	core.SignInFailureStore
+	core.HostUserStore
 }
 
 // TestMetadataStore checks that the stores open returns keep the contract of
@@ -73,6 +74,8 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 	t.Run("PerceptualHashes", func(t *testing.T) { testPerceptualHashes(t, open) })
 	t.Run("SignInFailures", func(t *testing.T) { testSignInFailures(t, open) })
+	t.Run("HostUsers", func(t *testing.T) { testHostUsers(t, open) })
+	t.Run("RaceHostUser", func(t *testing.T) { testRaceHostUser(t, open) })
 }
 
 type openMeta = func(t *testing.T) MetadataStore
@@ -119,6 +122,10 @@ func checkUser(t *testing.T, what string, got, want core.User) {
 	if got.ID != want.ID || got.Email != want.Email || !bytes.Equal(got.PasswordHash, want.PasswordHash) || got.Admin != want.Admin || got.Disabled != want.Disabled {
 		t.Errorf("%s: got {ID:%d Email:%q PasswordHash:%q Admin:%v Disabled:%v}, want {ID:%d Email:%q PasswordHash:%q Admin:%v Disabled:%v}",
 			what, got.ID, got.Email, got.PasswordHash, got.Admin, got.Disabled, want.ID, want.Email, want.PasswordHash, want.Admin, want.Disabled)
+	}
+	if got.Issuer != want.Issuer || got.Subject != want.Subject || got.Name != want.Name || got.ContactEmail != want.ContactEmail {
+		t.Errorf("%s: got {Issuer:%q Subject:%q Name:%q ContactEmail:%q}, want {Issuer:%q Subject:%q Name:%q ContactEmail:%q}",
+			what, got.Issuer, got.Subject, got.Name, got.ContactEmail, want.Issuer, want.Subject, want.Name, want.ContactEmail)
 	}
 }
 

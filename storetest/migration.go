@@ -178,8 +178,13 @@ func checkString(t *testing.T, what string, got, want string) {
 
 // newUser returns a user to import with id n.
 func newUser(n int64) core.User {
-	return core.User{ID: n, Email: fmt.Sprintf("user%d@example.com", n), PasswordHash: []byte{byte(n), 0, 0xff},
+	u := core.User{ID: n, Email: fmt.Sprintf("user%d@example.com", n), PasswordHash: []byte{byte(n), 0, 0xff},
 		Admin: n%2 == 0, CreatedAt: base.Add(time.Duration(n) * time.Nanosecond * 1001)}
+	if n%3 == 0 { // one in three is a user a host app vouches for
+		u.Issuer, u.Subject, u.Name, u.ContactEmail = "https://app.example.com", fmt.Sprint(n), fmt.Sprintf("User %d", n), u.Email
+		u.Email, u.PasswordHash, u.Admin = core.HostUserKey(u.Issuer, u.Subject), []byte{}, false
+	}
+	return u
 }
 
 // newDeletion returns the deletion of img, blocked for odd n.
