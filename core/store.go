@@ -23,7 +23,9 @@ type Upload struct {
 	Size    int64
 	SHA256  string
 	// PDQ is the perceptual hash of the copy (package pdq, 64 hex digits;
-	// "" when it was not hashed), and PDQQuality its quality (0..100).
+	// "" when it was not hashed), and PDQQuality its quality (0..100; -1
+	// with PDQ "" when the picture cannot be hashed). The hash may be set
+	// after the PUT (FingerprintStore).
 	PDQ        string
 	PDQQuality int
 }
@@ -377,6 +379,20 @@ type HashBlocklist interface {
 	BlockedHashes(ctx context.Context, list string, c HashCursor, limit int) ([]BlockedHash, error)
 	// HashLists lists the lists, by name, with their sizes.
 	HashLists(ctx context.Context) ([]HashList, error)
+}
+
+// FingerprintStore keeps the perceptual hashes computed after an image's
+// PUT, off the request path (Resemblance's hasher and backfill).
+type FingerprintStore interface {
+	// SetFingerprint records fp as the perceptual hash of the bytes
+	// stored under image id, on the row of its received upload and of its
+	// published image, whichever exist, in one transaction; neither is no
+	// error (it expired or was taken down meanwhile). fp.PDQ "" with
+	// Quality -1 records that the picture cannot be hashed.
+	SetFingerprint(ctx context.Context, imageID string, fp Fingerprint) error
+	// Unfingerprinted lists, by id, at most limit published images with
+	// an id after after that were never hashed (PDQ "" and quality 0).
+	Unfingerprinted(ctx context.Context, after string, limit int) ([]Image, error)
 }
 
 // SessionStore keeps the console's sign-in sessions, so that every

@@ -98,3 +98,23 @@ func (s *DB) HashLists(ctx context.Context) (_ []core.HashList, err error) {
 		return l, err
 	}, `SELECT list, count(*), max(added_at) FROM blocked_hashes GROUP BY list ORDER BY list`)
 }
+
+// SetFingerprint updates the upload's row first: a claim racing it (which
+// deletes that row, then inserts the image) either waits for it and
+// publishes the hash, or has committed, and the image's row, read by the
+// next statement, has it.
+func (s *DB) SetFingerprint(ctx context.Context, imageID string, fp core.Fingerprint) (err error) {
+	defer func() { err = fault(err) }()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE uploads SET pdq = $1, pdq_quality = $2 WHERE image_id = $3`, fp.PDQ, fp.Quality, imageID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE images SET pdq = $1, pdq_quality = $2 WHERE id = $3`, fp.PDQ, fp.Quality, imageID)
+		return err
+	})
+}
+
+func (s *DB) Unfingerprinted(ctx context.Context, after string, limit int) (_ []core.Image, err error) {
+	defer func() { err = fault(err) }()
+	return s.images(ctx, `SELECT `+imageColumns+` FROM images WHERE pdq = '' AND pdq_quality = 0 AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+}

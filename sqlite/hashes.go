@@ -116,3 +116,23 @@ func (s *DB) HashLists(ctx context.Context) (_ []core.HashList, err error) {
 		return l, err
 	}, `SELECT list, count(*), max(added_at) FROM blocked_hashes GROUP BY list ORDER BY list`)
 }
+
+func (s *DB) SetFingerprint(ctx context.Context, imageID string, fp core.Fingerprint) (err error) {
+	defer func() { err = fault(err) }()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.txExec(tx, `UPDATE uploads SET pdq = ?, pdq_quality = ? WHERE image_id = ?`, fp.PDQ, fp.Quality, imageID); err != nil {
+			return err
+		}
+		_, err := s.txExec(tx, `UPDATE images SET pdq = ?, pdq_quality = ? WHERE id = ?`, fp.PDQ, fp.Quality, imageID)
+		return err
+	})
+}
+
+func (s *DB) Unfingerprinted(ctx context.Context, after string, limit int) (_ []core.Image, err error) {
+	defer func() { err = fault(err) }()
+	rows, err := s.r.QueryContext(ctx, `SELECT `+imageColumns+` FROM images WHERE pdq = '' AND pdq_quality = 0 AND id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanImage)
+}

@@ -101,3 +101,63 @@ func testPerceptualHashes(t *testing.T, open openMeta) {
 		t.Errorf("ModerationEvents(shared): got %+v, want the removal and the import", evs)
 	}
 }
+
+// testFingerprints: a hash computed after the PUT is recorded on the
+// received upload (and published by its claim) or on the published image;
+// Unfingerprinted lists the published images never hashed, by id, paged,
+// leaving out those that cannot be hashed (quality -1); an unknown id is
+// no error.
+func testFingerprints(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	unhashed := func(after string, limit int, want ...string) {
+		t.Helper()
+		imgs, err := s.Unfingerprinted(ctx, after, limit)
+		noErr(t, "Unfingerprinted", err)
+		var ids []string
+		for _, img := range imgs {
+			ids = append(ids, img.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("Unfingerprinted(%q, %d): got %v, want %v", after, limit, ids, want)
+		}
+	}
+	var imgs []core.Image
+	for n := 1; n <= 4; n++ {
+		up := newUpload(n, 0)
+		img := newImage(n, up)
+		mustPublish(t, s, up, img)
+		imgs = append(imgs, img)
+	}
+	slices.SortFunc(imgs, func(a, b core.Image) int { return strings.Compare(a.ID, b.ID) })
+	unhashed("", 10, imgs[0].ID, imgs[1].ID, imgs[2].ID, imgs[3].ID)
+	unhashed("", 2, imgs[0].ID, imgs[1].ID)
+	unhashed(imgs[1].ID, 2, imgs[2].ID, imgs[3].ID)
+
+	fp := core.Fingerprint{PDQ: pdqHash(7), Quality: 93}
+	noErr(t, "SetFingerprint", s.SetFingerprint(ctx, imgs[1].ID, fp))
+	noErr(t, "SetFingerprint(cannot)", s.SetFingerprint(ctx, imgs[2].ID, core.Fingerprint{Quality: -1}))
+	unhashed("", 10, imgs[0].ID, imgs[3].ID)
+	want := imgs[1]
+	want.PDQ, want.PDQQuality = fp.PDQ, fp.Quality
+	got, err := s.Image(ctx, want.ID)
+	noErr(t, "Image", err)
+	checkImage(t, "Image after SetFingerprint", got, want)
+	if got, err := s.Image(ctx, imgs[2].ID); err != nil || got.PDQ != "" || got.PDQQuality != -1 {
+		t.Errorf("Image after SetFingerprint(cannot): got %+v, %v, want PDQ \"\" quality -1", got, err)
+	}
+	noErr(t, "SetFingerprint(unknown)", s.SetFingerprint(ctx, imageID(99), fp))
+
+	// A received upload's hash goes with it to its image.
+	up := newUpload(5, 0)
+	img := newImage(5, up)
+	up.ImageID, up.Size, up.SHA256 = img.ID, img.Size, img.SHA256
+	noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, up))
+	fp = core.Fingerprint{PDQ: pdqHash(8), Quality: 61}
+	noErr(t, "SetFingerprint(received)", s.SetFingerprint(ctx, img.ID, fp))
+	got, err = s.ClaimUpload(ctx, claimOf(up, img.BrandID, img.CreatedAt))
+	noErr(t, "ClaimUpload", err)
+	img.PDQ, img.PDQQuality = fp.PDQ, fp.Quality
+	checkImage(t, "ClaimUpload after SetFingerprint", got, img)
+	unhashed("", 10, imgs[0].ID, imgs[3].ID)
+}

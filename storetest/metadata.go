@@ -36,6 +36,7 @@ type MetadataStore interface {
 	core.OutboxStore
 	core.OutboxReader
 	core.HashBlocklist
+	core.FingerprintStore
 	core.SignInFailureStore
 	core.HostUserStore
 }
@@ -73,6 +74,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("ErasePersonalData", func(t *testing.T) { testErasePersonalData(t, open) })
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 	t.Run("PerceptualHashes", func(t *testing.T) { testPerceptualHashes(t, open) })
+	t.Run("Fingerprints", func(t *testing.T) { testFingerprints(t, open) })
 	t.Run("SignInFailures", func(t *testing.T) { testSignInFailures(t, open) })
 	t.Run("HostUsers", func(t *testing.T) { testHostUsers(t, open) })
 	t.Run("RaceHostUser", func(t *testing.T) { testRaceHostUser(t, open) })
