@@ -9,13 +9,15 @@
 #   PROFILE=0 bash scripts/bench.sh       # skip the CPU profiles
 #
 # Environment: D (duration of each measured run, default 10s), C (clients,
-# default 32), SCALE (images stored for the scale scenario, default
+# default 32), ROUNDS (alternating rounds of create, get and variant-get
+# against their peers, default 3), SCALE (images stored for the scale scenario, default
 # 1000,1000000), SCENARIOS (default all), OUT (default /tmp/userimages-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 D="${D:-10s}"
 C="${C:-32}"
+ROUNDS="${ROUNDS:-3}"
 SCALE="${SCALE:-1000,1000000}"
 SCENARIOS="${SCENARIOS:-create,get,put,flow,put256,scale,variant-get,variant-cold}"
 OUT="${OUT:-${TMPDIR:-/tmp}/userimages-bench}"
@@ -60,14 +62,14 @@ go build -o "$BIN/loadbench" ./cmd/loadbench
 
 echo "== run (nproc $(nproc), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$BIN/loadbench" run -bin "$BIN/userimages" -nginx "$NGINX" -versitygw "$VERSITYGW" \
-  -vips "$(command -v vipsthumbnail)" -scenarios "$SCENARIOS" -c "$C" -d "$D" -scale-sizes "$SCALE" -json "$OUT/results.json" | tee "$OUT/results.md"
+  -vips "$(command -v vipsthumbnail)" -scenarios "$SCENARIOS" -c "$C" -d "$D" -rounds "$ROUNDS" -scale-sizes "$SCALE" -json "$OUT/results.json" | tee "$OUT/results.md"
 
 if [ "${PROFILE:-1}" != 0 ]; then
   # Our server run with `serve --cpuprofile`; the numbers of this second run
   # are not the results.
   echo "== CPU profiles of our server (create, get, put, flow, variant-get, variant-cold)"
   "$BIN/loadbench" run -bin "$BIN/userimages" -nginx "$NGINX" -versitygw "$VERSITYGW" \
-    -scenarios create,get,put,flow,variant-get,variant-cold -peers=false -c "$C" -d 5s -profile "$OUT/profiles" >"$OUT/profiled-run.md"
+    -scenarios create,get,put,flow,variant-get,variant-cold -peers=false -rounds 1 -c "$C" -d 5s -profile "$OUT/profiles" >"$OUT/profiled-run.md"
   for s in create get put flow variant-get variant-cold; do
     echo "-- $s: top by own CPU (flat), then by cumulative CPU"
     go tool pprof -top -nodecount 25 "$BIN/userimages" "$OUT/profiles/cpu-$s.pprof" 2>/dev/null \

@@ -36,7 +36,8 @@ type result struct {
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
 	HWMMiB      float64 `json:"vmhwm_mib"` // VmHWM at the end: the kernel's peak since start
 	RSSSamples  int     `json:"rss_samples"`
-	LoadAvg     float64 `json:"loadavg_1m"` // of the whole machine, when the run started
+	LoadAvg     float64 `json:"loadavg_1m"`      // of the whole machine, when the run started
+	Round       int     `json:"round,omitempty"` // of an alternating comparison (harness.alternate)
 }
 
 // op performs one request of worker w; it returns the body bytes that

@@ -27,6 +27,7 @@ type harness struct {
 	peers               bool   // also run the peers
 	c                   int
 	d                   time.Duration
+	rounds              int // of the alternating comparisons (create, get, variant-get)
 	scaleSizes          []int
 	scaleC              int
 	scaleD              time.Duration
@@ -38,8 +39,8 @@ type harness struct {
 
 func (h *harness) add(r result) {
 	h.results = append(h.results, r)
-	fmt.Fprintf(h.progress, "  %-7s %-10s %-7s c=%-3d %8.1f req/s %8.1f MB/s p50 %7.2f ms p99 %7.2f ms peak RSS %6.1f MiB errors %d %s\n",
-		r.Scenario, r.Target, r.Op, r.Concurrency, r.ReqPerSec, r.MBPerSec, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.Errors, r.FirstError)
+	fmt.Fprintf(h.progress, "  %-7s %-10s %-7s r%d c=%-3d %8.1f req/s %8.1f MB/s p50 %7.2f ms p99 %7.2f ms peak RSS %6.1f MiB load %.1f errors %d %s\n",
+		r.Scenario, r.Target, r.Op, r.Round, r.Concurrency, r.ReqPerSec, r.MBPerSec, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.LoadAvg, r.Errors, r.FirstError)
 }
 
 func (h *harness) note(format string, args ...any) {
@@ -73,6 +74,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	scenarios := fs.String("scenarios", "create,get,put,flow,put256,scale,variant-get,variant-cold", "comma-separated scenarios to run")
 	fs.IntVar(&h.c, "c", 32, "concurrent clients of create, get, put and flow")
 	fs.DurationVar(&h.d, "d", 10*time.Second, "duration of each measured run of create, get, put, flow and put256")
+	fs.IntVar(&h.rounds, "rounds", 3, "rounds of create, get and variant-get: ours and the peer alternate, one run each a round; ratios are of the medians")
 	sizes := fs.String("scale-sizes", "1000,1000000", "images stored before the scale scenario, one run each")
 	fs.IntVar(&h.scaleC, "scale-c", 16, "the moderate concurrency of the scale scenario (it also runs at 1)")
 	fs.DurationVar(&h.scaleD, "scale-d", 3*time.Second, "duration of each operation of the scale scenario")
@@ -170,52 +172,49 @@ func (h *harness) profileFile(scenario string) string {
 	return filepath.Join(h.profile, "cpu-"+scenario+".pprof")
 }
 
-// create: step 1 against our server, then against the no-op handler that
-// decodes the same JSON and answers a body of the same size.
+// create: step 1 against our server and against the no-op handler that
+// decodes the same JSON and answers a body of the same size, alternating
+// (h.rounds rounds).
 func (h *harness) create(ctx context.Context) error {
 	data, err := h.fresh("create")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(data)
 	ours, err := h.startOurs(data, h.profileFile("create"))
 	if err != nil {
 		return err
 	}
+	defer ours.stop()
 	c := newClient(h.c)
 	_, size, err := createUpload(ctx, c, ours.base, 200_000)
 	if err != nil {
-		ours.stop()
 		return err
 	}
-	settle(ctx)
-	fn := func(ctx context.Context, _ int) (int64, error) {
-		_, n, err := createUpload(ctx, c, ours.base, 200_000)
-		return int64(n), err
+	sides := []side{{"userimages", ours.pid(), createLoop(c, ours.base)}}
+	if h.peers {
+		noop, err := h.startNoop(size)
+		if err != nil {
+			return err
+		}
+		defer noop.stop()
+		nc := newClient(h.c)
+		if _, n, err := createUpload(ctx, nc, noop.base, 200_000); err != nil || n != size {
+			return fmt.Errorf("no-op peer answered %d bytes (want %d): %v", n, size, err)
+		}
+		sides = append(sides, side{"noop", noop.pid(), createLoop(nc, noop.base)})
+		h.note("create: both answer %d-byte bodies", size)
 	}
-	h.add(drive(ctx, "create", "userimages", "create", ours.pid(), h.c, h.d, fn))
-	ours.stop()
-	os.RemoveAll(data)
-	if !h.peers {
-		return nil
-	}
-
-	noop, err := h.startNoop(size)
-	if err != nil {
-		return err
-	}
-	defer noop.stop()
-	c = newClient(h.c)
-	if _, n, err := createUpload(ctx, c, noop.base, 200_000); err != nil || n != size {
-		return fmt.Errorf("no-op peer answered %d bytes (want %d): %v", n, size, err)
-	}
-	settle(ctx)
-	fn = func(ctx context.Context, _ int) (int64, error) {
-		_, n, err := createUpload(ctx, c, noop.base, 200_000)
-		return int64(n), err
-	}
-	h.add(drive(ctx, "create", "noop", "create", noop.pid(), h.c, h.d, fn))
-	h.note("create: both answer %d-byte bodies", size)
+	h.alternate(ctx, "create", "create", sides...)
 	return nil
+}
+
+// createLoop asks base for upload URLs (step 1).
+func createLoop(c *http.Client, base string) op {
+	return func(ctx context.Context, _ int) (int64, error) {
+		_, n, err := createUpload(ctx, c, base, 200_000)
+		return int64(n), err
+	}
 }
 
 // getLoop GETs url and checks that want bytes arrive.
@@ -241,46 +240,40 @@ func getLoop(c *http.Client, url string, want int) op {
 	}
 }
 
-// get: GET of a claimed ~200 KB JPEG from our server, then of the same
-// bytes from nginx with sendfile.
+// get: GET of a claimed ~200 KB JPEG from our server and of the same bytes
+// from nginx with sendfile, alternating (h.rounds rounds).
 func (h *harness) get(ctx context.Context) error {
 	data, err := h.fresh("get")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(data)
 	ours, err := h.startOurs(data, h.profileFile("get"))
 	if err != nil {
 		return err
 	}
+	defer ours.stop()
 	c := newClient(h.c)
 	img, err := flow(ctx, c, ours.base, h.imgs.small)
 	if err != nil {
-		ours.stop()
 		return err
 	}
 	buf, err := do(ctx, c, http.MethodGet, ours.base+img.UserImage.Path, nil, nil, http.StatusOK, nil)
 	if err != nil {
-		ours.stop()
 		return err
 	}
 	served := bytes.Clone(buf.Bytes())
-	settle(ctx)
-	h.add(drive(ctx, "get", "userimages", "get", ours.pid(), h.c, h.d, getLoop(c, ours.base+img.UserImage.Path, len(served))))
-	ours.stop()
-	os.RemoveAll(data)
-	if !h.peers {
-		return nil
-	}
-
-	if err := h.nginxGet(ctx, "get", "image.jpeg", served); err != nil {
-		return err
-	}
 	h.note("get: %d bytes served (the stored copy, metadata stripped)", len(served))
-	return nil
+	return h.againstNginx(ctx, "get", side{"userimages", ours.pid(), getLoop(c, ours.base+img.UserImage.Path, len(served))}, "image.jpeg", served)
 }
 
-// nginxGet is the peer of a GET scenario: nginx serving served as name.
-func (h *harness) nginxGet(ctx context.Context, scenario, name string, served []byte) error {
+// againstNginx alternates ours with nginx serving served as name: the
+// peer of a GET scenario (when h.peers).
+func (h *harness) againstNginx(ctx context.Context, scenario string, ours side, name string, served []byte) error {
+	if !h.peers {
+		h.alternate(ctx, scenario, "get", ours)
+		return nil
+	}
 	root, err := h.fresh("nginx-" + scenario)
 	if err != nil {
 		return err
@@ -297,8 +290,7 @@ func (h *harness) nginxGet(ctx context.Context, scenario, name string, served []
 	}
 	defer ngx.stop()
 	c := newClient(h.c)
-	settle(ctx)
-	h.add(drive(ctx, scenario, "nginx", "get", ngx.pid(), h.c, h.d, getLoop(c, ngx.base+"/"+name, len(served))))
+	h.alternate(ctx, scenario, "get", ours, side{"nginx", ngx.pid(), getLoop(c, ngx.base+"/"+name, len(served))})
 	return nil
 }
 

@@ -39,40 +39,33 @@ func photos12MP(n int) [][]byte {
 }
 
 // variantGet: GETs of a stored variant (640 px WebP of a 2 MB photo) from
-// our server, then of the same bytes from nginx with sendfile; and the
-// bytes a reader saves.
+// our server and of the same bytes from nginx with sendfile, alternating;
+// and the bytes a reader saves.
 func (h *harness) variantGet(ctx context.Context) error {
 	data, err := h.fresh("variant-get")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(data)
 	ours, err := h.startOurs(data, h.profileFile("variant-get"), "--max-file-size", "10000000")
 	if err != nil {
 		return err
 	}
+	defer ours.stop()
 	c := newClient(h.c)
 	photo := testphoto.JPEG(3264, 2448, 7, 0) // 8 MP: a 2 MB phone photo
 	img, err := flow(ctx, c, ours.base, photo)
 	if err != nil {
-		ours.stop()
 		return err
 	}
 	buf, err := do(ctx, c, "GET", ours.base+img.UserImage.Path+variantQuery, nil, nil, 200, nil)
 	if err != nil {
-		ours.stop()
 		return err
 	}
 	served := bytes.Clone(buf.Bytes())
 	h.note("variant-get: a %d-byte 3264x2448 JPEG is served at 640 px as a %d-byte WebP (%.1f%% of the original)",
 		img.UserImage.Size, len(served), 100*float64(len(served))/float64(img.UserImage.Size))
-	settle(ctx)
-	h.add(drive(ctx, "variant-get", "userimages", "get", ours.pid(), h.c, h.d, getLoop(c, ours.base+img.UserImage.Path+variantQuery, len(served))))
-	ours.stop()
-	os.RemoveAll(data)
-	if !h.peers {
-		return nil
-	}
-	return h.nginxGet(ctx, "variant-get", "variant.webp", served)
+	return h.againstNginx(ctx, "variant-get", side{"userimages", ours.pid(), getLoop(c, ours.base+img.UserImage.Path+variantQuery, len(served))}, "variant.webp", served)
 }
 
 // coldPhotos is how many distinct 12 MP photos the cold scenario makes:
