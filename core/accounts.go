@@ -19,11 +19,17 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// API tokens are tokenIDLen hex characters of lookup id followed by the hex
-// secret; only a bcrypt hash of the secret is stored.
+// API tokens are tokenSelectorLen hex characters of selector (by which the
+// token is found) followed by tokenSecretLen hex characters of secret, of
+// which only a bcrypt hash is stored. A token's id (APIToken.ID), which
+// lists and revocations name it by, is tokenIDPrefix and tokenIDBytes
+// random bytes in hex, made apart from the token: the "_" in it is no hex
+// digit, so no id is ever a part of a token.
 const (
-	tokenIDLen     = 12
-	tokenSecretLen = 40
+	tokenSelectorLen = 12
+	tokenSecretLen   = 40
+	tokenIDPrefix    = "tok_"
+	tokenIDBytes     = 8
 )
 
 // Accounts keeps users, their API tokens and the brands, and
@@ -195,11 +201,11 @@ func (s *Accounts) checkPassword(ctx context.Context, email, password string) (i
 // checkAPIToken verifies token; when email is not empty it must be the
 // token owner's.
 func (s *Accounts) checkAPIToken(ctx context.Context, email, token string) (int64, error) {
-	if len(token) != tokenIDLen+tokenSecretLen {
+	if len(token) != tokenSelectorLen+tokenSecretLen {
 		_ = s.compareHash(ctx, s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
 	}
-	t, err := s.accounts.APIToken(ctx, token[:tokenIDLen])
+	t, err := s.accounts.APITokenBySelector(ctx, token[:tokenSelectorLen])
 	if errors.Is(err, ErrNotFound) {
 		_ = s.compareHash(ctx, s.dummyHash, []byte(token))
 		return 0, unauthorized("wrong API token")
@@ -207,7 +213,7 @@ func (s *Accounts) checkAPIToken(ctx context.Context, email, token string) (int6
 	if err != nil {
 		return 0, fmt.Errorf("authenticate token: %w", err)
 	}
-	if s.compareHash(ctx, t.Hash, []byte(token[tokenIDLen:])) != nil {
+	if s.compareHash(ctx, t.Hash, []byte(token[tokenSelectorLen:])) != nil {
 		return 0, unauthorized("wrong API token")
 	}
 	u, err := s.accounts.User(ctx, t.UserID)
@@ -312,9 +318,9 @@ func (s *Accounts) APITokens(ctx context.Context, email string) ([]APIToken, err
 	return s.accounts.APITokens(ctx, u.ID)
 }
 
-// RevokeAPIToken deletes the API token with id (its first 12 characters,
-// as APITokens lists them); requests with it are refused from now on, on
-// every instance.
+// RevokeAPIToken deletes the API token with id (as APITokens lists it: no
+// part of the token); requests with it are refused from now on, on every
+// instance.
 func (s *Accounts) RevokeAPIToken(ctx context.Context, id string) error {
 	err := s.accounts.DeleteAPIToken(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -348,16 +354,17 @@ func (s *Accounts) NewAPIToken(ctx context.Context, email string) (string, error
 	if err != nil {
 		return "", fmt.Errorf("new api token for %s: %w", email, err)
 	}
-	var b [(tokenIDLen + tokenSecretLen) / 2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("new api token: %w", err)
-	}
+	var b [(tokenSelectorLen + tokenSecretLen) / 2]byte
+	var id [tokenIDBytes]byte
+	rand.Read(b[:])
+	rand.Read(id[:])
 	token := hex.EncodeToString(b[:])
-	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenIDLen:]), s.cost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(token[tokenSelectorLen:]), s.cost)
 	if err != nil {
 		return "", fmt.Errorf("hash api token: %w", err)
 	}
-	if err := s.accounts.AddAPIToken(ctx, APIToken{ID: token[:tokenIDLen], UserID: u.ID, Hash: hash, CreatedAt: s.now()}); err != nil {
+	t := APIToken{ID: tokenIDPrefix + hex.EncodeToString(id[:]), Selector: token[:tokenSelectorLen], UserID: u.ID, Hash: hash, CreatedAt: s.now()}
+	if err := s.accounts.AddAPIToken(ctx, t); err != nil {
 		return "", fmt.Errorf("store api token: %w", err)
 	}
 	return token, nil

@@ -185,10 +185,15 @@ type ModerationEvent struct {
 	At     time.Time
 }
 
-// APIToken is a user's API token. Only its hash is stored; the token a user
-// holds is ID followed by a secret part.
+// APIToken is a user's API token. The token a user holds is Selector
+// followed by a secret part, of which only Hash (bcrypt) is stored. ID names
+// the token in lists and revocations: it is random, made apart from the
+// token, and no part of it.
 type APIToken struct {
-	ID        string
+	ID string
+	// Selector is the token's first characters, by which a presented token
+	// is found before its secret part is compared with Hash. Never shown.
+	Selector  string
 	UserID    int64
 	Hash      []byte
 	CreatedAt time.Time
@@ -483,10 +488,11 @@ type AccountStore interface {
 	UserFinder
 	// AddUser inserts u and returns its id; ErrExist if the email is taken.
 	AddUser(ctx context.Context, u User) (int64, error)
-	// AddAPIToken inserts t; ErrExist if its id has a row.
+	// AddAPIToken inserts t; ErrExist if its id or its selector has a row.
 	AddAPIToken(ctx context.Context, t APIToken) error
-	// APIToken returns the token with id; ErrNotFound if there is none.
-	APIToken(ctx context.Context, id string) (APIToken, error)
+	// APITokenBySelector returns the token with selector; ErrNotFound if
+	// there is none.
+	APITokenBySelector(ctx context.Context, selector string) (APIToken, error)
 	// Users lists every user by id.
 	Users(ctx context.Context) ([]User, error)
 	// DisableUser sets Disabled on user id; ErrNotFound if there is none.

@@ -198,7 +198,8 @@ func TestCLIHelp(t *testing.T) {
 // on a running server at once (they are kept in the metadata store, which
 // every request reads): the revoked token and the disabled user's token
 // and password get 401; the user's images stay served. `user token ls`
-// lists ids and times, never the secret.
+// lists ids and times, nothing of which is a part of a token, and revoke
+// takes those ids.
 func TestRevokeAndDisable(t *testing.T) {
 	const email, password = "leak@example.com", "leaky-password-1"
 	srv, leaked := serverWithUser(t, email, password)
@@ -233,14 +234,19 @@ func TestRevokeAndDisable(t *testing.T) {
 	}
 
 	list := runCLI(t, "", "user", "token", "ls", "--data", data, "--email", email)
-	if strings.Contains(list, leaked[12:]) || strings.Contains(list, kept[12:]) {
-		t.Errorf("user token ls shows a secret:\n%s", list)
+	// Nothing listed is a part of a token: the ids are random, made apart.
+	for _, field := range strings.Fields(list) {
+		if strings.Contains(leaked, field) || strings.Contains(kept, field) {
+			t.Errorf("user token ls shows %q, a part of a token:\n%s", field, list)
+		}
 	}
-	if !strings.Contains(list, leaked[:12]) || !strings.Contains(list, kept[:12]) || strings.Contains(list, "never") {
-		t.Errorf("user token ls: got\n%s\nwant both ids, each used", list)
+	ids := regexp.MustCompile(`(?m)^(tok_[0-9a-f]{16})\s`).FindAllStringSubmatch(list, -1)
+	if len(ids) != 2 || strings.Contains(list, "never") {
+		t.Fatalf("user token ls: got\n%s\nwant both ids (tok_ and 16 hex digits), each used", list)
 	}
+	leakedID := ids[0][1] // oldest first: serverWithUser made it
 
-	if out := runCLI(t, "", "user", "token", "revoke", "--data", data, leaked[:12]); !strings.Contains(out, "revoked "+leaked[:12]) {
+	if out := runCLI(t, "", "user", "token", "revoke", "--data", data, leakedID); !strings.Contains(out, "revoked "+leakedID) {
 		t.Errorf("user token revoke printed %q", out)
 	}
 	if got := me(asToken(leaked)); got != http.StatusUnauthorized {
@@ -249,8 +255,15 @@ func TestRevokeAndDisable(t *testing.T) {
 	if got := me(asToken(kept)); got != http.StatusOK {
 		t.Errorf("the other token after the revocation: got %d, want 200", got)
 	}
-	if r := runCommand(t, "", nil, "user", "token", "revoke", "--data", data, leaked[:12]); r.exit != 1 || !strings.Contains(r.stderr, "no API token has id "+leaked[:12]) {
+	if r := runCommand(t, "", nil, "user", "token", "revoke", "--data", data, leakedID); r.exit != 1 || !strings.Contains(r.stderr, "no API token has id "+leakedID) {
 		t.Errorf("revoking twice: got %d %q, want 1 and no such token", r.exit, r.stderr)
+	}
+	// The token's first 12 characters, the id before issue 24, name nothing.
+	if r := runCommand(t, "", nil, "user", "token", "revoke", "--data", data, kept[:12]); r.exit != 1 || !strings.Contains(r.stderr, "no API token has id") {
+		t.Errorf("revoking by the token's first 12 characters: got %d %q, want 1 and no such token", r.exit, r.stderr)
+	}
+	if got := me(asToken(kept)); got != http.StatusOK {
+		t.Errorf("the kept token after a revocation by its first characters: got %d, want 200", got)
 	}
 
 	runCLI(t, "", "user", "disable", "--data", data, "--email", email)

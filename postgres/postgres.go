@@ -410,17 +410,17 @@ func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) (err error) {
 	if !t.LastUsed.IsZero() {
 		lastUsed = &t.LastUsed
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, t.UserID, t.Hash, t.CreatedAt, lastUsed)
+	_, err = s.pool.Exec(ctx, `INSERT INTO api_tokens (id, selector, user_id, hash, created_at, last_used) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.ID, t.Selector, t.UserID, t.Hash, t.CreatedAt, lastUsed)
 	return mapErr(err)
 }
 
-const apiTokenColumns = `id, user_id, hash, created_at, last_used`
+const apiTokenColumns = `id, selector, user_id, hash, created_at, last_used`
 
 func scanAPIToken(row pgx.Row) (core.APIToken, error) {
 	var t core.APIToken
 	var lastUsed *time.Time
-	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &t.CreatedAt, &lastUsed)
+	err := row.Scan(&t.ID, &t.Selector, &t.UserID, &t.Hash, &t.CreatedAt, &lastUsed)
 	t.CreatedAt = t.CreatedAt.UTC()
 	if lastUsed != nil {
 		t.LastUsed = lastUsed.UTC()
@@ -483,9 +483,9 @@ func affectedOne(tag pgconn.CommandTag, err error) error {
 	return nil
 }
 
-func (s *DB) APIToken(ctx context.Context, id string) (_ core.APIToken, err error) {
+func (s *DB) APITokenBySelector(ctx context.Context, selector string) (_ core.APIToken, err error) {
 	defer func() { err = fault(err) }()
-	return scanAPIToken(s.pool.QueryRow(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE id = $1`, id))
+	return scanAPIToken(s.pool.QueryRow(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE selector = $1`, selector))
 }
 
 // Counts returns the number of uploads and of images, for tests and

@@ -1,12 +1,17 @@
 package postgres
 
 import (
+	"io/fs"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"userimages/core"
 	"userimages/internal/testkit/pgtest"
+	"userimages/storetest"
 )
 
 func TestLoadMigrations(t *testing.T) {
@@ -84,4 +89,48 @@ func TestMigrateUpgrade(t *testing.T) {
 			t.Errorf("%s: sum of a: got %d, %v, want %d, nil", st.name, sum, err, st.want)
 		}
 	}
+}
+
+// TestAPITokenUpgrade: API tokens stored before tokens had ids of their
+// own keep working after the upgrade, under new ids no part of them.
+func TestAPITokenUpgrade(t *testing.T) {
+	t.Parallel()
+	storetest.TestAPITokenUpgrade(t, func(t *testing.T, tokens []storetest.OldAPIToken) core.AccountStore {
+		ctx := t.Context()
+		sub, err := fs.Sub(schemaFiles, "schema")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := loadMigrations(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := slices.IndexFunc(ms, func(m migration) bool { return strings.HasSuffix(m.name, "_token_ids.sql") })
+		if v < 0 {
+			t.Fatal("no schema file *_token_ids.sql")
+		}
+		url := pgtest.URL(t)
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			t.Fatalf("pgxpool.New: got error %v, want nil", err)
+		}
+		defer pool.Close()
+		if err := migrateSchema(ctx, pool, ms[:v]); err != nil {
+			t.Fatalf("migrate to version %d: %v", v, err)
+		}
+		for _, tok := range tokens {
+			if _, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES ($1, '\x00', now()) ON CONFLICT DO NOTHING`, tok.Email); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at) SELECT $1, id, $2, now() FROM users WHERE email = $3`, tok.ID, tok.Hash, tok.Email); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db, err := Open(ctx, url)
+		if err != nil {
+			t.Fatalf("Open: got error %v, want nil", err)
+		}
+		t.Cleanup(db.Close)
+		return db
+	})
 }

@@ -77,7 +77,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.takenDown, `SELECT count(*), coalesce(max(user_id), 0) FROM deletions WHERE token = ?`},
 		{&s.userByEmail, `SELECT ` + userColumns + ` FROM users WHERE email = ?`},
 		{&s.user, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
-		{&s.apiToken, `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE id = ?`},
+		{&s.apiToken, `SELECT ` + apiTokenColumns + ` FROM api_tokens WHERE selector = ?`},
 	} {
 		st, err := s.r.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -528,16 +528,16 @@ func (s *DB) User(ctx context.Context, id int64) (_ core.User, err error) {
 
 func (s *DB) AddAPIToken(ctx context.Context, t core.APIToken) (err error) {
 	defer func() { err = fault(err) }()
-	return s.exec(ctx, `INSERT INTO api_tokens (id, user_id, hash, created_at, last_used) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.UserID, t.Hash, micros(t.CreatedAt), optMicros(t.LastUsed))
+	return s.exec(ctx, `INSERT INTO api_tokens (id, selector, user_id, hash, created_at, last_used) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Selector, t.UserID, t.Hash, micros(t.CreatedAt), optMicros(t.LastUsed))
 }
 
-const apiTokenColumns = `id, user_id, hash, created_at, last_used`
+const apiTokenColumns = `id, selector, user_id, hash, created_at, last_used`
 
 func scanAPIToken(row rowScanner) (core.APIToken, error) {
 	var t core.APIToken
 	var created, lastUsed int64
-	err := row.Scan(&t.ID, &t.UserID, &t.Hash, &created, &lastUsed)
+	err := row.Scan(&t.ID, &t.Selector, &t.UserID, &t.Hash, &created, &lastUsed)
 	t.CreatedAt = fromMicros(created)
 	if lastUsed != 0 {
 		t.LastUsed = fromMicros(lastUsed)
@@ -607,9 +607,9 @@ func affectedOne(res sql.Result, err error) error {
 	return nil
 }
 
-func (s *DB) APIToken(ctx context.Context, id string) (_ core.APIToken, err error) {
+func (s *DB) APITokenBySelector(ctx context.Context, selector string) (_ core.APIToken, err error) {
 	defer func() { err = fault(err) }()
-	return scanAPIToken(s.apiToken.QueryRowContext(ctx, id))
+	return scanAPIToken(s.apiToken.QueryRowContext(ctx, selector))
 }
 
 // Counts returns the number of rows per table, for tests and operators.

@@ -285,3 +285,44 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("live database after snapshots: %d brands, %v; want 51", len(brands), err)
 	}
 }
+
+// TestAPITokenUpgrade: API tokens stored before tokens had ids of their
+// own keep working after the upgrade, under new ids no part of them.
+func TestAPITokenUpgrade(t *testing.T) {
+	storetest.TestAPITokenUpgrade(t, func(t *testing.T, tokens []storetest.OldAPIToken) core.AccountStore {
+		ctx := t.Context()
+		names := schemaFiles(t)
+		v := slices.IndexFunc(names, func(name string) bool { return strings.HasSuffix(name, "_token_ids.sql") })
+		if v < 0 {
+			t.Fatal("no schema file *_token_ids.sql")
+		}
+		path := filepath.Join(t.TempDir(), "meta.db")
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		for _, name := range names[:v] {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.ExecContext(ctx, string(b)); err != nil {
+				t.Fatalf("apply %s: got error %v, want nil", name, err)
+			}
+		}
+		stmts := []string{fmt.Sprintf("PRAGMA user_version = %d", v)}
+		for _, tok := range tokens {
+			stmts = append(stmts,
+				fmt.Sprintf(`INSERT OR IGNORE INTO users (email, password_hash, created_at) VALUES ('%s', x'00', 1)`, tok.Email),
+				fmt.Sprintf(`INSERT INTO api_tokens (id, user_id, hash, created_at) SELECT '%s', id, x'%x', 1 FROM users WHERE email = '%s'`, tok.ID, tok.Hash, tok.Email))
+		}
+		for _, stmt := range stmts {
+			if _, err := raw.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		raw.Close()
+		return open(t, path)
+	})
+}

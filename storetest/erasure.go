@@ -30,7 +30,7 @@ func testErasePersonalData(t *testing.T, open openMeta) {
 	noErr(t, "DeleteImage", s.DeleteImage(ctx, core.Deletion{Image: imgs[0], By: "user:1", Reason: "erasure", At: base.Add(2 * time.Hour)}))
 	for _, uid := range []int64{ann, bob} {
 		name := map[int64]string{ann: "ann", bob: "bob"}[uid]
-		noErr(t, "AddAPIToken", s.AddAPIToken(ctx, core.APIToken{ID: "tok-" + name, UserID: uid, Hash: []byte("h"), CreatedAt: base}))
+		noErr(t, "AddAPIToken", s.AddAPIToken(ctx, core.APIToken{ID: "tok-" + name, Selector: "sel-" + name, UserID: uid, Hash: []byte("h"), CreatedAt: base}))
 		noErr(t, "CreateSession", s.CreateSession(ctx, core.Session{Hash: "ses-" + name, UserID: uid, CreatedAt: base, LastSeen: base}))
 		up := newUpload(10+int(uid), 0)
 		up.Uploader.UserID = uid

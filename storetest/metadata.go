@@ -139,9 +139,9 @@ func checkAPIToken(t *testing.T, what string, got, want core.APIToken) {
 	} else if !want.LastUsed.IsZero() {
 		checkTime(t, what+": LastUsed", got.LastUsed, want.LastUsed)
 	}
-	if got.ID != want.ID || got.UserID != want.UserID || !bytes.Equal(got.Hash, want.Hash) {
-		t.Errorf("%s: got {ID:%q UserID:%d Hash:%q}, want {ID:%q UserID:%d Hash:%q}",
-			what, got.ID, got.UserID, got.Hash, want.ID, want.UserID, want.Hash)
+	if got.ID != want.ID || got.Selector != want.Selector || got.UserID != want.UserID || !bytes.Equal(got.Hash, want.Hash) {
+		t.Errorf("%s: got {ID:%q Selector:%q UserID:%d Hash:%q}, want {ID:%q Selector:%q UserID:%d Hash:%q}",
+			what, got.ID, got.Selector, got.UserID, got.Hash, want.ID, want.Selector, want.UserID, want.Hash)
 	}
 }
 
@@ -783,27 +783,42 @@ func testUserMissing(t *testing.T, open openMeta) {
 func testAPITokens(t *testing.T, open openMeta) {
 	s := open(t)
 	ctx := t.Context()
-	_, err := s.APIToken(ctx, "tok1")
-	wantErr(t, "APIToken of an empty store", err, core.ErrNotFound)
+	_, err := s.APITokenBySelector(ctx, "sel1")
+	wantErr(t, "APITokenBySelector of an empty store", err, core.ErrNotFound)
 
 	uid, err := s.AddUser(ctx, core.User{Email: "ann@example.com", PasswordHash: []byte("h"), CreatedAt: base})
 	noErr(t, "AddUser", err)
+	// A token's id and its selector are two columns: lists and
+	// revocations name it by id, authentication finds it by selector.
 	tokens := []core.APIToken{
-		{ID: "tok1", UserID: uid, Hash: []byte{0xde, 0xad, 0xbe, 0xef, 0}, CreatedAt: base},
-		{ID: "tok2", UserID: uid, Hash: []byte("another hash"), CreatedAt: base.Add(time.Nanosecond)},
+		{ID: "tok_1", Selector: "sel1", UserID: uid, Hash: []byte{0xde, 0xad, 0xbe, 0xef, 0}, CreatedAt: base},
+		{ID: "tok_2", Selector: "sel2", UserID: uid, Hash: []byte("another hash"), CreatedAt: base.Add(time.Nanosecond)},
 	}
 	for _, tok := range tokens {
 		noErr(t, "AddAPIToken("+tok.ID+")", s.AddAPIToken(ctx, tok))
 	}
-	dup := core.APIToken{ID: "tok1", UserID: uid, Hash: []byte("replaced"), CreatedAt: base.Add(time.Hour)}
+	dup := core.APIToken{ID: "tok_1", Selector: "sel3", UserID: uid, Hash: []byte("replaced"), CreatedAt: base.Add(time.Hour)}
 	wantErr(t, "AddAPIToken of an existing id", s.AddAPIToken(ctx, dup), core.ErrExist)
+	dup = core.APIToken{ID: "tok_3", Selector: "sel1", UserID: uid, Hash: []byte("replaced"), CreatedAt: base.Add(time.Hour)}
+	wantErr(t, "AddAPIToken of an existing selector", s.AddAPIToken(ctx, dup), core.ErrExist)
 	for _, tok := range tokens {
-		got, err := s.APIToken(ctx, tok.ID)
-		noErr(t, "APIToken("+tok.ID+")", err)
-		checkAPIToken(t, "APIToken", got, tok)
+		got, err := s.APITokenBySelector(ctx, tok.Selector)
+		noErr(t, "APITokenBySelector("+tok.Selector+")", err)
+		checkAPIToken(t, "APITokenBySelector", got, tok)
 	}
-	_, err = s.APIToken(ctx, "tok3")
-	wantErr(t, "APIToken of a missing id", err, core.ErrNotFound)
+	for _, missing := range []string{"sel3", "tok_1", ""} {
+		_, err = s.APITokenBySelector(ctx, missing)
+		wantErr(t, "APITokenBySelector("+missing+"), no token's selector", err, core.ErrNotFound)
+	}
+	if list, err := s.APITokens(ctx, uid); err != nil || len(list) != 2 {
+		t.Fatalf("APITokens: got %v, %v, want 2 tokens", list, err)
+	} else {
+		checkAPIToken(t, "APITokens[0]", list[0], tokens[0])
+	}
+	noErr(t, "DeleteAPIToken by id", s.DeleteAPIToken(ctx, "tok_1"))
+	_, err = s.APITokenBySelector(ctx, "sel1")
+	wantErr(t, "APITokenBySelector of a revoked token", err, core.ErrNotFound)
+	wantErr(t, "DeleteAPIToken by selector", s.DeleteAPIToken(ctx, "sel2"), core.ErrNotFound)
 }
 
 // testAccounts: listing users, disabling one, listing, touching and
@@ -854,9 +869,9 @@ func testAccounts(t *testing.T, open openMeta) {
 	wantErr(t, "SetPasswordHash of a missing user", s.SetPasswordHash(ctx, 999_999, []byte("h")), core.ErrNotFound)
 
 	tokens := []core.APIToken{
-		{ID: "tokb", UserID: ann.ID, Hash: []byte("1"), CreatedAt: base},
-		{ID: "toka", UserID: ann.ID, Hash: []byte("2"), CreatedAt: base.Add(time.Minute)},
-		{ID: "tokc", UserID: bob.ID, Hash: []byte("3"), CreatedAt: base},
+		{ID: "tokb", Selector: "selb", UserID: ann.ID, Hash: []byte("1"), CreatedAt: base},
+		{ID: "toka", Selector: "sela", UserID: ann.ID, Hash: []byte("2"), CreatedAt: base.Add(time.Minute)},
+		{ID: "tokc", Selector: "selc", UserID: bob.ID, Hash: []byte("3"), CreatedAt: base},
 	}
 	for _, tok := range tokens {
 		noErr(t, "AddAPIToken("+tok.ID+")", s.AddAPIToken(ctx, tok))
@@ -873,14 +888,14 @@ func testAccounts(t *testing.T, open openMeta) {
 	noErr(t, "TouchAPIToken", s.TouchAPIToken(ctx, "tokb", used))
 	noErr(t, "TouchAPIToken earlier", s.TouchAPIToken(ctx, "tokb", used.Add(-time.Minute)))
 	noErr(t, "TouchAPIToken of a missing token", s.TouchAPIToken(ctx, "nope", used))
-	tok, err := s.APIToken(ctx, "tokb")
-	noErr(t, "APIToken(tokb)", err)
+	tok, err := s.APITokenBySelector(ctx, "selb")
+	noErr(t, "APITokenBySelector(selb)", err)
 	tokens[0].LastUsed = used
 	checkAPIToken(t, "APIToken after TouchAPIToken", tok, tokens[0])
 
 	noErr(t, "DeleteAPIToken", s.DeleteAPIToken(ctx, "tokb"))
-	_, err = s.APIToken(ctx, "tokb")
-	wantErr(t, "APIToken after DeleteAPIToken", err, core.ErrNotFound)
+	_, err = s.APITokenBySelector(ctx, "selb")
+	wantErr(t, "APITokenBySelector after DeleteAPIToken", err, core.ErrNotFound)
 	wantErr(t, "DeleteAPIToken twice", s.DeleteAPIToken(ctx, "tokb"), core.ErrNotFound)
 	if list, err := s.APITokens(ctx, ann.ID); err != nil || len(list) != 1 || list[0].ID != "toka" {
 		t.Errorf("APITokens after DeleteAPIToken: got %v, %v; want toka only", list, err)

@@ -307,7 +307,7 @@ func testAPITokensAfter(t *testing.T, open openMigration) {
 	noErr(t, "AddUser", err)
 	var want []core.APIToken
 	for n, id := range []string{"tok-", "tok0", "tokB", "tok_", "toka"} {
-		want = append(want, core.APIToken{ID: id, UserID: uid, Hash: []byte{byte(n), 0}, CreatedAt: base.Add(time.Duration(n) * time.Second)})
+		want = append(want, core.APIToken{ID: id, Selector: "sel" + id, UserID: uid, Hash: []byte{byte(n), 0}, CreatedAt: base.Add(time.Duration(n) * time.Second)})
 	}
 	for _, tok := range shuffled(want) {
 		noErr(t, "AddAPIToken", s.AddAPIToken(ctx, tok))
@@ -478,7 +478,7 @@ func testMoveAll(t *testing.T, open openMigration) {
 	for n := range 3 {
 		id, err := src.AddUser(ctx, core.User{Email: fmt.Sprintf("u%d@example.com", n), PasswordHash: []byte{byte(n)}, Admin: n == 0, CreatedAt: base.Add(time.Duration(n) * time.Nanosecond * 1001)})
 		noErr(t, "AddUser", err)
-		noErr(t, "AddAPIToken", src.AddAPIToken(ctx, core.APIToken{ID: fmt.Sprintf("tok%d", n), UserID: id, Hash: []byte{byte(n)}, CreatedAt: base}))
+		noErr(t, "AddAPIToken", src.AddAPIToken(ctx, core.APIToken{ID: fmt.Sprintf("tok%d", n), Selector: fmt.Sprintf("sel%d", n), UserID: id, Hash: []byte{byte(n)}, CreatedAt: base}))
 		maxID = max(maxID, id)
 	}
 	for n, img := range trapImages() {

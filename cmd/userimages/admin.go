@@ -212,7 +212,7 @@ func (c *userTokenLsCmd) Run(ctx context.Context, std stdio) error {
 
 type userTokenRevokeCmd struct {
 	location
-	ID string `arg:"" name:"id" help:"The token's id, as user token ls lists it (its first 12 characters)."`
+	ID string `arg:"" name:"id" help:"The token's id, as user token ls lists it (tok_ and 16 hex digits; no part of the token)."`
 }
 
 func (c *userTokenRevokeCmd) Run(ctx context.Context, std stdio) error {
