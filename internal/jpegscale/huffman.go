@@ -14,8 +14,13 @@ const maxCodeLength = 16
 // maxNCodes is the maximum (inclusive) number of codes in a Huffman tree.
 const maxNCodes = 256
 
-// lutSize is the log-2 size of the Huffman decoder's look-up table.
-const lutSize = 8
+// lutSize is the log-2 size of the Huffman decoder's look-up table
+// (changed from image/jpeg's 8: most AC codes of photos are 9 or 10 bits
+// long, so more of them are found in one look-up).
+const lutSize = 10
+
+// lutMask masks the lutSize bits a look-up is made with.
+const lutMask = 1<<lutSize - 1
 
 // huffman is a Huffman decoder, specified in section C.
 type huffman struct {
@@ -23,8 +28,8 @@ type huffman struct {
 	nCodes int32
 	// lut is the look-up table for the next lutSize bits in the bit-stream.
 	// The high 8 bits of the uint16 are the encoded value. The low 8 bits
-	// are 1 plus the code length, or 0 if the value is too large to fit in
-	// lutSize bits.
+	// are 1 plus the code length, or 0 if the code is longer than lutSize
+	// bits.
 	lut [1 << lutSize]uint16
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
@@ -47,24 +52,9 @@ var errShortHuffmanData = FormatError("short Huffman data")
 // the caller is the one responsible for first checking that d.bits.n < n.
 func (d *decoder) ensureNBits(n int32) error {
 	// Changed from image/jpeg: first take whole bytes straight from the
-	// buffer, up to 25 bits or more, while they are not 0xff (a stuffed
-	// byte or a marker, left to the byte-at-a-time path below). Entropy
-	// decoding then refills a third as often. No byte of a marker is
-	// taken, so nothing needs giving back: nUnreadable is cleared.
+	// buffer (refill), then, if that was not enough, a byte at a time.
 	if d.bits.n < n && d.bytes.i+2 <= d.bytes.j {
-		for d.bits.n <= 24 && d.bytes.i+2 <= d.bytes.j {
-			x := d.bytes.buf[d.bytes.i]
-			if x == 0xff {
-				break
-			}
-			d.bytes.i++
-			d.bits.a = d.bits.a<<8 | uint32(x)
-			d.bits.n += 8
-		}
-		d.bytes.nUnreadable = 0
-		if d.bits.n > 0 {
-			d.bits.m = 1 << uint32(d.bits.n-1)
-		}
+		d.refill()
 		if d.bits.n >= n {
 			return nil
 		}
@@ -77,18 +67,40 @@ func (d *decoder) ensureNBits(n int32) error {
 			}
 			return err
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
 		if d.bits.n >= n {
 			break
 		}
 	}
 	return nil
+}
+
+// refill takes whole bytes straight from the byte buffer into the 64-bit
+// bit buffer, up to 57 bits or more, unstuffing 0xff 0x00, and stops
+// before a marker (0xff then anything else) and the buffer's last byte
+// (both left to readByteStuffedByte). Changed from image/jpeg, whose
+// 32-bit buffer took a byte at a time. Entropy decoding then refills
+// once every few symbols. No byte of a marker is taken, so no byte taken
+// needs giving back: nUnreadable is cleared when any was taken.
+func (d *decoder) refill() {
+	a, n, i, j := d.bits.a, d.bits.n, d.bytes.i, d.bytes.j
+	for n <= 56 && i+2 <= j {
+		x := d.bytes.buf[i]
+		if x == 0xff {
+			if d.bytes.buf[i+1] != 0x00 {
+				break
+			}
+			i++
+		}
+		i++
+		a = a<<8 | uint64(x)
+		n += 8
+	}
+	if i != d.bytes.i {
+		d.bytes.nUnreadable = 0
+	}
+	d.bits.a, d.bits.n, d.bytes.i = a, n, i
 }
 
 // receiveExtend is the composition of RECEIVE and EXTEND, specified in section
@@ -100,7 +112,6 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 		}
 	}
 	d.bits.n -= int32(t)
-	d.bits.m >>= t
 	s := int32(1) << t
 	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
 	if x < s>>1 {
@@ -159,15 +170,16 @@ func (d *decoder) processDHT(n int) error {
 		for i := uint32(0); i < lutSize; i++ {
 			code <<= 1
 			for j := int32(0); j < nCodes[i]; j++ {
-				// The codeLength is 1+i, so shift code by 8-(1+i) to
-				// calculate the high bits for every 8-bit sequence
-				// whose codeLength's high bits matches code.
+				// The codeLength is 1+i, so shift code by lutSize-(1+i)
+				// to calculate the high bits for every lutSize-bit
+				// sequence whose codeLength's high bits matches code
+				// (masked: a malformed table may overflow).
 				// The high 8 bits of lutValue are the encoded value.
 				// The low 8 bits are 1 plus the codeLength.
-				base := uint8(code << (7 - i))
+				base := code << (lutSize - 1 - i)
 				lutValue := uint16(h.vals[x])<<8 | uint16(2+i)
-				for k := uint8(0); k < 1<<(7-i); k++ {
-					h.lut[base|k] = lutValue
+				for k := uint32(0); k < 1<<(lutSize-1-i); k++ {
+					h.lut[(base|k)&lutMask] = lutValue
 				}
 				code++
 				x++
@@ -201,24 +213,24 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 		return 0, FormatError("uninitialized Huffman table")
 	}
 
-	if d.bits.n < 8 {
-		if err := d.ensureNBits(8); err != nil {
+	if d.bits.n < lutSize {
+		if err := d.ensureNBits(lutSize); err != nil {
 			if err != errMissingFF00 && err != errShortHuffmanData {
 				return 0, err
 			}
 			// There are no more bytes of data in this segment, but we may still
 			// be able to read the next symbol out of the previously read bits.
 			// First, undo the readByte that the ensureNBits call made.
-			if d.bytes.nUnreadable != 0 {
-				d.unreadByteStuffedByte()
-			}
+			// Changed from image/jpeg: only the bytes are given back. The
+			// read that failed put no bits in d.bits, which may hold 8
+			// or more bits of earlier reads now that lutSize exceeds 8.
+			d.bytes.i -= d.bytes.nUnreadable
+			d.bytes.nUnreadable = 0
 			goto slowPath
 		}
 	}
-	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
-		n := (v & 0xff) - 1
-		d.bits.n -= int32(n)
-		d.bits.m >>= n
+	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&lutMask]; v != 0 {
+		d.bits.n -= int32(v&0xff) - 1
 		return uint8(v >> 8), nil
 	}
 
@@ -229,11 +241,10 @@ slowPath:
 				return 0, err
 			}
 		}
-		if d.bits.a&d.bits.m != 0 {
+		d.bits.n--
+		if d.bits.a>>uint32(d.bits.n)&1 != 0 {
 			code |= 1
 		}
-		d.bits.n--
-		d.bits.m >>= 1
 		if code <= h.maxCodes[i] {
 			return h.vals[h.valsIndices[i]+code-h.minCodes[i]], nil
 		}
@@ -248,10 +259,8 @@ func (d *decoder) decodeBit() (bool, error) {
 			return false, err
 		}
 	}
-	ret := d.bits.a&d.bits.m != 0
 	d.bits.n--
-	d.bits.m >>= 1
-	return ret, nil
+	return d.bits.a>>uint32(d.bits.n)&1 != 0, nil
 }
 
 func (d *decoder) decodeBits(n int32) (uint32, error) {
@@ -260,9 +269,8 @@ func (d *decoder) decodeBits(n int32) (uint32, error) {
 			return 0, err
 		}
 	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
+	ret := uint32(d.bits.a >> uint32(d.bits.n-n))
 	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
-	d.bits.m >>= uint32(n)
 	return ret, nil
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"userimages/internal/testkit/cputime"
 	"userimages/internal/testkit/testphoto"
 )
 
@@ -119,15 +121,11 @@ func abs(x int) int {
 func BenchmarkDecode12MP(b *testing.B) {
 	data := testphoto.JPEG(4000, 3000, 1, 0)
 	b.Run("image/jpeg", func(b *testing.B) {
-		for b.Loop() {
-			jpeg.Decode(bytes.NewReader(data))
-		}
+		cputime.Loop(b, func(int) { jpeg.Decode(bytes.NewReader(data)) })
 	})
 	for _, n := range []int{8, 4, 2, 1} {
 		b.Run(fmt.Sprintf("scale-%d-of-8", n), func(b *testing.B) {
-			for b.Loop() {
-				DecodeScaled(bytes.NewReader(data), n)
-			}
+			cputime.Loop(b, func(int) { DecodeScaled(bytes.NewReader(data), n) })
 		})
 	}
 }
@@ -155,4 +153,41 @@ func FuzzDecodeScaled(f *testing.F) {
 			t.Fatalf("n=%d: got size %v, want %v", n, got, want)
 		}
 	})
+}
+
+// TestDecodeLikeImageJPEGNoise: at 8/8 the decoder's output equals
+// image/jpeg's for noise at qualities from 1 to 100 (long Huffman codes,
+// large coefficients, many stuffed 0xff bytes) and grey, 4:2:0 and 4:4:4
+// pictures, whole and cut at every 97th byte; smaller scales decode what
+// image/jpeg decodes.
+func TestDecodeLikeImageJPEGNoise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	noise := image.NewNRGBA(image.Rect(0, 0, 67, 45))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(rng.Uint32())
+	}
+	grey := image.NewGray(noise.Rect)
+	copy(grey.Pix, noise.Pix)
+	ycc := image.NewYCbCr(noise.Rect, image.YCbCrSubsampleRatio444)
+	copy(ycc.Y, noise.Pix)
+	copy(ycc.Cb, noise.Pix[len(ycc.Y):])
+	copy(ycc.Cr, noise.Pix[2*len(ycc.Y):])
+	for _, m := range []image.Image{noise, grey, ycc} {
+		for _, q := range []int{1, 50, 90, 100} {
+			var buf bytes.Buffer
+			if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: q}); err != nil {
+				t.Fatal(err)
+			}
+			data := buf.Bytes()
+			for cut := len(data); cut > 0; cut -= 97 {
+				want, werr := jpeg.Decode(bytes.NewReader(data[:cut]))
+				for _, n := range []int{8, 2} {
+					got, err := DecodeScaled(bytes.NewReader(data[:cut]), n)
+					if (err == nil) != (werr == nil) || n == 8 && err == nil && !reflect.DeepEqual(got, want) {
+						t.Fatalf("%T at quality %d cut at %d/%d, %d/8: got %v, image/jpeg %v", m, q, cut, len(data), n, err, werr)
+					}
+				}
+			}
+		}
+	}
 }

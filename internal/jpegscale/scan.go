@@ -254,39 +254,8 @@ func (d *decoder) processSOS(n int) error {
 							d.eobRun--
 						} else {
 							// Decode the AC coefficients, as specified in section F.2.2.2.
-							huff := &d.huff[acTable][scan[i].ta]
-							for ; zig <= zigEnd; zig++ {
-								value, err := d.decodeHuffman(huff)
-								if err != nil {
-									return err
-								}
-								val0 := value >> 4
-								val1 := value & 0x0f
-								if val1 != 0 {
-									zig += int32(val0)
-									if zig > zigEnd {
-										break
-									}
-									ac, err := d.receiveExtend(val1)
-									if err != nil {
-										return err
-									}
-									b[unzig[zig]] = ac << al
-								} else {
-									if val0 != 0x0f {
-										d.eobRun = uint16(1 << val0)
-										if val0 != 0 {
-											bits, err := d.decodeBits(int32(val0))
-											if err != nil {
-												return err
-											}
-											d.eobRun |= uint16(bits)
-										}
-										d.eobRun--
-										break
-									}
-									zig += 0x0f
-								}
+							if err := d.decodeAC(&b, &d.huff[acTable][scan[i].ta], zig, zigEnd, al); err != nil {
+								return err
 							}
 						}
 					}
@@ -334,6 +303,89 @@ func (d *decoder) processSOS(n int) error {
 		} // for mx
 	} // for my
 
+	return nil
+}
+
+// decodeAC decodes the AC coefficients zig…zigEnd of block b, as
+// specified in section F.2.2.2. Changed from image/jpeg (whose loop this
+// was): while the bit buffer holds the 32 bits that the longest symbol and
+// its extra bits take, each is read from local copies of the buffer with
+// one look-up; otherwise (a code longer than lutSize bits, or near a
+// marker or the end of the byte buffer) by decodeHuffman and
+// receiveExtend as before.
+func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) error {
+	a, n := d.bits.a, d.bits.n
+	for ; zig <= zigEnd; zig++ {
+		if n < 32 {
+			d.bits.a, d.bits.n = a, n
+			d.refill()
+			a, n = d.bits.a, d.bits.n
+		}
+		var v uint16
+		if n >= 32 {
+			v = h.lut[(a>>uint32(n-lutSize))&lutMask]
+		}
+		var value uint8
+		if v != 0 {
+			n -= int32(v&0xff) - 1
+			value = uint8(v >> 8)
+		} else {
+			d.bits.a, d.bits.n = a, n
+			var err error
+			if value, err = d.decodeHuffman(h); err != nil {
+				return err
+			}
+			a, n = d.bits.a, d.bits.n
+		}
+		val0 := int32(value >> 4)
+		val1 := value & 0x0f
+		if val1 == 0 {
+			if val0 != 0x0f {
+				// An end of block, or of a band of blocks (progressive).
+				d.bits.a, d.bits.n = a, n
+				return d.endOfBand(val0)
+			}
+			zig += 0x0f
+			continue
+		}
+		zig += val0
+		if zig > zigEnd {
+			break
+		}
+		var ac int32
+		if n >= int32(val1) {
+			n -= int32(val1)
+			s := int32(1) << val1
+			ac = int32(a>>uint32(n)) & (s - 1)
+			if ac < s>>1 {
+				ac += 1 - s
+			}
+		} else {
+			d.bits.a, d.bits.n = a, n
+			var err error
+			if ac, err = d.receiveExtend(val1); err != nil {
+				return err
+			}
+			a, n = d.bits.a, d.bits.n
+		}
+		b[unzig[zig]] = ac << al
+	}
+	d.bits.a, d.bits.n = a, n
+	return nil
+}
+
+// endOfBand sets the end-of-band run of an EOBn symbol (0 ≤ r < 15):
+// this block and 2^r-1+(r extra bits) more are done.
+func (d *decoder) endOfBand(r int32) error {
+	d.eobRun = uint16(1 << r)
+	if r != 0 {
+		bits, err := d.decodeBits(r)
+		if err != nil {
+			return err
+		}
+		d.eobRun |= uint16(bits)
+	}
+	d.eobRun--
 	return nil
 }
 
