@@ -145,6 +145,9 @@ type flowFixture struct {
 	blobs   *faultyBlobs
 	scratch *faultyScratch
 	svc     core.Services
+	// cfg and stores are what svc was made of, for restart.
+	cfg    core.Config
+	stores core.Stores
 }
 
 // newFlowFixture makes a fixture whose uploads come to the service
@@ -179,7 +182,19 @@ func newFlowFixture(t testing.TB, carried bool, configure ...func(*core.Config, 
 	if f.svc, err = core.NewServices(cfg, d); err != nil {
 		t.Fatal(err)
 	}
+	f.cfg, f.stores = cfg, d
 	return f
+}
+
+// restart returns services made anew on f's stores, as an instance
+// started on them has: what f.svc held in memory is not there.
+func (f *flowFixture) restart(t testing.TB) core.Services {
+	t.Helper()
+	svc, err := core.NewServices(f.cfg, f.stores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 // upload is a carried upload of body, as a verified URL hands it over.

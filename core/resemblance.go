@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"userimages/pdq"
+	"userimages/variant"
 )
 
 // Defaults of the resemblance settings.
@@ -28,12 +29,16 @@ const (
 
 // Resemblance refuses pictures that look like blocked ones, not only the
 // same bytes: it computes the perceptual hash (PDQ, package pdq) of every
-// image a PUT accepts (Fingerprint), which Uploads stores with it, and
-// refuses those within Config.NearDuplicateDistance of a blocked hash. A
-// blocking takedown blocks the picture's hash and those of its rotations
-// and mirrors (BlockForms, which Moderation records); operators import
-// the industry's hash lists (ImportList). Hashes of a quality under
-// pdq.ReliableQuality (flat pictures) are neither blocked nor matched.
+// image a PUT accepts, which is stored with it, and refuses those within
+// Config.NearDuplicateDistance of a blocked hash. While a hash is blocked
+// the PUT hashes (Fingerprint) and refuses; while none is, a hash costs
+// about ten times the rest of a photo's PUT, so the picture is hashed off
+// the request path (HashLater, RunHasher) and a claim screens it against
+// the hashes blocked meanwhile (ScreenClaim). A blocking takedown blocks
+// the picture's hash and those of its rotations and mirrors (BlockForms,
+// which Moderation records); operators import the industry's hash lists
+// (ImportList). Hashes of a quality under pdq.ReliableQuality (flat
+// pictures) are neither blocked nor matched.
 //
 // Every instance holds all blocked hashes in memory (a pdq.Index: 36 MiB
 // a million) and follows the store's changes (Sync, every
@@ -41,12 +46,15 @@ const (
 // once. Create it with NewResemblance.
 type Resemblance struct {
 	hashes   HashBlocklist
+	stored   FingerprintStore
 	blobs    BlobStore
 	distance int
 	poll     time.Duration
 	cores    *semaphore.Weighted
 	now      func() time.Time
 	log      *slog.Logger
+	// later queues the images HashLater is given, for RunHasher.
+	later chan hashJob
 
 	index pdq.Index
 	// sync guards what Sync keeps: where the index is in the store.
@@ -61,11 +69,13 @@ type Resemblance struct {
 	}
 }
 
-// ResemblanceDeps are the roles Resemblance calls: Blobs to read the
-// pictures a takedown blocks.
+// ResemblanceDeps are the roles Resemblance calls: Fingerprints to store
+// the hashes computed after the PUT, Blobs to read the pictures hashed
+// then and those a takedown blocks.
 type ResemblanceDeps struct {
-	Hashes HashBlocklist
-	Blobs  BlobStore
+	Hashes       HashBlocklist
+	Fingerprints FingerprintStore
+	Blobs        BlobStore
 	Runtime
 }
 
@@ -76,36 +86,45 @@ func NewResemblance(cfg Config, d ResemblanceDeps) (*Resemblance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if d.Hashes == nil || d.Blobs == nil {
-		return nil, errors.New("new resemblance: Hashes and Blobs are required")
+	if d.Hashes == nil || d.Fingerprints == nil || d.Blobs == nil {
+		return nil, errors.New("new resemblance: Hashes, Fingerprints and Blobs are required")
 	}
 	rt := d.Runtime.withDefaults()
-	r := &Resemblance{hashes: d.Hashes, blobs: d.Blobs, distance: cfg.NearDuplicateDistance, poll: cfg.HashesPoll,
-		cores: semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0))), now: rt.Now, log: rt.Log}
+	r := &Resemblance{hashes: d.Hashes, stored: d.Fingerprints, blobs: d.Blobs, distance: cfg.NearDuplicateDistance, poll: cfg.HashesPoll,
+		cores: semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0))), now: rt.Now, log: rt.Log, later: make(chan hashJob, hashQueue)}
 	r.names.tag = map[string]uint32{}
 	return r, nil
 }
 
-// Fingerprint is an image's perceptual hash: PDQ (64 hex digits; "" when
-// the picture could not be hashed) and its quality.
+// Fingerprint is an image's perceptual hash: PDQ (64 hex digits) and its
+// quality. The zero Fingerprint is none computed yet; PDQ "" with Quality
+// -1 is a picture that cannot be hashed.
 type Fingerprint struct {
 	PDQ     string
 	Quality int
 }
 
+// unhashable is the Fingerprint of a picture that cannot be hashed.
+var unhashable = Fingerprint{Quality: -1}
+
 // Fingerprint hashes the image src holds (whole: an upload, at most
-// Config.MaxFileSize) and refuses it, api.CodeBlockedContent, when it
-// resembles a blocked picture. A picture the hasher cannot decode (which
-// the PUT's checks accepted) is logged and has no hash.
+// Config.MaxFileSize) while a hash is blocked, and refuses it,
+// api.CodeBlockedContent, when it resembles a blocked picture. A picture
+// the hasher cannot decode (which the PUT's checks accepted) is logged
+// and kept, unhashable.
 //
-// While no hash is blocked nothing is hashed: a hash costs about ten times
-// the rest of a photo's PUT (its whole entropy-coded data is decoded), and
-// a blocking takedown hashes its picture from its bytes, not from what was
-// stored. Images kept meanwhile have no stored hash.
+// While no hash is blocked it hashes nothing and returns the zero
+// Fingerprint: a hash costs about ten times the rest of a photo's PUT
+// (its whole entropy-coded data is decoded), so the caller has it hashed
+// off the request path (HashLater) and the claim screens it against any
+// hash blocked meanwhile (ScreenClaim).
 func (r *Resemblance) Fingerprint(ctx context.Context, src io.Reader, contentType string) (Fingerprint, error) {
-	f, ok := api.FormatOf(contentType)
-	if !ok || r.index.Len() == 0 {
+	if r.index.Len() == 0 {
 		return Fingerprint{}, nil
+	}
+	f, ok := api.FormatOf(contentType)
+	if !ok {
+		return unhashable, nil
 	}
 	if err := r.cores.Acquire(ctx, 1); err != nil {
 		return Fingerprint{}, err
@@ -120,18 +139,27 @@ func (r *Resemblance) Fingerprint(ctx context.Context, src io.Reader, contentTyp
 	}()
 	if err != nil {
 		r.log.WarnContext(ctx, "perceptual hash failed; the image is kept without one", "err", err)
-		return Fingerprint{}, nil
+		return unhashable, nil
 	}
-	h := d.Hash()
-	fp := Fingerprint{PDQ: h.String(), Quality: d.Quality}
-	if d.Quality < pdq.ReliableQuality {
-		return fp, nil
+	fp := Fingerprint{PDQ: d.Hash().String(), Quality: d.Quality}
+	return fp, r.refuseResembling(ctx, fp)
+}
+
+// refuseResembling returns api.CodeBlockedContent when fp is reliable and
+// within the distance of a blocked hash.
+func (r *Resemblance) refuseResembling(ctx context.Context, fp Fingerprint) error {
+	if fp.PDQ == "" || fp.Quality < pdq.ReliableQuality {
+		return nil
+	}
+	h, err := pdq.ParseHash(fp.PDQ)
+	if err != nil {
+		return nil
 	}
 	if m, ok := r.index.Nearest(h, r.distance); ok {
 		r.log.InfoContext(ctx, "upload refused: it resembles a blocked picture", "pdq", fp.PDQ, "list", r.listName(m.Tag), "distance", m.Distance)
-		return fp, Errorf(api.CodeBlockedContent, "this image resembles a picture a moderator blocked, and may not be uploaded")
+		return Errorf(api.CodeBlockedContent, "this image resembles a picture a moderator blocked, and may not be uploaded")
 	}
-	return fp, nil
+	return nil
 }
 
 // BlockForms returns the hashes a blocking takedown of img blocks: the
@@ -172,7 +200,7 @@ func (r *Resemblance) BlockForms(ctx context.Context, img Image) []BlockedHash {
 func (r *Resemblance) digest(ctx context.Context, img Image) (pdq.Digest, error) {
 	f, ok := api.FormatOf(img.ContentType)
 	if !ok {
-		return pdq.Digest{}, fmt.Errorf("content type %q", img.ContentType)
+		return pdq.Digest{}, fmt.Errorf("content type %q: %w", img.ContentType, variant.ErrUnsupported)
 	}
 	b, err := r.blobs.Open(ctx, ImageKey(img.ID))
 	if err != nil {

@@ -74,8 +74,12 @@ type Stores struct {
 		OutboxReader
 	}
 	Reports ReportStore
-	// Hashes, when set, blocks pictures by their look too (Resemblance).
-	Hashes   HashBlocklist
+	// Hashes, when set, blocks pictures by their look too (Resemblance)
+	// and keeps the hashes computed after the PUT.
+	Hashes interface {
+		HashBlocklist
+		FingerprintStore
+	}
 	Accounts AccountStore
 	// HostUsers keeps the users Vouch vouches for; Vouch nil: no host
 	// app vouches for users (Services.HostUsers is nil).
@@ -132,15 +136,16 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	}
 	// Optional roles go in as nil interfaces, not as typed nil pointers.
 	var fingerprint Fingerprinter
+	var screen ClaimScreener
 	var resemble BlockHasher
 	if st.Hashes != nil {
-		if sv.Resemblance, err = NewResemblance(cfg, ResemblanceDeps{Hashes: st.Hashes, Blobs: st.Blobs, Runtime: st.Runtime}); err != nil {
+		if sv.Resemblance, err = NewResemblance(cfg, ResemblanceDeps{Hashes: st.Hashes, Fingerprints: st.Hashes, Blobs: st.Blobs, Runtime: st.Runtime}); err != nil {
 			return Services{}, err
 		}
-		fingerprint, resemble = sv.Resemblance, sv.Resemblance
+		fingerprint, screen, resemble = sv.Resemblance, sv.Resemblance, sv.Resemblance
 	}
 	if sv.Uploads, err = NewUploads(cfg, UploadsDeps{Uploads: st.Uploads, Brands: st.Brands, Blocks: st.Moderation, Blobs: st.Blobs,
-		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Fingerprint: fingerprint, Runtime: st.Runtime}); err != nil {
+		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Fingerprint: fingerprint, Screen: screen, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,

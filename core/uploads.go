@@ -43,8 +43,10 @@ type Uploads struct {
 	// URLs point elsewhere.
 	scratch ScratchSpace
 	pregen  Pregenerator
-	// fingerprint hashes what a PUT accepted; nil: nothing is hashed.
+	// fingerprint hashes what a PUT accepted, and screen screens claims;
+	// nil: nothing is hashed.
 	fingerprint Fingerprinter
+	screen      ClaimScreener
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -53,9 +55,25 @@ type Uploads struct {
 // refuses one that resembles a blocked picture (Resemblance does).
 type Fingerprinter interface {
 	// Fingerprint reads the whole image from src; it returns an *Error
-	// (api.CodeBlockedContent) to refuse it, and no error, with an empty
-	// hash, for a picture it cannot hash.
+	// (api.CodeBlockedContent) to refuse it, and no error for a picture it
+	// cannot hash (Quality -1) or leaves to HashLater (the zero
+	// Fingerprint).
 	Fingerprint(ctx context.Context, src io.Reader, contentType string) (Fingerprint, error)
+	// HashLater has the image stored under ImageKey(imageID) hashed off
+	// the request path, and its hash stored; it returns at once.
+	HashLater(imageID, contentType string)
+}
+
+// ClaimScreener refuses the claim of an upload that resembles a picture
+// blocked since its PUT (Resemblance does).
+type ClaimScreener interface {
+	// Screening reports whether any picture is blocked: only then does a
+	// claim read its upload to screen it.
+	Screening() bool
+	// ScreenClaim returns an *Error (api.CodeBlockedContent) when received
+	// upload up resembles a blocked picture, hashing it first when it has
+	// no hash; another error when its bytes cannot be read.
+	ScreenClaim(ctx context.Context, up Upload) error
 }
 
 // Pregenerator makes an image's configured variants in the background
@@ -77,8 +95,10 @@ type UploadsDeps struct {
 	Scratch ScratchSpace
 	Pregen  Pregenerator
 	// Fingerprint, when set, hashes every accepted image (stored with it)
-	// and refuses those resembling a blocked picture.
+	// and refuses those resembling a blocked picture; Screen, when set,
+	// refuses their claims when a picture they resemble was blocked since.
 	Fingerprint Fingerprinter
+	Screen      ClaimScreener
 	Runtime
 }
 
@@ -103,7 +123,7 @@ func NewUploads(cfg Config, d UploadsDeps) (*Uploads, error) {
 	}
 	rt := d.Runtime.withDefaults()
 	return &Uploads{cfg: cfg, uploads: d.Uploads, brands: d.Brands, blocks: d.Blocks, blobs: d.Blobs, signer: d.Signer,
-		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, fingerprint: d.Fingerprint, now: rt.Now, log: rt.Log}, nil
+		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, fingerprint: d.Fingerprint, screen: d.Screen, now: rt.Now, log: rt.Log}, nil
 }
 
 // Object keys: staging holds the bytes clients PUT to an object store,
@@ -314,6 +334,9 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 	}
 	checkedStaged := false
 	for attempt := 0; ; attempt++ {
+		if err := s.screenClaim(ctx, token, claimant); err != nil {
+			return Image{}, err
+		}
 		img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
 			NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
 		if err == nil {
@@ -355,6 +378,25 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 			return img, err
 		}
 	}
+}
+
+// screenClaim refuses the claim of token's received upload, when
+// pictures are blocked, if it resembles one (ClaimScreener).
+func (s *Uploads) screenClaim(ctx context.Context, token string, claimant int64) error {
+	if s.screen == nil || !s.screen.Screening() {
+		return nil
+	}
+	st, err := s.uploads.TokenStatus(ctx, token)
+	if err != nil {
+		return fmt.Errorf("claim %s: %w", token, err)
+	}
+	if st.Upload == nil || st.Upload.State != StateReceived || !st.claimableBy(claimant) {
+		return nil // ClaimUpload refuses it, or it is published already
+	}
+	if err := s.screen.ScreenClaim(ctx, *st.Upload); err != nil {
+		return fmt.Errorf("claim %s: %w", token, err)
+	}
+	return nil
 }
 
 // claimableBy reports whether claimant (0: anonymous) may claim the
@@ -490,6 +532,9 @@ func (s *Uploads) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Pl
 	if err != nil {
 		deleteBlob(ctx, s.blobs, s.log, ImageKey(id))
 		return fmt.Errorf("keep %s: %w", up.Token, err)
+	}
+	if s.fingerprint != nil && up.PDQ == "" && up.PDQQuality == 0 {
+		s.fingerprint.HashLater(id, up.ContentType)
 	}
 	return nil
 }

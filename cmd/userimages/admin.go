@@ -306,6 +306,7 @@ type imagesLsCmd struct {
 	Email     string `help:"Only images uploaded by this user."`
 	Anonymous bool   `help:"Only anonymous uploads."`
 	Limit     int    `help:"At most this many images." default:"100"`
+	PDQ       bool   `name:"pdq" help:"Add each image's perceptual hash, PDQ,QUALITY: '-' while it is not hashed yet (it is hashed after its upload while no hash is blocked), 'none' when it cannot be."`
 }
 
 func (c *imagesLsCmd) Run(ctx context.Context, std stdio) error {
@@ -322,13 +323,32 @@ func (c *imagesLsCmd) Run(ctx context.Context, std stdio) error {
 			return err
 		}
 		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(w, "PATH\tBRAND\tSIZE\tCREATED\tUSER\tCLIENT")
+		fmt.Fprint(w, "PATH\tBRAND\tSIZE\tCREATED\tUSER\tCLIENT")
+		if c.PDQ {
+			fmt.Fprint(w, "\tPDQ")
+		}
+		fmt.Fprintln(w)
 		for _, img := range images {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", core.Path(img), img.BrandID, img.Size,
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s", core.Path(img), img.BrandID, img.Size,
 				img.CreatedAt.Format(time.RFC3339), uploaderName(ctx, svc, img.Uploader.UserID), img.Uploader.ClientAddr)
+			if c.PDQ {
+				fmt.Fprint(w, "\t"+pdqColumn(img))
+			}
+			fmt.Fprintln(w)
 		}
 		return w.Flush()
 	})
+}
+
+// pdqColumn is image img's perceptual hash as `images ls --pdq` shows it.
+func pdqColumn(img core.Image) string {
+	switch {
+	case img.PDQ != "":
+		return fmt.Sprintf("%s,%d", img.PDQ, img.PDQQuality)
+	case img.PDQQuality < 0:
+		return "none"
+	}
+	return "-"
 }
 
 type imagesRmCmd struct {

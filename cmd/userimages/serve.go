@@ -318,6 +318,9 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 		return fmt.Errorf("blocked hashes: %w", err)
 	}
 	go s.svc.Resemblance.Run(sweepCtx)
+	// Images accepted while no hash is blocked are hashed here, off the
+	// request path, and those left unhashed by a stop are backfilled.
+	go s.svc.Resemblance.RunHasher(sweepCtx)
 	// Purges queued by takedowns here, on other instances or from the
 	// CLI are delivered until the server stops.
 	go s.svc.Outbox.Run(sweepCtx)

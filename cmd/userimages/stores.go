@@ -112,6 +112,7 @@ type metaStore interface {
 	core.OutboxStore
 	core.OutboxReader
 	core.HashBlocklist
+	core.FingerprintStore
 	migrate.Source
 	migrate.Destination
 }
