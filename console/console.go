@@ -282,7 +282,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 			}
 			e := fmt.Sprintf("user %d", id)
 			if u, err := c.accounts.User(r.Context(), id); err == nil {
-				e = u.Email
+				e = u.Label() // a host app's user by their name and email claims
 			}
 			users[id] = e
 			return e

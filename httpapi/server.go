@@ -338,9 +338,24 @@ func (s *Server) caller(w http.ResponseWriter, r *http.Request) (core.Uploader, 
 	if err := s.AdmitSignIn(w, r); err != nil {
 		return up, err
 	}
-	uid, err := s.svc.Accounts.Authenticate(r.Context(), header, up.ClientAddr)
+	uid, err := s.authenticate(r.Context(), header, up.ClientAddr)
 	up.UserID = uid
 	return up, err
+}
+
+// authenticate checks an Authorization header sent from the client
+// address from, for caller: a Bearer JWT (three dot-separated parts,
+// which API tokens, hex digits, never have) is the host app's, checked
+// by HostUsers; anything else is Accounts'.
+func (s *Server) authenticate(ctx context.Context, header, from string) (int64, error) {
+	scheme, cred, _ := strings.Cut(header, " ")
+	if cred = strings.TrimSpace(cred); strings.EqualFold(scheme, "Bearer") && strings.Count(cred, ".") == 2 {
+		if s.svc.HostUsers == nil {
+			return 0, core.Errorf(api.CodeUnauthorized, "this server accepts no JWTs")
+		}
+		return s.svc.HostUsers.Authenticate(ctx, cred)
+	}
+	return s.svc.Accounts.Authenticate(ctx, header, from)
 }
 
 // baseURL is where upload URLs point: PublicURL, else this request's host.

@@ -22,6 +22,8 @@ type Services struct {
 	Accounts   Accounts
 	Readiness  Readiness
 	Erasure    Erasure
+	// HostUsers is nil when the server accepts no host app's JWTs.
+	HostUsers HostUsers
 }
 
 // Uploads runs the three steps of an upload (core.Uploads).
@@ -66,6 +68,15 @@ type Accounts interface {
 	Moderator(ctx context.Context, userID int64) (string, error)
 }
 
+// HostUsers authenticates the users a host app vouches for with a signed
+// JWT (core.HostUsers).
+type HostUsers interface {
+	// Authenticate returns the id of the user token (the JWT, without
+	// "Bearer ") vouches for, creating them on first sight; a token not
+	// valid, or a disabled user, is api.CodeUnauthorized.
+	Authenticate(ctx context.Context, token string) (int64, error)
+}
+
 // Readiness tells whether this instance can take requests (core.Upkeep).
 type Readiness interface {
 	// Ready returns an error when a store does not answer, within a short
@@ -78,6 +89,10 @@ type Readiness interface {
 
 // ServicesOf are core's services as a Server calls them.
 func ServicesOf(svc core.Services) Services {
-	return Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Reports: svc.Reports, Accounts: svc.Accounts, Readiness: svc.Upkeep,
+	s := Services{Uploads: svc.Uploads, Images: svc.Serving, Moderation: svc.Moderation, Reports: svc.Reports, Accounts: svc.Accounts, Readiness: svc.Upkeep,
 		Erasure: svc.Erasure}
+	if svc.HostUsers != nil { // a nil interface, not a typed nil pointer
+		s.HostUsers = svc.HostUsers
+	}
+	return s
 }

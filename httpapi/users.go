@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -8,7 +9,8 @@ import (
 	"github.com/userimages/userimages/client/api"
 )
 
-// showMe answers GET /api/v2/users/me: the authenticated caller, or
+// showMe answers GET /api/v2/users/me: the authenticated caller (a host
+// app's user named by their token's name and email claims), or
 // Zendesk's anonymous user (id null, role "anonymous") without
 // credentials. Zendesk's help-center theme reads authenticity_token from
 // it before every upload.
@@ -25,6 +27,12 @@ func (s *Server) showMe(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		u.ID, u.Name, u.Email = &user.ID, user.Email, &user.Email
+		if user.Issuer != "" { // a host app's user: their token's claims
+			u.Name, u.Email = cmp.Or(user.Name, user.ContactEmail, user.Subject), nil
+			if user.ContactEmail != "" {
+				u.Email = &user.ContactEmail
+			}
+		}
 		u.CreatedAt, u.UpdatedAt = &user.CreatedAt, &user.CreatedAt
 		u.Role, u.Verified, u.Active, u.Moderator = "end-user", true, true, user.Admin
 		if user.Admin {

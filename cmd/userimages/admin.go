@@ -95,9 +95,15 @@ func (c *userLsCmd) Run(ctx context.Context, std stdio) error {
 			return err
 		}
 		w := tabwriter.NewWriter(std.out, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tEMAIL\tADMIN\tDISABLED\tCREATED")
+		fmt.Fprintln(w, "ID\tEMAIL\tADMIN\tDISABLED\tCREATED\tHOST APP USER")
 		for _, u := range users {
-			fmt.Fprintf(w, "%d\t%s\t%v\t%v\t%s\n", u.ID, u.Email, u.Admin, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+			// A host app's user: EMAIL is their key; the last column says
+			// who they are (issuer, subject, and the token's claims).
+			host := ""
+			if u.Issuer != "" {
+				host = fmt.Sprintf("%s %q %s", u.Issuer, u.Subject, strings.TrimSuffix(u.Label(), " ("+u.Email+")"))
+			}
+			fmt.Fprintf(w, "%d\t%s\t%v\t%v\t%s\t%s\n", u.ID, u.Email, u.Admin, u.Disabled, u.CreatedAt.Format(time.RFC3339), host)
 		}
 		return w.Flush()
 	})
@@ -412,7 +418,7 @@ func (c *imagesLogCmd) Run(ctx context.Context, std stdio) error {
 			if _, seen := emails[id]; !seen {
 				emails[id] = by
 				if u, err := svc.Accounts.User(ctx, id); err == nil {
-					emails[id] = u.Email
+					emails[id] = u.Label()
 				}
 			}
 			return emails[id]
@@ -501,14 +507,15 @@ func (c *gcCmd) Run(ctx context.Context, std stdio) error {
 	return err
 }
 
-// uploaderName names an image's uploader for listings: the user's email,
+// uploaderName names an image's uploader for listings: the user's email
+// (a host app's user's name and email claims and key: core.User.Label),
 // or "anonymous".
 func uploaderName(ctx context.Context, svc core.Services, userID int64) string {
 	if userID == 0 {
 		return "anonymous"
 	}
-	if email, err := svc.Accounts.UserEmail(ctx, userID); err == nil {
-		return email
+	if u, err := svc.Accounts.User(ctx, userID); err == nil {
+		return u.Label()
 	}
 	return fmt.Sprintf("user:%d", userID)
 }

@@ -23,6 +23,7 @@ import (
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/httpsserve"
+	"userimages/jwtauth"
 	"userimages/metrics"
 	"userimages/ratelimit/memrate"
 	"userimages/ratelimit/redisrate"
@@ -56,12 +57,22 @@ func (s *server) Close() {
 	}
 }
 
-// services wires core's use cases on st, with the purge targets, and
-// registers the --brand brands.
+// services wires core's use cases on st, with the purge targets and the
+// host app's JWTs, and registers the --brand brands.
 func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (core.Services, error) {
 	deliverers, err := c.purgeFlags.deliverers()
 	if err != nil {
 		return core.Services{}, err
+	}
+	jwt, err := c.jwtFlags.config(log)
+	if err != nil {
+		return core.Services{}, err
+	}
+	if jwt.Enabled() {
+		// The key set is fetched again in the background while ctx lasts.
+		if st.vouch, err = jwtauth.New(ctx, jwt); err != nil {
+			return core.Services{}, flagError(err)
+		}
 	}
 	svc, err := st.services(c.policyFlags.config(), log, deliverers)
 	if err != nil {

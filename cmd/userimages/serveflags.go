@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"userimages/httpapi"
 	"userimages/httpsserve"
 	"userimages/internal/config"
+	"userimages/jwtauth"
 	"userimages/postgres"
 	"userimages/purge"
 	"userimages/ratelimit/redisrate"
@@ -37,6 +40,7 @@ type serveCmd struct {
 	apiFlags
 	limiterFlags
 	policyFlags
+	jwtFlags
 	Brand      []string      `help:"Register a brand id (repeatable; the variable is comma-separated)." env:"USERIMAGES_BRAND" placeholder:"ID"`
 	SweepEvery time.Duration `name:"sweep-interval" help:"How often expired uploads are swept." default:"10m" env:"USERIMAGES_SWEEP_INTERVAL"`
 	CPUProfile string        `name:"cpuprofile" help:"Write a CPU profile (pprof) of the whole run to this file when the server stops." env:"USERIMAGES_CPUPROFILE" placeholder:"FILE"`
@@ -183,6 +187,37 @@ type policyFlags struct {
 	HashesPoll  time.Duration `name:"blocklist-poll" help:"How often the blocked hashes other instances or the command line added or removed are read." default:"${blocklist_poll}" env:"USERIMAGES_BLOCKLIST_POLL"`
 }
 
+// jwtFlags mirror jwtauth.Config: the users a host app vouches for with
+// a signed JWT.
+type jwtFlags struct {
+	JWTSecretFile string `name:"jwt-secret-file" help:"File holding the HS256 secret (at least 32 bytes; a final newline is not part of it) the host app signs its users' JWTs with: requests with Authorization: Bearer <JWT> are then theirs." env:"USERIMAGES_JWT_SECRET_FILE" placeholder:"FILE"`
+	JWTJWKSURL    string `name:"jwt-jwks-url" help:"URL of the host app's public keys (a JWK Set): JWTs it signs RS256, ES256 or EdDSA are accepted; the keys are cached, fetched again hourly and for an unknown kid (at most once a minute)." env:"USERIMAGES_JWT_JWKS_URL" placeholder:"URL"`
+	JWTIssuer     string `name:"jwt-issuer" help:"The iss the host app's JWTs must have (required with --jwt-secret-file or --jwt-jwks-url)." env:"USERIMAGES_JWT_ISSUER" placeholder:"ISS"`
+	JWTAudience   string `name:"jwt-audience" help:"A value the aud of the host app's JWTs must hold, naming this server (required with --jwt-secret-file or --jwt-jwks-url)." env:"USERIMAGES_JWT_AUDIENCE" placeholder:"AUD"`
+}
+
+// config reads the secret file, if any, into a jwtauth.Config.
+func (f jwtFlags) config(log *slog.Logger) (jwtauth.Config, error) {
+	cfg := jwtauth.Config{JWKSURL: f.JWTJWKSURL, Issuer: f.JWTIssuer, Audience: f.JWTAudience, Log: log}
+	if f.JWTSecretFile != "" {
+		b, err := os.ReadFile(f.JWTSecretFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-secret-file: %w", err)
+		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		cfg.Secret = bytes.TrimSuffix(b, []byte("\r"))
+	}
+	return cfg, nil
+}
+
+func (f jwtFlags) validate() error {
+	cfg, err := f.config(nil)
+	if err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
 // validate checks what the parser cannot: each group of flags by its
 // package's Validate, then what spans groups. Field errors name the flag.
 // It is the one place a configuration is refused before anything is
@@ -197,6 +232,7 @@ func (c *serveCmd) validate() error {
 		func() error { return c.imageServingFlags.validate(c.Blob) },
 		c.checkStores,
 		func() error { _, err := c.purgeFlags.targets(); return err },
+		c.jwtFlags.validate,
 	} {
 		if err := check(); err != nil {
 			return flagError(err)
@@ -305,6 +341,11 @@ func fieldFlags() map[any]string {
 		httpsserve.ConfigHSTSMaxAge:    "--hsts-max-age",
 
 		backup.ConfigKeep: "--keep",
+
+		jwtauth.ConfigSecret:   "--jwt-secret-file",
+		jwtauth.ConfigJWKSURL:  "--jwt-jwks-url",
+		jwtauth.ConfigIssuer:   "--jwt-issuer",
+		jwtauth.ConfigAudience: "--jwt-audience",
 
 		s3store.ConfigBucket:   "bucket",
 		s3store.ConfigEndpoint: "endpoint",

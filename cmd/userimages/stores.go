@@ -16,6 +16,7 @@ import (
 	"userimages/core"
 	"userimages/internal/durable"
 	"userimages/internal/private"
+	"userimages/jwtauth"
 	"userimages/localdisk"
 	"userimages/migrate"
 	"userimages/postgres"
@@ -113,6 +114,7 @@ type metaStore interface {
 	core.OutboxReader
 	core.HashBlocklist
 	core.FingerprintStore
+	core.HostUserStore
 	migrate.Source
 	migrate.Destination
 }
@@ -127,6 +129,9 @@ type stores struct {
 	s3      *s3store.Store
 	disk    *localdisk.Store
 	closeDB func()
+	// vouch checks the host app's JWTs: serve's --jwt-… flags; nil for
+	// the other commands, and when they are not given.
+	vouch *jwtauth.Verifier
 }
 
 // open opens l's stores, creating the embedded ones on first use.
@@ -270,7 +275,10 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[string]core.OutboxDeliverer) (core.Services, error) {
 	m := st.meta
 	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Hashes: m, Accounts: m, SignIns: m, Erasures: m, Sessions: m, Outbox: m,
-		Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
+		HostUsers: m, Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
+	if st.vouch != nil { // a nil interface, not a typed nil pointer
+		d.Vouch = st.vouch
+	}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are
 		// stored on, whose free space readiness watches.

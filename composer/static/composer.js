@@ -11,6 +11,14 @@
  * data-max-side (the longest side a photo is resized to) and
  * data-variant-widths (the widths of the server's copies, for srcset).
  *
+ * A host app that signs its users in renders a JWT it signed for the
+ * signed-in user (DEPLOYMENT.md, "Users of the host app") as data-user-token on the
+ * form: steps 1 and 3 then send it as "Authorization: Bearer TOKEN", so
+ * the pictures are that user's (their rate limits, their own pictures in
+ * the console, theirs to delete). It is read at each request: a host app
+ * may put a fresh token there before the old one expires. Without it the
+ * uploads are anonymous.
+ *
  * Each picture is uploaded in the User Images API's three steps, exactly as
  * Zendesk's own help-center theme does it:
  *   1. POST /api/v2/guide/user_images/uploads
@@ -560,9 +568,14 @@
   // postJSON runs step 1 or 3 and returns the answer's JSON; signal aborts
   // it.
   function postJSON(url, payload, signal) {
+    var headers = { 'Content-Type': 'application/json', 'Accept': 'application/json' };
+    var userToken = form.getAttribute('data-user-token');
+    if (userToken) {
+      headers['Authorization'] = 'Bearer ' + userToken;
+    }
     return fetch(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+      headers: headers,
       body: JSON.stringify(payload),
       credentials: 'same-origin',
       signal: signal

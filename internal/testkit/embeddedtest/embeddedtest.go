@@ -63,5 +63,6 @@ func Open(t testing.TB, cfg core.Config, rt core.Runtime) *Deployment {
 // MetadataOn are Stores with every metadata role filled by db, for tests
 // that wire services themselves.
 func MetadataOn(db *sqlite.DB) core.Stores {
-	return core.Stores{Uploads: db, Images: db, Brands: db, Moderation: db, Reports: db, Hashes: db, Accounts: db, SignIns: db, Erasures: db, Sessions: db, Outbox: db}
+	return core.Stores{Uploads: db, Images: db, Brands: db, Moderation: db, Reports: db, Hashes: db, Accounts: db, SignIns: db, Erasures: db, Sessions: db, Outbox: db,
+		HostUsers: db}
 }
