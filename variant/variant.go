@@ -5,7 +5,9 @@
 // box filter straight from the decoded planes, resized the rest of the way with Catmull-Rom
 // (golang.org/x/image/draw), turned upright by the EXIF orientation, and
 // encoded with the standard library (JPEG, PNG) or libwebp compiled to
-// WebAssembly (github.com/gen2brain/webp). Variants carry no metadata.
+// WebAssembly (github.com/gen2brain/webp). A WebP of a YCbCr JPEG is made
+// from its Y, Cb and Cr planes, never converted to RGB (planes.go).
+// Variants carry no metadata.
 //
 // Limits: the ICC profile of the original is not applied (pixels are
 // taken as sRGB, which phone photos in Display P3 are not quite); an
@@ -243,6 +245,12 @@ func Render(dst io.Writer, data []byte, s Source, w int, out api.Format) error {
 	if err != nil {
 		return err
 	}
+	if y, ok := m.(*image.YCbCr); ok && out.MIME == api.WebP.MIME && y.Rect.Min == (image.Point{}) {
+		if err := renderYCbCrWebP(dst, y, tw, th, s.Orientation); err != nil {
+			return fmt.Errorf("encode %s: %w", out.Name, err)
+		}
+		return nil
+	}
 	small := Resize(m, tw, th)
 	m = nil
 	small = orient(small, s.Orientation)
@@ -268,10 +276,11 @@ func encode(dst io.Writer, m *image.RGBA, f api.Format) error {
 }
 
 // webpMethod is libwebp's speed/size trade-off (0 fastest … 6 smallest).
-// cwebp and libvips default to 4, but libwebp in WebAssembly (no SIMD)
-// takes 350 ms at 4 for a 640 px photo, 97 ms at 1, for files 2 % larger
-// (BENCHMARKS.md, "Variants").
-const webpMethod = 1
+// cwebp and libvips default to 4, but libwebp in WebAssembly takes 160 ms
+// at 4 for a 640 px photo, 43 ms at 1 and 32 ms at 0; 0 makes files 0.3 %
+// larger than 1 and 3 % larger than 4, as close to the resized picture
+// (the same mean error within 0.01 level; BENCHMARKS.md, "Variants").
+const webpMethod = 0
 
 // Warm compiles the WebP encoder's WebAssembly module (about 0.3 s), so
 // that the first request does not pay for it.
