@@ -27,32 +27,10 @@ var cellWeights = func() (w [9][8][8]float32) {
 	return w
 }()
 
-// usedZigs[n] are the zig-zag positions of the coefficients scaledIDCT
-// reads for n = 1 and 2: the DC alone; rows and columns 0, 1, 3, 5 and 7
-// (the other even basis functions average to zero over half a block).
-var usedZigs = func() (u [3][]int) {
-	u[1] = []int{0}
-	odd := func(i int) bool { return i == 0 || i%2 == 1 }
-	for zig, nat := range unzig {
-		if odd(nat/8) && odd(nat%8) {
-			u[2] = append(u[2], zig)
-		}
-	}
-	return u
-}()
-
 // scaledIDCT writes the n×n cell means of dequantized block b (natural
-// order), level-shifted and clipped, to dst.
+// order), level-shifted and clipped, to dst: for n = 4 (n = 2 is
+// scaledIDCT2's, n = 1 the DC term's alone).
 func scaledIDCT(b *block, n int, dst []byte, stride int) {
-	if n == 1 {
-		// The DC term alone: F(0,0)/8.
-		dst[0] = clip(float32(b[0])/8 + 128)
-		return
-	}
-	if n == 2 {
-		scaledIDCT2(b, dst, stride)
-		return
-	}
 	w := &cellWeights[n]
 	// Rows first: r[v][qx] = Σ_u w[qx][u]·F(v,u).
 	var r [8][4]float32
@@ -102,18 +80,21 @@ func clip(f float32) uint8 {
 // scaledIDCT2 is scaledIDCT for n = 2, libjpeg's jidctred case: over
 // half a row the even basis functions but the first average to zero, and
 // the odd ones are opposite in the two halves, so each row takes five
-// products.
-func scaledIDCT2(b *block, dst []byte, stride int) {
+// products. b is not dequantized: the 25 coefficients read (rows and
+// columns 0, 1, 3, 5, 7) are multiplied by their entries of q (natural
+// order) here.
+func scaledIDCT2(b, q *block, dst []byte, stride int) {
 	w := &cellWeights[2][0]
 	w0, w1, w3, w5, w7 := w[0], w[1], w[3], w[5], w[7]
 	// Rows: e[v] the even part (both cells), o[v] the odd part (+ left,
-	// - right).
+	// - right); rows 2, 4 and 6 are not read.
 	var e, o [8]float32
-	for v := range 8 {
+	for _, v := range [5]int{0, 1, 3, 5, 7} {
 		row := b[8*v : 8*v+8 : 8*v+8]
-		e[v] = w0 * float32(row[0])
+		qr := q[8*v : 8*v+8 : 8*v+8]
+		e[v] = w0 * float32(row[0]*qr[0])
 		if row[1]|row[3]|row[5]|row[7] != 0 {
-			o[v] = w1*float32(row[1]) + w3*float32(row[3]) + w5*float32(row[5]) + w7*float32(row[7])
+			o[v] = w1*float32(row[1]*qr[1]) + w3*float32(row[3]*qr[3]) + w5*float32(row[5]*qr[5]) + w7*float32(row[7]*qr[7])
 		}
 	}
 	// Columns, the same way.

@@ -521,18 +521,13 @@ func (d *decoder) reconstructProgressiveImage() error {
 // reconstructBlock dequantizes, performs the inverse DCT and stores the block
 // to the image.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
-	qt := &d.quant[d.comp[compIndex].tq]
 	n := d.n
-	if n <= 2 {
-		// Only the coefficients the scaled transform reads.
-		for _, zig := range usedZigs[n] {
-			b[unzig[zig]] *= qt[zig]
-		}
-	} else {
+	if n > 2 {
+		qt := &d.quant[d.comp[compIndex].tq]
 		for zig := 0; zig < blockSize; zig++ {
 			b[unzig[zig]] *= qt[zig]
 		}
-	}
+	} // else the 1/4 and 1/8 transforms dequantize the coefficients they read
 	dst, stride := []byte(nil), 0
 	if d.nComp == 1 {
 		dst, stride = d.img1.Pix[n*(by*d.img1.Stride+bx):], d.img1.Stride
@@ -550,7 +545,15 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 			return UnsupportedError("too many components")
 		}
 	}
-	if n != 8 {
+	switch n {
+	case 1:
+		// The DC term alone: F(0,0)/8.
+		dst[0] = clip(float32(b[0]*d.quantNat[d.comp[compIndex].tq][0])/8 + 128)
+		return nil
+	case 2:
+		scaledIDCT2(b, &d.quantNat[d.comp[compIndex].tq], dst, stride)
+		return nil
+	case 4:
 		scaledIDCT(b, n, dst, stride)
 		return nil
 	}
