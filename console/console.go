@@ -70,6 +70,9 @@ type Config struct {
 	Erasure    Erasure
 	// HashLists, when set, are shown on the blocklist page.
 	HashLists HashLists
+	// Lookalikes, when set, lists on an image's page the published images
+	// that resemble it.
+	Lookalikes Lookalikes
 	// Outbox, when set, shows the purges that wait on the Purges page.
 	Outbox Outbox
 	Log    *slog.Logger
@@ -96,6 +99,7 @@ type Console struct {
 	queue    Reports
 	erasure  Erasure
 	lists    HashLists
+	alike    Lookalikes
 	outbox   Outbox
 	log      *slog.Logger
 	secure   bool
@@ -113,7 +117,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, brands: cfg.Brands, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, outbox: cfg.Outbox, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, brands: cfg.Brands, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, alike: cfg.Lookalikes, outbox: cfg.Outbox, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
@@ -124,6 +128,7 @@ func New(cfg Config) (*Console, error) {
 		"bytes":      humanBytes,
 		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"scanned":    func() string { return thousands(core.ResemblingScan) },
 		// uploader and who are replaced per request (see render).
 		"uploader": func(core.Image) string { return "" },
 		"who":      func(string) string { return "" },
@@ -165,6 +170,7 @@ func (c *Console) Handler(gate Gate) http.Handler {
 	mux.HandleFunc("GET /admin/{$}", c.admin(c.images))
 	mux.HandleFunc("GET /admin/images/{id}", c.admin(c.image))
 	mux.HandleFunc("POST /admin/images/{id}/takedown", c.admin(c.takeDown))
+	mux.HandleFunc("POST /admin/images/{id}/takedown-resembling", c.admin(c.takeDownResembling))
 	mux.HandleFunc("POST /admin/images/{id}/dismiss", c.admin(c.dismiss))
 	mux.HandleFunc("POST /admin/users/{id}/erase", c.admin(c.erase))
 	mux.HandleFunc("GET /admin/reports", c.admin(c.reports))
@@ -318,4 +324,13 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// thousands writes n with its thousands apart: 100,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/internal/testkit/embeddedtest"
+	"userimages/internal/testkit/testphoto"
 	"userimages/pdq"
 	"userimages/ratelimit"
 	"userimages/ratelimit/memrate"
@@ -62,7 +64,7 @@ func newEnv(t *testing.T, tls bool, limits httpapi.RateLimits, configure ...func
 			t.Fatal(err)
 		}
 	}
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Log: log})
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Lookalikes: svc.Resemblance, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,13 +157,19 @@ func (e *env) publishPictureBy(uid int64, n int) core.Image {
 	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, n))); err != nil {
 		e.t.Fatal(err)
 	}
+	return e.publishBytes(uid, api.PNG.MIME, buf.Bytes())
+}
+
+// publishBytes publishes body, of contentType, by the user with id uid.
+func (e *env) publishBytes(uid int64, contentType string, body []byte) core.Image {
+	e.t.Helper()
 	ctx := e.t.Context()
-	up, err := e.svc.Uploads.CreateUpload(ctx, core.CreateUploadInput{ContentType: api.PNG.MIME, FileSize: int64(buf.Len()), BaseURL: e.srv.URL,
+	up, err := e.svc.Uploads.CreateUpload(ctx, core.CreateUploadInput{ContentType: contentType, FileSize: int64(len(body)), BaseURL: e.srv.URL,
 		Uploader: core.Uploader{UserID: uid}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPut, up.URL, bytes.NewReader(buf.Bytes()))
+	req, _ := http.NewRequest(http.MethodPut, up.URL, bytes.NewReader(body))
 	for k, v := range up.Headers {
 		req.Header.Set(k, v)
 	}
@@ -548,5 +556,74 @@ func TestConsoleCopies(t *testing.T) {
 	}
 	if _, err := e.svc.Moderation.Image(t.Context(), other.ID); err != nil {
 		t.Errorf("another picture: got %v, want it published", err)
+	}
+}
+
+// TestConsoleResembling: an image's page lists the published images that
+// resemble it with their distance, not an unrelated one; "take down all"
+// (refused from another origin) takes the image and each listed one down,
+// each with its own record, and shows the audit log with one banner.
+func TestConsoleResembling(t *testing.T) {
+	e := newEnv(t, false, httpapi.RateLimits{})
+	ctx := t.Context()
+	c := e.client()
+	if res := e.signIn(c, "mod@example.com", adminPW); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: got %s", res.Status)
+	}
+	// Images are hashed while some hash is blocked.
+	if _, _, err := e.svc.Resemblance.ImportList(ctx, "other", []pdq.ListEntry{{Hash: pdq.Hash{1}, Quality: -1}}, "cli:test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Resemblance.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	photo := testphoto.Natural(640, 480, 5)
+	jpegOf := func(m image.Image, q int) []byte {
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, m, &jpeg.Options{Quality: q}); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	img := e.publishBytes(0, api.JPEG.MIME, jpegOf(photo, 90))
+	reencoded := e.publishBytes(0, api.JPEG.MIME, jpegOf(photo, 40))
+	other := e.publishBytes(0, api.JPEG.MIME, jpegOf(testphoto.Natural(640, 480, 6), 90))
+
+	_, body := e.get(c, "/admin/images/"+img.ID)
+	_, section, _ := strings.Cut(body, "<h2>Resembling images</h2>")
+	section, _, _ = strings.Cut(section, "<h2>")
+	if !strings.Contains(section, "/admin/images/"+reencoded.ID) || !strings.Contains(section, "Distance ") || strings.Contains(section, other.ID) {
+		t.Fatalf("image page: want the re-encoded copy with its distance under \"Resembling images\", not the other picture; got\n%s", section)
+	}
+	if !strings.Contains(section, `name="resembling" value="`+reencoded.ID+`"`) || !strings.Contains(section, "Take down all") {
+		t.Errorf("image page: want a \"Take down all\" form naming the copy")
+	}
+	_, body = e.get(c, "/admin/images/"+other.ID)
+	if !strings.Contains(body, "No published image looks like this one.") {
+		t.Errorf("page of the unrelated image: want it to say nothing resembles it")
+	}
+
+	form := url.Values{"reason": {"campaign"}, "resembling": {reencoded.ID, other.ID}}
+	if res := e.post(c, "/admin/images/"+img.ID+"/takedown-resembling", form, "https://evil.example"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin take down all: got %s, want 403", res.Status)
+	}
+	if res := e.post(c, "/admin/images/"+img.ID+"/takedown-resembling", url.Values{"resembling": {reencoded.ID}}, e.srv.URL); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("take down all without a reason: got %s, want 422", res.Status)
+	}
+	res := e.post(c, "/admin/images/"+img.ID+"/takedown-resembling", form, e.srv.URL)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/log?done=resembling" {
+		t.Fatalf("take down all: got %s to %q, want 303 to the audit log", res.Status, res.Header.Get("Location"))
+	}
+	for _, i := range []core.Image{img, reencoded} {
+		if d, err := e.svc.Moderation.Deletion(ctx, i.ID); err != nil || d.Reason != "campaign" || d.Blocked {
+			t.Errorf("takedown record of %s: got %+v, %v; want its own, for campaign, not blocked", i.ID, d, err)
+		}
+	}
+	if _, err := e.svc.Moderation.Image(ctx, other.ID); err != nil {
+		t.Errorf("the unrelated image, named in the form: got %v, want it still published", err)
+	}
+	_, body = e.get(c, "/admin/log?done=resembling")
+	if n := strings.Count(body, `class="flash"`); n != 1 || !strings.Contains(body, "resembling") {
+		t.Errorf("audit log after take down all: %d banners, want one saying what was taken down", n)
 	}
 }

@@ -18,10 +18,11 @@ import (
 // flashes are the messages shown after an action redirects, by its done
 // parameter.
 var flashes = map[string]string{
-	"takedown":  "Taken down.",
-	"dismissed": "Reports dismissed.",
-	"unblocked": "Unblocked.",
-	"erased":    "User erased: every image they uploaded is taken down, their API tokens and sessions revoked, the account disabled, their reports' personal data removed.",
+	"takedown":   "Taken down.",
+	"resembling": "Taken down: the image and the images resembling it that its page listed, each with its own record in this log.",
+	"dismissed":  "Reports dismissed.",
+	"unblocked":  "Unblocked.",
+	"erased":     "User erased: every image they uploaded is taken down, their API tokens and sessions revoked, the account disabled, their reports' personal data removed.",
 }
 
 // withFlash returns d with the flash message the request's done asks for.
@@ -232,6 +233,12 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, u core.User) err
 		if d["Copies"], err = c.mod.Copies(ctx, img, 12); err != nil {
 			return err
 		}
+		if c.alike != nil {
+			d["Lookalikes"] = true
+			if d["Resembling"], err = c.alike.Resembling(ctx, img, resemblingShown); err != nil {
+				return err
+			}
+		}
 	case core.ErrorCode(err) == api.CodeNotFound:
 		del, derr := c.mod.Deletion(ctx, id)
 		if derr != nil {
@@ -305,6 +312,30 @@ func (c *Console) takeDown(w http.ResponseWriter, r *http.Request, u core.User) 
 		return err
 	}
 	http.Redirect(w, r, "/admin/images/"+id+"?done=takedown", http.StatusSeeOther)
+	return nil
+}
+
+// resemblingShown is how many resembling images an image's page lists,
+// nearest first.
+const resemblingShown = 48
+
+// formResembling is the field of the "take down all" form naming each
+// resembling image listed.
+const formResembling = "resembling"
+
+// takeDownResembling takes an image down with the resembling images its
+// page listed (core.Moderation.TakeDownResembling), each as takeDown
+// would, and shows the audit log.
+func (c *Console) takeDownResembling(w http.ResponseWriter, r *http.Request, u core.User) error {
+	by, why, err := c.moderation(r, u)
+	if err != nil {
+		return err
+	}
+	o := core.TakedownOrder{ID: r.PathValue("id"), By: by, Reason: why, Block: r.PostFormValue(formBlock) == "true"}
+	if _, err := c.mod.TakeDownResembling(r.Context(), o, r.PostForm[formResembling]); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/admin/log?done=resembling", http.StatusSeeOther)
 	return nil
 }
 

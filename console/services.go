@@ -40,6 +40,7 @@ type Moderation interface {
 	Image(ctx context.Context, id string) (core.Image, error)
 	ListImages(ctx context.Context, f core.ImageFilter) ([]core.Image, error)
 	TakeDown(ctx context.Context, o core.TakedownOrder) ([]core.Image, error)
+	TakeDownResembling(ctx context.Context, o core.TakedownOrder, ids []string) ([]core.Image, error)
 	Copies(ctx context.Context, img core.Image, limit int) ([]core.Image, error)
 	DeletionsOf(ctx context.Context, sha string, limit int) ([]core.Deletion, error)
 	Deletion(ctx context.Context, id string) (core.Deletion, error)
@@ -53,6 +54,12 @@ type Moderation interface {
 // the takedowns' (core.Resemblance).
 type HashLists interface {
 	Lists(ctx context.Context) ([]core.HashList, error)
+}
+
+// Lookalikes finds the published images that resemble one
+// (core.Resemblance).
+type Lookalikes interface {
+	Resembling(ctx context.Context, img core.Image, limit int) ([]core.ResemblingImage, error)
 }
 
 // Reports is the queue of readers' reports (core.Reports).

@@ -30,6 +30,7 @@ import (
 type countingMeta struct {
 	core.ImageReader
 	core.ImageLister
+	core.ImageHashLister
 	core.ReferenceChecker
 	lookups atomic.Int64
 }
@@ -80,7 +81,7 @@ func newFixture(t *testing.T, stuckDelete bool, cfg core.Config, wrap func(core.
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{ImageReader: db, ImageLister: db, ReferenceChecker: db}, Clock: testclock.New(time.Now().UTC())}
+	f := &cacheFixture{db: db, blobs: disk, meta: &countingMeta{ImageReader: db, ImageLister: db, ImageHashLister: db, ReferenceChecker: db}, Clock: testclock.New(time.Now().UTC())}
 	if err := db.AddBrand(ctx, "10016"); err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,10 @@ type Moderation struct {
 	forget Forgetter
 	// resemble, when set, blocks a picture by its look too.
 	resemble BlockHasher
-	now      func() time.Time
-	log      *slog.Logger
+	// lookalikes, when set, finds the images that resemble one.
+	lookalikes Lookalikes
+	now        func() time.Time
+	log        *slog.Logger
 }
 
 // Forgetter is told of every takedown, after the image's row is gone and
@@ -46,8 +48,18 @@ type BlockHasher interface {
 	Sync(ctx context.Context) error
 }
 
+// Lookalikes finds the published images that resemble one (Resemblance
+// does).
+type Lookalikes interface {
+	// Resembling returns up to limit published images other than img
+	// that resemble it, nearest first; none when img has no reliable
+	// hash.
+	Resembling(ctx context.Context, img Image, limit int) ([]ResemblingImage, error)
+}
+
 // ModerationDeps are the roles Moderation calls. Resemble, when set,
-// blocks a blocking takedown's picture by its look too.
+// blocks a blocking takedown's picture by its look too; Lookalikes, when
+// set, lets TakeDownResembling find what resembles an image.
 type ModerationDeps struct {
 	Images     ImageReader
 	Lister     ImageLister
@@ -57,6 +69,7 @@ type ModerationDeps struct {
 	Blobs      BlobStore
 	Forget     Forgetter
 	Resemble   BlockHasher
+	Lookalikes Lookalikes
 	Runtime
 }
 
@@ -67,7 +80,7 @@ func NewModeration(d ModerationDeps) (*Moderation, error) {
 	}
 	rt := d.Runtime.withDefaults()
 	return &Moderation{images: d.Images, lister: d.Lister, brands: d.Brands, mod: d.Moderation, takes: d.Takedowns,
-		blobs: d.Blobs, forget: d.Forget, resemble: d.Resemble, now: rt.Now, log: rt.Log}, nil
+		blobs: d.Blobs, forget: d.Forget, resemble: d.Resemble, lookalikes: d.Lookalikes, now: rt.Now, log: rt.Log}, nil
 }
 
 // ParseImagePath returns the image id of a published path
@@ -145,6 +158,51 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 		if err := s.resemble.Sync(ctx); err != nil { // else the next poll does it
 			s.log.WarnContext(ctx, "takedown: reading the blocked hashes failed", "image", o.ID, "err", err)
 		}
+	}
+	return taken, nil
+}
+
+// TakeDownResembling takes down image o.ID as TakeDown does, then each
+// image of ids that resembles it (as Lookalikes lists them, at most
+// MaxResembling), each with its own audit record by o.By for o.Reason,
+// blocked as o.Block asks: what a moderator saw listed with it, not what
+// was published since. An id that does not resemble o.ID, or is no longer
+// published (a blocking takedown before it took its copies down), is
+// skipped. It returns the images taken down, o.ID's first.
+func (s *Moderation) TakeDownResembling(ctx context.Context, o TakedownOrder, ids []string) (_ []Image, err error) {
+	defer func() { err = Classify(err) }()
+	if len(ids) > MaxResembling {
+		return nil, Errorf(api.CodeInvalidProperty, "at most %d resembling images are taken down at once", MaxResembling)
+	}
+	img, err := publishedByID(ctx, s.images, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	var alike []ResemblingImage
+	if s.lookalikes != nil {
+		if alike, err = s.lookalikes.Resembling(ctx, img, MaxResembling); err != nil {
+			return nil, err
+		}
+	}
+	taken, err := s.TakeDown(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(alike, func(r ResemblingImage) bool { return r.Image.ID == id }) ||
+			slices.ContainsFunc(taken, func(t Image) bool { return t.ID == id }) {
+			continue
+		}
+		each := o
+		each.ID = id
+		more, err := s.TakeDown(ctx, each)
+		if ErrorCode(err) == api.CodeNotFound {
+			continue
+		}
+		if err != nil {
+			return taken, err
+		}
+		taken = append(taken, more...)
 	}
 	return taken, nil
 }

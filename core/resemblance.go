@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,8 @@ type Resemblance struct {
 	hashes   HashBlocklist
 	stored   FingerprintStore
 	blobs    BlobStore
+	images   ImageReader
+	hashed   ImageHashLister
 	distance int
 	poll     time.Duration
 	cores    *semaphore.Weighted
@@ -71,11 +74,14 @@ type Resemblance struct {
 
 // ResemblanceDeps are the roles Resemblance calls: Fingerprints to store
 // the hashes computed after the PUT, Blobs to read the pictures hashed
-// then and those a takedown blocks.
+// then and those a takedown blocks, Images and Hashed to find the
+// published images that resemble one.
 type ResemblanceDeps struct {
 	Hashes       HashBlocklist
 	Fingerprints FingerprintStore
 	Blobs        BlobStore
+	Images       ImageReader
+	Hashed       ImageHashLister
 	Runtime
 }
 
@@ -86,11 +92,11 @@ func NewResemblance(cfg Config, d ResemblanceDeps) (*Resemblance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if d.Hashes == nil || d.Fingerprints == nil || d.Blobs == nil {
-		return nil, errors.New("new resemblance: Hashes, Fingerprints and Blobs are required")
+	if d.Hashes == nil || d.Fingerprints == nil || d.Blobs == nil || d.Images == nil || d.Hashed == nil {
+		return nil, errors.New("new resemblance: every role is required")
 	}
 	rt := d.Runtime.withDefaults()
-	r := &Resemblance{hashes: d.Hashes, stored: d.Fingerprints, blobs: d.Blobs, distance: cfg.NearDuplicateDistance, poll: cfg.HashesPoll,
+	r := &Resemblance{hashes: d.Hashes, stored: d.Fingerprints, blobs: d.Blobs, images: d.Images, hashed: d.Hashed, distance: cfg.NearDuplicateDistance, poll: cfg.HashesPoll,
 		cores: semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0))), now: rt.Now, log: rt.Log, later: make(chan hashJob, hashQueue)}
 	r.names.tag = map[string]uint32{}
 	return r, nil
@@ -388,3 +394,83 @@ func (r *Resemblance) RemoveList(ctx context.Context, name, by, reason string) (
 
 // Blocked returns how many blocked hashes the index holds.
 func (r *Resemblance) Blocked() int { return r.index.Len() }
+
+// Bounds of Resembling.
+const (
+	// ResemblingScan is how many of the latest published images that
+	// have a hash Resembling compares: older ones are not found. Their
+	// hashes are read from the store in pages of resemblingPage (about 100
+	// bytes each) and compared one by one.
+	ResemblingScan = 100_000
+	resemblingPage = 10_000
+	// MaxResembling bounds how many images Resembling returns.
+	MaxResembling = 100
+)
+
+// ResemblingImage is a published image that resembles another, and the
+// distance between their perceptual hashes (how many of the 256 bits
+// differ).
+type ResemblingImage struct {
+	Image    Image
+	Distance int
+}
+
+// Resembling returns the published images other than img whose
+// perceptual hash is within Config.NearDuplicateDistance of img's, nearest
+// first (then latest first), at most limit (at most MaxResembling, its
+// default); none when img has no hash of pdq.ReliableQuality. It compares
+// the hashes of the ResemblingScan latest published images that have one
+// (see Fingerprint: what is stored) and no older ones.
+func (r *Resemblance) Resembling(ctx context.Context, img Image, limit int) (_ []ResemblingImage, err error) {
+	defer func() { err = Classify(err) }()
+	if limit <= 0 || limit > MaxResembling {
+		limit = MaxResembling
+	}
+	h, err := pdq.ParseHash(img.PDQ)
+	if err != nil || img.PDQQuality < pdq.ReliableQuality {
+		return nil, nil
+	}
+	type near struct {
+		id       string
+		distance int
+	}
+	var found []near
+	var before int64
+	for scanned := 0; scanned < ResemblingScan; {
+		hs, err := r.hashed.ImageHashes(ctx, before, min(resemblingPage, ResemblingScan-scanned))
+		if err != nil {
+			return nil, fmt.Errorf("resembling %s: %w", img.ID, err)
+		}
+		for _, c := range hs {
+			other, err := pdq.ParseHash(c.PDQ)
+			if err != nil || c.ID == img.ID || c.Quality < pdq.ReliableQuality {
+				continue
+			}
+			if d := pdq.Distance(h, other); d <= r.distance {
+				found = append(found, near{c.ID, d})
+			}
+		}
+		if len(hs) == 0 {
+			break
+		}
+		scanned += len(hs)
+		before = hs[len(hs)-1].Seq
+	}
+	// Stable: equally near, the latest first.
+	slices.SortStableFunc(found, func(a, b near) int { return a.distance - b.distance })
+	var out []ResemblingImage
+	for _, f := range found {
+		if len(out) == limit {
+			break
+		}
+		other, err := r.images.Image(ctx, f.id)
+		if errors.Is(err, ErrNotFound) { // taken down meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resembling %s: %w", img.ID, err)
+		}
+		out = append(out, ResemblingImage{Image: other, Distance: f.distance})
+	}
+	return out, nil
+}

@@ -6,6 +6,7 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"image/png"
+	"slices"
 	"testing"
 
 	"github.com/userimages/userimages/client/api"
@@ -144,5 +145,91 @@ func TestResemblance(t *testing.T) {
 	}
 	if _, err := r.RemoveList(ctx, "shared", "cli:test", "test"); core.ErrorCode(err) != api.CodeNotFound {
 		t.Errorf("RemoveList again: got %v, want NotFound", err)
+	}
+}
+
+// TestResembling: the published images that resemble one (a re-encoded
+// and a half-size copy) are listed nearest first with their distance, an
+// unrelated picture is not; TakeDownResembling takes the image and each
+// listed one down, each with its audit record and blocked as asked, and
+// skips an id that does not resemble it.
+func TestResembling(t *testing.T) {
+	f := newFlowFixture(t, true)
+	ctx := t.Context()
+	// Images are hashed while some hash is blocked.
+	if _, _, err := f.svc.Resemblance.ImportList(ctx, "other", []pdq.ListEntry{{Hash: pdq.Hash{1, 2, 3}, Quality: -1}}, "cli:test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Resemblance.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(body []byte) core.Image {
+		t.Helper()
+		up, err := f.putJPEG(t, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := f.svc.Uploads.Claim(ctx, up.Token, "10016", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	photo := testphoto.Natural(800, 600, 3)
+	half := image.NewRGBA(image.Rect(0, 0, 400, 300))
+	for y := range 300 {
+		for x := range 400 {
+			half.Set(x, y, photo.At(2*x, 2*y))
+		}
+	}
+	img := publish(jpegOf(t, photo, 90))
+	reencoded := publish(jpegOf(t, photo, 50))
+	halved := publish(jpegOf(t, half, 90))
+	other := publish(jpegOf(t, testphoto.Natural(800, 600, 4), 90))
+
+	alike, err := f.svc.Resemblance.Resembling(ctx, img, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, a := range alike {
+		ids = append(ids, a.Image.ID)
+		if a.Distance > core.DefaultNearDuplicateDistance || i > 0 && a.Distance < alike[i-1].Distance {
+			t.Errorf("Resembling: %s at distance %d after %d; want them within %d, nearest first", a.Image.ID, a.Distance, alike[max(i-1, 0)].Distance, core.DefaultNearDuplicateDistance)
+		}
+	}
+	if len(ids) != 2 || !slices.Contains(ids, reencoded.ID) || !slices.Contains(ids, halved.ID) {
+		t.Fatalf("Resembling: got %v, want the re-encoded %s and half-size %s copies", ids, reencoded.ID, halved.ID)
+	}
+	if got, err := f.svc.Resemblance.Resembling(ctx, img, 1); err != nil || len(got) != 1 || got[0] != alike[0] {
+		t.Errorf("Resembling, limit 1: got %+v, %v; want the nearest", got, err)
+	}
+	if got, err := f.svc.Resemblance.Resembling(ctx, core.Image{ID: "x"}, 10); err != nil || len(got) != 0 {
+		t.Errorf("Resembling of an image without a hash: got %+v, %v; want none", got, err)
+	}
+
+	taken, err := f.svc.Moderation.TakeDownResembling(ctx, core.TakedownOrder{ID: img.ID, By: "cli:test", Reason: "campaign", Block: true},
+		[]string{reencoded.ID, other.ID, halved.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gone []string
+	for _, i := range taken {
+		gone = append(gone, i.ID)
+	}
+	if want := []string{img.ID, reencoded.ID, halved.ID}; !slices.Equal(gone, want) {
+		t.Errorf("TakeDownResembling: took down %v, want %v", gone, want)
+	}
+	if _, err := f.db.Image(ctx, other.ID); err != nil {
+		t.Errorf("the unrelated image: %v, want it still published", err)
+	}
+	for _, id := range []string{img.ID, reencoded.ID, halved.ID} {
+		d, err := f.svc.Moderation.Deletion(ctx, id)
+		if err != nil || d.Reason != "campaign" || d.By != "cli:test" || !d.Blocked {
+			t.Errorf("takedown record of %s: got %+v, %v; want by cli:test for campaign, blocked", id, d, err)
+		}
+	}
+	if _, err := f.svc.Moderation.TakeDownResembling(ctx, core.TakedownOrder{ID: img.ID, By: "cli:test", Reason: "again"}, nil); core.ErrorCode(err) != api.CodeNotFound {
+		t.Errorf("TakeDownResembling of an image taken down: got %v, want NotFound", err)
 	}
 }

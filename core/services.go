@@ -27,7 +27,9 @@ import (
 // other declares the interface of: Moderation tells Serving (a
 // Forgetter) of a takedown, Uploads tells it (a Pregenerator) of a claim,
 // Sessions checks passwords with Accounts (a PasswordChecker), Erasure
-// takes images down through Moderation (a Takedowner).
+// takes images down through Moderation (a Takedowner), Moderation asks
+// Resemblance what resembles an image it takes down with its lookalikes
+// (Lookalikes).
 
 // Runtime is what every service is given besides its roles. Now defaults
 // to time.Now and Log to slog.Default.
@@ -57,6 +59,7 @@ type Stores struct {
 	Images interface {
 		ImageReader
 		ImageLister
+		ImageHashLister
 		ReferenceChecker
 	}
 	Brands interface {
@@ -138,18 +141,19 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	var fingerprint Fingerprinter
 	var screen ClaimScreener
 	var resemble BlockHasher
+	var lookalikes Lookalikes
 	if st.Hashes != nil {
-		if sv.Resemblance, err = NewResemblance(cfg, ResemblanceDeps{Hashes: st.Hashes, Fingerprints: st.Hashes, Blobs: st.Blobs, Runtime: st.Runtime}); err != nil {
+		if sv.Resemblance, err = NewResemblance(cfg, ResemblanceDeps{Hashes: st.Hashes, Fingerprints: st.Hashes, Blobs: st.Blobs, Images: st.Images, Hashed: st.Images, Runtime: st.Runtime}); err != nil {
 			return Services{}, err
 		}
-		fingerprint, screen, resemble = sv.Resemblance, sv.Resemblance, sv.Resemblance
+		fingerprint, screen, resemble, lookalikes = sv.Resemblance, sv.Resemblance, sv.Resemblance, sv.Resemblance
 	}
 	if sv.Uploads, err = NewUploads(cfg, UploadsDeps{Uploads: st.Uploads, Brands: st.Brands, Blocks: st.Moderation, Blobs: st.Blobs,
 		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Fingerprint: fingerprint, Screen: screen, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,
-		Takedowns: st.Moderation, Blobs: st.Blobs, Forget: sv.Serving, Resemble: resemble, Runtime: st.Runtime}); err != nil {
+		Takedowns: st.Moderation, Blobs: st.Blobs, Forget: sv.Serving, Resemble: resemble, Lookalikes: lookalikes, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Reports, err = NewReports(ReportsDeps{Images: st.Images, Reports: st.Reports, Runtime: st.Runtime}); err != nil {

@@ -270,6 +270,25 @@ type ImageLister interface {
 	ListImages(ctx context.Context, f ImageFilter) ([]Image, error)
 }
 
+// ImageHash is a published image's perceptual hash (Image.PDQ and
+// PDQQuality) and Seq, the store's order of publication, after which a
+// listing of them resumes.
+type ImageHash struct {
+	ID      string
+	PDQ     string
+	Quality int
+	Seq     int64
+}
+
+// ImageHashLister lists the perceptual hashes of published images, for
+// finding those that resemble one (Resemblance.Resembling).
+type ImageHashLister interface {
+	// ImageHashes returns the published images that have a perceptual
+	// hash (PDQ not ""), the latest published first, only those published
+	// before the one of Seq before unless before is 0, at most limit.
+	ImageHashes(ctx context.Context, before int64, limit int) ([]ImageHash, error)
+}
+
 // ReferenceChecker tells whether stored bytes are still referred to, for
 // the sweeper's orphan scans.
 type ReferenceChecker interface {

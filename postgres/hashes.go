@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,4 +118,21 @@ func (s *DB) SetFingerprint(ctx context.Context, imageID string, fp core.Fingerp
 func (s *DB) Unfingerprinted(ctx context.Context, after string, limit int) (_ []core.Image, err error) {
 	defer func() { err = fault(err) }()
 	return s.images(ctx, `SELECT `+imageColumns+` FROM images WHERE pdq = '' AND pdq_quality = 0 AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+func (s *DB) ImageHashes(ctx context.Context, before int64, limit int) (_ []core.ImageHash, err error) {
+	defer func() { err = fault(err) }()
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	// An index-only scan of images_hashed (schema 0012).
+	rows, err := s.pool.Query(ctx, `SELECT id, pdq, pdq_quality, seq FROM images WHERE seq < $1 AND pdq <> '' ORDER BY seq DESC LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (core.ImageHash, error) {
+		var h core.ImageHash
+		err := row.Scan(&h.ID, &h.PDQ, &h.Quality, &h.Seq)
+		return h, err
+	})
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 	"strings"
 	"time"
 
@@ -135,4 +136,17 @@ func (s *DB) Unfingerprinted(ctx context.Context, after string, limit int) (_ []
 		return nil, err
 	}
 	return collect(rows, scanImage)
+}
+
+func (s *DB) ImageHashes(ctx context.Context, before int64, limit int) (_ []core.ImageHash, err error) {
+	defer func() { err = fault(err) }()
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	// The rowid is the order of publication, as in ListImages.
+	return queryAll(ctx, s.r, func(row rowScanner) (core.ImageHash, error) {
+		var h core.ImageHash
+		err := row.Scan(&h.ID, &h.PDQ, &h.Quality, &h.Seq)
+		return h, err
+	}, `SELECT id, pdq, pdq_quality, rowid FROM images WHERE rowid < ? AND pdq <> '' ORDER BY rowid DESC LIMIT ?`, before, limit)
 }

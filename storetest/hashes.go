@@ -161,3 +161,49 @@ func testFingerprints(t *testing.T, open openMeta) {
 	checkImage(t, "ClaimUpload after SetFingerprint", got, img)
 	unhashed("", 10, imgs[0].ID, imgs[3].ID)
 }
+
+// testImageHashes: ImageHashes lists the published images that have a
+// perceptual hash, the latest published first, paged by Seq; a taken-down
+// image is not listed.
+func testImageHashes(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	for n := 1; n <= 5; n++ {
+		up := newUpload(n, 0)
+		if n != 3 { // published without a hash
+			up.PDQ, up.PDQQuality = pdqHash(n), 50+n
+		}
+		img := newImage(n, up)
+		img.PDQ, img.PDQQuality = up.PDQ, up.PDQQuality
+		mustPublish(t, s, up, img)
+	}
+	list := func(before int64, limit int, want ...int) []core.ImageHash {
+		t.Helper()
+		hs, err := s.ImageHashes(ctx, before, limit)
+		noErr(t, "ImageHashes", err)
+		var got, wantIDs []string
+		for _, h := range hs {
+			got = append(got, h.ID)
+			if n := slices.Index([]string{imageID(1), imageID(2), imageID(3), imageID(4), imageID(5)}, h.ID) + 1; h.PDQ != pdqHash(n) || h.Quality != 50+n {
+				t.Errorf("ImageHashes: image %s has PDQ %q quality %d, want %q %d", h.ID, h.PDQ, h.Quality, pdqHash(n), 50+n)
+			}
+		}
+		for _, n := range want {
+			wantIDs = append(wantIDs, imageID(n))
+		}
+		if !slices.Equal(got, wantIDs) {
+			t.Errorf("ImageHashes(%d, %d): got %v, want %v", before, limit, got, wantIDs)
+		}
+		return hs
+	}
+	list(0, 10, 5, 4, 2, 1)
+	page := list(0, 2, 5, 4)
+	if page[0].Seq <= page[1].Seq {
+		t.Errorf("ImageHashes: Seq %d then %d, want them decreasing", page[0].Seq, page[1].Seq)
+	}
+	page = list(page[1].Seq, 2, 2, 1)
+	list(page[1].Seq, 2)
+	_, err := s.TakeDown(ctx, core.Takedown{ImageID: imageID(4), By: "cli:root", Reason: "r", At: base.Add(5 * time.Hour)})
+	noErr(t, "TakeDown", err)
+	list(0, 10, 5, 2, 1)
+}

@@ -97,6 +97,7 @@ type metaStore interface {
 	core.UploadExpirer
 	core.ImageReader
 	core.ImageLister
+	core.ImageHashLister
 	core.ReferenceChecker
 	core.BrandChecker
 	core.BrandRegistry
