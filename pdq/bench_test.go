@@ -9,10 +9,13 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/userimages/userimages/client/api"
 
+	"userimages/internal/jpegscale"
 	"userimages/internal/testkit/testphoto"
 )
 
@@ -125,4 +128,61 @@ func pngOf(tb testing.TB, m image.Image) []byte {
 		tb.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// BenchmarkPhoto2MB takes apart the hash of the PUT benchmark's photo
+// (core's BenchmarkPUTPhoto: testphoto's 3000×2250 JPEG, 1.76 MB): the
+// whole hash (File), its decoding alone at each reduced size
+// (jpegscale.DecodeScaled at n/8: 1/8 reads each block's DC term only, the
+// floor of any JPEG decoding: every coefficient is entropy-decoded
+// still), and the hash of the decoded picture (FromImage).
+func BenchmarkPhoto2MB(b *testing.B) {
+	data := testphoto.JPEG(3000, 2250, 3, 1)
+	mp := 3000 * 2250 / 1e6
+	perMP := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/mp, "ns/MP")
+	}
+	// Each case reports its process CPU per op too: steadier than its
+	// wall time on a loaded machine.
+	cpu := func(b *testing.B, op func()) {
+		start := cpuTime()
+		for b.Loop() {
+			op()
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+	}
+	b.Run("File", func(b *testing.B) {
+		cpu(b, func() {
+			if _, err := File(data, api.JPEG); err != nil {
+				b.Fatal(err)
+			}
+		})
+		perMP(b)
+	})
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("decode-%d/8", n), func(b *testing.B) {
+			cpu(b, func() {
+				if _, err := jpegscale.DecodeScaled(bytes.NewReader(data), n); err != nil {
+					b.Fatal(err)
+				}
+			})
+			perMP(b)
+		})
+	}
+	for _, n := range []int{1, 2} {
+		m, err := jpegscale.DecodeScaled(bytes.NewReader(data), n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("FromImage-%dx%d", m.Bounds().Dx(), m.Bounds().Dy()), func(b *testing.B) {
+			cpu(b, func() { FromImage(m, 1) })
+		})
+	}
+}
+
+// cpuTime is the process's CPU time so far (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

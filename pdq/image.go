@@ -59,6 +59,10 @@ func sample(m image.Image) (luma []float32, rows, cols int) {
 		cols, rows = sampleSide, sampleSide
 	}
 	luma = make([]float32, rows*cols)
+	if m, ok := m.(*image.YCbCr); ok {
+		sampleYCbCr(m, xs, ys, luma)
+		return luma, rows, cols
+	}
 	at := lumaAt(m)
 	for i, y := range ys {
 		row := luma[i*cols : (i+1)*cols]
@@ -67,6 +71,30 @@ func sample(m image.Image) (luma []float32, rows, cols int) {
 		}
 	}
 	return luma, rows, cols
+}
+
+// sampleYCbCr is sample's loop for the pictures JPEGs decode to, without
+// a call a pixel: the offsets of a pixel's samples are a row's plus a
+// column's, for every subsampling ratio, so each is computed once. The
+// values are ycbcrLuma's.
+func sampleYCbCr(m *image.YCbCr, xs, ys []int, luma []float32) {
+	o := m.Rect.Min
+	base := m.COffset(o.X, o.Y)
+	cx := make([]int, len(xs))
+	for j, x := range xs {
+		cx[j] = m.COffset(o.X+x, o.Y) - base
+	}
+	cols := len(xs)
+	for i, y := range ys {
+		row := luma[i*cols : (i+1)*cols]
+		yrow := m.Y[m.YOffset(o.X, o.Y+y):]
+		crow := m.COffset(o.X, o.Y+y)
+		cb, cr := m.Cb[crow:], m.Cr[crow:]
+		for j, x := range xs {
+			r, g, b := color.YCbCrToRGB(yrow[x], cb[cx[j]], cr[cx[j]])
+			row[j] = rgbLuma(r, g, b)
+		}
+	}
 }
 
 func identity(n int) []int {

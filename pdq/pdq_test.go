@@ -275,3 +275,40 @@ func TestDistance(t *testing.T) {
 		t.Errorf("got %d want 256", got)
 	}
 }
+
+// TestSampleYCbCr: the sampling of decoded JPEGs (sampleYCbCr) gives the
+// values of the general path (lumaAt) for every chroma subsampling, a
+// picture not at the origin (a sub-image), and both sizes: as it is, and
+// resized to 512×512.
+func TestSampleYCbCr(t *testing.T) {
+	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410}
+	for _, ratio := range ratios {
+		for _, r := range []image.Rectangle{image.Rect(3, 5, 203, 155), image.Rect(1, 2, 1100, 700)} {
+			m := image.NewYCbCr(r, ratio)
+			for i := range m.Y {
+				m.Y[i] = byte(i * 7)
+			}
+			for i := range m.Cb {
+				m.Cb[i], m.Cr[i] = byte(i*13), byte(255-i*3)
+			}
+			sub := m.SubImage(image.Rect(r.Min.X+1, r.Min.Y+3, r.Max.X, r.Max.Y)).(*image.YCbCr)
+			for _, p := range []*image.YCbCr{m, sub} {
+				got, rows, cols := sample(p)
+				b := p.Bounds()
+				xs, ys := identity(b.Dx()), identity(b.Dy())
+				if cols != b.Dx() {
+					xs, ys = nearest(b.Dx()), nearest(b.Dy())
+				}
+				at := ycbcrLuma(p)
+				for i, y := range ys {
+					for j, x := range xs {
+						if want := at(b.Min.X+x, b.Min.Y+y); got[i*cols+j] != want {
+							t.Fatalf("%v %v: luma at (%d, %d) of %d×%d: got %v, want %v", ratio, b, j, i, cols, rows, got[i*cols+j], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
