@@ -132,6 +132,16 @@ type Config struct {
 	// HashesPoll is how often an instance reads the blocked hashes others
 	// added or removed. Default DefaultHashesPoll.
 	HashesPoll time.Duration
+
+	// ClaimReviewTimeout is how long a claim waits for the claim hook's
+	// verdict (UploadsDeps.Reviewer), 100ms to 1m. Default
+	// DefaultClaimReviewTimeout (5 s).
+	ClaimReviewTimeout time.Duration
+	// ClaimReviewOnError is what a claim does when the hook gives no
+	// verdict in time, or answers a non-2xx status or no verdict:
+	// ReviewFailClosed (the default) refuses it, 503 with Retry-After;
+	// ReviewAllow publishes it.
+	ClaimReviewOnError string
 }
 
 // ConfigField names a field of Config in the errors of Validate (see
@@ -162,6 +172,8 @@ const (
 	ConfigSignInFreeFailures    ConfigField = "SignInFreeFailures"
 	ConfigSignInDelay           ConfigField = "SignInDelay"
 	ConfigSignInMaxDelay        ConfigField = "SignInMaxDelay"
+	ConfigClaimReviewTimeout    ConfigField = "ClaimReviewTimeout"
+	ConfigClaimReviewOnError    ConfigField = "ClaimReviewOnError"
 )
 
 // maxSigV4Expiry is the longest a SigV4 presigned URL may be good for.
@@ -179,7 +191,7 @@ func (c Config) Validate() error {
 // naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
 	c = c.defaults()
-	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants, c.checkResemblance} {
+	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants, c.checkResemblance, c.checkClaimReview} {
 		if err := check(); err != nil {
 			return c, err
 		}
@@ -215,6 +227,8 @@ func (c Config) defaults() Config {
 	c.SignInFreeFailures = cmp.Or(c.SignInFreeFailures, DefaultSignInFreeFailures)
 	c.SignInDelay = cmp.Or(c.SignInDelay, DefaultSignInDelay)
 	c.SignInMaxDelay = cmp.Or(c.SignInMaxDelay, DefaultSignInMaxDelay)
+	c.ClaimReviewTimeout = cmp.Or(c.ClaimReviewTimeout, DefaultClaimReviewTimeout)
+	c.ClaimReviewOnError = cmp.Or(c.ClaimReviewOnError, ReviewFailClosed)
 	return c
 }
 

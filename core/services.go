@@ -99,10 +99,13 @@ type Stores struct {
 	// the caches in front); none means entries wait for an instance that
 	// has them.
 	Deliverers map[string]OutboxDeliverer
-	Blobs      BlobStore
-	Signer     UploadSigner
-	Scratch    ScratchSpace
-	Disk       DiskSpace
+	// Reviewer, when set, allows or refuses each image before it is
+	// published (the claim hook; see UploadsDeps).
+	Reviewer ClaimReviewer
+	Blobs    BlobStore
+	Signer   UploadSigner
+	Scratch  ScratchSpace
+	Disk     DiskSpace
 	Runtime
 }
 
@@ -149,7 +152,7 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 		fingerprint, screen, resemble, lookalikes = sv.Resemblance, sv.Resemblance, sv.Resemblance, sv.Resemblance
 	}
 	if sv.Uploads, err = NewUploads(cfg, UploadsDeps{Uploads: st.Uploads, Brands: st.Brands, Blocks: st.Moderation, Blobs: st.Blobs,
-		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Fingerprint: fingerprint, Screen: screen, Runtime: st.Runtime}); err != nil {
+		Signer: st.Signer, Scratch: st.Scratch, Pregen: sv.Serving, Fingerprint: fingerprint, Screen: screen, Reviewer: st.Reviewer, Runtime: st.Runtime}); err != nil {
 		return Services{}, err
 	}
 	if sv.Moderation, err = NewModeration(ModerationDeps{Images: st.Images, Lister: st.Images, Brands: st.Brands, Moderation: st.Moderation,

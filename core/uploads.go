@@ -47,8 +47,11 @@ type Uploads struct {
 	// nil: nothing is hashed.
 	fingerprint Fingerprinter
 	screen      ClaimScreener
-	now         func() time.Time
-	log         *slog.Logger
+	// reviewer allows or refuses each image before it is published; nil:
+	// none is asked.
+	reviewer ClaimReviewer
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // Fingerprinter computes the perceptual hash of an accepted image, and
@@ -99,6 +102,9 @@ type UploadsDeps struct {
 	// refuses their claims when a picture they resemble was blocked since.
 	Fingerprint Fingerprinter
 	Screen      ClaimScreener
+	// Reviewer, when set, is asked about every image before it is
+	// published (the claim hook), within Config.ClaimReviewTimeout.
+	Reviewer ClaimReviewer
 	Runtime
 }
 
@@ -123,7 +129,7 @@ func NewUploads(cfg Config, d UploadsDeps) (*Uploads, error) {
 	}
 	rt := d.Runtime.withDefaults()
 	return &Uploads{cfg: cfg, uploads: d.Uploads, brands: d.Brands, blocks: d.Blocks, blobs: d.Blobs, signer: d.Signer,
-		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, fingerprint: d.Fingerprint, screen: d.Screen, now: rt.Now, log: rt.Log}, nil
+		carrier: carrier, scratch: d.Scratch, pregen: d.Pregen, fingerprint: d.Fingerprint, screen: d.Screen, reviewer: d.Reviewer, now: rt.Now, log: rt.Log}, nil
 }
 
 // Object keys: staging holds the bytes clients PUT to an object store,
@@ -320,6 +326,13 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // page) publishes nothing in the user's name. An anonymous upload is
 // claimed by whoever holds its token, as on Zendesk.
 //
+// With a reviewer (UploadsDeps.Reviewer, the claim hook), the received
+// bytes are published only once it allows them: a refusal is
+// api.CodeContentRejected, with its reason; a review that fails is
+// api.CodeServiceUnavailable unless Config.ClaimReviewOnError allows. Either
+// way the upload stays received and unclaimed, so that claiming it again
+// asks again (and the sweeper deletes it at the end of the claim window).
+//
 // On the embedded default the PUT has checked and stored the bytes, so the
 // claim is one transition of the upload row. Otherwise the first attempt
 // finds the upload created, not received: the claim then checks the staged
@@ -333,24 +346,29 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 		return Image{}, propertyError(api.CodeInvalidProperty, api.PropBrandID, "brand_id must be 1 to 64 letters, digits, '-' or '_'")
 	}
 	checkedStaged := false
+	// With a reviewer nothing is published before it has allowed the
+	// received bytes: no transition is tried until then.
+	reviewed := s.reviewer == nil
 	for attempt := 0; ; attempt++ {
 		if err := s.screenClaim(ctx, token, claimant); err != nil {
 			return Image{}, err
 		}
-		img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
-			NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
-		if err == nil {
-			if checkedStaged {
-				deleteBlob(ctx, s.blobs, s.log, stagingKey(token))
+		if reviewed {
+			img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
+				NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+			if err == nil {
+				if checkedStaged {
+					deleteBlob(ctx, s.blobs, s.log, stagingKey(token))
+				}
+				if s.pregen != nil {
+					s.pregen.Pregenerate(img)
+				}
+				return img, nil
 			}
-			if s.pregen != nil {
-				s.pregen.Pregenerate(img)
+			// ErrExist: the image id or token is taken (a racing claim won).
+			if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExist) {
+				return Image{}, fmt.Errorf("claim %s: %w", token, err)
 			}
-			return img, nil
-		}
-		// ErrExist: the image id or token is taken (a racing claim won).
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExist) {
-			return Image{}, fmt.Errorf("claim %s: %w", token, err)
 		}
 		st, err := s.uploads.TokenStatus(ctx, token)
 		if err != nil {
@@ -358,6 +376,13 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 		}
 		if !st.claimableBy(claimant) {
 			st = TokenStatus{} // answered as a token no upload has
+		}
+		if !reviewed && st.Upload != nil && st.Upload.State == StateReceived {
+			if err := s.reviewReceived(ctx, token, brandID, st); err != nil {
+				return Image{}, err
+			}
+			reviewed = true
+			continue
 		}
 		if st.Upload != nil && st.Upload.State == StateCreated && !checkedStaged {
 			checkedStaged = true
@@ -397,6 +422,16 @@ func (s *Uploads) screenClaim(ctx context.Context, token string, claimant int64)
 		return fmt.Errorf("claim %s: %w", token, err)
 	}
 	return nil
+}
+
+// reviewReceived asks the reviewer about st's received upload, unless
+// the claim would be refused anyway (expired, unknown brand, blocked
+// bytes): then it returns that refusal, and the reviewer is not called.
+func (s *Uploads) reviewReceived(ctx context.Context, token, brandID string, st TokenStatus) error {
+	if _, err := s.claimRefused(ctx, token, brandID, st); !errors.Is(err, errRaced) {
+		return err
+	}
+	return s.review(ctx, *st.Upload, brandID)
 }
 
 // claimableBy reports whether claimant (0: anonymous) may claim the

@@ -17,6 +17,7 @@ type ConfigField string
 // The fields of Config that Validate checks.
 const (
 	ConfigPublicURL                      ConfigField = "PublicURL"
+	ConfigReviewPath                     ConfigField = "ReviewPath"
 	ConfigCORSOrigins                    ConfigField = "CORSOrigins"
 	ConfigCORSCredentials                ConfigField = "CORSCredentials"
 	ConfigTrustedProxies                 ConfigField = "TrustedProxies"
@@ -61,6 +62,9 @@ func (c Config) checkOrigins() error {
 	if c.CORSCredentials && slices.Contains(c.CORSOrigins, "*") {
 		return &config.FieldError{Field: ConfigCORSCredentials, Other: ConfigCORSOrigins,
 			Rule: "needs {other} to list the origins, not *: any page could otherwise act with its visitors' credentials"}
+	}
+	if c.ReviewBytes != nil && (!strings.HasPrefix(c.ReviewPath, "/") || !strings.HasSuffix(c.ReviewPath, "/") || strings.ContainsAny(c.ReviewPath, "{}")) {
+		return config.Invalid(ConfigReviewPath, c.ReviewPath, "want a path that starts and ends with /")
 	}
 	if c.PublicURL == "" {
 		return nil

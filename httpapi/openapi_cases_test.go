@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/userimages/userimages/client/api"
 	"golang.org/x/crypto/bcrypt"
 
+	"userimages/claimhook"
 	"userimages/composer"
 	"userimages/core"
 	"userimages/httpapi"
@@ -25,6 +27,7 @@ import (
 	"userimages/localdisk"
 	"userimages/metrics"
 	"userimages/ratelimit"
+	"userimages/stdwebhook"
 )
 
 // docCase is one request to a fresh server, whose exchange is checked
@@ -109,6 +112,60 @@ func rewire(t *testing.T, e *env, change func(d *core.Stores)) {
 // err.
 func failBlobs(t *testing.T, e *env, err error) {
 	rewire(t, e, func(d *core.Stores) { d.Blobs = failingPuts{BlobStore: d.Blobs, err: err} })
+}
+
+// verdictOf is a claim hook answering v, or err.
+type verdictOf struct {
+	v   core.ClaimVerdict
+	err error
+}
+
+func (r verdictOf) Review(context.Context, core.ClaimReview) (core.ClaimVerdict, error) {
+	return r.v, r.err
+}
+
+// reviewBytesPath moves e onto a server serving the claim hook's bytes
+// URLs from e's image store (wrapped by wrap, when set), uploads body and
+// returns the path and query of its bytes URL; before, when set, is given
+// the store and the key of the bytes first.
+func reviewBytesPath(t *testing.T, e *env, body []byte, wrap func(core.BlobStore) core.BlobStore, before func(core.BlobStore, string)) string {
+	t.Helper()
+	disk, err := localdisk.Open(filepath.Join(e.dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs core.BlobStore = disk
+	if wrap != nil {
+		blobs = wrap(disk)
+	}
+	key, _, err := stdwebhook.NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, err := claimhook.New(claimhook.Config{URL: "http://127.0.0.1:9/hook", Secret: key, BytesBaseURL: "http://review.example", Now: e.Now}, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = e.newServer(func(c *httpapi.Config) { c.ReviewBytes, c.ReviewPath = hook, claimhook.PathPrefix })
+	u := e.create("image/jpeg", len(body))
+	e.put(u, body)
+	st, err := e.db.TokenStatus(t.Context(), u.Token)
+	if err != nil || st.Upload == nil {
+		t.Fatalf("TokenStatus: %+v, %v", st, err)
+	}
+	if before != nil {
+		before(disk, core.ImageKey(st.Upload.ImageID))
+	}
+	raw, _ := hook.BytesURL(st.Upload.ImageID, "image/jpeg")
+	return strings.TrimPrefix(raw, "http://review.example")
+}
+
+// failingOpens is a blob store whose Opens fail, marked as the store's
+// fault as an adapter marks it.
+type failingOpens struct{ core.BlobStore }
+
+func (failingOpens) Open(context.Context, string) (core.Blob, error) {
+	return nil, core.StoreFault(syscall.EIO)
 }
 
 // failingPuts is a blob store whose Puts fail with err, marked as the
@@ -463,6 +520,31 @@ func docCases(t *testing.T) []docCase {
 		{"claim: token unknown", nil, req(http.MethodPost, claimPath, `{"token":"01GC9JEN2X052BAKW905PH9C36","brand_id":"10016"}`)},
 		{"claim: before the PUT", nil, func(t *testing.T, e *env) *http.Request {
 			return claimReq(e, e.create("image/jpeg", len(img)).Token, "10016")
+		}},
+		{"claim: refused by the claim hook", nil, func(t *testing.T, e *env) *http.Request {
+			rewire(t, e, func(d *core.Stores) { d.Reviewer = verdictOf{v: core.ClaimVerdict{Reason: "not on this forum"}} })
+			return claimOf(img)(t, e)
+		}},
+		{"claim: claim hook failing", nil, func(t *testing.T, e *env) *http.Request {
+			rewire(t, e, func(d *core.Stores) { d.Reviewer = verdictOf{err: errors.New("the hook answered 500")} })
+			return claimOf(img)(t, e)
+		}},
+		{"claim hook bytes", nil, func(t *testing.T, e *env) *http.Request {
+			return e.request(http.MethodGet, reviewBytesPath(t, e, img, nil, nil), nil)
+		}},
+		{"claim hook bytes: changed URL", nil, func(t *testing.T, e *env) *http.Request {
+			path := reviewBytesPath(t, e, img, nil, nil)
+			return e.request(http.MethodGet, strings.Replace(path, "expires=", "expires=9", 1), nil)
+		}},
+		{"claim hook bytes: gone", nil, func(t *testing.T, e *env) *http.Request {
+			return e.request(http.MethodGet, reviewBytesPath(t, e, img, nil, func(b core.BlobStore, key string) {
+				if err := b.Delete(t.Context(), key); err != nil {
+					t.Fatal(err)
+				}
+			}), nil)
+		}},
+		{"claim hook bytes: store failing", nil, func(t *testing.T, e *env) *http.Request {
+			return e.request(http.MethodGet, reviewBytesPath(t, e, img, func(b core.BlobStore) core.BlobStore { return failingOpens{b} }, nil), nil)
 		}},
 		{"claim: claimed for another brand", nil, func(t *testing.T, e *env) *http.Request {
 			u, _ := e.claimed("image/jpeg", img)

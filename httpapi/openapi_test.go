@@ -23,6 +23,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/userimages/userimages/client/api"
 
+	"userimages/claimhook"
 	"userimages/httpapi"
 	"userimages/selfsign"
 )
@@ -702,6 +703,10 @@ func servedRoutes(t *testing.T) []string {
 		case *ast.CallExpr:
 			if sel, ok := arg.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "putPattern" {
 				patterns = append(patterns, "PUT "+selfsign.PathPrefix+"{token}")
+				return true
+			}
+			if sel, ok := arg.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "reviewPattern" {
+				patterns = append(patterns, "GET "+claimhook.PathPrefix+"{file}")
 				return true
 			}
 		}

@@ -94,6 +94,12 @@ type Config struct {
 	// Default nil: no console.
 	Console func(SignInGate) http.Handler
 
+	// ReviewBytes, when set, serves the claim hook's bytes URLs under
+	// ReviewPath (e.g. "/claim-hook/", claimhook.PathPrefix). Default nil:
+	// no such route.
+	ReviewBytes ReviewBytes
+	ReviewPath  string
+
 	// Redirect, when set, answers image GETs with a 302 to where it says
 	// the image's bytes are (a presigned GET of the object store, or a CDN)
 	// instead of streaming them through this server. Default nil: stream.
@@ -216,6 +222,9 @@ func (s *Server) Handler() http.Handler {
 	route(api.RouteMe, s.api(s.showMe))
 	if s.verifier != nil {
 		route(s.putPattern(), s.api(s.receiveUpload))
+	}
+	if s.cfg.ReviewBytes != nil {
+		route(s.reviewPattern(), s.api(s.serveReviewBytes))
 	}
 	mux.HandleFunc(string(api.RouteHealth), func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.StatusResponse{Status: "ok"})

@@ -23,6 +23,7 @@ type Metrics struct {
 	uploadsClaimed prometheus.Counter
 	uploadsExpired prometheus.Counter
 	uploadsRefused *prometheus.CounterVec
+	claimHook      *prometheus.HistogramVec
 }
 
 // New returns Metrics registered in a fresh registry, with the Go runtime
@@ -55,9 +56,13 @@ func New() *Metrics {
 		uploadsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "userimages_uploads_refused_total", Help: "Refused upload steps (create, PUT, claim) by error code.",
 		}, []string{"code"}),
+		claimHook: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "userimages_claim_hook_duration_seconds", Help: "Calls of the claim hook (serve --claim-hook) by outcome: allow, refuse, or error (no verdict: a timeout, a failed request, a non-2xx answer).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.bytesReceived, m.bytesServed, m.uploadsCreated,
-		m.uploadsClaimed, m.uploadsExpired, m.uploadsRefused,
+		m.uploadsClaimed, m.uploadsExpired, m.uploadsRefused, m.claimHook,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,6 +70,13 @@ func New() *Metrics {
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ClaimHook records one call of the claim hook: its outcome (one of a
+// small set: claimhook.OutcomeAllow, OutcomeRefuse, OutcomeError) and how
+// long it took.
+func (m *Metrics) ClaimHook(outcome string, d time.Duration) {
+	m.claimHook.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // Request records one finished HTTP request. Every label value comes from

@@ -45,6 +45,7 @@ const (
 	CodeImageTooLarge          Code = "ImageTooLarge"          // 422: over the pixel caps
 	CodeActiveContent          Code = "ActiveContent"          // 422: script or markup in kept metadata
 	CodeBlockedContent         Code = "BlockedContent"         // 422: these bytes were taken down and blocklisted
+	CodeContentRejected        Code = "ContentRejected"        // 422: the site's claim hook refused the image (the detail is its reason)
 	CodeForbidden              Code = "Forbidden"              // 403: authenticated, but not allowed
 	CodeRateLimited            Code = "RateLimited"            // 429: too many requests; see Retry-After
 	CodeServiceUnavailable     Code = "ServiceUnavailable"     // 503: busy or shutting down; see Retry-After
@@ -130,6 +131,8 @@ var codes = []CodeInfo{
 		"{file} carries markup or script in its metadata; save it again without metadata"},
 	{CodeBlockedContent, 422, "Blocked content", 0,
 		"{file} was taken down by a moderator and may not be uploaded again"},
+	{CodeContentRejected, 422, "Content rejected", 0,
+		"the site refused {file}"},
 	{CodeForbidden, 403, "Forbidden", 0,
 		"these credentials may not upload"},
 	{CodeRateLimited, 429, "Too many requests", 0,

@@ -50,6 +50,7 @@ func TestRetryable(t *testing.T) {
 		{CodeIncompleteBody, true},
 		{"ExpiredToken", true}, // S3's UploadURLExpired: a fresh URL
 		{CodeBlockedContent, false},
+		{CodeContentRejected, false},
 		{CodeContentMismatch, false},
 		{CodeFileTooLarge, false},
 		{CodeUnauthorized, false},

@@ -60,8 +60,9 @@ func flagDefaults() map[string]string {
 		"near_duplicate_distance":            strconv.Itoa(core.DefaultNearDuplicateDistance),
 		"blocklist_poll":                     core.DefaultHashesPoll.String(),
 		// One flag for both stores: their defaults are one number.
-		"store_timeout": postgres.DefaultTimeout.String(),
-		"ready_timeout": core.DefaultReadyTimeout.String(),
+		"store_timeout":      postgres.DefaultTimeout.String(),
+		"ready_timeout":      core.DefaultReadyTimeout.String(),
+		"claim_hook_timeout": core.DefaultClaimReviewTimeout.String(),
 	}
 }
 

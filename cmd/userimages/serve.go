@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"userimages/claimhook"
 	"userimages/composer"
 	"userimages/console"
 	"userimages/core"
@@ -120,6 +121,14 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	s.closers = append(s.closers, st.Close)
+	https, err := c.https(s, log)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = metrics.New()
+	if st.hook, err = c.claimHook(s, st); err != nil {
+		return nil, err
+	}
 	svc, err := c.services(ctx, st, log)
 	if err != nil {
 		return nil, err
@@ -130,17 +139,6 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	s.closers = append(s.closers, closeLimiter)
-	s.publicURL = c.PublicURL
-	var https *httpsserve.Server
-	if httpsCfg := c.httpsConfig(); httpsCfg.Enabled() {
-		if https, err = httpsserve.New(httpsCfg, log); err != nil {
-			return nil, err
-		}
-		if s.publicURL == "" {
-			s.publicURL = https.PublicURL(httpsPort(s.httpsLn))
-		}
-	}
-	s.metrics = metrics.New()
 	s.metrics.Outbox(func() ([]metrics.OutboxCount, error) { return outboxCounts(svc.Outbox) })
 	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Lookalikes: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
 		ImageOrigins: imageOrigins(c, st), ThumbWidth: thumbWidth(c.VarWidths)})
@@ -157,6 +155,9 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	apiConfig.UploadPath = selfsign.PathPrefix
 	apiConfig.Limiter = limiter
 	apiConfig.Composer = composer.Handler(composerConfig(svc, s.publicURL, st))
+	if st.hook != nil {
+		apiConfig.ReviewBytes, apiConfig.ReviewPath = st.hook, claimhook.PathPrefix
+	}
 	api, err := httpapi.New(httpapi.ServicesOf(svc), apiConfig, log, nil)
 	if err != nil {
 		return nil, err
@@ -175,6 +176,38 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 		}
 	}
 	return s, nil
+}
+
+// https is the HTTPS server when HTTPS is on, else nil; it sets s's public
+// URL: --public-url, else the HTTPS origin of the first --domain.
+func (c *serveCmd) https(s *server, log *slog.Logger) (*httpsserve.Server, error) {
+	s.publicURL = c.PublicURL
+	httpsCfg := c.httpsConfig()
+	if !httpsCfg.Enabled() {
+		return nil, nil
+	}
+	https, err := httpsserve.New(httpsCfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if s.publicURL == "" {
+		s.publicURL = https.PublicURL(httpsPort(s.httpsLn))
+	}
+	return https, nil
+}
+
+// claimHook is the claim hook of --claim-hook, which reviews claims and
+// serves its bytes URLs, its latency in s's metrics; nil without one. Its
+// bytes URLs are on s's base URL unless --claim-hook-bytes-url says
+// otherwise.
+func (c *serveCmd) claimHook(s *server, st *stores) (*claimhook.Hook, error) {
+	cfg, err := c.claimHookFlags.config(s.baseURL(), c.HookTime)
+	if err != nil || cfg.URL == "" {
+		return nil, flagError(err)
+	}
+	cfg.Observe = s.metrics.ClaimHook
+	hook, err := claimhook.New(cfg, st.blobs)
+	return hook, flagError(err)
 }
 
 // listenMetrics serves /metrics, and nothing else, on a listener of its

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"userimages/backup"
+	"userimages/claimhook"
 	"userimages/core"
 	"userimages/httpapi"
 	"userimages/httpsserve"
@@ -22,6 +24,7 @@ import (
 	"userimages/purge"
 	"userimages/ratelimit/redisrate"
 	"userimages/s3store"
+	"userimages/stdwebhook"
 )
 
 // serveCmd is the configuration of `userimages serve`: every field is a
@@ -37,6 +40,7 @@ type serveCmd struct {
 	location
 	imageServingFlags
 	purgeFlags
+	claimHookFlags
 	apiFlags
 	limiterFlags
 	policyFlags
@@ -185,6 +189,45 @@ type policyFlags struct {
 	VarPregen   []variantFlag `name:"variant-pregenerate" help:"Variant made in the background when an image is claimed, WIDTH.FORMAT, e.g. 640.webp (repeatable; the variable is comma-separated; default none: made on first request)." env:"USERIMAGES_VARIANT_PREGENERATE" placeholder:"W.FMT"`
 	NearDup     int           `name:"near-duplicate-distance" help:"Most bits an upload's perceptual hash (PDQ) may differ from a blocked picture's for it to be refused as BlockedContent (1-64; 31 is PDQ's authors' threshold)." default:"${near_duplicate_distance}" env:"USERIMAGES_NEAR_DUPLICATE_DISTANCE" placeholder:"BITS"`
 	HashesPoll  time.Duration `name:"blocklist-poll" help:"How often the blocked hashes other instances or the command line added or removed are read." default:"${blocklist_poll}" env:"USERIMAGES_BLOCKLIST_POLL"`
+	HookTime    time.Duration `name:"claim-hook-timeout" help:"With --claim-hook: how long a claim waits for the hook's verdict (100ms to 1m)." default:"${claim_hook_timeout}" env:"USERIMAGES_CLAIM_HOOK_TIMEOUT"`
+	HookOnError string        `name:"claim-hook-on-error" help:"With --claim-hook: what a claim does when the hook gives no verdict in time or answers a non-2xx status: fail (503 with Retry-After; nothing published) or allow (publish)." default:"fail" enum:"fail,allow" env:"USERIMAGES_CLAIM_HOOK_ON_ERROR"`
+}
+
+// claimHookFlags mirror claimhook.Config. The secret is read from
+// USERIMAGES_CLAIM_HOOK_SECRET only, never from a flag, which other users
+// of the machine can read.
+type claimHookFlags struct {
+	ClaimHook      string `name:"claim-hook" help:"URL of the host app's claim hook, asked (a signed POST) about every image before it is published; secret in USERIMAGES_CLAIM_HOOK_SECRET (whsec_…). See docs/claim-hook.md." env:"USERIMAGES_CLAIM_HOOK" placeholder:"URL"`
+	ClaimHookBytes string `name:"claim-hook-bytes-url" help:"With --claim-hook: scheme://host[:port] the hook reaches this server at to read the image (default: --public-url, else this server's listener)." env:"USERIMAGES_CLAIM_HOOK_BYTES_URL" placeholder:"URL"`
+}
+
+// claimHookSecretEnv holds the claim hook's secret.
+const claimHookSecretEnv = "USERIMAGES_CLAIM_HOOK_SECRET"
+
+// config is the claim hook's configuration, with base as the bytes URLs'
+// base unless --claim-hook-bytes-url gives one; the zero Config when
+// there is no hook.
+func (f claimHookFlags) config(base string, timeout time.Duration) (claimhook.Config, error) {
+	if f.ClaimHook == "" {
+		if f.ClaimHookBytes != "" {
+			return claimhook.Config{}, errors.New("--claim-hook-bytes-url needs --claim-hook")
+		}
+		return claimhook.Config{}, nil
+	}
+	secret, err := stdwebhook.ParseSecret(os.Getenv(claimHookSecretEnv))
+	if err != nil {
+		return claimhook.Config{}, fmt.Errorf("%s: %w", claimHookSecretEnv, err)
+	}
+	cfg := claimhook.Config{URL: f.ClaimHook, Secret: secret, BytesBaseURL: cmp.Or(f.ClaimHookBytes, base),
+		BytesTTL: cmp.Or(timeout, core.DefaultClaimReviewTimeout) + time.Minute}
+	return cfg, cfg.Validate()
+}
+
+// validate checks the claim hook's flags before the listener's address,
+// the bytes URLs' default base, is known.
+func (c *serveCmd) validateClaimHook() error {
+	_, err := c.claimHookFlags.config(cmp.Or(c.PublicURL, "http://127.0.0.1"), c.HookTime)
+	return err
 }
 
 // jwtFlags mirror jwtauth.Config: the users a host app vouches for with
@@ -233,6 +276,7 @@ func (c *serveCmd) validate() error {
 		c.checkStores,
 		func() error { _, err := c.purgeFlags.targets(); return err },
 		c.jwtFlags.validate,
+		c.validateClaimHook,
 	} {
 		if err := check(); err != nil {
 			return flagError(err)
@@ -321,6 +365,13 @@ func fieldFlags() map[any]string {
 		core.ConfigSignInFreeFailures:    "--signin-free-failures",
 		core.ConfigSignInDelay:           "--signin-delay",
 		core.ConfigSignInMaxDelay:        "--signin-max-delay",
+		core.ConfigClaimReviewTimeout:    "--claim-hook-timeout",
+		core.ConfigClaimReviewOnError:    "--claim-hook-on-error",
+
+		claimhook.ConfigURL:          "--claim-hook",
+		claimhook.ConfigSecret:       claimHookSecretEnv,
+		claimhook.ConfigBytesBaseURL: "--claim-hook-bytes-url",
+		claimhook.ConfigBytesTTL:     "--claim-hook-timeout",
 
 		httpapi.ConfigPublicURL:                      "--public-url",
 		httpapi.ConfigCORSOrigins:                    "--cors-origin",
@@ -370,7 +421,7 @@ func (f policyFlags) config() core.Config {
 		SignInFreeFailures: f.SignInFree, SignInDelay: f.SignInDelay, SignInMaxDelay: f.SignInMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
 		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree, ReadyTimeout: f.ReadyTime,
 		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen),
-		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll}
+		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll, ClaimReviewTimeout: f.HookTime, ClaimReviewOnError: f.HookOnError}
 }
 
 // tokenDeleteWindow is core's TokenDeleteWindow for the flag's value: 0

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"userimages/claimhook"
 	"userimages/core"
 	"userimages/internal/durable"
 	"userimages/internal/private"
@@ -133,6 +134,9 @@ type stores struct {
 	// vouch checks the host app's JWTs: serve's --jwt-… flags; nil for
 	// the other commands, and when they are not given.
 	vouch *jwtauth.Verifier
+	// hook reviews claims: serve's --claim-hook; nil for the other
+	// commands, and when it is not given.
+	hook *claimhook.Hook
 }
 
 // open opens l's stores, creating the embedded ones on first use.
@@ -279,6 +283,9 @@ func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[str
 		HostUsers: m, Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.vouch != nil { // a nil interface, not a typed nil pointer
 		d.Vouch = st.vouch
+	}
+	if st.hook != nil {
+		d.Reviewer = st.hook
 	}
 	if st.disk != nil {
 		// PUT bodies are checked in scratch files on the disk they are
