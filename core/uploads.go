@@ -354,15 +354,8 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 			return Image{}, err
 		}
 		if reviewed {
-			img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
-				NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+			img, err := s.publish(ctx, token, brandID, claimant, checkedStaged)
 			if err == nil {
-				if checkedStaged {
-					deleteBlob(ctx, s.blobs, s.log, stagingKey(token))
-				}
-				if s.pregen != nil {
-					s.pregen.Pregenerate(img)
-				}
 				return img, nil
 			}
 			// ErrExist: the image id or token is taken (a racing claim won).
@@ -403,6 +396,24 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 			return img, err
 		}
 	}
+}
+
+// publish makes the claim's transition (ClaimUpload), and then deletes
+// the staged bytes, if checkedStaged, and has the variants made; its
+// errors are ClaimUpload's.
+func (s *Uploads) publish(ctx context.Context, token, brandID string, claimant int64, checkedStaged bool) (Image, error) {
+	img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
+		NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+	if err != nil {
+		return Image{}, err
+	}
+	if checkedStaged {
+		deleteBlob(ctx, s.blobs, s.log, stagingKey(token))
+	}
+	if s.pregen != nil {
+		s.pregen.Pregenerate(img)
+	}
+	return img, nil
 }
 
 // screenClaim refuses the claim of token's received upload, when
