@@ -28,7 +28,7 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/MicahParks/jwkset v0.11.4 // indirect
+require github.com/MicahParks/jwkset v0.11.4
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
