@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,102 +71,181 @@ func (h *harness) variantGet(ctx context.Context) error {
 	return h.againstNginx(ctx, "variant-get", side{"userimages", ours.pid(), getLoop(c, ours.base+img.UserImage.Path+variantQuery, len(served))}, "variant.webp", served)
 }
 
-// coldPhotos is how many distinct 12 MP photos the cold scenario makes:
-// each is generated once, so the run ends when they are used up.
+// coldPhotos is how many distinct 12 MP photos a round of the cold
+// scenario makes variants of: each side of a round works through them all
+// once, so a round ends when they are used up.
 const coldPhotos = 24
 
 // variantCold: first requests of 640 px WebP variants of distinct 12 MP
-// JPEGs (each made on request) at concurrency = cores, then libvips'
-// vipsthumbnail doing the same resize of the same files in one process.
-// Both are also given in CPU seconds per image, which other work on the
-// machine disturbs less than wall time.
+// JPEGs (each made on request) at concurrency = cores, against libvips'
+// vipsthumbnail doing the same resize of the same files in one process,
+// alternating in h.rounds rounds (ABBA, as alternate): every round our
+// server makes the variants of its own uploads of the photos (so all are
+// cold), prepared untimed before the first round. Both sides are also
+// given in CPU time per image, which other work on the machine disturbs
+// less than wall time.
 func (h *harness) variantCold(ctx context.Context) error {
 	photos := photos12MP(coldPhotos)
 	data, err := h.fresh("variant-cold")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(data)
 	ours, err := h.startOurs(data, h.profileFile("variant-cold"), "--max-file-size", "10000000")
 	if err != nil {
 		return err
 	}
+	defer ours.stop()
 	conc := runtime.NumCPU()
 	c := newClient(conc)
-	paths, err := prepare(len(photos), 4, func(i int) (string, error) {
-		img, err := flow(ctx, c, ours.base, photos[i])
+	rounds := max(1, h.rounds)
+	all, err := prepare(rounds*len(photos), 4, func(i int) (string, error) {
+		img, err := flow(ctx, c, ours.base, photos[i%len(photos)])
 		return img.UserImage.Path, err
 	})
 	if err != nil {
-		ours.stop()
 		return err
 	}
-	settle(ctx)
-	cpu0 := procCPU(ours.pid())
-	r := drive(ctx, "variant-cold", "userimages", "cold", ours.pid(), conc, 10*time.Minute, func(ctx context.Context, _ int) (int64, error) {
+	// Every accepted image is hashed (PDQ) in the background after its
+	// PUT: the rounds start once that is done.
+	if !waitIdle(ctx, ours.pid(), 3*time.Minute) {
+		h.note("variant-cold: our server was still busy 3 minutes after the uploads")
+	}
+	var vips *vipsPeer
+	if h.peers && h.vips != "" {
+		if vips, err = h.newVipsPeer(photos); err != nil {
+			return err
+		}
+		defer os.RemoveAll(vips.dir)
+	}
+	for round := 1; round <= rounds && ctx.Err() == nil; round++ {
+		paths := &pool[string]{items: all.items[(round-1)*len(photos) : round*len(photos)]}
+		sides := []func() error{
+			func() error { return h.coldOurs(ctx, ours.pid(), c, ours.base, paths, conc, round) },
+		}
+		if vips != nil {
+			sides = append(sides, func() error { return vips.run(ctx, h, round) })
+		}
+		if round%2 == 0 {
+			slices.Reverse(sides)
+		}
+		for _, run := range sides {
+			settle(ctx)
+			if err := run(); err != nil {
+				return err
+			}
+		}
+	}
+	if vips != nil {
+		h.note("variant-cold libvips (%s): p50/p99 are of one process per image, its start included; images/s of one process over every file; mean WebP %d bytes",
+			vipsVersion(h.vips), vips.meanSize())
+	}
+	return nil
+}
+
+// coldOurs is our side of a round of variant-cold: the variants of the
+// photos at paths, conc at a time.
+func (h *harness) coldOurs(ctx context.Context, pid int, c *http.Client, base string, paths *pool[string], conc, round int) error {
+	cpu0 := procCPU(pid)
+	var size atomic.Int64
+	r := drive(ctx, "variant-cold", "userimages", "cold", pid, conc, 10*time.Minute, func(ctx context.Context, _ int) (int64, error) {
 		p, err := paths.take()
 		if err != nil {
 			return 0, err
 		}
-		buf, err := do(ctx, c, "GET", ours.base+p+variantQuery, nil, nil, 200, nil)
+		buf, err := do(ctx, c, "GET", base+p+variantQuery, nil, nil, 200, nil)
 		if err != nil {
 			return 0, err
 		}
+		size.Add(int64(buf.Len()))
 		return int64(buf.Len()), nil
 	})
-	cpu := procCPU(ours.pid()) - cpu0
+	cpu := procCPU(pid) - cpu0
+	r.Round = round
 	h.add(r)
-	ours.stop()
-	os.RemoveAll(data)
-	if r.Requests > 0 {
-		h.note("variant-cold userimages: %.0f ms of CPU per 12 MP JPEG → 640 px WebP (%d images, c=%d)", 1000*cpu.Seconds()/float64(r.Requests), r.Requests, conc)
+	if r.Requests == 0 {
+		return fmt.Errorf("variant-cold: no variant made (%s)", r.FirstError)
 	}
-	if !h.peers || h.vips == "" {
-		return nil
-	}
+	h.note("variant-cold round %d userimages: %.0f ms of CPU per 12 MP JPEG → 640 px WebP (%d images, c=%d), mean WebP %d bytes",
+		round, 1000*cpu.Seconds()/float64(r.Requests), r.Requests, conc, size.Load()/int64(r.Requests))
+	return nil
+}
+
+// vipsPeer is libvips' side of variant-cold: the photos as files.
+type vipsPeer struct {
+	bin   string
+	dir   string
+	files []string
+}
+
+func (h *harness) newVipsPeer(photos [][]byte) (*vipsPeer, error) {
 	dir, err := h.fresh("vips")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	var files []string
+	v := &vipsPeer{bin: h.vips, dir: dir}
 	for i, p := range photos {
 		f := filepath.Join(dir, fmt.Sprintf("p%02d.jpg", i))
 		if err := os.WriteFile(f, p, 0o644); err != nil {
-			return err
+			return nil, err
 		}
-		files = append(files, f)
+		v.files = append(v.files, f)
 	}
-	settle(ctx)
-	// One process over every file: its throughput (and CPU).
-	cmd := exec.CommandContext(ctx, h.vips, append(files, "-s", "640", "-o", "%s.webp[Q=80]")...)
+	return v, nil
+}
+
+// run is one round: one process over every file (its throughput and
+// CPU), then one process per file (the latency of each, start included).
+func (v *vipsPeer) run(ctx context.Context, h *harness, round int) error {
+	load := loadAvg()
+	cmd := exec.CommandContext(ctx, v.bin, append(slices.Clone(v.files), "-s", "640", "-o", "%s.webp[Q=80]")...)
 	t0 := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("vipsthumbnail: %v: %s", err, out)
 	}
-	vipsCPU := cpuOf(cmd.ProcessState)
-	// One process per file: the latency of each, start included.
+	cpu := cpuOf(cmd.ProcessState)
 	var lats []time.Duration
-	for _, f := range files {
+	for _, f := range v.files {
 		t := time.Now()
-		if out, err := exec.CommandContext(ctx, h.vips, f, "-s", "640", "-o", "%s-1.webp[Q=80]").CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, v.bin, f, "-s", "640", "-o", "%s-1.webp[Q=80]").CombinedOutput(); err != nil {
 			return fmt.Errorf("vipsthumbnail: %v: %s", err, out)
 		}
 		lats = append(lats, time.Since(t))
 	}
 	s := summarize(lats)
-	h.add(result{Scenario: "variant-cold", Target: "libvips", Op: "cold", Concurrency: 1, Seconds: wall.Seconds(), Requests: len(files),
-		ReqPerSec: float64(len(files)) / wall.Seconds(), P50Ms: ms(s.P50), P90Ms: ms(s.P90), P99Ms: ms(s.P99), MaxMs: ms(s.Max), MeanMs: ms(s.Mean), LoadAvg: loadAvg()})
+	n := len(v.files)
+	h.add(result{Scenario: "variant-cold", Target: "libvips", Op: "cold", Round: round, Concurrency: 1, Seconds: wall.Seconds(), Requests: n,
+		ReqPerSec: float64(n) / wall.Seconds(), P50Ms: ms(s.P50), P90Ms: ms(s.P90), P99Ms: ms(s.P99), MaxMs: ms(s.Max), MeanMs: ms(s.Mean), LoadAvg: load})
+	h.note("variant-cold round %d libvips: %d images in one process in %s, %.0f ms of CPU per image",
+		round, n, wall.Round(time.Millisecond), 1000*cpu.Seconds()/float64(n))
+	return nil
+}
+
+// meanSize is the mean size of the WebPs of the last run.
+func (v *vipsPeer) meanSize() int {
 	sizes := 0
-	for _, f := range files {
+	for _, f := range v.files {
 		if st, err := os.Stat(strings.TrimSuffix(f, ".jpg") + ".webp"); err == nil {
 			sizes += int(st.Size())
 		}
 	}
-	h.note("variant-cold libvips (%s): %d images in one process in %s, %.0f ms of CPU per image; p50/p99 are of one process per image, its start included; mean WebP %d bytes",
-		vipsVersion(h.vips), len(files), wall.Round(time.Millisecond), 1000*vipsCPU.Seconds()/float64(len(files)), sizes/len(files))
-	return nil
+	return sizes / len(v.files)
+}
+
+// waitIdle waits until process pid uses less than 5 % of a core over a
+// second, or until limit; it reports whether it did.
+func waitIdle(ctx context.Context, pid int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		c0 := procCPU(pid)
+		time.Sleep(time.Second)
+		if procCPU(pid)-c0 < 50*time.Millisecond {
+			return true
+		}
+	}
+	return false
 }
 
 // procCPU is the user + system CPU time process pid has used.
