@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -65,6 +66,7 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // signatures and are left out, and an upload URL's path carries its
 // token, which claims the upload (see loggedPath).
 func (s *Server) logRequests(next http.Handler) http.Handler {
+	requestLog := cmp.Or(s.cfg.RequestLog, s.log)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
@@ -77,7 +79,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if s.cfg.Metrics != nil {
 			s.count(req.Pattern, r, rec, body.n, time.Since(start))
 		}
-		s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
+		requestLog.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", s.loggedPath(r.URL.Path)),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
 			slog.Int64("in_bytes", body.n), slog.String("remote", s.clientAddr(r)),

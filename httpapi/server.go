@@ -77,6 +77,9 @@ type Config struct {
 	// Metrics, when set, counts requests and upload outcomes and is served
 	// at GET /metrics unless HideMetrics. Default nil: no metrics.
 	Metrics *metrics.Metrics
+	// RequestLog takes the line logRequests writes per request, at Info
+	// (Error for a 5xx). Default nil: the server's log.
+	RequestLog *slog.Logger
 	// HideMetrics keeps GET /metrics off this handler (it answers 404, as
 	// any unknown route) while Metrics still counts: the caller serves
 	// Metrics.Handler elsewhere, e.g. on a private listener. Default
@@ -154,7 +157,9 @@ type Server struct {
 	verifier core.UploadCarrier
 	cfg      Config
 	log      *slog.Logger
-	now      func() time.Time
+	// cacheControl is the Cache-Control of images (see sendImage).
+	cacheControl string
+	now          func() time.Time
 	// uploads holds one element per PUT body being received; clientUploads
 	// counts them per client.
 	uploads       chan struct{}
@@ -183,6 +188,7 @@ func New(svc Services, cfg Config, log *slog.Logger, now func() time.Time) (*Ser
 		verifier = svc.Uploads.Carrier()
 	}
 	return &Server{svc: svc, verifier: verifier, cfg: cfg, log: log, now: now,
+		cacheControl:   fmt.Sprintf("public, max-age=%d, s-maxage=%d, immutable", int(cfg.BrowserMaxAge.Seconds()), int(sharedMaxAge.Seconds())),
 		uploads:        make(chan struct{}, cfg.MaxConcurrentUploads),
 		clientUploads:  clientSlots{max: cfg.MaxConcurrentUploadsPerClient, held: map[string]int{}},
 		clientVariants: clientSlots{max: cfg.MaxConcurrentVariantsPerClient, held: map[string]int{}}}, nil
@@ -558,7 +564,7 @@ func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, img core.Imag
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("ETag", etag)
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d, s-maxage=%d, immutable", int(s.cfg.BrowserMaxAge.Seconds()), int(sharedMaxAge.Seconds())))
+	h.Set("Cache-Control", s.cacheControl)
 	tagImage(h, img)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
@@ -567,9 +573,37 @@ func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, img core.Imag
 		// net/http sends an *os.File (inside the io.LimitedReader of
 		// ServeContent) with sendfile(2) instead of copying it.
 		content = f.File()
+		w = headerFirst{w}
 	}
 	http.ServeContent(w, r, "", img.CreatedAt, content)
 }
+
+// headerFirst sends the header as soon as it is written (200 or 206), so
+// that net/http's ReadFrom hands the whole file to sendfile(2): with the
+// header not sent yet, it first reads 512 bytes of the file into its
+// buffer and writes them with the header (for a type sniff that a set
+// Content-Type makes moot), a read(2) and a copy per request.
+type headerFirst struct{ http.ResponseWriter }
+
+func (h headerFirst) WriteHeader(code int) {
+	h.ResponseWriter.WriteHeader(code)
+	if code == http.StatusOK || code == http.StatusPartialContent {
+		// An error here is the client's going away, which the body's
+		// write reports again.
+		_ = http.NewResponseController(h.ResponseWriter).Flush()
+	}
+}
+
+// ReadFrom is the underlying writer's (net/http's, through recorder),
+// which sends an *os.File with sendfile(2).
+func (h headerFirst) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := h.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(h.ResponseWriter, src)
+}
+
+func (h headerFirst) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // fileBlob is a core.Blob backed by an open file (localdisk's).
 type fileBlob interface{ File() *os.File }

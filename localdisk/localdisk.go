@@ -38,6 +38,8 @@ type Store struct {
 	// buffers are Put's copy buffers, reused: twice io.Copy's 32 KiB, for
 	// half the system calls per upload at a bounded cost per upload.
 	buffers sync.Pool
+	// open keeps the descriptors of objects read recently (openfiles.go).
+	open openFiles
 }
 
 // copyBufferSize is the size of Put's copy buffers.
@@ -217,7 +219,12 @@ func (b blob) ModTime() time.Time { return b.info.ModTime() }
 // is reading or seeking the blob; Close still goes through the blob.
 func (b blob) File() *os.File { return b.osFile }
 
+// Open opens key's file, or takes an idle descriptor of it from the
+// open-file cache (openfiles.go); the blob's Close gives it back.
 func (s *Store) Open(ctx context.Context, key string) (_ core.Blob, err error) {
+	if f, e, info := s.open.take(key); f != nil {
+		return &leased{blob{f, info}, s, key, e}, nil
+	}
 	defer func() { err = fault(err) }()
 	p, err := s.path(key)
 	if err != nil {
@@ -235,7 +242,25 @@ func (s *Store) Open(ctx context.Context, key string) (_ core.Blob, err error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
-	return blob{f, info}, nil
+	return &leased{blob{f, info}, s, key, s.open.entry(key)}, nil
+}
+
+// leased is a blob whose descriptor goes back to the open-file cache
+// when closed (once: a second Close is an error, as for a file).
+type leased struct {
+	blob
+	s     *Store
+	key   string
+	entry *openEntry
+}
+
+func (l *leased) Close() error {
+	if l.s == nil {
+		return os.ErrClosed
+	}
+	s := l.s
+	l.s = nil
+	return s.open.give(l.key, l.entry, l.osFile)
 }
 
 func (s *Store) Delete(ctx context.Context, key string) (err error) {
@@ -244,7 +269,9 @@ func (s *Store) Delete(ctx context.Context, key string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err = os.Remove(p)
+	s.open.forget(key)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil

@@ -89,7 +89,7 @@ func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (
 
 // buildServer opens the stores of a validated configuration, and wires the
 // service, the HTTP API and the listener.
-func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server, err error) {
+func buildServer(ctx context.Context, c *serveCmd, log, requestLog *slog.Logger) (_ *server, err error) {
 	s := &server{}
 	_, statErr := os.Stat(c.Data)
 	createsData := c.Data != "" && errors.Is(statErr, fs.ErrNotExist)
@@ -149,6 +149,7 @@ func buildServer(ctx context.Context, c *serveCmd, log *slog.Logger) (_ *server,
 	apiConfig.Console = func(g httpapi.SignInGate) http.Handler { return cons.Handler(g) }
 	apiConfig.Redirect = redirector(c, st.s3)
 	apiConfig.Metrics = s.metrics
+	apiConfig.RequestLog = requestLog
 	metricsAddr, metricsPublic := c.metricsPlace(https != nil)
 	apiConfig.HideMetrics = !metricsPublic
 	apiConfig.PublicURL = s.publicURL
@@ -329,7 +330,12 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(std.err, logOptions()))
+	logs := newBufferedLogs(std.err)
+	defer logs.buf.Flush() // the last lines, once every request is answered
+	flushCtx, stopFlushing := context.WithCancel(context.Background())
+	defer stopFlushing()
+	go logs.buf.run(flushCtx, logFlushEvery)
+	log := logs.log
 	if c.CPUProfile != "" {
 		stop, err := startCPUProfile(c.CPUProfile)
 		if err != nil {
@@ -337,7 +343,7 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 		}
 		defer stop()
 	}
-	s, err := buildServer(ctx, c, log)
+	s, err := buildServer(ctx, c, log, logs.requests)
 	if err != nil {
 		return err
 	}
