@@ -25,10 +25,11 @@ import (
 //     so a descriptor never sees other bytes than its key's.
 //
 // At most openFilesMax descriptors are kept idle, in all; one left idle
-// for openFilesIdle is closed, so an idle server keeps none.
+// for openFilesIdle is closed (within twice that), so a server idle for a
+// few seconds keeps none, as its SQLite readers (e2e TestWritePathUnderLoad).
 const (
 	openFilesMax  = 256
-	openFilesIdle = 10 * time.Second
+	openFilesIdle = 2 * time.Second
 )
 
 // openFiles is the idle descriptors by key. The zero value is ready to
