@@ -472,7 +472,8 @@ type PersonalDataErasure struct {
 
 // ErasureStore erases a user's personal data.
 type ErasureStore interface {
-	// ErasePersonalData does, in one transaction: disable user e.UserID;
+	// ErasePersonalData does, in one transaction: disable user e.UserID
+	// (emptying a host app user's Name and ContactEmail);
 	// delete their API tokens, console sessions and unclaimed uploads
 	// (whose bytes the sweeper then deletes as orphans); in their open
 	// reports replace Reporter by Alias and empty Detail; empty the
@@ -496,8 +497,9 @@ type HostUserStore interface {
 	// EnsureHostUser returns the user with u.Issuer and u.Subject (both
 	// non-empty), adding u when there is none (its Email is
 	// HostUserKey's), and setting Name and ContactEmail to u's when they
-	// differ: one conditional statement, so that two instances seeing the
-	// same new user at once both answer with one row. Disabled and
+	// differ, unless the user is disabled (an erased user's claims stay
+	// erased): one conditional statement, so that two instances seeing
+	// the same new user at once both answer with one row. Disabled and
 	// CreatedAt are kept as stored.
 	EnsureHostUser(ctx context.Context, u User) (User, error)
 }

@@ -11,7 +11,7 @@ import (
 func (s *DB) ErasePersonalData(ctx context.Context, e core.PersonalDataErasure) (err error) {
 	defer func() { err = fault(err) }()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := changedOne(tx.Exec(ctx, `UPDATE users SET disabled = true WHERE id = $1`, e.UserID)); err != nil {
+		if err := changedOne(tx.Exec(ctx, `UPDATE users SET disabled = true, name = '', contact_email = '' WHERE id = $1`, e.UserID)); err != nil {
 			return err
 		}
 		for _, q := range []struct {

@@ -375,7 +375,7 @@ const hostUserQuery = `SELECT ` + userColumns + ` FROM users WHERE issuer = $1 A
 func (s *DB) EnsureHostUser(ctx context.Context, u core.User) (_ core.User, err error) {
 	defer func() { err = fault(err) }()
 	got, err := scanUser(s.pool.QueryRow(ctx, hostUserQuery, u.Issuer, u.Subject))
-	if err == nil && got.Name == u.Name && got.ContactEmail == u.ContactEmail {
+	if err == nil && (got.Disabled || got.Name == u.Name && got.ContactEmail == u.ContactEmail) {
 		return got, nil
 	}
 	if err != nil && !errors.Is(err, core.ErrNotFound) {
@@ -384,7 +384,7 @@ func (s *DB) EnsureHostUser(ctx context.Context, u core.User) (_ core.User, err 
 	got, err = scanUser(s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, admin, created_at, disabled, issuer, subject, name, contact_email)
 		VALUES ($1, '', false, $2, false, $3, $4, $5, $6)
 		ON CONFLICT (issuer, subject) WHERE issuer <> '' DO UPDATE SET name = excluded.name, contact_email = excluded.contact_email
-		WHERE users.name <> excluded.name OR users.contact_email <> excluded.contact_email
+		WHERE NOT users.disabled AND (users.name <> excluded.name OR users.contact_email <> excluded.contact_email)
 		RETURNING `+userColumns, u.Email, u.CreatedAt, u.Issuer, u.Subject, u.Name, u.ContactEmail))
 	// ErrExist: a concurrent insert of the same user took the email key
 	// (a unique index that is not the conflict's target) first.

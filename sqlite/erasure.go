@@ -10,7 +10,7 @@ import (
 func (s *DB) ErasePersonalData(ctx context.Context, e core.PersonalDataErasure) (err error) {
 	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := affectedOne(s.txExec(tx, `UPDATE users SET disabled = 1 WHERE id = ?`, e.UserID)); err != nil {
+		if err := affectedOne(s.txExec(tx, `UPDATE users SET disabled = 1, name = '', contact_email = '' WHERE id = ?`, e.UserID)); err != nil {
 			return err
 		}
 		for _, q := range []struct {

@@ -497,7 +497,7 @@ const hostUserQuery = `SELECT ` + userColumns + ` FROM users WHERE issuer = ? AN
 func (s *DB) EnsureHostUser(ctx context.Context, u core.User) (_ core.User, err error) {
 	defer func() { err = fault(err) }()
 	got, err := scanUser(s.r.QueryRowContext(ctx, hostUserQuery, u.Issuer, u.Subject))
-	if err == nil && got.Name == u.Name && got.ContactEmail == u.ContactEmail {
+	if err == nil && (got.Disabled || got.Name == u.Name && got.ContactEmail == u.ContactEmail) {
 		return got, nil
 	}
 	if err != nil && !errors.Is(err, core.ErrNotFound) {
@@ -506,7 +506,8 @@ func (s *DB) EnsureHostUser(ctx context.Context, u core.User) (_ core.User, err 
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := s.txExec(tx, `INSERT INTO users (email, password_hash, admin, created_at, disabled, issuer, subject, name, contact_email)
 			VALUES (?, x'', 0, ?, 0, ?, ?, ?, ?)
-			ON CONFLICT (issuer, subject) WHERE issuer <> '' DO UPDATE SET name = excluded.name, contact_email = excluded.contact_email`,
+			ON CONFLICT (issuer, subject) WHERE issuer <> '' DO UPDATE SET name = excluded.name, contact_email = excluded.contact_email
+			WHERE NOT users.disabled`,
 			u.Email, micros(u.CreatedAt), u.Issuer, u.Subject, u.Name, u.ContactEmail); err != nil {
 			return mapErr(err)
 		}

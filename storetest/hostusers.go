@@ -43,15 +43,32 @@ func testHostUsers(t *testing.T, open openMeta) {
 	noErr(t, "EnsureHostUser again", err)
 	checkUser(t, "EnsureHostUser again", got, want)
 
-	// New claims replace the old ones; Disabled is kept.
-	noErr(t, "DisableUser", s.DisableUser(ctx, want.ID))
-	want.Name, want.ContactEmail, want.Disabled = "Ann B.", "", true
+	// New claims replace the old ones.
+	want.Name, want.ContactEmail = "Ann B.", ""
 	got, err = s.EnsureHostUser(ctx, hostUser(iss, "42", "Ann B.", "", base.Add(3*time.Hour)))
 	noErr(t, "EnsureHostUser with new claims", err)
 	checkUser(t, "EnsureHostUser with new claims", got, want)
+	// A disabled user's are not changed, and Disabled is kept.
+	noErr(t, "DisableUser", s.DisableUser(ctx, want.ID))
+	want.Disabled = true
+	got, err = s.EnsureHostUser(ctx, hostUser(iss, "42", "Ann C.", "c@example.com", base.Add(4*time.Hour)))
+	noErr(t, "EnsureHostUser of a disabled user", err)
+	checkUser(t, "EnsureHostUser of a disabled user", got, want)
+
+	// An erasure empties the claims, and a later token does not bring
+	// them back.
+	erased, err := s.EnsureHostUser(ctx, hostUser(iss, "erased", "Eve", "eve@example.com", base))
+	noErr(t, "EnsureHostUser(erased)", err)
+	noErr(t, "ErasePersonalData", s.ErasePersonalData(ctx, core.PersonalDataErasure{UserID: erased.ID, Reporter: "u:erased", Alias: "erased-1",
+		Event: core.ModerationEvent{Action: core.ActionErase, Target: fmt.Sprintf("user:%d", erased.ID), By: "cli:test", At: base}}))
+	got, err = s.EnsureHostUser(ctx, hostUser(iss, "erased", "Eve", "eve@example.com", base.Add(time.Hour)))
+	noErr(t, "EnsureHostUser after the erasure", err)
+	if got.ID != erased.ID || !got.Disabled || got.Name != "" || got.ContactEmail != "" {
+		t.Errorf("EnsureHostUser after the erasure: got %+v, want user %d disabled, with no name or email", got, erased.ID)
+	}
 
 	// Another issuer, or a subject differing only in case, is another user.
-	seen := map[int64]bool{localID: true, want.ID: true}
+	seen := map[int64]bool{localID: true, want.ID: true, erased.ID: true}
 	for _, u := range []core.User{hostUser("https://other.example.com", "42", "", "", base), hostUser(iss, "Ab", "", "", base), hostUser(iss, "ab", "", "", base)} {
 		got, err := s.EnsureHostUser(ctx, u)
 		noErr(t, fmt.Sprintf("EnsureHostUser(%s, %s)", u.Issuer, u.Subject), err)
