@@ -180,6 +180,12 @@ type Image struct {
 	Path        string // /hc/user_images/<id>.<ext>: what goes into a post
 	Size        int64  // bytes served
 	URL         string // the base URL + Path
+	// Width and Height are the picture's size in pixels as it is shown
+	// (upright), as the server said it (api.ImageWidthHeader with the
+	// claim, or Client.Measure); 0 when it did not (Zendesk, or an image
+	// a userimages server stored before it kept sizes). Srcset reads
+	// Width.
+	Width, Height int
 }
 
 // Upload uploads size bytes from r as an image of contentType to brandID
@@ -212,7 +218,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 	size = body.size
 
 	var up api.CreateUploadResponse
-	err = c.postJSON(ctx, api.RouteCreateUpload, api.CreateUploadRequest{ContentType: contentType, FileSize: size}, &up)
+	_, err = c.postJSON(ctx, api.RouteCreateUpload, api.CreateUploadRequest{ContentType: contentType, FileSize: size}, &up)
 	if err != nil {
 		return Image{}, fmt.Errorf("create upload: %w", err)
 	}
@@ -231,7 +237,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 	}
 
 	var claimed api.ClaimResponse
-	err = c.postJSON(ctx, api.RouteClaim, api.ClaimRequest{Token: up.Upload.Token, BrandID: brandID}, &claimed)
+	header, err := c.postJSON(ctx, api.RouteClaim, api.ClaimRequest{Token: up.Upload.Token, BrandID: brandID}, &claimed)
 	if err != nil {
 		return Image{}, fmt.Errorf("claim: %w", err)
 	}
@@ -240,6 +246,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, contentType string, si
 		return Image{}, errors.New("claim: the answer has no user_image.path")
 	}
 	img := Image{ContentType: ui.ContentType, Path: ui.Path, Size: ui.Size, URL: ui.Path}
+	img.Width, img.Height = imageSize(header)
 	if !strings.HasPrefix(ui.Path, "http://") && !strings.HasPrefix(ui.Path, "https://") {
 		img.URL = c.base + "/" + strings.TrimPrefix(ui.Path, "/")
 	}
@@ -305,13 +312,14 @@ func formatNames() string {
 
 // postJSON POSTs payload as JSON to route, one of the API's POSTs without
 // wildcards, with the client's credentials and decodes a 2xx answer into
-// out, retrying where that is safe.
-func (c *Client) postJSON(ctx context.Context, route api.Route, payload, out any) error {
+// out, retrying where that is safe. It returns the answer's headers.
+func (c *Client) postJSON(ctx context.Context, route api.Route, payload, out any) (http.Header, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.retry(ctx, func(int) (bool, error) {
+	var header http.Header
+	err = c.retry(ctx, func(int) (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, route.Method(), c.base+route.Path(), bytes.NewReader(b))
 		if err != nil {
 			return false, err
@@ -335,8 +343,10 @@ func (c *Client) postJSON(ctx context.Context, route api.Route, payload, out any
 		if err := json.Unmarshal(answer, out); err != nil {
 			return false, fmt.Errorf("HTTP %d with an answer that is not the API's JSON (is the base URL right?): %w", res.StatusCode, err)
 		}
+		header = res.Header
 		return false, nil
 	})
+	return header, err
 }
 
 // put sends body to the presigned upload URL with exactly the given

@@ -49,10 +49,13 @@ func ExampleError() {
 }
 
 func ExampleImage_Srcset() {
-	img := client.Image{Path: "/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg", URL: "https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg"}
-	fmt.Println(img.VariantURL(640, "webp"))
-	fmt.Println(img.Srcset([]int{320, 640}))
+	// An Image from Upload (or Measure) knows the picture's width when the
+	// server says it: the srcset then lists no width the picture does not
+	// have, and the picture itself at its own.
+	img := client.Image{Path: "/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg", URL: "https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg", Width: 500, Height: 375}
+	fmt.Println(img.VariantURL(320, "webp"))
+	fmt.Println(img.Srcset([]int{320, 640, 1280}))
 	// Output:
-	// https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=640&fm=webp
-	// https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=320&auto=format 320w, https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=640&auto=format 640w
+	// https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=320&fm=webp
+	// https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=320&auto=format 320w, https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg 500w
 }

@@ -28,6 +28,10 @@ type Upload struct {
 	// after the PUT (FingerprintStore).
 	PDQ        string
 	PDQQuality int
+	// Width and Height are the picture's size in pixels as it is shown
+	// (upright: its EXIF orientation applied), set with ImageID; 0 when
+	// unknown (stored before they were kept).
+	Width, Height int
 }
 
 // Uploader says who sent an upload, for moderation.
@@ -48,6 +52,9 @@ type Image struct {
 	Uploader    Uploader
 	PDQ         string // as Upload.PDQ
 	PDQQuality  int
+	// Width and Height are as Upload's: the picture's upright size in
+	// pixels, 0 when unknown (published before they were kept).
+	Width, Height int
 }
 
 // User is an account that may authenticate; anonymous callers have none.

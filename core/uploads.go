@@ -24,6 +24,7 @@ import (
 	"github.com/userimages/userimages/client/api"
 
 	"userimages/imagesafe"
+	"userimages/variant"
 )
 
 // Uploads runs steps 1 to 3 of an upload: create (CreateUpload), receive
@@ -569,6 +570,10 @@ func (s *Uploads) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Pl
 		return fmt.Errorf("store %s: %w", up.Token, err)
 	}
 	up.State, up.ImageID, up.Size, up.SHA256 = StateReceived, id, plan.Size(), hex.EncodeToString(h.Sum(nil))
+	if up.Width, up.Height, err = uprightSize(plan, src, up.ContentType); err != nil {
+		deleteBlob(ctx, s.blobs, s.log, ImageKey(id))
+		return fmt.Errorf("keep %s: %w", up.Token, err)
+	}
 	blocked, err := s.blocks.IsBlocked(ctx, up.SHA256)
 	if err == nil && blocked {
 		err = blockedError()
@@ -583,6 +588,27 @@ func (s *Uploads) keepChecked(ctx context.Context, up Upload, plan *imagesafe.Pl
 		s.fingerprint.HashLater(id, up.ContentType)
 	}
 	return nil
+}
+
+// uprightSize is the size the checked copy of plan (cut from src) is shown
+// at. The plan knows its orientation when metadata was stripped (the
+// default); with Config.KeepMetadata the copy's header is read for it.
+func uprightSize(plan *imagesafe.Plan, src io.ReadSeeker, contentType string) (w, h int, err error) {
+	if plan.Orientation != 0 {
+		w, h = plan.Upright()
+		return w, h, nil
+	}
+	data, err := io.ReadAll(plan.Reader(src))
+	if err != nil {
+		return 0, 0, err
+	}
+	f, _ := api.FormatOf(contentType)
+	vs, err := variant.Inspect(data, f)
+	if err != nil {
+		return plan.Width, plan.Height, nil // checked already; a format variants cannot decode
+	}
+	w, h = vs.Upright()
+	return w, h, nil
 }
 
 func sameBrand(img Image, brandID string) (Image, error) {

@@ -53,6 +53,15 @@ type Variant struct {
 // (GET <path>?fm=webp, ?auto=format: a format without a width).
 const OwnWidth = 0
 
+// VariantSize is the size (upright, in pixels) of img's variant v; 0×0
+// when img's size is unknown (published before sizes were kept).
+func VariantSize(img Image, v Variant) (w, h int) {
+	if img.Width <= 0 || img.Height <= 0 {
+		return 0, 0
+	}
+	return variant.Size(img.Width, img.Height, v.Width, v.Format)
+}
+
 // VariantKey is the object key of image id's variant v, for serving it
 // from the object store or a CDN in front of it.
 func VariantKey(id string, v Variant) string { return variant.Key(id, v.Width, v.Format) }

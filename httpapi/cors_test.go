@@ -166,7 +166,7 @@ func TestCORSOnResponses(t *testing.T) {
 						t.Errorf("%s: Vary: Origin: got %v, want %v (Vary %q)", what, got, mode.wantVary, res.header.Values("Vary"))
 					}
 					exposed := headerTokens(res.header, "Access-Control-Expose-Headers")
-					for _, h := range []string{"x-rate-limit", "x-rate-limit-remaining", "retry-after", "x-request-id", "etag"} {
+					for _, h := range []string{"x-rate-limit", "x-rate-limit-remaining", "retry-after", "x-request-id", "etag", "x-image-width", "x-image-height"} {
 						if wantOrigin != "" && !slices.Contains(exposed, h) {
 							t.Errorf("%s: Access-Control-Expose-Headers %q: want %s in it", what, exposed, h)
 						}

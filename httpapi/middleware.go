@@ -165,7 +165,7 @@ const corsAllowedHeaderPrefix = "x-zendesk-"
 // corsExposedHeaders are the response headers pages may read.
 // X-Amz-Error-Code names an upload PUT's refusal as S3 does, for S3
 // clients.
-const corsExposedHeaders = "ETag, X-Amz-Error-Code, X-Request-Id, Retry-After, X-Rate-Limit, X-Rate-Limit-Remaining"
+const corsExposedHeaders = "ETag, X-Amz-Error-Code, X-Request-Id, Retry-After, X-Rate-Limit, X-Rate-Limit-Remaining, " + api.ImageWidthHeader + ", " + api.ImageHeightHeader
 
 // cors lets pages on the allowed origins call the API, PUT uploads with
 // the returned headers and read images with fetch; it answers preflights

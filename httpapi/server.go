@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -525,6 +526,8 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	}
 	var resp api.ClaimResponse
 	resp.UserImage.ContentType, resp.UserImage.Path, resp.UserImage.Size = img.ContentType, core.Path(img), img.Size
+	// The body is Zendesk's; the picture's size is said in headers.
+	setImageSize(w.Header(), img.Width, img.Height)
 	writeJSON(w, http.StatusCreated, resp)
 	return nil
 }
@@ -542,8 +545,19 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer blob.Close()
+	setImageSize(w.Header(), img.Width, img.Height)
 	s.sendImage(w, r, img, img.ContentType, `"`+img.SHA256+`"`, blob)
 	return nil
+}
+
+// setImageSize says a picture's size (upright, in pixels) in
+// api.ImageWidthHeader and api.ImageHeightHeader; nothing when it is
+// unknown (0: stored before sizes were kept).
+func setImageSize(h http.Header, width, height int) {
+	if width > 0 && height > 0 {
+		h.Set(api.ImageWidthHeader, strconv.Itoa(width))
+		h.Set(api.ImageHeightHeader, strconv.Itoa(height))
+	}
 }
 
 // tagImage names img in the headers caches in front purge by:
@@ -616,6 +630,7 @@ func (s *Server) redirectImage(w http.ResponseWriter, r *http.Request, id, ext s
 	if err != nil {
 		return err
 	}
+	setImageSize(w.Header(), img.Width, img.Height)
 	return s.redirectTo(w, r, img, core.ImageKey(img.ID))
 }
 

@@ -153,6 +153,8 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, id, ext st
 		return err
 	}
 	defer blob.Close()
+	vw, vh := core.VariantSize(img, v)
+	setImageSize(w.Header(), vw, vh)
 	if s.cfg.Redirect != nil {
 		return s.redirectTo(w, r, img, core.VariantKey(img.ID, v))
 	}

@@ -185,15 +185,29 @@ func formatOf(contentType string) (format, bool) {
 
 // Plan is the safe copy of an inspected image.
 type Plan struct {
+	// Width and Height are the pixels' size, before any orientation.
 	Width, Height int
-	pieces        []piece
-	inputSize     int64
+	// Orientation is the copy's EXIF orientation (1 to 8; 1 without one),
+	// read when stripping (Options.Strip); 0 when metadata is kept as it
+	// is, which is not read for it.
+	Orientation int
+	pieces      []piece
+	inputSize   int64
 }
 
 // piece is a literal or a range of the input.
 type piece struct {
 	lit    []byte
 	off, n int64
+}
+
+// Upright returns the size the copy is shown at: Width and Height swapped
+// when its orientation turns it a quarter (5 to 8).
+func (p *Plan) Upright() (w, h int) {
+	if p.Orientation >= 5 {
+		return p.Height, p.Width
+	}
+	return p.Width, p.Height
 }
 
 // Size is the size of the planned output.
@@ -277,8 +291,20 @@ func (e *exact) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// builder collects a plan's pieces, merging adjacent ranges.
-type builder struct{ pieces []piece }
+// builder collects a plan's pieces, merging adjacent ranges, and the
+// EXIF orientation the copy keeps.
+type builder struct {
+	pieces      []piece
+	orientation int // the first kept, 0 for none
+}
+
+// orient records o, the orientation of an EXIF structure the copy keeps,
+// unless an earlier one was: viewers follow the first.
+func (b *builder) orient(o int) {
+	if b.orientation == 0 {
+		b.orientation = o
+	}
+}
 
 func (b *builder) keep(off, n int64) {
 	if n == 0 {
@@ -324,7 +350,11 @@ func Inspect(r io.Reader, contentType string, opt Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Width: w, Height: h, pieces: b.pieces, inputSize: s.off + rest}, nil
+	o := b.orientation
+	if o == 0 && opt.Strip {
+		o = 1
+	}
+	return &Plan{Width: w, Height: h, Orientation: o, pieces: b.pieces, inputSize: s.off + rest}, nil
 }
 
 // Sniff checks the first bytes of an upload before the rest arrives: the

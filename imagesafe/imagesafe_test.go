@@ -116,6 +116,14 @@ func TestFixtures(t *testing.T) {
 			if got := outputOrientation(t, out, ct); got != tt.orientation {
 				t.Errorf("orientation: got %d, want %d", got, tt.orientation)
 			}
+			// The plan says the orientation kept (1 for none) and the size
+			// shown: a quarter turn (6) swaps width and height.
+			if want := max(tt.orientation, 1); plan.Orientation != want {
+				t.Errorf("Plan.Orientation: got %d, want %d", plan.Orientation, want)
+			}
+			if w, h := plan.Upright(); tt.orientation == 6 && (w != plan.Height || h != plan.Width) || tt.orientation == 0 && (w != plan.Width || h != plan.Height) {
+				t.Errorf("Plan.Upright: got %dx%d of %dx%d at orientation %d", w, h, plan.Width, plan.Height, tt.orientation)
+			}
 			if ct == "image/webp" && len(out) > 20 && string(out[12:16]) == "VP8X" {
 				// The flags must announce exactly the chunks left.
 				flags := out[20]

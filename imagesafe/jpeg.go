@@ -222,6 +222,7 @@ func (j *jpegWalk) app1(start int64, m byte) error {
 		return err
 	}
 	if o := exifOrientation(exif[6:]); o > 1 {
+		j.b.orient(o)
 		if minimal := orientationTIFF(o); bytes.Equal(exif[6:], minimal) {
 			j.b.keep(start, j.s.off-start) // stripped already
 		} else {

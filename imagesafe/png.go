@@ -507,6 +507,7 @@ func (p *pngWalk) plan(c pngChunkHead, data []byte, active *activeScanner) error
 		p.b.keep(c.start, n)
 	case p.opt.Strip && c.typ == "eXIf":
 		if o := exifOrientation(data); o > 1 {
+			p.b.orient(o)
 			if minimal := orientationTIFF(o); bytes.Equal(data, minimal) {
 				p.b.keep(c.start, n) // stripped already
 			} else {

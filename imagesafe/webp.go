@@ -446,6 +446,7 @@ func (w *webpWalk) exif(c webpChunkHead) error {
 		return nil
 	}
 	w.keptEXIF = true
+	w.kept.orient(o)
 	if minimal := orientationTIFF(o); bytes.Equal(exif, minimal) && c.n == int64(len(minimal)) {
 		w.keep(c) // stripped already
 	} else {
@@ -459,6 +460,7 @@ func (w *webpWalk) exif(c webpChunkHead) error {
 // a RIFF header for the smaller size, VP8X with the flags of the metadata
 // dropped cleared, and the chunks kept.
 func (w *webpWalk) plan(b *builder) {
+	b.orient(w.kept.orientation)
 	if !w.dropped {
 		b.keep(0, w.riffEnd)
 		return

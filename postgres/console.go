@@ -70,7 +70,7 @@ func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedIm
 		var ri core.ReportedImage
 		var last time.Time
 		img := &ri.Image
-		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &ri.Reports, &last)
+		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &img.Width, &img.Height, &ri.Reports, &last)
 		img.CreatedAt = img.CreatedAt.UTC()
 		return ri, err
 	}, `SELECT `+imageColumns+`, n, last FROM images

@@ -191,11 +191,11 @@ func (s *DB) texts(ctx context.Context, query string, args ...any) ([]string, er
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-const uploadColumns = `token, content_type, file_size, created_at, user_id, client_addr, state, coalesce(image_id, ''), size, sha256, pdq, pdq_quality`
+const uploadColumns = `token, content_type, file_size, created_at, user_id, client_addr, state, coalesce(image_id, ''), size, sha256, pdq, pdq_quality, width, height`
 
 func scanUpload(row pgx.Row) (core.Upload, error) {
 	var u core.Upload
-	err := row.Scan(&u.Token, &u.ContentType, &u.FileSize, &u.CreatedAt, &u.Uploader.UserID, &u.Uploader.ClientAddr, &u.State, &u.ImageID, &u.Size, &u.SHA256, &u.PDQ, &u.PDQQuality)
+	err := row.Scan(&u.Token, &u.ContentType, &u.FileSize, &u.CreatedAt, &u.Uploader.UserID, &u.Uploader.ClientAddr, &u.State, &u.ImageID, &u.Size, &u.SHA256, &u.PDQ, &u.PDQQuality, &u.Width, &u.Height)
 	u.CreatedAt = u.CreatedAt.UTC()
 	return u, mapErr(err)
 }
@@ -214,12 +214,12 @@ func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) (err error) {
 	// whole. A replayed PUT racing the claim of its token's received row
 	// may insert a row again once the claim has deleted it; that row can
 	// never be claimed (images.token is unique) and expires.
-	tag, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256, pdq, pdq_quality)
-		SELECT $1, $2, $3, $4, $5, $6, 'received', $7, $8, $9, $10, $11
+	tag, err := s.pool.Exec(ctx, `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256, pdq, pdq_quality, width, height)
+		SELECT $1, $2, $3, $4, $5, $6, 'received', $7, $8, $9, $10, $11, $12, $13
 		WHERE NOT EXISTS (SELECT FROM images WHERE token = $1) AND NOT EXISTS (SELECT FROM deletions WHERE token = $1)
-		ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = $7, size = $8, sha256 = $9, pdq = $10, pdq_quality = $11
+		ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = $7, size = $8, sha256 = $9, pdq = $10, pdq_quality = $11, width = $12, height = $13
 			WHERE uploads.state = 'created'`,
-		u.Token, u.ContentType, u.FileSize, u.CreatedAt, u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256, u.PDQ, u.PDQQuality)
+		u.Token, u.ContentType, u.FileSize, u.CreatedAt, u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256, u.PDQ, u.PDQQuality, u.Width, u.Height)
 	if err := changedOne(tag, mapErr(err)); errors.Is(err, core.ErrNotFound) {
 		return fmt.Errorf("receive %s: %w", u.Token, core.ErrExist)
 	} else if err != nil {
@@ -241,10 +241,10 @@ func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image,
 			return err
 		}
 		img = core.Image{ID: up.ImageID, Token: up.Token, BrandID: c.BrandID, ContentType: up.ContentType, Size: up.Size,
-			SHA256: up.SHA256, CreatedAt: c.At, Uploader: up.Uploader, PDQ: up.PDQ, PDQQuality: up.PDQQuality}
+			SHA256: up.SHA256, CreatedAt: c.At, Uploader: up.Uploader, PDQ: up.PDQ, PDQQuality: up.PDQQuality, Width: up.Width, Height: up.Height}
 		// Its time as stored, to the microsecond PostgreSQL rounds to.
-		return mapErr(tx.QueryRow(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING created_at`,
-			img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality).Scan(&img.CreatedAt))
+		return mapErr(tx.QueryRow(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING created_at`,
+			img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality, img.Width, img.Height).Scan(&img.CreatedAt))
 	})
 	img.CreatedAt = img.CreatedAt.UTC()
 	return img, err
@@ -286,18 +286,18 @@ func (s *DB) ImageReferenced(ctx context.Context, id string) (_ bool, err error)
 	return s.exists(ctx, `SELECT EXISTS (SELECT FROM images WHERE id = $1) OR EXISTS (SELECT FROM uploads WHERE image_id = $1)`, id)
 }
 
-const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr, pdq, pdq_quality`
+const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr, pdq, pdq_quality, width, height`
 
 // insertImage inserts img's row; ErrExist if its id or token is taken.
 func insertImage(ctx context.Context, tx execer, img core.Image) error {
-	_, err := tx.Exec(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality)
+	_, err := tx.Exec(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality, img.Width, img.Height)
 	return mapErr(err)
 }
 
 func scanImage(row pgx.Row) (core.Image, error) {
 	var img core.Image
-	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality)
+	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &img.CreatedAt, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &img.Width, &img.Height)
 	img.CreatedAt = img.CreatedAt.UTC()
 	return img, mapErr(err)
 }

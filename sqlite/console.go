@@ -62,7 +62,7 @@ func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedIm
 		var ri core.ReportedImage
 		var created, last int64
 		img := &ri.Image
-		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &ri.Reports, &last)
+		err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &img.Width, &img.Height, &ri.Reports, &last)
 		img.CreatedAt = fromMicros(created)
 		return ri, err
 	}, `SELECT `+imageColumns+`, n, last FROM images

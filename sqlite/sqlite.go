@@ -237,12 +237,12 @@ func mapErr(err error) error {
 	return err
 }
 
-const uploadColumns = `token, content_type, file_size, created_at, user_id, client_addr, state, coalesce(image_id, ''), size, sha256, pdq, pdq_quality`
+const uploadColumns = `token, content_type, file_size, created_at, user_id, client_addr, state, coalesce(image_id, ''), size, sha256, pdq, pdq_quality, width, height`
 
 func scanUpload(row rowScanner) (core.Upload, error) {
 	var u core.Upload
 	var created int64
-	err := row.Scan(&u.Token, &u.ContentType, &u.FileSize, &created, &u.Uploader.UserID, &u.Uploader.ClientAddr, &u.State, &u.ImageID, &u.Size, &u.SHA256, &u.PDQ, &u.PDQQuality)
+	err := row.Scan(&u.Token, &u.ContentType, &u.FileSize, &created, &u.Uploader.UserID, &u.Uploader.ClientAddr, &u.State, &u.ImageID, &u.Size, &u.SHA256, &u.PDQ, &u.PDQQuality, &u.Width, &u.Height)
 	u.CreatedAt = fromMicros(created)
 	return u, mapErr(err)
 }
@@ -259,18 +259,18 @@ func (s *DB) CreateUpload(ctx context.Context, u core.Upload) (err error) {
 // receiveUploadSQL inserts a received upload where the token has no record at
 // all, or moves it on from created; "WHERE true" lets SQLite parse the
 // upsert of a SELECT.
-const receiveUploadSQL = `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256, pdq, pdq_quality)
-			SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8, ?9, ?10, ?11 WHERE true
+const receiveUploadSQL = `INSERT INTO uploads (token, content_type, file_size, created_at, user_id, client_addr, state, image_id, size, sha256, pdq, pdq_quality, width, height)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE true
 				AND NOT EXISTS (SELECT 1 FROM images WHERE token = ?1)
 				AND NOT EXISTS (SELECT 1 FROM deletions WHERE token = ?1)
-			ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = ?7, size = ?8, sha256 = ?9, pdq = ?10, pdq_quality = ?11
+			ON CONFLICT (token) DO UPDATE SET state = 'received', image_id = ?7, size = ?8, sha256 = ?9, pdq = ?10, pdq_quality = ?11, width = ?12, height = ?13
 				WHERE uploads.state = 'created'`
 
 func (s *DB) ReceiveUpload(ctx context.Context, u core.Upload) (err error) {
 	defer func() { err = fault(err) }()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := s.txExec(tx, receiveUploadSQL,
-			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256, u.PDQ, u.PDQQuality)
+			u.Token, u.ContentType, u.FileSize, micros(u.CreatedAt), u.Uploader.UserID, u.Uploader.ClientAddr, u.ImageID, u.Size, u.SHA256, u.PDQ, u.PDQQuality, u.Width, u.Height)
 		if err := changedOne(res, mapErr(err)); errors.Is(err, core.ErrNotFound) {
 			return fmt.Errorf("receive %s: %w", u.Token, core.ErrExist)
 		} else if err != nil {
@@ -288,7 +288,7 @@ const claimUploadSQL = `DELETE FROM uploads WHERE token = ?1 AND state = 'receiv
 			RETURNING ` + uploadColumns
 
 // insertImageSQL inserts an image row.
-const insertImageSQL = `INSERT INTO images (` + imageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertImageSQL = `INSERT INTO images (` + imageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image, err error) {
 	defer func() { err = fault(err) }()
@@ -308,7 +308,7 @@ func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image,
 // publishedImage is the image a claim publishes from a received upload.
 func publishedImage(up core.Upload, c core.UploadClaim) core.Image {
 	return core.Image{ID: up.ImageID, Token: up.Token, BrandID: c.BrandID, ContentType: up.ContentType, Size: up.Size,
-		SHA256: up.SHA256, CreatedAt: fromMicros(micros(c.At)), Uploader: up.Uploader, PDQ: up.PDQ, PDQQuality: up.PDQQuality}
+		SHA256: up.SHA256, CreatedAt: fromMicros(micros(c.At)), Uploader: up.Uploader, PDQ: up.PDQ, PDQQuality: up.PDQQuality, Width: up.Width, Height: up.Height}
 }
 
 func (s *DB) ExpireUploads(ctx context.Context, cutoff time.Time, limit int) (_ []core.Upload, err error) {
@@ -359,12 +359,12 @@ func (s *DB) ImageReferenced(ctx context.Context, id string) (_ bool, err error)
 	return n > 0, err
 }
 
-const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr, pdq, pdq_quality`
+const imageColumns = `id, token, brand_id, content_type, size, sha256, created_at, user_id, client_addr, pdq, pdq_quality, width, height`
 
 // insertImage inserts img's row; ErrExist if its id or token is taken.
 func (s *DB) insertImage(tx *sql.Tx, img core.Image) error {
 	_, err := s.txExec(tx, insertImageSQL,
-		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality)
+		img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, micros(img.CreatedAt), img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality, img.Width, img.Height)
 	return mapErr(err)
 }
 
@@ -388,7 +388,7 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanImage(row rowScanner) (core.Image, error) {
 	var img core.Image
 	var created int64
-	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality)
+	err := row.Scan(&img.ID, &img.Token, &img.BrandID, &img.ContentType, &img.Size, &img.SHA256, &created, &img.Uploader.UserID, &img.Uploader.ClientAddr, &img.PDQ, &img.PDQQuality, &img.Width, &img.Height)
 	img.CreatedAt = fromMicros(created)
 	return img, mapErr(err)
 }

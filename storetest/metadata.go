@@ -60,6 +60,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("RaceClaimClaim", func(t *testing.T) { testRaceClaimClaim(t, open) })
 	t.Run("RaceClaimExpire", func(t *testing.T) { testRaceClaimExpire(t, open) })
 	t.Run("RaceTakedownReceive", func(t *testing.T) { testRaceTakedownReceive(t, open) })
+	t.Run("ImageSize", func(t *testing.T) { testImageSize(t, open) })
 	t.Run("Brands", func(t *testing.T) { testBrands(t, open) })
 	t.Run("DeleteBrand", func(t *testing.T) { testDeleteBrand(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
@@ -205,11 +206,40 @@ func mustPublish(t *testing.T, s MetadataStore, up core.Upload, img core.Image) 
 	t.Helper()
 	ctx := t.Context()
 	noErr(t, "AddBrand", s.AddBrand(ctx, img.BrandID))
-	up.ImageID, up.Size, up.SHA256 = img.ID, img.Size, img.SHA256
+	up.ImageID, up.Size, up.SHA256, up.Width, up.Height = img.ID, img.Size, img.SHA256, img.Width, img.Height
 	noErr(t, "ReceiveUpload("+up.Token+")", s.ReceiveUpload(ctx, up))
 	got, err := s.ClaimUpload(ctx, claimOf(up, img.BrandID, img.CreatedAt))
 	noErr(t, "ClaimUpload("+up.Token+")", err)
 	checkImage(t, "ClaimUpload("+up.Token+")", got, img)
+}
+
+// testImageSize: the picture's size recorded at the PUT is kept with the
+// received upload and published with it by the claim; an upload received
+// without one (0×0: an image stored before sizes were kept) publishes none.
+func testImageSize(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	noErr(t, "AddBrand", s.AddBrand(ctx, "brand1"))
+	sized := received(newUpload(1, 0), 1)
+	sized.Width, sized.Height = 500, 375
+	unsized := received(newUpload(2, 0), 2)
+	for _, up := range []core.Upload{sized, unsized} {
+		noErr(t, "ReceiveUpload("+up.Token+")", s.ReceiveUpload(ctx, up))
+		checkUploadRow(t, s, up)
+	}
+	for _, up := range []core.Upload{sized, unsized} {
+		want := newImage(0, up)
+		want.ID, want.Size, want.SHA256, want.Width, want.Height = up.ImageID, up.Size, up.SHA256, up.Width, up.Height
+		got, err := s.ClaimUpload(ctx, claimOf(up, "brand1", want.CreatedAt))
+		noErr(t, "ClaimUpload("+up.Token+")", err)
+		checkImage(t, "ClaimUpload", got, want)
+		got, err = s.Image(ctx, want.ID)
+		noErr(t, "Image("+want.ID+")", err)
+		checkImage(t, "Image", got, want)
+		if st := status(t, s, up.Token); st.Image == nil || st.Image.Width != up.Width || st.Image.Height != up.Height {
+			t.Errorf("TokenStatus(%s).Image: got %+v, want %dx%d", up.Token, st.Image, up.Width, up.Height)
+		}
+	}
 }
 
 // status returns the status of token in s, or fails t now.

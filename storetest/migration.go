@@ -362,6 +362,9 @@ func testImportImage(t *testing.T, open openMigration) {
 func testImagesAfter(t *testing.T, open openMigration) {
 	s := open(t)
 	want := trapImages()
+	for n := range want {
+		want[n].Width, want[n].Height = 100+n, 50+n // copied with the rest
+	}
 	for n, img := range shuffled(want) {
 		if n%2 == 0 {
 			noErr(t, "ImportImage", s.ImportImage(t.Context(), img))
@@ -483,6 +486,7 @@ func testMoveAll(t *testing.T, open openMigration) {
 	}
 	for n, img := range trapImages() {
 		img.SHA256 = fmt.Sprintf("%064x", n)
+		img.Width, img.Height = 100+n, 50+n
 		mustPublish(t, src, core.Upload{Token: img.Token, ContentType: img.ContentType, FileSize: img.Size, CreatedAt: base, Uploader: img.Uploader}, img)
 		if n%2 == 0 {
 			noErr(t, "DeleteImage", src.DeleteImage(ctx, newDeletion(n, img)))

@@ -125,6 +125,13 @@ func (s Source) Fit(w int) (int, int) {
 	return w, max(1, (uh*w+uw/2)/uw)
 }
 
+// Size returns the size (upright) of the variant at width w in format out
+// of a picture shown at uw×uh: Fit's, within the longest side WebP can
+// encode.
+func Size(uw, uh, w int, out api.Format) (int, int) {
+	return Source{Width: uw, Height: uh, Orientation: 1}.target(w, out)
+}
+
 // Cost is an upper bound of the bytes a variant of width w of s holds in
 // memory while it is made: the decoded original (with a progressive
 // JPEG's coefficients), the box-shrunk and resampled pixels and the

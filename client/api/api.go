@@ -299,6 +299,18 @@ type Upload struct {
 // no Zendesk response body changes.
 const UploadTokenHeader = "X-Upload-Token"
 
+// ImageWidthHeader and ImageHeightHeader are response headers of GET and
+// HEAD of an image (and of a variant: its own size) and of the claim: the
+// picture's size in pixels as it is shown (upright, its EXIF orientation
+// applied), so that a client can leave out of a srcset the widths the
+// picture does not have. Our extension, readable cross-origin; no Zendesk
+// response body changes. Absent when the size is unknown (an image stored
+// before sizes were kept).
+const (
+	ImageWidthHeader  = "X-Image-Width"
+	ImageHeightHeader = "X-Image-Height"
+)
+
 // ClaimRequest is the body of POST /api/v2/guide/user_images. The server
 // also accepts brand_id as a JSON integer.
 type ClaimRequest struct {

@@ -30,7 +30,7 @@ type uploadCmd struct {
 	Token   string   `help:"Basic API-token credentials EMAIL/token:API_TOKEN." env:"USERIMAGES_TOKEN" placeholder:"EMAIL/token:API_TOKEN"`
 	Bearer  string   `help:"Bearer API token." env:"USERIMAGES_BEARER" placeholder:"TOKEN"`
 	Brand   string   `help:"Id of the brand the images are for." required:"" placeholder:"ID"`
-	JSON    bool     `name:"json" help:"Print one JSON object per file ({\"file\",\"path\",\"url\",\"size\",\"content_type\"} or {\"file\",\"error\"}) instead of its path."`
+	JSON    bool     `name:"json" help:"Print one JSON object per file ({\"file\",\"path\",\"url\",\"size\",\"content_type\",\"width\",\"height\"} or {\"file\",\"error\"}) instead of its path."`
 	Srcset  []int    `name:"srcset" help:"Also print each image's srcset of variant URLs at these widths (a userimages server's; Zendesk serves none), WebP where the browser takes it: after its path, or as \"srcset\" with --json. E.g. --srcset 320,640,1280." placeholder:"W,…"`
 	CACert  string   `name:"cacert" help:"Also trust the CA certificates in this PEM file (a private CA, or a self-signed server's certificate), as curl --cacert." env:"USERIMAGES_CACERT" type:"existingfile" placeholder:"FILE"`
 	Retries int      `help:"Retries of a request that failed in a way that may pass: network errors, ${retried_statuses}." default:"3"`
@@ -158,6 +158,8 @@ type uploadResult struct {
 	URL         string       `json:"url,omitempty"`
 	Size        int64        `json:"size,omitempty"`
 	ContentType string       `json:"content_type,omitempty"`
+	Width       int          `json:"width,omitempty"`
+	Height      int          `json:"height,omitempty"`
 	Srcset      string       `json:"srcset,omitempty"`
 	Error       *uploadError `json:"error,omitempty"`
 }
@@ -204,7 +206,7 @@ func (u *uploader) one(ctx context.Context, file string) error {
 	}
 	switch {
 	case u.asJSON:
-		u.printJSON(uploadResult{File: file, Path: img.Path, URL: img.URL, Size: img.Size, ContentType: img.ContentType, Srcset: srcset})
+		u.printJSON(uploadResult{File: file, Path: img.Path, URL: img.URL, Size: img.Size, ContentType: img.ContentType, Width: img.Width, Height: img.Height, Srcset: srcset})
 	case srcset != "":
 		fmt.Fprintln(u.stdout, img.Path)
 		fmt.Fprintln(u.stdout, srcset)
