@@ -507,6 +507,15 @@ func TestImagesGrid(t *testing.T) {
 			}
 		})
 	}
+	// Each image's size is the one stored with it, exact: written into the
+	// page, not measured by the script from a thumbnail.
+	img := imgs[25]
+	for _, p := range []string{"/admin/", "/admin/images/" + img.ID} {
+		_, body := e.get(c, p)
+		if want := fmt.Sprintf(`<dd id="dims-%s">%d × %d px</dd>`, img.ID, img.Width, img.Height); img.Width != 8 || !strings.Contains(body, want) || strings.Contains(body, `data-dims="dims-`+img.ID+`"`) {
+			t.Errorf("GET %s: want %s (the size stored: %d×%d) and no data-dims for the script", p, want, img.Width, img.Height)
+		}
+	}
 }
 
 // TestConsoleCopies: the image page lists the same picture elsewhere; a

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"userimages/internal/testkit/testphoto"
 )
 
 // The moderation console's users.
@@ -196,6 +198,15 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	id := strings.TrimSuffix(strings.TrimPrefix(path, "/hc/user_images/"), ".jpeg")
 	reported := sampleFlow(t, b, "", "image/jpeg", encodeJPEG(t, rng, 120, 90))
 	reportedID := strings.TrimSuffix(strings.TrimPrefix(reported, "/hc/user_images/"), ".jpeg")
+	// A photo wider than the thumbnails (stored 600×1000, EXIF orientation
+	// 6: shown 1000×600): the grid says its exact size, stored with it.
+	wide := sampleFlow(t, a, "", "image/jpeg", testphoto.JPEG(600, 1000, 1, 6))
+	// Its thumbnail is made now: one browser may have at most 2 cold
+	// variants made at once (--max-concurrent-variants-per-client), and
+	// the grid would ask for 3 (the third would get 429).
+	if res, _, err := do(http.DefaultClient, http.MethodGet, a.base+wide+"?w=320&auto=format", "", map[string]string{"Accept": "image/webp"}, nil); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the wide photo's thumbnail: got %v, %v, want 200", res, err)
+	}
 
 	t.Run("signed out is sent to sign in", func(t *testing.T) {
 		for _, p := range []string{"/admin/", "/admin/log", "/admin/images/" + id} {
@@ -281,6 +292,9 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	}
 	if text := pageText(t, ctx); !strings.Contains(text, "200 × 150 px") || !strings.Contains(text, "anonymous") || !strings.Contains(text, "image/jpeg") {
 		t.Errorf("grid: want the image's dimensions, uploader and type; got %q", text)
+	}
+	if text := pageText(t, ctx); !strings.Contains(text, "1000 × 600 px") || strings.Contains(text, "at least") {
+		t.Errorf("grid: want the wide photo's exact size, 1000 × 600 px (not \"at least\" its thumbnail's); got %q", text)
 	}
 	checkAccessible(t, ctx, "the images grid")
 	saveScreenshots(t, ctx, name+"-images")

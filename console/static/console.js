@@ -1,5 +1,6 @@
-// The console's only script: shows each image's dimensions, which the
-// browser knows once it has loaded the picture.
+// The console's only script: shows the dimensions of each image stored
+// before sizes were kept (the server writes the others' into the page),
+// which the browser knows once it has loaded the picture.
 "use strict";
 for (const img of document.querySelectorAll("img[data-dims]")) {
   const show = () => {
