@@ -345,9 +345,25 @@ func TestComposerScaleOut(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	inBrowser(t, bctx, "open the composer", chromedp.Navigate(srv.base+"/composer/"))
+	src := uploadInComposer(t, bctx, srv.base+"/composer/", photoPath)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(puts) != 1 || !strings.HasPrefix(puts[0], d.s3.Endpoint+"/") {
+		t.Errorf("PUTs the page made: got %q, want one, to the bucket at %s", puts, d.s3.Endpoint)
+	}
+	if served, err := fetch(http.DefaultClient, srv.base, src); err != nil || !bytes.Equal(served, photo) {
+		t.Errorf("GET %s: got %d bytes, %v; want the %d of the file", src, len(served), err, len(photo))
+	}
+}
+
+// uploadInComposer opens the composer at page, picks the file at path and
+// returns the src of its picture once the preview shows it, failing t if
+// the page reports the upload failed.
+func uploadInComposer(t *testing.T, bctx context.Context, page, path string) string {
+	t.Helper()
+	inBrowser(t, bctx, "open the composer", chromedp.Navigate(page))
 	inBrowser(t, bctx, "wait for the settings", pollJS[bool](`!document.getElementById('drop').disabled`))
-	inBrowser(t, bctx, "pick the photo", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{photoPath}))
+	inBrowser(t, bctx, "pick the photo", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{path}))
 	got := inBrowser(t, bctx, "wait for the preview", pollJS[struct {
 		Src   string `json:"src"`
 		Error string `json:"error"`
@@ -360,12 +376,5 @@ func TestComposerScaleOut(t *testing.T) {
 	if got.Error != "" {
 		t.Fatalf("upload failed in the page: %s", got.Error)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(puts) != 1 || !strings.HasPrefix(puts[0], d.s3.Endpoint+"/") {
-		t.Errorf("PUTs the page made: got %q, want one, to the bucket at %s", puts, d.s3.Endpoint)
-	}
-	if served, err := fetch(http.DefaultClient, srv.base, got.Src); err != nil || !bytes.Equal(served, photo) {
-		t.Errorf("GET %s: got %d bytes, %v; want the %d of the file", got.Src, len(served), err, len(photo))
-	}
+	return got.Src
 }

@@ -318,21 +318,7 @@ func TestJWTComposer(t *testing.T) {
 	}
 	t.Cleanup(func() { reportPageErrors(t, &mu, &pageErrors) })
 
-	inBrowser(t, bctx, "open the host app's page", chromedp.Navigate(page+"/composer/"))
-	inBrowser(t, bctx, "wait for the settings", pollJS[bool](`!document.getElementById('drop').disabled`))
-	inBrowser(t, bctx, "pick a picture", chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{photoPath}))
-	got := inBrowser(t, bctx, "wait for the preview", pollJS[struct {
-		Src   string `json:"src"`
-		Error string `json:"error"`
-	}](`(() => {
-		const img = document.querySelector('#preview-body img');
-		if (img && img.complete && img.naturalWidth > 0) return {src: img.getAttribute('src')};
-		const e = document.querySelector('#uploads .failed .upload-state');
-		return e ? {error: e.textContent} : false;
-	})()`))
-	if got.Error != "" {
-		t.Fatalf("upload failed in the page: %s", got.Error)
-	}
+	src := uploadInComposer(t, bctx, page+"/composer/", photoPath)
 	mu.Lock()
 	for _, step := range []string{"POST /api/v2/guide/user_images/uploads", "POST /api/v2/guide/user_images"} {
 		if auth[step] != bearer(token) {
@@ -345,7 +331,7 @@ func TestJWTComposer(t *testing.T) {
 	if ls := runCLI(t, "", "images", "ls", "--data", s.dataDir); !strings.Contains(ls, "Bo Browser <bo@example.com>") {
 		t.Errorf("images ls: got\n%s\nwant the picture attributed to Bo Browser <bo@example.com>", ls)
 	}
-	id := strings.TrimSuffix(filepath.Base(got.Src), filepath.Ext(got.Src))
+	id := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
 	res, b, err := do(http.DefaultClient, http.MethodDelete, s.base+"/api/v2/guide/user_images/"+id, bearer(token), nil, nil)
 	if err != nil || res.StatusCode != http.StatusNoContent {
 		t.Errorf("DELETE as the page's user: got %v %v %s, want 204", res.StatusCode, err, b)
