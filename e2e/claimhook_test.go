@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,4 +298,26 @@ func TestClaimHookOnErrorAllow(t *testing.T) {
 	if !srv.logged("claim hook failed; publishing as --claim-hook-on-error allow says") {
 		t.Error("no warning logged")
 	}
+}
+
+// TestComposerClaimHookReason: the composer shows the uploader the claim
+// hook's reason for refusing a picture, and offers no Retry (the same
+// picture would be refused again).
+func TestComposerClaimHookReason(t *testing.T) {
+	hook, hookURL, secret := newHookReceiver(t)
+	hook.set("refuse", "Pictures of cats are not allowed here.")
+	page := openComposerEnv(t, []string{"USERIMAGES_CLAIM_HOOK_SECRET=" + secret}, "--claim-hook", hookURL)
+	page.pick(page.file("cat.png", encodePNG(t, mrand.New(mrand.NewPCG(26, 3)), 80, 60)))
+	const want = "The site refused cat.png: Pictures of cats are not allowed here. (ContentRejected)"
+	if class, state := page.settled("cat.png"); class != "failed" || state != want {
+		t.Errorf("cat.png: got %s %q, want failed %q", class, state, want)
+	}
+	if got := page.buttons("cat.png"); !slices.Equal(got, []string{"Remove"}) {
+		t.Errorf("buttons: got %q, want Remove only", got)
+	}
+	if calls, bad, _, _ := hook.snapshot(); calls != 1 || len(bad) > 0 {
+		t.Errorf("hook calls %d, found %v", calls, bad)
+	}
+	checkAccessible(t, page.ctx, "the composer after ContentRejected")
+	page.reportErrors()
 }

@@ -46,7 +46,14 @@ type composerPage struct {
 // openComposer starts the binary with args and opens its composer.
 func openComposer(t *testing.T, args ...string) *composerPage {
 	t.Helper()
-	p := &composerPage{t: t, srv: startServer(t, t.TempDir(), args...), dir: t.TempDir()}
+	return openComposerEnv(t, nil, args...)
+}
+
+// openComposerEnv is openComposer with env added to the server's
+// environment.
+func openComposerEnv(t *testing.T, env []string, args ...string) *composerPage {
+	t.Helper()
+	p := &composerPage{t: t, srv: startServerEnv(t, t.TempDir(), env, args...), dir: t.TempDir()}
 	p.ctx = newBrowser(t, p.dir)
 	if err := chromedp.Listen(p.ctx, func(ev any) {
 		p.mu.Lock()

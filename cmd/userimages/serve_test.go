@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alecthomas/kong"
 )
@@ -171,5 +172,39 @@ func TestStartLine(t *testing.T) {
 	}
 	if isTerminal(&bytes.Buffer{}) {
 		t.Error("a buffer is taken for a terminal: logs piped to a file would get the line")
+	}
+}
+
+// TestServeClaimHookFlags: --claim-hook needs its secret in the
+// environment, well formed; its other flags are checked and named.
+func TestServeClaimHookFlags(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	for _, tc := range []struct {
+		secret string
+		args   []string
+		want   string // "" for none
+	}{
+		{secret, []string{"--claim-hook", "http://127.0.0.1:9000/hook"}, ""},
+		{secret, []string{"--claim-hook", "http://127.0.0.1:9000/hook", "--claim-hook-timeout", "30s", "--claim-hook-on-error", "allow",
+			"--claim-hook-bytes-url", "https://images.internal:8443"}, ""},
+		{"", nil, ""},
+		{"", []string{"--claim-hook", "http://127.0.0.1:9000/hook"}, `USERIMAGES_CLAIM_HOOK_SECRET: stdwebhook: malformed secret: it must start with "whsec_"`},
+		{"whsec_AAAA", []string{"--claim-hook", "http://127.0.0.1:9000/hook"}, "USERIMAGES_CLAIM_HOOK_SECRET: stdwebhook: malformed secret: the key has 3 bytes"},
+		{secret, []string{"--claim-hook", "ftp://x/hook"}, `--claim-hook "ftp://x/hook": want an http(s) URL`},
+		{secret, []string{"--claim-hook", "http://x/hook", "--claim-hook-bytes-url", "http://x/y"}, `--claim-hook-bytes-url "http://x/y": want scheme://host[:port]`},
+		{secret, []string{"--claim-hook-bytes-url", "http://x"}, "--claim-hook-bytes-url needs --claim-hook"},
+		{secret, []string{"--claim-hook-timeout", "50ms"}, "--claim-hook-timeout 50ms: must be between 100ms and 1m0s"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Setenv("USERIMAGES_CLAIM_HOOK_SECRET", tc.secret)
+			err := parseServe(t, tc.args...).validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+	c := parseServe(t, "--claim-hook", "http://x/hook")
+	if c.HookTime != 5*time.Second || c.HookOnError != "fail" {
+		t.Errorf("defaults: --claim-hook-timeout %s, --claim-hook-on-error %s; want 5s and fail", c.HookTime, c.HookOnError)
 	}
 }

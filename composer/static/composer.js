@@ -189,6 +189,11 @@
       return name + ' is ' + formatSize(size, true) + '; the server accepts at most ' + formatSize(err.limit) + '.';
     }
     var plain = config.messages[err.code];
+    if (plain && err.code === 'ContentRejected' && err.detail) {
+      // The site's claim hook gave its reason: the server made it one
+      // line of plain text, shown as text.
+      return capitalize(plain).split('{file}').join(name) + ': ' + err.detail.replace(/[.\s]+$/, '') + '.';
+    }
     if (plain) {
       return capitalize(plain).split('{file}').join(name) + '.';
     }
