@@ -6,11 +6,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"userimages/core"
+	"userimages/internal/testkit/cputime"
 	"userimages/internal/testkit/testphoto"
 	"userimages/pdq"
 )
@@ -23,12 +23,6 @@ func photo2MB(tb testing.TB) []byte {
 		tb.Fatalf("the photo is %d bytes, over 2 MB", len(b))
 	}
 	return b
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // randomBlocked returns n random hashes of list name.
@@ -82,7 +76,7 @@ func BenchmarkPUTPhoto(b *testing.B) {
 			}
 			var times []time.Duration
 			var last core.Upload
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				last = carriedUpload(body)
 				last.ContentType = "image/jpeg"
@@ -97,7 +91,7 @@ func BenchmarkPUTPhoto(b *testing.B) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 			slices.Sort(times)
 			b.ReportMetric(float64(times[len(times)/2])/1e6, "p50-ms")
 			b.ReportMetric(float64(times[(len(times)*99)/100])/1e6, "p99-ms")

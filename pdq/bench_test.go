@@ -9,13 +9,12 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/userimages/userimages/client/api"
 
 	"userimages/internal/jpegscale"
+	"userimages/internal/testkit/cputime"
 	"userimages/internal/testkit/testphoto"
 )
 
@@ -144,13 +143,7 @@ func BenchmarkPhoto2MB(b *testing.B) {
 	}
 	// Each case reports its process CPU per op too: steadier than its
 	// wall time on a loaded machine.
-	cpu := func(b *testing.B, op func()) {
-		start := cpuTime()
-		for b.Loop() {
-			op()
-		}
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
-	}
+	cpu := func(b *testing.B, op func()) { cputime.Loop(b, func(int) { op() }) }
 	b.Run("File", func(b *testing.B) {
 		cpu(b, func() {
 			if _, err := File(data, api.JPEG); err != nil {
@@ -178,11 +171,4 @@ func BenchmarkPhoto2MB(b *testing.B) {
 			cpu(b, func() { FromImage(m, 1) })
 		})
 	}
-}
-
-// cpuTime is the process's CPU time so far (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -207,3 +207,27 @@ func testImageHashes(t *testing.T, open openMeta) {
 	noErr(t, "TakeDown", err)
 	list(0, 10, 5, 2, 1)
 }
+
+// testRaceFingerprintClaim: a hash recorded while the upload is claimed
+// is on the published image, whichever goes first.
+func testRaceFingerprintClaim(t *testing.T, open openMeta) {
+	s := open(t)
+	ctx := t.Context()
+	noErr(t, "AddBrand", s.AddBrand(ctx, "brand1"))
+	for run := range raceRuns {
+		up := received(newUpload(run, 0), run)
+		noErr(t, "ReceiveUpload", s.ReceiveUpload(ctx, up))
+		fp := core.Fingerprint{PDQ: pdqHash(run), Quality: 50 + run}
+		errs := race(
+			func() error { return s.SetFingerprint(ctx, up.ImageID, fp) },
+			func() error { _, err := s.ClaimUpload(ctx, claimOf(up, "brand1", base)); return err },
+		)
+		noErr(t, "SetFingerprint", errs[0])
+		noErr(t, "ClaimUpload", errs[1])
+		img, err := s.Image(ctx, up.ImageID)
+		noErr(t, "Image", err)
+		if img.PDQ != fp.PDQ || img.PDQQuality != fp.Quality {
+			t.Errorf("run %d: the image has hash %q quality %d, want %q %d", run, img.PDQ, img.PDQQuality, fp.PDQ, fp.Quality)
+		}
+	}
+}

@@ -77,6 +77,7 @@ func TestMetadataStore(t *testing.T, open func(t *testing.T) MetadataStore) {
 	t.Run("Blocklist", func(t *testing.T) { testBlocklist(t, open) })
 	t.Run("PerceptualHashes", func(t *testing.T) { testPerceptualHashes(t, open) })
 	t.Run("Fingerprints", func(t *testing.T) { testFingerprints(t, open) })
+	t.Run("RaceFingerprintClaim", func(t *testing.T) { testRaceFingerprintClaim(t, open) })
 	t.Run("ImageHashes", func(t *testing.T) { testImageHashes(t, open) })
 	t.Run("SignInFailures", func(t *testing.T) { testSignInFailures(t, open) })
 	t.Run("HostUsers", func(t *testing.T) { testHostUsers(t, open) })
