@@ -214,6 +214,7 @@ func (r *Resemblance) digest(ctx context.Context, img Image) (pdq.Digest, error)
 	}
 	defer b.Close()
 	var data bytes.Buffer
+	data.Grow(int(b.Size()) + bytes.MinRead) // read once, not grown by doubling
 	if _, err := data.ReadFrom(io.LimitReader(b, b.Size())); err != nil {
 		return pdq.Digest{}, err
 	}

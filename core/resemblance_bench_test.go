@@ -88,7 +88,7 @@ func BenchmarkPUTPhoto(b *testing.B) {
 			}
 			if c.hasher { // one worker, in order: the last hashed, all are
 				for st, _ := f.db.TokenStatus(b.Context(), last.Token); st.Upload == nil || st.Upload.PDQ == ""; st, _ = f.db.TokenStatus(b.Context(), last.Token) {
-					time.Sleep(time.Millisecond)
+					time.Sleep(10 * time.Millisecond)
 				}
 			}
 			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
@@ -127,4 +127,45 @@ func BenchmarkImportMillion(b *testing.B) {
 		b.ReportMetric(imported.Seconds(), "import-s")
 		b.ReportMetric(time.Since(start).Seconds(), "import+sync-s")
 	}
+}
+
+// BenchmarkPUTBlockedPair measures what 1,000,000 blocked hashes add to a
+// hashed PUT against one blocked hash, alternating the two instances PUT
+// by PUT (which goes first alternates too), so that a loaded machine's
+// swings fall on both: it reports each one's median and 99th percentile
+// and the ratio of the medians (1M / 1).
+func BenchmarkPUTBlockedPair(b *testing.B) {
+	body := photo2MB(b)
+	var fs [2]*flowFixture
+	for i, n := range []int{1, 1_000_000} {
+		fs[i] = newFlowFixture(b, true)
+		if err := fs[i].db.AddBlockedHashes(b.Context(), randomBlocked(n, "bench"), core.ModerationEvent{Action: core.ActionImportHashes, Target: "bench", By: "bench", At: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+		if err := fs[i].svc.Resemblance.Sync(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var times [2][]time.Duration
+	cputime.Loop(b, func(n int) {
+		for k := range 2 {
+			i := (n + k) % 2
+			up := carriedUpload(body)
+			up.ContentType = "image/jpeg"
+			start := time.Now()
+			if err := fs[i].svc.Uploads.ReceiveUpload(b.Context(), up, int64(len(body)), strings.NewReader(string(body))); err != nil {
+				b.Fatal(err)
+			}
+			times[i] = append(times[i], time.Since(start))
+		}
+	})
+	var p50 [2]float64
+	for i, name := range []string{"1", "1M"} {
+		ts := times[i]
+		slices.Sort(ts)
+		p50[i] = float64(ts[len(ts)/2]) / 1e6
+		b.ReportMetric(p50[i], "p50-ms-"+name)
+		b.ReportMetric(float64(ts[(len(ts)*99)/100])/1e6, "p99-ms-"+name)
+	}
+	b.ReportMetric(p50[1]/p50[0], "p50-ratio")
 }
