@@ -130,12 +130,8 @@ func BenchmarkImportMillion(b *testing.B) {
 }
 
 // BenchmarkPUTBlockedPair measures what 1,000,000 blocked hashes add to a
-// hashed PUT against one blocked hash, alternating the two instances PUT
-// by PUT (which goes first alternates too), so that a loaded machine's
-// swings fall on both: it reports each one's median and 99th percentile
-// and the ratio of the medians (1M / 1).
+// hashed PUT against one blocked hash (putPair).
 func BenchmarkPUTBlockedPair(b *testing.B) {
-	body := photo2MB(b)
 	var fs [2]*flowFixture
 	for i, n := range []int{1, 1_000_000} {
 		fs[i] = newFlowFixture(b, true)
@@ -146,6 +142,15 @@ func BenchmarkPUTBlockedPair(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	putPair(b, fs, "1", "1M")
+}
+
+// putPair PUTs a 2 MB photo to the two instances fs alternately, PUT by
+// PUT (which goes first alternates too), so that a loaded machine's swings
+// fall on both: it reports each one's median and 99th percentile and the
+// ratio of the medians (second / first).
+func putPair(b *testing.B, fs [2]*flowFixture, names ...string) {
+	body := photo2MB(b)
 	var times [2][]time.Duration
 	cputime.Loop(b, func(n int) {
 		for k := range 2 {
@@ -160,7 +165,7 @@ func BenchmarkPUTBlockedPair(b *testing.B) {
 		}
 	})
 	var p50 [2]float64
-	for i, name := range []string{"1", "1M"} {
+	for i, name := range names {
 		ts := times[i]
 		slices.Sort(ts)
 		p50[i] = float64(ts[len(ts)/2]) / 1e6
