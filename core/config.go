@@ -142,7 +142,34 @@ type Config struct {
 	// ReviewFailClosed (the default) refuses it, 503 with Retry-After;
 	// ReviewAllow publishes it.
 	ClaimReviewOnError string
+	// Webhooks (webhooks.go). WebhookTimeout bounds each request
+	// (default DefaultWebhookTimeout); WebhookConcurrency is how many
+	// requests one instance sends one endpoint at once (default
+	// DefaultWebhookConcurrency); a failed delivery is retried after
+	// WebhookRetryDelay, doubled per failure up to WebhookMaxRetryDelay
+	// (defaults DefaultWebhookRetryDelay, DefaultWebhookMaxRetryDelay),
+	// until the event is WebhookGiveUpAfter old (default
+	// DefaultWebhookGiveUpAfter); an endpoint failing for
+	// WebhookDisableAfter is disabled (default DefaultWebhookDisableAfter).
+	WebhookTimeout       time.Duration
+	WebhookConcurrency   int
+	WebhookRetryDelay    time.Duration
+	WebhookMaxRetryDelay time.Duration
+	WebhookGiveUpAfter   time.Duration
+	WebhookDisableAfter  time.Duration
 }
+
+// Defaults of the webhooks' fields of Config: the schedule retries for
+// three days (25 tries: 5 s, 10 s, 20 s, … then every 6 h, the last about 77 h after the event), and an
+// endpoint failing for five days is disabled.
+const (
+	DefaultWebhookTimeout       = 10 * time.Second
+	DefaultWebhookConcurrency   = 4
+	DefaultWebhookRetryDelay    = 5 * time.Second
+	DefaultWebhookMaxRetryDelay = 6 * time.Hour
+	DefaultWebhookGiveUpAfter   = 72 * time.Hour
+	DefaultWebhookDisableAfter  = 5 * 24 * time.Hour
+)
 
 // ConfigField names a field of Config in the errors of Validate (see
 // package internal/config): its string is the field's Go name.
@@ -174,6 +201,12 @@ const (
 	ConfigSignInMaxDelay        ConfigField = "SignInMaxDelay"
 	ConfigClaimReviewTimeout    ConfigField = "ClaimReviewTimeout"
 	ConfigClaimReviewOnError    ConfigField = "ClaimReviewOnError"
+	ConfigWebhookTimeout        ConfigField = "WebhookTimeout"
+	ConfigWebhookConcurrency    ConfigField = "WebhookConcurrency"
+	ConfigWebhookRetryDelay     ConfigField = "WebhookRetryDelay"
+	ConfigWebhookMaxRetryDelay  ConfigField = "WebhookMaxRetryDelay"
+	ConfigWebhookGiveUpAfter    ConfigField = "WebhookGiveUpAfter"
+	ConfigWebhookDisableAfter   ConfigField = "WebhookDisableAfter"
 )
 
 // maxSigV4Expiry is the longest a SigV4 presigned URL may be good for.
@@ -191,7 +224,7 @@ func (c Config) Validate() error {
 // naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
 	c = c.defaults()
-	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants, c.checkResemblance, c.checkClaimReview} {
+	for _, check := range []func() error{c.checkSizes, c.checkTimes, c.checkUploads, c.checkVariants, c.checkResemblance, c.checkClaimReview, c.checkWebhooks} {
 		if err := check(); err != nil {
 			return c, err
 		}
@@ -229,6 +262,12 @@ func (c Config) defaults() Config {
 	c.SignInMaxDelay = cmp.Or(c.SignInMaxDelay, DefaultSignInMaxDelay)
 	c.ClaimReviewTimeout = cmp.Or(c.ClaimReviewTimeout, DefaultClaimReviewTimeout)
 	c.ClaimReviewOnError = cmp.Or(c.ClaimReviewOnError, ReviewFailClosed)
+	c.WebhookTimeout = cmp.Or(c.WebhookTimeout, DefaultWebhookTimeout)
+	c.WebhookConcurrency = cmp.Or(c.WebhookConcurrency, DefaultWebhookConcurrency)
+	c.WebhookRetryDelay = cmp.Or(c.WebhookRetryDelay, DefaultWebhookRetryDelay)
+	c.WebhookMaxRetryDelay = cmp.Or(c.WebhookMaxRetryDelay, DefaultWebhookMaxRetryDelay)
+	c.WebhookGiveUpAfter = cmp.Or(c.WebhookGiveUpAfter, DefaultWebhookGiveUpAfter)
+	c.WebhookDisableAfter = cmp.Or(c.WebhookDisableAfter, DefaultWebhookDisableAfter)
 	return c
 }
 
@@ -323,6 +362,25 @@ func (c Config) checkVariants() error {
 		if !slices.Contains(c.VariantWidths, v.Width) {
 			return config.Related(ConfigVariantPregenerate, name, "the width must be one of", ConfigVariantWidths, c.VariantWidths)
 		}
+	}
+	return nil
+}
+
+// checkWebhooks checks the webhooks' timeout, concurrency and schedule.
+func (c Config) checkWebhooks() error {
+	switch {
+	case c.WebhookTimeout < 100*time.Millisecond || c.WebhookTimeout > 5*time.Minute:
+		return config.Invalid(ConfigWebhookTimeout, c.WebhookTimeout, "must be between 100ms and 5m")
+	case c.WebhookConcurrency < 1 || c.WebhookConcurrency > 64:
+		return config.Invalid(ConfigWebhookConcurrency, c.WebhookConcurrency, "must be between 1 and 64")
+	case c.WebhookRetryDelay < 10*time.Millisecond:
+		return config.Invalid(ConfigWebhookRetryDelay, c.WebhookRetryDelay, "must be at least 10ms")
+	case c.WebhookMaxRetryDelay < c.WebhookRetryDelay:
+		return config.Related(ConfigWebhookMaxRetryDelay, c.WebhookMaxRetryDelay, "must be at least", ConfigWebhookRetryDelay, c.WebhookRetryDelay)
+	case c.WebhookGiveUpAfter < c.WebhookRetryDelay:
+		return config.Related(ConfigWebhookGiveUpAfter, c.WebhookGiveUpAfter, "must be at least", ConfigWebhookRetryDelay, c.WebhookRetryDelay)
+	case c.WebhookDisableAfter < c.WebhookRetryDelay:
+		return config.Related(ConfigWebhookDisableAfter, c.WebhookDisableAfter, "must be at least", ConfigWebhookRetryDelay, c.WebhookRetryDelay)
 	}
 	return nil
 }

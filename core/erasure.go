@@ -66,6 +66,10 @@ const ReasonDeletedByUploader = "deleted by its uploader"
 // its upload token (an anonymous upload's page).
 const ByUploadToken = "upload-token"
 
+// erasureReasonPrefix starts the reason of the takedowns of a user's
+// erasure (the user id follows).
+const erasureReasonPrefix = "erasure of user:"
+
 // NewErasure returns Erasure, or an error if cfg is invalid or a role is
 // missing.
 func NewErasure(cfg Config, d ErasureDeps) (*Erasure, error) {
@@ -193,7 +197,7 @@ func (s *Erasure) EraseUser(ctx context.Context, email, by, reason string) (_ Er
 // none is left.
 func (s *Erasure) takeDownAll(ctx context.Context, userID int64, by string) ([]Image, error) {
 	var taken []Image
-	reason := fmt.Sprintf("erasure of user:%d", userID)
+	reason := fmt.Sprintf("%s%d", erasureReasonPrefix, userID)
 	for {
 		imgs, err := s.lister.ListImages(ctx, ImageFilter{UserID: userID, Limit: 100})
 		if err != nil || len(imgs) == 0 {

@@ -130,7 +130,13 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 	}
 	at := s.now()
 	t := Takedown{ImageID: o.ID, AllCopies: o.AllCopies || o.Block, By: o.By, Reason: o.Reason,
-		Block: o.Block, At: at, Outbox: func(taken []Image) []OutboxEntry { return purgeEntries(taken, at) }}
+		Block: o.Block, At: at, Outbox: func(taken []Image) []OutboxEntry {
+			es := purgeEntries(taken, at)
+			for _, img := range taken {
+				es = append(es, eventEntry(takedownEvent(o.Reason), img, o.Reason, at))
+			}
+			return es
+		}}
 	if o.Block && s.resemble != nil {
 		img, err := s.images.Image(ctx, o.ID)
 		if errors.Is(err, ErrNotFound) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -113,6 +114,9 @@ type OutboxConfig struct {
 	Backoff, MaxBackoff time.Duration
 	// Batch is how many entries one pass claims. Default 16.
 	Batch int
+	// Concurrency is how many of a pass's entries are delivered at once.
+	// Default 1: one after the other.
+	Concurrency int
 }
 
 func (c OutboxConfig) withDefaults() OutboxConfig {
@@ -127,6 +131,9 @@ func (c OutboxConfig) withDefaults() OutboxConfig {
 	def(&c.MaxBackoff, 10*time.Minute)
 	if c.Batch <= 0 {
 		c.Batch = 16
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
 	}
 	return c
 }
@@ -208,7 +215,7 @@ func (o *Outbox) Run(ctx context.Context) {
 }
 
 // Work is one pass of the worker: it claims up to Batch due entries,
-// delivers each, and records the outcome (delivered entries go; failed
+// delivers each (Concurrency at once), and records the outcome (delivered entries go; failed
 // ones are due again after Retry). It returns how many it claimed.
 func (o *Outbox) Work(ctx context.Context) (int, error) {
 	if len(o.topics) == 0 {
@@ -223,9 +230,22 @@ func (o *Outbox) Work(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("claim outbox: %w", err)
 	}
-	for _, e := range entries {
-		o.deliver(ctx, e)
+	if o.cfg.Concurrency == 1 {
+		for _, e := range entries {
+			o.deliver(ctx, e)
+		}
+		return len(entries), nil
 	}
+	slots := make(chan struct{}, o.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			o.deliver(ctx, e)
+		})
+	}
+	wg.Wait()
 	return len(entries), nil
 }
 

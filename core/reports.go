@@ -50,13 +50,16 @@ func (s *Reports) Report(ctx context.Context, id, reporter, reason, detail strin
 	if len(detail) > api.MaxReportDetail || !textual(detail) {
 		return propertyError(api.CodeInvalidProperty, api.PropDetail, "detail must be UTF-8 text of at most %d bytes", api.MaxReportDetail)
 	}
-	if _, err := publishedByID(ctx, s.images, id); err != nil {
+	img, err := publishedByID(ctx, s.images, id)
+	if err != nil {
 		return err
 	}
 	if full, err := s.reportsFull(ctx, id); err != nil || full {
 		return err
 	}
-	err = s.reports.AddReport(ctx, Report{ImageID: id, Reporter: reporter, Reason: reason, Detail: detail, At: s.now()})
+	at := s.now()
+	err = s.reports.AddReport(ctx, Report{ImageID: id, Reporter: reporter, Reason: reason, Detail: detail, At: at,
+		Outbox: []OutboxEntry{eventEntry(EventReportCreated, img, reason, at)}})
 	if errors.Is(err, ErrExist) {
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 //	Outbox      delivers what the others enqueue (purges of caches in front)
 //	Erasure     uploaders delete their own images; a user's erasure
 //	HostUsers   users a host app vouches for (JWTs), created on first sight
+//	Webhooks    webhook endpoints; delivers events to them
 //
 // What two of them share is a small part one of them exports and the
 // other declares the interface of: Moderation tells Serving (a
@@ -95,6 +96,13 @@ type Stores struct {
 		SessionStore
 		SessionExpirer
 	}
+	// Webhooks keeps the webhook endpoints and deliveries; nil: no
+	// webhooks (events wait in the outbox).
+	Webhooks WebhookStore
+	// WebhookSender sends webhooks; nil: this process delivers none (the
+	// CLI's), a server does.
+	WebhookSender   WebhookSender
+	WebhookObserver WebhookObserver
 	// Deliverers deliver the outbox's entries, one per topic (TopicPurge:
 	// the caches in front); none means entries wait for an instance that
 	// has them.
@@ -127,6 +135,8 @@ type Services struct {
 	Erasure     *Erasure
 	// HostUsers is nil when Stores.Vouch is.
 	HostUsers *HostUsers
+	// Webhooks is nil when Stores.Webhooks is.
+	Webhooks *Webhooks
 }
 
 // NewServices wires every use case on st, or returns an error if cfg is
@@ -184,6 +194,12 @@ func NewServices(cfg Config, st Stores) (Services, error) {
 	}
 	if st.Vouch != nil {
 		if sv.HostUsers, err = NewHostUsers(HostUsersDeps{Verifier: st.Vouch, Users: st.HostUsers, Runtime: st.Runtime}); err != nil {
+			return Services{}, err
+		}
+	}
+	if st.Webhooks != nil {
+		if sv.Webhooks, err = NewWebhooks(cfg, WebhooksDeps{Store: st.Webhooks, Outbox: st.Outbox, Reader: st.Outbox, Sender: st.WebhookSender,
+			Observer: st.WebhookObserver, Runtime: st.Runtime}); err != nil {
 			return Services{}, err
 		}
 	}

@@ -117,6 +117,9 @@ type Report struct {
 	Reason   string // one of ReportReasons
 	Detail   string
 	At       time.Time
+	// Outbox are the entries AddReport enqueues with the report (its
+	// webhook event); none is read back.
+	Outbox []OutboxEntry
 }
 
 // ReportedImage is an image in the reports queue with its count of open
@@ -244,7 +247,7 @@ type UploadStore interface {
 	// ImageID, brand c.BrandID, created c.At), provided the row is in
 	// StateReceived, was created at or after c.NotBefore, was uploaded
 	// anonymously or by c.Claimant, the brand exists and the SHA-256 is
-	// not blocklisted. Otherwise it returns ErrNotFound and changes
+	// not blocklisted; and enqueues what c.Outbox returns for the image. Otherwise it returns ErrNotFound and changes
 	// nothing; TokenStatus tells why.
 	ClaimUpload(ctx context.Context, c UploadClaim) (Image, error)
 	TokenReader
@@ -450,8 +453,9 @@ type SessionExpirer interface {
 
 // ReportStore keeps readers' reports of images.
 type ReportStore interface {
-	// AddReport records r; ErrExist, changing nothing, if r.Reporter has
-	// reported r.ImageID already (and that report is still open).
+	// AddReport records r, and enqueues r.Outbox in the same transaction;
+	// ErrExist, changing nothing, if r.Reporter has reported r.ImageID
+	// already (and that report is still open).
 	AddReport(ctx context.Context, r Report) error
 	// ReportedImages lists the published images with open reports, most
 	// reported first (then most recently reported), at most limit.
@@ -548,6 +552,9 @@ type UploadClaim struct {
 	Claimant  int64
 	NotBefore time.Time // uploads created earlier have expired
 	At        time.Time // the image's CreatedAt
+	// Outbox returns the entries to enqueue, in the claim's transaction,
+	// for the image published (its webhook event); nil for none.
+	Outbox func(published Image) []OutboxEntry
 }
 
 // TokenStatus is what is recorded of an upload token, to tell why a

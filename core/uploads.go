@@ -403,8 +403,11 @@ func (s *Uploads) Claim(ctx context.Context, token, brandID string, claimant int
 // the staged bytes, if checkedStaged, and has the variants made; its
 // errors are ClaimUpload's.
 func (s *Uploads) publish(ctx context.Context, token, brandID string, claimant int64, checkedStaged bool) (Image, error) {
+	at := s.now()
 	img, err := s.uploads.ClaimUpload(ctx, UploadClaim{Token: token, BrandID: brandID, Claimant: claimant,
-		NotBefore: s.now().Add(-s.cfg.ClaimWindow), At: s.now()})
+		NotBefore: at.Add(-s.cfg.ClaimWindow), At: at, Outbox: func(img Image) []OutboxEntry {
+			return []OutboxEntry{eventEntry(EventImageClaimed, img, "", at)}
+		}})
 	if err != nil {
 		return Image{}, err
 	}

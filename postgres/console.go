@@ -50,9 +50,13 @@ func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time
 
 func (s *DB) AddReport(ctx context.Context, r core.Report) (err error) {
 	defer func() { err = fault(err) }()
-	_, err = s.pool.Exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		r.ImageID, r.Reporter, r.Reason, r.Detail, r.At)
-	return mapErr(err)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			r.ImageID, r.Reporter, r.Reason, r.Detail, r.At); err != nil {
+			return mapErr(err)
+		}
+		return enqueue(ctx, tx, r.Outbox, r.At)
+	})
 }
 
 // queryRows runs a query and scans each row it returns with scan.

@@ -243,10 +243,14 @@ func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image,
 		img = core.Image{ID: up.ImageID, Token: up.Token, BrandID: c.BrandID, ContentType: up.ContentType, Size: up.Size,
 			SHA256: up.SHA256, CreatedAt: c.At, Uploader: up.Uploader, PDQ: up.PDQ, PDQQuality: up.PDQQuality, Width: up.Width, Height: up.Height}
 		// Its time as stored, to the microsecond PostgreSQL rounds to.
-		return mapErr(tx.QueryRow(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING created_at`,
+		err = mapErr(tx.QueryRow(ctx, `INSERT INTO images (`+imageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING created_at`,
 			img.ID, img.Token, img.BrandID, img.ContentType, img.Size, img.SHA256, img.CreatedAt, img.Uploader.UserID, img.Uploader.ClientAddr, img.PDQ, img.PDQQuality, img.Width, img.Height).Scan(&img.CreatedAt))
+		img.CreatedAt = img.CreatedAt.UTC()
+		if err != nil || c.Outbox == nil {
+			return err
+		}
+		return enqueue(ctx, tx, c.Outbox(img), c.At)
 	})
-	img.CreatedAt = img.CreatedAt.UTC()
 	return img, err
 }
 

@@ -52,8 +52,13 @@ func (s *DB) ExpireSessions(ctx context.Context, idleCutoff, ageCutoff time.Time
 
 func (s *DB) AddReport(ctx context.Context, r core.Report) (err error) {
 	defer func() { err = fault(err) }()
-	return s.exec(ctx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
-		r.ImageID, r.Reporter, r.Reason, r.Detail, micros(r.At))
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.txExec(tx, `INSERT INTO reports (image_id, reporter, reason, detail, created_at) VALUES (?, ?, ?, ?, ?)`,
+			r.ImageID, r.Reporter, r.Reason, r.Detail, micros(r.At)); err != nil {
+			return mapErr(err)
+		}
+		return s.enqueue(tx, r.Outbox, r.At)
+	})
 }
 
 func (s *DB) ReportedImages(ctx context.Context, limit int) (_ []core.ReportedImage, err error) {

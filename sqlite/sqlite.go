@@ -300,7 +300,13 @@ func (s *DB) ClaimUpload(ctx context.Context, c core.UploadClaim) (_ core.Image,
 			return err
 		}
 		img = publishedImage(up, c)
-		return s.insertImage(tx, img)
+		if err := s.insertImage(tx, img); err != nil {
+			return err
+		}
+		if c.Outbox != nil {
+			return s.enqueue(tx, c.Outbox(img), c.At)
+		}
+		return nil
 	})
 	return img, err
 }

@@ -40,6 +40,7 @@ type MetadataStore interface {
 	core.FingerprintStore
 	core.SignInFailureStore
 	core.HostUserStore
+	core.WebhookStore
 }
 
 // TestMetadataStore checks that the stores open returns keep the contract of

@@ -27,6 +27,7 @@ func TestOutbox(t *testing.T, open Reopener) {
 	t.Run("Lease", func(t *testing.T) { testOutboxLease(t, open) })
 	t.Run("RetrySchedule", func(t *testing.T) { testOutboxRetrySchedule(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testOutboxReopen(t, open) })
+	t.Run("WebhookStore", func(t *testing.T) { testWebhookStore(t, open) })
 }
 
 // purgeOf is a Takedown.Outbox naming the images taken down.

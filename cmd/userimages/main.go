@@ -37,6 +37,7 @@ type cli struct {
 	Restore   restoreCmd   `cmd:"" help:"Build a data directory from a backup."`
 	Hash      hashCmd      `cmd:"" help:"Print the PDQ perceptual hash of image files, HASH,QUALITY,FILE as Meta's pdq-photo-hasher prints it."`
 	Blocklist blocklistCmd `cmd:"" help:"Block pictures by their perceptual hashes: import, list, export and remove hash lists."`
+	Webhook   webhookCmd   `cmd:"" help:"Register, list and remove webhook endpoints; see their deliveries."`
 }
 
 // stdio is what a command reads and writes: its Run takes it rather than

@@ -31,6 +31,7 @@ import (
 	"userimages/s3store"
 	"userimages/selfsign"
 	"userimages/variant"
+	"userimages/webhook"
 )
 
 // variantMemorySlack is what Go's soft memory limit allows over
@@ -59,8 +60,9 @@ func (s *server) Close() {
 }
 
 // services wires core's use cases on st, with the purge targets and the
-// host app's JWTs, and registers the --brand brands.
-func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (core.Services, error) {
+// host app's JWTs and the webhooks' sender (counted in m), and registers
+// the --brand brands.
+func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger, m *metrics.Metrics) (core.Services, error) {
 	deliverers, err := c.purgeFlags.deliverers()
 	if err != nil {
 		return core.Services{}, err
@@ -75,7 +77,10 @@ func (c *serveCmd) services(ctx context.Context, st *stores, log *slog.Logger) (
 			return core.Services{}, flagError(err)
 		}
 	}
-	svc, err := st.services(c.policyFlags.config(), log, deliverers)
+	observer := m.Webhooks()
+	svc, err := st.services(c.policyFlags.config(), log, deliverers, func(d *core.Stores) {
+		d.WebhookSender, d.WebhookObserver = webhook.Sender{}, observer
+	})
 	if err != nil {
 		return core.Services{}, err
 	}
@@ -129,7 +134,7 @@ func buildServer(ctx context.Context, c *serveCmd, log, requestLog *slog.Logger)
 	if st.hook, err = c.claimHook(s, st); err != nil {
 		return nil, err
 	}
-	svc, err := c.services(ctx, st, log)
+	svc, err := c.services(ctx, st, log, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -374,6 +379,7 @@ func (c *serveCmd) Run(ctx context.Context, std stdio) error {
 	// Purges queued by takedowns here, on other instances or from the
 	// CLI are delivered until the server stops.
 	go s.svc.Outbox.Run(sweepCtx)
+	go s.svc.Webhooks.Run(sweepCtx) // and webhooks, likewise
 	go s.svc.Upkeep.RunSweeper(sweepCtx, c.SweepEvery, core.SweepOptions{Orphans: true, Sessions: true}, func(st core.SweepStats) {
 		s.metrics.UploadsExpired(st.ExpiredUploads)
 	})

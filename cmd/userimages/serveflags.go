@@ -191,6 +191,7 @@ type policyFlags struct {
 	HashesPoll  time.Duration `name:"blocklist-poll" help:"How often the blocked hashes other instances or the command line added or removed are read." default:"${blocklist_poll}" env:"USERIMAGES_BLOCKLIST_POLL"`
 	HookTime    time.Duration `name:"claim-hook-timeout" help:"With --claim-hook: how long a claim waits for the hook's verdict (100ms to 1m)." default:"${claim_hook_timeout}" env:"USERIMAGES_CLAIM_HOOK_TIMEOUT"`
 	HookOnError string        `name:"claim-hook-on-error" help:"With --claim-hook: what a claim does when the hook gives no verdict in time or answers a non-2xx status: fail (503 with Retry-After; nothing published) or allow (publish)." default:"fail" enum:"fail,allow" env:"USERIMAGES_CLAIM_HOOK_ON_ERROR"`
+	webhookFlags
 }
 
 // claimHookFlags mirror claimhook.Config. The secret is read from
@@ -228,6 +229,16 @@ func (f claimHookFlags) config(base string, timeout time.Duration) (claimhook.Co
 func (c *serveCmd) validateClaimHook() error {
 	_, err := c.claimHookFlags.config(cmp.Or(c.PublicURL, "http://127.0.0.1"), c.HookTime)
 	return err
+}
+
+// webhookFlags tune the delivery of webhooks (core.Config's Webhook…).
+type webhookFlags struct {
+	WebhookTimeout     time.Duration `name:"webhook-timeout" help:"How long a webhook receiver may take to answer one request." default:"${webhook_timeout}" env:"USERIMAGES_WEBHOOK_TIMEOUT"`
+	WebhookConcurrency int           `name:"webhook-concurrency" help:"Requests one instance sends one webhook endpoint at once." default:"${webhook_concurrency}" env:"USERIMAGES_WEBHOOK_CONCURRENCY"`
+	WebhookRetryDelay  time.Duration `name:"webhook-retry-delay" help:"The wait after a webhook delivery's first failure, doubled by each further one." default:"${webhook_retry_delay}" env:"USERIMAGES_WEBHOOK_RETRY_DELAY"`
+	WebhookMaxRetry    time.Duration `name:"webhook-max-retry-delay" help:"The longest wait between two tries of a webhook delivery." default:"${webhook_max_retry_delay}" env:"USERIMAGES_WEBHOOK_MAX_RETRY_DELAY"`
+	WebhookGiveUp      time.Duration `name:"webhook-give-up-after" help:"How long after its event a failing webhook delivery is given up." default:"${webhook_give_up_after}" env:"USERIMAGES_WEBHOOK_GIVE_UP_AFTER"`
+	WebhookDisable     time.Duration `name:"webhook-disable-after" help:"How long an endpoint's deliveries may fail in a row before it is disabled (webhook enable turns it on again)." default:"${webhook_disable_after}" env:"USERIMAGES_WEBHOOK_DISABLE_AFTER"`
 }
 
 // jwtFlags mirror jwtauth.Config: the users a host app vouches for with
@@ -373,6 +384,13 @@ func fieldFlags() map[any]string {
 		claimhook.ConfigBytesBaseURL: "--claim-hook-bytes-url",
 		claimhook.ConfigBytesTTL:     "--claim-hook-timeout",
 
+		core.ConfigWebhookTimeout:       "--webhook-timeout",
+		core.ConfigWebhookConcurrency:   "--webhook-concurrency",
+		core.ConfigWebhookRetryDelay:    "--webhook-retry-delay",
+		core.ConfigWebhookMaxRetryDelay: "--webhook-max-retry-delay",
+		core.ConfigWebhookGiveUpAfter:   "--webhook-give-up-after",
+		core.ConfigWebhookDisableAfter:  "--webhook-disable-after",
+
 		httpapi.ConfigPublicURL:                      "--public-url",
 		httpapi.ConfigCORSOrigins:                    "--cors-origin",
 		httpapi.ConfigCORSCredentials:                "--cors-credentials",
@@ -421,7 +439,9 @@ func (f policyFlags) config() core.Config {
 		SignInFreeFailures: f.SignInFree, SignInDelay: f.SignInDelay, SignInMaxDelay: f.SignInMax, MaxPixels: f.MaxPixels, MaxSide: f.MaxSide,
 		ServerSideEncryption: f.UploadSSE, MinFreeSpace: f.MinFree, ReadyTimeout: f.ReadyTime,
 		VariantWidths: f.VarWidths, VariantMemory: int64(f.VarMemory), VariantPregenerate: variants(f.VarPregen),
-		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll, ClaimReviewTimeout: f.HookTime, ClaimReviewOnError: f.HookOnError}
+		NearDuplicateDistance: f.NearDup, HashesPoll: f.HashesPoll, ClaimReviewTimeout: f.HookTime, ClaimReviewOnError: f.HookOnError,
+		WebhookTimeout: f.WebhookTimeout, WebhookConcurrency: f.WebhookConcurrency, WebhookRetryDelay: f.WebhookRetryDelay,
+		WebhookMaxRetryDelay: f.WebhookMaxRetry, WebhookGiveUpAfter: f.WebhookGiveUp, WebhookDisableAfter: f.WebhookDisable}
 }
 
 // tokenDeleteWindow is core's TokenDeleteWindow for the flag's value: 0

@@ -117,6 +117,7 @@ type metaStore interface {
 	core.HashBlocklist
 	core.FingerprintStore
 	core.HostUserStore
+	core.WebhookStore
 	migrate.Source
 	migrate.Destination
 }
@@ -277,10 +278,12 @@ func previousSigningSecret() ([]selfsign.Previous, error) {
 // services wires core's use cases on st: one adapter fills every
 // metadata role. deliverers deliver the outbox (serve's purges); the
 // other commands have none, and leave their entries to the server.
-func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[string]core.OutboxDeliverer) (core.Services, error) {
+// Options change the Stores before the services are made (serve's
+// webhook sender).
+func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[string]core.OutboxDeliverer, options ...func(*core.Stores)) (core.Services, error) {
 	m := st.meta
 	d := core.Stores{Uploads: m, Images: m, Brands: m, Moderation: m, Reports: m, Hashes: m, Accounts: m, SignIns: m, Erasures: m, Sessions: m, Outbox: m,
-		HostUsers: m, Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
+		HostUsers: m, Webhooks: m, Deliverers: deliverers, Blobs: st.blobs, Signer: st.signer, Runtime: core.Runtime{Log: log}}
 	if st.vouch != nil { // a nil interface, not a typed nil pointer
 		d.Vouch = st.vouch
 	}
@@ -291,6 +294,9 @@ func (st *stores) services(cfg core.Config, log *slog.Logger, deliverers map[str
 		// PUT bodies are checked in scratch files on the disk they are
 		// stored on, whose free space readiness watches.
 		d.Scratch, d.Disk = st.disk, st.disk
+	}
+	for _, o := range options {
+		o(&d)
 	}
 	return core.NewServices(cfg, d)
 }

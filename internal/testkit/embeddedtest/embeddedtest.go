@@ -64,5 +64,5 @@ func Open(t testing.TB, cfg core.Config, rt core.Runtime) *Deployment {
 // that wire services themselves.
 func MetadataOn(db *sqlite.DB) core.Stores {
 	return core.Stores{Uploads: db, Images: db, Brands: db, Moderation: db, Reports: db, Hashes: db, Accounts: db, SignIns: db, Erasures: db, Sessions: db, Outbox: db,
-		HostUsers: db}
+		HostUsers: db, Webhooks: db}
 }
