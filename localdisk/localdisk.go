@@ -242,7 +242,7 @@ func (s *Store) Open(ctx context.Context, key string) (_ core.Blob, err error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
-	return &leased{blob{f, info}, s, key, s.open.entry(key)}, nil
+	return &leased{blob{f, info}, s, key, s.open.opened(key)}, nil
 }
 
 // leased is a blob whose descriptor goes back to the open-file cache

@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// The open-file cache keeps the descriptors of objects read recently, so
-// that reading one again (an image GET, the hot path) costs no open(2) and
-// close(2): Open takes an idle descriptor of the key, checks with fstat(2)
-// that the file still has a name (st_nlink > 0; another process, such as
-// the CLI or another server on the same directory, may have deleted it),
-// rewinds it and hands it out; the blob's Close gives it back. Each
-// descriptor is used by one reader at a time, as the file offset is
-// shared. So:
+// The open-file cache keeps the descriptors of objects read again and
+// again, so that reading one once more (an image GET, the hot path) costs
+// no open(2) and close(2): Open takes an idle descriptor of the key,
+// checks with fstat(2) that the file still has a name (st_nlink > 0;
+// another process, such as the CLI or another server on the same
+// directory, may have deleted it), rewinds it and hands it out; the
+// blob's Close gives it back. Each descriptor is used by one reader at a
+// time, as the file offset is shared. So:
 //   - a key deleted by this Store is forgotten at once (Delete), and its
 //     descriptors out are closed when given back;
 //   - a key deleted by another process is not served once its file is gone,
@@ -24,11 +24,15 @@ import (
 //   - objects are never rewritten in place (Put refuses an existing key),
 //     so a descriptor never sees other bytes than its key's.
 //
-// At most openFilesMax descriptors are kept idle, in all; one left idle
-// for openFilesIdle is closed (within twice that), so a server idle for a
-// few seconds keeps none, as its SQLite readers (e2e TestWritePathUnderLoad).
+// A descriptor is kept only when its key was opened before within
+// openFilesIdle: objects read once (hashing, variants made, backups) keep
+// none. At most openFilesMax descriptors are kept idle and openFilesKeys
+// keys remembered, in all; a descriptor left idle for openFilesIdle is
+// closed (within twice that), so a server idle for a few seconds keeps
+// none, as its SQLite readers (e2e TestWritePathUnderLoad).
 const (
 	openFilesMax  = 256
+	openFilesKeys = 4096
 	openFilesIdle = 2 * time.Second
 )
 
@@ -47,6 +51,8 @@ type openFiles struct {
 // byKey, so a descriptor of it given back is closed.
 type openEntry struct {
 	files []idleFile
+	opens int       // since the entry was made: descriptors are kept from the second
+	last  time.Time // of the last open
 }
 
 type idleFile struct {
@@ -62,17 +68,20 @@ func (c *openFiles) clock() time.Time {
 }
 
 // take returns an idle descriptor of key, rewound, with its file's current
-// information, or nil when there is none or its file is gone.
+// information, or nil when there is none or its file is gone; it counts
+// the open.
 func (c *openFiles) take(key string) (*os.File, *openEntry, fs.FileInfo) {
 	c.mu.Lock()
 	e := c.byKey[key]
 	if e == nil || len(e.files) == 0 {
 		c.mu.Unlock()
-		return nil, e, nil
+		return nil, nil, nil
 	}
 	f := e.files[len(e.files)-1].f
 	e.files = e.files[:len(e.files)-1]
 	c.idle--
+	e.opens++
+	e.last = c.clock()
 	c.mu.Unlock()
 	info, err := f.Stat()
 	if err == nil {
@@ -91,42 +100,52 @@ func (c *openFiles) take(key string) (*os.File, *openEntry, fs.FileInfo) {
 	return f, e, info
 }
 
-// entry returns key's entry, made if missing: the one the descriptors
-// opened now are given back to.
-func (c *openFiles) entry(key string) *openEntry {
+// opened counts an open of key's file that found no idle descriptor and
+// returns the entry its descriptor is given back to: nil (it is closed)
+// when openFilesKeys keys are remembered already.
+func (c *openFiles) opened(key string) *openEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.byKey[key]; e != nil {
-		return e
+	now := c.clock()
+	e := c.byKey[key]
+	if e == nil {
+		if len(c.byKey) >= openFilesKeys {
+			return nil
+		}
+		if c.byKey == nil {
+			c.byKey = make(map[string]*openEntry)
+		}
+		e = &openEntry{}
+		c.byKey[key] = e
+		c.scheduleSweep()
 	}
-	if c.byKey == nil {
-		c.byKey = make(map[string]*openEntry)
-	}
-	e := &openEntry{}
-	c.byKey[key] = e
+	e.opens++
+	e.last = now
 	return e
 }
 
-// give takes back f, a descriptor of key's entry e: kept idle unless the
-// key was deleted since (e is no longer its entry) or openFilesMax are
-// idle.
+// give takes back f, a descriptor of key's entry e: kept idle if the key
+// was opened more than once, unless the key was deleted since (e is no
+// longer its entry) or openFilesMax are idle.
 func (c *openFiles) give(key string, e *openEntry, f *os.File) error {
 	c.mu.Lock()
-	if c.byKey[key] != e || c.idle >= openFilesMax {
-		if c.byKey[key] == e && len(e.files) == 0 {
-			delete(c.byKey, key) // no entry without descriptors stays
-		}
+	if e == nil || c.byKey[key] != e || e.opens < 2 || c.idle >= openFilesMax {
 		c.mu.Unlock()
 		return f.Close()
 	}
 	e.files = append(e.files, idleFile{f, c.clock()})
 	c.idle++
+	c.scheduleSweep()
+	c.mu.Unlock()
+	return nil
+}
+
+// scheduleSweep makes sure closeIdle runs in openFilesIdle; c.mu is held.
+func (c *openFiles) scheduleSweep() {
 	if !c.sweep {
 		c.sweep = true
 		time.AfterFunc(openFilesIdle, c.closeIdle)
 	}
-	c.mu.Unlock()
-	return nil
 }
 
 // forget closes key's idle descriptors; those out are closed when given
@@ -146,8 +165,9 @@ func (c *openFiles) forget(key string) {
 	}
 }
 
-// closeIdle closes the descriptors idle for openFilesIdle, and schedules
-// itself again while any are left.
+// closeIdle closes the descriptors idle for openFilesIdle and forgets
+// the keys not opened for as long, and schedules itself again while any
+// key is remembered.
 func (c *openFiles) closeIdle() {
 	var stale []*os.File
 	c.mu.Lock()
@@ -163,14 +183,14 @@ func (c *openFiles) closeIdle() {
 		}
 		clear(e.files[len(kept):])
 		e.files = kept
-		if len(kept) == 0 {
+		if len(kept) == 0 && !e.last.After(cutoff) {
 			delete(c.byKey, key)
 		}
 	}
 	c.idle -= len(stale)
-	c.sweep = c.idle > 0
-	if c.sweep {
-		time.AfterFunc(openFilesIdle, c.closeIdle)
+	c.sweep = false
+	if len(c.byKey) > 0 {
+		c.scheduleSweep()
 	}
 	c.mu.Unlock()
 	for _, f := range stale {

@@ -26,8 +26,8 @@ func readAll(t *testing.T, s *Store, key string) string {
 	return string(data)
 }
 
-// TestOpenFileCache: a blob read and closed leaves its descriptor idle,
-// which the next Open reuses from the start of the file; a key deleted
+// TestOpenFileCache: a blob read a second time and closed leaves its
+// descriptor idle, which the next Open reuses from the start of the file; a key deleted
 // through the Store or removed by another process is not served from an
 // idle descriptor.
 func TestOpenFileCache(t *testing.T) {
@@ -41,8 +41,12 @@ func TestOpenFileCache(t *testing.T) {
 	if got := readAll(t, s, "images/a"); got != "bytes of images/a" {
 		t.Fatalf("got %q", got)
 	}
+	if n := s.open.count(); n != 0 {
+		t.Fatalf("idle descriptors after one read: %d, want 0 (kept from the second)", n)
+	}
+	readAll(t, s, "images/a")
 	if n := s.open.count(); n != 1 {
-		t.Fatalf("idle descriptors after one read: %d, want 1", n)
+		t.Fatalf("idle descriptors after two reads: %d, want 1", n)
 	}
 	// Read twice more: the same descriptor, rewound.
 	for range 2 {
@@ -81,6 +85,10 @@ func TestOpenFileCache(t *testing.T) {
 	}
 	// Removed by another process: the idle descriptor is not used.
 	readAll(t, s, "images/b")
+	readAll(t, s, "images/b")
+	if n := s.open.count(); n != 1 {
+		t.Fatalf("idle descriptors of images/b: %d, want 1", n)
+	}
 	p, _ := s.path("images/b")
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
@@ -103,6 +111,7 @@ func TestOpenFileCacheIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	readAll(t, s, "images/a")
+	readAll(t, s, "images/a")
 	s.open.closeIdle()
 	if n := s.open.count(); n != 1 {
 		t.Fatalf("idle descriptors after a sweep: %d, want 1 (not idle long enough)", n)
@@ -111,5 +120,33 @@ func TestOpenFileCacheIdle(t *testing.T) {
 	s.open.closeIdle()
 	if n := s.open.count(); n != 0 || len(s.open.byKey) != 0 {
 		t.Fatalf("after openFilesIdle: %d descriptors, %d entries, want none", n, len(s.open.byKey))
+	}
+}
+
+// TestOpenFileCacheIdleRealTime: with the real clock, a server left idle
+// ends with no descriptor kept and no key remembered.
+func TestOpenFileCacheIdleRealTime(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	if err := s.Put(ctx, "images/a", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, s, "images/a")
+	readAll(t, s, "images/a")
+	if n := s.open.count(); n != 1 {
+		t.Fatalf("idle descriptors: %d, want 1", n)
+	}
+	// Within twice openFilesIdle; waited for longer, as a loaded machine
+	// may run the timer late.
+	for deadline := time.Now().Add(5 * openFilesIdle); ; time.Sleep(100 * time.Millisecond) {
+		s.open.mu.Lock()
+		n, keys := s.open.idle, len(s.open.byKey)
+		s.open.mu.Unlock()
+		if n == 0 && keys == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v idle: %d descriptors, %d keys, want none", 5*openFilesIdle, n, keys)
+		}
 	}
 }
