@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
+	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"userimages/internal/jpegscale"
 	"userimages/internal/testkit/cputime"
 	"userimages/internal/testkit/testphoto"
+	"userimages/variant"
 )
 
 // BenchmarkFile hashes photo-like JPEGs of about 2 MB (the largest upload)
@@ -170,5 +172,56 @@ func BenchmarkPhoto2MB(b *testing.B) {
 		b.Run(fmt.Sprintf("FromImage-%dx%d", m.Bounds().Dx(), m.Bounds().Dy()), func(b *testing.B) {
 			cpu(b, func() { FromImage(m, 1) })
 		})
+	}
+}
+
+// BenchmarkScaleFidelity is the experiment behind File's choice of JPEG
+// scale, not a speed: for photos of 2 MB and more it reports how many bits
+// the hash of each decoding scale File could choose is from the hash of
+// the reference's way (the whole picture decoded, then sampled to
+// 512×512 by nearest neighbour: FromImage of image/jpeg's decode). "at-512"
+// is File's (the smallest scale at least 512 px a side: 1/4 for these),
+// "at-256" the one below (1/8). grainy-max is over testphoto's 3000×2250
+// photos (grain as phones' sensors make it), natural-max over
+// testphoto.Natural 4000×3000 ones.
+func BenchmarkScaleFidelity(b *testing.B) {
+	type photo struct {
+		data   []byte
+		grainy bool
+	}
+	var photos []photo
+	for seed := range uint64(3) {
+		photos = append(photos, photo{testphoto.JPEG(3000, 2250, seed+1, 1), true})
+	}
+	for seed := range uint64(2) {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, testphoto.Natural(4000, 3000, seed+3), &jpeg.Options{Quality: 90}); err != nil {
+			b.Fatal(err)
+		}
+		photos = append(photos, photo{buf.Bytes(), false})
+	}
+	for b.Loop() {
+		for _, side := range []int{512, 256} {
+			worst := map[bool]int{}
+			for _, p := range photos {
+				full, err := jpeg.Decode(bytes.NewReader(p.data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ref := FromImage(full, 1)
+				s, err := variant.Inspect(p.data, api.JPEG)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, err := variant.Decode(p.data, s, min(s.Width, side), min(s.Height, side))
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := FromImage(m, 1)
+				worst[p.grainy] = max(worst[p.grainy], Distance(d.Hash(), ref.Hash()))
+			}
+			b.ReportMetric(float64(worst[true]), fmt.Sprintf("grainy-max-bits-at-%d", side))
+			b.ReportMetric(float64(worst[false]), fmt.Sprintf("natural-max-bits-at-%d", side))
+		}
 	}
 }
