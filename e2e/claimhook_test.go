@@ -321,3 +321,49 @@ func TestComposerClaimHookReason(t *testing.T) {
 	checkAccessible(t, page.ctx, "the composer after ContentRejected")
 	page.reportErrors()
 }
+
+// TestScaleOutClaimHook: on PostgreSQL and S3, the hook reads the bytes
+// of an image claimed on one instance from another (its
+// --claim-hook-bytes-url): any instance verifies a bytes URL with the
+// shared secret and streams the bytes from the bucket; a refusal publishes
+// nothing on either.
+func TestScaleOutClaimHook(t *testing.T) {
+	d := newScaleOut(t)
+	hook, hookURL, secret := newHookReceiver(t)
+	env := append(append([]string(nil), d.env...), "USERIMAGES_CLAIM_HOOK_SECRET="+secret)
+	reader := startServerEnv(t, t.TempDir(), env, append(d.storeArgs(), "--claim-hook", hookURL)...)
+	claimer := startServerEnv(t, t.TempDir(), env, append(d.storeArgs(), "--claim-hook", hookURL, "--claim-hook-bytes-url", reader.base)...)
+	c := &http.Client{Timeout: 30 * time.Second}
+	rng := mrand.New(mrand.NewPCG(26, 4))
+
+	token, _ := received(t, c, claimer.base, rng) // the PUT goes to the bucket
+	img, err := claim(c, claimer.base, "", token, brandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bad, last, read := hook.snapshot()
+	if len(bad) > 0 {
+		t.Fatalf("the hook found: %v", bad)
+	}
+	if !strings.HasPrefix(last.Data.BytesURL, reader.base+"/claim-hook/") {
+		t.Errorf("bytes URL %s, want it on the other instance %s", last.Data.BytesURL, reader.base)
+	}
+	for _, base := range []string{claimer.base, reader.base} {
+		served, err := fetch(c, base, img.UserImage.Path)
+		if err != nil || string(served) != string(read) {
+			t.Errorf("%s%s: %d bytes, %v; the hook read %d", base, img.UserImage.Path, len(served), err, len(read))
+		}
+	}
+
+	hook.set("refuse", "no")
+	token, _ = received(t, c, claimer.base, rng)
+	if _, err := claim(c, claimer.base, "", token, brandID); statusOf(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("claim: %v; want 422", err)
+	}
+	_, _, last, _ = hook.snapshot()
+	for _, base := range []string{claimer.base, reader.base} {
+		if _, err := fetch(c, base, "/hc/user_images/"+last.Data.ImageID+".png"); statusOf(err) != http.StatusNotFound {
+			t.Errorf("%s: the refused image: %v; want 404", base, err)
+		}
+	}
+}
