@@ -75,6 +75,29 @@ func schemaFiles(t *testing.T) []string {
 	return names
 }
 
+// atVersion makes the database at path as the binary of schema version v
+// (of names) left it, and returns it opened without this package.
+func atVersion(t *testing.T, path string, names []string, v int) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names[:v] {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.ExecContext(t.Context(), string(b)); err != nil {
+			t.Fatalf("apply %s: got error %v, want nil", name, err)
+		}
+	}
+	if _, err := raw.ExecContext(t.Context(), fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // TestUpgrade checks that a database made by an older binary, at each
 // earlier version, is upgraded on Open and keeps its data.
 func TestUpgrade(t *testing.T) {
@@ -86,23 +109,7 @@ func TestUpgrade(t *testing.T) {
 		t.Run(fmt.Sprintf("from %d", v), func(t *testing.T) {
 			ctx := t.Context()
 			path := filepath.Join(t.TempDir(), "meta.db")
-			raw, err := sql.Open("sqlite", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, name := range names[:v] {
-				b, err := os.ReadFile(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := raw.ExecContext(ctx, string(b)); err != nil {
-					t.Fatalf("apply %s: got error %v, want nil", name, err)
-				}
-			}
-			if _, err := raw.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
-				t.Fatal(err)
-			}
-			raw.Close()
+			atVersion(t, path, names, v).Close()
 
 			db := open(t, path)
 			if err := db.ImportDeletion(ctx, d); err != nil {
@@ -297,21 +304,9 @@ func TestAPITokenUpgrade(t *testing.T) {
 			t.Fatal("no schema file *_token_ids.sql")
 		}
 		path := filepath.Join(t.TempDir(), "meta.db")
-		raw, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := atVersion(t, path, names, v)
 		defer raw.Close()
-		for _, name := range names[:v] {
-			b, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := raw.ExecContext(ctx, string(b)); err != nil {
-				t.Fatalf("apply %s: got error %v, want nil", name, err)
-			}
-		}
-		stmts := []string{fmt.Sprintf("PRAGMA user_version = %d", v)}
+		var stmts []string
 		for _, tok := range tokens {
 			stmts = append(stmts,
 				fmt.Sprintf(`INSERT OR IGNORE INTO users (email, password_hash, created_at) VALUES ('%s', x'00', 1)`, tok.Email),
