@@ -31,6 +31,12 @@ type huffman struct {
 	// are 1 plus the code length, or 0 if the code is longer than lutSize
 	// bits.
 	lut [1 << lutSize]uint16
+	// fastAC is, for an AC table (changed from image/jpeg), the look-up
+	// table of a symbol and its extra bits at once: for the next lutSize
+	// bits, when they hold a whole code of a non-zero coefficient and its
+	// extra bits, the coefficient<<16 | its run of zeroes<<8 | the bits
+	// both take; 0 otherwise (see decodeAC).
+	fastAC [1 << lutSize]int32
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -186,6 +192,11 @@ func (d *decoder) processDHT(n int) error {
 			}
 		}
 
+		h.fastAC = [1 << lutSize]int32{}
+		if tc == acTable {
+			h.deriveFastAC()
+		}
+
 		// Derive minCodes, maxCodes, and valsIndices.
 		var c, index int32
 		for i, n := range nCodes {
@@ -204,6 +215,25 @@ func (d *decoder) processDHT(n int) error {
 		}
 	}
 	return nil
+}
+
+// deriveFastAC fills h.fastAC from h.lut.
+func (h *huffman) deriveFastAC() {
+	for i, v := range h.lut {
+		if v == 0 {
+			continue
+		}
+		codeLen, rs := int32(v&0xff)-1, v>>8
+		size := int32(rs & 0x0f)
+		if size == 0 || codeLen+size > lutSize {
+			continue
+		}
+		x := int32(i>>(lutSize-codeLen-size)) & (1<<size - 1)
+		if x < 1<<(size-1) {
+			x += 1 - 1<<size
+		}
+		h.fastAC[i] = x<<16 | int32(rs>>4)<<8 | (codeLen + size)
+	}
 }
 
 // decodeHuffman returns the next Huffman-coded value from the bit-stream,

@@ -310,7 +310,8 @@ func (d *decoder) processSOS(n int) error {
 // specified in section F.2.2.2. Changed from image/jpeg (whose loop this
 // was): while the bit buffer holds the 32 bits that the longest symbol and
 // its extra bits take, each is read from local copies of the buffer with
-// one look-up; otherwise (a code longer than lutSize bits, or near a
+// one look-up (of the symbol and its extra bits together, fastAC, when
+// they fit in lutSize bits); otherwise (a code longer than lutSize bits, or near a
 // marker or the end of the byte buffer) by decodeHuffman and
 // receiveExtend as before.
 func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) error {
@@ -323,7 +324,16 @@ func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) e
 		}
 		var v uint16
 		if n >= 32 {
-			v = h.lut[(a>>uint32(n-lutSize))&lutMask]
+			i := (a >> uint32(n-lutSize)) & lutMask
+			// A coefficient and its extra bits in one look-up, unless
+			// its run overshoots the band (then as image/jpeg does).
+			if f := h.fastAC[i]; f != 0 && zig+(f>>8&0xff) <= zigEnd {
+				n -= f & 0xff
+				zig += f >> 8 & 0xff
+				b[unzig[zig]] = f >> 16 << al
+				continue
+			}
+			v = h.lut[i]
 		}
 		var value uint8
 		if v != 0 {
