@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"userimages/core"
+	"userimages/internal/testkit/cputime"
 	"userimages/internal/testkit/pgtest"
 	"userimages/localdisk"
 	"userimages/postgres"
@@ -84,12 +85,12 @@ func benchResembling(b *testing.B, db resemblingStore) {
 		b.Fatal(err)
 	}
 	img := core.Image{ID: "query", PDQ: "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0", PDQQuality: 100}
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := r.Resembling(b.Context(), img, 48); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
