@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,5 +208,37 @@ func TestServeClaimHookFlags(t *testing.T) {
 	c := parseServe(t, "--claim-hook", "http://x/hook")
 	if c.HookTime != 5*time.Second || c.HookOnError != "fail" {
 		t.Errorf("defaults: --claim-hook-timeout %s, --claim-hook-on-error %s; want 5s and fail", c.HookTime, c.HookOnError)
+	}
+}
+
+// TestServeJWTFlagErrors: the host app's JWT flags are checked before
+// anything opens, the secret file read, the errors naming the flags.
+func TestServeJWTFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	short, good := filepath.Join(dir, "short"), filepath.Join(dir, "good")
+	if err := os.WriteFile(short, []byte("too short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string // "" for none
+	}{
+		{[]string{"--jwt-issuer", "https://app.example"}, "--jwt-issuer needs --jwt-secret-file or a JWKS URL"},
+		{[]string{"--jwt-secret-file", good}, "--jwt-issuer is required"},
+		{[]string{"--jwt-jwks-url", "https://app.example/jwks.json", "--jwt-issuer", "https://app.example"}, "--jwt-audience is required"},
+		{[]string{"--jwt-secret-file", short, "--jwt-issuer", "i", "--jwt-audience", "a"}, `--jwt-secret-file "9 bytes": must be at least 32 bytes`},
+		{[]string{"--jwt-secret-file", filepath.Join(dir, "absent"), "--jwt-issuer", "i", "--jwt-audience", "a"}, "--jwt-secret-file: open"},
+		{[]string{"--jwt-jwks-url", "ftp://app.example/jwks", "--jwt-issuer", "i", "--jwt-audience", "a"}, `--jwt-jwks-url "ftp://app.example/jwks": must be an http:// or https:// URL`},
+		{[]string{"--jwt-secret-file", good, "--jwt-issuer", "i", "--jwt-audience", "a"}, ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			err := parseServe(t, tc.args...).validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
