@@ -196,13 +196,14 @@ func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
 	for {
-		// A full batch may have left more due: go on at once.
+		// A pass may have left more due (a full batch, or entries its
+		// deliveries enqueued, as a fan-out does): go on at once.
 		for {
 			n, err := o.Work(ctx)
 			if err != nil && ctx.Err() == nil {
 				o.log.WarnContext(ctx, "outbox: claiming entries failed; trying again", "err", err)
 			}
-			if err != nil || n < o.cfg.Batch {
+			if err != nil || n == 0 {
 				break
 			}
 		}

@@ -20,7 +20,9 @@ type Reopener = func(t *testing.T) (s MetadataStore, reopen func() MetadataStore
 // outbox (core.OutboxStore, core.OutboxReader): entries written with the
 // takedown, each claimed by one worker at a time however many run,
 // retried on core.OutboxConfig's schedule by an injected clock, and none
-// lost when the database is closed and opened again.
+// lost when the database is closed and opened again; and webhooks
+// (core.WebhookStore, and core.Webhooks, the outbox's subscriber that
+// fans events out to endpoints and delivers them).
 func TestOutbox(t *testing.T, open Reopener) {
 	t.Run("TakeDownCopies", func(t *testing.T) { testTakeDownCopies(t, open) })
 	t.Run("ClaimOnce", func(t *testing.T) { testOutboxClaimOnce(t, open) })
@@ -28,6 +30,7 @@ func TestOutbox(t *testing.T, open Reopener) {
 	t.Run("RetrySchedule", func(t *testing.T) { testOutboxRetrySchedule(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testOutboxReopen(t, open) })
 	t.Run("WebhookStore", func(t *testing.T) { testWebhookStore(t, open) })
+	t.Run("WebhookDelivery", func(t *testing.T) { testWebhookDelivery(t, open) })
 }
 
 // purgeOf is a Takedown.Outbox naming the images taken down.

@@ -1,7 +1,12 @@
 package storetest
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,4 +137,85 @@ func testWebhookTries(t *testing.T, s MetadataStore, a, b core.WebhookEndpoint) 
 	}
 	_, err = s.RecordDelivery(ctx, core.WebhookAttempt{EndpointID: "ep_a", MessageID: "msg_9", State: core.DeliveryFailed, At: at})
 	wantErr(t, "RecordDelivery(missing)", err, core.ErrNotFound)
+}
+
+// hookRecorder is a core.WebhookSender that records what it is sent,
+// answering 503 to the first fail tries of each message.
+type hookRecorder struct {
+	mu    sync.Mutex
+	fail  int
+	tries map[string]int // by URL and webhook-id
+}
+
+func (h *hookRecorder) Send(_ context.Context, url, _, id string, _ time.Time, _ []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tries[url+" "+id]++
+	if h.tries[url+" "+id] <= h.fail {
+		return http.StatusServiceUnavailable, nil
+	}
+	return http.StatusOK, nil
+}
+
+// testWebhookDelivery runs core.Webhooks, the outbox's webhook
+// subscriber, on the store: events fanned out and delivered by four
+// workers at once reach each endpoint once, each after two refusals
+// retried on the injected clock's schedule, and nothing is left.
+func testWebhookDelivery(t *testing.T, open Reopener) {
+	s, _ := open(t)
+	ctx := t.Context()
+	clk := &clock{now: base}
+	rec := &hookRecorder{fail: 2, tries: map[string]int{}}
+	var workers []*core.Webhooks
+	for range 4 {
+		w, err := core.NewWebhooks(core.Config{}, core.WebhooksDeps{Store: s, Outbox: s, Reader: s, Sender: rec,
+			Runtime: core.Runtime{Now: clk.Now, Log: slog.New(slog.DiscardHandler)}})
+		noErr(t, "NewWebhooks", err)
+		workers = append(workers, w)
+	}
+	for _, url := range []string{"http://a.test/", "http://b.test/"} {
+		_, err := workers[0].Add(ctx, url, nil)
+		noErr(t, "Add", err)
+	}
+	const events = 30
+	var es []core.OutboxEntry
+	for i := range events {
+		es = append(es, core.OutboxEntry{Topic: core.TopicEvent, Payload: fmt.Sprintf(`msg_%d {"type":"image.claimed"}`, i), CreatedAt: base})
+	}
+	noErr(t, "Enqueue", s.Enqueue(ctx, es))
+	pass := func() {
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Go(func() {
+				for {
+					n, err := w.Work(ctx)
+					if err != nil {
+						t.Errorf("Work: %v", err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for _, step := range []time.Duration{0, 5 * time.Second, 10 * time.Second} { // the refusals' backoff
+		clk.Set(clk.Now().Add(step))
+		pass()
+	}
+	if len(rec.tries) != 2*events {
+		t.Errorf("got %d (endpoint, message) pairs tried, want %d", len(rec.tries), 2*events)
+	}
+	for k, n := range rec.tries {
+		if n != 3 {
+			t.Errorf("%s: tried %d times, want 3 (two refusals, one success)", k, n)
+		}
+	}
+	pending, err := s.PendingOutbox(ctx, 10)
+	noErr(t, "PendingOutbox", err)
+	if len(pending) != 0 {
+		t.Errorf("PendingOutbox after: got %+v, want nothing", pending)
+	}
 }
