@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // side is one target of an alternating comparison: its process and the
@@ -17,8 +18,16 @@ type side struct {
 // once a round, in turn: the first side first in odd rounds, the last
 // side first in even ones (ABBA), so that a change of the machine's load
 // during the run falls on every side alike. Every round is one result
-// (its Round set); the comparisons take the median of the rounds.
+// (its Round set); the comparisons take the median of the rounds. The
+// rounds start once every side is idle.
 func (h *harness) alternate(ctx context.Context, scenario, opName string, sides ...side) {
+	// Our server compiles the WebP encoder at start and hashes what was
+	// uploaded: not in the first round.
+	for _, s := range sides {
+		if !waitIdle(ctx, s.pid, 30*time.Second) {
+			h.note("%s: %s was still busy after 30 s; the rounds ran anyway", scenario, s.target)
+		}
+	}
 	for round := 1; round <= max(1, h.rounds); round++ {
 		order := slices.Clone(sides)
 		if round%2 == 0 {

@@ -38,6 +38,10 @@ type result struct {
 	RSSSamples  int     `json:"rss_samples"`
 	LoadAvg     float64 `json:"loadavg_1m"`      // of the whole machine, when the run started
 	Round       int     `json:"round,omitempty"` // of an alternating comparison (harness.alternate)
+	// CPUUsPerReq is the CPU time (user + system) of the target's process
+	// tree during the run per request, in µs: what the machine's other
+	// load disturbs much less than req/s.
+	CPUUsPerReq float64 `json:"cpu_us_per_req,omitempty"`
 }
 
 // op performs one request of worker w; it returns the body bytes that
@@ -52,6 +56,7 @@ func drive(ctx context.Context, scenario, target, opName string, pid, c int, d t
 		r.IdleRSSMiB = mib(m.RSS)
 	}
 	sampler := startSampler(pid, 10*time.Millisecond)
+	cpu0 := treeCPU(pid)
 	var lat latencies
 	var bytesN, errs atomic.Int64
 	var firstErr atomic.Value
@@ -103,6 +108,9 @@ func drive(ctx context.Context, scenario, target, opName string, pid, c int, d t
 	r.MBPerSec = float64(bytesN.Load()) / 1e6 / elapsed.Seconds()
 	r.MeanMs, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs = ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max)
 	r.PeakRSSMiB = mib(peak)
+	if s.N > 0 && pid > 0 {
+		r.CPUUsPerReq = float64(treeCPU(pid)-cpu0) / 1e3 / float64(s.N)
+	}
 	r.RSSSamples = samples
 	return r
 }

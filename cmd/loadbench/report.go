@@ -60,7 +60,11 @@ type comparison struct {
 
 func reqPerSec(r result) float64 { return r.ReqPerSec }
 
-func p99(r result) float64 { return r.P99Ms }
+// noGoal is the Target of a comparison shown for what it explains.
+const noGoal = "—"
+
+func p99(r result) float64       { return r.P99Ms }
+func cpuPerReq(r result) float64 { return r.CPUUsPerReq }
 
 // comparisons are the issues' targets against peers (issue 27's for
 // create, GET and variants: figures of alternating rounds, medians).
@@ -72,12 +76,15 @@ func comparisons() []comparison {
 	return []comparison{
 		{name: "create-upload req/s vs no-op net/http", ours: create[0], peer: create[1], unit: "req/s", figure: reqPerSec, bound: 0.6},
 		{name: "create-upload p99 vs the no-op's", ours: create[0], peer: create[1], unit: "ms", figure: p99, bound: 1.5, boundIsUp: true},
+		{name: "create-upload CPU per request vs the no-op's (not a goal: what contention disturbs less)", ours: create[0], peer: create[1], unit: "µs", figure: cpuPerReq},
 		{name: "GET 200 KB req/s vs nginx sendfile", ours: get[0], peer: get[1], unit: "req/s", figure: reqPerSec, bound: 0.9},
+		{name: "GET 200 KB CPU per request vs nginx's (not a goal)", ours: get[0], peer: get[1], unit: "µs", figure: cpuPerReq},
 		{name: "GET 200 KB p99 vs nginx's", ours: get[0], peer: get[1], unit: "ms", figure: p99, bound: 1.5, boundIsUp: true},
 		{name: "2 MB PUT MB/s vs Versity S3 Gateway", ours: measured{"put", "userimages", "put"}, peer: measured{"put", "versitygw", "put"},
 			unit: "MB/s", figure: func(r result) float64 { return r.MBPerSec }, bound: 1.0},
 		{name: "stored variant GET req/s vs nginx sendfile of the same file", ours: vget[0], peer: vget[1], unit: "req/s", figure: reqPerSec, bound: 0.9},
 		{name: "stored variant GET p99 vs nginx's", ours: vget[0], peer: vget[1], unit: "ms", figure: p99, bound: 1.5, boundIsUp: true},
+		{name: "stored variant GET CPU per request vs nginx's (not a goal)", ours: vget[0], peer: vget[1], unit: "µs", figure: cpuPerReq},
 		{name: "cold 12 MP JPEG → 640 px WebP images/s vs libvips (vipsthumbnail, one process)", ours: cold[0], peer: cold[1],
 			unit: "/s", figure: reqPerSec, bound: 1.0},
 		{name: "cold 12 MP JPEG → 640 px WebP p99 vs libvips' (one process per file)", ours: cold[0], peer: cold[1],
@@ -112,7 +119,10 @@ func (c comparison) ratio(rs []result) (ratio, bool) {
 	q := ours / peer
 	r := ratio{Name: name, Ours: ours, Peer: peer, Unit: c.unit, Ratio: q,
 		Target: fmt.Sprintf("≥ %.1f", c.bound), Met: q >= c.bound}
-	if c.boundIsUp {
+	switch {
+	case c.bound == 0:
+		r.Target, r.Met = noGoal, true
+	case c.boundIsUp:
 		r.Target, r.Met = fmt.Sprintf("≤ %.1f", c.bound), q <= c.bound
 	}
 	return r, true
@@ -204,19 +214,22 @@ func f1(x float64) string {
 // printReport writes the results and the comparison as Markdown tables.
 func printReport(w io.Writer, rep report) {
 	fmt.Fprintf(w, "\n%s, %d cores (%s), %s\n`%s`\n\n", rep.Date, rep.Cores, rep.CPU, rep.GoVersion, rep.Command)
-	fmt.Fprintln(w, "| scenario | target | op | round | c | s | requests | errors | req/s | MB/s | mean ms | p50 ms | p90 ms | p99 ms | max ms | idle RSS MiB | peak RSS MiB | VmHWM MiB | load |")
-	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| scenario | target | op | round | c | s | requests | errors | req/s | MB/s | mean ms | p50 ms | p90 ms | p99 ms | max ms | idle RSS MiB | peak RSS MiB | VmHWM MiB | CPU µs/req | load |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.1f | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.1f | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n",
 			r.Scenario, r.Target, r.Op, r.Round, r.Concurrency, r.Seconds, r.Requests, r.Errors, f1(r.ReqPerSec), f1(r.MBPerSec),
-			f1(r.MeanMs), f1(r.P50Ms), f1(r.P90Ms), f1(r.P99Ms), f1(r.MaxMs), f1(r.IdleRSSMiB), f1(r.PeakRSSMiB), f1(r.HWMMiB), r.LoadAvg)
+			f1(r.MeanMs), f1(r.P50Ms), f1(r.P90Ms), f1(r.P99Ms), f1(r.MaxMs), f1(r.IdleRSSMiB), f1(r.PeakRSSMiB), f1(r.HWMMiB), f1(r.CPUUsPerReq), r.LoadAvg)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| target | ours | peer | unit | ratio | wanted | met |")
 	fmt.Fprintln(w, "|---|--:|--:|---|--:|---|---|")
 	for _, c := range rep.Comparison {
 		met := "**missed**"
-		if c.Met {
+		switch {
+		case c.Target == noGoal:
+			met = noGoal
+		case c.Met:
 			met = "met"
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", c.Name, f1(c.Ours), f1(c.Peer), c.Unit, f1(c.Ratio), c.Target, met)

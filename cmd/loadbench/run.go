@@ -39,8 +39,8 @@ type harness struct {
 
 func (h *harness) add(r result) {
 	h.results = append(h.results, r)
-	fmt.Fprintf(h.progress, "  %-7s %-10s %-7s r%d c=%-3d %8.1f req/s %8.1f MB/s p50 %7.2f ms p99 %7.2f ms peak RSS %6.1f MiB load %.1f errors %d %s\n",
-		r.Scenario, r.Target, r.Op, r.Round, r.Concurrency, r.ReqPerSec, r.MBPerSec, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.LoadAvg, r.Errors, r.FirstError)
+	fmt.Fprintf(h.progress, "  %-7s %-10s %-7s r%d c=%-3d %8.1f req/s %8.1f MB/s p50 %7.2f ms p99 %7.2f ms peak RSS %6.1f MiB CPU %.0f µs/req load %.1f errors %d %s\n",
+		r.Scenario, r.Target, r.Op, r.Round, r.Concurrency, r.ReqPerSec, r.MBPerSec, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.CPUUsPerReq, r.LoadAvg, r.Errors, r.FirstError)
 }
 
 func (h *harness) note(format string, args ...any) {

@@ -265,6 +265,15 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(u+s) * time.Second / 100 // USER_HZ
 }
 
+// treeCPU is the CPU time of pid and its descendants (nginx's workers).
+func treeCPU(pid int) time.Duration {
+	var sum time.Duration
+	for _, p := range procTree(pid) {
+		sum += procCPU(p)
+	}
+	return sum
+}
+
 func cpuOf(ps *os.ProcessState) time.Duration {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
