@@ -2,9 +2,19 @@ package client_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/userimages/userimages/client"
 	"github.com/userimages/userimages/client/api"
@@ -58,4 +68,61 @@ func ExampleImage_Srcset() {
 	// Output:
 	// https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=320&fm=webp
 	// https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg?w=320&auto=format 320w, https://help.example.com/hc/user_images/81TKxGEqVJruMIz7RCN8JA.jpeg 500w
+}
+
+// Example_claimHook is a host app's claim hook (serve --claim-hook URL,
+// docs/claim-hook.md): it checks the Standard Webhooks signature and the
+// timestamp, refuses uploads by user 13 and pictures over 1 MB, and reads
+// the others' bytes for a classifier.
+func Example_claimHook() {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(os.Getenv("USERIMAGES_CLAIM_HOOK_SECRET"), "whsec_"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// verify: one of the space-separated "v1,<base64>" signatures is the
+	// HMAC-SHA256 of "id.timestamp.body", and the timestamp is recent.
+	verify := func(h http.Header, body []byte) bool {
+		id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+			return false
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "."))
+		m.Write(body)
+		for _, sig := range strings.Fields(h.Get("webhook-signature")) {
+			got, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig, "v1,"))
+			if err == nil && strings.HasPrefix(sig, "v1,") && hmac.Equal(got, m.Sum(nil)) {
+				return true
+			}
+		}
+		return false
+	}
+	http.HandleFunc("POST /claim-hook", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		var req api.ClaimHookRequest
+		if !verify(r.Header, body) || json.Unmarshal(body, &req) != nil {
+			http.Error(w, "bad request", http.StatusUnauthorized) // a non-2xx: the claim fails closed
+			return
+		}
+		allow := true
+		verdict := api.ClaimHookVerdict{Allow: &allow}
+		switch d := req.Data; {
+		case d.Uploader != nil && d.Uploader.UserID == 13:
+			allow, verdict.Reason = false, "Your account may not post pictures."
+		case d.Size > 1_000_000:
+			allow, verdict.Reason = false, "Pictures here must be under 1 MB."
+		default:
+			res, err := http.Get(d.BytesURL) // exactly the bytes that would be published
+			if err != nil || res.StatusCode != http.StatusOK {
+				http.Error(w, "cannot read the image", http.StatusBadGateway)
+				return
+			}
+			defer res.Body.Close()
+			// ... give res.Body to a classifier, set allow and the reason ...
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(verdict)
+	})
+	log.Fatal(http.ListenAndServe("127.0.0.1:9000", nil))
 }
