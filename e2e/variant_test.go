@@ -194,7 +194,9 @@ func TestVariants(t *testing.T) {
 		if len(lines) != 2 {
 			t.Fatalf("upload --srcset: got %q, want the path and the srcset", out)
 		}
-		want := fmt.Sprintf("%[1]s%[2]s?w=320&auto=format 320w, %[1]s%[2]s?w=640&auto=format 640w", srv.base, lines[0])
+		// The narrower copies, then the picture itself at its width (the
+		// claim's X-Image-Width), as the composer writes it.
+		want := fmt.Sprintf("%[1]s%[2]s?w=320&auto=format 320w, %[1]s%[2]s?w=640&auto=format 640w, %[1]s%[2]s 1000w", srv.base, lines[0])
 		if lines[1] != want {
 			t.Fatalf("got srcset %q, want %q", lines[1], want)
 		}
