@@ -168,13 +168,14 @@ func (s *Moderation) TakeDown(ctx context.Context, o TakedownOrder) (_ []Image, 
 	return taken, nil
 }
 
-// TakeDownResembling takes down image o.ID as TakeDown does, then each
-// image of ids that resembles it (as Lookalikes lists them, at most
-// MaxResembling), each with its own audit record by o.By for o.Reason,
+// TakeDownResembling takes down each image of ids that resembles image
+// o.ID (as Lookalikes lists them, at most MaxResembling), then o.ID, each
+// as TakeDown does with its own audit record by o.By for o.Reason,
 // blocked as o.Block asks: what a moderator saw listed with it, not what
 // was published since. An id that does not resemble o.ID, or is no longer
 // published (a blocking takedown before it took its copies down), is
-// skipped. It returns the images taken down, o.ID's first.
+// skipped. o.ID goes last, so that after a failure the same call takes
+// down what is left. It returns the images taken down, in that order.
 func (s *Moderation) TakeDownResembling(ctx context.Context, o TakedownOrder, ids []string) (_ []Image, err error) {
 	defer func() { err = Classify(err) }()
 	if len(ids) > MaxResembling {
@@ -190,19 +191,17 @@ func (s *Moderation) TakeDownResembling(ctx context.Context, o TakedownOrder, id
 			return nil, err
 		}
 	}
-	taken, err := s.TakeDown(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if !slices.ContainsFunc(alike, func(r ResemblingImage) bool { return r.Image.ID == id }) ||
-			slices.ContainsFunc(taken, func(t Image) bool { return t.ID == id }) {
+	var taken []Image
+	gone := func(id string) bool { return slices.ContainsFunc(taken, func(t Image) bool { return t.ID == id }) }
+	for _, id := range append(slices.Clone(ids), o.ID) {
+		listed := slices.ContainsFunc(alike, func(r ResemblingImage) bool { return r.Image.ID == id })
+		if id != o.ID && !listed || gone(id) {
 			continue
 		}
 		each := o
 		each.ID = id
 		more, err := s.TakeDown(ctx, each)
-		if ErrorCode(err) == api.CodeNotFound {
+		if ErrorCode(err) == api.CodeNotFound && id != o.ID {
 			continue
 		}
 		if err != nil {

@@ -217,7 +217,7 @@ func TestResembling(t *testing.T) {
 	for _, i := range taken {
 		gone = append(gone, i.ID)
 	}
-	if want := []string{img.ID, reencoded.ID, halved.ID}; !slices.Equal(gone, want) {
+	if want := []string{reencoded.ID, halved.ID, img.ID}; !slices.Equal(gone, want) {
 		t.Errorf("TakeDownResembling: took down %v, want %v", gone, want)
 	}
 	if _, err := f.db.Image(ctx, other.ID); err != nil {
