@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -154,4 +155,36 @@ func TestHostUserLimits(t *testing.T) {
 			t.Errorf("users/me with a JWT, %d: got %d, want %d (the Auth budget)", i, res.status, want)
 		}
 	}
+}
+
+// TestHostUserUploadCap: the per-client cap on upload bodies counts per
+// JWT user, not per address: a second PUT of one user waits for none and
+// gets 429, while another user's, from the same address, goes through.
+func TestHostUserUploadCap(t *testing.T) {
+	e := newEnv(t)
+	srv := withHostUsers(t, e, func(c *httpapi.Config) { c.MaxConcurrentUploadsPerClient = 1; c.UploadTimeout = 15 * time.Second })
+	img := testJPEG(t, 20, 20)
+	create := func(sub string) upload {
+		tok := jwttest.HS256(t, jwtSecret, jwttest.Std(jwtIssuer, jwtAudience, sub, "", "", e.Now()))
+		res := e.bearer(http.MethodPost, srv+createPath, `{"content_type":"image/jpeg","file_size":`+strconv.Itoa(len(img))+`}`, tok)
+		var created struct{ Upload upload }
+		if res.status != 200 || json.Unmarshal(res.body, &created) != nil {
+			t.Fatalf("create as %s: got %d %s", sub, res.status, res.body)
+		}
+		return created.Upload
+	}
+	continued := func(what string, u upload) net.Conn {
+		conn, br := rawPut(t, u, len(img), true)
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+			t.Fatalf("%s: got %q, %v; want 100 Continue", what, line, err)
+		}
+		return conn
+	}
+	a1, a2, b := create("a"), create("a"), create("b")
+	continued("user a's first PUT", a1)
+	_, br := rawPut(t, a2, len(img), true)
+	if res := readResponse(t, br); res.status != http.StatusTooManyRequests || errorCode(res) != api.CodeRateLimited {
+		t.Errorf("user a's second PUT at once: got %d %s, want 429 RateLimited", res.status, res.body)
+	}
+	continued("user b's PUT, from the same address", b)
 }
