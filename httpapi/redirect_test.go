@@ -37,6 +37,14 @@ func TestRedirectMode(t *testing.T) {
 		if got, want := res.header.Get("Cache-Control"), "private, max-age=300"; got != want {
 			t.Errorf("%s Cache-Control: got %q, want %q", method, got, want)
 		}
+		// The picture's size is said on the redirect (the bucket's answer
+		// it leads to cannot say it); a variant's, its own.
+		checkSize(t, method+" "+path, res.header, "64", "48")
+		if res := e.do(e.request(method, path+"?w=160", nil)); res.status != http.StatusFound {
+			t.Errorf("%s %s?w=160: got %d, want 302", method, path, res.status)
+		} else {
+			checkSize(t, method+" "+path+"?w=160", res.header, "64", "48")
+		}
 	}
 	for _, p := range []string{"/hc/user_images/" + id + ".png", "/hc/user_images/AAAAAAAAAAAAAAAAAAAAAA.jpeg"} {
 		if res := e.do(e.request(http.MethodGet, p, nil)); res.status != http.StatusNotFound || !strings.Contains(string(res.body), `"NotFound"`) {
