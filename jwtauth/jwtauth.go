@@ -17,6 +17,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -57,6 +58,10 @@ const (
 	MinSecret = 32
 	// jwksTimeout bounds one fetch of the key set.
 	jwksTimeout = 10 * time.Second
+	// MaxJWKS bounds the key set's document, in bytes: a host app's is a
+	// few kB; a longer one is refused (the fetch fails, the keys
+	// fetched before stay), so that a fetch's memory is bounded too.
+	MaxJWKS = 1 << 20
 )
 
 // Config says which tokens a Verifier accepts. The zero Config accepts
@@ -83,8 +88,8 @@ type Config struct {
 	// key ids cannot make the server hammer the host app. Default
 	// DefaultJWKSRefetchEvery (1 min).
 	JWKSRefetchEvery time.Duration
-	// HTTPClient fetches the key set. Default: http.DefaultClient, each
-	// fetch bounded to 10 s.
+	// HTTPClient fetches the key set. Default: http.DefaultClient. Either
+	// way each fetch is bounded to 10 s and its answer to MaxJWKS bytes.
 	HTTPClient *http.Client
 	// Now is the clock tokens are checked against. Default time.Now.
 	Now func() time.Time
@@ -165,7 +170,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.JWKSURL != "" {
 		every := cmp.Or(cfg.JWKSRefetchEvery, DefaultJWKSRefetchEvery)
 		k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
-			Client:          cfg.HTTPClient,
+			Client:          bounded(cfg.HTTPClient),
 			HTTPTimeout:     jwksTimeout,
 			RefreshInterval: cmp.Or(cfg.JWKSRefresh, DefaultJWKSRefresh),
 			// One fetch per period for unknown key ids, and no request
@@ -191,6 +196,60 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	v.parser, v.algs = jwt.NewParser(opts...), algs
 	return v, nil
+}
+
+// bounded returns a copy of c (http.DefaultClient when nil) whose
+// answers' bodies fail to read past MaxJWKS bytes.
+func bounded(c *http.Client) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	b := *c
+	b.Transport = boundedTransport{base: c.Transport}
+	return &b
+}
+
+// boundedTransport cuts the bodies of base's answers
+// (http.DefaultTransport when nil) at MaxJWKS bytes.
+type boundedTransport struct{ base http.RoundTripper }
+
+func (t boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	res, err := base.RoundTrip(r)
+	if err == nil {
+		res.Body = &boundedBody{ReadCloser: res.Body, left: MaxJWKS}
+	}
+	return res, err
+}
+
+// errJWKSTooLong fails the read of a key set longer than MaxJWKS.
+var errJWKSTooLong = fmt.Errorf("the JWK Set is over %d bytes", MaxJWKS)
+
+// boundedBody reads at most left bytes of its ReadCloser more, then fails
+// with errJWKSTooLong unless the body has ended.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly MaxJWKS from a longer one.
+		n, err := b.ReadCloser.Read(make([]byte, 1))
+		if n > 0 {
+			return 0, errJWKSTooLong
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // claims are those read of a token: the registered ones and the optional

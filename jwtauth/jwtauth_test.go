@@ -224,3 +224,21 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestJWKSTooLong: a key set document over MaxJWKS bytes is refused (its
+// keys are not used), so that a fetch holds at most that much; one of
+// exactly MaxJWKS bytes is read.
+func TestJWKSTooLong(t *testing.T) {
+	k := jwttest.NewRSA(t, "k1")
+	jwks := jwttest.ServeJWKS(t, k)
+	claims := jwttest.Std(iss, aud, "42", "", "", time.Now())
+	jwks.Pad(jwtauth.MaxJWKS + 1)
+	refused(t, newVerifier(t, jwtauth.Config{JWKSURL: jwks.URL}), "a key of a key set over MaxJWKS bytes", k.Sign(t, claims), "key (kid) is unknown")
+
+	jwks.Pad(0)
+	n := jwks.Len()
+	jwks.Pad(jwtauth.MaxJWKS - n)
+	if _, err := newVerifier(t, jwtauth.Config{JWKSURL: jwks.URL}).Verify(t.Context(), k.Sign(t, claims)); err != nil {
+		t.Errorf("a key set of exactly MaxJWKS bytes: %v", err)
+	}
+}

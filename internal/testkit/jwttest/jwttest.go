@@ -4,6 +4,7 @@
 package jwttest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -110,6 +111,7 @@ type JWKS struct {
 	fetches atomic.Int64
 	mu      sync.Mutex
 	body    []byte
+	lead    int // spaces sent before the body
 }
 
 // ServeJWKS serves the public halves of keys, each with its kid and alg;
@@ -120,9 +122,10 @@ func ServeJWKS(t testing.TB, keys ...Key) *JWKS {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		j.fetches.Add(1)
 		j.mu.Lock()
-		body := j.body
+		body, lead := j.body, j.lead
 		j.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		w.Write(bytes.Repeat([]byte{' '}, lead))
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
@@ -153,6 +156,21 @@ func (j *JWKS) Set(t testing.TB, keys ...Key) {
 	j.mu.Lock()
 	j.body = body
 	j.mu.Unlock()
+}
+
+// Pad makes the key set served start with n spaces: the same keys, in a
+// document n bytes longer.
+func (j *JWKS) Pad(n int) {
+	j.mu.Lock()
+	j.lead = n
+	j.mu.Unlock()
+}
+
+// Len is the length of the key set's document, without padding.
+func (j *JWKS) Len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.body)
 }
 
 // Fetches is how many times the key set was fetched.
