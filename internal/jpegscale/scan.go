@@ -235,14 +235,7 @@ func (d *decoder) processSOS(n int) error {
 						if zig == 0 {
 							zig++
 							// Decode the DC coefficient, as specified in section F.2.2.1.
-							value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
-							if err != nil {
-								return err
-							}
-							if value > 16 {
-								return UnsupportedError("excessive DC component")
-							}
-							dcDelta, err := d.receiveExtend(value)
+							dcDelta, err := d.decodeDC(&d.huff[dcTable][scan[i].td])
 							if err != nil {
 								return err
 							}
@@ -382,6 +375,40 @@ func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) e
 	}
 	d.bits.a, d.bits.n = a, n
 	return nil
+}
+
+// decodeDC returns the next DC difference, as specified in section
+// F.2.2.1. Changed from image/jpeg (whose code this was): while the bit
+// buffer holds 32 bits, the code and its extra bits are read in one go;
+// otherwise by decodeHuffman and receiveExtend as before.
+func (d *decoder) decodeDC(h *huffman) (int32, error) {
+	if d.bits.n < 32 {
+		d.refill()
+	}
+	if n := d.bits.n; n >= 32 {
+		if v := h.lut[(d.bits.a>>uint32(n-lutSize))&lutMask]; v != 0 {
+			t := uint8(v >> 8)
+			if t > 16 {
+				return 0, UnsupportedError("excessive DC component")
+			}
+			n -= int32(v&0xff) - 1 + int32(t) // at most 16 + 16 bits
+			s := int32(1) << t
+			x := int32(d.bits.a>>uint32(n)) & (s - 1)
+			if x < s>>1 {
+				x += 1 - s
+			}
+			d.bits.n = n
+			return x, nil
+		}
+	}
+	value, err := d.decodeHuffman(h)
+	if err != nil {
+		return 0, err
+	}
+	if value > 16 {
+		return 0, UnsupportedError("excessive DC component")
+	}
+	return d.receiveExtend(value)
 }
 
 // endOfBand sets the end-of-band run of an EOBn symbol (0 ≤ r < 15):
