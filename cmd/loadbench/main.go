@@ -6,6 +6,7 @@
 //
 //	loadbench run -bin ./userimages [-scenarios create,get,put,flow,put256,scale,variant-get,variant-cold] [-vips vipsthumbnail] [-c 32] [-d 10s] [-json out.json]
 //	loadbench noop -addr 127.0.0.1:PORT -size N     the no-op peer of create-upload
+//	loadbench gofile -addr 127.0.0.1:PORT -root DIR  net/http's FileServer, the Go floor of the GETs
 //
 // scripts/bench.sh installs the peers, builds and runs everything; see
 // BENCHMARKS.md.
@@ -35,7 +36,7 @@ func main() {
 // the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 {
-		fmt.Fprintln(stderr, "usage: loadbench run|noop [flags]")
+		fmt.Fprintln(stderr, "usage: loadbench run|noop|gofile [flags]")
 		return 2
 	}
 	var err error
@@ -44,8 +45,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCmd(ctx, args[1:], stdout, stderr)
 	case "noop":
 		err = noopCmd(ctx, args[1:], stderr)
+	case "gofile":
+		err = gofileCmd(ctx, args[1:], stderr)
 	default:
-		err = fmt.Errorf("unknown command %q: want run or noop", args[0])
+		err = fmt.Errorf("unknown command %q: want run, noop or gofile", args[0])
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, "loadbench:", err)
@@ -81,4 +84,23 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// gofileCmd serves a directory with net/http's FileServer and nothing
+// else (no log, no metrics, no lookup): what net/http alone costs per GET,
+// the floor under our server's GETs (see harness.againstNginx).
+func gofileCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gofile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8082", "address to listen on")
+	root := fs.String("root", ".", "the directory served")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: *addr, Handler: http.FileServer(http.Dir(*root))}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -147,6 +147,19 @@ func (h *harness) startNoop(size int) (*proc, error) {
 	return startProc("noop", filepath.Join(h.work, "noop.log"), addr, "/", self, "noop", "-addr", addr, "-size", strconv.Itoa(size))
 }
 
+// startGofile serves root with net/http's FileServer (loadbench gofile).
+func (h *harness) startGofile(root string) (*proc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return startProc("gofile", filepath.Join(h.work, "gofile.log"), addr, "/", self, "gofile", "-addr", addr, "-root", root)
+}
+
 // startNginx serves root with nginx (sendfile on, as root, in the
 // foreground, one worker per core) from a generated configuration.
 func (h *harness) startNginx(root string) (*proc, error) {

@@ -267,8 +267,9 @@ func (h *harness) get(ctx context.Context) error {
 	return h.againstNginx(ctx, "get", side{"userimages", ours.pid(), getLoop(c, ours.base+img.UserImage.Path, len(served))}, "image.jpeg", served)
 }
 
-// againstNginx alternates ours with nginx serving served as name: the
-// peer of a GET scenario (when h.peers).
+// againstNginx alternates ours with nginx serving served as name, the
+// peer of a GET scenario (when h.peers), and with net/http's FileServer
+// serving it (gofile): the floor of a Go server, not a goal.
 func (h *harness) againstNginx(ctx context.Context, scenario string, ours side, name string, served []byte) error {
 	if !h.peers {
 		h.alternate(ctx, scenario, "get", ours)
@@ -289,8 +290,14 @@ func (h *harness) againstNginx(ctx context.Context, scenario string, ours side, 
 		return err
 	}
 	defer ngx.stop()
-	c := newClient(h.c)
-	h.alternate(ctx, scenario, "get", ours, side{"nginx", ngx.pid(), getLoop(c, ngx.base+"/"+name, len(served))})
+	gof, err := h.startGofile(root)
+	if err != nil {
+		return err
+	}
+	defer gof.stop()
+	c, gc := newClient(h.c), newClient(h.c)
+	h.alternate(ctx, scenario, "get", ours, side{"nginx", ngx.pid(), getLoop(c, ngx.base+"/"+name, len(served))},
+		side{"gofile", gof.pid(), getLoop(gc, gof.base+"/"+name, len(served))})
 	return nil
 }
 
