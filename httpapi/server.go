@@ -18,6 +18,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -583,13 +584,54 @@ func (s *Server) sendImage(w http.ResponseWriter, r *http.Request, img core.Imag
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	var content io.ReadSeeker = blob
-	if f, ok := blob.(fileBlob); ok && f.File() != nil {
+	switch f, ok := blob.(fileBlob); {
+	case strings.Contains(r.Header.Get("Range"), ","):
+		// Several ranges: ServeContent reads them from a goroutine that
+		// it does not wait for when the client goes away, while blob's
+		// descriptor may go on to another request (the open-file cache):
+		// the goroutine must not read or seek it once this returns.
+		g := &guardedReader{r: blob}
+		defer g.stop()
+		content = g
+	case ok && f.File() != nil:
 		// net/http sends an *os.File (inside the io.LimitedReader of
 		// ServeContent) with sendfile(2) instead of copying it.
 		content = f.File()
 		w = headerFirst{w}
 	}
 	http.ServeContent(w, r, "", img.CreatedAt, content)
+}
+
+// guardedReader is r until stop, then a reader that fails: stop waits for
+// a Read or Seek under way.
+type guardedReader struct {
+	mu      sync.Mutex
+	r       io.ReadSeeker
+	stopped bool
+}
+
+func (g *guardedReader) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return 0, os.ErrClosed
+	}
+	return g.r.Read(p)
+}
+
+func (g *guardedReader) Seek(offset int64, whence int) (int64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return 0, os.ErrClosed
+	}
+	return g.r.Seek(offset, whence)
+}
+
+func (g *guardedReader) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
 }
 
 // headerFirst sends the header as soon as it is written (200 or 206), so
