@@ -12,6 +12,7 @@ import (
 
 	"userimages/core"
 	"userimages/internal/config"
+	"userimages/pdq"
 )
 
 // reviewer is a ClaimReviewer answering verdict, or err; with block set it
@@ -104,8 +105,9 @@ func (f *flowFixture) checkUnpublished(t *testing.T, up core.Upload) {
 }
 
 // TestClaimReviewAllows: the reviewer is asked once, before the claim
-// publishes, about exactly the received copy; a repeated claim returns the
-// image without asking again.
+// publishes, about exactly the received copy, with its perceptual hash
+// (made at the claim when the background hasher has not come to it); a
+// repeated claim returns the image without asking again.
 func TestClaimReviewAllows(t *testing.T) {
 	rev := &reviewer{verdict: core.ClaimVerdict{Allow: true}}
 	f := reviewedFixture(t, true, rev)
@@ -115,10 +117,19 @@ func TestClaimReviewAllows(t *testing.T) {
 		t.Fatalf("claim: %v", err)
 	}
 	f.checkServed(t, img, stripped)
+	// Nothing is blocked and no background hasher runs: the claim hashes
+	// the picture for the reviewer, and publishes the hash.
+	d, err := pdq.File(stripped, api.PNG)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := core.ClaimReview{ImageID: up.ImageID, BrandID: "10016", ContentType: "image/png", Size: up.Size, SHA256: up.SHA256,
-		Uploader: core.Uploader{UserID: 7, ClientAddr: "192.0.2.7"}}
+		PDQ: d.Hash().String(), PDQQuality: d.Quality, Uploader: core.Uploader{UserID: 7, ClientAddr: "192.0.2.7"}}
 	if len(rev.asked) != 1 || rev.asked[0] != want {
 		t.Fatalf("asked %+v, want once %+v", rev.asked, want)
+	}
+	if img.PDQ != want.PDQ || img.PDQQuality != want.PDQQuality {
+		t.Errorf("published with hash %q quality %d, want the reviewed %q %d", img.PDQ, img.PDQQuality, want.PDQ, want.PDQQuality)
 	}
 	if img.ID != up.ImageID || img.SHA256 != up.SHA256 {
 		t.Errorf("published %s (%s), reviewed %s (%s)", img.ID, img.SHA256, up.ImageID, up.SHA256)

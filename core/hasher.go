@@ -148,12 +148,20 @@ func (r *Resemblance) ScreenClaim(ctx context.Context, up Upload) error {
 	if !r.Screening() {
 		return nil
 	}
-	fp := Fingerprint{PDQ: up.PDQ, Quality: up.PDQQuality}
-	if fp == (Fingerprint{}) {
-		var err error
-		if fp, err = r.hashStored(ctx, hashJob{imageID: up.ImageID, contentType: up.ContentType}); err != nil {
-			return err
-		}
+	fp, err := r.Hashed(ctx, up)
+	if err != nil {
+		return err
 	}
 	return r.refuseResembling(ctx, fp)
+}
+
+// Hashed returns the perceptual hash of received upload up: its stored
+// one, or, when it has none yet, the hash of its stored bytes, made now
+// and stored. Its error is a failure to read the bytes or store the hash.
+func (r *Resemblance) Hashed(ctx context.Context, up Upload) (Fingerprint, error) {
+	fp := Fingerprint{PDQ: up.PDQ, Quality: up.PDQQuality}
+	if fp != (Fingerprint{}) {
+		return fp, nil
+	}
+	return r.hashStored(ctx, hashJob{imageID: up.ImageID, contentType: up.ContentType})
 }

@@ -78,6 +78,9 @@ type ClaimScreener interface {
 	// upload up resembles a blocked picture, hashing it first when it has
 	// no hash; another error when its bytes cannot be read.
 	ScreenClaim(ctx context.Context, up Upload) error
+	// Hashed returns received upload up's hash, hashing it now (and
+	// storing the hash) when it has none yet: for the claim hook.
+	Hashed(ctx context.Context, up Upload) (Fingerprint, error)
 }
 
 // Pregenerator makes an image's configured variants in the background
@@ -442,11 +445,20 @@ func (s *Uploads) screenClaim(ctx context.Context, token string, claimant int64)
 // reviewReceived asks the reviewer about st's received upload, unless
 // the claim would be refused anyway (expired, unknown brand, blocked
 // bytes): then it returns that refusal, and the reviewer is not called.
+// An upload the background hasher has not come to yet is hashed first,
+// so that the reviewer is told its hash; if that fails, it is asked
+// without.
 func (s *Uploads) reviewReceived(ctx context.Context, token, brandID string, st TokenStatus) error {
 	if _, err := s.claimRefused(ctx, token, brandID, st); !errors.Is(err, errRaced) {
 		return err
 	}
-	return s.review(ctx, *st.Upload, brandID)
+	up := *st.Upload
+	if s.screen != nil {
+		if fp, err := s.screen.Hashed(ctx, up); err == nil {
+			up.PDQ, up.PDQQuality = fp.PDQ, fp.Quality
+		}
+	}
+	return s.review(ctx, up, brandID)
 }
 
 // claimableBy reports whether claimant (0: anonymous) may claim the
