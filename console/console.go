@@ -75,7 +75,10 @@ type Config struct {
 	Lookalikes Lookalikes
 	// Outbox, when set, shows the purges that wait on the Purges page.
 	Outbox Outbox
-	Log    *slog.Logger
+	// Webhooks, when set, shows the webhook endpoints and their
+	// deliveries on the Webhooks page.
+	Webhooks Webhooks
+	Log      *slog.Logger
 	// SecureCookies marks the session cookie Secure on every request: for
 	// a server whose --public-url is https. Without it, requests that came
 	// over HTTPS (see Gate.OverHTTPS: TLS, or a trusted proxy that
@@ -101,6 +104,7 @@ type Console struct {
 	lists    HashLists
 	alike    Lookalikes
 	outbox   Outbox
+	hooks    Webhooks
 	log      *slog.Logger
 	secure   bool
 	csp      string
@@ -117,7 +121,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, brands: cfg.Brands, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, alike: cfg.Lookalikes, outbox: cfg.Outbox, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
+	c := &Console{sessions: cfg.Sessions, accounts: cfg.Accounts, brands: cfg.Brands, mod: cfg.Moderation, queue: cfg.Reports, erasure: cfg.Erasure, lists: cfg.HashLists, alike: cfg.Lookalikes, outbox: cfg.Outbox, hooks: cfg.Webhooks, log: cfg.Log, secure: cfg.SecureCookies, pages: map[string]*template.Template{},
 		maxAge: cfg.Sessions.MaxAge(),
 		csp: "default-src 'none'; img-src " + strings.Join(append([]string{"'self'"}, cfg.ImageOrigins...), " ") +
 			"; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
@@ -133,7 +137,7 @@ func New(cfg Config) (*Console, error) {
 		"uploader": func(core.Image) string { return "" },
 		"who":      func(string) string { return "" },
 	}
-	for _, page := range []string{"login", "forbidden", "images", "image", "reports", "log", "blocklist", "purges"} {
+	for _, page := range []string{"login", "forbidden", "images", "image", "reports", "log", "blocklist", "purges", "webhooks"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/log.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", page, err)
@@ -178,6 +182,9 @@ func (c *Console) Handler(gate Gate) http.Handler {
 	mux.HandleFunc("GET /admin/blocklist", c.admin(c.blocklist))
 	mux.HandleFunc("POST /admin/blocklist/{sha}/unblock", c.admin(c.unblock))
 	mux.HandleFunc("GET /admin/purges", c.admin(c.purges))
+	mux.HandleFunc("GET /admin/webhooks", c.admin(c.webhooks))
+	mux.HandleFunc("POST /admin/webhooks/{ep}/enable", c.admin(c.enableWebhook))
+	mux.HandleFunc("POST /admin/webhooks/{ep}/deliveries/{msg}/retry", c.admin(c.retryWebhook))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, core.User{}, core.Errorf(api.CodeNotFound, "There is no such page."))
 	})

@@ -22,6 +22,8 @@ var flashes = map[string]string{
 	"resembling": "Taken down: the image and the images resembling it that its page listed, each with its own record in this log.",
 	"dismissed":  "Reports dismissed.",
 	"unblocked":  "Unblocked.",
+	"retried":    "The delivery is due now: it is sent within a second or two.",
+	"enabled":    "Enabled: new events are sent to the endpoint again.",
 	"erased":     "User erased: every image they uploaded is taken down, their API tokens and sessions revoked, the account disabled, their reports' personal data removed.",
 }
 

@@ -265,3 +265,58 @@ func TestWebhooksTwoInstances(t *testing.T) {
 		t.Errorf("got %d events from %d requests, want %d", len(recv.events), requests, n)
 	}
 }
+
+// TestConsoleWebhooks: the console's Webhooks page lists the endpoints
+// and their recent deliveries (state, attempts, last answer, next try).
+// An endpoint that keeps failing (--webhook-disable-after 1s here) is
+// disabled and the page says so; Enable and Retry now (POST forms, like
+// the others behind the console's cross-origin protection) send the
+// failed delivery again, with its webhook-id. axe-core checks the page.
+func TestConsoleWebhooks(t *testing.T) {
+	data := t.TempDir()
+	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
+	up, down := newWebhookReceiver(t), newWebhookReceiver(t)
+	up.addEndpoint(t, nil, "--data", data)
+	downID := down.addEndpoint(t, nil, "--data", data)
+	down.set(func(w *webhookReceiver) { w.down = true })
+	srv := startServer(t, data, append([]string{"--webhook-disable-after", "1s"}, webhookArgs...)...)
+	rng := mrand.New(mrand.NewPCG(26, 4))
+	_, path, _ := published(t, srv.base, "", encodeJPEG(t, rng, 200, 150))
+	msg, _ := up.waitFor(t, "image.claimed", about(api.EventImageClaimed, path))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if ls := runCLI(t, "", "webhook", "ls", "--data", data); strings.Contains(ls, "disabled since") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failing endpoint was not disabled within 30 s")
+		}
+	}
+
+	ctx := newBrowser(t, t.TempDir())
+	visit(t, ctx, srv, "/admin/webhooks")
+	fillIn(t, ctx, "Email", consoleAdmin)
+	fillIn(t, ctx, "Password", consoleAdminPW)
+	press(t, ctx, "main", "Sign in")
+	text := pageText(t, ctx)
+	for _, want := range []string{up.srv.URL, down.srv.URL, "1 endpoint is disabled", msg, "delivered", "failed", "not sent: the endpoint is disabled"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("webhooks page: want %q in %q", want, text)
+		}
+	}
+	checkAccessible(t, ctx, "the webhooks page")
+	saveScreenshots(t, ctx, "console-webhooks")
+
+	down.set(func(w *webhookReceiver) { w.down = false })
+	press(t, ctx, "#"+downID, "Enable")
+	press(t, ctx, "#"+downID, "Retry now")
+	if text := pageText(t, ctx); !strings.Contains(text, "due now") {
+		t.Errorf("after Retry now: want the flash, got %q", text)
+	}
+	got, _ := down.waitFor(t, "the retried image.claimed", about(api.EventImageClaimed, path))
+	if got != msg {
+		t.Errorf("retried delivery: webhook-id %s, want the event's %s", got, msg)
+	}
+	visit(t, ctx, srv, "/admin/webhooks")
+	checkAccessible(t, ctx, "the webhooks page after Retry now")
+	up.checkVerified(t)
+}

@@ -145,7 +145,7 @@ func buildServer(ctx context.Context, c *serveCmd, log, requestLog *slog.Logger)
 	}
 	s.closers = append(s.closers, closeLimiter)
 	s.metrics.Outbox(func() ([]metrics.OutboxCount, error) { return outboxCounts(svc.Outbox) })
-	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, HashLists: svc.Resemblance, Lookalikes: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
+	cons, err := console.New(console.Config{Sessions: svc.Sessions, Accounts: svc.Accounts, Brands: svc.Brands, Moderation: svc.Moderation, Reports: svc.Reports, Erasure: svc.Erasure, Outbox: svc.Outbox, Webhooks: svc.Webhooks, HashLists: svc.Resemblance, Lookalikes: svc.Resemblance, Log: log, SecureCookies: strings.HasPrefix(s.publicURL, "https://"),
 		ImageOrigins: imageOrigins(c, st), ThumbWidth: thumbWidth(c.VarWidths)})
 	if err != nil {
 		return nil, err
