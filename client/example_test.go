@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/userimages/userimages/client"
@@ -123,6 +124,59 @@ func Example_claimHook() {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(verdict)
+	})
+	log.Fatal(http.ListenAndServe("127.0.0.1:9000", nil))
+}
+
+// Example_webhookReceiver is a host app's webhook endpoint: it verifies
+// each request's signature (Standard Webhooks) and handles each
+// webhook-id once (docs/webhooks.md quotes it).
+func Example_webhookReceiver() {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(os.Getenv("USERIMAGES_WEBHOOK_SECRET"), "whsec_"))
+	if err != nil || len(key) == 0 {
+		log.Fatal("USERIMAGES_WEBHOOK_SECRET: want the whsec_… secret webhook add printed")
+	}
+	// verify checks the Standard Webhooks signature of a request's body.
+	verify := func(h http.Header, body []byte) bool {
+		id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if id == "" || err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+			return false
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "."))
+		m.Write(body)
+		want := m.Sum(nil)
+		for _, sig := range strings.Fields(h.Get("webhook-signature")) {
+			if b64, ok := strings.CutPrefix(sig, "v1,"); ok {
+				if got, err := base64.StdEncoding.DecodeString(b64); err == nil && hmac.Equal(got, want) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{} // webhook-ids handled: keep them in your database
+	http.HandleFunc("POST /hooks/userimages", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil || !verify(r.Header, body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ev api.WebhookEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		id := r.Header.Get("webhook-id")
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[id] { // else a retry of one handled already
+			log.Printf("%s %s %s", id, ev.Type, ev.Data.Path) // do the work, or queue it
+			seen[id] = true
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	log.Fatal(http.ListenAndServe("127.0.0.1:9000", nil))
 }
