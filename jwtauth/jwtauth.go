@@ -112,7 +112,7 @@ func (c Config) Validate() error {
 		return nil
 	}
 	if c.Secret != nil && len(c.Secret) < MinSecret { // an empty file too
-		return config.Invalid(ConfigSecret, fmt.Sprintf("%d bytes", len(c.Secret)), fmt.Sprintf("must be at least %d bytes (HS256's hash size)", MinSecret))
+		return &config.FieldError{Field: ConfigSecret, Rule: fmt.Sprintf("holds %d bytes; an HS256 secret must be at least %d (its hash size): make one with `openssl rand -hex 32`", len(c.Secret), MinSecret)}
 	}
 	if c.JWKSURL != "" {
 		u, err := url.Parse(c.JWKSURL)

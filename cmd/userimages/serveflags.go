@@ -215,6 +215,9 @@ func (f claimHookFlags) config(base string, timeout time.Duration) (claimhook.Co
 		}
 		return claimhook.Config{}, nil
 	}
+	if os.Getenv(claimHookSecretEnv) == "" {
+		return claimhook.Config{}, fmt.Errorf("--claim-hook needs its secret in %s: whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32)), the same in the hook", claimHookSecretEnv)
+	}
 	secret, err := stdwebhook.ParseSecret(os.Getenv(claimHookSecretEnv))
 	if err != nil {
 		return claimhook.Config{}, fmt.Errorf("%s: %w", claimHookSecretEnv, err)
