@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -96,5 +97,101 @@ func TestRequestLog(t *testing.T) {
 	}
 	if l := found[0]; l.Method != "PUT" || l.Path != "/uploads/"+up.Upload.Token[:10]+"…" || l.Status != 200 {
 		t.Errorf("log line: got %+v, want the PUT of %s… with status 200", l, up.Upload.Token[:10])
+	}
+}
+
+// TestRequestLogOnSIGTERM: the request log is buffered (flushed every
+// 100 ms), yet a server stopped by SIGTERM has written a line for every
+// request, those answered just before and the one in flight at the
+// signal, which it finishes and logs after "shutting down".
+func TestRequestLogOnSIGTERM(t *testing.T) {
+	// One upload body at once from a client: a second PUT's 429 says the
+	// first is in the server's hands.
+	srv := startServer(t, t.TempDir(), "--max-concurrent-uploads-per-client", "1")
+	const n = 40
+	ids := map[string]bool{}
+	for range n {
+		res, _, err := do(http.DefaultClient, http.MethodGet, srv.base+"/hc/user_images/01KBRS0000000000000000000A.png", "", nil, nil)
+		if err != nil || res.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET of no image: %v %v, want 404", res, err)
+		}
+		ids[res.Header.Get("X-Request-Id")] = true
+	}
+	// A PUT whose body is half sent when the server is told to stop.
+	img := encodeJPEG(t, newRand(t), 64, 64)
+	up, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	// Its own connection: an idle one from before is closed at SIGTERM.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	req, _ := http.NewRequest(http.MethodPut, up.Upload.URL, pr)
+	req.ContentLength = int64(len(img))
+	for k, v := range up.Upload.Headers {
+		req.Header.Set(k, v)
+	}
+	done := make(chan *http.Response, 1)
+	go func() {
+		res, err := c.Do(req)
+		if err != nil {
+			t.Errorf("the PUT in flight: %v", err)
+		}
+		done <- res
+	}()
+	if _, err := pw.Write(img[:len(img)/2]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		other, err := createUpload(http.DefaultClient, srv.base, "", "image/jpeg", len(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := do(http.DefaultClient, http.MethodPut, other.Upload.URL, "", other.Upload.Headers, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[res.Header.Get("X-Request-Id")] = true
+		if res.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second PUT: %s, want 429 while the first is received", res.Status)
+		}
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.stop() }()
+	if !srv.waitForLog("shutting down: finishing in-flight requests") {
+		t.Fatal("the server did not log that it is shutting down")
+	}
+	if _, err := pw.Write(img[len(img)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if res := <-done; res == nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the PUT in flight at SIGTERM: %v, want 200", res)
+	} else {
+		res.Body.Close()
+		ids[res.Header.Get("X-Request-Id")] = true
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	total := len(ids)
+	b, err := os.ReadFile(srv.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		var l struct {
+			Msg       string `json:"msg"`
+			RequestID string `json:"request_id"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" {
+			delete(ids, l.RequestID)
+		}
+	}
+	if len(ids) > 0 {
+		t.Errorf("after SIGTERM, %d of the %d requests have no line in the log: %v", len(ids), total, ids)
 	}
 }
