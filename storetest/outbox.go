@@ -202,6 +202,32 @@ func newOutbox(t *testing.T, s MetadataStore, d core.OutboxDeliverer, now func()
 	return o
 }
 
+// worker is a core.Outbox or core.Webhooks.
+type worker interface {
+	Work(ctx context.Context) (int, error)
+}
+
+// workAll runs the workers at once, each until a pass claims nothing.
+func workAll(t *testing.T, ws []worker) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Go(func() {
+			for {
+				n, err := w.Work(t.Context())
+				if err != nil {
+					t.Errorf("Work: %v", err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func enqueueN(t *testing.T, s MetadataStore, n int, at time.Time) {
 	t.Helper()
 	var es []core.OutboxEntry
@@ -219,23 +245,11 @@ func testOutboxClaimOnce(t *testing.T, open Reopener) {
 	noErr(t, "Enqueue(other topic)", s.Enqueue(t.Context(), []core.OutboxEntry{{Topic: "webhook", Payload: "x", CreatedAt: base}}))
 	rec := newRecorder(0)
 	now := func() time.Time { return base.Add(time.Second) }
-	var wg sync.WaitGroup
+	var ws []worker
 	for range workers {
-		o := newOutbox(t, s, rec, now, 5)
-		wg.Go(func() {
-			for {
-				n, err := o.Work(t.Context())
-				if err != nil {
-					t.Errorf("Work: %v", err)
-					return
-				}
-				if n == 0 {
-					return
-				}
-			}
-		})
+		ws = append(ws, newOutbox(t, s, rec, now, 5))
 	}
-	wg.Wait()
+	workAll(t, ws)
 	if len(rec.delivered) != entries {
 		t.Errorf("delivered %d entries, want %d", len(rec.delivered), entries)
 	}

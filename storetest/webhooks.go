@@ -166,7 +166,7 @@ func testWebhookDelivery(t *testing.T, open Reopener) {
 	ctx := t.Context()
 	clk := &clock{now: base}
 	rec := &hookRecorder{fail: 2, tries: map[string]int{}}
-	var workers []*core.Webhooks
+	var workers []worker
 	for range 4 {
 		w, err := core.NewWebhooks(core.Config{}, core.WebhooksDeps{Store: s, Outbox: s, Reader: s, Sender: rec,
 			Runtime: core.Runtime{Now: clk.Now, Log: slog.New(slog.DiscardHandler)}})
@@ -174,7 +174,7 @@ func testWebhookDelivery(t *testing.T, open Reopener) {
 		workers = append(workers, w)
 	}
 	for _, url := range []string{"http://a.test/", "http://b.test/"} {
-		_, err := workers[0].Add(ctx, url, nil)
+		_, err := workers[0].(*core.Webhooks).Add(ctx, url, nil)
 		noErr(t, "Add", err)
 	}
 	const events = 30
@@ -183,27 +183,9 @@ func testWebhookDelivery(t *testing.T, open Reopener) {
 		es = append(es, core.OutboxEntry{Topic: core.TopicEvent, Payload: fmt.Sprintf(`msg_%d {"type":"image.claimed"}`, i), CreatedAt: base})
 	}
 	noErr(t, "Enqueue", s.Enqueue(ctx, es))
-	pass := func() {
-		var wg sync.WaitGroup
-		for _, w := range workers {
-			wg.Go(func() {
-				for {
-					n, err := w.Work(ctx)
-					if err != nil {
-						t.Errorf("Work: %v", err)
-						return
-					}
-					if n == 0 {
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-	}
 	for _, step := range []time.Duration{0, 5 * time.Second, 10 * time.Second} { // the refusals' backoff
 		clk.Set(clk.Now().Add(step))
-		pass()
+		workAll(t, workers)
 	}
 	if len(rec.tries) != 2*events {
 		t.Errorf("got %d (endpoint, message) pairs tried, want %d", len(rec.tries), 2*events)

@@ -82,11 +82,16 @@ type webhookRmCmd struct {
 }
 
 func (c *webhookRmCmd) Run(ctx context.Context, std stdio) error {
-	return withService(ctx, std, c.location, false, func(svc core.Services) error {
-		if err := svc.Webhooks.Remove(ctx, c.ID); err != nil {
+	return onEndpoint(ctx, std, c.location, c.ID, "removed", (*core.Webhooks).Remove)
+}
+
+// onEndpoint calls do on endpoint id and says what was done.
+func onEndpoint(ctx context.Context, std stdio, where location, id, done string, do func(*core.Webhooks, context.Context, string) error) error {
+	return withService(ctx, std, where, false, func(svc core.Services) error {
+		if err := do(svc.Webhooks, ctx, id); err != nil {
 			return err
 		}
-		fmt.Fprintln(std.out, "removed webhook endpoint", c.ID)
+		fmt.Fprintln(std.out, done, "webhook endpoint", id)
 		return nil
 	})
 }
@@ -97,13 +102,7 @@ type webhookEnableCmd struct {
 }
 
 func (c *webhookEnableCmd) Run(ctx context.Context, std stdio) error {
-	return withService(ctx, std, c.location, false, func(svc core.Services) error {
-		if err := svc.Webhooks.Enable(ctx, c.ID); err != nil {
-			return err
-		}
-		fmt.Fprintln(std.out, "enabled webhook endpoint", c.ID)
-		return nil
-	})
+	return onEndpoint(ctx, std, c.location, c.ID, "enabled", (*core.Webhooks).Enable)
 }
 
 type webhookDeliveriesCmd struct {
