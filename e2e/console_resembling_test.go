@@ -27,11 +27,10 @@ import (
 func TestConsoleResembling(t *testing.T) {
 	data := t.TempDir()
 	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
-	// The page loads four thumbnails at once, each a variant made on
-	// its first request: more than the 2 one client may have made at once
-	// by default (the others would get 429 until their claims' pregenerated
-	// variants are stored).
-	srv := startServer(t, data, "--max-concurrent-variants-per-client", "8")
+	// The page loads four thumbnails at once, each a variant made on its
+	// first request: more than the 2 one client has made at once, the
+	// others wait their turn (TestVariantQueue).
+	srv := startServer(t, data)
 	c := http.DefaultClient
 	photo := testphoto.Natural(800, 600, 41)
 	path := publish(t, c, srv.base, jpegBytes(t, photo, 90), "image/jpeg")

@@ -25,6 +25,8 @@ const (
 	ConfigMaxConcurrentUploads           ConfigField = "MaxConcurrentUploads"
 	ConfigMaxConcurrentUploadsPerClient  ConfigField = "MaxConcurrentUploadsPerClient"
 	ConfigMaxConcurrentVariantsPerClient ConfigField = "MaxConcurrentVariantsPerClient"
+	ConfigMaxQueuedVariantsPerClient     ConfigField = "MaxQueuedVariantsPerClient"
+	ConfigVariantQueueWait               ConfigField = "VariantQueueWait"
 	ConfigUploadTimeout                  ConfigField = "UploadTimeout"
 	ConfigBrowserMaxAge                  ConfigField = "BrowserMaxAge"
 )
@@ -47,6 +49,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxConcurrentUploads = cmp.Or(c.MaxConcurrentUploads, DefaultMaxConcurrentUploads)
 	c.MaxConcurrentUploadsPerClient = cmp.Or(c.MaxConcurrentUploadsPerClient, DefaultMaxConcurrentUploadsPerClient)
 	c.MaxConcurrentVariantsPerClient = cmp.Or(c.MaxConcurrentVariantsPerClient, DefaultMaxConcurrentVariantsPerClient)
+	c.MaxQueuedVariantsPerClient = cmp.Or(c.MaxQueuedVariantsPerClient, DefaultMaxQueuedVariantsPerClient)
+	c.VariantQueueWait = cmp.Or(c.VariantQueueWait, DefaultVariantQueueWait)
 	c.UploadTimeout = cmp.Or(c.UploadTimeout, DefaultUploadTimeout)
 	c.BrowserMaxAge = cmp.Or(c.BrowserMaxAge, DefaultBrowserMaxAge)
 	for _, check := range []func() error{c.checkOrigins, c.checkUploads, c.checkClients} {
@@ -85,6 +89,10 @@ func (c Config) checkUploads() error {
 		return config.Invalid(ConfigMaxConcurrentUploadsPerClient, c.MaxConcurrentUploadsPerClient, "must be at least 1")
 	case c.MaxConcurrentVariantsPerClient < 1:
 		return config.Invalid(ConfigMaxConcurrentVariantsPerClient, c.MaxConcurrentVariantsPerClient, "must be at least 1")
+	case c.MaxQueuedVariantsPerClient < 0:
+		return config.Invalid(ConfigMaxQueuedVariantsPerClient, c.MaxQueuedVariantsPerClient, "must not be negative")
+	case c.VariantQueueWait < 0 || c.VariantQueueWait > time.Minute:
+		return config.Invalid(ConfigVariantQueueWait, c.VariantQueueWait, "must be between 0 and 1m")
 	case c.UploadTimeout < 0:
 		return config.Invalid(ConfigUploadTimeout, c.UploadTimeout, "must be positive")
 	case c.BrowserMaxAge < time.Second || c.BrowserMaxAge > sharedMaxAge:

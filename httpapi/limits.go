@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -160,24 +161,40 @@ func (s *Server) warnLimiter(ctx context.Context, err error) {
 // core.Serving.OpenVariantAdmitted): at most
 // MaxConcurrentVariantsPerClient at once per client (a user, or an
 // address per /64), so that one client asking for many cold variants
-// waits on its own share of the generation budget, not everyone's; over
-// it, 429 with Retry-After. The global budget (core.Config.VariantMemory)
-// stays; variants stored already are never refused.
+// waits on its own share of the generation budget, not everyone's. Past
+// it, up to MaxQueuedVariantsPerClient more wait their turn, each up to
+// VariantQueueWait: a browser loading a page of new pictures gets them
+// all, made a few at a time. Past the queue, or the wait, 429 with
+// Retry-After. The global budget (core.Config.VariantMemory) stays;
+// variants stored already are never refused.
 func (s *Server) admitVariant(r *http.Request) core.Admission {
 	return func() (func(), error) {
 		// Images are anonymous GETs: the client is its address.
 		client := subject(core.Uploader{ClientAddr: s.clientAddr(r)})
-		if !s.clientVariants.acquire(client) {
-			return nil, &core.Error{Code: api.CodeRateLimited, RetryAfter: variantBusyRetryAfter,
-				Message: fmt.Sprintf("this client is having %d variants made at once already, the most allowed; retry in %d s",
-					s.cfg.MaxConcurrentVariantsPerClient, int(variantBusyRetryAfter.Seconds()))}
+		queued, err := s.clientVariants.acquire(r.Context(), client)
+		switch {
+		case errors.Is(err, errQueueFull), errors.Is(err, errQueueWait):
+			// About when its queue has room again: a variant takes about
+			// variantBusyRetryAfter, made MaxConcurrentVariantsPerClient
+			// at a time.
+			after := variantBusyRetryAfter * time.Duration(1+queued/s.cfg.MaxConcurrentVariantsPerClient)
+			why := "has as many waiting as allowed"
+			if errors.Is(err, errQueueWait) {
+				why = "waited " + s.cfg.VariantQueueWait.String() + " for its turn"
+			}
+			return nil, &core.Error{Code: api.CodeRateLimited, RetryAfter: after,
+				Message: fmt.Sprintf("this client is having %d variants made at once already, the most allowed, and this request %s; retry in %s s",
+					s.cfg.MaxConcurrentVariantsPerClient, why, retryAfterSeconds(after))}
+		case err != nil:
+			return nil, err // the client went away
 		}
 		return func() { s.clientVariants.release(client) }, nil
 	}
 }
 
-// variantBusyRetryAfter is the Retry-After of a variant refused for its
-// client's share: about the time one takes to make.
+// variantBusyRetryAfter is about the time one variant takes to make: the
+// Retry-After of a variant refused for its client's share, per round of
+// its client's queue.
 const variantBusyRetryAfter = time.Second
 
 // clientSlots counts the uploads each client is sending, up to max each.

@@ -73,9 +73,20 @@ type Config struct {
 	// their first request) one client (an address, per /64 for IPv6) has
 	// made at once, so that one client asking for many cannot take the
 	// whole variant budget (core.Config.VariantMemory) from the others;
-	// over it a cold variant gets 429 and Retry-After at once. Variants
-	// made already are never refused. Default 2.
+	// over it a cold variant waits its turn (MaxQueuedVariantsPerClient).
+	// Variants made already are never refused. Default 2.
 	MaxConcurrentVariantsPerClient int
+	// MaxQueuedVariantsPerClient is how many cold variants of one client
+	// may wait, first come first served, for one of its
+	// MaxConcurrentVariantsPerClient, each up to VariantQueueWait: a
+	// browser loading a page of new pictures (a grid of 24 thumbnails)
+	// asks for them all at once, and an <img> never retries. A cold
+	// variant past the queue, or past the wait, gets 429 and
+	// Retry-After. Waiting requests hold no image memory. Default 32.
+	MaxQueuedVariantsPerClient int
+	// VariantQueueWait is the longest a cold variant waits in its
+	// client's queue. Default 10s.
+	VariantQueueWait time.Duration
 	// Metrics, when set, counts requests and upload outcomes and is served
 	// at GET /metrics unless HideMetrics. Default nil: no metrics.
 	Metrics *metrics.Metrics
@@ -139,6 +150,8 @@ const (
 	DefaultMaxConcurrentUploads           = 64
 	DefaultMaxConcurrentUploadsPerClient  = 4
 	DefaultMaxConcurrentVariantsPerClient = 2
+	DefaultMaxQueuedVariantsPerClient     = 32
+	DefaultVariantQueueWait               = 10 * time.Second
 	DefaultUploadTimeout                  = 2 * time.Minute
 	DefaultBrowserMaxAge                  = time.Hour
 )
@@ -166,8 +179,9 @@ type Server struct {
 	// counts them per client.
 	uploads       chan struct{}
 	clientUploads clientSlots
-	// clientVariants counts the cold variants each client is having made.
-	clientVariants clientSlots
+	// clientVariants counts the cold variants each client is having
+	// made, and queues those waiting for their turn.
+	clientVariants *clientQueue
 	// limiterWarned is when a failing limiter was last logged (UnixNano).
 	limiterWarned atomic.Int64
 }
@@ -193,7 +207,7 @@ func New(svc Services, cfg Config, log *slog.Logger, now func() time.Time) (*Ser
 		cacheControl:   fmt.Sprintf("public, max-age=%d, s-maxage=%d, immutable", int(cfg.BrowserMaxAge.Seconds()), int(sharedMaxAge.Seconds())),
 		uploads:        make(chan struct{}, cfg.MaxConcurrentUploads),
 		clientUploads:  clientSlots{max: cfg.MaxConcurrentUploadsPerClient, held: map[string]int{}},
-		clientVariants: clientSlots{max: cfg.MaxConcurrentVariantsPerClient, held: map[string]int{}}}, nil
+		clientVariants: newClientQueue(cfg.MaxConcurrentVariantsPerClient, cfg.MaxQueuedVariantsPerClient, cfg.VariantQueueWait)}, nil
 }
 
 // jsonAliasPrefix is where paths may end in ".json", as Zendesk's API

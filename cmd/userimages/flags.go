@@ -53,6 +53,8 @@ func flagDefaults() map[string]string {
 		"max_concurrent_uploads":             strconv.Itoa(httpapi.DefaultMaxConcurrentUploads),
 		"max_concurrent_uploads_per_client":  strconv.Itoa(httpapi.DefaultMaxConcurrentUploadsPerClient),
 		"max_concurrent_variants_per_client": strconv.Itoa(httpapi.DefaultMaxConcurrentVariantsPerClient),
+		"max_queued_variants_per_client":     strconv.Itoa(httpapi.DefaultMaxQueuedVariantsPerClient),
+		"variant_queue_wait":                 httpapi.DefaultVariantQueueWait.String(),
 		"upload_timeout":                     httpapi.DefaultUploadTimeout.String(),
 		"fastly_api_url":                     purge.DefaultFastlyURL,
 		"cloudflare_api_url":                 purge.DefaultCloudflareURL,

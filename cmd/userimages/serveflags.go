@@ -155,7 +155,9 @@ type apiFlags struct {
 	LimitAuth     limitFlag     `name:"rate-limit-auth" help:"Requests sending credentials per client address, charged before the password hash is checked, RATE/PERIOD or off." default:"${rate_limit_auth}" env:"USERIMAGES_RATE_LIMIT_AUTH" placeholder:"RATE/PERIOD"`
 	MaxUploads    int           `name:"max-concurrent-uploads" help:"Upload bodies received at once; more get 503." default:"${max_concurrent_uploads}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS"`
 	MaxClientUp   int           `name:"max-concurrent-uploads-per-client" help:"Upload bodies received at once from one client (user, or address per /64 for IPv6); more get 429." default:"${max_concurrent_uploads_per_client}" env:"USERIMAGES_MAX_CONCURRENT_UPLOADS_PER_CLIENT"`
-	MaxClientVar  int           `name:"max-concurrent-variants-per-client" help:"Cold variants (made on their first request) made at once for one client (address per /64 for IPv6); more get 429. Variants made already are never limited." default:"${max_concurrent_variants_per_client}" env:"USERIMAGES_MAX_CONCURRENT_VARIANTS_PER_CLIENT"`
+	MaxClientVar  int           `name:"max-concurrent-variants-per-client" help:"Cold variants (made on their first request) made at once for one client (address per /64 for IPv6); more wait their turn (--max-queued-variants-per-client). Variants made already are never limited." default:"${max_concurrent_variants_per_client}" env:"USERIMAGES_MAX_CONCURRENT_VARIANTS_PER_CLIENT"`
+	MaxQueuedVar  int           `name:"max-queued-variants-per-client" help:"Cold variants of one client that may wait for one of its --max-concurrent-variants-per-client, each up to --variant-queue-wait (a page of new pictures asks for them all at once); more, or longer, get 429." default:"${max_queued_variants_per_client}" env:"USERIMAGES_MAX_QUEUED_VARIANTS_PER_CLIENT"`
+	VarQueueWait  time.Duration `name:"variant-queue-wait" help:"How long a cold variant may wait in its client's queue (at most 1m); past it, 429." default:"${variant_queue_wait}" env:"USERIMAGES_VARIANT_QUEUE_WAIT"`
 	UploadTime    time.Duration `name:"upload-timeout" help:"How long an upload PUT may take to send its body." default:"${upload_timeout}" env:"USERIMAGES_UPLOAD_TIMEOUT"`
 	BrowserMaxAge time.Duration `name:"browser-max-age" help:"How long browsers keep an image (Cache-Control max-age); caches in front keep it a year (s-maxage) and are purged on takedowns (--purge)." default:"${browser_max_age}" env:"USERIMAGES_BROWSER_MAX_AGE"`
 }
@@ -401,6 +403,8 @@ func fieldFlags() map[any]string {
 		httpapi.ConfigMaxConcurrentUploads:           "--max-concurrent-uploads",
 		httpapi.ConfigMaxConcurrentUploadsPerClient:  "--max-concurrent-uploads-per-client",
 		httpapi.ConfigMaxConcurrentVariantsPerClient: "--max-concurrent-variants-per-client",
+		httpapi.ConfigMaxQueuedVariantsPerClient:     "--max-queued-variants-per-client",
+		httpapi.ConfigVariantQueueWait:               "--variant-queue-wait",
 		httpapi.ConfigUploadTimeout:                  "--upload-timeout",
 		httpapi.ConfigBrowserMaxAge:                  "--browser-max-age",
 
@@ -472,6 +476,8 @@ func (f apiFlags) config() httpapi.Config {
 		MaxConcurrentUploads:           f.MaxUploads,
 		MaxConcurrentUploadsPerClient:  f.MaxClientUp,
 		MaxConcurrentVariantsPerClient: f.MaxClientVar,
+		MaxQueuedVariantsPerClient:     f.MaxQueuedVar,
+		VariantQueueWait:               f.VarQueueWait,
 		UploadTimeout:                  f.UploadTime,
 		BrowserMaxAge:                  f.BrowserMaxAge,
 	}
