@@ -74,6 +74,7 @@ func Run(ctx context.Context, o Options) ([]Progress, error) {
 		{"deletions", m.deletions},
 		{"reports", m.reports},
 		{"moderation events", m.events},
+		{"webhook endpoints", m.webhooks},
 	}
 	var done []Progress
 	for _, s := range steps {
@@ -223,6 +224,22 @@ func (m *mover) events(ctx context.Context, p *Progress) error {
 		}
 		return nil
 	})
+}
+
+// webhooks copies the webhook endpoints with their ids and secrets, so
+// that receivers keep verifying; they start enabled, and events not
+// delivered yet at the source (its outbox) are not copied.
+func (m *mover) webhooks(ctx context.Context, p *Progress) error {
+	eps, err := m.From.Webhooks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if err := m.record(p, ep.ID, m.To.AddWebhook(ctx, ep)); err != nil {
+			return fmt.Errorf("webhook endpoint %s: %w", ep.ID, err)
+		}
+	}
+	return nil
 }
 
 // images copies each image's bytes, then its metadata: a row at the

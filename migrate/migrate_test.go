@@ -71,6 +71,9 @@ func (d *deployment) fill(t *testing.T, n int) []string {
 	if _, err := d.svc.Accounts.NewAPIToken(ctx, "bob@example.com"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := d.svc.Webhooks.Add(ctx, "https://app.example.com/hooks", []string{core.EventImageClaimed}); err != nil {
+		t.Fatal(err)
+	}
 	var ids []string
 	for i := range n + 2 {
 		body := testJPEG(t, i+1)
@@ -140,8 +143,9 @@ func snapshot(t *testing.T, d *deployment) map[string]any {
 		}
 		bytesByID[img.ID] = string(data)
 	}
+	webhooks, _ := d.db.Webhooks(ctx)
 	return map[string]any{"brands": brands, "users": users, "tokens": tokens, "images": images,
-		"deletions": deletions, "blocked": blocked, "bytes": bytesByID, "reports": reports, "events": events}
+		"deletions": deletions, "blocked": blocked, "bytes": bytesByID, "reports": reports, "events": events, "webhooks": webhooks}
 }
 
 func options(from, to *deployment) migrate.Options {
@@ -191,7 +195,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
-	if want := 2 + 2 + 1 + 1 + len(ids) + 2 + 2 + 1; reports != want {
+	if want := 2 + 2 + 1 + 1 + len(ids) + 2 + 2 + 1 + 1; reports != want { // … and a webhook endpoint
 		t.Errorf("progress reports: got %d, want one per record (%d)", reports, want)
 	}
 	for _, p := range got {

@@ -30,6 +30,8 @@ type Source interface {
 	// by time, then action, then target, after the event after (the zero
 	// ModerationEvent for the first page).
 	ModerationEventsAfter(ctx context.Context, after core.ModerationEvent, limit int) ([]core.ModerationEvent, error)
+	// Webhooks lists the webhook endpoints (core.WebhookStore).
+	Webhooks(ctx context.Context) ([]core.WebhookEndpoint, error)
 }
 
 // Destination is the metadata a migration writes. Every write keeps the
@@ -71,4 +73,7 @@ type Destination interface {
 	// ImportModerationEvent records e; ErrExist if an event of its time,
 	// action and target is recorded already.
 	ImportModerationEvent(ctx context.Context, e core.ModerationEvent) error
+	// AddWebhook registers a webhook endpoint with its id and secret,
+	// enabled; ErrExist if its id is taken (core.WebhookStore).
+	AddWebhook(ctx context.Context, e core.WebhookEndpoint) error
 }
