@@ -279,6 +279,28 @@ const unlabelledJS = `[...document.querySelectorAll('input, textarea, select, bu
 // pageError returns what a page event reports, when it is an error: a
 // thrown exception, or a console error other than a network 422 (which
 // the tests provoke on purpose).
+// listenPageErrors collects the errors the pages of ctx report
+// (pageError) from now on; errs returns those so far.
+func listenPageErrors(t *testing.T, ctx context.Context) (errs func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if msg, ok := pageError(ev); ok {
+			mu.Lock()
+			got = append(got, msg)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
 func pageError(ev any) (string, bool) {
 	switch ev := ev.(type) {
 	case *cdpruntime.EventExceptionThrown:

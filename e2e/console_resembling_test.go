@@ -8,10 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 
 	"userimages/internal/testkit/testphoto"
 )
@@ -42,17 +39,7 @@ func TestConsoleResembling(t *testing.T) {
 	unrelated := publish(t, c, srv.base, jpegBytes(t, testphoto.Natural(800, 600, 42), 90), "image/jpeg")
 
 	ctx := newBrowser(t, t.TempDir())
-	var mu sync.Mutex
-	var errs []string
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if msg, ok := pageError(ev); ok {
-			mu.Lock()
-			errs = append(errs, msg)
-			mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	pageErrors := listenPageErrors(t, ctx)
 	visit(t, ctx, srv, "/admin/login?next=/admin/images/"+id)
 	fillIn(t, ctx, "Email", consoleAdmin)
 	fillIn(t, ctx, "Password", consoleAdminPW)
@@ -134,9 +121,7 @@ func TestConsoleResembling(t *testing.T) {
 	if e := (*errStatus)(nil); !errors.As(err, &e) || errorCode(e.body) != "BlockedContent" {
 		t.Errorf("another re-encoded copy after the blocking Take down all: got %v, want 422 BlockedContent", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, e := range errs {
+	for _, e := range pageErrors() {
 		t.Errorf("page error: %s", e)
 	}
 }

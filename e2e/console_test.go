@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -226,17 +225,7 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 	ctx := newBrowser(t, t.TempDir())
 	// The pages' errors (script exceptions, CSP violations, failed
 	// loads), as the browser reports them.
-	var mu sync.Mutex
-	var errs []string
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if msg, ok := pageError(ev); ok {
-			mu.Lock()
-			errs = append(errs, msg)
-			mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	pageErrors := listenPageErrors(t, ctx)
 	// A reader reports the second image with the Report action under it
 	// in the composer's preview of a post.
 	visit(t, ctx, a, "/composer/")
@@ -396,9 +385,7 @@ func runConsole(t *testing.T, d consoleDeployment, name string) {
 		t.Errorf("a non-admin signed in: got status %d, want 403", st)
 	}
 	checkAccessible(t, ctx, "the 403 page")
-	mu.Lock()
-	defer mu.Unlock()
-	for _, e := range errs {
+	for _, e := range pageErrors() {
 		// The 403s are provoked on purpose.
 		if !strings.Contains(e, "403") {
 			t.Errorf("page error: %s", e)
