@@ -200,8 +200,16 @@ func TestWritePathUnderLoad(t *testing.T) {
 	second.checkServedAlike(t, srv.base, 50, served)
 
 	time.Sleep(5 * time.Second) // idle readers close after 2 s
-	if open := openUnder(t, srv.cmd.Process.Pid, data); len(open) > 8 {
-		t.Errorf("idle server after the load: %d files of the data directory open (%q), want at most 8", len(open), open)
+	// Only the database's handles: the perceptual hasher may still be
+	// reading the load's pictures one at a time (its backlog).
+	var handles []string
+	for _, name := range openUnder(t, srv.cmd.Process.Pid, data) {
+		if strings.HasPrefix(name, "userimages.db") {
+			handles = append(handles, name)
+		}
+	}
+	if len(handles) > 8 {
+		t.Errorf("idle server after the load: %d handles of the database open (%q), want at most 8", len(handles), handles)
 	}
 }
 
