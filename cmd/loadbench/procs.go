@@ -136,19 +136,17 @@ func (h *harness) startOurs(data, profile string, extra ...string) (*proc, error
 }
 
 func (h *harness) startNoop(size int) (*proc, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return startProc("noop", filepath.Join(h.work, "noop.log"), addr, "/", self, "noop", "-addr", addr, "-size", strconv.Itoa(size))
+	return h.startSelf("noop", "-size", strconv.Itoa(size))
 }
 
 // startGofile serves root with net/http's FileServer (loadbench gofile).
 func (h *harness) startGofile(root string) (*proc, error) {
+	return h.startSelf("gofile", "-root", root)
+}
+
+// startSelf runs loadbench's own server command name on a free address
+// (-addr), with args, logging to name.log.
+func (h *harness) startSelf(name string, args ...string) (*proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -157,7 +155,7 @@ func (h *harness) startGofile(root string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startProc("gofile", filepath.Join(h.work, "gofile.log"), addr, "/", self, "gofile", "-addr", addr, "-root", root)
+	return startProc(name, filepath.Join(h.work, name+".log"), addr, "/", self, append([]string{name, "-addr", addr}, args...)...)
 }
 
 // startNginx serves root with nginx (sendfile on, as root, in the
