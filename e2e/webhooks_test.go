@@ -165,7 +165,9 @@ func TestWebhooks(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(26, 2))
 
 	_, path, id := published(t, srv.base, "", encodeJPEG(t, rng, 200, 150))
+	claimed := time.Now()
 	_, ev := recv.waitFor(t, "image.claimed", about(api.EventImageClaimed, path))
+	t.Logf("image.claimed received %v after the claim's answer (the worker polls every second)", time.Since(claimed).Round(time.Millisecond))
 	if ev.Data.ID != id || ev.Data.BrandID != brandID || ev.Data.ContentType != "image/jpeg" || ev.Data.Size <= 0 || ev.Data.Uploader != nil || len(ev.Data.SHA256) != 64 {
 		t.Errorf("image.claimed: got %+v, want the image's id %s, brand, type, size, no uploader", ev.Data, id)
 	}

@@ -147,7 +147,20 @@ func BenchmarkImage(b *testing.B) {
 // BenchmarkClaimUpload is the claim's write: the received upload row
 // deleted and the image row inserted, in one transaction. The received
 // rows are made beforehand, in batches, outside the timing.
+// BenchmarkClaimUpload is one claim after another: plain, and with the
+// webhook event a claim writes in its transaction (an outbox row of about
+// 450 bytes, what core.Uploads adds).
 func BenchmarkClaimUpload(b *testing.B) {
+	event := strings.Repeat("e", 450)
+	b.Run("plain", func(b *testing.B) { benchClaimUpload(b, nil) })
+	b.Run("event", func(b *testing.B) {
+		benchClaimUpload(b, func(img core.Image) []core.OutboxEntry {
+			return []core.OutboxEntry{{Topic: core.TopicEvent, Payload: img.ID + " " + event, CreatedAt: img.CreatedAt}}
+		})
+	})
+}
+
+func benchClaimUpload(b *testing.B, outbox func(core.Image) []core.OutboxEntry) {
 	const batch = 512
 	db, raw := benchDB(b)
 	g, now, ctx := newBenchRand(), time.Now(), context.Background()
@@ -165,7 +178,7 @@ func BenchmarkClaimUpload(b *testing.B) {
 			bulk(b, raw, func(tx *sql.Tx) error { return insertReceived(tx, tokens, now) })
 			b.StartTimer()
 		}
-		if _, err := db.ClaimUpload(ctx, core.UploadClaim{Token: tokens[0], BrandID: "10016", NotBefore: now.Add(-time.Hour), At: now}); err != nil {
+		if _, err := db.ClaimUpload(ctx, core.UploadClaim{Token: tokens[0], BrandID: "10016", NotBefore: now.Add(-time.Hour), At: now, Outbox: outbox}); err != nil {
 			b.Fatal(err)
 		}
 		tokens = tokens[1:]
