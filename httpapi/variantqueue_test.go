@@ -98,6 +98,13 @@ func TestClientQueue(t *testing.T) {
 			if _, err := q.acquire(context.Background(), "b"); err != nil {
 				t.Errorf("another client: %v", err)
 			}
+			// The requests still waiting before give up (no goroutine is
+			// left behind).
+			if tt.then != release {
+				for range max(0, tt.before-tt.max) {
+					waits.fire <- time.Time{}
+				}
+			}
 		})
 	}
 }
