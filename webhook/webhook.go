@@ -17,14 +17,15 @@ import (
 // UserAgent is sent with every webhook.
 const UserAgent = "userimages-webhooks/1"
 
-// Sender POSTs webhooks. Its zero value uses a client of its own that
-// follows no redirects (a receiver answers, it does not send us
-// elsewhere); the request's deadline is the caller's ctx.
+// Sender POSTs webhooks. With no Client it uses one that follows no
+// redirects (a receiver answers, it does not send us elsewhere: a 3xx is
+// returned as the answer); the request's deadline is the caller's ctx.
 type Sender struct {
 	Client *http.Client
 }
 
-var defaultClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// maxAnswer is how much of a receiver's answer is read (and dropped).
+const maxAnswer = 64 << 10
 
 // Send POSTs body to url with webhook-id id, webhook-timestamp ts and the
 // signature by secret, and returns the answer's status code; an error if
@@ -43,14 +44,14 @@ func (s Sender) Send(ctx context.Context, url, secret, id string, ts time.Time, 
 	req.Header.Set("User-Agent", UserAgent)
 	key.SetHeaders(req.Header, id, ts, body)
 	c := s.Client
-	if c == nil {
-		c = defaultClient
+	if c == nil { // http.DefaultTransport's connections are still reused
+		c = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	res, err := c.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxAnswer))
 	return res.StatusCode, nil
 }
