@@ -150,3 +150,69 @@ func TestOpenFileCacheIdleRealTime(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenFileCacheDeleteRace: two reads that opened a file before a
+// Delete, but count their open after it (so that their descriptors are
+// kept idle under a new entry), never make a later Open serve the deleted
+// file: not when nothing is stored under the key, nor when other bytes
+// are stored under it again.
+func TestOpenFileCacheDeleteRace(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	if err := s.Put(ctx, "images/a", strings.NewReader("old bytes")); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.path("images/a")
+	var files []*os.File
+	for range 2 { // opened, not yet counted
+		f, err := openFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if err := s.Delete(ctx, "images/a"); err != nil {
+		t.Fatal(err)
+	}
+	var entries []*openEntry
+	for range files {
+		entries = append(entries, s.open.opened("images/a"))
+	}
+	for i, f := range files {
+		if err := s.open.give("images/a", entries[i], f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.open.count(); n != 2 {
+		t.Fatalf("idle descriptors of the deleted file: %d; the race this test is about keeps 2", n)
+	}
+	if _, err := s.Open(ctx, "images/a"); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("open after Delete, descriptors of the deleted file idle: %v, want ErrNotFound", err)
+	}
+	if n := s.open.count(); n != 0 {
+		t.Errorf("idle descriptors after the open that found the file gone: %d, want 0", n)
+	}
+
+	// Again, then the key stored anew: the new bytes, never the old.
+	if err := s.Put(ctx, "images/a", strings.NewReader("old bytes")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "images/a"); err != nil {
+		t.Fatal(err)
+	}
+	e := s.open.opened("images/a")
+	s.open.opened("images/a")
+	if err := s.open.give("images/a", e, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "images/a", strings.NewReader("new bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, "images/a"); got != "new bytes" {
+		t.Errorf("read after the key was deleted and stored anew: %q, want the new bytes", got)
+	}
+}
