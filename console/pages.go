@@ -459,14 +459,9 @@ type blockedEntry struct {
 func (c *Console) purges(w http.ResponseWriter, r *http.Request, u core.User) error {
 	var pending []core.OutboxEntry
 	if c.outbox != nil {
-		all, err := c.outbox.Pending(r.Context(), 200)
-		if err != nil {
+		var err error
+		if pending, err = c.outbox.Pending(r.Context(), core.TopicPurge, 200); err != nil { // webhooks have their page
 			return err
-		}
-		for _, e := range all { // webhooks have their page
-			if e.Topic == core.TopicPurge {
-				pending = append(pending, e)
-			}
 		}
 	}
 	c.render(w, r, http.StatusOK, "purges", "Purges", "purges", u, data{"Pending": pending, "Enabled": c.outbox != nil})

@@ -71,7 +71,7 @@ type Reports interface {
 
 // Outbox shows the purges of the caches in front that wait (core.Outbox).
 type Outbox interface {
-	Pending(ctx context.Context, limit int) ([]core.OutboxEntry, error)
+	Pending(ctx context.Context, topic string, limit int) ([]core.OutboxEntry, error)
 }
 
 // Erasure erases users (core.Erasure).

@@ -77,9 +77,9 @@ type OutboxStore interface {
 
 // OutboxReader shows the outbox to operators (console, metrics).
 type OutboxReader interface {
-	// PendingOutbox lists the entries not delivered yet, oldest first, at
-	// most limit.
-	PendingOutbox(ctx context.Context, limit int) ([]OutboxEntry, error)
+	// PendingOutbox lists the entries of topic ("": of every topic) not
+	// delivered yet, oldest first, at most limit.
+	PendingOutbox(ctx context.Context, topic string, limit int) ([]OutboxEntry, error)
 	// OutboxCounts counts the entries not delivered yet, by topic: all of
 	// them, and those whose delivery failed at least once.
 	OutboxCounts(ctx context.Context) ([]OutboxCount, error)
@@ -272,13 +272,13 @@ func (o *Outbox) deliver(ctx context.Context, e OutboxEntry) {
 	o.log.WarnContext(ctx, "outbox: delivery failed; retrying", "topic", e.Topic, "entry", e.ID, "attempts", e.Attempts+1, "next", next, "err", derr)
 }
 
-// Pending lists the entries not delivered yet, oldest first, at most
-// limit (default 100).
-func (o *Outbox) Pending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+// Pending lists the entries of topic ("": of every topic) not delivered
+// yet, oldest first, at most limit (default 100).
+func (o *Outbox) Pending(ctx context.Context, topic string, limit int) ([]OutboxEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	es, err := o.reader.PendingOutbox(ctx, limit)
+	es, err := o.reader.PendingOutbox(ctx, topic, limit)
 	return es, Classify(err)
 }
 

@@ -185,7 +185,7 @@ func TestWebhookFanOut(t *testing.T) {
 	if s := r.sender.sentTo(all.URL); !strings.Contains(s[0].body+s[1].body, `"type":"image.claimed"`) {
 		t.Errorf("bodies sent: %q, want the event's", s)
 	}
-	pending, err := r.db.PendingOutbox(t.Context(), 10)
+	pending, err := r.db.PendingOutbox(t.Context(), "", 10)
 	if err != nil || len(pending) != 0 {
 		t.Errorf("outbox after: got %+v, %v; want empty", pending, err)
 	}

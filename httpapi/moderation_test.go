@@ -232,13 +232,7 @@ func TestDeleteWithUploadToken(t *testing.T) {
 	}
 	// The caches in front are told, as after any takedown.
 	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/hc/user_images/"), ".")
-	all, err := e.svc.Outbox.Pending(t.Context(), 10)
-	var pending []core.OutboxEntry // the purges; the others are webhook events
-	for _, p := range all {
-		if p.Topic == core.TopicPurge {
-			pending = append(pending, p)
-		}
-	}
+	pending, err := e.svc.Outbox.Pending(t.Context(), core.TopicPurge, 10) // the others are webhook events
 	if err != nil || len(pending) != 1 || !strings.Contains(pending[0].Payload, core.SurrogateKey(id)) {
 		t.Errorf("outbox: got %+v, %v; want one purge of %s", pending, err, core.SurrogateKey(id))
 	}

@@ -134,9 +134,9 @@ func (s *DB) RetryOutbox(ctx context.Context, id int64, claim string, next time.
 		WHERE id = $3 AND claim = $4`, lastError, next, id, claim))
 }
 
-func (s *DB) PendingOutbox(ctx context.Context, limit int) (_ []core.OutboxEntry, err error) {
+func (s *DB) PendingOutbox(ctx context.Context, topic string, limit int) (_ []core.OutboxEntry, err error) {
 	defer func() { err = fault(err) }()
-	return outbox(ctx, s.pool, `SELECT `+outboxColumns+` FROM outbox ORDER BY id LIMIT $1`, limit)
+	return outbox(ctx, s.pool, `SELECT `+outboxColumns+` FROM outbox WHERE $1 IN ('', topic) ORDER BY id LIMIT $2`, topic, limit)
 }
 
 func (s *DB) OutboxCounts(ctx context.Context) (_ []core.OutboxCount, err error) {

@@ -141,9 +141,9 @@ func (s *DB) RetryOutbox(ctx context.Context, id int64, claim string, next time.
 	})
 }
 
-func (s *DB) PendingOutbox(ctx context.Context, limit int) (_ []core.OutboxEntry, err error) {
+func (s *DB) PendingOutbox(ctx context.Context, topic string, limit int) (_ []core.OutboxEntry, err error) {
 	defer func() { err = fault(err) }()
-	return queryAll(ctx, s.r, scanOutbox, `SELECT `+outboxColumns+` FROM outbox ORDER BY id LIMIT ?`, limit)
+	return queryAll(ctx, s.r, scanOutbox, `SELECT `+outboxColumns+` FROM outbox WHERE ? IN ('', topic) ORDER BY id LIMIT ?`, topic, limit)
 }
 
 func (s *DB) OutboxCounts(ctx context.Context) (_ []core.OutboxCount, err error) {

@@ -63,7 +63,7 @@ func testTakeDownCopies(t *testing.T, open Reopener) {
 
 	_, err = s.TakeDown(ctx, core.Takedown{ImageID: imageID(99), By: "test", At: base, Outbox: purgeOf})
 	wantErr(t, "TakeDown(missing)", err, core.ErrNotFound)
-	pending, err := s.PendingOutbox(ctx, 10)
+	pending, err := s.PendingOutbox(ctx, "", 10)
 	noErr(t, "PendingOutbox", err)
 	if len(pending) != 0 {
 		t.Errorf("PendingOutbox after a refused takedown: got %d entries, want 0", len(pending))
@@ -136,7 +136,7 @@ func checkDeletionsOf(t *testing.T, s MetadataStore, sha string, imgs []core.Ima
 // the last created at.
 func checkPurgesQueued(t *testing.T, s MetadataStore, want []string, at time.Time) {
 	t.Helper()
-	pending, err := s.PendingOutbox(t.Context(), 10)
+	pending, err := s.PendingOutbox(t.Context(), "", 10)
 	noErr(t, "PendingOutbox", err)
 	var payloads []string
 	for _, e := range pending {
@@ -258,10 +258,15 @@ func testOutboxClaimOnce(t *testing.T, open Reopener) {
 			t.Errorf("entry %s: delivered %d times, want once", p, n)
 		}
 	}
-	pending, err := s.PendingOutbox(t.Context(), 10)
+	pending, err := s.PendingOutbox(t.Context(), "", 10)
 	noErr(t, "PendingOutbox", err)
 	if len(pending) != 1 || pending[0].Topic != "webhook" {
 		t.Errorf("PendingOutbox after: got %+v, want the webhook entry alone", pending)
+	}
+	for topic, want := range map[string]int{core.TopicPurge: 0, "webhook": 1} {
+		if got, err := s.PendingOutbox(t.Context(), topic, 10); err != nil || len(got) != want {
+			t.Errorf("PendingOutbox(%s) after: got %d, %v, want %d", topic, len(got), err, want)
+		}
 	}
 }
 
@@ -308,7 +313,7 @@ func testOutboxRetrySchedule(t *testing.T, open Reopener) {
 			t.Fatalf("attempt %d at +%v: Work got %d, %v, want 1, nil", attempt, at.Sub(base), n, err)
 		}
 		next := at.Add(cfg.Retry(attempt))
-		pending, err := s.PendingOutbox(ctx, 10)
+		pending, err := s.PendingOutbox(ctx, "", 10)
 		noErr(t, "PendingOutbox", err)
 		if len(pending) != 1 || pending[0].Attempts != attempt || pending[0].LastError == "" || pending[0].Claim != "" {
 			t.Fatalf("after attempt %d: got %+v, want %d attempts, an error, no lease", attempt, pending, attempt)
@@ -335,7 +340,7 @@ func testOutboxRetrySchedule(t *testing.T, open Reopener) {
 	if rec.delivered["img-0"] != 1 {
 		t.Errorf("delivered %d times, want once after three refusals", rec.delivered["img-0"])
 	}
-	pending, err := s.PendingOutbox(ctx, 10)
+	pending, err := s.PendingOutbox(ctx, "", 10)
 	noErr(t, "PendingOutbox", err)
 	counts, err := s.OutboxCounts(ctx)
 	noErr(t, "OutboxCounts", err)
@@ -362,7 +367,7 @@ func testOutboxReopen(t *testing.T, open Reopener) {
 	noErr(t, "RetryOutbox", s.RetryOutbox(ctx, es[1].ID, "dead", base.Add(time.Second), "refused"))
 
 	s = reopen()
-	pending, err := s.PendingOutbox(ctx, 10)
+	pending, err := s.PendingOutbox(ctx, "", 10)
 	noErr(t, "PendingOutbox after reopening", err)
 	if len(pending) != 3 || pending[0].Payload != img.ID+" " || pending[1].Claim != "" || pending[1].Attempts != 1 || pending[1].LastError != "refused" {
 		t.Fatalf("PendingOutbox after reopening: got %+v, want the takedown's entry leased, the next failed once, and a third", pending)

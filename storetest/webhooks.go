@@ -42,7 +42,7 @@ func testWebhookStore(t *testing.T, open Reopener) {
 	noErr(t, "FanOut", s.FanOut(ctx, []core.WebhookFanOut{fan("ep_a", "msg_1", base), fan("ep_b", "msg_1", base), fan("ep_a", "msg_2", base.Add(time.Minute))}))
 	// Fanning out again (a lease lost) records and enqueues nothing more.
 	noErr(t, "FanOut again", s.FanOut(ctx, []core.WebhookFanOut{fan("ep_a", "msg_1", base)}))
-	pending, err := s.PendingOutbox(ctx, 10)
+	pending, err := s.PendingOutbox(ctx, "", 10)
 	noErr(t, "PendingOutbox", err)
 	if len(pending) != 3 || pending[0].Payload != "ep_a msg_1" || pending[0].Topic != core.TopicWebhook {
 		t.Fatalf("PendingOutbox after FanOut: got %+v, want 3 webhook entries", pending)
@@ -75,7 +75,7 @@ func testWebhookStore(t *testing.T, open Reopener) {
 	d, err = s.Delivery(ctx, "ep_a", "msg_2")
 	noErr(t, "Delivery", err)
 	checkTime(t, "NextAt after RetryDelivery(pending)", d.NextAt, now)
-	pending, err = s.PendingOutbox(ctx, 10)
+	pending, err = s.PendingOutbox(ctx, "", 10)
 	noErr(t, "PendingOutbox", err)
 	if len(pending) != 4 {
 		t.Errorf("PendingOutbox after retries: got %d entries, want 4 (the three fanned out, never completed here, and msg_1 to a again)", len(pending))
@@ -195,7 +195,7 @@ func testWebhookDelivery(t *testing.T, open Reopener) {
 			t.Errorf("%s: tried %d times, want 3 (two refusals, one success)", k, n)
 		}
 	}
-	pending, err := s.PendingOutbox(ctx, 10)
+	pending, err := s.PendingOutbox(ctx, "", 10)
 	noErr(t, "PendingOutbox", err)
 	if len(pending) != 0 {
 		t.Errorf("PendingOutbox after: got %+v, want nothing", pending)
