@@ -237,8 +237,7 @@ func TestClaimHook(t *testing.T) {
 		token, _ := received(t, c, srv.base, rng)
 		before, _, _, _ := hook.snapshot()
 		start := time.Now()
-		body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brandID})
-		res, b, err := do(c, http.MethodPost, srv.base+"/api/v2/guide/user_images", "", jsonHeader, body)
+		res, b, err := postClaim(c, srv.base, "", token, brandID)
 		took := time.Since(start)
 		if err != nil || res.StatusCode != http.StatusServiceUnavailable || errorCode(b) != "ServiceUnavailable" || res.Header.Get("Retry-After") == "" {
 			t.Fatalf("claim: %v %v %s; want 503 ServiceUnavailable with Retry-After", res, err, b)
@@ -255,8 +254,7 @@ func TestClaimHook(t *testing.T) {
 		hook.set("fail", "")
 		defer hook.set("allow", "")
 		token, _ := received(t, c, srv.base, rng)
-		body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brandID})
-		res, b, err := do(c, http.MethodPost, srv.base+"/api/v2/guide/user_images", "", jsonHeader, body)
+		res, b, err := postClaim(c, srv.base, "", token, brandID)
 		if err != nil || res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 			t.Fatalf("claim: %v %v %s; want 503 with Retry-After", res, err, b)
 		}

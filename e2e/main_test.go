@@ -450,8 +450,7 @@ func putUpload(c *http.Client, up uploadResponse, data []byte) error {
 
 // claim is step 3.
 func claim(c *http.Client, base, auth, token, brand string) (imageResponse, error) {
-	body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brand})
-	res, b, err := do(c, http.MethodPost, base+"/api/v2/guide/user_images", auth, jsonHeader, body)
+	res, b, err := postClaim(c, base, auth, token, brand)
 	if err != nil {
 		return imageResponse{}, err
 	}
@@ -463,6 +462,12 @@ func claim(c *http.Client, base, auth, token, brand string) (imageResponse, erro
 		return img, fmt.Errorf("claim: %v: %s", err, b)
 	}
 	return img, nil
+}
+
+// postClaim POSTs step 3 and returns the answer, whatever its status.
+func postClaim(c *http.Client, base, auth, token, brand string) (*http.Response, []byte, error) {
+	body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brand})
+	return do(c, http.MethodPost, base+"/api/v2/guide/user_images", auth, jsonHeader, body)
 }
 
 // statusOf returns the HTTP status of an errStatus, or 0.

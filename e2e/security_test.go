@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -284,8 +283,7 @@ func runClaimOnlyByUploader(t *testing.T, srv *server, ann, bob string) {
 	}
 	claimAnswer := func(auth, token string) (int, string) {
 		t.Helper()
-		body, _ := json.Marshal(map[string]string{"token": token, "brand_id": brandID})
-		res, b, err := do(http.DefaultClient, http.MethodPost, srv.base+"/api/v2/guide/user_images", auth, jsonHeader, body)
+		res, b, err := postClaim(http.DefaultClient, srv.base, auth, token, brandID)
 		if err != nil {
 			t.Fatal(err)
 		}
