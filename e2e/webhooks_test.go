@@ -152,6 +152,7 @@ var webhookArgs = []string{"--webhook-retry-delay", "200ms", "--webhook-max-retr
 // twice, delivered at the third try with the same webhook-id;
 // image.taken_down from the API and from the CLI (written by the CLI's
 // process, delivered by the server); image.deleted by the upload token;
+// image.erased by user erase, naming the uploader as image.claimed did;
 // an event pending when the server is killed -9 (the receiver down) is
 // delivered after the restart with its webhook-id. webhook ls and
 // webhook deliveries show the endpoint and its deliveries.
@@ -159,6 +160,7 @@ func TestWebhooks(t *testing.T) {
 	data := t.TempDir()
 	const admin, adminPW = "mod@example.com", "moderator-password"
 	runCLI(t, adminPW+"\n", "user", "add", "--admin", "--data", data, "--email", admin, "--password-stdin")
+	addUser(t, data, "ann@example.com", "ann's password")
 	recv := newWebhookReceiver(t)
 	epID := recv.addEndpoint(t, nil, "--data", data)
 	srv := startServer(t, data, webhookArgs...)
@@ -198,6 +200,14 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("DELETE with the upload token: got %d %s", code, body)
 	}
 	recv.waitFor(t, "image.deleted", about(api.EventImageDeleted, path3))
+	// A signed-in uploader's image: its events name them; erased with them.
+	_, path5, _ := published(t, srv.base, basicAuth("ann@example.com", "ann's password"), encodeJPEG(t, rng, 200, 150))
+	_, ev = recv.waitFor(t, "image.claimed of a signed-in uploader", about(api.EventImageClaimed, path5))
+	runCLI(t, "", "user", "erase", "--data", data, "--email", "ann@example.com")
+	_, erased := recv.waitFor(t, "image.erased", about(api.EventImageErased, path5))
+	if ev.Data.Uploader == nil || erased.Data.Uploader == nil || erased.Data.Uploader.UserID != ev.Data.Uploader.UserID || ev.Data.Uploader.UserID == 0 {
+		t.Errorf("events of ann's image: uploader %+v then %+v, want her user id in both", ev.Data.Uploader, erased.Data.Uploader)
+	}
 
 	// Killed with an event pending: delivered after the restart.
 	recv.set(func(w *webhookReceiver) { w.down = true })
