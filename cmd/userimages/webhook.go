@@ -33,7 +33,7 @@ func (c *webhookAddCmd) Run(ctx context.Context, std stdio) error {
 			return err
 		}
 		fmt.Fprintf(std.out, "id:     %s\nurl:    %s\nevents: %s\nsecret: %s\n", ep.ID, ep.URL, eventsText(ep.Events), ep.Secret)
-		fmt.Fprintln(std.err, "userimages: the secret is shown once; the receiver verifies the webhook-signature header with it (see DEPLOYMENT.md, Webhooks)")
+		fmt.Fprintln(std.err, "userimages: the secret is shown once; the receiver verifies the webhook-signature header with it (see docs/webhooks.md, which has a worked receiver)")
 		return nil
 	})
 }
