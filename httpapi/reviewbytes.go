@@ -42,6 +42,11 @@ func (s *Server) serveReviewBytes(w http.ResponseWriter, r *http.Request) error 
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Content-Disposition", "attachment")
-	http.ServeContent(w, r, "", b.ModTime(), b)
+	// Through a guard, as sendImage's several ranges: ServeContent's range
+	// goroutine may outlive this, and b's descriptor go on to another
+	// request (localdisk's open-file cache) once closed.
+	g := &guardedReader{r: b}
+	defer g.stop() // before b.Close
+	http.ServeContent(w, r, "", b.ModTime(), g)
 	return nil
 }
