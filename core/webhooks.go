@@ -167,13 +167,16 @@ func endpointNotFound(id string, err error) error {
 }
 
 // Deliveries lists the deliveries to endpoint id, newest first, at most
-// limit (default 50).
+// limit (default 50); api.CodeNotFound when no endpoint has that id.
 func (w *Webhooks) Deliveries(ctx context.Context, id string, limit int) ([]WebhookDelivery, error) {
 	if limit <= 0 {
 		limit = 50
 	}
 	ds, err := w.store.Deliveries(ctx, id, limit)
-	return ds, Classify(err)
+	if err == nil && len(ds) == 0 {
+		_, err = w.store.Webhook(ctx, id)
+	}
+	return ds, Classify(endpointNotFound(id, err))
 }
 
 // RetryNow makes the delivery of message msg to endpoint ep due now, even

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userimages/userimages/client/api"
+
 	"userimages/core"
 	"userimages/internal/testkit/testclock"
 	"userimages/sqlite"
@@ -364,5 +366,20 @@ func TestWebhookConcurrency(t *testing.T) {
 		if d.State != core.DeliveryPending || d.LastStatus != "no answer within 200ms" || d.NextAt.IsZero() {
 			t.Errorf("delivery %+v: want pending after no answer within the timeout, with a next try", d)
 		}
+	}
+}
+
+// TestWebhookDeliveriesOfUnknownEndpoint: listing the deliveries of an
+// id no endpoint has is NotFound, as removing it is; a known endpoint
+// with none lists none.
+func TestWebhookDeliveriesOfUnknownEndpoint(t *testing.T) {
+	r := newWebhookRig(t, core.Config{}, newFakeSender(func(string, string) (int, error) { return 204, nil }))
+	ep := r.add(t, "http://a.test/claims", core.EventImageClaimed)
+	if ds, err := r.w.Deliveries(t.Context(), ep.ID, 10); err != nil || len(ds) != 0 {
+		t.Errorf("deliveries of a new endpoint: got %v, %v; want none, nil", ds, err)
+	}
+	_, err := r.w.Deliveries(t.Context(), "ep_nope", 10)
+	if code := core.ErrorCode(err); code != api.CodeNotFound {
+		t.Errorf("deliveries of ep_nope: got %v (code %q), want code %q", err, code, api.CodeNotFound)
 	}
 }
