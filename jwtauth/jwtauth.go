@@ -17,7 +17,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -210,7 +209,9 @@ func bounded(c *http.Client) *http.Client {
 }
 
 // boundedTransport cuts the bodies of base's answers
-// (http.DefaultTransport when nil) at MaxJWKS bytes.
+// (http.DefaultTransport when nil) at MaxJWKS bytes: a read past them
+// fails with an *http.MaxBytesError (a body of exactly MaxJWKS is read
+// whole).
 type boundedTransport struct{ base http.RoundTripper }
 
 func (t boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -220,36 +221,9 @@ func (t boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	res, err := base.RoundTrip(r)
 	if err == nil {
-		res.Body = &boundedBody{ReadCloser: res.Body, left: MaxJWKS}
+		res.Body = http.MaxBytesReader(nil, res.Body, MaxJWKS)
 	}
 	return res, err
-}
-
-// errJWKSTooLong fails the read of a key set longer than MaxJWKS.
-var errJWKSTooLong = fmt.Errorf("the JWK Set is over %d bytes", MaxJWKS)
-
-// boundedBody reads at most left bytes of its ReadCloser more, then fails
-// with errJWKSTooLong unless the body has ended.
-type boundedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more tells a body of exactly MaxJWKS from a longer one.
-		n, err := b.ReadCloser.Read(make([]byte, 1))
-		if n > 0 {
-			return 0, errJWKSTooLong
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	return n, err
 }
 
 // claims are those read of a token: the registered ones and the optional
