@@ -59,8 +59,12 @@ func sample(m image.Image) (luma []float32, rows, cols int) {
 		cols, rows = sampleSide, sampleSide
 	}
 	luma = make([]float32, rows*cols)
-	if m, ok := m.(*image.YCbCr); ok {
+	switch m := m.(type) {
+	case *image.YCbCr: // JPEG
 		sampleYCbCr(m, xs, ys, luma)
+		return luma, rows, cols
+	case *image.NYCbCrA: // lossy WebP
+		sampleYCbCr(&m.YCbCr, xs, ys, luma)
 		return luma, rows, cols
 	}
 	at := lumaAt(m)
@@ -73,10 +77,10 @@ func sample(m image.Image) (luma []float32, rows, cols int) {
 	return luma, rows, cols
 }
 
-// sampleYCbCr is sample's loop for the pictures JPEGs decode to, without
-// a call a pixel: the offsets of a pixel's samples are a row's plus a
-// column's, for every subsampling ratio, so each is computed once. The
-// values are ycbcrLuma's.
+// sampleYCbCr is sample's loop for the pictures JPEGs and lossy WebPs
+// decode to (alpha ignored, as lumaAt does), without a call a pixel: the
+// offsets of a pixel's samples are a row's plus a column's, for every
+// subsampling ratio, so each is computed once. The values are ycbcrLuma's.
 func sampleYCbCr(m *image.YCbCr, xs, ys []int, luma []float32) {
 	o := m.Rect.Min
 	base := m.COffset(o.X, o.Y)
