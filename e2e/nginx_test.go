@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // nginxPath is where Debian's nginx-light package puts nginx;
@@ -100,43 +99,17 @@ http {
 `, dir, conf)
 	confPath := clientFile(t, dir, "nginx.conf", []byte(conf))
 	cmd := exec.Command(nginxPath, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", confPath)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT) // graceful stop
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			access, _ := os.ReadFile(filepath.Join(dir, "access.log"))
-			t.Logf("nginx config:\n%s\noutput:\n%s\nerror log:\n%s\naccess log:\n%s", conf, out.String(), logs, access)
-		}
-	})
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+	startDaemon(t, cmd, syscall.SIGQUIT /* graceful stop */, func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
 			c.Close()
-			return
 		}
-		select {
-		case err := <-exited:
-			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited at start: %v\n%s\n%s", err, out.String(), logs)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not listen on 127.0.0.1:%s within %s", port, startTimeout)
-		}
-	}
+		return err == nil
+	}, func() string {
+		logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		access, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+		return fmt.Sprintf("config:\n%s\nerror log:\n%s\naccess log:\n%s", conf, logs, access)
+	})
 }
 
 // deploymentBlock returns the submatches of pattern, whose group 1 is a

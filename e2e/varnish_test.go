@@ -76,45 +76,17 @@ func startVarnish(t *testing.T, port, backend string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(varnishdPath, "-F", "-n", filepath.Join(dir, "n"), "-a", "127.0.0.1:"+port, "-f", vclPath, "-s", "malloc,64m")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start varnishd: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("varnishd output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(startTimeout)
-	for {
+	startDaemon(t, cmd, syscall.SIGTERM, func() bool {
 		// Varnish answers once the child runs the VCL: a PURGE of no key.
 		req, _ := http.NewRequest("PURGE", "http://127.0.0.1:"+port+"/", nil)
 		req.Header.Set("Surrogate-Key", "none")
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
 		}
-		select {
-		case err := <-exited:
-			t.Fatalf("varnishd exited at start: %v\n%s", err, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("varnishd did not answer within %s\n%s", startTimeout, out.String())
-		}
-	}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, nil)
 }
 
 // edgeGet GETs url and reports its status and whether Varnish answered
