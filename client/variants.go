@@ -76,8 +76,8 @@ func (c *Client) Measure(ctx context.Context, img Image) (Image, error) {
 			return ctx.Err() == nil, err
 		}
 		res.Body.Close()
-		if res.StatusCode < 200 || res.StatusCode > 299 {
-			return retryableStatus(res.StatusCode), &Error{Status: res.StatusCode, Title: http.StatusText(res.StatusCode)}
+		if e := responseError(res, nil); e != nil { // a HEAD's answer has no body
+			return retryableStatus(res.StatusCode), e
 		}
 		img.Width, img.Height = imageSize(res.Header)
 		return false, nil
