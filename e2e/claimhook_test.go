@@ -213,9 +213,8 @@ func TestClaimHook(t *testing.T) {
 			t.Fatalf("claim: %v; want 422 ContentRejected", err)
 		}
 		var doc errorResponse
-		json.Unmarshal(e.body, &doc)
-		if doc.Errors[0].Detail != "pictures of cats are not allowed here" {
-			t.Errorf("detail %q, want the reason, cleaned", doc.Errors[0].Detail)
+		if err := json.Unmarshal(e.body, &doc); err != nil || len(doc.Errors) == 0 || doc.Errors[0].Detail != "pictures of cats are not allowed here" {
+			t.Errorf("error body %s (%v): want its first error's detail the reason, cleaned", e.body, err)
 		}
 		calls, _, last, _ := hook.snapshot()
 		if _, err := fetch(c, srv.base, "/hc/user_images/"+last.Data.ImageID+".png"); statusOf(err) != http.StatusNotFound {
