@@ -236,9 +236,12 @@ func (w *Webhooks) Deliver(ctx context.Context, e OutboxEntry) error {
 	if err != nil {
 		return err
 	}
+	if d.State != DeliveryPending {
+		return nil // delivered, or failed for good, by an earlier entry
+	}
 	ep, err := w.store.Webhook(ctx, epID)
-	if errors.Is(err, ErrNotFound) || err == nil && d.State != DeliveryPending {
-		return nil // removed meanwhile, or delivered by an earlier entry
+	if errors.Is(err, ErrNotFound) {
+		return nil // removed meanwhile
 	}
 	if err != nil {
 		return err
