@@ -118,12 +118,18 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 		}
 	}
 	d.bits.n -= int32(t)
+	return extend(d.bits.a>>uint8(d.bits.n), t), nil
+}
+
+// extend is the EXTEND procedure of figure F.12: the t low bits of v
+// (t ≤ 16) as the signed value they code.
+func extend(v uint64, t uint8) int32 {
 	s := int32(1) << t
-	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
+	x := int32(v) & (s - 1)
 	if x < s>>1 {
-		x += ((-1) << t) + 1
+		x += 1 - s
 	}
-	return x, nil
+	return x
 }
 
 // processDHT processes a Define Huffman Table marker, and initializes a huffman
@@ -228,10 +234,7 @@ func (h *huffman) deriveFastAC() {
 		if size == 0 || codeLen+size > lutSize {
 			continue
 		}
-		x := int32(i>>(lutSize-codeLen-size)) & (1<<size - 1)
-		if x < 1<<(size-1) {
-			x += 1 - 1<<size
-		}
+		x := extend(uint64(i>>(lutSize-codeLen-size)), uint8(size))
 		h.fastAC[i] = x<<16 | int32(rs>>4)<<8 | (codeLen + size)
 	}
 }

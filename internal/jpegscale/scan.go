@@ -358,11 +358,7 @@ func (d *decoder) decodeAC(b *block, h *huffman, zig, zigEnd int32, al uint32) e
 		var ac int32
 		if n >= int32(val1) {
 			n -= int32(val1)
-			s := int32(1) << val1
-			ac = int32(a>>uint32(n)) & (s - 1)
-			if ac < s>>1 {
-				ac += 1 - s
-			}
+			ac = extend(a>>uint32(n), val1)
 		} else {
 			d.bits.a, d.bits.n = a, n
 			var err error
@@ -392,11 +388,7 @@ func (d *decoder) decodeDC(h *huffman) (int32, error) {
 				return 0, UnsupportedError("excessive DC component")
 			}
 			n -= int32(v&0xff) - 1 + int32(t) // at most 16 + 16 bits
-			s := int32(1) << t
-			x := int32(d.bits.a>>uint32(n)) & (s - 1)
-			if x < s>>1 {
-				x += 1 - s
-			}
+			x := extend(d.bits.a>>uint32(n), t)
 			d.bits.n = n
 			return x, nil
 		}
