@@ -56,3 +56,13 @@ func startDaemon(t *testing.T, cmd *exec.Cmd, stop os.Signal, ready func() bool,
 		}
 	}
 }
+
+// unavailable skips t for want of a tool or service (why), or fails it
+// under CI, where scripts/test.sh provides them all.
+func unavailable(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s (CI is set, so this fails rather than skips)", why)
+	}
+	t.Skip(why)
+}
