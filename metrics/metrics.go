@@ -58,7 +58,7 @@ func New() *Metrics {
 		}, []string{"code"}),
 		claimHook: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "userimages_claim_hook_duration_seconds", Help: "Calls of the claim hook (serve --claim-hook) by outcome: allow, refuse, or error (no verdict: a timeout, a failed request, a non-2xx answer).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: callBuckets(),
 		}, []string{"outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.bytesReceived, m.bytesServed, m.uploadsCreated,

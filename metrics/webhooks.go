@@ -23,7 +23,7 @@ func (m *Metrics) Webhooks() *WebhookMetrics {
 		}, []string{"outcome"}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "userimages_webhook_try_duration_seconds", Help: "How long receivers took to answer a webhook (or the timeout).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: callBuckets(),
 		}),
 	}
 	m.reg.MustRegister(w.tries, w.seconds)
@@ -34,4 +34,10 @@ func (m *Metrics) Webhooks() *WebhookMetrics {
 func (w *WebhookMetrics) ObserveWebhook(outcome string, d time.Duration) {
 	w.tries.WithLabelValues(outcome).Inc()
 	w.seconds.Observe(d.Seconds())
+}
+
+// callBuckets are the histogram buckets, in seconds, of calls to another
+// service (the claim hook, a webhook receiver): 5 ms to 30 s.
+func callBuckets() []float64 {
+	return []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 }
