@@ -8,15 +8,11 @@ import (
 	"strings"
 )
 
-// clientAddr is the address of the client that sent r: the direct peer, or,
+// ClientAddr is the address of the client that sent r (SignInGate): the direct peer, or,
 // when the peer is a trusted proxy, the rightmost address in
 // X-Forwarded-For that is not a trusted proxy. Each trusted proxy appends
 // the address it saw, so everything left of the first untrusted hop may be
 // forged by the client and is ignored.
-func (s *Server) clientAddr(r *http.Request) string { return s.ClientAddr(r) }
-
-// ClientAddr is r's client address: the peer's, or, from a trusted proxy,
-// the rightmost untrusted address of X-Forwarded-For (Config.TrustedProxies).
 func (s *Server) ClientAddr(r *http.Request) string {
 	return clientAddress(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
 }

@@ -113,7 +113,7 @@ func (s *Server) AdmitSignIn(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Limiter == nil || limit.IsZero() {
 		return nil
 	}
-	res, err := s.cfg.Limiter.Allow(r.Context(), "auth:"+subject(core.Uploader{ClientAddr: s.clientAddr(r)}), limit)
+	res, err := s.cfg.Limiter.Allow(r.Context(), "auth:"+subject(core.Uploader{ClientAddr: s.ClientAddr(r)}), limit)
 	if err != nil {
 		s.warnLimiter(r.Context(), err)
 		return nil
@@ -170,7 +170,7 @@ func (s *Server) warnLimiter(ctx context.Context, err error) {
 func (s *Server) admitVariant(r *http.Request) core.Admission {
 	return func() (func(), error) {
 		// Images are anonymous GETs: the client is its address.
-		client := subject(core.Uploader{ClientAddr: s.clientAddr(r)})
+		client := subject(core.Uploader{ClientAddr: s.ClientAddr(r)})
 		queued, err := s.clientVariants.acquire(r.Context(), client)
 		switch {
 		case errors.Is(err, errQueueFull), errors.Is(err, errQueueWait):

@@ -82,7 +82,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		requestLog.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", s.loggedPath(r.URL.Path)),
 			slog.Int64("status", int64(rec.status)), slog.Int64("bytes", rec.bytes),
-			slog.Int64("in_bytes", body.n), slog.String("remote", s.clientAddr(r)),
+			slog.Int64("in_bytes", body.n), slog.String("remote", s.ClientAddr(r)),
 			slog.Duration("duration", time.Since(start)))
 	})
 }

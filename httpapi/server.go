@@ -361,7 +361,7 @@ func (s *Server) methodNotAllowed(allowed string) http.HandlerFunc {
 // Over the budget the error has api.CodeRateLimited and the caller is the
 // anonymous one.
 func (s *Server) caller(w http.ResponseWriter, r *http.Request) (core.Uploader, error) {
-	up := core.Uploader{ClientAddr: s.clientAddr(r)}
+	up := core.Uploader{ClientAddr: s.ClientAddr(r)}
 	header := r.Header.Get("Authorization")
 	if header == "" {
 		return up, nil
@@ -445,7 +445,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The client's slots first: one client over its share must not take
 	// a slot that another client's upload could use.
-	client := subject(core.Uploader{UserID: upload.Uploader.UserID, ClientAddr: s.clientAddr(r)})
+	client := subject(core.Uploader{UserID: upload.Uploader.UserID, ClientAddr: s.ClientAddr(r)})
 	if !s.clientUploads.acquire(client) {
 		s.refuseUpload(w, r, upload.FileSize, core.Errorf(api.CodeRateLimited, "this client is sending %d uploads at once already, the most allowed; retry in %s s",
 			s.cfg.MaxConcurrentUploadsPerClient, uploadsFullRetryAfter))
