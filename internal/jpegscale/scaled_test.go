@@ -181,7 +181,7 @@ func TestDecodeLikeImageJPEGNoise(t *testing.T) {
 			data := buf.Bytes()
 			for cut := len(data); cut > 0; cut -= 97 {
 				want, werr := jpeg.Decode(bytes.NewReader(data[:cut]))
-				for _, n := range []int{8, 2} {
+				for _, n := range []int{8, 4, 2, 1} {
 					got, err := DecodeScaled(bytes.NewReader(data[:cut]), n)
 					if (err == nil) != (werr == nil) || n == 8 && err == nil && !reflect.DeepEqual(got, want) {
 						t.Fatalf("%T at quality %d cut at %d/%d, %d/8: got %v, image/jpeg %v", m, q, cut, len(data), n, err, werr)
