@@ -126,8 +126,9 @@ func (r *Resemblance) hashStored(ctx context.Context, j hashJob) (Fingerprint, e
 		r.log.WarnContext(ctx, "perceptual hash: storing it failed; the backfill retries", "image", j.imageID, "err", err)
 		return Fingerprint{}, err
 	}
-	if err := r.refuseResembling(ctx, fp); err != nil {
-		r.log.WarnContext(ctx, "an image hashed after its PUT resembles a blocked picture: its claim is refused; if published, a moderator takes it down", "image", j.imageID, "pdq", fp.PDQ)
+	if m, ok := r.resembling(fp); ok {
+		r.log.WarnContext(ctx, "an image hashed after its PUT resembles a blocked picture: its claim is refused; if published, a moderator takes it down",
+			"image", j.imageID, "pdq", fp.PDQ, "list", r.listName(m.Tag), "distance", m.Distance)
 	}
 	return fp, nil
 }

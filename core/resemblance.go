@@ -154,18 +154,24 @@ func (r *Resemblance) Fingerprint(ctx context.Context, src io.Reader, contentTyp
 // refuseResembling returns api.CodeBlockedContent when fp is reliable and
 // within the distance of a blocked hash.
 func (r *Resemblance) refuseResembling(ctx context.Context, fp Fingerprint) error {
-	if fp.PDQ == "" || fp.Quality < pdq.ReliableQuality {
-		return nil
-	}
-	h, err := pdq.ParseHash(fp.PDQ)
-	if err != nil {
-		return nil
-	}
-	if m, ok := r.index.Nearest(h, r.distance); ok {
+	if m, ok := r.resembling(fp); ok {
 		r.log.InfoContext(ctx, "upload refused: it resembles a blocked picture", "pdq", fp.PDQ, "list", r.listName(m.Tag), "distance", m.Distance)
 		return Errorf(api.CodeBlockedContent, "this image resembles a picture a moderator blocked, and may not be uploaded")
 	}
 	return nil
+}
+
+// resembling returns the blocked hash nearest fp within the distance, and
+// false when there is none or fp is not reliable.
+func (r *Resemblance) resembling(fp Fingerprint) (pdq.Match, bool) {
+	if fp.PDQ == "" || fp.Quality < pdq.ReliableQuality {
+		return pdq.Match{}, false
+	}
+	h, err := pdq.ParseHash(fp.PDQ)
+	if err != nil {
+		return pdq.Match{}, false
+	}
+	return r.index.Nearest(h, r.distance)
 }
 
 // BlockForms returns the hashes a blocking takedown of img blocks: the
