@@ -146,7 +146,6 @@ func (h *harness) variantCold(ctx context.Context) error {
 // coldOurs is our side of a round of variant-cold: the variants of the
 // photos at paths, conc at a time.
 func (h *harness) coldOurs(ctx context.Context, pid int, c *http.Client, base string, paths *pool[string], conc, round int) error {
-	cpu0 := procCPU(pid)
 	var size atomic.Int64
 	r := drive(ctx, "variant-cold", "userimages", "cold", pid, conc, 10*time.Minute, func(ctx context.Context, _ int) (int64, error) {
 		p, err := paths.take()
@@ -160,14 +159,13 @@ func (h *harness) coldOurs(ctx context.Context, pid int, c *http.Client, base st
 		size.Add(int64(buf.Len()))
 		return int64(buf.Len()), nil
 	})
-	cpu := procCPU(pid) - cpu0
 	r.Round = round
 	h.add(r)
 	if r.Requests == 0 {
 		return fmt.Errorf("variant-cold: no variant made (%s)", r.FirstError)
 	}
 	h.note("variant-cold round %d userimages: %.0f ms of CPU per 12 MP JPEG → 640 px WebP (%d images, c=%d), mean WebP %d bytes",
-		round, 1000*cpu.Seconds()/float64(r.Requests), r.Requests, conc, size.Load()/int64(r.Requests))
+		round, r.CPUUsPerReq/1000, r.Requests, conc, size.Load()/int64(r.Requests))
 	return nil
 }
 
