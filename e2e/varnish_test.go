@@ -305,6 +305,7 @@ func TestScaleOutPurgeOnce(t *testing.T) {
 func TestPurgeMetrics(t *testing.T) {
 	target := newPurgeTarget(t, 1000)
 	data := t.TempDir()
+	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
 	srv := startServer(t, data, "--purge", target.srv.URL+"/")
 	path := sampleFlow(t, srv, "", api.PNG.MIME, encodePNG(t, newRand(t), 32, 24))
 	runCLI(t, "", "images", "rm", "--data", data, "--reason", "privacy", path)
@@ -319,5 +320,8 @@ func TestPurgeMetrics(t *testing.T) {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics: no %q", want)
 		}
+	}
+	if page := consolePage(t, srv, "/admin/purges", signIn(t, srv, consoleAdmin, consoleAdminPW)); !strings.Contains(page, imageKey(path)) {
+		t.Errorf("Purges page: want the purge of %s waiting:\n%s", imageKey(path), page)
 	}
 }
