@@ -216,21 +216,32 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// refusedPurge starts a server, with the console's admin, purging at a
+// target that refuses the first refuse tries; publishes an image, takes it
+// down from the command line, and returns once the server logged the first
+// refused purge.
+func refusedPurge(t *testing.T, refuse int) (target *purgeTarget, data string, srv *server, path string) {
+	t.Helper()
+	target = newPurgeTarget(t, refuse)
+	data = t.TempDir()
+	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
+	srv = startServer(t, data, "--purge", target.srv.URL+"/")
+	path = sampleFlow(t, srv, "", api.PNG.MIME, encodePNG(t, newRand(t), 32, 24))
+	runCLI(t, "", "images", "rm", "--data", data, "--reason", "privacy", path)
+	if !srv.waitForLog("outbox: delivery failed; retrying") {
+		t.Fatal("the server did not log the refused purge")
+	}
+	return target, data, srv, path
+}
+
 // TestPurgeSurvivesKill: a purge target refuses the first tries; the
 // server is killed (-9) after the first refusal, before delivery; the
 // restarted server delivers the purge, once.
 func TestPurgeSurvivesKill(t *testing.T) {
-	target := newPurgeTarget(t, 2)
-	data := t.TempDir()
-	srv := startServer(t, data, "--purge", target.srv.URL+"/")
-	path := sampleFlow(t, srv, "", api.PNG.MIME, encodePNG(t, newRand(t), 32, 24))
-	runCLI(t, "", "images", "rm", "--data", data, "--reason", "privacy", path)
+	target, data, srv, path := refusedPurge(t, 2)
 	key := imageKey(path)
 	// Killed once the refusal is recorded: killed during a delivery, the
 	// entry would wait for its lease (a minute) to end.
-	if !srv.waitForLog("outbox: delivery failed; retrying") {
-		t.Fatal("the server did not log the refused purge")
-	}
 	srv.kill()
 	if tries, accepted := target.state(key); accepted != 0 || tries != 1 {
 		t.Fatalf("before the restart: got %d tries, %d accepted, want 1 refused", tries, accepted)
@@ -303,15 +314,7 @@ func TestScaleOutPurgeOnce(t *testing.T) {
 // TestPurgeMetrics: a purge its target refuses shows as pending and failed
 // in /metrics and on the console's Purges page.
 func TestPurgeMetrics(t *testing.T) {
-	target := newPurgeTarget(t, 1000)
-	data := t.TempDir()
-	runCLI(t, consoleAdminPW+"\n", "user", "add", "--admin", "--data", data, "--email", consoleAdmin, "--password-stdin")
-	srv := startServer(t, data, "--purge", target.srv.URL+"/")
-	path := sampleFlow(t, srv, "", api.PNG.MIME, encodePNG(t, newRand(t), 32, 24))
-	runCLI(t, "", "images", "rm", "--data", data, "--reason", "privacy", path)
-	if !srv.waitForLog("outbox: delivery failed; retrying") {
-		t.Fatal("the server did not log the refused purge")
-	}
+	_, _, srv, path := refusedPurge(t, 1000)
 	res, body, err := do(http.DefaultClient, http.MethodGet, srv.base+"/metrics", "", nil, nil)
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %v %v", res, err)
