@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -49,15 +48,7 @@ func TestConsoleResembling(t *testing.T) {
 	// lists both once they are.
 	cookie := signIn(t, srv, consoleAdmin, consoleAdminPW)
 	waitFor(t, "the image page to list both copies", func() bool {
-		req, _ := http.NewRequest(http.MethodGet, srv.base+"/admin/images/"+id, nil)
-		req.AddCookie(cookie)
-		res, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return strings.Count(string(body), `class="distance"`) == 2
+		return strings.Count(consolePage(t, srv, "/admin/images/"+id, cookie), `class="distance"`) == 2
 	})
 	visit(t, ctx, srv, "/admin/images/"+id)
 	if n := evalJS[int](t, ctx, `document.querySelectorAll('ul[aria-label="Resembling images"] li').length`); n != 2 {
