@@ -289,6 +289,22 @@ func variantQueries() []string {
 	return qs
 }
 
+// timedVariants GETs path with each of queries as c and returns how long
+// each took; an answer other than 200 is reported with fail (t.Errorf or
+// t.Fatalf), prefixed by what.
+func timedVariants(t *testing.T, c *http.Client, base, path string, queries []string, fail func(string, ...any), what string) []time.Duration {
+	t.Helper()
+	var took []time.Duration
+	for _, q := range queries {
+		status, d := timedVariant(t, c, base, path, q)
+		if status != http.StatusOK {
+			fail("%s: GET %s?%s: got %d, want 200", what, path, q, status)
+		}
+		took = append(took, d)
+	}
+	return took
+}
+
 // timedVariant GETs path?q from c and returns the status and how long it took.
 func timedVariant(t *testing.T, c *http.Client, base, path, q string) (int, time.Duration) {
 	t.Helper()
@@ -315,14 +331,7 @@ func TestFairVariants(t *testing.T) {
 	during := sampleFlow(t, srv, "", api.JPEG.MIME, testphoto.JPEG(1600, 1200, 9, 0))
 	other := fromAddr("127.0.0.3")
 	mine := []string{"w=640&fm=jpg", "w=320&fm=webp", "w=960&fm=png"}
-	var solo []time.Duration
-	for _, q := range mine {
-		status, d := timedVariant(t, other, srv.base, alone, q)
-		if status != http.StatusOK {
-			t.Fatalf("alone: GET %s?%s: got %d, want 200", alone, q, status)
-		}
-		solo = append(solo, d)
-	}
+	solo := timedVariants(t, other, srv.base, alone, mine, t.Fatalf, "alone")
 
 	flooder := fromAddr("127.0.0.2")
 	queries := variantQueries()
@@ -342,14 +351,7 @@ func TestFairVariants(t *testing.T) {
 		}()
 	}
 	time.Sleep(100 * time.Millisecond)
-	var shared []time.Duration
-	for _, q := range mine {
-		status, d := timedVariant(t, other, srv.base, during, q)
-		if status != http.StatusOK {
-			t.Errorf("another address during the flood: GET %s?%s: got %d, want 200", during, q, status)
-		}
-		shared = append(shared, d)
-	}
+	shared := timedVariants(t, other, srv.base, during, mine, t.Errorf, "another address during the flood")
 	wg.Wait()
 	t.Logf("flooding address: %v; the other's cold variants alone %v, during the flood %v", byStatus, solo, shared)
 	if byStatus[http.StatusTooManyRequests] == 0 || byStatus[http.StatusOK] == 0 {
