@@ -30,7 +30,11 @@ func TestHashedAfterUpload(t *testing.T) {
 		if err := os.WriteFile(file, body, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		hash, _, _ := strings.Cut(strings.TrimSpace(runCLI(t, "", "hash", file)), ","+file)
+		out := strings.TrimSpace(runCLI(t, "", "hash", file))
+		hash, _, found := strings.Cut(out, ","+file)
+		if !found || hash == "" {
+			t.Fatalf("userimages hash %s: printed %q, want HASH,QUALITY,%s", file, out, file)
+		}
 		want[publish(t, c, srv.base, body, "image/jpeg")] = hash
 	}
 	var ls string
